@@ -1,0 +1,104 @@
+// Emitter batch signatures (ledger/FORMAT.md, "Batch signature").
+
+#include "ledger/batch.h"
+
+#include <cassert>
+#include <utility>
+
+#include "crypto/rfc6962.h"
+#include "crypto/strings.h"
+#include "ledger/codec.h"
+
+namespace ledger {
+namespace {
+
+std::string HexPrefix(const Hash& h) {
+  return StrCat(crypto::HexEncode(crypto::AsView(h).substr(0, 8)), "...");
+}
+
+// ValidateEvent's error for event i, as "events[i].<field>: ..." (or
+// "events[i]: ..." for the whole-event size limit).
+absl::Status EventError(const absl::Status& s, size_t i) {
+  constexpr std::string_view kWhole = "event: ";
+  std::string_view message = ToStd(s.message());
+  if (message.substr(0, kWhole.size()) == kWhole) {
+    return absl::Status(
+        s.code(), StrCat("events[", i, "]: ", message.substr(kWhole.size())));
+  }
+  return PrefixField(s, StrCat("events[", i, "]."));
+}
+
+}  // namespace
+
+crypto::Ed25519Signature SignBatch(const crypto::Ed25519PrivateKey& key,
+                                   absl::Span<const std::string> event_bytes) {
+  assert(!event_bytes.empty() && event_bytes.size() <= kMaxBatchSize);
+  InMemoryTree tree;
+  for (const std::string& bytes : event_bytes) {
+    tree.Append(crypto::HashLeaf(bytes));
+  }
+  return key.Sign(BatchSignatureMessage(
+      static_cast<uint32_t>(event_bytes.size()), tree.Root()));
+}
+
+EmitterSignature VerifiedBatch::SignatureFor(uint32_t i) const {
+  assert(i < size());
+  EmitterSignature sig;
+  sig.algorithm = kSigAlgEd25519;
+  sig.key_id = key_id_;
+  sig.batch_size = static_cast<uint32_t>(size());
+  sig.batch_index = i;
+  sig.batch_root = root_;
+  sig.signature = signature_;
+  // Cannot fail: i is a leaf of the complete in-memory tree.
+  absl::StatusOr<std::vector<Hash>> path = InclusionProof(tree_, i, size());
+  assert(path.ok());
+  if (path.ok()) sig.audit_path = *std::move(path);
+  return sig;
+}
+
+absl::StatusOr<VerifiedBatch> VerifyBatch(
+    std::vector<Event> events, const Hash& key_id,
+    const crypto::Ed25519PublicKey& key,
+    const crypto::Ed25519Signature& signature, const EventLimits& limits) {
+  if (events.empty()) {
+    return absl::InvalidArgumentError("batch: must contain at least one event");
+  }
+  if (events.size() > kMaxBatchSize) {
+    return absl::InvalidArgumentError(StrCat("batch: ", events.size(),
+                                             " events exceed the limit of ",
+                                             kMaxBatchSize));
+  }
+  const Hash want_key_id = KeyIdOf(key);
+  if (key_id != want_key_id) {
+    return absl::InvalidArgumentError(StrCat(
+        "key_id: ", HexPrefix(key_id), " is not the ID of the given key (",
+        HexPrefix(want_key_id), ")"));
+  }
+  VerifiedBatch batch;
+  batch.event_bytes_.reserve(events.size());
+  batch.event_hashes_.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (absl::Status s = ValidateEvent(events[i], limits); !s.ok()) {
+      return EventError(s, i);
+    }
+    batch.event_bytes_.push_back(EncodeEvent(events[i]));
+    batch.event_hashes_.push_back(crypto::HashLeaf(batch.event_bytes_.back()));
+  }
+  batch.tree_ = InMemoryTree(batch.event_hashes_);
+  batch.root_ = batch.tree_.Root();
+  if (!crypto::Ed25519Verify(
+          key,
+          BatchSignatureMessage(static_cast<uint32_t>(events.size()),
+                                batch.root_),
+          signature)) {
+    return absl::UnauthenticatedError(
+        StrCat("batch signature does not verify for key ", HexPrefix(key_id)));
+  }
+  batch.events_ = std::move(events);
+  batch.key_id_ = key_id;
+  batch.signature_ = signature;
+  return batch;
+}
+
+}  // namespace ledger

@@ -1,0 +1,258 @@
+// Entry canonical bytes, version 1 (ledger/FORMAT.md, "Entry"), and the
+// hashes and signature checks built on them.
+
+#include "ledger/entry.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "crypto/rfc6962.h"
+#include "crypto/sha256.h"
+#include "crypto/status_macros.h"
+#include "crypto/strings.h"
+#include "ledger/codec.h"
+#include "ledger/merkle.h"
+
+namespace ledger {
+namespace {
+
+constexpr std::string_view kEntryMagic = "EN";
+constexpr uint8_t kEntryVersion = 1;
+constexpr std::string_view kBatchMessagePrefix = "annotation-ledger batch v1\n";
+constexpr size_t kMinBackLinkBytes = 1 + 4 + 8;
+
+std::string HexPrefix(const Hash& h) {
+  return StrCat(crypto::HexEncode(crypto::AsView(h).substr(0, 8)), "...");
+}
+
+template <typename Sink>
+void WriteEntry(Sink& s, const Entry& e) {
+  s.PutRaw(kEntryMagic);
+  s.PutU8(kEntryVersion);
+  s.PutU64(e.index);
+  s.PutI64(e.received_at_ns);
+  s.PutBytes(e.event_bytes);
+  const EmitterSignature& sig = e.emitter;
+  s.PutU8(sig.algorithm);
+  s.PutHash(sig.key_id);
+  s.PutU32(sig.batch_size);
+  s.PutU32(sig.batch_index);
+  s.PutHash(sig.batch_root);
+  s.PutU32(static_cast<uint32_t>(sig.audit_path.size()));
+  for (const Hash& h : sig.audit_path) s.PutHash(h);
+  s.PutRaw(crypto::AsView(sig.signature));
+  s.PutU8(static_cast<uint8_t>(e.risk.grade));
+  s.PutU32(static_cast<uint32_t>(e.risk.reasons.size()));
+  for (const std::string& r : e.risk.reasons) s.PutBytes(r);
+  s.PutU32(e.policy_version);
+  s.PutHash(e.prev_chain_hash);
+  s.PutU32(static_cast<uint32_t>(e.back_links.size()));
+  for (const BackLink& b : e.back_links) {
+    s.PutU8(static_cast<uint8_t>(b.kind));
+    s.PutBytes(b.id);
+    s.PutU64(b.previous);
+  }
+}
+
+absl::Status ReadEmitter(Decoder& d, EmitterSignature* sig) {
+  LEDGER_ASSIGN_OR_RETURN(sig->algorithm, d.GetU8("emitter.algorithm"));
+  if (sig->algorithm != kSigAlgEd25519) {
+    return absl::InvalidArgumentError(
+        StrCat("emitter.algorithm: unknown value ", int{sig->algorithm}));
+  }
+  LEDGER_ASSIGN_OR_RETURN(sig->key_id, d.GetHash("emitter.key_id"));
+  LEDGER_ASSIGN_OR_RETURN(sig->batch_size, d.GetU32("emitter.batch_size"));
+  LEDGER_ASSIGN_OR_RETURN(sig->batch_index, d.GetU32("emitter.batch_index"));
+  if (sig->batch_index >= sig->batch_size) {
+    return absl::InvalidArgumentError(
+        StrCat("emitter.batch_index: ", sig->batch_index,
+               " is not below batch_size ", sig->batch_size));
+  }
+  LEDGER_ASSIGN_OR_RETURN(sig->batch_root, d.GetHash("emitter.batch_root"));
+  uint32_t count = 0;
+  LEDGER_ASSIGN_OR_RETURN(count, d.GetU32("emitter.audit_path"));
+  const size_t want = InclusionProofLength(sig->batch_index, sig->batch_size);
+  if (count != want) {
+    return absl::InvalidArgumentError(StrCat(
+        "emitter.audit_path: ", count, " hashes, expected ", want,
+        " for index ", sig->batch_index, " in a batch of ", sig->batch_size));
+  }
+  sig->audit_path.resize(count);
+  for (Hash& h : sig->audit_path) {
+    LEDGER_ASSIGN_OR_RETURN(h, d.GetHash("emitter.audit_path"));
+  }
+  std::string_view signature;
+  LEDGER_ASSIGN_OR_RETURN(signature,
+                          d.GetRaw("emitter.signature", sig->signature.size()));
+  std::copy(signature.begin(), signature.end(), sig->signature.begin());
+  return absl::OkStatus();
+}
+
+absl::Status ReadRiskAndLinks(Decoder& d, Entry* e) {
+  uint8_t grade = 0;
+  LEDGER_ASSIGN_OR_RETURN(grade, d.GetU8("risk.grade"));
+  if (grade > static_cast<uint8_t>(RiskGrade::kCritical)) {
+    return absl::InvalidArgumentError(
+        StrCat("risk.grade: unknown value ", int{grade}));
+  }
+  e->risk.grade = static_cast<RiskGrade>(grade);
+  uint32_t count = 0;
+  LEDGER_ASSIGN_OR_RETURN(count, d.GetCount("risk.reasons", UINT32_MAX, 4));
+  e->risk.reasons.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    absl::StatusOr<std::string_view> r = d.GetBytes("", UINT32_MAX);
+    if (!r.ok())
+      return PrefixField(r.status(), StrCat("risk.reasons[", i, "]"));
+    e->risk.reasons[i] = *r;
+  }
+  LEDGER_ASSIGN_OR_RETURN(e->policy_version, d.GetU32("policy_version"));
+  LEDGER_ASSIGN_OR_RETURN(e->prev_chain_hash, d.GetHash("prev_chain_hash"));
+  LEDGER_ASSIGN_OR_RETURN(
+      count, d.GetCount("back_links", UINT32_MAX, kMinBackLinkBytes));
+  e->back_links.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    BackLink& b = e->back_links[i];
+    absl::Status s = [&]() -> absl::Status {
+      uint8_t kind = 0;
+      LEDGER_ASSIGN_OR_RETURN(kind, d.GetU8("kind"));
+      if (kind < 1 || kind > static_cast<uint8_t>(LinkKind::kActor)) {
+        return absl::InvalidArgumentError(
+            StrCat("kind: unknown value ", int{kind}));
+      }
+      b.kind = static_cast<LinkKind>(kind);
+      LEDGER_ASSIGN_OR_RETURN(b.id, d.GetBytes("id", UINT32_MAX));
+      LEDGER_ASSIGN_OR_RETURN(b.previous, d.GetU64("previous"));
+      return absl::OkStatus();
+    }();
+    if (!s.ok()) return PrefixField(s, StrCat("back_links[", i, "]."));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string EncodeEntry(const Entry& entry) {
+  SizeCounter counter;
+  WriteEntry(counter, entry);
+  Encoder enc(counter.size());
+  WriteEntry(enc, entry);
+  return enc.Take();
+}
+
+absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {
+  Decoder d(bytes);
+  std::string_view magic;
+  LEDGER_ASSIGN_OR_RETURN(magic, d.GetRaw("magic", kEntryMagic.size()));
+  if (magic != kEntryMagic) {
+    return absl::InvalidArgumentError(
+        StrCat("magic: expected hex 454e (\"EN\"), got hex ",
+               crypto::HexEncode(magic)));
+  }
+  uint8_t version = 0;
+  LEDGER_ASSIGN_OR_RETURN(version, d.GetU8("version"));
+  if (version != kEntryVersion) {
+    return absl::InvalidArgumentError(
+        StrCat("version: unsupported entry format version ", int{version},
+               " (this build reads ", int{kEntryVersion}, ")"));
+  }
+  Entry e;
+  LEDGER_ASSIGN_OR_RETURN(e.index, d.GetU64("index"));
+  LEDGER_ASSIGN_OR_RETURN(e.received_at_ns, d.GetI64("received_at_ns"));
+  LEDGER_ASSIGN_OR_RETURN(e.event_bytes, d.GetBytes("event_bytes", UINT32_MAX));
+  LEDGER_RETURN_IF_ERROR(ReadEmitter(d, &e.emitter));
+  LEDGER_RETURN_IF_ERROR(ReadRiskAndLinks(d, &e));
+  LEDGER_RETURN_IF_ERROR(d.Finish("entry"));
+  return e;
+}
+
+Hash ChainHash(const Hash& prev, const Hash& leaf_hash) {
+  return crypto::Sha256().Update(prev).Update(leaf_hash).Finish();
+}
+
+Hash KeyIdOf(const crypto::Ed25519PublicKey& key) {
+  return crypto::Sha256()
+      .Update(kSigAlgEd25519)
+      .Update(crypto::AsView(key))
+      .Finish();
+}
+
+std::string BatchSignatureMessage(uint32_t batch_size, const Hash& batch_root) {
+  Encoder enc(kBatchMessagePrefix.size() + 4 + crypto::kHashSize);
+  enc.PutRaw(kBatchMessagePrefix);
+  enc.PutU32(batch_size);
+  enc.PutHash(batch_root);
+  return enc.Take();
+}
+
+std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event) {
+  // Every reference in order of appearance, as (kind, id).
+  std::vector<std::pair<LinkKind, std::string_view>> refs;
+  refs.reserve(event.subjects.size() + event.inputs.size() +
+               event.outputs.size());
+  for (const auto* list : {&event.subjects, &event.inputs, &event.outputs}) {
+    for (const SubjectRef& r : *list) {
+      refs.emplace_back(static_cast<LinkKind>(r.kind), r.id);
+    }
+  }
+  std::vector<bool> keep(refs.size(), true);
+  if (refs.size() <= 16) {
+    for (size_t i = 1; i < refs.size(); ++i) {
+      keep[i] = std::find(refs.begin(), refs.begin() + i, refs[i]) ==
+                refs.begin() + i;
+    }
+  } else {
+    // O(n log n) for large events (up to 3 * max_refs references): sort
+    // positions by key, stably, and keep the first position of each key.
+    std::vector<uint32_t> order(refs.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return refs[a] < refs[b]; });
+    for (size_t k = 1; k < order.size(); ++k) {
+      if (refs[order[k]] == refs[order[k - 1]]) keep[order[k]] = false;
+    }
+  }
+  std::vector<std::pair<LinkKind, std::string>> out;
+  out.reserve(1 + refs.size());
+  out.emplace_back(LinkKind::kActor, event.actor.id);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (keep[i]) out.emplace_back(refs[i].first, std::string(refs[i].second));
+  }
+  return out;
+}
+
+absl::Status VerifyEntrySignature(const Entry& entry,
+                                  const crypto::Ed25519PublicKey& key) {
+  const EmitterSignature& sig = entry.emitter;
+  if (sig.algorithm != kSigAlgEd25519) {
+    return absl::DataLossError(
+        StrCat("emitter.algorithm: unknown value ", int{sig.algorithm}));
+  }
+  const Hash key_id = KeyIdOf(key);
+  if (sig.key_id != key_id) {
+    return absl::DataLossError(StrCat("emitter.key_id: ", HexPrefix(sig.key_id),
+                                      " is not the ID of the given key (",
+                                      HexPrefix(key_id), ")"));
+  }
+  const Hash leaf = crypto::HashLeaf(entry.event_bytes);
+  absl::StatusOr<Hash> root = RootFromInclusionProof(
+      leaf, sig.batch_index, sig.batch_size, sig.audit_path);
+  if (!root.ok()) {
+    return absl::DataLossError(
+        StrCat("emitter.audit_path: ", ToStd(root.status().message())));
+  }
+  if (*root != sig.batch_root) {
+    return absl::DataLossError(StrCat(
+        "emitter.audit_path: the event's leaf hash leads to ", HexPrefix(*root),
+        ", not to batch_root ", HexPrefix(sig.batch_root)));
+  }
+  if (!crypto::Ed25519Verify(
+          key, BatchSignatureMessage(sig.batch_size, sig.batch_root),
+          sig.signature)) {
+    return absl::DataLossError(
+        StrCat("emitter.signature: does not verify over batch_root ",
+               HexPrefix(sig.batch_root), " for key ", HexPrefix(key_id)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ledger

@@ -1,0 +1,297 @@
+// Checks every test vector in ledger/FORMAT.md against the code, reading
+// the document at test time so that it cannot drift from the code.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "crypto/rfc6962.h"
+#include "crypto/strings.h"
+#include "ledger/batch.h"
+#include "ledger/entry.h"
+#include "ledger/event.h"
+#include "ledger/event_testing.h"
+
+namespace ledger {
+namespace {
+
+using ::ledger::format_testing::EmitterKey;
+using ::ledger::format_testing::FullEvent;
+using ::ledger::format_testing::GenesisEvent;
+using ::ledger::format_testing::kNewYear2026Ns;
+using ::ledger::format_testing::MinimalEvent;
+using ::ledger::format_testing::NodeKey;
+using ::ledger::format_testing::ReviewEvent;
+using ::ledger::format_testing::SeedFrom;
+
+std::filesystem::path FormatMdPath() {
+#ifdef LEDGER_FORMAT_MD
+  return LEDGER_FORMAT_MD;
+#else
+  // CMake compiles sources by absolute path, so __FILE__ locates the
+  // source tree.
+  return std::filesystem::path(__FILE__).parent_path() / "FORMAT.md";
+#endif
+}
+
+std::string ReadFormatMd() {
+  std::ifstream in(FormatMdPath(), std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// The `vector` blocks of FORMAT.md: name -> bytes. Syntax errors are test
+// failures naming the line.
+std::map<std::string, std::string> ParseVectors(const std::string& doc) {
+  std::map<std::string, std::string> hex;
+  bool in_block = false;
+  std::string current;
+  int line_no = 0;
+  for (std::string_view line : Split(doc, '\n')) {
+    ++line_no;
+    if (!in_block) {
+      in_block = Trim(line) == "```vector";
+      current.clear();
+      continue;
+    }
+    if (Trim(line) == "```") {
+      in_block = false;
+      continue;
+    }
+    line = line.substr(0, line.find('#'));
+    if (Trim(line).empty()) continue;
+    std::string_view value = line;
+    if (size_t colon = line.find(':'); colon != std::string_view::npos) {
+      current = std::string(Trim(line.substr(0, colon)));
+      value = line.substr(colon + 1);
+      EXPECT_FALSE(hex.contains(current))
+          << "FORMAT.md line " << line_no << ": duplicate vector " << current;
+      hex[current];
+    } else {
+      EXPECT_FALSE(current.empty())
+          << "FORMAT.md line " << line_no << ": continuation without a name";
+    }
+    for (char c : value) {
+      if (c != ' ' && c != '\t' && c != '\r') hex[current].push_back(c);
+    }
+  }
+  EXPECT_FALSE(in_block) << "FORMAT.md: unterminated vector block";
+  std::map<std::string, std::string> out;
+  for (const auto& [name, h] : hex) {
+    absl::StatusOr<std::string> bytes = crypto::HexDecode(h);
+    EXPECT_TRUE(bytes.ok()) << "vector " << name << ": " << bytes.status();
+    if (bytes.ok()) out[name] = *bytes;
+  }
+  return out;
+}
+
+std::string View(const Hash& h) { return std::string(crypto::AsView(h)); }
+
+// The example entry of FORMAT.md section 11.6.
+Entry ExampleEntry(const VerifiedBatch& batch) {
+  Entry e;
+  e.index = 42;
+  e.received_at_ns = kNewYear2026Ns + 500000000;
+  e.event_bytes = batch.event_bytes()[0];
+  e.emitter = batch.SignatureFor(0);
+  e.risk = {RiskGrade::kHigh,
+            {"R4: actor has no valid qualification",
+             "R5: same actor annotated and reviewed"}};
+  e.policy_version = 3;
+  e.prev_chain_hash.fill(0x11);
+  const uint64_t previous[] = {41, 17, kNoPrevious, 3, kNoPrevious};
+  std::vector<std::pair<LinkKind, std::string>> keys =
+      SubjectKeys(batch.events()[0]);
+  for (size_t i = 0; i < keys.size() && i < std::size(previous); ++i) {
+    e.back_links.push_back({keys[i].first, keys[i].second, previous[i]});
+  }
+  return e;
+}
+
+class FormatVectorsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    doc_ = ReadFormatMd();
+    ASSERT_FALSE(doc_.empty()) << "cannot read " << FormatMdPath();
+    vectors_ = ParseVectors(doc_);
+  }
+
+  // Every vector the code computes, by name.
+  std::map<std::string, std::string> Computed() const {
+    std::map<std::string, std::string> v;
+    const crypto::Ed25519PrivateKey emitter = EmitterKey();
+    const crypto::Ed25519PrivateKey node = NodeKey();
+    v["emitter.seed"] = std::string(crypto::AsView(SeedFrom(0x01)));
+    v["emitter.public_key"] = std::string(crypto::AsView(emitter.public_key()));
+    v["emitter.key_id"] = View(KeyIdOf(emitter.public_key()));
+    v["node.seed"] = std::string(crypto::AsView(SeedFrom(0x21)));
+    v["node.public_key"] = std::string(crypto::AsView(node.public_key()));
+    v["node.key_id"] = View(KeyIdOf(node.public_key()));
+    const std::pair<const char*, Event> events[] = {
+        {"event.minimal", MinimalEvent()},
+        {"event.full", FullEvent()},
+        {"event.review", ReviewEvent()},
+        {"genesis.event", GenesisEvent()},
+    };
+    for (const auto& [name, event] : events) {
+      const std::string bytes = EncodeEvent(event);
+      v[StrCat(name, ".bytes")] = bytes;
+      v[StrCat(name, ".leaf_hash")] = View(crypto::HashLeaf(bytes));
+    }
+    const std::vector<std::string> batch_bytes = {EncodeEvent(FullEvent()),
+                                                  EncodeEvent(MinimalEvent()),
+                                                  EncodeEvent(ReviewEvent())};
+    const crypto::Ed25519Signature sig = SignBatch(emitter, batch_bytes);
+    absl::StatusOr<VerifiedBatch> batch = VerifyBatch(
+        {FullEvent(), MinimalEvent(), ReviewEvent()},
+        KeyIdOf(emitter.public_key()), emitter.public_key(), sig, {});
+    EXPECT_TRUE(batch.ok()) << batch.status();
+    if (!batch.ok()) return v;
+    v["batch.root"] = View(batch->root());
+    v["batch.message"] = BatchSignatureMessage(3, batch->root());
+    v["batch.signature"] = std::string(crypto::AsView(sig));
+    for (uint32_t i = 0; i < 3; ++i) {
+      std::string path;
+      for (const Hash& h : batch->SignatureFor(i).audit_path) path += View(h);
+      v[StrCat("batch.audit_path.", i)] = path;
+    }
+    const Entry entry = ExampleEntry(*batch);
+    const std::string entry_bytes = EncodeEntry(entry);
+    const Hash leaf = crypto::HashLeaf(entry_bytes);
+    v["entry.example.bytes"] = entry_bytes;
+    v["entry.example.leaf_hash"] = View(leaf);
+    v["entry.example.chain_hash"] =
+        View(ChainHash(entry.prev_chain_hash, leaf));
+
+    const std::string genesis_bytes = EncodeEvent(GenesisEvent());
+    absl::StatusOr<VerifiedBatch> genesis =
+        VerifyBatch({GenesisEvent()}, KeyIdOf(node.public_key()),
+                    node.public_key(), SignBatch(node, {genesis_bytes}), {});
+    EXPECT_TRUE(genesis.ok()) << genesis.status();
+    if (!genesis.ok()) return v;
+    Entry g;
+    g.received_at_ns = kNewYear2026Ns + 1000;
+    g.event_bytes = genesis_bytes;
+    g.emitter = genesis->SignatureFor(0);
+    g.back_links = {{LinkKind::kActor, "node-1", kNoPrevious}};
+    const std::string g_bytes = EncodeEntry(g);
+    v["genesis.entry.bytes"] = g_bytes;
+    v["genesis.entry.leaf_hash"] = View(crypto::HashLeaf(g_bytes));
+    v["genesis.entry.chain_hash"] =
+        View(ChainHash(Hash{}, crypto::HashLeaf(g_bytes)));
+    return v;
+  }
+
+  std::string doc_;
+  std::map<std::string, std::string> vectors_;
+};
+
+TEST_F(FormatVectorsTest, EveryVectorInTheDocumentMatchesTheCode) {
+  const std::map<std::string, std::string> computed = Computed();
+  for (const auto& [name, bytes] : vectors_) {
+    auto it = computed.find(name);
+    if (it == computed.end()) {
+      ADD_FAILURE() << "FORMAT.md has vector " << name
+                    << " that the test does not check";
+      continue;
+    }
+    EXPECT_EQ(crypto::HexEncode(bytes), crypto::HexEncode(it->second))
+        << "vector " << name;
+  }
+  for (const auto& [name, bytes] : computed) {
+    EXPECT_TRUE(vectors_.contains(name)) << "FORMAT.md lacks vector " << name;
+  }
+}
+
+TEST_F(FormatVectorsTest, DocumentedEventsDecodeToTheExamples) {
+  const std::pair<const char*, Event> events[] = {
+      {"event.minimal.bytes", MinimalEvent()},
+      {"event.full.bytes", FullEvent()},
+      {"event.review.bytes", ReviewEvent()},
+      {"genesis.event.bytes", GenesisEvent()},
+  };
+  for (const auto& [name, want] : events) {
+    ASSERT_TRUE(vectors_.contains(name)) << name;
+    absl::StatusOr<Event> got = DecodeEvent(vectors_.at(name));
+    ASSERT_TRUE(got.ok()) << name << ": " << got.status();
+    EXPECT_EQ(*got, want) << name;
+    EXPECT_TRUE(ValidateEvent(*got, {}).ok()) << name;
+  }
+}
+
+TEST_F(FormatVectorsTest, DocumentedEntriesVerifyWithTheDocumentedKeys) {
+  for (const char* prefix : {"entry.example", "genesis.entry"}) {
+    const std::string bytes = vectors_[StrCat(prefix, ".bytes")];
+    absl::StatusOr<Entry> entry = DecodeEntry(bytes);
+    ASSERT_TRUE(entry.ok()) << prefix << ": " << entry.status();
+    EXPECT_EQ(EncodeEntry(*entry), bytes);
+    const std::string key_name =
+        std::string_view(prefix) == "entry.example" ? "emitter" : "node";
+    absl::StatusOr<crypto::Ed25519PublicKey> key =
+        crypto::ToArray<crypto::kEd25519PublicKeySize>(
+            vectors_[StrCat(key_name, ".public_key")], "public key");
+    ASSERT_TRUE(key.ok()) << key.status();
+    EXPECT_TRUE(VerifyEntrySignature(*entry, *key).ok()) << prefix;
+  }
+  absl::StatusOr<Entry> genesis = DecodeEntry(vectors_["genesis.entry.bytes"]);
+  ASSERT_TRUE(genesis.ok());
+  EXPECT_EQ(genesis->event_bytes, vectors_["genesis.event.bytes"]);
+  EXPECT_EQ(View(genesis->emitter.batch_root),
+            vectors_["genesis.event.leaf_hash"]);
+}
+
+TEST_F(FormatVectorsTest, DocumentedBatchSignatureVerifies) {
+  absl::StatusOr<crypto::Ed25519PublicKey> key =
+      crypto::ToArray<crypto::kEd25519PublicKeySize>(
+          vectors_["emitter.public_key"], "public key");
+  absl::StatusOr<crypto::Ed25519Signature> sig =
+      crypto::ToArray<crypto::kEd25519SignatureSize>(
+          vectors_["batch.signature"], "signature");
+  ASSERT_TRUE(key.ok() && sig.ok());
+  EXPECT_TRUE(crypto::Ed25519Verify(*key, vectors_["batch.message"], *sig));
+  EXPECT_EQ(vectors_["batch.message"].size(), 63u);
+}
+
+// Section 3.2's type lists are prose; check that they name exactly the
+// types the code knows.
+TEST_F(FormatVectorsTest, DocumentedTypeListsMatchTheCode) {
+  auto types_between = [&](std::string_view from, std::string_view to) {
+    std::set<std::string> out;
+    const size_t begin = doc_.find(from);
+    const size_t end = doc_.find(to, begin);
+    EXPECT_NE(begin, std::string::npos) << from;
+    EXPECT_NE(end, std::string::npos) << to;
+    if (begin == std::string::npos || end == std::string::npos) return out;
+    std::string_view section =
+        std::string_view(doc_).substr(begin, end - begin);
+    for (size_t pos = section.find('`'); pos != std::string_view::npos;) {
+      const size_t close = section.find('`', pos + 1);
+      if (close == std::string_view::npos) break;
+      out.emplace(section.substr(pos + 1, close - pos - 1));
+      pos = section.find('`', close + 1);
+    }
+    return out;
+  };
+  const std::set<std::string> known =
+      types_between("Known event types", "Ledger-internal types, which");
+  EXPECT_EQ(known.size(), 54u);
+  for (const std::string& type : known) {
+    EXPECT_TRUE(IsKnownEventType(type)) << type;
+  }
+  const std::set<std::string> internal =
+      types_between("Ledger-internal types, which", "Adding a type");
+  EXPECT_EQ(internal.size(), 7u);
+  for (const std::string& type : internal) {
+    EXPECT_TRUE(IsLedgerInternalType(type)) << type;
+  }
+}
+
+}  // namespace
+}  // namespace ledger

@@ -1,0 +1,276 @@
+#include "ledger/key_registry.h"
+
+#include <algorithm>
+
+#include "crypto/status_macros.h"
+#include "crypto/strings.h"
+#include "ledger/codec.h"
+#include "ledger/entry.h"
+
+namespace ledger {
+namespace {
+
+constexpr std::string_view kAlgorithm = "key.algorithm";
+constexpr std::string_view kPublicKey = "key.public_key";
+constexpr std::string_view kId = "key.id";
+constexpr std::string_view kName = "key.name";
+constexpr std::string_view kRole = "key.role";
+constexpr std::string_view kTenant = "key.tenant";
+constexpr std::string_view kValidFrom = "key.valid_from";
+constexpr std::string_view kValidUntil = "key.valid_until";
+constexpr std::string_view kReason = "key.reason";
+
+const std::string* FindAttribute(const Event& event, std::string_view key) {
+  auto it = std::lower_bound(
+      event.attributes.begin(), event.attributes.end(), key,
+      [](const auto& kv, std::string_view k) { return kv.first < k; });
+  if (it == event.attributes.end() || it->first != key) return nullptr;
+  return &it->second;
+}
+
+absl::Status MissingAttribute(std::string_view key) {
+  return absl::InvalidArgumentError(
+      StrCat("attributes[\"", key, "\"]: required for key events"));
+}
+
+absl::StatusOr<int64_t> TimeAttribute(const Event& event,
+                                      std::string_view key) {
+  const std::string* v = FindAttribute(event, key);
+  if (v == nullptr) return int64_t{0};
+  std::optional<uint64_t> ns = ParseCanonicalUint64(*v);
+  if (!ns.has_value() || *ns > uint64_t{INT64_MAX}) {
+    return absl::InvalidArgumentError(
+        StrCat("attributes[\"", key,
+               "\"]: must be nanoseconds since the epoch in decimal"));
+  }
+  return static_cast<int64_t>(*ns);
+}
+
+absl::StatusOr<Hash> KeyIdAttribute(const Event& event) {
+  const std::string* id = FindAttribute(event, kId);
+  if (id == nullptr) return MissingAttribute(kId);
+  absl::StatusOr<std::string> raw = crypto::HexDecode(*id);
+  if (!raw.ok() || raw->size() != crypto::kHashSize) {
+    return absl::InvalidArgumentError(
+        StrCat("attributes[\"key.id\"]: must be 64 hex digits"));
+  }
+  return crypto::ToArray<crypto::kHashSize>(*raw, "key.id");
+}
+
+void SortAttributes(Event& event) {
+  std::sort(event.attributes.begin(), event.attributes.end());
+}
+
+}  // namespace
+
+absl::Status KeyInfo::CheckValidAt(int64_t t_ns) const {
+  const std::string who = StrCat(
+      "emitter key ", crypto::HexEncode(key_id).substr(0, 16), " (", name, ")");
+  if (revoked_at_ns != 0 && t_ns >= revoked_at_ns) {
+    return absl::UnauthenticatedError(
+        StrCat(who, " was revoked at ", revoked_at_ns, " ns"));
+  }
+  if (t_ns < valid_from_ns) {
+    return absl::UnauthenticatedError(
+        StrCat(who, " is not valid before ", valid_from_ns, " ns"));
+  }
+  if (valid_until_ns != 0 && t_ns >= valid_until_ns) {
+    return absl::UnauthenticatedError(
+        StrCat(who, " expired at ", valid_until_ns, " ns"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyInfo> KeyInfoFromRegistration(const Event& event) {
+  if (event.type != "key.registered") {
+    return absl::InvalidArgumentError(
+        StrCat("type: expected key.registered, got ", event.type));
+  }
+  KeyInfo info;
+  const std::string* alg = FindAttribute(event, kAlgorithm);
+  if (alg == nullptr) return MissingAttribute(kAlgorithm);
+  if (*alg != "ed25519") {
+    return absl::InvalidArgumentError(
+        StrCat("attributes[\"key.algorithm\"]: only ed25519 is supported"));
+  }
+  const std::string* pub = FindAttribute(event, kPublicKey);
+  if (pub == nullptr) return MissingAttribute(kPublicKey);
+  absl::StatusOr<std::string> raw = crypto::Base64Decode(*pub);
+  if (!raw.ok() || raw->size() != crypto::kEd25519PublicKeySize) {
+    return absl::InvalidArgumentError(
+        "attributes[\"key.public_key\"]: must be base64 of 32 bytes");
+  }
+  info.public_key =
+      *crypto::ToArray<crypto::kEd25519PublicKeySize>(*raw, "public key");
+  info.key_id = KeyIdOf(info.public_key);
+  absl::StatusOr<Hash> id = KeyIdAttribute(event);
+  if (!id.ok()) return id.status();
+  if (*id != info.key_id) {
+    return absl::InvalidArgumentError(
+        "attributes[\"key.id\"]: does not match key.public_key");
+  }
+  const std::string* name = FindAttribute(event, kName);
+  if (name == nullptr || name->empty()) return MissingAttribute(kName);
+  info.name = *name;
+  const std::string* role = FindAttribute(event, kRole);
+  if (role == nullptr) return MissingAttribute(kRole);
+  const std::string* tenant = FindAttribute(event, kTenant);
+  if (*role == "emitter") {
+    info.role = KeyRole::kEmitter;
+    if (tenant == nullptr || tenant->empty()) return MissingAttribute(kTenant);
+    if (*tenant != event.tenant) {
+      return absl::InvalidArgumentError(
+          "attributes[\"key.tenant\"]: must equal the event's tenant");
+    }
+    info.tenant = *tenant;
+  } else if (*role == "node") {
+    info.role = KeyRole::kNode;
+    if (tenant != nullptr || event.tenant != kLedgerTenant) {
+      return absl::InvalidArgumentError(
+          StrCat("node keys have no key.tenant and are registered in tenant ",
+                 kLedgerTenant));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        "attributes[\"key.role\"]: must be emitter or node");
+  }
+  absl::StatusOr<int64_t> from = TimeAttribute(event, kValidFrom);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<int64_t> until = TimeAttribute(event, kValidUntil);
+  if (!until.ok()) return until.status();
+  info.valid_from_ns = *from != 0 ? *from : event.occurred_at_ns;
+  info.valid_until_ns = *until;
+  if (info.valid_until_ns != 0 && info.valid_until_ns <= info.valid_from_ns) {
+    return absl::InvalidArgumentError(
+        "attributes[\"key.valid_until\"]: must be after key.valid_from");
+  }
+  return info;
+}
+
+absl::StatusOr<Hash> KeyIdFromRevocation(const Event& event) {
+  if (event.type != "key.revoked") {
+    return absl::InvalidArgumentError(
+        StrCat("type: expected key.revoked, got ", event.type));
+  }
+  return KeyIdAttribute(event);
+}
+
+Event KeyRegisteredEvent(const KeyInfo& info) {
+  Event event;
+  event.type = "key.registered";
+  event.tenant =
+      info.role == KeyRole::kNode ? std::string(kLedgerTenant) : info.tenant;
+  event.attributes = {
+      {std::string(kAlgorithm), "ed25519"},
+      {std::string(kPublicKey), crypto::Base64Encode(info.public_key)},
+      {std::string(kId), crypto::HexEncode(KeyIdOf(info.public_key))},
+      {std::string(kName), info.name},
+      {std::string(kRole), info.role == KeyRole::kNode ? "node" : "emitter"},
+  };
+  if (info.role == KeyRole::kEmitter) {
+    event.attributes.emplace_back(std::string(kTenant), info.tenant);
+  }
+  if (info.valid_from_ns != 0) {
+    event.attributes.emplace_back(std::string(kValidFrom),
+                                  StrCat(info.valid_from_ns));
+  }
+  if (info.valid_until_ns != 0) {
+    event.attributes.emplace_back(std::string(kValidUntil),
+                                  StrCat(info.valid_until_ns));
+  }
+  SortAttributes(event);
+  return event;
+}
+
+Event KeyRevokedEvent(const KeyInfo& info, std::string_view reason) {
+  Event event;
+  event.type = "key.revoked";
+  event.tenant =
+      info.role == KeyRole::kNode ? std::string(kLedgerTenant) : info.tenant;
+  event.attributes = {{std::string(kId), crypto::HexEncode(info.key_id)}};
+  if (!reason.empty()) {
+    event.attributes.emplace_back(std::string(kReason), std::string(reason));
+  }
+  SortAttributes(event);
+  return event;
+}
+
+std::string EncodeKeyInfo(const KeyInfo& info) {
+  Encoder e;
+  e.PutU8(1);  // version
+  e.PutHash(info.key_id);
+  e.PutRaw(crypto::AsView(info.public_key));
+  e.PutBytes(info.name);
+  e.PutBytes(info.tenant);
+  e.PutU8(static_cast<uint8_t>(info.role));
+  e.PutI64(info.valid_from_ns);
+  e.PutI64(info.valid_until_ns);
+  e.PutI64(info.revoked_at_ns);
+  e.PutU64(info.registered_at);
+  return e.Take();
+}
+
+absl::StatusOr<KeyInfo> DecodeKeyInfo(std::string_view bytes) {
+  absl::StatusOr<KeyInfo> info = [&]() -> absl::StatusOr<KeyInfo> {
+    Decoder d(bytes);
+    KeyInfo info;
+    LEDGER_ASSIGN_OR_RETURN(uint8_t version, d.GetU8("version"));
+    if (version != 1) return absl::InvalidArgumentError("unknown version");
+    LEDGER_ASSIGN_OR_RETURN(info.key_id, d.GetHash("key_id"));
+    LEDGER_ASSIGN_OR_RETURN(
+        std::string_view pub,
+        d.GetRaw("public_key", crypto::kEd25519PublicKeySize));
+    LEDGER_ASSIGN_OR_RETURN(
+        info.public_key,
+        crypto::ToArray<crypto::kEd25519PublicKeySize>(pub, "public key"));
+    LEDGER_ASSIGN_OR_RETURN(std::string_view name, d.GetBytes("name", 1 << 16));
+    LEDGER_ASSIGN_OR_RETURN(std::string_view tenant,
+                            d.GetBytes("tenant", 1 << 16));
+    info.name = std::string(name);
+    info.tenant = std::string(tenant);
+    LEDGER_ASSIGN_OR_RETURN(uint8_t role, d.GetU8("role"));
+    if (role != 1 && role != 2) return absl::InvalidArgumentError("bad role");
+    info.role = static_cast<KeyRole>(role);
+    LEDGER_ASSIGN_OR_RETURN(info.valid_from_ns, d.GetI64("valid_from"));
+    LEDGER_ASSIGN_OR_RETURN(info.valid_until_ns, d.GetI64("valid_until"));
+    LEDGER_ASSIGN_OR_RETURN(info.revoked_at_ns, d.GetI64("revoked_at"));
+    LEDGER_ASSIGN_OR_RETURN(info.registered_at, d.GetU64("registered_at"));
+    LEDGER_RETURN_IF_ERROR(d.Finish("key record"));
+    return info;
+  }();
+  if (!info.ok()) {
+    return absl::DataLossError(
+        StrCat("stored key record is corrupt: ", info.status().message()));
+  }
+  return info;
+}
+
+std::optional<KeyInfo> KeyRegistry::Find(const crypto::Hash& key_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = keys_.find(std::string(crypto::AsView(key_id)));
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<KeyInfo> KeyRegistry::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<KeyInfo> out;
+  out.reserve(keys_.size());
+  for (const auto& [id, info] : keys_) out.push_back(info);
+  std::sort(out.begin(), out.end(), [](const KeyInfo& a, const KeyInfo& b) {
+    return a.registered_at < b.registered_at;
+  });
+  return out;
+}
+
+size_t KeyRegistry::size() const {
+  absl::MutexLock lock(&mu_);
+  return keys_.size();
+}
+
+void KeyRegistry::Put(const KeyInfo& info) {
+  absl::MutexLock lock(&mu_);
+  keys_[std::string(crypto::AsView(info.key_id))] = info;
+}
+
+}  // namespace ledger

@@ -1,0 +1,76 @@
+#pragma once
+
+// Emitter and node public keys, as registered by key.registered /
+// key.revoked entries (ledger/FORMAT.md, "Key events"). The Ledger owns the
+// registry and changes it only when it applies such entries; lookups are
+// thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "crypto/bytes.h"
+#include "crypto/ed25519.h"
+#include "ledger/event.h"
+
+namespace ledger {
+
+enum class KeyRole : uint8_t {
+  kEmitter = 1,  // appends events of its tenant
+  kNode = 2,     // a ledger node: signs ledger-internal events
+};
+
+struct KeyInfo {
+  crypto::Hash key_id{};
+  crypto::Ed25519PublicKey public_key{};
+  std::string name;
+  std::string tenant;  // empty for node keys
+  KeyRole role = KeyRole::kEmitter;
+  int64_t valid_from_ns = 0;
+  int64_t valid_until_ns = 0;  // 0: no end
+  int64_t revoked_at_ns = 0;   // 0: not revoked
+  uint64_t registered_at = 0;  // index of the key.registered entry
+  friend bool operator==(const KeyInfo&, const KeyInfo&) = default;
+
+  // Unauthenticated (with a message saying why) unless the key may sign at
+  // time `t_ns`.
+  absl::Status CheckValidAt(int64_t t_ns) const;
+};
+
+// Parses a key.registered event (ledger/FORMAT.md, "Key events"). Sets
+// every field but registered_at. InvalidArgument naming the attribute.
+absl::StatusOr<KeyInfo> KeyInfoFromRegistration(const Event& event);
+// Parses a key.revoked event: the ID of the revoked key.
+absl::StatusOr<crypto::Hash> KeyIdFromRevocation(const Event& event);
+
+// The key.registered / key.revoked event for a key: type, tenant and
+// attributes are set; the caller fills event_id, occurred_at, producer and
+// actor. valid_from_ns 0 means "from occurred_at".
+Event KeyRegisteredEvent(const KeyInfo& info);
+Event KeyRevokedEvent(const KeyInfo& info, std::string_view reason);
+
+// Serialization for the `keys` column family.
+std::string EncodeKeyInfo(const KeyInfo& info);
+absl::StatusOr<KeyInfo> DecodeKeyInfo(std::string_view bytes);
+
+class KeyRegistry {
+ public:
+  std::optional<KeyInfo> Find(const crypto::Hash& key_id) const;
+  std::vector<KeyInfo> List() const;
+  size_t size() const;
+
+  // For the Ledger only.
+  void Put(const KeyInfo& info);
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, KeyInfo> keys_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ledger

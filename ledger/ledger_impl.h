@@ -1,0 +1,25 @@
+#pragma once
+
+// The Ledger's private state, shared by ledger.cc and ledger_append.cc.
+
+#include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "ledger/ledger.h"
+#include "ledger/tile_tree.h"
+
+namespace ledger {
+
+class Ledger::Impl {
+ public:
+  // Writer state (sequencer thread only).
+  TileTree tree;
+  int64_t last_received_at_ns = 0;
+
+  mutable absl::Mutex mu;
+  Head head ABSL_GUARDED_BY(mu);
+  std::optional<StoredCheckpoint> latest_checkpoint ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace ledger

@@ -1,0 +1,148 @@
+#include "ledger/store.h"
+
+#include "crypto/strings.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+
+namespace ledger {
+
+const std::vector<std::string>& Store::ColumnFamilyNames() {
+  static const std::vector<std::string> kNames = {
+      "entries", "tree", "checkpoints",  "by_event_id",
+      "keys",    "meta", "subject_heads"};
+  return kNames;
+}
+
+absl::Status FromRocks(const rocksdb::Status& status,
+                       std::string_view context) {
+  if (status.ok()) return absl::OkStatus();
+  std::string msg = StrCat(context, ": ", status.ToString());
+  if (status.IsCorruption()) return absl::DataLossError(msg);
+  if (status.IsNotFound()) return absl::NotFoundError(msg);
+  if (status.IsIOError() || status.IsBusy() || status.IsTimedOut() ||
+      status.IsTryAgain()) {
+    return absl::UnavailableError(msg);
+  }
+  if (status.IsInvalidArgument()) return absl::FailedPreconditionError(msg);
+  return absl::InternalError(msg);
+}
+
+std::string Be64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+uint64_t ReadBe64(std::string_view bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
+  return v;
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(
+    const std::string& dir, const StoreOptions& options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  db_options.IncreaseParallelism(2);
+  db_options.max_background_jobs = 2;
+  db_options.max_total_wal_size = 256 << 20;
+  // Appends are synced per batch; large memtables keep flushes rare.
+  db_options.db_write_buffer_size = 256 << 20;
+
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes);
+  auto family_options = [&](bool point_lookups, size_t write_buffer) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    table.cache_index_and_filter_blocks = true;
+    if (point_lookups) {
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.whole_key_filtering = true;
+    }
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.write_buffer_size = write_buffer;
+    cf.compression = rocksdb::kLZ4Compression;
+    cf.bottommost_compression = rocksdb::kZSTD;
+    return cf;
+  };
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                        family_options(false, 4 << 20));
+  const std::vector<std::string>& names = ColumnFamilyNames();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const bool point = names[i] == "by_event_id" ||
+                       names[i] == "subject_heads" || names[i] == "keys";
+    const size_t buffer = names[i] == "entries" ? (128 << 20) : (32 << 20);
+    families.emplace_back(names[i], family_options(point, buffer));
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, StrCat("cannot open database in ", dir));
+  std::unique_ptr<Store> store(new Store());
+  store->db_.reset(raw);
+  store->default_handle_ = handles[0];
+  store->handles_.assign(handles.begin() + 1, handles.end());
+  return store;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* h : handles_) {
+    db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  db_->DestroyColumnFamilyHandle(default_handle_).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+}
+
+absl::Status Store::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Write(options, batch), "write failed");
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(
+    Cf cf, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(cf),
+                               rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "read failed");
+  return value;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
+    Cf cf, absl::Span<const std::string> keys) const {
+  std::vector<std::optional<std::string>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& k : keys) slices.emplace_back(k);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handle(cf), keys.size(), slices.data(),
+                values.data(), statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read failed");
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
+  return std::unique_ptr<rocksdb::Iterator>(
+      db_->NewIterator(rocksdb::ReadOptions(), handle(cf)));
+}
+
+}  // namespace ledger

@@ -1,0 +1,162 @@
+#include "ledger/tile_tree.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "crypto/rfc6962.h"
+#include "crypto/strings.h"
+#include "ledger/store.h"
+
+namespace ledger {
+namespace {
+
+std::string TileValue(const std::vector<Hash>& hashes) {
+  std::string out;
+  out.reserve(hashes.size() * crypto::kHashSize);
+  for (const Hash& h : hashes) out.append(crypto::AsView(h));
+  return out;
+}
+
+Hash HashAt(const std::string& tile, size_t pos) {
+  Hash h;
+  std::memcpy(h.data(), tile.data() + pos * crypto::kHashSize,
+              crypto::kHashSize);
+  return h;
+}
+
+// Folds 2^k consecutive row hashes starting at `pos` into their subtree
+// root.
+Hash FoldTile(const std::string& tile, size_t pos, int k) {
+  std::vector<Hash> level;
+  level.reserve(size_t{1} << k);
+  for (size_t i = 0; i < (size_t{1} << k); ++i) {
+    level.push_back(HashAt(tile, pos + i));
+  }
+  while (level.size() > 1) {
+    for (size_t i = 0; i < level.size() / 2; ++i) {
+      level[i] = crypto::HashChildren(level[2 * i], level[2 * i + 1]);
+    }
+    level.resize(level.size() / 2);
+  }
+  return level[0];
+}
+
+}  // namespace
+
+std::string TileKey(int tile_level, uint64_t tile_index) {
+  std::string key(1, static_cast<char>(tile_level));
+  key.append(Be64(tile_index));
+  return key;
+}
+
+absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
+                                   std::vector<Hash>* out) {
+  out->resize(ids.size());
+  // Which tile each node needs, deduplicated for one MultiGet.
+  std::vector<std::string> keys;
+  absl::flat_hash_map<std::string, size_t> key_slot;
+  std::vector<size_t> slot_of(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int t = ids[i].level / kTileHeight;
+    const int k = ids[i].level % kTileHeight;
+    const uint64_t pos = ids[i].index << k;
+    std::string key = TileKey(t, pos / kTileWidth);
+    auto [it, inserted] = key_slot.emplace(key, keys.size());
+    if (inserted) keys.push_back(std::move(key));
+    slot_of[i] = it->second;
+  }
+  absl::StatusOr<std::vector<std::optional<std::string>>> tiles =
+      store_.MultiGet(Cf::kTree, keys);
+  if (!tiles.ok()) return tiles.status();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int t = ids[i].level / kTileHeight;
+    const int k = ids[i].level % kTileHeight;
+    const uint64_t pos = ids[i].index << k;
+    const std::optional<std::string>& tile = (*tiles)[slot_of[i]];
+    const size_t offset = pos % kTileWidth;
+    const size_t need = offset + (size_t{1} << k);
+    if (!tile.has_value()) {
+      return absl::OutOfRangeError(
+          StrCat("tree tile (level ", t, ", index ", pos / kTileWidth,
+                 ") is not stored: node (", int{ids[i].level}, ", ",
+                 ids[i].index, ") is beyond the tree"));
+    }
+    if (tile->size() % crypto::kHashSize != 0 ||
+        tile->size() > kTileWidth * crypto::kHashSize) {
+      return absl::DataLossError(StrCat("tree tile (level ", t, ", index ",
+                                        pos / kTileWidth,
+                                        ") has invalid length ", tile->size()));
+    }
+    if (tile->size() / crypto::kHashSize < need) {
+      return absl::OutOfRangeError(
+          StrCat("node (", int{ids[i].level}, ", ", ids[i].index,
+                 ") is not complete in the stored tree"));
+    }
+    (*out)[i] = FoldTile(*tile, offset, k);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TileTree> TileTree::Load(const Store& store, uint64_t size) {
+  TileTree tree;
+  TileReader reader(store);
+  std::vector<NodeId> edge = CompactRange::RightEdge(size);
+  std::vector<Hash> hashes;
+  if (absl::Status s = reader.ReadNodes(edge, &hashes); !s.ok()) {
+    return Annotate(s, "loading the tree's right edge");
+  }
+  absl::StatusOr<CompactRange> range =
+      CompactRange::FromHashes(size, std::move(hashes));
+  if (!range.ok()) return range.status();
+  tree.range_ = *std::move(range);
+  for (int t = 0; t < kMaxTileLevels; ++t) {
+    const uint64_t complete =
+        t * kTileHeight < 64 ? size >> (t * kTileHeight) : 0;
+    const uint64_t width = complete % kTileWidth;
+    if (width == 0) continue;
+    absl::StatusOr<std::optional<std::string>> tile =
+        store.Get(Cf::kTree, TileKey(t, complete / kTileWidth));
+    if (!tile.ok()) return tile.status();
+    if (!tile->has_value() || (*tile)->size() != width * crypto::kHashSize) {
+      return absl::DataLossError(StrCat(
+          "tree tile (level ", t, ", index ", complete / kTileWidth,
+          ") should hold ", width, " hashes for a tree of ", size, " entries"));
+    }
+    for (uint64_t i = 0; i < width; ++i) {
+      tree.rows_[t].push_back(HashAt(**tile, i));
+    }
+  }
+  return tree;
+}
+
+uint64_t TileTree::partial_index(int tile_level) const {
+  const int shift = tile_level * kTileHeight;
+  const uint64_t complete = shift < 64 ? range_.size() >> shift : 0;
+  return complete / kTileWidth;
+}
+
+void TileTree::Append(absl::Span<const Hash> leaf_hashes,
+                      rocksdb::WriteBatch* batch,
+                      rocksdb::ColumnFamilyHandle* tree_cf) {
+  std::array<size_t, kMaxTileLevels> before;
+  for (int t = 0; t < kMaxTileLevels; ++t) before[t] = rows_[t].size();
+  std::array<bool, kMaxTileLevels> touched{};
+  for (const Hash& leaf : leaf_hashes) {
+    AppendAndVisit(leaf,
+                   [&](int t, uint64_t index, const std::vector<Hash>& full) {
+                     batch->Put(tree_cf, TileKey(t, index), TileValue(full));
+                     touched[t] = true;
+                   });
+  }
+  // Rewrite each partial tile that received hashes (a row that filled also
+  // counts: its new partial tile starts after the full one).
+  for (int t = 0; t < kMaxTileLevels; ++t) {
+    if (rows_[t].empty() || (!touched[t] && rows_[t].size() == before[t])) {
+      continue;
+    }
+    batch->Put(tree_cf, TileKey(t, partial_index(t)), TileValue(rows_[t]));
+  }
+}
+
+}  // namespace ledger
