@@ -2,7 +2,6 @@
 
 #include <sodium.h>
 
-
 namespace ledger::crypto {
 
 std::string HexEncode(std::string_view bytes) {
@@ -59,9 +58,8 @@ absl::StatusOr<std::string> Base64Decode(std::string_view text) {
   size_t out_len = 0;
   const char* end = nullptr;
   if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()),
-                        out.size(), text.data(), text.size(), nullptr,
-                        &out_len, &end,
-                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
+                        out.size(), text.data(), text.size(), nullptr, &out_len,
+                        &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != text.data() + text.size()) {
     return absl::InvalidArgumentError("invalid base64");
   }
@@ -76,7 +74,8 @@ absl::StatusOr<Hash> HashFromBase64(std::string_view text) {
 }
 
 bool ConstantTimeEqual(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() &&
+         sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace ledger::crypto

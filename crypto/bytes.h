@@ -61,8 +61,8 @@ template <size_t N>
 absl::StatusOr<std::array<uint8_t, N>> ToArray(std::string_view s,
                                                std::string_view what) {
   if (s.size() != N) {
-    return absl::InvalidArgumentError(StrCat(
-        what, " must be ", N, " bytes, got ", s.size()));
+    return absl::InvalidArgumentError(
+        StrCat(what, " must be ", N, " bytes, got ", s.size()));
   }
   std::array<uint8_t, N> out;
   for (size_t i = 0; i < N; ++i) out[i] = static_cast<uint8_t>(s[i]);

@@ -23,8 +23,7 @@ constexpr Rfc8032Vector kVectors[] = {
      "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
      "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"},
     {"c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
-     "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
-     "af82",
+     "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
      "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
      "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"},
 };
@@ -49,8 +48,8 @@ TEST(Ed25519Test, RejectsTamperedMessageSignatureAndKey) {
   Ed25519Signature bad = sig;
   bad[10] ^= 1;
   EXPECT_FALSE(Ed25519Verify(key.public_key(), "hello", bad));
-  EXPECT_FALSE(Ed25519Verify(Ed25519PrivateKey::Generate().public_key(),
-                             "hello", sig));
+  EXPECT_FALSE(
+      Ed25519Verify(Ed25519PrivateKey::Generate().public_key(), "hello", sig));
 }
 
 TEST(Ed25519Test, SeedRoundTrips) {

@@ -1,7 +1,5 @@
 #include "crypto/key_file.h"
 
-#include "crypto/strings.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/strings.h"
 
 namespace ledger::crypto {
 namespace {
@@ -67,7 +66,11 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open", path);
   std::string out;
-  char buf[8192];
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+    out.reserve(static_cast<size_t>(st.st_size));
+  }
+  char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
@@ -89,8 +92,7 @@ absl::StatusOr<NoteSigner> ReadSignerKeyFile(const std::string& path) {
   if ((st.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(StrCat(
         "private key file ", path, " is accessible by group or others (mode ",
-        OctalMode(st.st_mode),
-        "); run: chmod 600 ", path));
+        OctalMode(st.st_mode), "); run: chmod 600 ", path));
   }
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return text.status();

@@ -49,8 +49,7 @@ TEST_F(KeyFileTest, RefusesToOverwriteAndToReadAnOpenPrivateKey) {
 
 TEST_F(KeyFileTest, VerifierKeyFileHoldsSeveralKeys) {
   NoteSigner a("a", NoteSigType::kEd25519, Ed25519PrivateKey::Generate());
-  NoteSigner b("b", NoteSigType::kCosignatureV1,
-               Ed25519PrivateKey::Generate());
+  NoteSigner b("b", NoteSigType::kCosignatureV1, Ed25519PrivateKey::Generate());
   const std::string path = dir_ + "/keys.pub";
   ASSERT_TRUE(WriteKeyFile(path,
                            FormatVerifierKey(a.verifier()) + "\n" +

@@ -46,8 +46,15 @@ size_t Utf8Length(std::string_view s, size_t i, uint32_t* cp) {
 
 bool IsUnicodeSpace(uint32_t cp) {
   switch (cp) {
-    case 0x20: case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
+    case 0x20:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x2000 && cp <= 0x200A);
@@ -81,7 +88,7 @@ absl::StatusOr<NoteSigType> SigTypeFromByte(uint8_t b) {
     default:
       return absl::InvalidArgumentError(
           StrCat("unsupported note signature type 0x",
-                       HexEncode(std::string(1, static_cast<char>(b)))));
+                 HexEncode(std::string(1, static_cast<char>(b)))));
   }
 }
 
@@ -165,9 +172,9 @@ absl::StatusOr<NoteVerifier> ParseVerifierKey(std::string_view vkey) {
   std::memcpy(v.key.data(), raw->data() + 1, kEd25519PublicKeySize);
   v.key_id = NoteKeyId(v.name, v.type, v.key);
   if (v.key_id != *id) {
-    return absl::InvalidArgumentError(StrCat(
-        "verifier key ID ", parts[1], " does not match its name and key (",
-        KeyIdHex(v.key_id), ")"));
+    return absl::InvalidArgumentError(
+        StrCat("verifier key ID ", parts[1],
+               " does not match its name and key (", KeyIdHex(v.key_id), ")"));
   }
   return v;
 }
@@ -175,8 +182,7 @@ absl::StatusOr<NoteVerifier> ParseVerifierKey(std::string_view vkey) {
 std::string FormatVerifierKey(const NoteVerifier& v) {
   std::string material(1, static_cast<char>(v.type));
   material.append(AsView(v.key));
-  return StrCat(v.name, "+", KeyIdHex(v.key_id), "+",
-                      Base64Encode(material));
+  return StrCat(v.name, "+", KeyIdHex(v.key_id), "+", Base64Encode(material));
 }
 
 absl::StatusOr<std::vector<NoteVerifier>> ParseVerifierKeys(
@@ -192,8 +198,8 @@ absl::StatusOr<std::vector<NoteVerifier>> ParseVerifierKeys(
     if (line.empty() || line.front() == '#') continue;
     absl::StatusOr<NoteVerifier> v = ParseVerifierKey(line);
     if (!v.ok()) {
-      return absl::InvalidArgumentError(StrCat(
-          "line ", line_no, ": ", v.status().message()));
+      return absl::InvalidArgumentError(
+          StrCat("line ", line_no, ": ", v.status().message()));
     }
     out.push_back(*std::move(v));
   }
@@ -268,9 +274,9 @@ std::string FormatSignerKey(const NoteSigner& signer) {
   std::string material(1, static_cast<char>(signer.type()));
   Ed25519Seed seed = signer.key().seed();
   material.append(AsView(seed));
-  std::string out = StrCat(kSignerPrefix, signer.name(), "+",
-                                 KeyIdHex(signer.key_id()), "+",
-                                 Base64Encode(material));
+  std::string out =
+      StrCat(kSignerPrefix, signer.name(), "+", KeyIdHex(signer.key_id()), "+",
+             Base64Encode(material));
   std::fill(material.begin(), material.end(), '\0');
   return out;
 }
@@ -294,8 +300,7 @@ absl::StatusOr<Note> ParseNote(std::string_view note) {
   for (std::string_view line : Split(sigs, '\n')) {
     if (out.signatures.size() >= kMaxNoteSignatures) {
       return absl::InvalidArgumentError(
-          StrCat("note has more than ", kMaxNoteSignatures,
-                       " signatures"));
+          StrCat("note has more than ", kMaxNoteSignatures, " signatures"));
     }
     if (line.substr(0, kSigPrefix.size()) != kSigPrefix) {
       return absl::InvalidArgumentError(
@@ -379,16 +384,15 @@ absl::StatusOr<std::vector<VerifiedSignature>> VerifyNote(
         timestamp = ts;
       }
       if (!ok) {
-        return absl::DataLossError(StrCat(
-            "note signature by ", sig.name, "+", KeyIdHex(sig.key_id),
-            " does not verify"));
+        return absl::DataLossError(StrCat("note signature by ", sig.name, "+",
+                                          KeyIdHex(sig.key_id),
+                                          " does not verify"));
       }
       verified.push_back(VerifiedSignature{v, timestamp});
     }
   }
   if (verified.empty()) {
-    return absl::NotFoundError(
-        "note carries no signature from a trusted key");
+    return absl::NotFoundError("note carries no signature from a trusted key");
   }
   return verified;
 }

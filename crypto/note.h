@@ -18,8 +18,8 @@
 namespace ledger::crypto {
 
 enum class NoteSigType : uint8_t {
-  kEd25519 = 0x01,      // signs the note text
-  kCosignatureV1 = 0x04 // signs "cosignature/v1\ntime T\n" || note text
+  kEd25519 = 0x01,       // signs the note text
+  kCosignatureV1 = 0x04  // signs "cosignature/v1\ntime T\n" || note text
 };
 
 // SHA-256(name || 0x0A || type || public key)[:4], big-endian.

@@ -97,8 +97,7 @@ TEST(NoteTest, CosignatureCarriesAVerifiedTimestamp) {
   Ed25519Signature sig = *ToArray<64>(std::string_view(raw).substr(8), "sig");
   EXPECT_TRUE(Ed25519Verify(witness.key().public_key(),
                             "cosignature/v1\ntime 1679315147\n" + text, sig));
-  auto verified =
-      VerifyNote(*note, {log.verifier(), witness.verifier()});
+  auto verified = VerifyNote(*note, {log.verifier(), witness.verifier()});
   ASSERT_TRUE(verified.ok()) << verified.status();
   ASSERT_EQ(verified->size(), 2u);
   EXPECT_FALSE((*verified)[0].timestamp.has_value());

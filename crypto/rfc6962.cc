@@ -1,11 +1,11 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto/rfc6962.h"
 
-#include "crypto/sha256.h"
-
 #include <openssl/sha.h>
 
 #include <cstring>
+
+#include "crypto/sha256.h"
 
 namespace ledger::crypto {
 

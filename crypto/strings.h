@@ -26,8 +26,8 @@ inline void Append(std::string& out, absl::string_view s) {
 }
 inline void Append(std::string& out, char c) { out.push_back(c); }
 template <std::integral T>
-  requires(!std::same_as<T, char> && !std::same_as<T, bool>)
-void Append(std::string& out, T v) {
+requires(!std::same_as<T, char> &&
+         !std::same_as<T, bool>) void Append(std::string& out, T v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
   out.append(buf, r.ptr);

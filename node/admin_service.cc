@@ -1,0 +1,176 @@
+#include "node/admin_service.h"
+
+#include <optional>
+#include <utility>
+
+#include "crypto/bytes.h"
+#include "crypto/note.h"
+#include "crypto/status_macros.h"
+#include "crypto/strings.h"
+#include "ledger/entry.h"
+#include "ledger/key_registry.h"
+#include "node/convert.h"
+#include "node/grpc_status.h"
+#include "node/ledger_events.h"
+
+#ifndef LEDGER_NODE_VERSION
+#define LEDGER_NODE_VERSION "dev"
+#endif
+
+namespace ledger::node {
+namespace {
+
+std::string KeyLabel(const crypto::Hash& key_id) {
+  return crypto::HexEncode(key_id).substr(0, 16);
+}
+
+// Messages from ValidateEvent name event fields; name the request's instead.
+absl::Status InRequestTerms(const absl::Status& status) {
+  std::string_view message = ToStd(status.message());
+  constexpr std::string_view kActor = "actor.id";
+  if (message.substr(0, kActor.size()) == kActor) {
+    return absl::Status(status.code(),
+                        StrCat("requested_by", message.substr(kActor.size())));
+  }
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::EntryRef> AdminService::AppendLedgerEvent(
+    Event event, std::string_view requested_by) {
+  StampLedgerEvent(ctx_.clock->NowNs(),
+                   requested_by.empty() ? "admin" : requested_by, "admin",
+                   &event);
+  LEDGER_RETURN_IF_ERROR(
+      InRequestTerms(ValidateEvent(event, ctx_.ledger->limits())));
+  const Uuid event_id = event.event_id;
+  LEDGER_ASSIGN_OR_RETURN(
+      VerifiedBatch batch,
+      SignWithNodeKey(std::move(event), *ctx_.identity, ctx_.ledger->limits()));
+  AppendResult result = ctx_.sequencer->Append(std::move(batch));
+  LEDGER_RETURN_IF_ERROR(result.status);
+  if (result.entries.size() != 1) {
+    return absl::InternalError("ledger acknowledged no entry");
+  }
+  return EntryRefToProto(result.entries[0], event_id);
+}
+
+absl::StatusOr<v1::EntryRef> AdminService::Register(
+    const v1::RegisterEmitterKeyRequest& request) {
+  absl::StatusOr<crypto::NoteVerifier> vkey =
+      crypto::ParseVerifierKey(Trim(request.verifier_key()));
+  if (!vkey.ok()) {
+    return Annotate(vkey.status(),
+                    "verifier_key (expected name+keyid+base64, the .pub file "
+                    "of `ledgerctl keygen`)");
+  }
+  if (vkey->type != crypto::NoteSigType::kEd25519) {
+    return absl::InvalidArgumentError(
+        StrCat("verifier_key: must be an Ed25519 key (type 0x01), got type 0x0",
+               static_cast<int>(vkey->type)));
+  }
+  if (request.tenant() == kLedgerTenant) {
+    return absl::InvalidArgumentError(
+        StrCat("tenant: \"", kLedgerTenant,
+               "\" is reserved for the ledger's own keys"));
+  }
+  KeyInfo info;
+  info.public_key = vkey->key;
+  info.key_id = KeyIdOf(vkey->key);
+  info.name = vkey->name;
+  info.tenant = request.tenant();
+  info.role = KeyRole::kEmitter;
+  info.valid_from_ns = ctx_.clock->NowNs();
+  if (request.has_valid_from()) {
+    LEDGER_ASSIGN_OR_RETURN(info.valid_from_ns,
+                            TimestampToNs(request.valid_from(), "valid_from"));
+  }
+  if (request.has_valid_until()) {
+    LEDGER_ASSIGN_OR_RETURN(
+        info.valid_until_ns,
+        TimestampToNs(request.valid_until(), "valid_until"));
+    if (info.valid_until_ns <= info.valid_from_ns) {
+      return absl::InvalidArgumentError(
+          "valid_until: must be after valid_from (which defaults to now)");
+    }
+  }
+  if (info.valid_from_ns <= 0) {
+    return absl::InvalidArgumentError("valid_from: must be after 1970");
+  }
+  if (std::optional<KeyInfo> existing = ctx_.ledger->keys().Find(info.key_id);
+      existing.has_value()) {
+    return absl::AlreadyExistsError(
+        StrCat("emitter key ", KeyLabel(info.key_id), " (", existing->name,
+               ") is already registered for tenant \"", existing->tenant,
+               "\" by entry ", existing->registered_at));
+  }
+  return AppendLedgerEvent(KeyRegisteredEvent(info), request.requested_by());
+}
+
+absl::StatusOr<v1::EntryRef> AdminService::Revoke(
+    const v1::RevokeEmitterKeyRequest& request) {
+  LEDGER_ASSIGN_OR_RETURN(
+      crypto::Hash key_id,
+      crypto::ToArray<crypto::kHashSize>(request.key_id(), "key_id"));
+  std::optional<KeyInfo> key = ctx_.ledger->keys().Find(key_id);
+  if (!key.has_value()) {
+    return absl::NotFoundError(
+        StrCat("emitter key ", KeyLabel(key_id), " is not registered"));
+  }
+  if (key->role != KeyRole::kEmitter) {
+    return absl::FailedPreconditionError(
+        StrCat("key ", KeyLabel(key_id),
+               " is a node key; node keys are not revoked here"));
+  }
+  if (key->revoked_at_ns != 0) {
+    return absl::FailedPreconditionError(
+        StrCat("emitter key ", KeyLabel(key_id), " was already revoked at ",
+               key->revoked_at_ns, " ns"));
+  }
+  return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()),
+                           request.requested_by());
+}
+
+grpc::Status AdminService::RegisterEmitterKey(
+    grpc::ServerContext*, const v1::RegisterEmitterKeyRequest* request,
+    v1::EntryRef* response) {
+  absl::StatusOr<v1::EntryRef> ref = Register(*request);
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  *response = *std::move(ref);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::RevokeEmitterKey(
+    grpc::ServerContext*, const v1::RevokeEmitterKeyRequest* request,
+    v1::EntryRef* response) {
+  absl::StatusOr<v1::EntryRef> ref = Revoke(*request);
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  *response = *std::move(ref);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::ListKeys(grpc::ServerContext*,
+                                    const v1::ListKeysRequest*,
+                                    v1::ListKeysResponse* response) {
+  for (const KeyInfo& info : ctx_.ledger->keys().List()) {
+    *response->add_keys() = KeyInfoToProto(info);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::GetNodeInfo(grpc::ServerContext*,
+                                       const v1::GetNodeInfoRequest*,
+                                       v1::NodeInfo* response) {
+  response->set_origin(ctx_.identity->origin);
+  for (const crypto::NoteVerifier& v : ctx_.identity->verifiers()) {
+    response->add_note_verifier_keys(crypto::FormatVerifierKey(v));
+  }
+  response->set_size(ctx_.coordinator->Committed().size);
+  response->set_version(LEDGER_NODE_VERSION);
+  response->set_node_key_id(std::string(
+      crypto::AsView(KeyIdOf(ctx_.identity->log_signer.key().public_key()))));
+  return grpc::Status::OK;
+}
+
+}  // namespace ledger::node

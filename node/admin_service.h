@@ -1,0 +1,47 @@
+#pragma once
+
+// ledger.v1.Admin: emitter key registration and revocation (entries signed
+// by the node key, sequenced like any other batch), key listing and node
+// information.
+
+#include "absl/status/statusor.h"
+#include "ledger/v1/admin.grpc.pb.h"
+#include "node/service_context.h"
+
+namespace ledger::node {
+
+class AdminService final : public v1::Admin::Service {
+ public:
+  explicit AdminService(const ServiceContext& ctx) : ctx_(ctx) {}
+
+  // InvalidArgument for a malformed or non-Ed25519 verifier key, a bad or
+  // reserved tenant or validity window; AlreadyExists if the key is
+  // registered.
+  grpc::Status RegisterEmitterKey(grpc::ServerContext* context,
+                                  const v1::RegisterEmitterKeyRequest* request,
+                                  v1::EntryRef* response) override;
+  // NotFound for an unknown key, FailedPrecondition for a node key or a key
+  // already revoked. The key stops verifying from the entry's received_at.
+  grpc::Status RevokeEmitterKey(grpc::ServerContext* context,
+                                const v1::RevokeEmitterKeyRequest* request,
+                                v1::EntryRef* response) override;
+  grpc::Status ListKeys(grpc::ServerContext* context,
+                        const v1::ListKeysRequest* request,
+                        v1::ListKeysResponse* response) override;
+  grpc::Status GetNodeInfo(grpc::ServerContext* context,
+                           const v1::GetNodeInfoRequest* request,
+                           v1::NodeInfo* response) override;
+
+ private:
+  absl::StatusOr<v1::EntryRef> Register(
+      const v1::RegisterEmitterKeyRequest& request);
+  absl::StatusOr<v1::EntryRef> Revoke(
+      const v1::RevokeEmitterKeyRequest& request);
+  // Validates, signs with the node key and sequences one ledger event.
+  absl::StatusOr<v1::EntryRef> AppendLedgerEvent(Event event,
+                                                 std::string_view requested_by);
+
+  ServiceContext ctx_;
+};
+
+}  // namespace ledger::node

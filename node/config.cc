@@ -1,0 +1,237 @@
+#include "node/config.h"
+
+#include <toml++/toml.h>
+
+#include <array>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "crypto/key_file.h"
+#include "crypto/note.h"
+#include "crypto/strings.h"
+
+namespace ledger::node {
+namespace {
+
+constexpr std::array<std::string_view, 7> kLogLevels = {
+    "trace", "debug", "info", "warn", "error", "critical", "off"};
+
+// Error context "file:line: key".
+std::string Where(std::string_view source, const toml::node& node,
+                  std::string_view key) {
+  return StrCat(source, ":", static_cast<uint64_t>(node.source().begin.line),
+                ": ", key);
+}
+
+absl::Status GetString(std::string_view where, const toml::node& node,
+                       std::string* out) {
+  const toml::value<std::string>* v = node.as_string();
+  if (v == nullptr) {
+    return absl::InvalidArgumentError(StrCat(where, ": must be a string"));
+  }
+  *out = v->get();
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status GetUint(std::string_view where, const toml::node& node, T* out) {
+  const toml::value<int64_t>* v = node.as_integer();
+  if (v == nullptr) {
+    return absl::InvalidArgumentError(StrCat(where, ": must be an integer"));
+  }
+  int64_t n = v->get();
+  if (n <= 0 || static_cast<uint64_t>(n) > std::numeric_limits<T>::max()) {
+    return absl::InvalidArgumentError(StrCat(
+        where, ": must be between 1 and ",
+        static_cast<uint64_t>(std::numeric_limits<T>::max()), ", got ", n));
+  }
+  *out = static_cast<T>(n);
+  return absl::OkStatus();
+}
+
+// A number of seconds, or a string such as "1s", "500ms", "2m".
+absl::Status GetDuration(std::string_view where, const toml::node& node,
+                         absl::Duration* out) {
+  if (const auto* i = node.as_integer()) {
+    *out = absl::Seconds(i->get());
+  } else if (const auto* f = node.as_floating_point()) {
+    if (!std::isfinite(f->get())) {
+      return absl::InvalidArgumentError(StrCat(where, ": must be finite"));
+    }
+    *out = absl::Seconds(f->get());
+  } else if (const auto* s = node.as_string()) {
+    const std::string& text = s->get();
+    if (!absl::ParseDuration(absl::string_view(text.data(), text.size()),
+                             out)) {
+      return absl::InvalidArgumentError(
+          StrCat(where, ": \"", text,
+                 "\" is not a duration (examples: \"1s\", \"500ms\", \"2m\")"));
+    }
+  } else {
+    return absl::InvalidArgumentError(
+        StrCat(where, ": must be a number of seconds or a duration string"));
+  }
+  if (*out <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(StrCat(where, ": must be positive"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseLimits(std::string_view source, const toml::table& table,
+                         EventLimits* limits) {
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    std::string where = Where(source, node, StrCat("limits.", k));
+    uint32_t* field = nullptr;
+    if (k == "max_event_bytes") field = &limits->max_event_bytes;
+    if (k == "max_string_bytes") field = &limits->max_string_bytes;
+    if (k == "max_attribute_value_bytes") {
+      field = &limits->max_attribute_value_bytes;
+    }
+    if (k == "max_refs") field = &limits->max_refs;
+    if (k == "max_attributes") field = &limits->max_attributes;
+    if (k == "max_payload_bytes") field = &limits->max_payload_bytes;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(StrCat(where, ": unknown key"));
+    }
+    if (absl::Status s = GetUint(where, node, field); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseKey(std::string_view source, std::string_view k,
+                      const toml::node& node, NodeConfig* config) {
+  std::string where = Where(source, node, k);
+  if (k == "data_dir") return GetString(where, node, &config->data_dir);
+  if (k == "listen") return GetString(where, node, &config->listen);
+  if (k == "origin") return GetString(where, node, &config->origin);
+  if (k == "node_name") return GetString(where, node, &config->node_name);
+  if (k == "log_level") return GetString(where, node, &config->log_level);
+  if (k == "checkpoint_interval") {
+    return GetDuration(where, node, &config->checkpoint_interval);
+  }
+  if (k == "empty_interval") {
+    return GetDuration(where, node, &config->empty_interval);
+  }
+  if (k == "max_group_events") {
+    return GetUint(where, node, &config->max_group_events);
+  }
+  if (k == "max_message_bytes") {
+    return GetUint(where, node, &config->max_message_bytes);
+  }
+  if (k == "limits") {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      return absl::InvalidArgumentError(StrCat(where, ": must be a table"));
+    }
+    return ParseLimits(source, *table, &config->limits);
+  }
+  return absl::InvalidArgumentError(
+      StrCat(where,
+             ": unknown key (known: data_dir, listen, origin, node_name, "
+             "checkpoint_interval, empty_interval, max_group_events, "
+             "max_message_bytes, log_level, [limits])"));
+}
+
+}  // namespace
+
+absl::StatusOr<NodeConfig> ParseConfig(std::string_view text,
+                                       std::string_view source,
+                                       NodeConfig base) {
+  toml::table table;
+  // toml++ reports syntax errors by exception; they stop here.
+  try {
+    table = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return absl::InvalidArgumentError(
+        StrCat(source, ":", static_cast<uint64_t>(e.source().begin.line), ": ",
+               e.description()));
+  }
+  for (auto&& [key, node] : table) {
+    if (absl::Status s = ParseKey(source, key.str(), node, &base); !s.ok()) {
+      return s;
+    }
+  }
+  return base;
+}
+
+absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path,
+                                          NodeConfig base) {
+  absl::StatusOr<std::string> text = crypto::ReadFileToString(path);
+  if (!text.ok()) return Annotate(text.status(), "config file");
+  return ParseConfig(*text, path, std::move(base));
+}
+
+void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config) {
+  if (overrides.data_dir) config->data_dir = *overrides.data_dir;
+  if (overrides.listen) config->listen = *overrides.listen;
+  if (overrides.origin) config->origin = *overrides.origin;
+  if (overrides.node_name) config->node_name = *overrides.node_name;
+  if (overrides.log_level) config->log_level = *overrides.log_level;
+}
+
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(
+    std::string_view address) {
+  size_t colon = address.rfind(':');
+  std::optional<uint64_t> port;
+  if (colon != std::string_view::npos) {
+    port = ParseCanonicalUint64(address.substr(colon + 1));
+  }
+  if (colon == std::string_view::npos || colon == 0 || !port || *port > 65535) {
+    return absl::InvalidArgumentError(
+        StrCat("listen: \"", address,
+               "\" is not host:port (examples: 127.0.0.1:7400, [::]:7400, "
+               "0.0.0.0:0 for any free port)"));
+  }
+  return std::make_pair(std::string(address.substr(0, colon)),
+                        static_cast<uint16_t>(*port));
+}
+
+absl::Status ValidateConfig(const NodeConfig& config) {
+  if (config.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "data_dir: required (--data DIR or data_dir in the config file)");
+  }
+  if (absl::Status s = SplitHostPort(config.listen).status(); !s.ok()) {
+    return s;
+  }
+  if (!config.origin.empty() && !crypto::IsValidKeyName(config.origin)) {
+    return absl::InvalidArgumentError(
+        StrCat("origin: \"", config.origin,
+               "\" is not usable as a key name (no spaces, '+' or control "
+               "characters)"));
+  }
+  if (!crypto::IsValidKeyName(config.node_name)) {
+    return absl::InvalidArgumentError(
+        StrCat("node_name: \"", config.node_name,
+               "\" is not usable as a key name (non-empty; no spaces, '+' "
+               "or control characters)"));
+  }
+  if (config.checkpoint_interval <= absl::ZeroDuration() ||
+      config.empty_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "checkpoint_interval and empty_interval must be positive");
+  }
+  if (config.max_group_events == 0) {
+    return absl::InvalidArgumentError("max_group_events: must be positive");
+  }
+  if (config.max_message_bytes < 4096 ||
+      config.max_message_bytes >
+          static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return absl::InvalidArgumentError(
+        StrCat("max_message_bytes: must be between 4096 and 2147483647, got ",
+               config.max_message_bytes));
+  }
+  bool known = false;
+  for (std::string_view level : kLogLevels) known |= config.log_level == level;
+  if (!known) {
+    return absl::InvalidArgumentError(
+        StrCat("log_level: \"", config.log_level,
+               "\" is not one of trace, debug, info, warn, error, critical, "
+               "off"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ledger::node

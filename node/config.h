@@ -1,0 +1,78 @@
+#pragma once
+
+// The node's configuration: built-in defaults, overridden by a TOML file,
+// overridden by command-line flags. Example file:
+//
+//   data_dir = "/var/lib/ledger"
+//   listen = "0.0.0.0:7400"
+//   node_name = "node-1"
+//   checkpoint_interval = "1s"     # or a number of seconds
+//   empty_interval = "60s"
+//   max_group_events = 20000
+//   max_message_bytes = 67108864
+//   log_level = "info"            # trace debug info warn error critical off
+//   [limits]                      # ledger::EventLimits
+//   max_event_bytes = 65536
+//
+// Unknown keys are errors, so a typo never silently falls back to a default.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ledger/event.h"
+
+namespace ledger::node {
+
+struct NodeConfig {
+  std::string data_dir;  // required
+  std::string listen = "127.0.0.1:7400";
+  // Empty: the origin stored in the data directory, or on first start a new
+  // "annotation-ledger.local/<8 hex>". A non-empty value must match the
+  // stored one.
+  std::string origin;
+  std::string node_name = "node-1";
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  absl::Duration empty_interval = absl::Seconds(60);
+  size_t max_group_events = 20000;  // events per sequencer group
+  size_t max_message_bytes = 64 << 20;
+  EventLimits limits;
+  std::string log_level = "info";
+};
+
+// Command-line values; each set one replaces the file's value.
+struct ConfigOverrides {
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::optional<std::string> origin;
+  std::optional<std::string> node_name;
+  std::optional<std::string> log_level;
+};
+
+// Applies TOML `text` on top of `base`. `source` (a file name) prefixes
+// error messages, which name the line and key: InvalidArgument for syntax
+// errors, unknown keys and values of the wrong type or range.
+absl::StatusOr<NodeConfig> ParseConfig(std::string_view text,
+                                       std::string_view source,
+                                       NodeConfig base = {});
+
+// Reads and parses a file (NotFound if it is missing).
+absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path,
+                                          NodeConfig base = {});
+
+void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config);
+
+// Checks the assembled configuration: data_dir set, listen "host:port",
+// names usable as note key names, positive intervals and limits, a known
+// log level. InvalidArgument naming the setting.
+absl::Status ValidateConfig(const NodeConfig& config);
+
+// Splits "host:port" ("[::1]:7400" too); InvalidArgument otherwise.
+absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(
+    std::string_view address);
+
+}  // namespace ledger::node

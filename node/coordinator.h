@@ -1,0 +1,59 @@
+#pragma once
+
+// The seam between the sequencer and whatever decides what is committed
+// (DESIGN.md section 5). Single node: LocalCoordinator, where durable
+// locally means committed. Cluster: an etcd-backed implementation whose
+// Commit replicates to a majority and moves the etcd head with a fenced
+// transaction.
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "ledger/ledger.h"
+
+namespace ledger::node {
+
+class Coordinator {
+ public:
+  virtual ~Coordinator() = default;
+
+  // Commits `head`, whose entries are already durable in the local ledger.
+  // Called by the sequencer thread only, once per appended group, with
+  // heads of non-decreasing size that extend one another.
+  //
+  // OK: `head` is committed. It will never be lost or reordered, whichever
+  // process dies afterwards, and Committed() returns it or a later head.
+  // The sequencer acknowledges the group's appends only after this.
+  // Error: nothing about `head` is acknowledged; the sequencer fails the
+  // group's waiters with this status and stops accepting writes (the entries
+  // may still be committed later by a recovery the implementation owns).
+  virtual absl::Status Commit(const ledger::Head& head) = 0;
+
+  // The latest committed head: reads and proofs never go past it.
+  // Thread-safe; cheap enough to call on every read.
+  virtual ledger::Head Committed() const = 0;
+};
+
+// One node, no replication: a head is committed as soon as the local ledger
+// made it durable. Commit never fails.
+class LocalCoordinator : public Coordinator {
+ public:
+  explicit LocalCoordinator(const ledger::Head& initial) : head_(initial) {}
+
+  absl::Status Commit(const ledger::Head& head) override {
+    absl::MutexLock lock(&mu_);
+    head_ = head;
+    return absl::OkStatus();
+  }
+
+  ledger::Head Committed() const override {
+    absl::MutexLock lock(&mu_);
+    return head_;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  ledger::Head head_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ledger::node

@@ -1,0 +1,217 @@
+#include "node/data_dir.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+
+#include "crypto/bytes.h"
+#include "crypto/ed25519.h"
+#include "crypto/key_file.h"
+#include "crypto/strings.h"
+#include "node/random.h"
+
+namespace ledger::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
+absl::Status MakeDir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      StrCat("cannot create directory ", path, ": ", std::strerror(errno)));
+}
+
+// Makes newly created names in `dir` durable.
+absl::Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return absl::InternalError(
+        StrCat("cannot sync directory ", dir, ": ", std::strerror(err)));
+  }
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> ReadOrigin(
+    const DataDirLayout& layout) {
+  absl::StatusOr<std::string> text =
+      crypto::ReadFileToString(layout.origin_file);
+  if (absl::IsNotFound(text.status())) return std::nullopt;
+  if (!text.ok()) return text.status();
+  std::string origin(Trim(*text));
+  if (!crypto::IsValidKeyName(origin)) {
+    return absl::DataLossError(StrCat(layout.origin_file,
+                                      ": does not hold a valid origin: \"",
+                                      origin, "\""));
+  }
+  return origin;
+}
+
+absl::StatusOr<std::string> EnsureOrigin(const DataDirLayout& layout,
+                                         std::string_view configured) {
+  absl::StatusOr<std::optional<std::string>> stored = ReadOrigin(layout);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (!configured.empty() && configured != **stored) {
+      return absl::FailedPreconditionError(StrCat(
+          "data directory ", layout.root, " holds the ledger of origin \"",
+          **stored, "\" but the configuration asks for \"", configured,
+          "\"; an origin never changes: drop the origin setting or use "
+          "another data directory"));
+    }
+    return **stored;
+  }
+  if (Exists(layout.db)) {
+    return absl::FailedPreconditionError(
+        StrCat(layout.origin_file, " is missing but ", layout.db,
+               " exists; restore the origin file from a backup"));
+  }
+  std::string origin(configured);
+  if (origin.empty()) {
+    origin =
+        StrCat("annotation-ledger.local/", crypto::HexEncode(RandomBytes(4)));
+  }
+  absl::Status s =
+      crypto::WriteKeyFile(layout.origin_file, StrCat(origin, "\n"), false);
+  if (!s.ok()) return s;
+  return origin;
+}
+
+// Creates `path` holding a fresh key of `type` named `name`, unless it
+// exists. Keys are created only before the ledger exists.
+absl::Status EnsureKey(const DataDirLayout& layout, const std::string& path,
+                       const std::string& name, crypto::NoteSigType type) {
+  if (Exists(path)) return absl::OkStatus();
+  if (Exists(layout.db)) {
+    return absl::FailedPreconditionError(
+        StrCat(path, " is missing but the ledger in ", layout.db,
+               " exists; restore the key from a backup (a new key could not "
+               "verify the existing checkpoints)"));
+  }
+  crypto::NoteSigner signer(name, type, crypto::Ed25519PrivateKey::Generate());
+  return crypto::WriteKeyFile(
+      path, StrCat(crypto::FormatSignerKey(signer), "\n"), true);
+}
+
+absl::StatusOr<crypto::NoteSigner> LoadKey(const std::string& path,
+                                           const std::string& name,
+                                           crypto::NoteSigType type) {
+  absl::StatusOr<crypto::NoteSigner> signer = crypto::ReadSignerKeyFile(path);
+  if (!signer.ok()) return signer.status();
+  if (signer->type() != type || signer->name() != name) {
+    return absl::FailedPreconditionError(
+        StrCat(path, " holds key \"", signer->name(), "\" of type ",
+               static_cast<int>(signer->type()), " but this node needs \"",
+               name, "\" of type ", static_cast<int>(type),
+               " (did origin or node_name change since the data directory was "
+               "created?)"));
+  }
+  return signer;
+}
+
+absl::Status EnsurePublicKeys(const DataDirLayout& layout,
+                              const NodeIdentity& id) {
+  std::string text;
+  for (const crypto::NoteVerifier& v : id.verifiers()) {
+    text += StrCat(crypto::FormatVerifierKey(v), "\n");
+  }
+  absl::StatusOr<std::string> stored =
+      crypto::ReadFileToString(layout.node_pub);
+  if (absl::IsNotFound(stored.status())) {
+    return crypto::WriteKeyFile(layout.node_pub, text, false);
+  }
+  if (!stored.ok()) return stored.status();
+  if (*stored != text) {
+    return absl::FailedPreconditionError(
+        StrCat(layout.node_pub,
+               " does not match node.key and cosigner.key; delete "
+               "it and restart to rewrite it from the private keys"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NodeIdentity> LoadIdentity(const DataDirLayout& layout,
+                                          const std::string& origin,
+                                          std::string_view node_name) {
+  absl::StatusOr<crypto::NoteSigner> log_signer =
+      LoadKey(layout.node_key, origin, crypto::NoteSigType::kEd25519);
+  if (!log_signer.ok()) return log_signer.status();
+  std::string cosigner_name = StrCat(origin, "/", node_name);
+  if (node_name.empty()) {
+    // Loading without a configured name: take the name from the file.
+    absl::StatusOr<crypto::NoteSigner> any =
+        crypto::ReadSignerKeyFile(layout.cosigner_key);
+    if (!any.ok()) return any.status();
+    cosigner_name = any->name();
+  }
+  absl::StatusOr<crypto::NoteSigner> cosigner = LoadKey(
+      layout.cosigner_key, cosigner_name, crypto::NoteSigType::kCosignatureV1);
+  if (!cosigner.ok()) return cosigner.status();
+  return NodeIdentity(origin, *std::move(log_signer), *std::move(cosigner));
+}
+
+}  // namespace
+
+absl::StatusOr<NodeIdentity> OpenDataDir(const std::string& dir,
+                                         std::string_view origin,
+                                         std::string_view node_name) {
+  DataDirLayout layout(dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        StrCat("cannot create data directory ", dir, ": ", ec.message()));
+  }
+  absl::StatusOr<std::string> real_origin = EnsureOrigin(layout, origin);
+  if (!real_origin.ok()) return real_origin.status();
+  if (absl::Status s = MakeDir(layout.keys, 0700); !s.ok()) return s;
+  std::string cosigner_name = StrCat(*real_origin, "/", node_name);
+  if (absl::Status s = EnsureKey(layout, layout.node_key, *real_origin,
+                                 crypto::NoteSigType::kEd25519);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = EnsureKey(layout, layout.cosigner_key, cosigner_name,
+                                 crypto::NoteSigType::kCosignatureV1);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<NodeIdentity> id =
+      LoadIdentity(layout, *real_origin, node_name);
+  if (!id.ok()) return id.status();
+  if (absl::Status s = EnsurePublicKeys(layout, *id); !s.ok()) return s;
+  for (const std::string& d : {layout.keys, layout.root}) {
+    if (absl::Status s = SyncDir(d); !s.ok()) return s;
+  }
+  return id;
+}
+
+absl::StatusOr<NodeIdentity> LoadDataDir(const std::string& dir) {
+  DataDirLayout layout(dir);
+  absl::StatusOr<std::optional<std::string>> origin = ReadOrigin(layout);
+  if (!origin.ok()) return origin.status();
+  if (!origin->has_value()) {
+    return absl::NotFoundError(
+        StrCat(dir,
+               " is not an initialised data directory (no origin "
+               "file); start ledger-node once with --data ",
+               dir, " to create it"));
+  }
+  return LoadIdentity(layout, **origin, "");
+}
+
+}  // namespace ledger::node

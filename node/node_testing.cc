@@ -1,0 +1,169 @@
+#include "node/node_testing.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
+
+#include "crypto/bytes.h"
+#include "crypto/note.h"
+#include "crypto/strings.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "ledger/batch.h"
+#include "ledger/entry.h"
+#include "node/convert.h"
+#include "spdlog/spdlog.h"
+
+namespace ledger::node::testing {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TEST_TMPDIR");
+  std::string tmpl =
+      StrCat(base != nullptr ? base : "/tmp", "/node_test.XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+EmitterKeyPair::EmitterKeyPair(std::string name, uint8_t seed_byte)
+    : name(std::move(name)), key([seed_byte] {
+        crypto::Ed25519Seed seed;
+        for (size_t i = 0; i < seed.size(); ++i) {
+          seed[i] = static_cast<uint8_t>(seed_byte + i);
+        }
+        return crypto::Ed25519PrivateKey::FromSeed(seed);
+      }()) {}
+
+std::string EmitterKeyPair::vkey() const {
+  crypto::NoteVerifier v;
+  v.name = name;
+  v.type = crypto::NoteSigType::kEd25519;
+  v.key = key.public_key();
+  v.key_id = crypto::NoteKeyId(name, v.type, v.key);
+  return crypto::FormatVerifierKey(v);
+}
+
+crypto::Hash EmitterKeyPair::key_id() const {
+  return KeyIdOf(key.public_key());
+}
+
+v1::Event MakeEventProto(std::string_view tenant, int n) {
+  v1::Event e;
+  char id[40];
+  std::snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", n);
+  e.set_event_id(id);
+  e.set_type("annotation.created");
+  e.set_schema_version(1);
+  e.mutable_occurred_at()->set_seconds(1'767'225'600 + n);
+  e.set_producer("label-studio/1.13.1");
+  e.set_tenant(std::string(tenant));
+  e.set_project("street-scenes");
+  e.mutable_actor()->set_kind(v1::ACTOR_KIND_HUMAN);
+  e.mutable_actor()->set_id("user:7");
+  e.mutable_actor()->set_role("annotator");
+  v1::SubjectRef* item = e.add_subjects();
+  item->set_kind(v1::SUBJECT_KIND_ITEM);
+  item->set_id(StrCat("item:", n));
+  e.mutable_outcome()->set_status(v1::OUTCOME_STATUS_SUCCESS);
+  (*e.mutable_attributes())["label"] = "car";
+  return e;
+}
+
+Event MakeEvent(std::string_view tenant, int n) {
+  return *EventFromProto(MakeEventProto(tenant, n));
+}
+
+v1::EmitterSignature SignEvents(
+    const crypto::Ed25519PrivateKey& key,
+    const google::protobuf::RepeatedPtrField<v1::Event>& events) {
+  std::vector<std::string> bytes;
+  for (const v1::Event& proto : events) {
+    absl::StatusOr<Event> event = EventFromProto(proto);
+    EXPECT_TRUE(event.ok()) << event.status();
+    bytes.push_back(event.ok() ? EncodeEvent(*event) : "");
+  }
+  v1::EmitterSignature sig;
+  sig.set_key_id(std::string(crypto::AsView(KeyIdOf(key.public_key()))));
+  sig.set_signature(std::string(crypto::AsView(SignBatch(key, bytes))));
+  return sig;
+}
+
+v1::AppendRequest SignedAppend(const crypto::Ed25519PrivateKey& key,
+                               v1::Event event) {
+  v1::AppendRequest request;
+  google::protobuf::RepeatedPtrField<v1::Event> one;
+  *one.Add() = event;
+  *request.mutable_signature() = SignEvents(key, one);
+  *request.mutable_event() = std::move(event);
+  return request;
+}
+
+v1::AppendBatchRequest SignedBatch(const crypto::Ed25519PrivateKey& key,
+                                   std::vector<v1::Event> events) {
+  v1::AppendBatchRequest request;
+  for (v1::Event& e : events) *request.add_events() = std::move(e);
+  *request.mutable_signature() = SignEvents(key, request.events());
+  return request;
+}
+
+void NodeFixture::SetUp() {
+  config_.data_dir = dir_.path() + "/data";
+  config_.listen = "127.0.0.1:0";
+  config_.origin = "ledger.test/node";
+  config_.log_level = "warn";
+  Configure(config_);
+  StartNode();
+}
+
+void NodeFixture::TearDown() { StopNode(); }
+
+void NodeFixture::StartNode() {
+  spdlog::set_level(spdlog::level::from_str(config_.log_level));
+  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(config_);
+  ASSERT_TRUE(node.ok()) << node.status();
+  node_ = *std::move(node);
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetMaxSendMessageSize(256 << 20);
+  channel_ =
+      grpc::CreateCustomChannel(StrCat("127.0.0.1:", node_->port()),
+                                grpc::InsecureChannelCredentials(), args);
+  ingest_ = v1::Ingest::NewStub(channel_);
+  proof_ = v1::Proof::NewStub(channel_);
+  query_ = v1::Query::NewStub(channel_);
+  admin_ = v1::Admin::NewStub(channel_);
+}
+
+void NodeFixture::StopNode() {
+  ingest_.reset();
+  proof_.reset();
+  query_.reset();
+  admin_.reset();
+  channel_.reset();
+  node_.reset();
+}
+
+v1::EntryRef NodeFixture::RegisterKey(const EmitterKeyPair& key,
+                                      const std::string& tenant) {
+  v1::RegisterEmitterKeyRequest request;
+  request.set_verifier_key(key.vkey());
+  request.set_tenant(tenant);
+  request.set_requested_by("test");
+  v1::EntryRef ref;
+  grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return ref;
+}
+
+std::unique_ptr<grpc::ClientContext> NodeFixture::Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::minutes(2));
+  return context;
+}
+
+}  // namespace ledger::node::testing

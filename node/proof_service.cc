@@ -1,0 +1,252 @@
+#include "node/proof_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include "crypto/bytes.h"
+#include "crypto/rfc6962.h"
+#include "crypto/strings.h"
+#include "ledger/checkpoint.h"
+#include "ledger/entry.h"
+#include "ledger/tlog_proof.h"
+#include "node/grpc_status.h"
+
+namespace ledger::node {
+namespace {
+
+std::string Bytes(const crypto::Hash& h) {
+  return std::string(crypto::AsView(h));
+}
+
+void AddHashes(const std::vector<crypto::Hash>& hashes,
+               google::protobuf::RepeatedPtrField<std::string>* out) {
+  for (const crypto::Hash& h : hashes) *out->Add() = Bytes(h);
+}
+
+// Chain hash of entry size-1 (zeros for the empty ledger).
+absl::StatusOr<crypto::Hash> ChainHashAt(const ledger::Ledger& ledger,
+                                         uint64_t size) {
+  if (size == 0) return crypto::Hash{};
+  absl::StatusOr<std::string> bytes = ledger.GetEntry(size - 1);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<Entry> entry = DecodeEntry(*bytes);
+  if (!entry.ok()) return Annotate(entry.status(), StrCat("entry ", size - 1));
+  return ChainHash(entry->prev_chain_hash, crypto::HashLeaf(*bytes));
+}
+
+// How long a handler may wait: the client's deadline, at most `cap`.
+absl::Duration WaitBudget(const grpc::ServerContext* context,
+                          absl::Duration cap) {
+  auto left = context->deadline() - std::chrono::system_clock::now();
+  absl::Duration budget =
+      absl::FromChrono(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::min<std::chrono::system_clock::duration>(
+              left, absl::ToChronoMicroseconds(cap))));
+  return std::max(budget, absl::ZeroDuration());
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> ResolveEntry(const ledger::Ledger& ledger,
+                                      uint64_t committed_size, bool has_index,
+                                      uint64_t index,
+                                      const v1::EventKey* event) {
+  if (event != nullptr) {
+    if (event->tenant().empty()) {
+      return absl::InvalidArgumentError("event.tenant: must not be empty");
+    }
+    absl::StatusOr<Uuid> id = ParseUuid(event->event_id());
+    if (!id.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("event.event_id: must be a UUID, got \"",
+                 std::string_view(event->event_id()).substr(0, 80), "\""));
+    }
+    absl::StatusOr<std::optional<EntryRef>> ref =
+        ledger.FindEvent(event->tenant(), *id);
+    if (!ref.ok()) return ref.status();
+    if (!ref->has_value() || (*ref)->index >= committed_size) {
+      return absl::NotFoundError(StrCat("no event ", FormatUuid(*id),
+                                        " in tenant \"", event->tenant(),
+                                        "\""));
+    }
+    return (*ref)->index;
+  }
+  if (!has_index) {
+    return absl::InvalidArgumentError(
+        "entry: set either index or event {tenant, event_id}");
+  }
+  if (index >= committed_size) {
+    return absl::OutOfRangeError(StrCat("index ", index,
+                                        " is past the end of the ledger (size ",
+                                        committed_size, ")"));
+  }
+  return index;
+}
+
+absl::StatusOr<v1::Checkpoint> ProofService::ToProto(
+    const ledger::StoredCheckpoint& stored) const {
+  absl::StatusOr<crypto::Note> note = crypto::ParseNote(stored.note);
+  if (!note.ok()) return Annotate(note.status(), "stored checkpoint");
+  absl::StatusOr<ledger::Checkpoint> body =
+      ledger::ParseCheckpointBody(note->text);
+  if (!body.ok()) return Annotate(body.status(), "stored checkpoint");
+  absl::StatusOr<crypto::Hash> chain = ChainHashAt(*ctx_.ledger, body->size);
+  if (!chain.ok()) return chain.status();
+  v1::Checkpoint out;
+  out.set_note(stored.note);
+  out.set_size(body->size);
+  out.set_root_hash(Bytes(body->root));
+  out.set_sequence(stored.sequence);
+  out.set_chain_hash(Bytes(*chain));
+  return out;
+}
+
+absl::StatusOr<ledger::StoredCheckpoint> ProofService::Latest() const {
+  std::optional<ledger::StoredCheckpoint> latest =
+      ctx_.ledger->LatestCheckpoint();
+  if (!latest.has_value()) {
+    return absl::UnavailableError(
+        "no checkpoint has been issued yet; retry in a moment");
+  }
+  return *latest;
+}
+
+absl::StatusOr<ledger::StoredCheckpoint> ProofService::AwaitCheckpoint(
+    grpc::ServerContext* context, uint64_t size, std::string_view what) {
+  absl::Duration budget = WaitBudget(context, kMaxCheckpointWait);
+  ctx_.sequencer->WaitForCheckpoint(size, budget);
+  absl::StatusOr<std::optional<ledger::StoredCheckpoint>> covering =
+      ctx_.ledger->CheckpointCovering(size);
+  if (!covering.ok()) return covering.status();
+  if (!covering->has_value()) {
+    std::optional<ledger::StoredCheckpoint> latest =
+        ctx_.ledger->LatestCheckpoint();
+    return absl::UnavailableError(
+        StrCat("no checkpoint covers ", what, " yet (the latest covers ",
+               latest.has_value() ? latest->size : 0,
+               " entries; checkpoints follow appends within about a second); "
+               "retry"));
+  }
+  return **covering;
+}
+
+grpc::Status ProofService::GetCheckpoint(grpc::ServerContext* context,
+                                         const v1::GetCheckpointRequest* req,
+                                         v1::Checkpoint* response) {
+  absl::StatusOr<ledger::StoredCheckpoint> checkpoint;
+  if (req->min_size() == 0) {
+    checkpoint = Latest();
+  } else {
+    uint64_t committed = ctx_.coordinator->Committed().size;
+    if (req->min_size() > committed) {
+      return ToGrpcStatus(absl::OutOfRangeError(
+          StrCat("min_size ", req->min_size(), " exceeds the ledger size ",
+                 committed)));
+    }
+    checkpoint = AwaitCheckpoint(context, req->min_size(),
+                                 StrCat("size ", req->min_size()));
+  }
+  if (!checkpoint.ok()) return ToGrpcStatus(checkpoint.status());
+  absl::StatusOr<v1::Checkpoint> proto = ToProto(*checkpoint);
+  if (!proto.ok()) return ToGrpcStatus(proto.status());
+  *response = *std::move(proto);
+  return grpc::Status::OK;
+}
+
+grpc::Status ProofService::GetInclusionProof(
+    grpc::ServerContext*, const v1::GetInclusionProofRequest* req,
+    v1::InclusionProof* response) {
+  absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
+  if (!latest.ok()) return ToGrpcStatus(latest.status());
+  uint64_t size = req->tree_size() == 0 ? latest->size : req->tree_size();
+  if (size > latest->size) {
+    return ToGrpcStatus(absl::OutOfRangeError(StrCat(
+        "tree_size ", size, " exceeds the latest checkpoint's size ",
+        latest->size, "; proofs are served for checkpointed sizes only")));
+  }
+  if (req->index() >= size) {
+    return ToGrpcStatus(absl::OutOfRangeError(
+        StrCat("index ", req->index(), " is not in a tree of size ", size)));
+  }
+  absl::StatusOr<std::vector<crypto::Hash>> proof =
+      ctx_.ledger->InclusionProof(req->index(), size);
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  response->set_index(req->index());
+  response->set_tree_size(size);
+  AddHashes(*proof, response->mutable_hashes());
+  absl::StatusOr<std::optional<ledger::StoredCheckpoint>> covering =
+      ctx_.ledger->CheckpointCovering(size);
+  if (!covering.ok()) return ToGrpcStatus(covering.status());
+  if (covering->has_value() && (*covering)->size == size) {
+    absl::StatusOr<v1::Checkpoint> cp = ToProto(**covering);
+    if (!cp.ok()) return ToGrpcStatus(cp.status());
+    *response->mutable_checkpoint() = *std::move(cp);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ProofService::GetConsistencyProof(
+    grpc::ServerContext*, const v1::GetConsistencyProofRequest* req,
+    v1::ConsistencyProof* response) {
+  absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
+  if (!latest.ok()) return ToGrpcStatus(latest.status());
+  uint64_t new_size = req->new_size() == 0 ? latest->size : req->new_size();
+  if (new_size > latest->size) {
+    return ToGrpcStatus(absl::OutOfRangeError(StrCat(
+        "new_size ", new_size, " exceeds the latest checkpoint's size ",
+        latest->size, "; proofs are served for checkpointed sizes only")));
+  }
+  if (req->old_size() > new_size) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        StrCat("old_size ", req->old_size(), " exceeds new_size ", new_size)));
+  }
+  absl::StatusOr<std::vector<crypto::Hash>> proof =
+      ctx_.ledger->ConsistencyProof(req->old_size(), new_size);
+  if (!proof.ok()) return ToGrpcStatus(proof.status());
+  response->set_old_size(req->old_size());
+  response->set_new_size(new_size);
+  AddHashes(*proof, response->mutable_hashes());
+  return grpc::Status::OK;
+}
+
+absl::Status ProofService::Receipt(grpc::ServerContext* context,
+                                   const v1::GetReceiptRequest& req,
+                                   v1::Receipt* response) {
+  absl::StatusOr<uint64_t> index =
+      ResolveEntry(*ctx_.ledger, ctx_.coordinator->Committed().size,
+                   req.entry_case() == v1::GetReceiptRequest::kIndex,
+                   req.index(), req.has_event() ? &req.event() : nullptr);
+  if (!index.ok()) return index.status();
+  absl::StatusOr<ledger::StoredCheckpoint> checkpoint =
+      AwaitCheckpoint(context, *index + 1, StrCat("entry ", *index));
+  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<std::string> entry = ctx_.ledger->GetEntry(*index);
+  if (!entry.ok()) return entry.status();
+  absl::StatusOr<std::vector<crypto::Hash>> proof =
+      ctx_.ledger->InclusionProof(*index, checkpoint->size);
+  if (!proof.ok()) return proof.status();
+  absl::StatusOr<v1::Checkpoint> cp = ToProto(*checkpoint);
+  if (!cp.ok()) return cp.status();
+
+  response->set_index(*index);
+  response->set_entry(*entry);
+  v1::InclusionProof* inclusion = response->mutable_proof();
+  inclusion->set_index(*index);
+  inclusion->set_tree_size(checkpoint->size);
+  AddHashes(*proof, inclusion->mutable_hashes());
+  *inclusion->mutable_checkpoint() = *cp;
+  *response->mutable_checkpoint() = *std::move(cp);
+  response->set_tlog_proof(ledger::FormatTlogProof(
+      ledger::TlogProof{*entry, *index, *std::move(proof), checkpoint->note}));
+  return absl::OkStatus();
+}
+
+grpc::Status ProofService::GetReceipt(grpc::ServerContext* context,
+                                      const v1::GetReceiptRequest* request,
+                                      v1::Receipt* response) {
+  return ToGrpcStatus(Receipt(context, *request, response));
+}
+
+}  // namespace ledger::node

@@ -1,0 +1,68 @@
+#include "node/query_service.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "crypto/strings.h"
+#include "node/convert.h"
+#include "node/grpc_status.h"
+#include "node/proof_service.h"
+
+namespace ledger::node {
+
+grpc::Status QueryService::GetEntry(grpc::ServerContext*,
+                                    const v1::GetEntryRequest* request,
+                                    v1::Entry* response) {
+  absl::StatusOr<uint64_t> index = ResolveEntry(
+      *ctx_.ledger, ctx_.coordinator->Committed().size,
+      request->entry_case() == v1::GetEntryRequest::kIndex, request->index(),
+      request->has_event() ? &request->event() : nullptr);
+  if (!index.ok()) return ToGrpcStatus(index.status());
+  absl::StatusOr<std::string> bytes = ctx_.ledger->GetEntry(*index);
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  absl::StatusOr<v1::Entry> entry = EntryToProto(*bytes);
+  if (!entry.ok()) return ToGrpcStatus(entry.status());
+  *response = *std::move(entry);
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
+                                      const v1::GetEntriesRequest* request,
+                                      grpc::ServerWriter<v1::Entry>* writer) {
+  uint64_t size = ctx_.coordinator->Committed().size;
+  uint64_t start = request->start();
+  if (request->end() != 0 && request->end() < start) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        StrCat("end ", request->end(), " is before start ", start)));
+  }
+  if (start > size) {
+    return ToGrpcStatus(absl::OutOfRangeError(StrCat(
+        "start ", start, " is past the end of the ledger (size ", size, ")")));
+  }
+  uint64_t end = request->end() == 0 ? size : std::min(request->end(), size);
+  end = std::min(end, start + kMaxEntriesPerCall);
+  for (uint64_t begin = start; begin < end;) {
+    if (context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "client cancelled");
+    }
+    absl::StatusOr<std::vector<std::string>> chunk =
+        ctx_.ledger->GetEntries(begin, end, kReadChunk);
+    if (!chunk.ok()) return ToGrpcStatus(chunk.status());
+    if (chunk->empty()) {
+      return ToGrpcStatus(absl::InternalError(
+          StrCat("ledger returned no entries at index ", begin)));
+    }
+    for (const std::string& bytes : *chunk) {
+      absl::StatusOr<v1::Entry> entry = EntryToProto(bytes);
+      if (!entry.ok()) return ToGrpcStatus(entry.status());
+      if (!writer->Write(*entry)) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+      }
+    }
+    begin += chunk->size();
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace ledger::node

@@ -1,0 +1,312 @@
+#include "node/sequencer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "crypto/note.h"
+#include "crypto/strings.h"
+#include "ledger/checkpoint.h"
+
+namespace ledger::node {
+namespace {
+
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// Ledger::Append fails every batch of a group with one of these when the
+// store itself is in trouble; other codes reject one batch.
+bool IsStorageFailure(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal ||
+         code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kDataLoss ||
+         code == absl::StatusCode::kUnknown;
+}
+
+std::string_view View(const absl::Status& s) { return ToStd(s.message()); }
+
+}  // namespace
+
+PendingAppend::PendingAppend(ledger::AppendResult result)
+    : done_(true), result_(std::move(result)) {}
+
+ledger::AppendResult PendingAppend::Wait() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&done_));
+  return std::move(result_);
+}
+
+bool PendingAppend::done() const {
+  absl::MutexLock lock(&mu_);
+  return done_;
+}
+
+void PendingAppend::Complete(ledger::AppendResult result) {
+  absl::MutexLock lock(&mu_);
+  result_ = std::move(result);
+  done_ = true;
+}
+
+Sequencer::Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,
+                     const Clock* clock, const NodeIdentity* identity,
+                     SequencerOptions options)
+    : ledger_(ledger),
+      coordinator_(coordinator),
+      clock_(clock),
+      identity_(identity),
+      options_(options) {}
+
+Sequencer::~Sequencer() { Shutdown(); }
+
+absl::Status Sequencer::Start() {
+  committed_size_ = coordinator_->Committed().size;
+  std::optional<ledger::StoredCheckpoint> latest = ledger_->LatestCheckpoint();
+  if (latest.has_value()) {
+    absl::MutexLock lock(&mu_);
+    checkpoint_size_ = latest->size;
+    have_checkpoint_ = true;
+  }
+  if (latest.has_value() && latest->size == committed_size_) {
+    last_checkpoint_ = LastCheckpoint{latest->size, IssuedAt(*latest)};
+  } else if (absl::Status s = IssueCheckpoint(); !s.ok()) {
+    return s;
+  }
+  absl::MutexLock lock(&join_mu_);
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+std::shared_ptr<PendingAppend> Sequencer::Submit(ledger::VerifiedBatch batch) {
+  absl::MutexLock lock(&mu_);
+  if (!failure_.ok()) {
+    return std::make_shared<PendingAppend>(ledger::AppendResult{failure_, {}});
+  }
+  if (!accepting_) {
+    return std::make_shared<PendingAppend>(ledger::AppendResult{
+        absl::UnavailableError("node is shutting down; retry on another "
+                               "node or after it restarts"),
+        {}});
+  }
+  auto pending = std::make_shared<PendingAppend>();
+  queue_.push_back(Item{std::move(batch), pending});
+  return pending;
+}
+
+ledger::AppendResult Sequencer::Append(ledger::VerifiedBatch batch) {
+  return Submit(std::move(batch))->Wait();
+}
+
+void Sequencer::StopAccepting() {
+  absl::MutexLock lock(&mu_);
+  accepting_ = false;
+}
+
+void Sequencer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    accepting_ = false;
+    stop_ = true;
+  }
+  absl::MutexLock join_lock(&join_mu_);
+  if (thread_.joinable()) thread_.join();
+  // Without a thread (never started) nothing will drain the queue.
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+  for (Item& item : queue_) {
+    item.pending->Complete(ledger::AppendResult{
+        absl::UnavailableError("node is shutting down"), {}});
+  }
+  queue_.clear();
+}
+
+void Sequencer::Poke() {
+  absl::MutexLock lock(&mu_);
+  poked_ = true;
+}
+
+bool Sequencer::WaitForCheckpoint(uint64_t min_size, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto covered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return have_checkpoint_ && checkpoint_size_ >= min_size;
+  };
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return covered() || stopped_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  return covered();
+}
+
+bool Sequencer::WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return checkpoints_issued_ >= n;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+}
+
+uint64_t Sequencer::append_calls() const {
+  absl::MutexLock lock(&mu_);
+  return append_calls_;
+}
+
+uint64_t Sequencer::checkpoints_issued() const {
+  absl::MutexLock lock(&mu_);
+  return checkpoints_issued_;
+}
+
+void Sequencer::Run() {
+  for (;;) {
+    bool exit = false;
+    std::vector<Item> group = NextGroup(&exit);
+    if (!group.empty()) ProcessGroup(group);
+    if (exit) break;
+    if (clock_->NowNs() >= CheckpointDue()) {
+      if (absl::Status s = IssueCheckpoint(); !s.ok()) {
+        spdlog::error("cannot issue a checkpoint (retrying in {} ms): {}",
+                      options_.checkpoint.checkpoint_interval_ns / 1'000'000,
+                      View(s));
+      }
+    }
+  }
+  if (!last_checkpoint_.has_value() ||
+      last_checkpoint_->size != committed_size_) {
+    if (absl::Status s = IssueCheckpoint(); !s.ok()) {
+      spdlog::error("cannot issue the final checkpoint: {}", View(s));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || stop_ || poked_;
+  };
+  while (!ready()) {
+    int64_t wait_ns = CheckpointDue() - clock_->NowNs();
+    if (wait_ns <= 0) break;
+    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Nanoseconds(wait_ns));
+  }
+  poked_ = false;
+  std::vector<Item> group;
+  size_t events = 0;
+  // At least one batch, however large; then whole batches while they fit.
+  while (!queue_.empty()) {
+    size_t n = queue_.front().batch.size();
+    if (!group.empty() && events + n > options_.max_group_events) break;
+    events += n;
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  *exit = stop_ && queue_.empty();
+  return group;
+}
+
+void Sequencer::ProcessGroup(std::vector<Item>& group) {
+  std::vector<const ledger::VerifiedBatch*> batches;
+  batches.reserve(group.size());
+  for (const Item& item : group) batches.push_back(&item.batch);
+  std::vector<ledger::AppendResult> results =
+      ledger_->Append(batches, clock_->NowNs());
+  {
+    absl::MutexLock lock(&mu_);
+    ++append_calls_;
+  }
+  absl::Status failure;
+  if (results.size() != group.size()) {
+    failure =
+        absl::InternalError(StrCat("ledger returned ", results.size(),
+                                   " results for ", group.size(), " batches"));
+    results.assign(group.size(), ledger::AppendResult{failure, {}});
+  }
+  for (const ledger::AppendResult& r : results) {
+    if (IsStorageFailure(r.status.code())) failure = r.status;
+  }
+  if (failure.ok()) {
+    ledger::Head head = ledger_->head();
+    if (head.size != committed_size_) {
+      if (absl::Status s = coordinator_->Commit(head); !s.ok()) {
+        failure = absl::UnavailableError(
+            StrCat("entries up to size ", head.size,
+                   " could not be committed: ", View(s)));
+      } else {
+        committed_size_ = head.size;
+      }
+    }
+  }
+  if (!failure.ok()) {
+    spdlog::error("append failed; this node stops accepting writes: {}",
+                  View(failure));
+    for (size_t i = 0; i < group.size(); ++i) {
+      const absl::Status& own = results[i].status;
+      group[i].pending->Complete(ledger::AppendResult{
+          own.ok() || IsStorageFailure(own.code()) ? failure : own, {}});
+    }
+    EnterFailedState(failure);
+    return;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i].pending->Complete(std::move(results[i]));
+  }
+}
+
+void Sequencer::EnterFailedState(const absl::Status& cause) {
+  absl::MutexLock lock(&mu_);
+  failure_ = absl::UnavailableError(
+      StrCat("node stopped accepting writes after a storage failure (see "
+             "the node log): ",
+             View(cause)));
+  for (Item& item : queue_) {
+    item.pending->Complete(ledger::AppendResult{failure_, {}});
+  }
+  queue_.clear();
+}
+
+int64_t Sequencer::CheckpointDue() const {
+  return std::max(
+      CheckpointDueAt(options_.checkpoint, committed_size_, last_checkpoint_),
+      checkpoint_retry_at_ns_);
+}
+
+absl::Status Sequencer::IssueCheckpoint() {
+  ledger::Head head = coordinator_->Committed();
+  int64_t now = clock_->NowNs();
+  std::string body = ledger::FormatCheckpointBody(
+      ledger::Checkpoint{ledger_->origin(), head.size, head.root, {}});
+  const crypto::NoteSigner* signers[] = {&identity_->log_signer,
+                                         &identity_->cosigner};
+  std::string note = crypto::SignNote(
+      body, signers,
+      static_cast<uint64_t>(std::max<int64_t>(now, 0)) / kNanosPerSecond);
+  absl::StatusOr<uint64_t> sequence = ledger_->StoreCheckpoint(note);
+  if (!sequence.ok()) {
+    checkpoint_retry_at_ns_ = now + options_.checkpoint.checkpoint_interval_ns;
+    return Annotate(sequence.status(),
+                    StrCat("storing the checkpoint of size ", head.size));
+  }
+  last_checkpoint_ = LastCheckpoint{head.size, now};
+  spdlog::debug("checkpoint {} issued: size {}", *sequence, head.size);
+  absl::MutexLock lock(&mu_);
+  checkpoint_size_ = head.size;
+  have_checkpoint_ = true;
+  ++checkpoints_issued_;
+  return absl::OkStatus();
+}
+
+int64_t Sequencer::IssuedAt(const ledger::StoredCheckpoint& checkpoint) const {
+  absl::StatusOr<ledger::VerifiedCheckpoint> opened = ledger::OpenCheckpoint(
+      checkpoint.note, identity_->verifiers(), ledger_->origin());
+  int64_t issued = 0;
+  if (opened.ok()) {
+    for (const crypto::VerifiedSignature& sig : opened->signatures) {
+      if (sig.timestamp.has_value()) {
+        issued = std::max(
+            issued, static_cast<int64_t>(*sig.timestamp) * kNanosPerSecond);
+      }
+    }
+  }
+  // A checkpoint without a timestamp we trust counts as issued now.
+  return issued != 0 ? issued : clock_->NowNs();
+}
+
+}  // namespace ledger::node

@@ -1,0 +1,152 @@
+#pragma once
+
+// Group commit. gRPC handler threads Submit() verified batches; one
+// sequencer thread takes everything queued (up to max_group_events events),
+// appends it with one Ledger::Append (one synced write), commits the new
+// head through the Coordinator, then completes the waiters. No timer sits on
+// the append path: an idle ledger appends at once, and under load the queue
+// that builds while a group is being written becomes the next group.
+//
+// The same thread issues checkpoints (the Ledger's writer methods are
+// single-threaded) when CheckpointDueAt() says so, waiting on a condition
+// variable with that deadline.
+//
+// States: running -> (StopAccepting) draining -> (Shutdown) stopped.
+//         running -> (storage or commit failure) failed: every later Submit
+//         fails with Unavailable; reads and checkpoints continue.
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "ledger/ledger.h"
+#include "node/checkpoint_policy.h"
+#include "node/clock.h"
+#include "node/coordinator.h"
+#include "node/data_dir.h"
+
+namespace ledger::node {
+
+struct SequencerOptions {
+  size_t max_group_events = 20000;
+  CheckpointPolicy checkpoint;
+};
+
+// The completion of one submitted batch.
+class PendingAppend {
+ public:
+  PendingAppend() = default;
+  explicit PendingAppend(ledger::AppendResult result);
+
+  // Blocks until the batch is committed or rejected and returns the result.
+  // Call once: the result is moved out.
+  ledger::AppendResult Wait();
+  // True once Wait() would not block.
+  bool done() const;
+
+ private:
+  friend class Sequencer;
+  void Complete(ledger::AppendResult result);
+
+  mutable absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  ledger::AppendResult result_ ABSL_GUARDED_BY(mu_);
+};
+
+class Sequencer {
+ public:
+  // Borrows everything; all must outlive the sequencer.
+  Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,
+            const Clock* clock, const NodeIdentity* identity,
+            SequencerOptions options);
+  ~Sequencer();  // Shutdown()
+  Sequencer(const Sequencer&) = delete;
+  Sequencer& operator=(const Sequencer&) = delete;
+
+  // Issues a checkpoint now if none covers the committed head (an error
+  // here is returned and nothing starts), then starts the thread.
+  absl::Status Start();
+
+  // Queues a batch. Never blocks on the ledger. After StopAccepting() or a
+  // failure the returned handle is already complete with Unavailable.
+  std::shared_ptr<PendingAppend> Submit(ledger::VerifiedBatch batch);
+  // Submit(batch)->Wait().
+  ledger::AppendResult Append(ledger::VerifiedBatch batch);
+
+  // New submissions fail with Unavailable "node is shutting down"; queued
+  // batches still complete. Idempotent.
+  void StopAccepting();
+  // StopAccepting(), append everything queued, issue a final checkpoint if
+  // the last one does not cover the head, join the thread. Idempotent.
+  void Shutdown();
+
+  // Waits until a checkpoint covering `min_size` entries is stored, the
+  // sequencer stops, or `timeout` passes; true in the first case.
+  bool WaitForCheckpoint(uint64_t min_size, absl::Duration timeout);
+
+  // Makes the thread re-read the clock now (tests move a FakeClock).
+  void Poke();
+
+  // For tests and metrics: Ledger::Append calls (groups) and checkpoints
+  // issued by this sequencer.
+  uint64_t append_calls() const;
+  uint64_t checkpoints_issued() const;
+  // Waits until checkpoints_issued() >= n or `timeout`; true in the first
+  // case.
+  bool WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout);
+
+ private:
+  struct Item {
+    ledger::VerifiedBatch batch;
+    std::shared_ptr<PendingAppend> pending;
+  };
+
+  void Run();
+  // Waits for queued work, a stop request, a poke or the checkpoint
+  // deadline; then takes the next group.
+  std::vector<Item> NextGroup(bool* exit) ABSL_LOCKS_EXCLUDED(mu_);
+  void ProcessGroup(std::vector<Item>& group) ABSL_LOCKS_EXCLUDED(mu_);
+  // Refuses later submissions and fails everything queued.
+  void EnterFailedState(const absl::Status& cause) ABSL_LOCKS_EXCLUDED(mu_);
+  // When the next checkpoint is due (UTC ns).
+  int64_t CheckpointDue() const;
+  // Signs and stores a checkpoint of the committed head.
+  absl::Status IssueCheckpoint() ABSL_LOCKS_EXCLUDED(mu_);
+  // The time a stored checkpoint was signed (its cosignature timestamp).
+  int64_t IssuedAt(const ledger::StoredCheckpoint& checkpoint) const;
+
+  ledger::Ledger* const ledger_;
+  Coordinator* const coordinator_;
+  const Clock* const clock_;
+  const NodeIdentity* const identity_;
+  const SequencerOptions options_;
+
+  // Sequencer thread only (and Start(), before the thread exists).
+  std::optional<LastCheckpoint> last_checkpoint_;
+  int64_t checkpoint_retry_at_ns_ = 0;
+  uint64_t committed_size_ = 0;
+
+  mutable absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool poked_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  uint64_t checkpoint_size_ ABSL_GUARDED_BY(mu_) = 0;
+  bool have_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t append_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t checkpoints_issued_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex join_mu_;
+  std::thread thread_ ABSL_GUARDED_BY(join_mu_);
+};
+
+}  // namespace ledger::node

@@ -1,0 +1,56 @@
+#include "node/server.h"
+
+#include <chrono>
+
+#include "crypto/strings.h"
+#include "grpc/impl/codegen/grpc_types.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace ledger::node {
+
+Server::Server(const ServiceContext& ctx)
+    : ingest_(ctx), proof_(ctx), query_(ctx), admin_(ctx) {}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const std::string& listen, size_t max_message_bytes,
+    const ServiceContext& ctx) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  std::unique_ptr<Server> server(new Server(ctx));
+  grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second node on a busy port would
+  // silently share it. Fail instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  builder.RegisterService(&server->ingest_);
+  builder.RegisterService(&server->proof_);
+  builder.RegisterService(&server->query_);
+  builder.RegisterService(&server->admin_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        StrCat("cannot listen on ", listen,
+               " (address in use, or not an address of this host?)"));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_ || server_ == nullptr) return;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(grace));
+  server_->Wait();
+}
+
+}  // namespace ledger::node

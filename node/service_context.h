@@ -1,0 +1,23 @@
+#pragma once
+
+// What the gRPC services share. Everything is borrowed from the Node, which
+// outlives the services.
+
+#include "ledger/ledger.h"
+#include "node/clock.h"
+#include "node/coordinator.h"
+#include "node/data_dir.h"
+#include "node/sequencer.h"
+
+namespace ledger::node {
+
+struct ServiceContext {
+  ledger::Ledger* ledger = nullptr;
+  Sequencer* sequencer = nullptr;
+  const Coordinator* coordinator = nullptr;
+  const Clock* clock = nullptr;
+  const NodeIdentity* identity = nullptr;
+  std::string node_name;
+};
+
+}  // namespace ledger::node

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole default test suite
+# (labels unit and integration; benchmarks and soak tests have their own
+# commands, see BENCHMARKS.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+./scripts/build.sh
+BUILD_DIR="${LEDGER_BUILD_DIR:-build}"
+ctest --test-dir "$BUILD_DIR" -j2 --output-on-failure -L 'unit|integration' "$@"

@@ -1,0 +1,187 @@
+// The single-node ledger end to end, with real processes: ledger-node,
+// ledgerctl and ledger-verify as a user runs them.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "crypto/strings.h"
+#include "nlohmann/json.hpp"
+#include "tests/process.h"
+
+namespace ledger::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Json = nlohmann::json;
+
+class SingleNodeE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/e2e_single_node.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    node_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  void StartNode() {
+    absl::StatusOr<Process> p =
+        Process::Start({BinaryPath("node/ledger-node"), "--data",
+                        dir_ + "/node", "--listen", "127.0.0.1:0"},
+                       dir_ + "/node.log");
+    ASSERT_TRUE(p.ok()) << p.status();
+    node_ = std::make_unique<Process>(*std::move(p));
+    absl::StatusOr<std::string> line =
+        node_->WaitForLine("listening on ", seconds(120));
+    ASSERT_TRUE(line.ok()) << line.status() << "\n" << NodeLog();
+    server_ = line->substr(line->find("listening on ") + 13);
+  }
+
+  std::string NodeLog() {
+    std::ifstream f(dir_ + "/node.log");
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+
+  // Runs ledgerctl with --server; fails the test on a non-zero exit.
+  std::string Ctl(std::vector<std::string> args, bool network = true) {
+    args.insert(args.begin(), BinaryPath("tools/ledgerctl/ledgerctl"));
+    if (network) {
+      args.push_back("--server");
+      args.push_back(server_);
+    }
+    absl::StatusOr<RunResult> r = ledger::testing::Run(args, seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return "";
+    EXPECT_EQ(r->exit_code, 0) << StrCat(args[1], " failed: ", r->err);
+    return r->out;
+  }
+
+  RunResult Verify(std::vector<std::string> args) {
+    args.insert(args.begin(), BinaryPath("tools/ledger-verify/ledger-verify"));
+    absl::StatusOr<RunResult> r = ledger::testing::Run(args, seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult{};
+  }
+
+  // Polls the latest checkpoint until it covers `size` entries.
+  Json WaitForCheckpoint(uint64_t size) {
+    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
+    Json cp;
+    while (std::chrono::steady_clock::now() < deadline) {
+      cp = Json::parse(Ctl({"checkpoint", "--json"}));
+      if (cp["size"].get<uint64_t>() >= size) return cp;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    ADD_FAILURE() << "no checkpoint covering " << size << " entries: " << cp;
+    return cp;
+  }
+
+  void WriteFile(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+  }
+
+  std::string dir_;
+  std::string server_;
+  std::unique_ptr<Process> node_;
+};
+
+TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
+  ASSERT_NO_FATAL_FAILURE(StartNode());
+  const std::string keys = dir_ + "/keys";
+  std::filesystem::create_directories(keys);
+  Ctl({"keygen", "--name", "e2e-emitter", "--out", keys}, false);
+  Ctl({"register-key", "--pub", keys + "/e2e-emitter.pub", "--tenant",
+       "acme-ai"});
+
+  const std::string events = dir_ + "/events.jsonl";
+  WriteFile(events, Ctl({"gen-events", "--count", "1000", "--tenant", "acme-ai",
+                         "--seed", "7"},
+                        false));
+  std::string out = Ctl({"append", "--key", keys, "--file", events});
+  std::set<uint64_t> indexes;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    Json j = Json::parse(line);
+    EXPECT_FALSE(j["duplicate"].get<bool>());
+    indexes.insert(j["index"].get<uint64_t>());
+  }
+  ASSERT_EQ(indexes.size(), 1000u);
+  EXPECT_EQ(*indexes.begin(), 2u);  // after genesis and the key
+  EXPECT_EQ(*indexes.rbegin(), 1001u);
+
+  // Appending the same file again changes nothing.
+  std::string again = Ctl({"append", "--key", keys, "--file", events});
+  EXPECT_NE(again.find("\"duplicate\":true"), std::string::npos);
+
+  const std::string vkeys = dir_ + "/log.vkeys";
+  WriteFile(vkeys, Ctl({"keys", "--note"}));
+  Json cp1 = WaitForCheckpoint(1002);
+  const uint64_t size1 = cp1["size"].get<uint64_t>();
+  const std::string cp1_file = dir_ + "/cp1.note";
+  WriteFile(cp1_file, cp1["note"].get<std::string>());
+  RunResult cp_check = Verify({"checkpoint", cp1_file, "--keys", vkeys});
+  EXPECT_EQ(cp_check.exit_code, 0) << cp_check.out << cp_check.err;
+
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 20; ++i) {
+    const uint64_t index = rng() % size1;
+    const std::string proof = StrCat(dir_, "/proof", index, ".tlog-proof");
+    Ctl({"prove", "--index", StrCat(index), "--out", proof});
+    std::vector<std::string> args = {"proof", proof, "--keys", vkeys};
+    if (index >= 2) {
+      args.insert(args.end(), {"--emitter-keys", keys + "/e2e-emitter.pub"});
+    }
+    RunResult r = Verify(args);
+    EXPECT_EQ(r.exit_code, 0) << "index " << index << ": " << r.out << r.err;
+    // A flipped hash line must be refused.
+    std::ifstream in(proof);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    const size_t index_line = text.find("\nindex ");
+    const size_t hash_line = text.find('\n', index_line + 1) + 1;
+    if (text[hash_line] != '\n') {
+      text[hash_line] = text[hash_line] == 'A' ? 'B' : 'A';
+      WriteFile(proof + ".bad", text);
+      RunResult bad = Verify({"proof", proof + ".bad", "--keys", vkeys});
+      EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+    }
+  }
+
+  // More entries, a second checkpoint, and consistency between the two.
+  WriteFile(events, Ctl({"gen-events", "--count", "100", "--tenant", "acme-ai",
+                         "--seed", "8"},
+                        false));
+  Ctl({"append", "--key", keys, "--file", events});
+  Json cp2 = WaitForCheckpoint(size1 + 100);
+  const uint64_t size2 = cp2["size"].get<uint64_t>();
+  const std::string cp2_file = dir_ + "/cp2.note";
+  WriteFile(cp2_file, cp2["note"].get<std::string>());
+  const std::string consistency = dir_ + "/consistency.txt";
+  WriteFile(consistency, Ctl({"consistency", "--old", StrCat(size1), "--new",
+                              StrCat(size2)}));
+  RunResult c = Verify({"consistency", "--old", cp1_file, "--new", cp2_file,
+                        "--proof", consistency, "--keys", vkeys});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  RunResult swapped =
+      Verify({"consistency", "--old", cp2_file, "--new", cp1_file, "--proof",
+              consistency, "--keys", vkeys});
+  EXPECT_NE(swapped.exit_code, 0);
+
+  // Restart: same size, same root.
+  absl::StatusOr<int> stopped = node_->Stop(SIGTERM, seconds(60));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(*stopped, 0) << NodeLog();
+  ASSERT_NO_FATAL_FAILURE(StartNode());
+  Json after = Json::parse(Ctl({"checkpoint", "--json"}));
+  EXPECT_EQ(after["size"].get<uint64_t>(), size2);
+  EXPECT_EQ(after["root_hash"], cp2["root_hash"]);
+}
+
+}  // namespace
+}  // namespace ledger::testing

@@ -1,0 +1,158 @@
+// Runs the ledger-verify binary as a process: the command line, output and
+// exit codes are its contract with regulators' scripts.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "nlohmann/json.hpp"
+#include "tools/verify/test_ledger.h"
+#include "tools/verify/verify.h"
+
+namespace ledger::verify {
+namespace {
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs ledger-verify with `args` (already shell-quoted where needed);
+// stderr is discarded.
+ProcessResult RunVerify(const std::string& args) {
+  const std::string cmd =
+      std::string(LEDGER_VERIFY_BINARY) + " " + args + " 2>/dev/null";
+  ProcessResult run;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return run;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) run.out.append(buf, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+class LedgerVerifyCliTest : public ::testing::Test {
+ protected:
+  LedgerVerifyCliTest() : ledger_(6) {}
+  void SetUp() override {
+    char tmpl[] = "/tmp/ledger_verify_cli_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    keys_ = Write("log.vkeys", ledger_.LogKeys());
+    emitter_ = Write("emitter.pub", ledger_.EmitterKeys());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+
+  testing::TestLedger ledger_;
+  std::string dir_;
+  std::string keys_;
+  std::string emitter_;
+};
+
+TEST_F(LedgerVerifyCliTest, ValidProofExitsZeroAndSaysWhoSigned) {
+  const std::string proof = Write("p2", ledger_.ProofText(2));
+  ProcessResult r = RunVerify("proof " + proof + " --keys " + keys_ +
+                              " --emitter-keys " + emitter_);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("VALID proof " + proof + "\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("  emitter_key: emitter-acme\n"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(LedgerVerifyCliTest, JsonOutputIsOneObjectPerFile) {
+  const std::string good = Write("good", ledger_.ProofText(1));
+  std::string tampered_text = ledger_.ProofText(3);
+  tampered_text[tampered_text.find("\nindex 3\n") + 7] = '4';
+  const std::string bad = Write("bad", tampered_text);
+  ProcessResult r = RunVerify("proof " + good + " " + bad + " --keys " + keys_ +
+                              " --json --origin " + testing::kOrigin);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<nlohmann::json> reports;
+  while (std::getline(lines, line)) {
+    reports.push_back(nlohmann::json::parse(line));
+  }
+  ASSERT_EQ(reports.size(), 2u) << r.out;
+  EXPECT_EQ(reports[0]["result"], "VALID");
+  EXPECT_EQ(reports[0]["subject"], good);
+  EXPECT_EQ(reports[0]["index"], 1);
+  EXPECT_EQ(reports[1]["result"], "INVALID");
+  EXPECT_EQ(reports[1]["failed_check"], "inclusion");
+  EXPECT_FALSE(reports[1]["reason"].get<std::string>().empty());
+}
+
+TEST_F(LedgerVerifyCliTest, TextOutputOfSeveralFilesEndsWithASummary) {
+  const std::string good = Write("good", ledger_.ProofText(1));
+  ProcessResult r =
+      RunVerify("proof " + good + " " + dir_ + "/missing --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("INVALID proof " + dir_ +
+                       "/missing\n  failed check: "
+                       "read\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("summary: 1 valid, 1 invalid\n"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(LedgerVerifyCliTest, UnknownEmitterKeyExitsOne) {
+  const std::string other =
+      Write("other.pub", testing::TestLedger(0, "x").LogKeys());
+  ProcessResult r = RunVerify("proof " + Write("p", ledger_.ProofText(0)) +
+                              " --keys " + keys_ + " --emitter-keys " + other);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("failed check: emitter_key"), std::string::npos)
+      << r.out;
+}
+
+TEST_F(LedgerVerifyCliTest, CheckpointAndConsistency) {
+  const std::string cp2 = Write("cp2", ledger_.Checkpoint(2));
+  const std::string cp6 = Write("cp6", ledger_.Checkpoint(6));
+  EXPECT_EQ(RunVerify("checkpoint " + cp6 + " --keys " + keys_).exit_code, 0);
+  const std::string proof =
+      Write("c", FormatProofHashes(ledger_.Consistency(2, 6)));
+  ProcessResult r =
+      RunVerify("consistency --old " + cp2 + " --new " + cp6 + " --proof " +
+                proof + " --keys " + keys_ + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["result"], "VALID");
+  r = RunVerify("consistency --old " + cp6 + " --new " + cp2 + " --proof " +
+                proof + " --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("failed check: consistency"), std::string::npos);
+}
+
+TEST_F(LedgerVerifyCliTest, UsageErrorsExitTwo) {
+  const std::string proof = Write("p", ledger_.ProofText(0));
+  EXPECT_EQ(RunVerify("").exit_code, 2);
+  EXPECT_EQ(RunVerify("proof " + proof).exit_code, 2);         // no --keys
+  EXPECT_EQ(RunVerify("proof --keys " + keys_).exit_code, 2);  // no FILE
+  EXPECT_EQ(RunVerify("frobnicate").exit_code, 2);
+  EXPECT_EQ(
+      RunVerify("proof " + proof + " --keys " + keys_ + " --bogus").exit_code,
+      2);
+  EXPECT_EQ(RunVerify("proof " + proof + " --keys " + dir_ + "/none").exit_code,
+            2);
+  EXPECT_EQ(RunVerify("proof " + proof + " --keys " + proof).exit_code, 2);
+  EXPECT_EQ(RunVerify("consistency --old a --new b --keys " + keys_).exit_code,
+            2);  // no --proof
+  EXPECT_EQ(RunVerify("--help").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace ledger::verify

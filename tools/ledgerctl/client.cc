@@ -1,0 +1,74 @@
+#include "tools/ledgerctl/client.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "crypto/bytes.h"
+#include "crypto/strings.h"
+#include "tools/verify/format.h"
+
+namespace ledger::ctl {
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const ConnectionOptions& options) {
+  if (options.server.empty()) {
+    return absl::InvalidArgumentError("--server must not be empty");
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // Plaintext on loopback until the node speaks mTLS (DESIGN.md section 6).
+  return grpc::CreateCustomChannel(options.server,
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+std::chrono::system_clock::time_point Deadline(
+    const ConnectionOptions& options) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             std::chrono::duration<double>(options.timeout_seconds));
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+std::string ErrorLine(const absl::Status& status) {
+  return StrCat("error: ", absl::StatusCodeToString(status.code()), ": ",
+                ToStd(status.message()), "\n");
+}
+
+Json TimestampJson(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return nullptr;
+  return verify::FormatRfc3339(ts.seconds() * 1'000'000'000 + ts.nanos());
+}
+
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(
+    std::string_view text, std::string_view flag) {
+  google::protobuf::Timestamp ts;
+  if (!google::protobuf::util::TimeUtil::FromString(std::string(text), &ts)) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, ": \"", text,
+               "\" is not an RFC 3339 time such as 2026-01-01T00:00:00Z"));
+  }
+  return ts;
+}
+
+std::string Hex(std::string_view bytes) { return crypto::HexEncode(bytes); }
+
+Json EntryRefJson(const v1::EntryRef& ref) {
+  Json j;
+  j["index"] = ref.index();
+  j["leaf_hash"] = Hex(ref.leaf_hash());
+  j["received_at"] = TimestampJson(ref.received_at());
+  j["duplicate"] = ref.duplicate();
+  j["event_id"] = ref.event_id();
+  return j;
+}
+
+void PrintJson(std::ostream& out, const Json& json) {
+  out << json.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace ledger::ctl

@@ -1,0 +1,63 @@
+#pragma once
+
+// What every ledgerctl network command shares: the connection to a node,
+// per-call deadlines, gRPC status conversion, the error line format, and
+// JSON helpers for values that come back from the node.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "ledger/v1/ingest.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace ledger::ctl {
+
+using Json = nlohmann::ordered_json;
+
+inline constexpr std::string_view kDefaultServer = "127.0.0.1:7400";
+
+struct ConnectionOptions {
+  std::string server = std::string(kDefaultServer);
+  // Deadline of each RPC, in seconds.
+  double timeout_seconds = 10;
+};
+
+// A plaintext channel to the node. InvalidArgument if --server is empty.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
+    const ConnectionOptions& options);
+
+// now + timeout.
+std::chrono::system_clock::time_point Deadline(
+    const ConnectionOptions& options);
+
+// gRPC and Abseil share code numbers.
+absl::Status FromGrpc(const grpc::Status& status);
+
+// "error: <CODE NAME>: <message>\n", e.g. "error: NOT_FOUND: no entry 7".
+std::string ErrorLine(const absl::Status& status);
+
+// A Timestamp as RFC 3339, or JSON null when it is unset or the epoch.
+Json TimestampJson(const google::protobuf::Timestamp& ts);
+// Parses RFC 3339 ("2026-01-01T00:00:00Z"); InvalidArgument naming `flag`.
+absl::StatusOr<google::protobuf::Timestamp> ParseTimestamp(
+    std::string_view text, std::string_view flag);
+
+// Lowercase hex of bytes.
+std::string Hex(std::string_view bytes);
+
+// The EntryRef acknowledgement as JSON: index, leaf_hash (hex),
+// received_at, duplicate, event_id.
+Json EntryRefJson(const v1::EntryRef& ref);
+
+// Writes `json` on one line followed by a newline.
+void PrintJson(std::ostream& out, const Json& json);
+
+}  // namespace ledger::ctl

@@ -1,0 +1,77 @@
+#pragma once
+
+// `ledgerctl gen-events`: deterministic, realistic sample events for one
+// tenant (DOMAIN.md sections 1 and 2) as JSON lines that `ledgerctl append`
+// reads. A simulated annotation project: a dataset is registered and
+// graded, annotators and reviewers complete training, items are imported,
+// pre-labelled, annotated, submitted and reviewed (some rejected and
+// reworked), QA samples and metrics are recorded, batches released, and the
+// data is cleaned, versioned and exported.
+
+#include <cstdint>
+#include <deque>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ledger/v1/event.pb.h"
+
+namespace ledger::ctl {
+
+struct GenEventsOptions {
+  uint64_t count = 0;
+  std::string tenant;
+  uint64_t seed = 1;
+  // If non-zero, each event's canonical encoding is padded to this many
+  // bytes with a random (stand-in for encrypted) payload. At most
+  // kMaxGenEventSize; events already larger are left as they are.
+  uint32_t size = 0;
+};
+
+inline constexpr uint32_t kMaxGenEventSize = 32 * 1024;
+
+// Produces the events one at a time; the same options give the same events.
+class EventGenerator {
+ public:
+  explicit EventGenerator(GenEventsOptions options);
+
+  // The next event, padded to options.size.
+  absl::StatusOr<v1::Event> Next();
+
+ private:
+  uint64_t Random();
+  uint64_t Uniform(uint64_t n) { return Random() % n; }
+  std::string NewUuid();
+  std::string ContentHash(std::string_view what);
+  v1::Event Base(std::string_view type, std::string_view producer,
+                 v1::ActorKind kind, std::string_view actor,
+                 std::string_view role);
+  void Refill();
+  void Setup();
+  void ImportChunk();
+  void AnnotateItem(uint64_t item);
+  void CloseChunk();
+  void Release();
+  absl::Status Pad(v1::Event& event);
+
+  GenEventsOptions options_;
+  uint64_t state_;
+  int64_t clock_ns_;
+  std::string project_;
+  std::string raw_dataset_;
+  std::string curated_dataset_;
+  uint64_t dataset_version_ = 1;
+  uint64_t next_item_ = 1;
+  uint64_t chunk_begin_ = 0;
+  uint64_t chunk_end_ = 0;
+  uint64_t cursor_ = 0;
+  uint64_t chunks_ = 0;
+  bool setup_done_ = false;
+  std::deque<v1::Event> pending_;
+};
+
+// Writes options.count events, one JSON object per line (snake_case field
+// names). InvalidArgument for a bad count, tenant or size.
+absl::Status GenerateEvents(const GenEventsOptions& options, std::ostream& out);
+
+}  // namespace ledger::ctl

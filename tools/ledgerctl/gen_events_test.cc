@@ -1,0 +1,125 @@
+#include "tools/ledgerctl/gen_events.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "crypto/strings.h"
+#include "ledger/event.h"
+#include "tools/ledgerctl/event_lines.h"
+
+namespace ledger::ctl {
+namespace {
+
+std::string Generate(GenEventsOptions options) {
+  std::ostringstream out;
+  absl::Status s = GenerateEvents(options, out);
+  EXPECT_TRUE(s.ok()) << s;
+  return out.str();
+}
+
+TEST(GenEventsTest, EveryLineParsesConvertsAndValidates) {
+  const std::string text =
+      Generate({.count = 600, .tenant = "acme", .seed = 7});
+  absl::StatusOr<std::vector<EventLine>> events = ParseEventLines(text);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 600u);
+  std::set<std::string> ids;
+  std::set<std::string> types;
+  int64_t last_time = 0;
+  for (const EventLine& e : *events) {
+    absl::Status valid = ValidateEvent(e.event, EventLimits{});
+    EXPECT_TRUE(valid.ok()) << "line " << e.line << ": " << valid << "\n"
+                            << e.proto.DebugString();
+    EXPECT_TRUE(IsKnownEventType(e.event.type)) << e.event.type;
+    EXPECT_FALSE(IsLedgerInternalType(e.event.type)) << e.event.type;
+    EXPECT_EQ(e.event.tenant, "acme");
+    EXPECT_GT(e.event.occurred_at_ns, last_time);
+    last_time = e.event.occurred_at_ns;
+    EXPECT_EQ(e.proto.event_id().size(), 36u);
+    EXPECT_EQ(e.proto.event_id()[14], '4');  // UUID version 4
+    ids.insert(e.proto.event_id());
+    types.insert(e.event.type);
+  }
+  EXPECT_EQ(ids.size(), 600u);
+  // The workflow covers provenance, classification, annotation, QA,
+  // processing and access.
+  for (const char* type :
+       {"dataset.registered", "grade.assigned", "training.completed",
+        "item.imported", "task.assigned", "annotation.created",
+        "annotation.submitted", "review.accepted", "qa.sample_drawn",
+        "batch.released", "data.cleaned", "dataset.exported"}) {
+    EXPECT_TRUE(types.contains(type)) << type;
+  }
+}
+
+TEST(GenEventsTest, EveryDataEventNamesContentHashes) {
+  absl::StatusOr<std::vector<EventLine>> events =
+      ParseEventLines(Generate({.count = 300, .tenant = "t"}));
+  ASSERT_TRUE(events.ok()) << events.status();
+  for (const EventLine& e : *events) {
+    if (e.event.type == "training.completed") continue;  // about a person
+    bool hashed = false;
+    for (const auto* refs :
+         {&e.event.subjects, &e.event.inputs, &e.event.outputs}) {
+      for (const SubjectRef& s : *refs) {
+        hashed = hashed || s.content_sha256.has_value();
+      }
+    }
+    EXPECT_TRUE(hashed) << "line " << e.line << " " << e.event.type;
+  }
+}
+
+TEST(GenEventsTest, TheSeedDeterminesTheOutput) {
+  const std::string a = Generate({.count = 50, .tenant = "acme", .seed = 1});
+  EXPECT_EQ(a, Generate({.count = 50, .tenant = "acme", .seed = 1}));
+  EXPECT_NE(a, Generate({.count = 50, .tenant = "acme", .seed = 2}));
+  // Other seeds and tenants share no event IDs (no overlapping streams).
+  std::set<std::string> ids;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    for (const char* tenant : {"acme", "globex"}) {
+      absl::StatusOr<std::vector<EventLine>> events = ParseEventLines(
+          Generate({.count = 100, .tenant = tenant, .seed = seed}));
+      ASSERT_TRUE(events.ok()) << events.status();
+      for (const EventLine& e : *events) {
+        EXPECT_TRUE(ids.insert(e.proto.event_id()).second)
+            << "seed " << seed << " " << tenant << " line " << e.line;
+      }
+    }
+  }
+  // A prefix of a longer run is the shorter run.
+  const std::string longer =
+      Generate({.count = 80, .tenant = "acme", .seed = 1});
+  EXPECT_EQ(longer.substr(0, a.size()), a);
+}
+
+TEST(GenEventsTest, SizePadsTheCanonicalEncoding) {
+  absl::StatusOr<std::vector<EventLine>> events = ParseEventLines(
+      Generate({.count = 60, .tenant = "acme", .seed = 3, .size = 2048}));
+  ASSERT_TRUE(events.ok()) << events.status();
+  for (const EventLine& e : *events) {
+    const size_t size = EncodeEvent(e.event).size();
+    if (e.event.payload.empty()) {
+      EXPECT_GE(size, 2048u) << "line " << e.line;
+    } else {
+      EXPECT_EQ(size, 2048u) << "line " << e.line;
+    }
+    EXPECT_TRUE(ValidateEvent(e.event, EventLimits{}).ok()) << e.line;
+  }
+}
+
+TEST(GenEventsTest, RejectsBadOptions) {
+  std::ostringstream out;
+  EXPECT_EQ(GenerateEvents({.count = 1, .tenant = ""}, out).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      GenerateEvents({.count = 1, .tenant = "a", .size = 40000}, out).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(out.str().empty());
+  EXPECT_TRUE(GenerateEvents({.count = 0, .tenant = "a"}, out).ok());
+  EXPECT_TRUE(out.str().empty());
+}
+
+}  // namespace
+}  // namespace ledger::ctl

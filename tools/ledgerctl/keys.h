@@ -1,0 +1,67 @@
+#pragma once
+
+// Key commands: keygen (local), register-key, revoke-key, list-keys and
+// keys (the node's note verifier keys).
+
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "crypto/bytes.h"
+#include "crypto/note.h"
+#include "tools/ledgerctl/client.h"
+
+namespace ledger::ctl {
+
+struct KeygenResult {
+  std::string name;
+  crypto::Hash key_id{};  // ledger::KeyIdOf(public key)
+  std::string verifier_key;
+  std::string private_key_file;
+  std::string public_key_file;
+
+  // {name, key_id (hex), verifier_key, private_key_file, public_key_file}
+  Json ToJson() const;
+};
+
+// Generates an Ed25519 signer named `name` and writes DIR/NAME.key (the
+// signer key, mode 0600) and DIR/NAME.pub (its verifier key line, 0644).
+// Creates `dir` (mode 0700) if it is missing. AlreadyExists, touching
+// nothing, if either file exists; InvalidArgument for a bad key name.
+absl::StatusOr<KeygenResult> Keygen(std::string_view name,
+                                    const std::string& dir);
+
+// Reads the single verifier key of a .pub file. InvalidArgument if the file
+// holds none or more than one.
+absl::StatusOr<crypto::NoteVerifier> ReadSingleVerifierKey(
+    const std::string& path);
+
+struct RegisterKeyOptions {
+  std::string pub_file;
+  std::string tenant;
+  std::string valid_from;   // RFC 3339, optional
+  std::string valid_until;  // RFC 3339, optional
+  std::string requested_by;
+};
+
+// Admin.RegisterEmitterKey; prints the EntryRef JSON.
+absl::Status RunRegisterKey(const ConnectionOptions& conn,
+                            const RegisterKeyOptions& options,
+                            std::ostream& out);
+
+// Admin.RevokeEmitterKey of the key with the 64-hex-digit ID; prints the
+// EntryRef JSON.
+absl::Status RunRevokeKey(const ConnectionOptions& conn,
+                          std::string_view key_id_hex, std::string_view reason,
+                          std::string_view requested_by, std::ostream& out);
+
+// Admin.ListKeys; prints {"keys":[...]}.
+absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out);
+
+// Admin.GetNodeInfo. With `note_only`, prints the note verifier keys one per
+// line (a file ledger-verify --keys accepts); otherwise the node info JSON.
+absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
+                         std::ostream& out);
+
+}  // namespace ledger::ctl

@@ -1,0 +1,226 @@
+// ledgerctl: the annotation ledger from the shell. Network commands speak
+// gRPC to a node (--server, default 127.0.0.1:7400) with a deadline per
+// call; output is JSON (one object, or one line per event) unless a command
+// says otherwise; errors go to stderr as "error: <CODE>: <message>".
+//
+// Exit status: 0 on success, 1 on an error (or, for verify, an INVALID
+// proof), 2 on usage errors.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "tools/ledgerctl/append.h"
+#include "tools/ledgerctl/client.h"
+#include "tools/ledgerctl/gen_events.h"
+#include "tools/ledgerctl/keys.h"
+#include "tools/ledgerctl/proofs.h"
+
+namespace {
+
+using namespace ledger::ctl;  // NOLINT(build/namespaces): main only.
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+struct Flags {
+  ConnectionOptions conn;
+  std::string name, out_dir;
+  RegisterKeyOptions register_key;
+  std::string key_id, reason, requested_by;
+  AppendOptions append;
+  bool json = false;
+  bool note = false;
+  uint64_t min_size = 0;
+  uint64_t index = 0;
+  std::string event;
+  std::string out_file;
+  uint64_t old_size = 0, new_size = 0;
+  std::vector<std::string> proofs, keys, emitter_keys;
+  std::string origin;
+  GenEventsOptions gen;
+  bool quiet = false;
+};
+
+// Adds --index / --event, exactly one required.
+CLI::Option* AddEntrySelector(CLI::App* cmd, Flags& f) {
+  CLI::Option_group* group =
+      cmd->add_option_group("entry", "which entry (exactly one)");
+  CLI::Option* index = group->add_option("--index", f.index, "entry index");
+  group->add_option("--event", f.event, "TENANT/EVENT_ID");
+  group->require_option(1);
+  return index;
+}
+
+int Finish(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::cerr << ErrorLine(status) << std::flush;
+  return kExitError;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  CLI::App app{
+      "ledgerctl: append, query, prove and verify annotation-ledger "
+      "entries."};
+  app.name("ledgerctl");
+  app.require_subcommand(1);
+  app.fallthrough();
+  Flags f;
+  app.add_option("--server", f.conn.server, "node address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--timeout", f.conn.timeout_seconds,
+                 "deadline of each call in seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "create an Ed25519 emitter key: DIR/NAME.key and NAME.pub");
+  keygen->add_option("--name", f.name, "key name")->required();
+  keygen->add_option("--out", f.out_dir, "directory")->required();
+
+  CLI::App* reg = app.add_subcommand("register-key",
+                                     "register an emitter key for a tenant");
+  reg->add_option("--pub", f.register_key.pub_file, ".pub file")->required();
+  reg->add_option("--tenant", f.register_key.tenant, "tenant")->required();
+  reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
+  reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
+  reg->add_option("--requested-by", f.register_key.requested_by, "who asks");
+
+  CLI::App* revoke = app.add_subcommand("revoke-key", "revoke an emitter key");
+  revoke->add_option("--key-id", f.key_id, "key ID (hex)")->required();
+  revoke->add_option("--reason", f.reason, "why");
+  revoke->add_option("--requested-by", f.requested_by, "who asks");
+
+  CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
+
+  CLI::App* keys = app.add_subcommand("keys", "the node's identity and keys");
+  keys->add_flag("--note", f.note,
+                 "print only the checkpoint verifier keys, one per line");
+
+  CLI::App* append =
+      app.add_subcommand("append", "sign and append events read as JSON lines");
+  append
+      ->add_option("--key", f.append.key,
+                   ".key file, or a directory "
+                   "holding exactly one")
+      ->required();
+  append
+      ->add_option("--file", f.append.events_file,
+                   "events, one JSON object per line ('-': stdin)")
+      ->required();
+  append->add_option("--batch-size", f.append.batch_size, "events per batch")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 100'000u));
+  append
+      ->add_option("--in-flight", f.append.in_flight,
+                   "requests outstanding at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  append->add_flag("--single", f.append.single, "one Append per event");
+  append
+      ->add_option("--threads", f.append.threads,
+                   "signing threads (0: one per core)")
+      ->capture_default_str();
+  append->add_flag("--quiet", f.quiet, "no progress lines");
+
+  CLI::App* checkpoint =
+      app.add_subcommand("checkpoint", "print the latest signed checkpoint");
+  checkpoint->add_flag("--json", f.json, "JSON with size, hashes and note");
+  checkpoint->add_option("--min-size", f.min_size,
+                         "first checkpoint of at least this size");
+
+  CLI::App* prove = app.add_subcommand(
+      "prove", "write an entry's receipt (c2sp tlog-proof) to a file");
+  CLI::Option* prove_index = AddEntrySelector(prove, f);
+  prove->add_option("--out", f.out_file, "output file")->required();
+
+  CLI::App* consistency =
+      app.add_subcommand("consistency", "consistency proof between sizes");
+  consistency->add_option("--old", f.old_size, "older tree size")->required();
+  consistency->add_option("--new", f.new_size,
+                          "newer tree size (0: latest checkpoint)");
+  consistency->add_flag("--json", f.json, "JSON instead of base64 lines");
+
+  CLI::App* get = app.add_subcommand("get", "one entry as JSON");
+  CLI::Option* get_index = AddEntrySelector(get, f);
+
+  CLI::App* verify = app.add_subcommand(
+      "verify", "verify tlog-proof files offline (as ledger-verify proof)");
+  verify->add_option("--proof", f.proofs, "tlog-proof file(s)")->required();
+  verify->add_option("--keys", f.keys, "log note verifier keys")->required();
+  verify->add_option("--emitter-keys", f.emitter_keys,
+                     "emitter verifier keys (.pub)");
+  verify->add_option("--origin", f.origin, "required log origin");
+
+  CLI::App* gen = app.add_subcommand(
+      "gen-events", "write realistic sample events as JSON lines");
+  gen->add_option("--count", f.gen.count, "number of events")->required();
+  gen->add_option("--tenant", f.gen.tenant, "tenant")->required();
+  gen->add_option("--seed", f.gen.seed, "random seed")->capture_default_str();
+  gen->add_option("--size", f.gen.size,
+                  "pad each event's canonical bytes to this size")
+      ->check(CLI::Range(0u, kMaxGenEventSize));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  auto selector = [&](CLI::Option* index) {
+    EntrySelector s;
+    if (index->count() > 0) s.index = f.index;
+    s.event = f.event;
+    return s;
+  };
+  if (keygen->parsed()) {
+    absl::StatusOr<KeygenResult> r = Keygen(f.name, f.out_dir);
+    if (r.ok()) PrintJson(std::cout, r->ToJson());
+    return Finish(r.status());
+  }
+  if (reg->parsed()) {
+    return Finish(RunRegisterKey(f.conn, f.register_key, std::cout));
+  }
+  if (revoke->parsed()) {
+    return Finish(
+        RunRevokeKey(f.conn, f.key_id, f.reason, f.requested_by, std::cout));
+  }
+  if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
+  if (keys->parsed()) return Finish(RunNodeKeys(f.conn, f.note, std::cout));
+  if (append->parsed()) {
+    f.append.progress = !f.quiet;
+    return Finish(RunAppend(f.conn, f.append, std::cout, std::cerr));
+  }
+  if (checkpoint->parsed()) {
+    return Finish(RunCheckpoint(f.conn, f.min_size, f.json, std::cout));
+  }
+  if (prove->parsed()) {
+    return Finish(
+        RunProve(f.conn, selector(prove_index), f.out_file, std::cout));
+  }
+  if (consistency->parsed()) {
+    return Finish(
+        RunConsistency(f.conn, f.old_size, f.new_size, f.json, std::cout));
+  }
+  if (get->parsed()) {
+    return Finish(RunGet(f.conn, selector(get_index), std::cout));
+  }
+  if (verify->parsed()) {
+    absl::StatusOr<bool> valid =
+        RunVerify(f.proofs, f.keys, f.emitter_keys, f.origin, std::cout);
+    if (!valid.ok()) {
+      std::cerr << ErrorLine(valid.status());
+      return kExitUsage;
+    }
+    return *valid ? 0 : kExitError;
+  }
+  if (gen->parsed()) {
+    absl::Status s = GenerateEvents(f.gen, std::cout);
+    return Finish(s);
+  }
+  return kExitUsage;
+}

@@ -1,0 +1,76 @@
+#pragma once
+
+// A small ledger built in memory for tests: events signed in batches by an
+// emitter key, wrapped into entries, hashed into an RFC 6962 tree, and
+// checkpoints signed by a log key and a timestamped cosigner. Everything is
+// real (ledger_format and crypto), so what verifies here verifies anywhere.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crypto/note.h"
+#include "ledger/entry.h"
+#include "ledger/event.h"
+#include "ledger/merkle.h"
+#include "ledger/tlog_proof.h"
+
+namespace ledger::verify::testing {
+
+inline constexpr char kOrigin[] = "example.com/annotation-ledger";
+
+class TestLedger {
+ public:
+  // A ledger of `size` entries under `origin`.
+  explicit TestLedger(uint32_t size, std::string origin = kOrigin);
+
+  // A valid event, distinct for every n.
+  static Event MakeEvent(uint64_t n);
+
+  // Appends `count` events signed by the emitter key in one batch.
+  void AppendBatch(uint32_t count);
+  // Appends `entry` as it is (prev_chain_hash is not recomputed), so tests
+  // can build entries that are included but wrong inside.
+  void AppendEntry(const Entry& entry);
+  // Appends a leaf that is not an entry at all.
+  void AppendLeaf(std::string bytes);
+  // A new validly signed entry (a batch of one) for the next index, for a
+  // test to alter before AppendEntry.
+  Entry NextEntry();
+
+  uint64_t size() const { return tree_.size(); }
+  const Entry& entry(uint64_t i) const { return entries_[i]; }
+  const std::string& entry_bytes(uint64_t i) const { return bytes_[i]; }
+  const std::string& origin() const { return origin_; }
+
+  // Verifier-key lines, one per line, as files hold them.
+  std::string LogKeys() const;      // the log key and the cosigner
+  std::string EmitterKeys() const;  // the emitter's .pub line
+  std::vector<crypto::NoteVerifier> log_verifiers() const;
+  std::vector<crypto::NoteVerifier> emitter_verifiers() const;
+  const std::string& emitter_name() const { return emitter_.name(); }
+
+  // The signed checkpoint of the first `size` entries.
+  std::string Checkpoint(uint64_t size);
+  // The tlog-proof of entry `index` against Checkpoint(size).
+  TlogProof Proof(uint64_t index, uint64_t size);
+  std::string ProofText(uint64_t index) {
+    return FormatTlogProof(Proof(index, this->size()));
+  }
+  std::vector<Hash> Consistency(uint64_t old_size, uint64_t new_size);
+
+ private:
+  void AppendLeafBytes(std::string bytes);
+
+  std::string origin_;
+  crypto::NoteSigner log_;
+  crypto::NoteSigner cosigner_;
+  crypto::NoteSigner emitter_;
+  std::vector<Entry> entries_;
+  std::vector<std::string> bytes_;
+  InMemoryTree tree_;
+  Hash chain_{};
+  uint64_t next_event_ = 1;
+};
+
+}  // namespace ledger::verify::testing
