@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger::crypto {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger::crypto {
 namespace {

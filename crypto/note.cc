@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "base/strings.h"
 #include "crypto/sha256.h"
-#include "crypto/strings.h"
 
 namespace ledger::crypto {
 namespace {

@@ -5,8 +5,8 @@
 #include <cassert>
 #include <utility>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/codec.h"
 
 namespace ledger {
@@ -50,10 +50,7 @@ EmitterSignature VerifiedBatch::SignatureFor(uint32_t i) const {
   sig.batch_index = i;
   sig.batch_root = root_;
   sig.signature = signature_;
-  // Cannot fail: i is a leaf of the complete in-memory tree.
-  absl::StatusOr<std::vector<Hash>> path = InclusionProof(tree_, i, size());
-  assert(path.ok());
-  if (path.ok()) sig.audit_path = *std::move(path);
+  sig.audit_path = audit_paths_[i];
   return sig;
 }
 
@@ -85,8 +82,8 @@ absl::StatusOr<VerifiedBatch> VerifyBatch(
     batch.event_bytes_.push_back(EncodeEvent(events[i]));
     batch.event_hashes_.push_back(crypto::HashLeaf(batch.event_bytes_.back()));
   }
-  batch.tree_ = InMemoryTree(batch.event_hashes_);
-  batch.root_ = batch.tree_.Root();
+  InMemoryTree tree(batch.event_hashes_);
+  batch.root_ = tree.Root();
   if (!crypto::Ed25519Verify(
           key,
           BatchSignatureMessage(static_cast<uint32_t>(events.size()),
@@ -94,6 +91,15 @@ absl::StatusOr<VerifiedBatch> VerifyBatch(
           signature)) {
     return absl::UnauthenticatedError(
         StrCat("batch signature does not verify for key ", HexPrefix(key_id)));
+  }
+  batch.audit_paths_.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    // Cannot fail: i is a leaf of the complete in-memory tree.
+    absl::StatusOr<std::vector<Hash>> path =
+        InclusionProof(tree, i, events.size());
+    assert(path.ok());
+    batch.audit_paths_.push_back(path.ok() ? *std::move(path)
+                                           : std::vector<Hash>{});
   }
   batch.events_ = std::move(events);
   batch.key_id_ = key_id;

@@ -40,7 +40,9 @@ class VerifiedBatch {
   const Hash& root() const { return root_; }
   const crypto::Ed25519Signature& signature() const { return signature_; }
 
-  // The emitter-signature block for event i (audit path included).
+  // The emitter-signature block for event i (audit path included). The
+  // audit paths are computed by VerifyBatch, on the verifying thread, so
+  // the sequencer only copies them.
   EmitterSignature SignatureFor(uint32_t i) const;
 
  private:
@@ -55,7 +57,7 @@ class VerifiedBatch {
   Hash key_id_{};
   Hash root_{};
   crypto::Ed25519Signature signature_{};
-  mutable InMemoryTree tree_;
+  std::vector<std::vector<Hash>> audit_paths_;
 };
 
 // Validates every event (ValidateEvent with `limits`), encodes it, builds

@@ -2,7 +2,7 @@
 
 #include <cassert>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger {
 namespace {

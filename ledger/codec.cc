@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger {
 

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <bit>
 
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "crypto/sha256.h"
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
 #include "ledger/codec.h"
 #include "ledger/merkle.h"
 

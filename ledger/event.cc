@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "ledger/codec.h"
 
 namespace ledger {

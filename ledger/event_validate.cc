@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <array>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/event.h"
 
 namespace ledger {

@@ -7,7 +7,7 @@
 #include <functional>
 #include <set>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/event.h"
 #include "ledger/event_testing.h"
 

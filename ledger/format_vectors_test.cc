@@ -11,8 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/batch.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <set>
 
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
 #include "ledger/codec.h"
 #include "ledger/ledger_keys.h"
 #include "ledger/store.h"

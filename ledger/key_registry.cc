@@ -2,8 +2,9 @@
 
 #include <algorithm>
 
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "base/sync.h"
 #include "ledger/codec.h"
 #include "ledger/entry.h"
 
@@ -246,14 +247,14 @@ absl::StatusOr<KeyInfo> DecodeKeyInfo(std::string_view bytes) {
 }
 
 std::optional<KeyInfo> KeyRegistry::Find(const crypto::Hash& key_id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = keys_.find(std::string(crypto::AsView(key_id)));
   if (it == keys_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<KeyInfo> KeyRegistry::List() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<KeyInfo> out;
   out.reserve(keys_.size());
   for (const auto& [id, info] : keys_) out.push_back(info);
@@ -264,12 +265,12 @@ std::vector<KeyInfo> KeyRegistry::List() const {
 }
 
 size_t KeyRegistry::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return keys_.size();
 }
 
 void KeyRegistry::Put(const KeyInfo& info) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   keys_[std::string(crypto::AsView(info.key_id))] = info;
 }
 

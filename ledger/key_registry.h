@@ -14,7 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/sync.h"
 #include "crypto/bytes.h"
 #include "crypto/ed25519.h"
 #include "ledger/event.h"
@@ -69,7 +69,7 @@ class KeyRegistry {
   void Put(const KeyInfo& info);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<std::string, KeyInfo> keys_ ABSL_GUARDED_BY(mu_);
 };
 

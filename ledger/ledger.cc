@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "base/sync.h"
 #include "crypto/rfc6962.h"
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
 #include "ledger/integrity.h"
 #include "ledger/ledger_impl.h"
 #include "ledger/ledger_keys.h"
@@ -71,16 +71,40 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   ledger->impl_->tree = std::move(state.tree);
   ledger->impl_->last_received_at_ns = state.last_received_at_ns;
   {
-    absl::MutexLock lock(&ledger->impl_->mu);
+    MutexLock lock(&ledger->impl_->mu);
     ledger->impl_->head = state.head;
+    ledger->impl_->written = state.head;
     ledger->impl_->latest_checkpoint = std::move(state.latest_checkpoint);
   }
   return ledger;
 }
 
 Head Ledger::head() const {
-  absl::MutexLock lock(&impl_->mu);
+  MutexLock lock(&impl_->mu);
   return impl_->head;
+}
+
+Head Ledger::written_head() const {
+  MutexLock lock(&impl_->mu);
+  return impl_->written;
+}
+
+absl::Status Ledger::Publish(const Head& head) {
+  MutexLock publish_lock(&impl_->publish_mu);
+  {
+    MutexLock lock(&impl_->mu);
+    if (head.size < impl_->head.size || head.size > impl_->written.size) {
+      return absl::InternalError(StrCat("cannot publish size ", head.size,
+                                        ": published ", impl_->head.size,
+                                        ", written ", impl_->written.size));
+    }
+    // Nothing new: everything up to it is durable already.
+    if (head.size == impl_->head.size) return absl::OkStatus();
+  }
+  LEDGER_RETURN_IF_ERROR(store_->SyncWal());
+  MutexLock lock(&impl_->mu);
+  impl_->head = head;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Ledger::GetEntry(uint64_t index) const {
@@ -171,7 +195,7 @@ absl::StatusOr<std::vector<Hash>> Ledger::ConsistencyProof(
 }
 
 std::optional<StoredCheckpoint> Ledger::LatestCheckpoint() const {
-  absl::MutexLock lock(&impl_->mu);
+  MutexLock lock(&impl_->mu);
   return impl_->latest_checkpoint;
 }
 
@@ -233,7 +257,7 @@ absl::StatusOr<uint64_t> Ledger::StoreCheckpoint(std::string_view note) {
   batch.Put(store_->handle(Cf::kCheckpoints),
             CheckpointSizeKey(vc.checkpoint.size, sequence), "");
   LEDGER_RETURN_IF_ERROR(store_->Write(&batch));
-  absl::MutexLock lock(&impl_->mu);
+  MutexLock lock(&impl_->mu);
   impl_->latest_checkpoint =
       StoredCheckpoint{sequence, vc.checkpoint.size, std::string(note)};
   return sequence;

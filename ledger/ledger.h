@@ -4,10 +4,18 @@
 // into entries, maintains the hash chain and the Merkle tree, stores
 // checkpoints, and serves reads and proofs. It has no threads of its own.
 //
-// Threading: Append() and StoreCheckpoint() are called by one thread at a
-// time (the sequencer). Every const method may be called from any thread,
-// concurrently with Append(); reads see a prefix of the ledger no longer
-// than head().size at the time of the call.
+// Threading: Append(), AppendNoSync() and StoreCheckpoint() are called by
+// one thread at a time (the sequencer); Publish() may run on a second
+// thread concurrently with them. Every const method may be called from any
+// thread, concurrently with the writers; reads see a prefix of the ledger no
+// longer than head().size at the time of the call.
+//
+// Two heads: the written head is where the next append starts (the
+// sequencer's view, possibly not yet durable); head() is the published,
+// durable head that readers, proofs and checkpoints use. Append() moves
+// both; AppendNoSync() moves the written head and Publish() later makes a
+// prefix of it durable and published, so the sequencer can prepare and
+// write group k+1 while group k's fsync is in progress.
 
 #include <cstdint>
 #include <functional>
@@ -99,6 +107,24 @@ class Ledger {
   std::vector<AppendResult> Append(
       absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns);
 
+  // As Append, but the write is not synced and head() does not move: the
+  // new entries are visible to later appends (idempotency, back-links, the
+  // tree) and to nobody else until Publish(). If the process or machine
+  // crashes first, this group and every later one may be lost together (a
+  // prefix survives), so nothing may be acknowledged before Publish().
+  std::vector<AppendResult> AppendNoSync(
+      absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns);
+  // The head after the last successful Append or AppendNoSync.
+  Head written_head() const;
+
+  // ---- sequencer thread or the publishing thread ----
+
+  // Syncs the write-ahead log and then publishes `head`, which must be a
+  // head that AppendNoSync returned (written_head() at some point, not
+  // smaller than head()). After an error nothing was published; the caller
+  // must stop appending (later groups build on unsynced state).
+  absl::Status Publish(const Head& head);
+
   // Stores a checkpoint note after checking that it opens with
   // options.checkpoint_verifiers, carries our origin, and that its root
   // equals RootAt(its size). Returns its sequence number.
@@ -136,6 +162,9 @@ class Ledger {
 
  private:
   Ledger(LedgerOptions options, std::unique_ptr<Store> store);
+  std::vector<AppendResult> AppendGroup(
+      absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns,
+      bool sync);
   class Impl;
   class GroupPlanner;
   LedgerOptions options_;

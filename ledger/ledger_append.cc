@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "base/sync.h"
 #include "crypto/rfc6962.h"
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
 #include "ledger/integrity.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_impl.h"
@@ -199,7 +199,13 @@ absl::Status Ledger::GroupPlanner::Plan(
         return conflict(StrCat("in the ledger at index ", ReadBe64(v)));
       }
       const uint64_t index = ReadBe64(v);
-      LEDGER_ASSIGN_OR_RETURN(std::string bytes, ledger_.GetEntry(index));
+      // Not GetEntry: the entry may be written but not yet published.
+      LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> stored_entry,
+                              ledger_.store_->Get(Cf::kEntries, Be64(index)));
+      if (!stored_entry.has_value()) {
+        return absl::DataLossError(StrCat("entry ", index, " is missing"));
+      }
+      const std::string& bytes = *stored_entry;
       LEDGER_ASSIGN_OR_RETURN(Entry entry, DecodeEntry(bytes));
       slots[i] = Slot{false, index, 0, 0, false};
       result.entries[i] =
@@ -225,10 +231,21 @@ absl::Status Ledger::GroupPlanner::Plan(
 
 std::vector<AppendResult> Ledger::Append(
     absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns) {
+  return AppendGroup(batches, received_at_ns, /*sync=*/true);
+}
+
+std::vector<AppendResult> Ledger::AppendNoSync(
+    absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns) {
+  return AppendGroup(batches, received_at_ns, /*sync=*/false);
+}
+
+std::vector<AppendResult> Ledger::AppendGroup(
+    absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns,
+    bool sync) {
   std::vector<AppendResult> results(batches.size());
   Impl& im = *impl_;
   const int64_t t = std::max(received_at_ns, im.last_received_at_ns);
-  const Head start = head();
+  const Head start = written_head();
   const auto fail_all = [&](const absl::Status& status) {
     for (AppendResult& r : results) {
       r.status = status;
@@ -294,10 +311,22 @@ std::vector<AppendResult> Ledger::Append(
 
   // Build the entries, in index order.
   TileTree tree = im.tree;
-  rocksdb::WriteBatch wb;
+  // Reserve the batch's bytes up front: growing a multi-megabyte buffer
+  // by doubling copies it several times.
+  size_t estimate = 4096;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    if (!accepted[b]) continue;
+    for (const std::string& bytes : batches[b]->event_bytes()) {
+      estimate += bytes.size() + 1024;  // entry framing, signature, indexes
+    }
+  }
+  rocksdb::WriteBatch wb(estimate);
   Hash chain = start.chain_hash;
   std::vector<Hash> leaves;
   leaves.reserve(planner.next_index() - start.size);
+  // (by_event_id key, value) of every new entry.
+  std::vector<std::pair<const std::string*, std::string>> id_puts;
+  id_puts.reserve(planner.next_index() - start.size);
   for (size_t b = 0; b < batches.size(); ++b) {
     if (!accepted[b]) continue;
     const VerifiedBatch& batch = *batches[b];
@@ -321,17 +350,30 @@ std::vector<AppendResult> Ledger::Append(
       chain = ChainHash(chain, leaf);
       leaves.push_back(leaf);
       wb.Put(store_->handle(Cf::kEntries), Be64(slot.index), bytes);
-      wb.Put(store_->handle(Cf::kByEventId), EventIdKey(e.tenant, e.event_id),
-             Be64(slot.index) +
-                 std::string(crypto::AsView(batch.event_hashes()[i])));
+      id_puts.emplace_back(&id_keys[first_key[b] + i],
+                           Be64(slot.index) + std::string(crypto::AsView(
+                                                  batch.event_hashes()[i])));
       results[b].entries[i] = EntryRef{slot.index, leaf, t, false};
     }
   }
+  // Random keys go in in key order: each memtable insert then starts its
+  // skiplist search from the previous one's position instead of the top.
+  std::sort(id_puts.begin(), id_puts.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (const auto& [key, value] : id_puts) {
+    wb.Put(store_->handle(Cf::kByEventId), *key, value);
+  }
+  std::vector<size_t> changed_heads;
   for (size_t k = 0; k < all_head_keys.size(); ++k) {
     if (last[k] >= start.size && last[k] != kNoPrevious) {
-      wb.Put(store_->handle(Cf::kSubjectHeads), all_head_keys[k],
-             Be64(last[k]));
+      changed_heads.push_back(k);
     }
+  }
+  std::sort(
+      changed_heads.begin(), changed_heads.end(),
+      [&](size_t a, size_t b) { return all_head_keys[a] < all_head_keys[b]; });
+  for (size_t k : changed_heads) {
+    wb.Put(store_->handle(Cf::kSubjectHeads), all_head_keys[k], Be64(last[k]));
   }
   for (const auto& [id, info] : planner.key_changes()) {
     wb.Put(store_->handle(Cf::kKeys), id, EncodeKeyInfo(info));
@@ -340,17 +382,29 @@ std::vector<AppendResult> Ledger::Append(
   const Head next_head{planner.next_index(), tree.Root(), chain};
   wb.Put(store_->handle(Cf::kMeta), std::string(kMetaHeadKey),
          EncodeHeadRecord(next_head, t));
-  if (absl::Status s = store_->Write(&wb); !s.ok()) {
-    return fail_all(Annotate(s, "appending entries"));
-  }
-
-  // Durable: publish.
-  im.tree = std::move(tree);
-  im.last_received_at_ns = t;
-  for (const auto& [id, info] : planner.key_changes()) keys_->Put(info);
-  {
-    absl::MutexLock lock(&im.mu);
-    im.head = next_head;
+  // Written: the next group starts here.
+  const auto advance = [&] {
+    im.tree = std::move(tree);
+    im.last_received_at_ns = t;
+    for (const auto& [id, info] : planner.key_changes()) keys_->Put(info);
+    MutexLock lock(&im.mu);
+    im.written = next_head;
+  };
+  if (sync) {
+    // Serialised with Publish, so a concurrent Publish of an older head
+    // cannot overwrite this one.
+    MutexLock publish_lock(&im.publish_mu);
+    if (absl::Status s = store_->Write(&wb); !s.ok()) {
+      return fail_all(Annotate(s, "appending entries"));
+    }
+    advance();
+    MutexLock lock(&im.mu);
+    im.head = next_head;  // durable: publish
+  } else {
+    if (absl::Status s = store_->WriteNoSync(&wb); !s.ok()) {
+      return fail_all(Annotate(s, "appending entries"));
+    }
+    advance();
   }
   // Duplicates of events appended by this group.
   for (size_t b = 0; b < batches.size(); ++b) {

@@ -5,7 +5,7 @@
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "base/sync.h"
 #include "ledger/ledger.h"
 #include "ledger/tile_tree.h"
 
@@ -17,8 +17,12 @@ class Ledger::Impl {
   TileTree tree;
   int64_t last_received_at_ns = 0;
 
-  mutable absl::Mutex mu;
-  Head head ABSL_GUARDED_BY(mu);
+  // Serialises SyncWal + publication (Publish may race Append's own).
+  Mutex publish_mu;
+
+  mutable Mutex mu;
+  Head head ABSL_GUARDED_BY(mu);     // published (durable)
+  Head written ABSL_GUARDED_BY(mu);  // where the next append starts
   std::optional<StoredCheckpoint> latest_checkpoint ABSL_GUARDED_BY(mu);
 };
 

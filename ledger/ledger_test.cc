@@ -300,6 +300,59 @@ TEST_F(LedgerTest, ReopenRestoresTheSameHeadAndKeys) {
   EXPECT_EQ((*found)->index, before.size);
 }
 
+// The pipelined path: written groups build on each other but stay
+// invisible to readers until Publish makes them durable.
+TEST_F(LedgerTest, UnsyncedGroupsAreInvisibleUntilPublished) {
+  const Head start = ledger_->head();
+  VerifiedBatch first = Batch({Annotation(1, "item:a")}, emitter_key_);
+  const VerifiedBatch* group1[] = {&first};
+  std::vector<AppendResult> r1 = ledger_->AppendNoSync(group1, kNewYear2026Ns);
+  ASSERT_TRUE(r1[0].status.ok()) << r1[0].status;
+  const Head written1 = ledger_->written_head();
+  EXPECT_EQ(written1.size, start.size + 1);
+  EXPECT_EQ(ledger_->head(), start);
+  EXPECT_EQ(ledger_->GetEntry(start.size).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_FALSE(
+      ledger_->FindEvent(kTenant, Annotation(1).event_id)->has_value());
+
+  // The next group sees the first: a duplicate of its event, and the
+  // back-link to its subject.
+  VerifiedBatch second =
+      Batch({Annotation(1, "item:a"), Annotation(2, "item:a")}, emitter_key_);
+  const VerifiedBatch* group2[] = {&second};
+  std::vector<AppendResult> r2 = ledger_->AppendNoSync(group2, kNewYear2026Ns);
+  ASSERT_TRUE(r2[0].status.ok()) << r2[0].status;
+  EXPECT_TRUE(r2[0].entries[0].duplicate);
+  EXPECT_EQ(r2[0].entries[0].index, start.size);
+  EXPECT_EQ(r2[0].entries[1].index, start.size + 1);
+  const Head written2 = ledger_->written_head();
+
+  ASSERT_TRUE(ledger_->Publish(written1).ok());
+  EXPECT_EQ(ledger_->head(), written1);
+  EXPECT_TRUE(ledger_->GetEntry(start.size).ok());
+  EXPECT_EQ(ledger_->GetEntry(start.size + 1).status().code(),
+            absl::StatusCode::kOutOfRange);
+  // Publishing backwards or beyond what was written is refused.
+  EXPECT_EQ(ledger_->Publish(start).code(), absl::StatusCode::kInternal);
+  Head beyond = written2;
+  beyond.size += 1;
+  EXPECT_EQ(ledger_->Publish(beyond).code(), absl::StatusCode::kInternal);
+
+  ASSERT_TRUE(ledger_->Publish(written2).ok());
+  EXPECT_EQ(ledger_->head(), written2);
+  absl::StatusOr<Entry> e = DecodeEntry(*ledger_->GetEntry(start.size + 1));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->back_links[1].previous, start.size);
+  EXPECT_EQ(Leaves().size(), written2.size);
+  EXPECT_EQ(InMemoryTree(Leaves()).Root(), written2.root);
+
+  // Durable: a reopened ledger (which re-verifies everything) has it all.
+  ASSERT_TRUE(Reopen().ok());
+  EXPECT_EQ(ledger_->head(), written2);
+  EXPECT_EQ(ledger_->written_head(), written2);
+}
+
 TEST_F(LedgerTest, OpeningWithAnotherOriginFails) {
   ledger_.reset();
   LedgerOptions options = Options();

@@ -5,8 +5,8 @@
 #include <cassert>
 #include <string>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 
 namespace ledger {
 namespace {

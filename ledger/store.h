@@ -1,7 +1,7 @@
 #pragma once
 
 // The RocksDB database behind a ledger: one column family per concern
-// (DESIGN.md section 4). Every write is one synced WriteBatch. Internal to
+// (DESIGN.md section 4). Every write is one WriteBatch. Internal to
 // ledger/: the Ledger class is the public face.
 
 #include <cstdint>
@@ -42,6 +42,13 @@ class Store {
 
   // Applies `batch` atomically and durably (WAL fsync) before returning.
   absl::Status Write(rocksdb::WriteBatch* batch);
+  // Applies `batch` atomically without waiting for the WAL fsync: readers
+  // see it at once, a crash may lose it (and every later write) until
+  // SyncWal() returns.
+  absl::Status WriteNoSync(rocksdb::WriteBatch* batch);
+  // Makes every write that returned before this call durable. Safe to call
+  // concurrently with writes.
+  absl::Status SyncWal();
 
   absl::StatusOr<std::optional<std::string>> Get(Cf cf,
                                                  std::string_view key) const;

@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/store.h"
 
 namespace ledger {

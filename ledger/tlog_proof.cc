@@ -1,7 +1,7 @@
 #include "ledger/tlog_proof.h"
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/merkle.h"
 
 namespace ledger {

@@ -3,10 +3,10 @@
 #include <optional>
 #include <utility>
 
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
 #include "ledger/entry.h"
 #include "ledger/key_registry.h"
 #include "node/convert.h"

@@ -7,9 +7,9 @@
 #include <limits>
 #include <utility>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
 #include "crypto/note.h"
-#include "crypto/strings.h"
 
 namespace ledger::node {
 namespace {

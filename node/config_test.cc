@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger::node {
 namespace {

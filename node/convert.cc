@@ -5,9 +5,9 @@
 #include <string_view>
 #include <utility>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 
 namespace ledger::node {
 namespace {

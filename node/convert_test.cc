@@ -7,9 +7,9 @@
 #include <limits>
 #include <string>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "crypto/sha256.h"
-#include "crypto/strings.h"
 #include "ledger/event_testing.h"
 
 namespace ledger::node {

@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "base/sync.h"
 #include "ledger/ledger.h"
 
 namespace ledger::node {
@@ -41,18 +41,18 @@ class LocalCoordinator : public Coordinator {
   explicit LocalCoordinator(const ledger::Head& initial) : head_(initial) {}
 
   absl::Status Commit(const ledger::Head& head) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     head_ = head;
     return absl::OkStatus();
   }
 
   ledger::Head Committed() const override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     return head_;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   ledger::Head head_ ABSL_GUARDED_BY(mu_);
 };
 

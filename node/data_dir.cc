@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <optional>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "node/random.h"
 
 namespace ledger::node {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <string>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "node/node_testing.h"
 
 namespace ledger::node {

@@ -6,8 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
-#include "crypto/strings.h"
 #include "ledger/key_registry.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"

@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/entry.h"
 #include "ledger/key_registry.h"
 #include "node/random.h"

@@ -20,8 +20,8 @@
 #include <optional>
 #include <string>
 
+#include "base/strings.h"
 #include "crypto/note.h"
-#include "crypto/strings.h"
 #include "node/config.h"
 #include "node/data_dir.h"
 #include "node/node.h"

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "ledger/v1/admin.grpc.pb.h"

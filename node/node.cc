@@ -4,8 +4,8 @@
 
 #include <utility>
 
-#include "crypto/status_macros.h"
-#include "crypto/strings.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
 #include "node/ledger_events.h"
 #include "node/service_context.h"
 

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <utility>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
-#include "crypto/strings.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "ledger/batch.h"

@@ -5,9 +5,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/tlog_proof.h"

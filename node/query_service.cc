@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
 #include "node/proof_service.h"

@@ -1,17 +1,24 @@
 #include "node/sequencer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <utility>
 
+#include "base/strings.h"
+#include "base/sync.h"
 #include "crypto/note.h"
-#include "crypto/strings.h"
 #include "ledger/checkpoint.h"
 
 namespace ledger::node {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// Written groups that may wait for the publisher while it syncs: one. The
+// writer then waits, batches keep queueing, and the next group is larger;
+// one sync per group pair is all the overlap there is to win.
+constexpr size_t kMaxWaitingGroups = 1;
 
 // Ledger::Append fails every batch of a group with one of these when the
 // store itself is in trouble; other codes reject one batch.
@@ -30,18 +37,18 @@ PendingAppend::PendingAppend(ledger::AppendResult result)
     : done_(true), result_(std::move(result)) {}
 
 ledger::AppendResult PendingAppend::Wait() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(&done_));
+  MutexLock lock(&mu_);
+  mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return done_; });
   return std::move(result_);
 }
 
 bool PendingAppend::done() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return done_;
 }
 
 void PendingAppend::Complete(ledger::AppendResult result) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   result_ = std::move(result);
   done_ = true;
 }
@@ -58,25 +65,35 @@ Sequencer::Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,
 Sequencer::~Sequencer() { Shutdown(); }
 
 absl::Status Sequencer::Start() {
-  committed_size_ = coordinator_->Committed().size;
+  const uint64_t committed = coordinator_->Committed().size;
   std::optional<ledger::StoredCheckpoint> latest = ledger_->LatestCheckpoint();
-  if (latest.has_value()) {
-    absl::MutexLock lock(&mu_);
-    checkpoint_size_ = latest->size;
-    have_checkpoint_ = true;
+  {
+    MutexLock lock(&mu_);
+    committed_size_ = committed;
+    if (latest.has_value()) {
+      checkpoint_size_ = latest->size;
+      have_checkpoint_ = true;
+    }
   }
-  if (latest.has_value() && latest->size == committed_size_) {
+  if (latest.has_value() && latest->size == committed) {
     last_checkpoint_ = LastCheckpoint{latest->size, IssuedAt(*latest)};
   } else if (absl::Status s = IssueCheckpoint(); !s.ok()) {
     return s;
   }
-  absl::MutexLock lock(&join_mu_);
-  thread_ = std::thread([this] { Run(); });
+  MutexLock lock(&join_mu_);
+  publisher_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "publisher");
+    RunPublisher();
+  });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "sequencer");
+    Run();
+  });
   return absl::OkStatus();
 }
 
 std::shared_ptr<PendingAppend> Sequencer::Submit(ledger::VerifiedBatch batch) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!failure_.ok()) {
     return std::make_shared<PendingAppend>(ledger::AppendResult{failure_, {}});
   }
@@ -96,20 +113,21 @@ ledger::AppendResult Sequencer::Append(ledger::VerifiedBatch batch) {
 }
 
 void Sequencer::StopAccepting() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   accepting_ = false;
 }
 
 void Sequencer::Shutdown() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     accepting_ = false;
     stop_ = true;
   }
-  absl::MutexLock join_lock(&join_mu_);
-  if (thread_.joinable()) thread_.join();
+  MutexLock join_lock(&join_mu_);
+  if (thread_.joinable()) thread_.join();  // it also ends the publisher
+  if (publisher_.joinable()) publisher_.join();
   // Without a thread (never started) nothing will drain the queue.
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   stopped_ = true;
   for (Item& item : queue_) {
     item.pending->Complete(ledger::AppendResult{
@@ -119,37 +137,45 @@ void Sequencer::Shutdown() {
 }
 
 void Sequencer::Poke() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   poked_ = true;
 }
 
 bool Sequencer::WaitForCheckpoint(uint64_t min_size, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto covered = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return have_checkpoint_ && checkpoint_size_ >= min_size;
   };
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return covered() || stopped_;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  mu_.AwaitWithTimeout(done, timeout);
   return covered();
 }
 
 bool Sequencer::WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return checkpoints_issued_ >= n;
   };
-  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::WaitForAppendCalls(uint64_t n, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return append_calls_ >= n;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
 }
 
 uint64_t Sequencer::append_calls() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return append_calls_;
 }
 
 uint64_t Sequencer::checkpoints_issued() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return checkpoints_issued_;
 }
 
@@ -157,9 +183,14 @@ void Sequencer::Run() {
   for (;;) {
     bool exit = false;
     std::vector<Item> group = NextGroup(&exit);
-    if (!group.empty()) ProcessGroup(group);
+    if (!group.empty()) WriteGroup(group);
     if (exit) break;
-    if (clock_->NowNs() >= CheckpointDue()) {
+    bool due = false;
+    {
+      MutexLock lock(&mu_);
+      due = clock_->NowNs() >= CheckpointDue();
+    }
+    if (due) {
       if (absl::Status s = IssueCheckpoint(); !s.ok()) {
         spdlog::error("cannot issue a checkpoint (retrying in {} ms): {}",
                       options_.checkpoint.checkpoint_interval_ns / 1'000'000,
@@ -167,31 +198,43 @@ void Sequencer::Run() {
       }
     }
   }
-  if (!last_checkpoint_.has_value() ||
-      last_checkpoint_->size != committed_size_) {
+  // Let the publisher finish every written group, then cover the head.
+  uint64_t committed = 0;
+  {
+    MutexLock lock(&mu_);
+    writer_done_ = true;
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return publisher_done_;
+    });
+    committed = committed_size_;
+  }
+  if (!last_checkpoint_.has_value() || last_checkpoint_->size != committed) {
     if (absl::Status s = IssueCheckpoint(); !s.ok()) {
       spdlog::error("cannot issue the final checkpoint: {}", View(s));
     }
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   stopped_ = true;
 }
 
 std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
-  absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !queue_.empty() || stop_ || poked_;
+  MutexLock lock(&mu_);
+  auto can_write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return written_.size() < kMaxWaitingGroups;
+  };
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (can_write() && (!queue_.empty() || stop_)) || poked_;
   };
   while (!ready()) {
     int64_t wait_ns = CheckpointDue() - clock_->NowNs();
     if (wait_ns <= 0) break;
-    mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Nanoseconds(wait_ns));
+    mu_.AwaitWithTimeout(ready, absl::Nanoseconds(wait_ns));
   }
   poked_ = false;
   std::vector<Item> group;
   size_t events = 0;
   // At least one batch, however large; then whole batches while they fit.
-  while (!queue_.empty()) {
+  while (can_write() && !queue_.empty()) {
     size_t n = queue_.front().batch.size();
     if (!group.empty() && events + n > options_.max_group_events) break;
     events += n;
@@ -202,16 +245,23 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
   return group;
 }
 
-void Sequencer::ProcessGroup(std::vector<Item>& group) {
+void Sequencer::FailItems(std::vector<Item>& items,
+                          const std::vector<ledger::AppendResult>& results,
+                          const absl::Status& failure) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    const absl::Status& own =
+        i < results.size() ? results[i].status : absl::OkStatus();
+    items[i].pending->Complete(ledger::AppendResult{
+        own.ok() || IsStorageFailure(own.code()) ? failure : own, {}});
+  }
+}
+
+void Sequencer::WriteGroup(std::vector<Item>& group) {
   std::vector<const ledger::VerifiedBatch*> batches;
   batches.reserve(group.size());
   for (const Item& item : group) batches.push_back(&item.batch);
   std::vector<ledger::AppendResult> results =
-      ledger_->Append(batches, clock_->NowNs());
-  {
-    absl::MutexLock lock(&mu_);
-    ++append_calls_;
-  }
+      ledger_->AppendNoSync(batches, clock_->NowNs());
   absl::Status failure;
   if (results.size() != group.size()) {
     failure =
@@ -222,36 +272,82 @@ void Sequencer::ProcessGroup(std::vector<Item>& group) {
   for (const ledger::AppendResult& r : results) {
     if (IsStorageFailure(r.status.code())) failure = r.status;
   }
+  MutexLock lock(&mu_);
+  ++append_calls_;
+  if (failure.ok() && failure_.ok()) {
+    written_.push_back(WrittenGroup{std::move(group), std::move(results),
+                                    ledger_->written_head()});
+    return;
+  }
+  if (failure.ok()) failure = failure_;
+  spdlog::error("append failed; this node stops accepting writes: {}",
+                View(failure));
+  FailItems(group, results, failure);
+  EnterFailedStateLocked(failure);
+}
+
+void Sequencer::RunPublisher() {
+  for (;;) {
+    std::vector<WrittenGroup> groups;
+    {
+      MutexLock lock(&mu_);
+      mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !written_.empty() || writer_done_;
+      });
+      if (written_.empty()) {  // and writer_done_
+        publisher_done_ = true;
+        return;
+      }
+      while (!written_.empty()) {
+        groups.push_back(std::move(written_.front()));
+        written_.pop_front();
+      }
+    }
+    PublishGroups(groups);
+  }
+}
+
+void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
+  const ledger::Head head = groups.back().head;
+  absl::Status failure;
+  uint64_t committed = 0;
+  {
+    MutexLock lock(&mu_);
+    failure = failure_;  // later groups build on what failed: fail them too
+    committed = committed_size_;
+  }
   if (failure.ok()) {
-    ledger::Head head = ledger_->head();
-    if (head.size != committed_size_) {
-      if (absl::Status s = coordinator_->Commit(head); !s.ok()) {
+    if (absl::Status s = ledger_->Publish(head); !s.ok()) {
+      failure = Annotate(
+          s, StrCat("making entries up to size ", head.size, " durable"));
+    } else if (head.size != committed) {
+      if (absl::Status c = coordinator_->Commit(head); !c.ok()) {
         failure = absl::UnavailableError(
             StrCat("entries up to size ", head.size,
-                   " could not be committed: ", View(s)));
-      } else {
-        committed_size_ = head.size;
+                   " could not be committed: ", View(c)));
       }
     }
   }
   if (!failure.ok()) {
     spdlog::error("append failed; this node stops accepting writes: {}",
                   View(failure));
-    for (size_t i = 0; i < group.size(); ++i) {
-      const absl::Status& own = results[i].status;
-      group[i].pending->Complete(ledger::AppendResult{
-          own.ok() || IsStorageFailure(own.code()) ? failure : own, {}});
-    }
-    EnterFailedState(failure);
+    for (WrittenGroup& g : groups) FailItems(g.items, g.results, failure);
+    MutexLock lock(&mu_);
+    EnterFailedStateLocked(failure);
     return;
   }
-  for (size_t i = 0; i < group.size(); ++i) {
-    group[i].pending->Complete(std::move(results[i]));
+  for (WrittenGroup& g : groups) {
+    for (size_t i = 0; i < g.items.size(); ++i) {
+      g.items[i].pending->Complete(std::move(g.results[i]));
+    }
   }
+  MutexLock lock(&mu_);
+  committed_size_ = head.size;
+  poked_ = true;  // the checkpoint deadline depends on the committed size
 }
 
-void Sequencer::EnterFailedState(const absl::Status& cause) {
-  absl::MutexLock lock(&mu_);
+void Sequencer::EnterFailedStateLocked(const absl::Status& cause) {
+  if (!failure_.ok()) return;
   failure_ = absl::UnavailableError(
       StrCat("node stopped accepting writes after a storage failure (see "
              "the node log): ",
@@ -263,6 +359,8 @@ void Sequencer::EnterFailedState(const absl::Status& cause) {
 }
 
 int64_t Sequencer::CheckpointDue() const {
+  // last_checkpoint_ and checkpoint_retry_at_ns_ belong to the sequencer
+  // thread, the only caller.
   return std::max(
       CheckpointDueAt(options_.checkpoint, committed_size_, last_checkpoint_),
       checkpoint_retry_at_ns_);
@@ -286,7 +384,7 @@ absl::Status Sequencer::IssueCheckpoint() {
   }
   last_checkpoint_ = LastCheckpoint{head.size, now};
   spdlog::debug("checkpoint {} issued: size {}", *sequence, head.size);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   checkpoint_size_ = head.size;
   have_checkpoint_ = true;
   ++checkpoints_issued_;

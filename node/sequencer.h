@@ -1,15 +1,21 @@
 #pragma once
 
-// Group commit. gRPC handler threads Submit() verified batches; one
-// sequencer thread takes everything queued (up to max_group_events events),
-// appends it with one Ledger::Append (one synced write), commits the new
-// head through the Coordinator, then completes the waiters. No timer sits on
-// the append path: an idle ledger appends at once, and under load the queue
-// that builds while a group is being written becomes the next group.
+// Group commit, pipelined. gRPC handler threads Submit() verified batches;
+// the sequencer thread takes everything queued (up to max_group_events
+// events) and writes it with one Ledger::AppendNoSync (one unsynced
+// RocksDB write), then hands the group to the publisher thread and goes on
+// with the next group. The publisher makes everything written so far
+// durable with one WAL sync (Ledger::Publish), commits the new head through
+// the Coordinator, and completes the waiters, in group order. So group k+1
+// is checked, hashed and written while group k's fsync is in progress, and
+// one fsync covers every group written meanwhile. No timer sits on the
+// append path: an idle ledger appends at once, and under load the queue
+// that builds during a write becomes the next group.
 //
-// The same thread issues checkpoints (the Ledger's writer methods are
-// single-threaded) when CheckpointDueAt() says so, waiting on a condition
-// variable with that deadline.
+// The sequencer thread also issues checkpoints (the Ledger's writer methods
+// are single-threaded) when CheckpointDueAt() says so, waiting on a
+// condition variable with that deadline. Checkpoints only ever cover
+// committed (published) heads.
 //
 // States: running -> (StopAccepting) draining -> (Shutdown) stopped.
 //         running -> (storage or commit failure) failed: every later Submit
@@ -24,8 +30,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/sync.h"
 #include "ledger/ledger.h"
 #include "node/checkpoint_policy.h"
 #include "node/clock.h"
@@ -55,7 +61,7 @@ class PendingAppend {
   friend class Sequencer;
   void Complete(ledger::AppendResult result);
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   ledger::AppendResult result_ ABSL_GUARDED_BY(mu_);
 };
@@ -94,29 +100,46 @@ class Sequencer {
   // Makes the thread re-read the clock now (tests move a FakeClock).
   void Poke();
 
-  // For tests and metrics: Ledger::Append calls (groups) and checkpoints
-  // issued by this sequencer.
+  // For tests and metrics: groups written (Ledger::AppendNoSync calls) and
+  // checkpoints issued by this sequencer.
   uint64_t append_calls() const;
   uint64_t checkpoints_issued() const;
   // Waits until checkpoints_issued() >= n or `timeout`; true in the first
   // case.
   bool WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout);
+  // Waits until append_calls() >= n or `timeout`; true in the first case.
+  bool WaitForAppendCalls(uint64_t n, absl::Duration timeout);
 
  private:
   struct Item {
     ledger::VerifiedBatch batch;
     std::shared_ptr<PendingAppend> pending;
   };
+  // A group written but not yet durable.
+  struct WrittenGroup {
+    std::vector<Item> items;
+    std::vector<ledger::AppendResult> results;
+    ledger::Head head;  // the written head after this group
+  };
 
   void Run();
+  void RunPublisher();
   // Waits for queued work, a stop request, a poke or the checkpoint
   // deadline; then takes the next group.
   std::vector<Item> NextGroup(bool* exit) ABSL_LOCKS_EXCLUDED(mu_);
-  void ProcessGroup(std::vector<Item>& group) ABSL_LOCKS_EXCLUDED(mu_);
-  // Refuses later submissions and fails everything queued.
-  void EnterFailedState(const absl::Status& cause) ABSL_LOCKS_EXCLUDED(mu_);
+  void WriteGroup(std::vector<Item>& group) ABSL_LOCKS_EXCLUDED(mu_);
+  void PublishGroups(std::vector<WrittenGroup>& groups)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Completes `items` with `failure` (or their own rejection).
+  static void FailItems(std::vector<Item>& items,
+                        const std::vector<ledger::AppendResult>& results,
+                        const absl::Status& failure);
+  // Refuses later submissions and fails everything queued (keeps the first
+  // cause).
+  void EnterFailedStateLocked(const absl::Status& cause)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When the next checkpoint is due (UTC ns).
-  int64_t CheckpointDue() const;
+  int64_t CheckpointDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Signs and stores a checkpoint of the committed head.
   absl::Status IssueCheckpoint() ABSL_LOCKS_EXCLUDED(mu_);
   // The time a stored checkpoint was signed (its cosignature timestamp).
@@ -131,10 +154,14 @@ class Sequencer {
   // Sequencer thread only (and Start(), before the thread exists).
   std::optional<LastCheckpoint> last_checkpoint_;
   int64_t checkpoint_retry_at_ns_ = 0;
-  uint64_t committed_size_ = 0;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
+  uint64_t committed_size_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  // Written groups waiting for the publisher, in order.
+  std::deque<WrittenGroup> written_ ABSL_GUARDED_BY(mu_);
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool publisher_done_ ABSL_GUARDED_BY(mu_) = false;
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool poked_ ABSL_GUARDED_BY(mu_) = false;
@@ -145,8 +172,9 @@ class Sequencer {
   uint64_t append_calls_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_issued_ ABSL_GUARDED_BY(mu_) = 0;
 
-  absl::Mutex join_mu_;
+  Mutex join_mu_;
   std::thread thread_ ABSL_GUARDED_BY(join_mu_);
+  std::thread publisher_ ABSL_GUARDED_BY(join_mu_);
 };
 
 }  // namespace ledger::node

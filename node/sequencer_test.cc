@@ -7,8 +7,9 @@
 #include <thread>
 #include <vector>
 
+#include "base/strings.h"
+#include "base/sync.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/key_registry.h"
@@ -29,44 +30,45 @@ std::string Message(const absl::Status& s) {
 }
 
 // Passes commits through to a LocalCoordinator; while blocked, Commit()
-// waits, so the sequencer's queue fills up behind it.
+// waits, so the publisher stalls; the writer writes one more group and then
+// waits too, and the sequencer's queue fills up behind them.
 class TestCoordinator : public Coordinator {
  public:
   explicit TestCoordinator(const ledger::Head& head) : local_(head) {}
 
   absl::Status Commit(const ledger::Head& head) override {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ++commits_;
-    mu_.Await(absl::Condition(
-        +[](bool* blocked) { return !*blocked; }, &blocked_));
+    mu_.Await([this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !blocked_; });
     if (!fail_.ok()) return fail_;
     return local_.Commit(head);
   }
   ledger::Head Committed() const override { return local_.Committed(); }
 
   void Block() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     blocked_ = true;
   }
   void Release() {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     blocked_ = false;
   }
   void FailWith(absl::Status s) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     fail_ = std::move(s);
   }
   bool WaitForCommits(int n) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return commits_ >= n;
     };
-    return mu_.AwaitWithTimeout(absl::Condition(&reached), kWait);
+    return mu_.AwaitWithTimeout(reached, kWait);
   }
 
  private:
   LocalCoordinator local_;
-  absl::Mutex mu_;
+  Mutex mu_;
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
@@ -211,7 +213,14 @@ TEST_F(SequencerTest, QueuedBatchesFormOneGroup) {
   StartSequencer();
   coordinator_->Block();
   std::shared_ptr<PendingAppend> first = sequencer_->Submit(Batch(1, 1));
-  ASSERT_TRUE(coordinator_->WaitForCommits(1));  // group 1 is being written
+  ASSERT_TRUE(coordinator_->WaitForCommits(1));  // group 1 is being published
+  // Group 2 is written and waits for the publisher; the writer stops.
+  std::shared_ptr<PendingAppend> second = sequencer_->Submit(Batch(500, 1));
+  ASSERT_TRUE(sequencer_->WaitForAppendCalls(2, kWait));
+  // Written, not published: group 2 waits for group 1's commit.
+  EXPECT_EQ(ledger_->written_head().size, 4u);
+  EXPECT_EQ(ledger_->head().size, 3u);
+  EXPECT_FALSE(second->done());
 
   constexpr int kThreads = 8, kPerThread = 10;
   std::vector<std::vector<std::shared_ptr<PendingAppend>>> pending(kThreads);
@@ -230,15 +239,18 @@ TEST_F(SequencerTest, QueuedBatchesFormOneGroup) {
   coordinator_->Release();
 
   EXPECT_TRUE(first->Wait().status.ok());
+  EXPECT_TRUE(second->Wait().status.ok());
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
       ExpectEntriesHold(pending[t][i]->Wait(),
                         {bytes[t][2 * i], bytes[t][2 * i + 1]});
     }
   }
-  // One group for the first batch, one for all 80 queued behind it.
-  EXPECT_EQ(sequencer_->append_calls(), 2u);
-  EXPECT_EQ(ledger_->head().size, 2u + 1 + kThreads * kPerThread * 2);
+  // One group each for the first two batches, one for all 80 queued
+  // behind them.
+  EXPECT_EQ(sequencer_->append_calls(), 3u);
+  EXPECT_EQ(ledger_->head().size, 2u + 2 + kThreads * kPerThread * 2);
+  EXPECT_EQ(ledger_->head(), coordinator_->Committed());
 }
 
 TEST_F(SequencerTest, GroupsHoldAtMostMaxGroupEvents) {
@@ -248,6 +260,7 @@ TEST_F(SequencerTest, GroupsHoldAtMostMaxGroupEvents) {
   ASSERT_TRUE(coordinator_->WaitForCommits(1));
   std::vector<std::shared_ptr<PendingAppend>> pending;
   pending.push_back(sequencer_->Submit(Batch(100, 25)));  // alone: too big
+  ASSERT_TRUE(sequencer_->WaitForAppendCalls(2, kWait));  // writer waits
   for (int i = 0; i < 6; ++i) {
     pending.push_back(sequencer_->Submit(Batch(200 + 3 * i, 3)));
   }
@@ -281,6 +294,8 @@ TEST_F(SequencerTest, RejectedBatchLeavesTheRestOfItsGroupAlone) {
   coordinator_->Block();
   std::shared_ptr<PendingAppend> blocker = sequencer_->Submit(Batch(2, 1));
   ASSERT_TRUE(coordinator_->WaitForCommits(2));
+  std::shared_ptr<PendingAppend> filler = sequencer_->Submit(Batch(3, 1));
+  ASSERT_TRUE(sequencer_->WaitForAppendCalls(3, kWait));  // writer waits
   VerifiedBatch good1 = Batch(10, 1);
   // Same event_id as event 1, other content.
   Event clash = testing::MakeEvent(kTenant, 1);
@@ -298,7 +313,8 @@ TEST_F(SequencerTest, RejectedBatchLeavesTheRestOfItsGroupAlone) {
   EXPECT_TRUE(p1->Wait().status.ok());
   EXPECT_EQ(p2->Wait().status.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(p3->Wait().status.ok());
-  EXPECT_EQ(sequencer_->append_calls(), 3u);
+  EXPECT_TRUE(filler->Wait().status.ok());
+  EXPECT_EQ(sequencer_->append_calls(), 4u);  // p1..p3 were one group
   EXPECT_TRUE(sequencer_->Append(Batch(12, 1)).status.ok());
 }
 

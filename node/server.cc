@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "grpc/impl/codegen/grpc_types.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 command -v clang-format >/dev/null || { echo "clang-format is not installed" >&2; exit 1; }
-files=$(git ls-files -co --exclude-standard -- '*.h' '*.cc' 2>/dev/null || find crypto ledger node tools tests -name '*.h' -o -name '*.cc')
+files=$(git ls-files -co --exclude-standard -- '*.h' '*.cc' 2>/dev/null || find base crypto ledger node tools tests -name '*.h' -o -name '*.cc')
 existing=()
 for f in $files; do [ -f "$f" ] && existing+=("$f"); done
 [ ${#existing[@]} -eq 0 ] && exit 0

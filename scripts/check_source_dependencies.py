@@ -31,7 +31,7 @@ def main():
     forbidden = policy["forbidden_external"]
     violations = []
     checked = 0
-    for folder in ("crypto", "ledger", "node", "tools", "tests"):
+    for folder in ("base", "crypto", "ledger", "node", "tools", "tests"):
         for dirpath, _, files in os.walk(os.path.join(root, folder)):
             for name in files:
                 if not name.endswith((".h", ".cc")):

@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev
   etcd-server etcd-client
+  postgresql postgresql-contrib libpq-dev valgrind
 )
 
 missing=()

@@ -8,7 +8,7 @@
 #include <random>
 #include <set>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "nlohmann/json.hpp"
 #include "tests/process.h"
 

@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 extern char** environ;
 

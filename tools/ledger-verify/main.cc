@@ -19,7 +19,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "tools/verify/report.h"
 #include "tools/verify/verify.h"
 

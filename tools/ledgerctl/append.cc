@@ -15,8 +15,8 @@
 #include <iterator>
 #include <memory>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "tools/verify/report.h"
 
 namespace ledger::ctl {

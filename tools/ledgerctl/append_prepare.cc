@@ -10,8 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "ledger/batch.h"
 #include "ledger/event.h"
 #include "tools/ledgerctl/append.h"

@@ -15,8 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/batch.h"
 #include "nlohmann/json.hpp"
 #include "node/convert.h"

@@ -2,8 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
-#include "crypto/strings.h"
 #include "tools/verify/format.h"
 
 namespace ledger::ctl {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "node/convert.h"
 #include "tools/ledgerctl/proto_json.h"
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/batch.h"
 #include "node/convert.h"
 #include "tools/ledgerctl/append.h"

@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/sha256.h"
-#include "crypto/strings.h"
 #include "ledger/event.h"
 #include "node/convert.h"
 #include "tools/ledgerctl/gen_events_internal.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/v1/event.pb.h"
 
 namespace ledger::ctl::gen_internal {

@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/event.h"
 #include "tools/ledgerctl/event_lines.h"
 

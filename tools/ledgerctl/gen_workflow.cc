@@ -1,7 +1,7 @@
 // The simulated annotation workflow behind `ledgerctl gen-events`: which
 // events follow which, with what subjects and attributes.
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "tools/ledgerctl/gen_events.h"
 #include "tools/ledgerctl/gen_events_internal.h"
 

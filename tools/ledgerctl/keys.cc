@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/strings.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "ledger/entry.h"
 #include "ledger/v1/admin.grpc.pb.h"
 

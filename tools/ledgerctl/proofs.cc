@@ -5,8 +5,8 @@
 #include <cctype>
 #include <fstream>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
-#include "crypto/strings.h"
 #include "nlohmann/json.hpp"
 
 namespace ledger::ctl {

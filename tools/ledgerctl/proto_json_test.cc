@@ -6,7 +6,7 @@
 
 #include <sstream>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 #include "ledger/v1/event.pb.h"
 #include "ledger/v1/query.pb.h"
 #include "tools/ledgerctl/gen_events.h"

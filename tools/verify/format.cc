@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger::verify {
 namespace {

@@ -1,6 +1,6 @@
 #include "tools/verify/report.h"
 
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger::verify {
 namespace {

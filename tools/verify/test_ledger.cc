@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "crypto/sha256.h"
-#include "crypto/strings.h"
 #include "ledger/batch.h"
 #include "ledger/checkpoint.h"
 

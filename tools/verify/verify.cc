@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
 #include "crypto/rfc6962.h"
-#include "crypto/strings.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/strings.h"
 #include "crypto/key_file.h"
-#include "crypto/strings.h"
 #include "ledger/tlog_proof.h"
 #include "tools/verify/test_ledger.h"
 

@@ -1,4 +1,4 @@
-#include "crypto/strings.h"
+#include "base/strings.h"
 
 namespace ledger {
 

@@ -1,0 +1,168 @@
+// End-to-end smoke tests of the ledger-bench command against a real
+// ledger-node on loopback, at tiny sizes. Speed is never asserted.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/process.h"
+#include "tools/bench/cleanup.h"
+
+namespace ledger::bench {
+namespace {
+
+using nlohmann::json;
+
+class LedgerBenchCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("", "ledger-bench-cli-test");
+    ASSERT_FALSE(dir_.empty());
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Runs ledger-bench with `args` and returns its JSON summary.
+  json Run(std::vector<std::string> args) {
+    std::vector<std::string> argv = {LEDGER_BENCH_BINARY,
+                                     "--node-binary",
+                                     LEDGER_NODE_BINARY,
+                                     "--work-dir",
+                                     dir_,
+                                     "--out",
+                                     dir_ + "/out.json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<testing::RunResult> r =
+        testing::Run(argv, std::chrono::seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return json();
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    std::ifstream in(dir_ + "/out.json");
+    return json::parse(in, nullptr, /*allow_exceptions=*/false);
+  }
+
+  // Temporary node and database directories left behind.
+  int Leftovers() {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      if (e.is_directory()) ++n;
+    }
+    return n;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(LedgerBenchCliTest, BatchIngestReportsThroughputPeersAndRatios) {
+  json out = Run({"ingest", "--events", "400", "--batch-size", "50",
+                  "--clients", "2", "--warmup", "100"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["command"], "ingest");
+  const json& run = out["runs"][0];
+  EXPECT_EQ(run["events"], 400);
+  EXPECT_EQ(run["failed_requests"], 0);
+  EXPECT_EQ(run["latency"]["count"], 8);
+  EXPECT_GT(run["events_per_second"].get<double>(), 0);
+  EXPECT_GE(run["node_cpu_seconds"].get<double>(), 0);
+  EXPECT_GT(run["ledger_disk_bytes"].get<double>(), 0);
+  EXPECT_LE(run["latency"]["p50_us"].get<double>(),
+            run["latency"]["p99_us"].get<double>());
+  EXPECT_EQ(out["peers"]["raw_rocksdb"]["events"], 400);
+  EXPECT_EQ(out["peers"]["raw_rocksdb"]["group_events"], 100);
+  EXPECT_GT(out["peers"]["ed25519"]["verifications"].get<double>(), 0);
+  EXPECT_GT(out["ratios"]["vs_raw_rocksdb"].get<double>(), 0);
+  EXPECT_GT(out["ratios"]["vs_ed25519_ceiling"].get<double>(), 0);
+  EXPECT_FALSE(out["machine"]["cpu_model"].get<std::string>().empty());
+  EXPECT_EQ(Leftovers(), 0);
+}
+
+TEST_F(LedgerBenchCliTest, PerEventOpenLoopAndStreamsAcknowledgeEverything) {
+  json open = Run({"ingest", "--rpc", "append", "--signatures", "event",
+                   "--events", "200", "--rate", "400", "--clients", "4",
+                   "--warmup", "20", "--no-peers"});
+  ASSERT_TRUE(open.is_object());
+  EXPECT_EQ(open["runs"][0]["mode"], "open_loop");
+  EXPECT_EQ(open["runs"][0]["events"], 200);
+  EXPECT_EQ(open["runs"][0]["failed_requests"], 0);
+  EXPECT_FALSE(open.contains("ratios"));
+
+  json stream = Run({"ingest", "--rpc", "stream", "--events", "300",
+                     "--batch-size", "20", "--stream-messages", "5",
+                     "--clients", "2", "--warmup", "0", "--no-peers"});
+  ASSERT_TRUE(stream.is_object());
+  EXPECT_EQ(stream["runs"][0]["events"], 300);
+  EXPECT_EQ(stream["runs"][0]["requests"], 15);
+  // Five batches a stream; only each client's last stream may be short.
+  EXPECT_GE(stream["runs"][0]["streams"].get<int>(), 3);
+  EXPECT_LE(stream["runs"][0]["streams"].get<int>(), 4);
+}
+
+TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
+  json proofs =
+      Run({"proofs", "--size", "1500", "--requests", "50", "--clients", "2"});
+  ASSERT_TRUE(proofs.is_object());
+  EXPECT_GE(proofs["proofs"]["tree_size"].get<int>(), 1500);
+  EXPECT_EQ(proofs["proofs"]["inclusion"]["requests"], 50);
+  EXPECT_EQ(proofs["proofs"]["inclusion"]["failed"], 0);
+  EXPECT_EQ(proofs["proofs"]["consistency"]["requests"], 50);
+  EXPECT_EQ(proofs["proofs"]["consistency"]["failed"], 0);
+
+  json verify = Run({"verify-offline", "--entries", "1200"});
+  ASSERT_TRUE(verify.is_object());
+  const json& v = verify["verify_offline"];
+  EXPECT_GE(v["entries"].get<int>(), 1200);
+  EXPECT_GT(v["hash_path"]["entries_per_second"].get<double>(), 0);
+  // Two batches and the node's own key entries.
+  EXPECT_LE(v["with_signatures"]["ed25519_verifications"].get<int>(), 10);
+}
+
+TEST_F(LedgerBenchCliTest, SuiteComputesRatiosAndTargets) {
+  json out = Run({"suite", "--no-postgres", "--events", "200", "--batch-size",
+                  "50", "--clients", "2", "--single-clients", "4",
+                  "--latency-batch-size", "10", "--proof-requests", "20"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["runs"].size(), 7u);
+  for (const json& run : out["runs"]) {
+    EXPECT_EQ(run["failed_requests"], 0) << run["name"];
+    EXPECT_EQ(run["events"], 200) << run["name"];
+  }
+  EXPECT_GT(out["ratios"]["batch_signed_vs_raw_rocksdb"].get<double>(), 0);
+  EXPECT_GT(out["ratios"]["per_event_signed_vs_ed25519_ceiling"].get<double>(),
+            0);
+  EXPECT_FALSE(out["ratios"].contains("ours_best_vs_postgres_chained_best"));
+  EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
+  EXPECT_GT(out["verify_offline"]["entries"].get<int>(), 200);
+  EXPECT_EQ(out["targets"].size(), 9u);
+  EXPECT_EQ(Leftovers(), 0);
+}
+
+TEST_F(LedgerBenchCliTest, GrowthReportsEveryStep) {
+  json out =
+      Run({"growth", "--target", "1500", "--step", "500", "--probe", "200",
+           "--batch-size", "100", "--proof-requests", "20", "--warmup", "0"});
+  ASSERT_TRUE(out.is_object());
+  ASSERT_EQ(out["steps"].size(), 3u);
+  EXPECT_EQ(out["steps"][0]["size_before"], 0);
+  EXPECT_EQ(out["steps"][2]["size_before"], 1000);
+  EXPECT_EQ(out["steps"][2]["probe"]["events"], 200);
+  EXPECT_EQ(out["steps"][2]["fill"]["events"], 300);
+  EXPECT_EQ(out["steps"][2]["proofs"]["failed"], 0);
+  EXPECT_GT(out["final_disk_vs_entry_bytes"].get<double>(), 0);
+  EXPECT_EQ(out["targets"].size(), 4u);
+}
+
+TEST_F(LedgerBenchCliTest, BadUsageExitsTwo) {
+  absl::StatusOr<testing::RunResult> r = testing::Run(
+      {LEDGER_BENCH_BINARY, "ingest", "--rpc", "stream", "--rate", "10"},
+      std::chrono::seconds(30));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 2);
+  EXPECT_NE(r->err.find("open loop"), std::string::npos) << r->err;
+}
+
+}  // namespace
+}  // namespace ledger::bench

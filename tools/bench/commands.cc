@@ -1,0 +1,96 @@
+#include "tools/bench/commands.h"
+
+#include <iostream>
+
+#include "base/status_macros.h"
+#include "tools/bench/proofs.h"
+#include "tools/bench/report.h"
+
+namespace ledger::bench {
+namespace {
+
+using nlohmann::json;
+
+json ProofKindJson(const ProofKindResult& k) {
+  json j{{"requests", k.requests},
+         {"failed", k.failed},
+         {"seconds", k.seconds},
+         {"latency", HistogramJson(k.latency)}};
+  if (!k.first_error.empty()) j["first_error"] = k.first_error;
+  return j;
+}
+
+}  // namespace
+
+absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
+                                   bool peers) {
+  LEDGER_RETURN_IF_ERROR(ValidateSpec(spec));
+  json summary;
+  {
+    LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
+                            BenchNode::Start(env));
+    LEDGER_ASSIGN_OR_RETURN(json run, RunIngest(*node, spec, env.seed, 0));
+    LEDGER_RETURN_IF_ERROR(node->Stop());
+    summary["runs"] = json::array({run});
+  }
+  if (!peers) return summary;
+  LEDGER_ASSIGN_OR_RETURN(summary["peers"],
+                          RunLocalPeers(env, spec, spec.warmup_events));
+  const double ours = summary["runs"][0]["events_per_second"].get<double>();
+  const double raw =
+      summary["peers"]["raw_rocksdb"]["events_per_second"].get<double>();
+  const json& ed = summary["peers"]["ed25519"];
+  const double sig = ed["verifications_per_second"].get<double>() *
+                     ed["batch_size"].get<double>();
+  summary["ratios"] = json{{"vs_raw_rocksdb", raw > 0 ? ours / raw : 0.0},
+                           {"vs_ed25519_ceiling", sig > 0 ? ours / sig : 0.0}};
+  return summary;
+}
+
+absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
+                                   uint64_t requests, int clients) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
+                          BenchNode::Start(env));
+  std::cerr << "ledger-bench: filling the ledger with " << size << " events ..."
+            << std::endl;
+  LEDGER_ASSIGN_OR_RETURN(double fill_rate,
+                          FillLedger(*node, size, env.seed, 0));
+  LEDGER_ASSIGN_OR_RETURN(v1::Checkpoint cp,
+                          node->node().WaitForCheckpoint(size, 120));
+  const bool idle = node->node().WaitUntilIdle(60);
+  ProofOptions po;
+  po.requests = requests;
+  po.clients = clients;
+  po.seed = env.seed;
+  ProofResult p = RunProofs(node->node().target(), cp.size(), po);
+  LEDGER_RETURN_IF_ERROR(node->Stop());
+  return json{{"fill_events_per_second", fill_rate},
+              {"idle_before_proofs", idle},
+              {"proofs", json{{"tree_size", p.tree_size},
+                              {"clients", clients},
+                              {"inclusion", ProofKindJson(p.inclusion)},
+                              {"consistency", ProofKindJson(p.consistency)}}}};
+}
+
+absl::StatusOr<json> VerifyOfflineCommand(const BenchEnv& env,
+                                          uint64_t entries) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
+                          BenchNode::Start(env));
+  LEDGER_RETURN_IF_ERROR(FillLedger(*node, entries, env.seed, 0).status());
+  LEDGER_ASSIGN_OR_RETURN(OfflineLedger ledger,
+                          FetchOfflineLedger(node->node(), entries));
+  LEDGER_RETURN_IF_ERROR(node->Stop());
+  LEDGER_ASSIGN_OR_RETURN(json v, RunOfflineVerification(ledger));
+  return json{{"verify_offline", v}};
+}
+
+absl::StatusOr<json> PeersCommand(const BenchEnv& env, const IngestSpec& spec,
+                                  const PgSweepOptions& postgres) {
+  LEDGER_ASSIGN_OR_RETURN(json peers, RunLocalPeers(env, spec, 0));
+  if (postgres.enabled) {
+    LEDGER_ASSIGN_OR_RETURN(peers["postgres"], RunPgSweep(env, postgres));
+  }
+  return json{{"peers", peers}};
+}
+
+}  // namespace ledger::bench

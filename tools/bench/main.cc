@@ -1,0 +1,257 @@
+// ledger-bench: benchmarks of the annotation ledger over its real gRPC API,
+// with the peers that bound it (raw RocksDB, Ed25519, PostgreSQL) measured
+// in the same run. See tools/bench/README.md.
+//
+//   ledger-bench ingest [--rpc batch|stream|append] [--signatures batch|event]
+//                       [--batch-size N] [--clients N] [--events N]
+//                       [--rate R] [--seconds S] [--no-peers]
+//   ledger-bench proofs --size N [--requests N] [--clients N]
+//   ledger-bench verify-offline --entries N
+//   ledger-bench peers [--no-postgres] [--pg-rows N] ...
+//   ledger-bench suite [--events N] [--no-postgres] ...
+//   ledger-bench growth [--target N] [--step N] [--probe N]
+//
+// Common: --out FILE (JSON summary; stdout when absent), --markdown FILE,
+// --node-binary, --work-dir, --seed, --keep. Exit codes: 0 done, 1 a run
+// failed, 2 bad usage.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "base/strings.h"
+#include "tools/bench/cleanup.h"
+#include "tools/bench/commands.h"
+#include "tools/bench/growth.h"
+#include "tools/bench/report.h"
+
+#ifndef LEDGER_NODE_BINARY
+#define LEDGER_NODE_BINARY "ledger-node"
+#endif
+
+namespace ledger::bench {
+namespace {
+
+using nlohmann::json;
+
+struct Flags {
+  BenchEnv env;
+  std::string out, markdown;
+  IngestSpec spec;
+  std::string rpc = "batch", signatures = "batch";
+  bool no_peers = false;
+  uint64_t size = 100000, requests = 2000, entries = 200000;
+  int proof_clients = 1;
+  SuiteOptions suite;
+  GrowthOptions growth;
+  PgSweepOptions pg;
+};
+
+void AddSpecOptions(CLI::App* cmd, Flags& f) {
+  cmd->add_option("--rpc", f.rpc, "batch (AppendBatch), stream, append")
+      ->check(CLI::IsMember({"batch", "stream", "append"}))
+      ->capture_default_str();
+  cmd->add_option("--signatures", f.signatures, "batch or event")
+      ->check(CLI::IsMember({"batch", "event"}))
+      ->capture_default_str();
+  cmd->add_option("--batch-size", f.spec.batch_size, "events per batch")
+      ->capture_default_str();
+  cmd->add_option("--clients", f.spec.clients, "channels / streams")
+      ->capture_default_str();
+  cmd->add_option("--events", f.spec.events, "measured events")
+      ->capture_default_str();
+  cmd->add_option("--rate", f.spec.rate,
+                  "open loop: requests per second (0: closed loop)")
+      ->capture_default_str();
+  cmd->add_option("--seconds", f.spec.max_seconds, "time bound")
+      ->capture_default_str();
+  cmd->add_option("--stream-messages", f.spec.stream_messages,
+                  "batches per stream")
+      ->capture_default_str();
+  cmd->add_option("--warmup", f.spec.warmup_events, "warm-up events")
+      ->capture_default_str();
+  cmd->add_option("--event-bytes", f.spec.event_bytes, "canonical event size")
+      ->capture_default_str();
+}
+
+void AddPgOptions(CLI::App* cmd, PgSweepOptions& pg) {
+  cmd->add_flag("!--no-postgres", pg.enabled, "skip PostgreSQL");
+  cmd->add_option("--pg-bin", pg.bin_dir, "PostgreSQL bin directory");
+  cmd->add_option("--pg-rows", pg.rows, "rows per PostgreSQL run")
+      ->capture_default_str();
+  cmd->add_option("--pg-rows-per-insert", pg.rows_per_insert,
+                  "sweep: rows per INSERT");
+  cmd->add_option("--pg-clients", pg.clients, "sweep: connections");
+  cmd->add_option("--pg-seconds", pg.max_seconds, "time bound per run")
+      ->capture_default_str();
+}
+
+void Finish(const Flags& f, const std::string& command, json summary,
+            const std::string& started) {
+  summary["command"] = command;
+  summary["started_at"] = started;
+  summary["finished_at"] = NowUtc();
+  summary["machine"] =
+      MachineInfo(f.env.work_dir.empty() ? "/tmp" : f.env.work_dir);
+  summary["seed"] = f.env.seed;
+  if (summary.contains("runs")) std::cerr << TextTable(summary["runs"]);
+  std::string md = MarkdownReport(summary);
+  std::cerr << md;
+  if (!f.markdown.empty()) {
+    if (absl::Status s = WriteTextFile(f.markdown, md); !s.ok()) {
+      std::cerr << "ledger-bench: " << s.message() << "\n";
+    }
+  }
+  if (f.out.empty()) {
+    std::cout << summary.dump(2, ' ', false, json::error_handler_t::replace)
+              << std::endl;
+  } else if (absl::Status s = WriteJsonFile(f.out, summary); !s.ok()) {
+    std::cerr << "ledger-bench: " << s.message() << "\n";
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"ledger-bench: annotation ledger benchmarks over gRPC"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Flags f;
+  f.env.node_binary = LEDGER_NODE_BINARY;
+  app.add_option("--node-binary", f.env.node_binary, "ledger-node to start")
+      ->capture_default_str();
+  app.add_option("--work-dir", f.env.work_dir,
+                 "parent of temporary data directories (default /tmp)");
+  app.add_option("--seed", f.env.seed, "workload seed")->capture_default_str();
+  app.add_flag("--keep", f.env.keep, "keep data directories and logs");
+  app.add_option("--out", f.out, "JSON summary file (default: stdout)");
+  app.add_option("--markdown", f.markdown, "markdown report file");
+  app.add_option("--node-log-level", f.env.node_log_level, "node log level")
+      ->capture_default_str();
+
+  CLI::App* ingest = app.add_subcommand("ingest", "one ingest scenario");
+  AddSpecOptions(ingest, f);
+  ingest->add_flag("--no-peers", f.no_peers, "skip raw RocksDB and Ed25519");
+  CLI::App* proofs = app.add_subcommand("proofs", "proof latency at a size");
+  proofs->add_option("--size", f.size, "ledger size")->capture_default_str();
+  proofs->add_option("--requests", f.requests, "requests of each kind")
+      ->capture_default_str();
+  proofs->add_option("--clients", f.proof_clients, "concurrent clients")
+      ->capture_default_str();
+  CLI::App* verify =
+      app.add_subcommand("verify-offline", "offline verification rate");
+  verify->add_option("--entries", f.entries, "ledger size")
+      ->capture_default_str();
+  CLI::App* peers = app.add_subcommand("peers", "the peers alone");
+  AddSpecOptions(peers, f);
+  AddPgOptions(peers, f.pg);
+  CLI::App* suite = app.add_subcommand("suite", "the full comparison run");
+  suite->add_option("--events", f.suite.events, "events per run")
+      ->capture_default_str();
+  suite->add_option("--seconds", f.suite.max_seconds, "time bound per run")
+      ->capture_default_str();
+  suite->add_option("--batch-size", f.suite.batch_size, "batch-signed runs")
+      ->capture_default_str();
+  suite->add_option("--clients", f.suite.clients, "clients / streams")
+      ->capture_default_str();
+  suite
+      ->add_option("--single-clients", f.suite.single_clients,
+                   "clients of the one-event-per-request run")
+      ->capture_default_str();
+  suite
+      ->add_option("--latency-batch-size", f.suite.latency_batch_size,
+                   "batch size of the latency runs")
+      ->capture_default_str();
+  suite
+      ->add_option("--proof-requests", f.suite.proof_requests,
+                   "proof requests of each kind")
+      ->capture_default_str();
+  suite
+      ->add_option("--warmup", f.suite.warmup_events,
+                   "warm-up events before each run")
+      ->capture_default_str();
+  AddPgOptions(suite, f.suite.postgres);
+  CLI::App* growth = app.add_subcommand("growth", "ingest and proofs to 10M");
+  growth->add_option("--target", f.growth.target, "final size")
+      ->capture_default_str();
+  growth->add_option("--step", f.growth.step, "events per step")
+      ->capture_default_str();
+  growth->add_option("--probe", f.growth.probe_events, "probe events")
+      ->capture_default_str();
+  growth->add_option("--batch-size", f.growth.batch_size, "events per batch")
+      ->capture_default_str();
+  growth->add_option("--clients", f.growth.clients, "streams")
+      ->capture_default_str();
+  growth
+      ->add_option("--proof-requests", f.growth.proof_requests,
+                   "proof requests of each kind per step")
+      ->capture_default_str();
+  growth
+      ->add_option("--warmup", f.growth.warmup_events,
+                   "warm-up events (at most a tenth of a step)")
+      ->capture_default_str();
+  growth->add_option("--seconds", f.growth.max_seconds, "time bound")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  f.spec.rpc = f.rpc == "stream"   ? Rpc::kAppendStream
+               : f.rpc == "append" ? Rpc::kAppend
+                                   : Rpc::kAppendBatch;
+  f.spec.per_event_signatures = f.signatures == "event";
+  if (f.spec.per_event_signatures) f.spec.batch_size = 1;
+  f.spec.name = StrCat(f.spec.per_event_signatures ? "per-event " : "batch ",
+                       RpcName(f.spec.rpc), " b", f.spec.batch_size, " c",
+                       f.spec.clients, f.spec.rate > 0 ? " open" : "");
+  if ((ingest->parsed() || peers->parsed())) {
+    if (absl::Status s = ValidateSpec(f.spec); !s.ok()) {
+      std::cerr << "ledger-bench: " << s.message() << "\n";
+      return 2;
+    }
+  }
+
+  InstallSignalCleanup();
+  const std::string started = NowUtc();
+  absl::StatusOr<json> result;
+  std::string command = app.get_subcommands()[0]->get_name();
+  if (ingest->parsed()) {
+    result = IngestCommand(f.env, f.spec, !f.no_peers);
+  } else if (proofs->parsed()) {
+    result = ProofsCommand(f.env, f.size, f.requests, f.proof_clients);
+  } else if (verify->parsed()) {
+    result = VerifyOfflineCommand(f.env, f.entries);
+  } else if (peers->parsed()) {
+    result = PeersCommand(f.env, f.spec, f.pg);
+  } else if (suite->parsed()) {
+    result = RunSuite(f.env, f.suite);
+  } else {
+    result = RunGrowth(f.env, f.growth, [&](const json& partial) {
+      if (f.out.empty()) return;
+      json copy = partial;
+      copy["command"] = "growth";
+      copy["partial"] = true;
+      (void)WriteJsonFile(f.out, copy);
+    });
+  }
+  if (!result.ok()) {
+    std::cerr << "ledger-bench " << command << ": " << result.status().message()
+              << "\n";
+    RunCleanups();
+    return 1;
+  }
+  Finish(f, command, *std::move(result), started);
+  RunCleanups();  // nothing left on success, but waits for a signal's
+  return 0;
+}
+
+}  // namespace
+}  // namespace ledger::bench
+
+int main(int argc, char** argv) {
+  try {
+    return ledger::bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "ledger-bench: " << e.what() << "\n";
+    ledger::bench::RunCleanups();
+    return 1;
+  }
+}

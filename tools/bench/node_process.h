@@ -1,0 +1,98 @@
+#pragma once
+
+// A `ledger-node` child process for the benchmark: started on
+// 127.0.0.1:0 with a fresh data directory, its port read from the
+// "listening on" line, its CPU time read from /proc, stopped with SIGTERM
+// (SIGKILL if it does not exit). Plus the few RPCs the benchmark needs
+// besides the load itself.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "crypto/note.h"
+#include "ledger/v1/admin.grpc.pb.h"
+#include "ledger/v1/proof.grpc.pb.h"
+#include "tests/process.h"
+
+namespace ledger::bench {
+
+struct NodeOptions {
+  std::string binary;    // path of ledger-node
+  std::string data_dir;  // created by the node if missing
+  std::string log_path;  // the node's stderr
+  std::string log_level = "warn";
+  double start_timeout_seconds = 120;  // opening verifies the whole ledger
+};
+
+class NodeProcess {
+ public:
+  static absl::StatusOr<std::unique_ptr<NodeProcess>> Start(
+      const NodeOptions& options);
+  ~NodeProcess();  // kills a node still running
+
+  const std::string& target() const { return target_; }  // "127.0.0.1:PORT"
+  pid_t pid() const { return process_.pid(); }
+  const std::string& data_dir() const { return options_.data_dir; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+  // utime + stime of the node so far, in seconds.
+  absl::StatusOr<double> CpuSeconds() const;
+  // The same, split: {user, system}.
+  absl::StatusOr<std::pair<double, double>> CpuTimes() const;
+
+  // Registers `emitter` (an Ed25519 note signer) for `tenant`.
+  absl::Status RegisterEmitterKey(const crypto::NoteSigner& emitter,
+                                  const std::string& tenant);
+  // Every registered key (node and emitters).
+  absl::StatusOr<std::vector<v1::KeyInfo>> ListKeys();
+  absl::StatusOr<v1::NodeInfo> GetNodeInfo();
+  // Waits until a checkpoint covers at least `min_size` entries.
+  absl::StatusOr<v1::Checkpoint> WaitForCheckpoint(uint64_t min_size,
+                                                   double timeout_seconds);
+
+  // Waits until the node uses less than `cpu_fraction` of a core over a
+  // 250 ms window (background flushes and compactions done), at most
+  // `max_seconds`; returns whether it got there.
+  bool WaitUntilIdle(double max_seconds, double cpu_fraction = 0.05) const;
+
+  // SIGTERM and wait; the node's exit code.
+  absl::StatusOr<int> Stop(double timeout_seconds = 60);
+
+ private:
+  NodeProcess(NodeOptions options, testing::Process process);
+  NodeOptions options_;
+  testing::Process process_;
+  std::string target_;
+  std::shared_ptr<grpc::Channel> channel_;
+  bool stopped_ = false;
+};
+
+// Bytes of every file under `dir` (apparent sizes).
+uint64_t DirectoryBytes(const std::string& dir);
+
+// CPU seconds {utime, stime} of process `pid` from /proc/PID/stat.
+absl::StatusOr<std::pair<double, double>> ProcessCpuTimes(pid_t pid);
+// CPU seconds (utime + stime) of each live thread of `pid` by thread ID,
+// with the thread's name, from /proc/PID/task/*/stat.
+struct ThreadCpu {
+  std::string name;
+  double seconds = 0;
+};
+std::map<pid_t, ThreadCpu> ProcessThreadCpu(pid_t pid);
+// CPU seconds per thread name spent between two ProcessThreadCpu snapshots
+// (threads that ended in between are missing).
+std::map<std::string, double> ThreadCpuDelta(
+    const std::map<pid_t, ThreadCpu>& before,
+    const std::map<pid_t, ThreadCpu>& after);
+
+// CPU seconds of this process (all threads).
+double SelfCpuSeconds();
+
+}  // namespace ledger::bench

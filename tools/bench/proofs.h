@@ -1,0 +1,46 @@
+#pragma once
+
+// Proof latency over gRPC at a given ledger size: closed-loop
+// GetInclusionProof (random index, against the latest checkpoint) and
+// GetConsistencyProof (random old size, to the latest checkpoint) calls from
+// `clients` channels. Each answer's hash count is checked against RFC 9162's
+// proof length for (index, size).
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tools/bench/histogram.h"
+
+namespace ledger::bench {
+
+struct ProofOptions {
+  uint64_t requests = 2000;  // of each kind
+  int clients = 1;
+  double max_seconds = 30;  // of each kind
+  uint64_t seed = 1;
+};
+
+struct ProofKindResult {
+  uint64_t requests = 0;
+  uint64_t failed = 0;
+  double seconds = 0;
+  Histogram latency;  // ns
+  std::string first_error;
+};
+
+struct ProofResult {
+  uint64_t tree_size = 0;
+  ProofKindResult inclusion;
+  ProofKindResult consistency;
+};
+
+// `tree_size` must be the size of the node's latest checkpoint.
+ProofResult RunProofs(const std::string& target, uint64_t tree_size,
+                      const ProofOptions& options);
+
+// The number of hashes in the RFC 9162 consistency proof between sizes
+// (0 < old_size <= new_size).
+size_t ConsistencyProofLength(uint64_t old_size, uint64_t new_size);
+
+}  // namespace ledger::bench

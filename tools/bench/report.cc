@@ -1,0 +1,172 @@
+#include "tools/bench/report.h"
+
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "base/strings.h"
+#include "tests/process.h"
+
+namespace ledger::bench {
+namespace {
+
+using nlohmann::json;
+
+double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+std::string FirstLineWith(const std::string& path, std::string_view key) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) {
+      size_t colon = line.find(':');
+      return std::string(
+          Trim(colon == std::string::npos ? line : line.substr(colon + 1)));
+    }
+  }
+  return "";
+}
+
+std::string Command(const std::vector<std::string>& argv) {
+  absl::StatusOr<testing::RunResult> r =
+      testing::Run(argv, std::chrono::seconds(10));
+  if (!r.ok() || r->exit_code != 0) return "";
+  return std::string(Trim(r->out));
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+std::string Cell(const json& j, const char* key, int digits) {
+  if (!j.contains(key) || !j[key].is_number()) return "-";
+  return Fixed(j[key].get<double>(), digits);
+}
+
+}  // namespace
+
+json HistogramJson(const Histogram& h) {
+  return json{{"count", h.count()},
+              {"mean_us", h.mean() / 1000.0},
+              {"p50_us", Us(h.ValueAtPercentile(50))},
+              {"p90_us", Us(h.ValueAtPercentile(90))},
+              {"p99_us", Us(h.ValueAtPercentile(99))},
+              {"p999_us", Us(h.ValueAtPercentile(99.9))},
+              {"max_us", Us(h.max())}};
+}
+
+json MachineInfo(const std::string& work_dir) {
+  json m;
+  m["cpu_model"] = FirstLineWith("/proc/cpuinfo", "model name");
+  m["cores"] = sysconf(_SC_NPROCESSORS_ONLN);
+  std::string mem = FirstLineWith("/proc/meminfo", "MemTotal");
+  m["memory"] = mem;
+  utsname u{};
+  if (uname(&u) == 0) m["kernel"] = StrCat(u.sysname, " ", u.release);
+  struct statvfs fs {};
+  if (statvfs(work_dir.c_str(), &fs) == 0) {
+    m["work_dir_free_bytes"] = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+  m["work_dir"] = work_dir;
+  m["df"] = Command({"/bin/df", "-h", work_dir});
+  m["lsblk"] = Command({"/bin/lsblk", "-d", "-o", "NAME,ROTA,SIZE,MODEL"});
+  m["load_average"] = FirstLineWith("/proc/loadavg", "");
+  return m;
+}
+
+std::string NowUtc() {
+  time_t now = time(nullptr);
+  tm t{};
+  gmtime_r(&now, &t);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &t);
+  return buf;
+}
+
+absl::Status WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+absl::Status WriteJsonFile(const std::string& path, const json& value) {
+  return WriteTextFile(
+      path, value.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
+std::string TextTable(const json& runs) {
+  std::ostringstream out;
+  char line[256];
+  snprintf(line, sizeof(line), "%-40s %12s %10s %10s %10s %12s\n", "run",
+           "events/s", "p50 us", "p99 us", "p99.9 us", "cpu s/1k");
+  out << line;
+  for (const json& r : runs) {
+    const json lat = r.value("latency", json::object());
+    snprintf(line, sizeof(line), "%-40s %12s %10s %10s %10s %12s\n",
+             r.value("name", std::string("?")).c_str(),
+             Cell(r, "events_per_second", 0).c_str(),
+             Cell(lat, "p50_us", 0).c_str(), Cell(lat, "p99_us", 0).c_str(),
+             Cell(lat, "p999_us", 0).c_str(),
+             Cell(r, "node_cpu_seconds_per_1k_events", 4).c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+std::string MarkdownReport(const json& summary) {
+  std::ostringstream md;
+  md << "# ledger-bench " << summary.value("command", std::string()) << " — "
+     << summary.value("started_at", std::string()) << "\n\n";
+  if (summary.contains("machine")) {
+    const json& m = summary["machine"];
+    md << "Machine: " << m.value("cpu_model", std::string("?")) << ", "
+       << m.value("cores", 0) << " cores, " << m.value("memory", std::string())
+       << "\n\n";
+  }
+  if (summary.contains("runs")) {
+    md << "| run | events/s | p50 us | p90 us | p99 us | p99.9 us | node CPU "
+          "s/1k events |\n|---|---:|---:|---:|---:|---:|---:|\n";
+    for (const json& r : summary["runs"]) {
+      const json lat = r.value("latency", json::object());
+      md << "| " << r.value("name", std::string("?")) << " | "
+         << Cell(r, "events_per_second", 0) << " | " << Cell(lat, "p50_us", 0)
+         << " | " << Cell(lat, "p90_us", 0) << " | " << Cell(lat, "p99_us", 0)
+         << " | " << Cell(lat, "p999_us", 0) << " | "
+         << Cell(r, "node_cpu_seconds_per_1k_events", 4) << " |\n";
+    }
+    md << "\n";
+  }
+  if (summary.contains("ratios")) {
+    md << "| ratio | value |\n|---|---:|\n";
+    for (const auto& [k, v] : summary["ratios"].items()) {
+      md << "| " << k << " | "
+         << (v.is_number() ? Fixed(v.get<double>(), 3) : v.dump()) << " |\n";
+    }
+    md << "\n";
+  }
+  if (summary.contains("targets")) {
+    md << "| target | goal | measured | met |\n|---|---|---:|---|\n";
+    for (const json& t : summary["targets"]) {
+      md << "| " << t.value("name", std::string()) << " | "
+         << t.value("goal", std::string()) << " | "
+         << (t.contains("measured") && t["measured"].is_number()
+                 ? Fixed(t["measured"].get<double>(), 3)
+                 : std::string("-"))
+         << " | " << (t.value("met", false) ? "yes" : "no") << " |\n";
+    }
+    md << "\n";
+  }
+  return md.str();
+}
+
+}  // namespace ledger::bench

@@ -1,0 +1,54 @@
+#pragma once
+
+// The full comparison run (`ledger-bench suite`) and the PostgreSQL sweep
+// (`ledger-bench peers`): ours in each mode, every peer on the same
+// records, the ratios and the targets, all in one JSON summary.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "tools/bench/scenario.h"
+
+namespace ledger::bench {
+
+struct PgSweepOptions {
+  bool enabled = true;
+  std::string bin_dir;  // empty: autodetect
+  uint64_t rows = 20000;
+  std::vector<uint32_t> rows_per_insert = {1, 100, 1000};
+  std::vector<int> clients = {1, 4, 16};
+  int many_clients = 32;  // the "one event per request" case
+  double max_seconds = 15;
+};
+
+struct SuiteOptions {
+  uint64_t events = 50000;  // per ingest run
+  double max_seconds = 30;  // per run
+  uint32_t batch_size = 1000;
+  int clients = 4;
+  uint32_t latency_batch_size = 100;
+  int single_clients = 32;
+  uint32_t stream_messages = 50;
+  uint64_t warmup_events = 2000;
+  uint64_t proof_requests = 2000;
+  PgSweepOptions postgres;
+};
+
+absl::StatusOr<nlohmann::json> RunSuite(const BenchEnv& env,
+                                        const SuiteOptions& options);
+
+// Starts a PostgreSQL server, runs the chained table at every
+// (rows_per_insert, clients) of the sweep and at (1, many_clients), the
+// plain table at the chained best and at (1, many_clients), checks the
+// chain of the last chained run, stops the server. Records: `rows` events
+// of the workload of `seed`.
+absl::StatusOr<nlohmann::json> RunPgSweep(const BenchEnv& env,
+                                          const PgSweepOptions& options);
+
+// Ratios and targets of a summary holding "runs" and "peers".
+void AddRatiosAndTargets(nlohmann::json& summary);
+
+}  // namespace ledger::bench
