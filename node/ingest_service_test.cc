@@ -211,6 +211,7 @@ TEST_F(IngestServiceTest, AppendBatchRejectsBadInputWithoutStoringAnything) {
         {{"same id twice in one batch", grpc::ALREADY_EXISTS, "events[4]"},
          SignedBatch(emitter_.key, twice)});
   }
+#ifndef LEDGER_TSAN_BUILD  // 100k events through gRPC: minutes under TSan
   {
     v1::AppendBatchRequest r;
     v1::Event e = MakeEventProto(kTenant, 1);
@@ -222,6 +223,7 @@ TEST_F(IngestServiceTest, AppendBatchRejectsBadInputWithoutStoringAnything) {
                       "100001 events exceed the limit of 100000"},
                      r});
   }
+#endif
   const uint64_t before = LedgerSize();
   for (const Case& c : cases) {
     ExpectRejected(c.expect, AppendBatch(c.request), before);

@@ -30,6 +30,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
                            &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  // The sync server keeps at most MAX_POLLERS idle threads and ends the
+  // rest. Appends block their thread until the group is durable, so with
+  // the default (2) every burst of concurrent clients created and ended a
+  // thread per request. Keep enough for a few hundred clients.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 256);
   builder.RegisterService(&server->ingest_);
   builder.RegisterService(&server->proof_);
   builder.RegisterService(&server->query_);
