@@ -11,15 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-json ProofKindJson(const ProofKindResult& k) {
-  json j{{"requests", k.requests},
-         {"failed", k.failed},
-         {"seconds", k.seconds},
-         {"latency", HistogramJson(k.latency)}};
-  if (!k.first_error.empty()) j["first_error"] = k.first_error;
-  return j;
-}
-
 }  // namespace
 
 absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,

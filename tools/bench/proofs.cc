@@ -12,6 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "ledger/merkle.h"
 #include "ledger/v1/proof.grpc.pb.h"
+#include "tools/bench/report.h"
 
 namespace ledger::bench {
 namespace {
@@ -131,6 +132,15 @@ size_t ConsistencyProofLength(uint64_t old_size, uint64_t new_size) {
     }
   }
   return at_top ? length : length + 1;
+}
+
+nlohmann::json ProofKindJson(const ProofKindResult& k) {
+  nlohmann::json j{{"requests", k.requests},
+                   {"failed", k.failed},
+                   {"seconds", k.seconds},
+                   {"latency", HistogramJson(k.latency)}};
+  if (!k.first_error.empty()) j["first_error"] = k.first_error;
+  return j;
 }
 
 ProofResult RunProofs(const std::string& target, uint64_t tree_size,

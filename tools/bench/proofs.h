@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "tools/bench/histogram.h"
 
 namespace ledger::bench {
@@ -36,6 +37,9 @@ struct ProofResult {
 };
 
 // `tree_size` must be the size of the node's latest checkpoint.
+// {requests, failed, seconds, latency, first_error?} for the JSON summary.
+nlohmann::json ProofKindJson(const ProofKindResult& k);
+
 ProofResult RunProofs(const std::string& target, uint64_t tree_size,
                       const ProofOptions& options);
 

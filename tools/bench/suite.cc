@@ -18,17 +18,9 @@ namespace {
 using nlohmann::json;
 
 json ProofJson(const ProofResult& p) {
-  auto kind = [](const ProofKindResult& k) {
-    json j{{"requests", k.requests},
-           {"failed", k.failed},
-           {"seconds", k.seconds},
-           {"latency", HistogramJson(k.latency)}};
-    if (!k.first_error.empty()) j["first_error"] = k.first_error;
-    return j;
-  };
   return json{{"tree_size", p.tree_size},
-              {"inclusion", kind(p.inclusion)},
-              {"consistency", kind(p.consistency)}};
+              {"inclusion", ProofKindJson(p.inclusion)},
+              {"consistency", ProofKindJson(p.consistency)}};
 }
 
 // Runs `spec` on a fresh node; `after` (may be null) runs before the node
