@@ -20,6 +20,13 @@ constexpr int64_t kNanosPerSecond = 1'000'000'000;
 // one sync per group pair is all the overlap there is to win.
 constexpr size_t kMaxWaitingGroups = 1;
 
+// While the publisher is syncing, a group written now waits for the next
+// sync anyway: writing it early only pays when it is big enough for the
+// overlap to matter. Smaller groups wait for the sync to end, so one sync
+// covers everyone who arrived during it (many clients with one event each
+// would otherwise get a sync per handful of events).
+constexpr size_t kMinOverlappedGroupEvents = 256;
+
 // Ledger::Append fails every batch of a group with one of these when the
 // store itself is in trouble; other codes reject one batch.
 bool IsStorageFailure(absl::StatusCode code) {
@@ -104,6 +111,7 @@ std::shared_ptr<PendingAppend> Sequencer::Submit(ledger::VerifiedBatch batch) {
         {}});
   }
   auto pending = std::make_shared<PendingAppend>();
+  queued_events_ += batch.size();
   queue_.push_back(Item{std::move(batch), pending});
   return pending;
 }
@@ -134,6 +142,7 @@ void Sequencer::Shutdown() {
         absl::UnavailableError("node is shutting down"), {}});
   }
   queue_.clear();
+  queued_events_ = 0;
 }
 
 void Sequencer::Poke() {
@@ -220,7 +229,9 @@ void Sequencer::Run() {
 std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
   MutexLock lock(&mu_);
   auto can_write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return written_.size() < kMaxWaitingGroups;
+    return written_.size() < kMaxWaitingGroups &&
+           (!publishing_ || stop_ ||
+            queued_events_ >= kMinOverlappedGroupEvents);
   };
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return (can_write() && (!queue_.empty() || stop_)) || poked_;
@@ -238,6 +249,7 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
     size_t n = queue_.front().batch.size();
     if (!group.empty() && events + n > options_.max_group_events) break;
     events += n;
+    queued_events_ -= n;
     group.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
@@ -299,6 +311,7 @@ void Sequencer::RunPublisher() {
         return;
       }
       while (!written_.empty()) {
+        publishing_ = true;
         groups.push_back(std::move(written_.front()));
         written_.pop_front();
       }
@@ -333,6 +346,7 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
                   View(failure));
     for (WrittenGroup& g : groups) FailItems(g.items, g.results, failure);
     MutexLock lock(&mu_);
+    publishing_ = false;
     EnterFailedStateLocked(failure);
     return;
   }
@@ -343,7 +357,8 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   }
   MutexLock lock(&mu_);
   committed_size_ = head.size;
-  poked_ = true;  // the checkpoint deadline depends on the committed size
+  publishing_ = false;
+  poked_ = true;  // the checkpoint deadline, and small groups, wait on this
 }
 
 void Sequencer::EnterFailedStateLocked(const absl::Status& cause) {
@@ -356,6 +371,7 @@ void Sequencer::EnterFailedStateLocked(const absl::Status& cause) {
     item.pending->Complete(ledger::AppendResult{failure_, {}});
   }
   queue_.clear();
+  queued_events_ = 0;
 }
 
 int64_t Sequencer::CheckpointDue() const {

@@ -161,6 +161,8 @@ class Sequencer {
   // Written groups waiting for the publisher, in order.
   std::deque<WrittenGroup> written_ ABSL_GUARDED_BY(mu_);
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool publishing_ ABSL_GUARDED_BY(mu_) = false;   // a sync is in progress
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;  // events in queue_
   bool publisher_done_ ABSL_GUARDED_BY(mu_) = false;
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
