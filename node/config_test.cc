@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "base/strings.h"
@@ -28,6 +30,29 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->max_message_bytes, size_t{64} << 20);
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->limits.max_event_bytes, EventLimits{}.max_event_bytes);
+}
+
+// The example shipped for operators parses, and states the defaults.
+TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
+  std::ifstream in(LEDGER_DEPLOY_CONFIG);
+  ASSERT_TRUE(in.good()) << LEDGER_DEPLOY_CONFIG;
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<NodeConfig> c = ParseConfig(text.str(), "ledger-node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<NodeConfig> defaults = ParseConfig("", "node.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(c->data_dir, "/var/lib/annotation-ledger");
+  EXPECT_EQ(c->listen, defaults->listen);
+  EXPECT_EQ(c->node_name, defaults->node_name);
+  EXPECT_EQ(c->checkpoint_interval, defaults->checkpoint_interval);
+  EXPECT_EQ(c->empty_interval, defaults->empty_interval);
+  EXPECT_EQ(c->max_group_events, defaults->max_group_events);
+  EXPECT_EQ(c->max_message_bytes, defaults->max_message_bytes);
+  EXPECT_EQ(c->log_level, defaults->log_level);
+  EXPECT_EQ(c->limits.max_event_bytes, defaults->limits.max_event_bytes);
+  EXPECT_EQ(c->limits.max_refs, defaults->limits.max_refs);
+  EXPECT_EQ(c->limits.max_payload_bytes, defaults->limits.max_payload_bytes);
 }
 
 TEST(ConfigTest, ParsesEveryKey) {
