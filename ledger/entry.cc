@@ -184,6 +184,20 @@ std::string BatchSignatureMessage(uint32_t batch_size, const Hash& batch_root) {
   return enc.Take();
 }
 
+std::string_view LinkKindName(LinkKind kind) {
+  switch (kind) {
+    case LinkKind::kDataset:
+      return "dataset";
+    case LinkKind::kItem:
+      return "item";
+    case LinkKind::kAnnotation:
+      return "annotation";
+    case LinkKind::kActor:
+      return "actor";
+  }
+  return "unknown";
+}
+
 std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event) {
   // Every reference in order of appearance, as (kind, id).
   std::vector<std::pair<LinkKind, std::string_view>> refs;

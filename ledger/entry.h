@@ -42,6 +42,10 @@ enum class LinkKind : uint8_t {
   kActor = 4,
 };
 
+// "dataset", "item", "annotation", "actor" (as the API and reports spell
+// them).
+std::string_view LinkKindName(LinkKind kind);
+
 inline constexpr uint64_t kNoPrevious = ~uint64_t{0};
 
 struct BackLink {

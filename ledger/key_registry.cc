@@ -64,9 +64,13 @@ void SortAttributes(Event& event) {
 
 }  // namespace
 
+std::string KeyIdLabel(const crypto::Hash& key_id) {
+  return crypto::HexEncode(key_id).substr(0, 16);
+}
+
 absl::Status KeyInfo::CheckValidAt(int64_t t_ns) const {
-  const std::string who = StrCat(
-      "emitter key ", crypto::HexEncode(key_id).substr(0, 16), " (", name, ")");
+  const std::string who =
+      StrCat("emitter key ", KeyIdLabel(key_id), " (", name, ")");
   if (revoked_at_ns != 0 && t_ns >= revoked_at_ns) {
     return absl::UnauthenticatedError(
         StrCat(who, " was revoked at ", revoked_at_ns, " ns"));

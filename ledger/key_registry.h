@@ -46,6 +46,8 @@ struct KeyInfo {
 // Parses a key.registered event (ledger/FORMAT.md, "Key events"). Sets
 // every field but registered_at. InvalidArgument naming the attribute.
 absl::StatusOr<KeyInfo> KeyInfoFromRegistration(const Event& event);
+// The first 8 bytes of a key ID in hex: how messages name a key.
+std::string KeyIdLabel(const crypto::Hash& key_id);
 // Parses a key.revoked event: the ID of the revoked key.
 absl::StatusOr<crypto::Hash> KeyIdFromRevocation(const Event& event);
 

@@ -17,10 +17,6 @@
 namespace ledger {
 namespace {
 
-std::string KeyHex(const Hash& key_id) {
-  return crypto::HexEncode(key_id).substr(0, 16);
-}
-
 // Where an event of the group ends up.
 struct Slot {
   bool is_new = true;
@@ -90,7 +86,7 @@ absl::StatusOr<KeyInfo> Ledger::GroupPlanner::Signer(
     }
   }
   return absl::UnauthenticatedError(
-      StrCat("emitter key ", KeyHex(batch.key_id()),
+      StrCat("emitter key ", KeyIdLabel(batch.key_id()),
              " is not registered; register it with `ledgerctl register-key`"));
 }
 
@@ -109,7 +105,7 @@ absl::Status Ledger::GroupPlanner::CheckKeyEvent(
     const std::string id(crypto::AsView(info.key_id));
     if (FindKey(info.key_id).has_value() || out.contains(id)) {
       return absl::AlreadyExistsError(
-          StrCat("key ", KeyHex(info.key_id), " is already registered"));
+          StrCat("key ", KeyIdLabel(info.key_id), " is already registered"));
     }
     info.registered_at = index;
     out[id] = info;
@@ -120,11 +116,11 @@ absl::Status Ledger::GroupPlanner::CheckKeyEvent(
         out.contains(sid) ? std::optional<KeyInfo>(out[sid]) : FindKey(id);
     if (!info.has_value()) {
       return absl::NotFoundError(
-          StrCat("key ", KeyHex(id), " is not registered"));
+          StrCat("key ", KeyIdLabel(id), " is not registered"));
     }
     if (info->revoked_at_ns != 0) {
       return absl::FailedPreconditionError(
-          StrCat("key ", KeyHex(id), " is already revoked"));
+          StrCat("key ", KeyIdLabel(id), " is already revoked"));
     }
     if (info->tenant !=
         (info->role == KeyRole::kNode ? std::string() : event.tenant)) {

@@ -20,10 +20,6 @@
 namespace ledger::node {
 namespace {
 
-std::string KeyLabel(const crypto::Hash& key_id) {
-  return crypto::HexEncode(key_id).substr(0, 16);
-}
-
 // Messages from ValidateEvent name event fields; name the request's instead.
 absl::Status InRequestTerms(const absl::Status& status) {
   std::string_view message = ToStd(status.message());
@@ -101,7 +97,7 @@ absl::StatusOr<v1::EntryRef> AdminService::Register(
   if (std::optional<KeyInfo> existing = ctx_.ledger->keys().Find(info.key_id);
       existing.has_value()) {
     return absl::AlreadyExistsError(
-        StrCat("emitter key ", KeyLabel(info.key_id), " (", existing->name,
+        StrCat("emitter key ", KeyIdLabel(info.key_id), " (", existing->name,
                ") is already registered for tenant \"", existing->tenant,
                "\" by entry ", existing->registered_at));
   }
@@ -116,16 +112,16 @@ absl::StatusOr<v1::EntryRef> AdminService::Revoke(
   std::optional<KeyInfo> key = ctx_.ledger->keys().Find(key_id);
   if (!key.has_value()) {
     return absl::NotFoundError(
-        StrCat("emitter key ", KeyLabel(key_id), " is not registered"));
+        StrCat("emitter key ", KeyIdLabel(key_id), " is not registered"));
   }
   if (key->role != KeyRole::kEmitter) {
     return absl::FailedPreconditionError(
-        StrCat("key ", KeyLabel(key_id),
+        StrCat("key ", KeyIdLabel(key_id),
                " is a node key; node keys are not revoked here"));
   }
   if (key->revoked_at_ns != 0) {
     return absl::FailedPreconditionError(
-        StrCat("emitter key ", KeyLabel(key_id), " was already revoked at ",
+        StrCat("emitter key ", KeyIdLabel(key_id), " was already revoked at ",
                key->revoked_at_ns, " ns"));
   }
   return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()),

@@ -83,20 +83,6 @@ void RefToProto(const SubjectRef& ref, v1::SubjectRef* proto) {
   proto->set_item_count(ref.item_count);
 }
 
-std::string_view LinkKindName(LinkKind kind) {
-  switch (kind) {
-    case LinkKind::kDataset:
-      return "dataset";
-    case LinkKind::kItem:
-      return "item";
-    case LinkKind::kAnnotation:
-      return "annotation";
-    case LinkKind::kActor:
-      return "actor";
-  }
-  return "unknown";
-}
-
 // Stored events were validated under the limits in force when they were
 // appended, which may exceed today's; decoding for display must not reject
 // them.

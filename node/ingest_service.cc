@@ -15,10 +15,6 @@
 namespace ledger::node {
 namespace {
 
-std::string KeyLabel(const crypto::Hash& key_id) {
-  return crypto::HexEncode(key_id).substr(0, 16);
-}
-
 // A single Append has one event: name it "event", not "events[0]".
 absl::Status ForSingleEvent(const absl::Status& status) {
   std::string_view message = ToStd(status.message());
@@ -64,7 +60,7 @@ absl::Status CheckPermissions(const KeyInfo& key,
   for (size_t i = 0; i < events.size(); ++i) {
     if (events[i].tenant != key.tenant) {
       return absl::PermissionDeniedError(
-          StrCat("events[", i, "].tenant: emitter key ", KeyLabel(key.key_id),
+          StrCat("events[", i, "].tenant: emitter key ", KeyIdLabel(key.key_id),
                  " may write only tenant \"", key.tenant, "\", not \"",
                  events[i].tenant, "\""));
     }
@@ -128,7 +124,7 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   std::optional<KeyInfo> key = ctx_.ledger->keys().Find(*key_id);
   if (!key.has_value()) {
     return absl::UnauthenticatedError(
-        StrCat("emitter key ", KeyLabel(*key_id),
+        StrCat("emitter key ", KeyIdLabel(*key_id),
                " is not registered; register it with `ledgerctl "
                "register-key`"));
   }

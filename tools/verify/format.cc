@@ -73,18 +73,4 @@ std::string_view ActorKindName(ActorKind kind) {
   return "unknown";
 }
 
-std::string_view LinkKindName(LinkKind kind) {
-  switch (kind) {
-    case LinkKind::kDataset:
-      return "dataset";
-    case LinkKind::kItem:
-      return "item";
-    case LinkKind::kAnnotation:
-      return "annotation";
-    case LinkKind::kActor:
-      return "actor";
-  }
-  return "unknown";
-}
-
 }  // namespace ledger::verify

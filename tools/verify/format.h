@@ -22,6 +22,5 @@ std::string_view RiskGradeName(RiskGrade grade);
 // "human", "service", "model".
 std::string_view ActorKindName(ActorKind kind);
 // "dataset", "item", "annotation", "actor".
-std::string_view LinkKindName(LinkKind kind);
 
 }  // namespace ledger::verify
