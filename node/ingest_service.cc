@@ -146,33 +146,51 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   return batch;
 }
 
-grpc::Status IngestService::Append(grpc::ServerContext*,
-                                   const v1::AppendRequest* request,
-                                   v1::AppendResponse* response) {
+grpc::ServerUnaryReactor* IngestService::Append(
+    grpc::CallbackServerContext* context, const v1::AppendRequest* request,
+    v1::AppendResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   google::protobuf::RepeatedPtrField<v1::Event> events;
   *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
       Verify(events, request->has_signature(), request->signature());
-  if (!batch.ok()) return ToGrpcStatus(ForSingleEvent(batch.status()));
-  std::vector<Uuid> ids = EventIds(*batch);
-  ledger::AppendResult result = ctx_.sequencer->Append(*std::move(batch));
-  google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
-  if (absl::Status s = AddRefs(result, ids, &refs); !s.ok()) {
-    return ToGrpcStatus(ForSingleEvent(s));
+  if (!batch.ok()) {
+    reactor->Finish(ToGrpcStatus(ForSingleEvent(batch.status())));
+    return reactor;
   }
-  *response->mutable_entry() = refs[0];
-  return grpc::Status::OK;
+  std::vector<Uuid> ids = EventIds(*batch);
+  ctx_.sequencer->Submit(*std::move(batch))
+      ->OnDone([reactor, response,
+                ids = std::move(ids)](ledger::AppendResult result) {
+        google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
+        if (absl::Status s = AddRefs(result, ids, &refs); !s.ok()) {
+          reactor->Finish(ToGrpcStatus(ForSingleEvent(s)));
+          return;
+        }
+        *response->mutable_entry() = std::move(refs[0]);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
-grpc::Status IngestService::AppendBatch(grpc::ServerContext*,
-                                        const v1::AppendBatchRequest* request,
-                                        v1::AppendBatchResponse* response) {
+grpc::ServerUnaryReactor* IngestService::AppendBatch(
+    grpc::CallbackServerContext* context, const v1::AppendBatchRequest* request,
+    v1::AppendBatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<ledger::VerifiedBatch> batch =
       Verify(request->events(), request->has_signature(), request->signature());
-  if (!batch.ok()) return ToGrpcStatus(batch.status());
+  if (!batch.ok()) {
+    reactor->Finish(ToGrpcStatus(batch.status()));
+    return reactor;
+  }
   std::vector<Uuid> ids = EventIds(*batch);
-  ledger::AppendResult result = ctx_.sequencer->Append(*std::move(batch));
-  return ToGrpcStatus(AddRefs(result, ids, response->mutable_entries()));
+  ctx_.sequencer->Submit(*std::move(batch))
+      ->OnDone([reactor, response,
+                ids = std::move(ids)](ledger::AppendResult result) {
+        reactor->Finish(
+            ToGrpcStatus(AddRefs(result, ids, response->mutable_entries())));
+      });
+  return reactor;
 }
 
 namespace {

@@ -4,6 +4,13 @@
 // (VerifyBatch) on the gRPC handler thread, so signature checks use every
 // core; only verified batches reach the sequencer. A rejected request
 // stores nothing.
+//
+// Append and AppendBatch use gRPC's callback API: the handler verifies and
+// submits, then returns; the publisher finishes the call when the group is
+// durable. A waiting append holds no thread (the synchronous server parked
+// one per call and paid a thread wake-up chain for each; see
+// BENCHMARKS.md). AppendStream stays synchronous: it reads, verifies and
+// submits in a loop.
 
 #include <string_view>
 
@@ -15,16 +22,19 @@
 
 namespace ledger::node {
 
-class IngestService final : public v1::Ingest::Service {
+class IngestService final
+    : public v1::Ingest::WithCallbackMethod_Append<
+          v1::Ingest::WithCallbackMethod_AppendBatch<v1::Ingest::Service>> {
  public:
   explicit IngestService(const ServiceContext& ctx) : ctx_(ctx) {}
 
-  grpc::Status Append(grpc::ServerContext* context,
-                      const v1::AppendRequest* request,
-                      v1::AppendResponse* response) override;
-  grpc::Status AppendBatch(grpc::ServerContext* context,
-                           const v1::AppendBatchRequest* request,
-                           v1::AppendBatchResponse* response) override;
+  grpc::ServerUnaryReactor* Append(grpc::CallbackServerContext* context,
+                                   const v1::AppendRequest* request,
+                                   v1::AppendResponse* response) override;
+  grpc::ServerUnaryReactor* AppendBatch(
+      grpc::CallbackServerContext* context,
+      const v1::AppendBatchRequest* request,
+      v1::AppendBatchResponse* response) override;
   grpc::Status AppendStream(grpc::ServerContext* context,
                             grpc::ServerReader<v1::AppendBatchRequest>* reader,
                             v1::AppendStreamResponse* response) override;

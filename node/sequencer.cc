@@ -54,10 +54,32 @@ bool PendingAppend::done() const {
   return done_;
 }
 
+void PendingAppend::OnDone(
+    absl::AnyInvocable<void(ledger::AppendResult) &&> callback) {
+  ledger::AppendResult result;
+  {
+    MutexLock lock(&mu_);
+    if (!done_) {
+      on_done_ = std::move(callback);
+      return;
+    }
+    result = std::move(result_);
+  }
+  std::move(callback)(std::move(result));
+}
+
 void PendingAppend::Complete(ledger::AppendResult result) {
-  MutexLock lock(&mu_);
-  result_ = std::move(result);
-  done_ = true;
+  absl::AnyInvocable<void(ledger::AppendResult) &&> callback;
+  {
+    MutexLock lock(&mu_);
+    done_ = true;
+    if (on_done_ == nullptr) {
+      result_ = std::move(result);
+      return;
+    }
+    callback = std::move(on_done_);
+  }
+  std::move(callback)(std::move(result));
 }
 
 Sequencer::Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,

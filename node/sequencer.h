@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/sync.h"
@@ -56,6 +57,11 @@ class PendingAppend {
   ledger::AppendResult Wait();
   // True once Wait() would not block.
   bool done() const;
+  // Calls `callback` with the result once the batch is committed or
+  // rejected: at once on this thread if it already is, otherwise on the
+  // thread that completes it (the publisher), so the callback must not
+  // block. Instead of Wait(), not with it; call once.
+  void OnDone(absl::AnyInvocable<void(ledger::AppendResult) &&> callback);
 
  private:
   friend class Sequencer;
@@ -64,6 +70,8 @@ class PendingAppend {
   mutable Mutex mu_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   ledger::AppendResult result_ ABSL_GUARDED_BY(mu_);
+  absl::AnyInvocable<void(ledger::AppendResult) &&> on_done_
+      ABSL_GUARDED_BY(mu_);
 };
 
 class Sequencer {

@@ -254,6 +254,60 @@ TEST_F(SequencerTest, QueuedBatchesFormOneGroup) {
   EXPECT_EQ(ledger_->head(), coordinator_->Committed());
 }
 
+TEST_F(SequencerTest, OnDoneRunsOnceWhenTheGroupIsDurable) {
+  StartSequencer();
+  coordinator_->Block();
+  VerifiedBatch batch = Batch(1, 2);
+  std::vector<std::string> bytes = batch.event_bytes();
+  std::shared_ptr<PendingAppend> pending = sequencer_->Submit(std::move(batch));
+  ASSERT_TRUE(coordinator_->WaitForCommits(1));  // written, being published
+  Mutex mu;
+  int calls = 0;
+  ledger::AppendResult got;
+  std::thread::id caller;
+  pending->OnDone([&](ledger::AppendResult result) {
+    MutexLock lock(&mu);
+    ++calls;
+    got = std::move(result);
+    caller = std::this_thread::get_id();
+  });
+  {
+    MutexLock lock(&mu);
+    EXPECT_EQ(calls, 0);  // not durable yet: the commit is blocked
+  }
+  coordinator_->Release();
+  {
+    MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return calls > 0; }, kWait));
+    EXPECT_EQ(calls, 1);
+    EXPECT_NE(caller, std::this_thread::get_id());  // the publisher
+    ExpectEntriesHold(got, bytes);
+  }
+  EXPECT_EQ(ledger_->head().size, 4u);
+
+  // Registered after completion: runs at once, on the caller's thread.
+  std::shared_ptr<PendingAppend> late = sequencer_->Submit(Batch(10, 1));
+  // Waiters complete in submission order: once a later one is done, so is
+  // `late`.
+  ASSERT_TRUE(sequencer_->Submit(Batch(11, 1))->Wait().status.ok());
+  ASSERT_TRUE(late->done());
+  bool ran_here = false;
+  const std::thread::id test_thread = std::this_thread::get_id();
+  late->OnDone([&](ledger::AppendResult result) {
+    ran_here = std::this_thread::get_id() == test_thread && result.status.ok();
+  });
+  EXPECT_TRUE(ran_here);
+
+  // A refused submission is complete at once too.
+  sequencer_->StopAccepting();
+  absl::Status refused;
+  sequencer_->Submit(Batch(20, 1))->OnDone([&](ledger::AppendResult result) {
+    refused = result.status;
+  });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(SequencerTest, GroupsHoldAtMostMaxGroupEvents) {
   StartSequencer(/*max_group_events=*/10);
   coordinator_->Block();

@@ -31,9 +31,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
   // The sync server keeps at most MAX_POLLERS idle threads and ends the
-  // rest. Appends block their thread until the group is durable, so with
-  // the default (2) every burst of concurrent clients created and ended a
-  // thread per request. Keep enough for a few hundred clients.
+  // rest. Streams and receipts block their thread (until the stream ends,
+  // or a checkpoint is issued), so with the default (2) every burst of
+  // concurrent clients created and ended a thread per request. Keep enough
+  // for a few hundred clients. (Append and AppendBatch are callback
+  // methods: they hold no thread while they wait.)
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
   builder.SetSyncServerOption(
