@@ -25,7 +25,11 @@ Ledger::Ledger(LedgerOptions options, std::unique_ptr<Store> store)
     : options_(std::move(options)),
       store_(std::move(store)),
       keys_(std::make_unique<KeyRegistry>()),
-      impl_(std::make_unique<Impl>()) {}
+      impl_(std::make_unique<Impl>()) {
+  if (options_.tile_cache_slots > 0) {
+    impl_->tile_cache = std::make_unique<TileCache>(options_.tile_cache_slots);
+  }
+}
 
 Ledger::~Ledger() = default;
 
@@ -168,7 +172,7 @@ absl::StatusOr<Hash> Ledger::RootAt(uint64_t size) const {
     return absl::OutOfRangeError(
         StrCat("tree size ", size, " exceeds the ledger size ", current));
   }
-  TileReader reader(*store_);
+  TileReader reader(*store_, impl_->tile_cache.get());
   return ledger::RootAt(reader, size);
 }
 
@@ -179,7 +183,7 @@ absl::StatusOr<std::vector<Hash>> Ledger::InclusionProof(uint64_t index,
     return absl::OutOfRangeError(
         StrCat("tree size ", size, " exceeds the ledger size ", current));
   }
-  TileReader reader(*store_);
+  TileReader reader(*store_, impl_->tile_cache.get());
   return ledger::InclusionProof(reader, index, size);
 }
 
@@ -190,7 +194,7 @@ absl::StatusOr<std::vector<Hash>> Ledger::ConsistencyProof(
     return absl::OutOfRangeError(
         StrCat("tree size ", new_size, " exceeds the ledger size ", current));
   }
-  TileReader reader(*store_);
+  TileReader reader(*store_, impl_->tile_cache.get());
   return ledger::ConsistencyProof(reader, old_size, new_size);
 }
 

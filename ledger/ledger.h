@@ -75,6 +75,10 @@ struct LedgerOptions {
   std::vector<crypto::NoteVerifier> checkpoint_verifiers;
   EventLimits limits;
   size_t block_cache_bytes = 256 << 20;
+  // Slots of the in-memory cache of tiles above the leaves that proofs
+  // read (TileCache, ~1 KiB each, allocated on the first proof): 65,536
+  // slots (64 MiB) hold every such tile of a 16M-entry tree. 0: no cache.
+  size_t tile_cache_slots = 1 << 16;
   // Called with human-readable progress lines during long start-up checks.
   std::function<void(std::string_view)> progress;
 };

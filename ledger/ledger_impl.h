@@ -2,6 +2,7 @@
 
 // The Ledger's private state, shared by ledger.cc and ledger_append.cc.
 
+#include <memory>
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
@@ -24,6 +25,9 @@ class Ledger::Impl {
   Head head ABSL_GUARDED_BY(mu);     // published (durable)
   Head written ABSL_GUARDED_BY(mu);  // where the next append starts
   std::optional<StoredCheckpoint> latest_checkpoint ABSL_GUARDED_BY(mu);
+
+  // Readers' cache of complete tiles above the leaves.
+  std::unique_ptr<TileCache> tile_cache;
 };
 
 }  // namespace ledger

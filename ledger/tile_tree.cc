@@ -1,6 +1,7 @@
 #include "ledger/tile_tree.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,26 +51,94 @@ std::string TileKey(int tile_level, uint64_t tile_index) {
   return key;
 }
 
+TileCache::TileCache(size_t slots)
+    : slots_(std::bit_ceil(std::max<size_t>(slots, 1))) {}
+
+TileCache::~TileCache() = default;
+
+size_t TileCache::SlotOf(uint64_t tag) const {
+  // splitmix64's finaliser: neighbouring tiles land far apart.
+  tag ^= tag >> 30;
+  tag *= 0xbf58476d1ce4e5b9;
+  tag ^= tag >> 27;
+  tag *= 0x94d049bb133111eb;
+  tag ^= tag >> 31;
+  return static_cast<size_t>(tag) & (slots_ - 1);
+}
+
+bool TileCache::Find(int tile_level, uint64_t tile_index, int k,
+                     uint64_t offset, Hash* out) const {
+  if (tile_level < 1 || !allocated_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  const uint64_t tag = (uint64_t(tile_level) << 58) | tile_index;
+  const size_t slot = SlotOf(tag);
+  // Row k starts after the rows below it: 16, 8, 4 hashes.
+  const size_t at = (2 * kTileWidth - (2 * kTileWidth >> k)) + offset;
+  MutexLock lock(&shards_[slot % kShards]);
+  const Slot& s = table_[slot];
+  if (s.tag != tag) return false;
+  *out = s.nodes[at];
+  return true;
+}
+
+void TileCache::Insert(int tile_level, uint64_t tile_index,
+                       std::string_view tile) {
+  if (tile_level < 1 || tile.size() != kTileWidth * crypto::kHashSize) return;
+  std::call_once(allocate_, [this] {
+    table_ = std::make_unique<Slot[]>(slots_);
+    allocated_.store(true, std::memory_order_release);
+  });
+  Slot fresh;
+  fresh.tag = (uint64_t(tile_level) << 58) | tile_index;
+  std::memcpy(fresh.nodes.data(), tile.data(), tile.size());
+  size_t row = 0, width = kTileWidth;
+  while (width > 2) {
+    for (size_t i = 0; i < width / 2; ++i) {
+      fresh.nodes[row + width + i] = crypto::HashChildren(
+          fresh.nodes[row + 2 * i], fresh.nodes[row + 2 * i + 1]);
+    }
+    row += width;
+    width /= 2;
+  }
+  const size_t slot = SlotOf(fresh.tag);
+  MutexLock lock(&shards_[slot % kShards]);
+  table_[slot] = fresh;
+}
+
 absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
                                    std::vector<Hash>* out) {
   out->resize(ids.size());
-  // Which tile each node needs, deduplicated for one MultiGet.
+  // Which tile each node needs, deduplicated for one MultiGet; nodes of
+  // cached tiles are answered at once.
   std::vector<std::string> keys;
+  std::vector<std::pair<int, uint64_t>> key_tiles;  // (level, index) per key
   absl::flat_hash_map<std::string, size_t> key_slot;
-  std::vector<size_t> slot_of(ids.size());
+  constexpr size_t kCached = ~size_t{0};
+  std::vector<size_t> slot_of(ids.size(), kCached);
   for (size_t i = 0; i < ids.size(); ++i) {
     const int t = ids[i].level / kTileHeight;
     const int k = ids[i].level % kTileHeight;
     const uint64_t pos = ids[i].index << k;
+    if (cache_ != nullptr &&
+        cache_->Find(t, pos / kTileWidth, k, (pos % kTileWidth) >> k,
+                     &(*out)[i])) {
+      continue;
+    }
     std::string key = TileKey(t, pos / kTileWidth);
     auto [it, inserted] = key_slot.emplace(key, keys.size());
-    if (inserted) keys.push_back(std::move(key));
+    if (inserted) {
+      keys.push_back(std::move(key));
+      key_tiles.emplace_back(t, pos / kTileWidth);
+    }
     slot_of[i] = it->second;
   }
+  if (keys.empty()) return absl::OkStatus();
   absl::StatusOr<std::vector<std::optional<std::string>>> tiles =
       store_.MultiGet(Cf::kTree, keys);
   if (!tiles.ok()) return tiles.status();
   for (size_t i = 0; i < ids.size(); ++i) {
+    if (slot_of[i] == kCached) continue;
     const int t = ids[i].level / kTileHeight;
     const int k = ids[i].level % kTileHeight;
     const uint64_t pos = ids[i].index << k;
@@ -94,6 +163,14 @@ absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
                  ") is not complete in the stored tree"));
     }
     (*out)[i] = FoldTile(*tile, offset, k);
+  }
+  if (cache_ != nullptr) {
+    for (size_t j = 0; j < keys.size(); ++j) {
+      const std::optional<std::string>& tile = (*tiles)[j];
+      if (tile.has_value()) {
+        cache_->Insert(key_tiles[j].first, key_tiles[j].second, *tile);
+      }
+    }
   }
   return absl::OkStatus();
 }

@@ -8,12 +8,16 @@
 // never changes.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "base/sync.h"
 #include "ledger/merkle.h"
 #include "rocksdb/write_batch.h"
 
@@ -28,16 +32,61 @@ inline constexpr int kMaxTileLevels = 64 / kTileHeight;
 // Key of tile (tile_level, tile_index) in the tree column family.
 std::string TileKey(int tile_level, uint64_t tile_index);
 
+// Complete tiles above the leaves (tile level >= 1), expanded to every node
+// they hold, kept in memory for proofs (docs/decisions.md, "Tile cache").
+// Every proof needs one tile per tile level; the levels above the leaves
+// hold a sixteenth of the tree's hashes, and a complete tile never changes,
+// so nothing is ever invalidated. Direct-mapped: a tile has one slot, chosen
+// from (level, index), and replaces what was there, so memory is fixed at
+// `slots` x 976 bytes, allocated on first use. Thread-safe.
+class TileCache {
+ public:
+  explicit TileCache(size_t slots);
+  ~TileCache();
+  TileCache(const TileCache&) = delete;
+  TileCache& operator=(const TileCache&) = delete;
+
+  // The hash of the node `k` levels above the tile's row at position
+  // `offset` of that level (offset < 16 >> k) if tile (tile_level,
+  // tile_index) is cached.
+  bool Find(int tile_level, uint64_t tile_index, int k, uint64_t offset,
+            Hash* out) const;
+  // Caches a complete tile (16 hashes) of tile_level >= 1.
+  void Insert(int tile_level, uint64_t tile_index, std::string_view tile);
+
+  size_t slots() const { return slots_; }
+
+ private:
+  // The tile's row, then each level above it: 16 + 8 + 4 + 2 hashes.
+  static constexpr size_t kNodes = 2 * kTileWidth - 2;
+  struct Slot {
+    uint64_t tag = 0;  // (tile_level << 58) | tile_index; 0: empty
+    std::array<Hash, kNodes> nodes;
+  };
+  static constexpr size_t kShards = 64;
+
+  size_t SlotOf(uint64_t tag) const;
+
+  const size_t slots_;  // a power of two
+  std::once_flag allocate_;
+  std::unique_ptr<Slot[]> table_;  // written once, under allocate_
+  std::atomic<bool> allocated_{false};
+  mutable std::array<Mutex, kShards> shards_;
+};
+
 // Reads complete nodes from stored tiles; nodes between tile levels are
-// recomputed from the tile below. Thread-safe.
+// recomputed from the tile below. With a cache, complete tiles above the
+// leaves are taken from and added to it. Thread-safe.
 class TileReader : public NodeReader {
  public:
-  explicit TileReader(const Store& store) : store_(store) {}
+  explicit TileReader(const Store& store, TileCache* cache = nullptr)
+      : store_(store), cache_(cache) {}
   absl::Status ReadNodes(absl::Span<const NodeId> ids,
                          std::vector<Hash>* out) override;
 
  private:
   const Store& store_;
+  TileCache* const cache_;
 };
 
 // The writer's in-memory right edge: a compact range for the root plus the

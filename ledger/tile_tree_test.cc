@@ -70,6 +70,89 @@ TEST_F(TileTreeTest, StoredNodesMatchAnInMemoryTreeAcrossBatchShapes) {
   }
 }
 
+TEST_F(TileTreeTest, CachedReaderGivesTheSameProofsAsGrowthGoesOn) {
+  TileTree tree;
+  TileCache cache(64);  // small: slots are shared and replaced
+  TileReader cached(*store_, &cache);
+  for (uint64_t count : {1, 15, 16, 17, 255, 256, 4000, 1, 70000}) {
+    Append(tree, count);
+    const uint64_t n = tree.size();
+    for (uint64_t probe = 0; probe < n; probe += 1 + n / 97) {
+      auto want = InclusionProof(reference_, probe, n);
+      auto got = InclusionProof(cached, probe, n);
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(*got, *want) << "index " << probe << " size " << n;
+      auto want_c = ConsistencyProof(reference_, probe + 1, n);
+      auto got_c = ConsistencyProof(cached, probe + 1, n);
+      ASSERT_TRUE(got_c.ok()) << got_c.status();
+      ASSERT_EQ(*got_c, *want_c) << "old " << probe + 1 << " size " << n;
+    }
+  }
+}
+
+TEST_F(TileTreeTest, CachedTilesAreServedFromMemory) {
+  TileTree tree;
+  Append(tree, 16 * 16 * 3 + 5);  // three complete level-1 tiles
+  TileCache cache(1024);
+  TileReader cached(*store_, &cache);
+  TileReader uncached(*store_);
+  const uint64_t n = tree.size();
+  auto first = InclusionProof(cached, 300, n);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Replace the stored level-1 tile the proof used, and a leaf tile, with
+  // other hashes: the cached reader still answers from the tiles it saw
+  // (complete tiles never change), the leaf tile is read again.
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->handle(Cf::kTree), TileKey(1, 1),
+            std::string(kTileWidth * crypto::kHashSize, 'x'));
+  ASSERT_TRUE(store_->Write(&batch).ok());
+  auto again = InclusionProof(cached, 300, n);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *first);
+  auto direct = InclusionProof(uncached, 300, n);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  EXPECT_NE(*direct, *first);
+
+  // Only complete tiles of levels above the leaves are kept.
+  Hash h;
+  EXPECT_FALSE(cache.Find(0, 0, 0, 0, &h));
+  EXPECT_FALSE(cache.Find(1, 3, 0, 0, &h));  // not complete: never cached
+  EXPECT_FALSE(cache.Find(2, 0, 0, 0, &h));
+  cache.Insert(0, 0, std::string(kTileWidth * crypto::kHashSize, 'a'));
+  EXPECT_FALSE(cache.Find(0, 0, 0, 0, &h));
+  cache.Insert(2, 7, std::string(3 * crypto::kHashSize, 'a'));  // partial
+  EXPECT_FALSE(cache.Find(2, 7, 0, 0, &h));
+}
+
+TEST(TileCacheTest, FindReturnsEveryNodeOfAnInsertedTile) {
+  InMemoryTree row;
+  std::string tile;
+  for (uint64_t i = 0; i < kTileWidth; ++i) {
+    row.Append(Leaf(i));
+    tile.append(crypto::AsView(Leaf(i)));
+  }
+  TileCache cache(8);
+  cache.Insert(3, 12345, tile);
+  for (int k = 0; k < kTileHeight; ++k) {
+    for (uint64_t offset = 0; offset < (kTileWidth >> k); ++offset) {
+      Hash got;
+      ASSERT_TRUE(cache.Find(3, 12345, k, offset, &got)) << k << " " << offset;
+      // Node (k, offset) of the tile is the root of its leaves
+      // [offset << k, (offset + 1) << k).
+      InMemoryTree sub;
+      for (uint64_t i = offset << k; i < (offset + 1) << k; ++i) {
+        sub.Append(Leaf(i));
+      }
+      EXPECT_EQ(got, sub.Root()) << k << " " << offset;
+    }
+  }
+  Hash h;
+  EXPECT_FALSE(cache.Find(3, 12344, 0, 0, &h));
+  EXPECT_FALSE(cache.Find(2, 12345, 0, 0, &h));
+  EXPECT_EQ(cache.slots(), 8u);
+  EXPECT_EQ(TileCache(5).slots(), 8u);  // rounded up to a power of two
+}
+
 TEST_F(TileTreeTest, LoadRestoresTheRightEdge) {
   TileTree tree;
   Append(tree, 4321);

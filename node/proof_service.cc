@@ -87,6 +87,12 @@ absl::StatusOr<uint64_t> ResolveEntry(const ledger::Ledger& ledger,
 
 absl::StatusOr<v1::Checkpoint> ProofService::ToProto(
     const ledger::StoredCheckpoint& stored) const {
+  {
+    MutexLock lock(&cache_mu_);
+    for (const auto& [sequence, proto] : cache_) {
+      if (sequence == stored.sequence) return proto;
+    }
+  }
   absl::StatusOr<crypto::Note> note = crypto::ParseNote(stored.note);
   if (!note.ok()) return Annotate(note.status(), "stored checkpoint");
   absl::StatusOr<ledger::Checkpoint> body =
@@ -100,6 +106,9 @@ absl::StatusOr<v1::Checkpoint> ProofService::ToProto(
   out.set_root_hash(Bytes(body->root));
   out.set_sequence(stored.sequence);
   out.set_chain_hash(Bytes(*chain));
+  MutexLock lock(&cache_mu_);
+  cache_.emplace_back(stored.sequence, out);
+  if (cache_.size() > kCachedCheckpoints) cache_.pop_front();
   return out;
 }
 
@@ -155,9 +164,26 @@ grpc::Status ProofService::GetCheckpoint(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status ProofService::GetInclusionProof(
-    grpc::ServerContext*, const v1::GetInclusionProofRequest* req,
-    v1::InclusionProof* response) {
+grpc::ServerUnaryReactor* ProofService::GetInclusionProof(
+    grpc::CallbackServerContext* context,
+    const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(InclusionProof(*request, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ProofService::GetConsistencyProof(
+    grpc::CallbackServerContext* context,
+    const v1::GetConsistencyProofRequest* request,
+    v1::ConsistencyProof* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ConsistencyProof(*request, response));
+  return reactor;
+}
+
+grpc::Status ProofService::InclusionProof(
+    const v1::GetInclusionProofRequest& request, v1::InclusionProof* response) {
+  const v1::GetInclusionProofRequest* req = &request;
   absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
   if (!latest.ok()) return ToGrpcStatus(latest.status());
   uint64_t size = req->tree_size() == 0 ? latest->size : req->tree_size();
@@ -176,8 +202,10 @@ grpc::Status ProofService::GetInclusionProof(
   response->set_index(req->index());
   response->set_tree_size(size);
   AddHashes(*proof, response->mutable_hashes());
+  // The checkpoint of exactly this size, if there is one: usually the latest.
   absl::StatusOr<std::optional<ledger::StoredCheckpoint>> covering =
-      ctx_.ledger->CheckpointCovering(size);
+      std::optional<ledger::StoredCheckpoint>(*latest);
+  if (size != latest->size) covering = ctx_.ledger->CheckpointCovering(size);
   if (!covering.ok()) return ToGrpcStatus(covering.status());
   if (covering->has_value() && (*covering)->size == size) {
     absl::StatusOr<v1::Checkpoint> cp = ToProto(**covering);
@@ -187,9 +215,10 @@ grpc::Status ProofService::GetInclusionProof(
   return grpc::Status::OK;
 }
 
-grpc::Status ProofService::GetConsistencyProof(
-    grpc::ServerContext*, const v1::GetConsistencyProofRequest* req,
+grpc::Status ProofService::ConsistencyProof(
+    const v1::GetConsistencyProofRequest& request,
     v1::ConsistencyProof* response) {
+  const v1::GetConsistencyProofRequest* req = &request;
   absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
   if (!latest.ok()) return ToGrpcStatus(latest.status());
   uint64_t new_size = req->new_size() == 0 ? latest->size : req->new_size();

@@ -4,25 +4,40 @@
 // Proofs are served only for tree sizes a stored checkpoint covers, so every
 // answer can be checked against a signed root.
 
+#include <deque>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/sync.h"
 #include "ledger/v1/proof.grpc.pb.h"
 #include "node/service_context.h"
 
 namespace ledger::node {
 
-class ProofService final : public v1::Proof::Service {
+// GetInclusionProof and GetConsistencyProof never wait, so they are
+// callback methods answered on the thread that received the request (the
+// synchronous server hands each call to a worker thread and parks it until
+// the response is sent: most of a proof's latency, see BENCHMARKS.md).
+// GetCheckpoint and GetReceipt may wait for a checkpoint and stay
+// synchronous.
+class ProofService final
+    : public v1::Proof::WithCallbackMethod_GetInclusionProof<
+          v1::Proof::WithCallbackMethod_GetConsistencyProof<
+              v1::Proof::Service>> {
  public:
   explicit ProofService(const ServiceContext& ctx) : ctx_(ctx) {}
 
   grpc::Status GetCheckpoint(grpc::ServerContext* context,
                              const v1::GetCheckpointRequest* request,
                              v1::Checkpoint* response) override;
-  grpc::Status GetInclusionProof(grpc::ServerContext* context,
-                                 const v1::GetInclusionProofRequest* request,
-                                 v1::InclusionProof* response) override;
-  grpc::Status GetConsistencyProof(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* GetInclusionProof(
+      grpc::CallbackServerContext* context,
+      const v1::GetInclusionProofRequest* request,
+      v1::InclusionProof* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(
+      grpc::CallbackServerContext* context,
       const v1::GetConsistencyProofRequest* request,
       v1::ConsistencyProof* response) override;
   // Waits (up to the client's deadline, at most kMaxCheckpointWait) for a
@@ -32,8 +47,13 @@ class ProofService final : public v1::Proof::Service {
                           v1::Receipt* response) override;
 
   static constexpr absl::Duration kMaxCheckpointWait = absl::Seconds(5);
+  // Converted checkpoints kept for reuse (see ToProto).
+  static constexpr size_t kCachedCheckpoints = 8;
 
  private:
+  // The checkpoint as the API returns it. Converting costs a note parse and
+  // an entry read (the chain hash), and every proof at a checkpointed size
+  // carries its checkpoint, so the last few conversions are kept.
   absl::StatusOr<v1::Checkpoint> ToProto(
       const ledger::StoredCheckpoint& checkpoint) const;
   // The first stored checkpoint covering `size` entries, waiting for the
@@ -41,11 +61,19 @@ class ProofService final : public v1::Proof::Service {
   absl::StatusOr<ledger::StoredCheckpoint> AwaitCheckpoint(
       grpc::ServerContext* context, uint64_t size, std::string_view what);
   absl::StatusOr<ledger::StoredCheckpoint> Latest() const;
+  grpc::Status InclusionProof(const v1::GetInclusionProofRequest& request,
+                              v1::InclusionProof* response);
+  grpc::Status ConsistencyProof(const v1::GetConsistencyProofRequest& request,
+                                v1::ConsistencyProof* response);
   absl::Status Receipt(grpc::ServerContext* context,
                        const v1::GetReceiptRequest& request,
                        v1::Receipt* response);
 
   ServiceContext ctx_;
+  mutable Mutex cache_mu_;
+  // (sequence, proto), most recently added last.
+  mutable std::deque<std::pair<uint64_t, v1::Checkpoint>> cache_
+      ABSL_GUARDED_BY(cache_mu_);
 };
 
 // The entry index named by a request's `index` / `event` oneof (shared by

@@ -1,8 +1,12 @@
 #include "tools/bench/commands.h"
 
+#include <chrono>
 #include <iostream>
 
 #include "base/status_macros.h"
+#include "base/strings.h"
+#include "grpcpp/create_channel.h"
+#include "ledger/v1/proof.grpc.pb.h"
 #include "tools/bench/proofs.h"
 #include "tools/bench/report.h"
 
@@ -39,7 +43,34 @@ absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
 }
 
 absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
-                                   uint64_t requests, int clients) {
+                                   uint64_t requests, int clients,
+                                   const std::string& connect) {
+  ProofOptions po;
+  po.requests = requests;
+  po.clients = clients;
+  po.seed = env.seed;
+  const auto report = [&](const ProofResult& p) {
+    return json{{"tree_size", p.tree_size},
+                {"clients", clients},
+                {"inclusion", ProofKindJson(p.inclusion)},
+                {"consistency", ProofKindJson(p.consistency)}};
+  };
+  if (!connect.empty()) {
+    auto stub = v1::Proof::NewStub(
+        grpc::CreateChannel(connect, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    v1::Checkpoint cp;
+    grpc::Status status =
+        stub->GetCheckpoint(&ctx, v1::GetCheckpointRequest(), &cp);
+    if (!status.ok()) {
+      return absl::UnavailableError(
+          StrCat("GetCheckpoint from ", connect, ": ", status.error_message()));
+    }
+    return json{{"connect", connect},
+                {"proofs", report(RunProofs(connect, cp.size(), po))}};
+  }
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
                           BenchNode::Start(env));
   std::cerr << "ledger-bench: filling the ledger with " << size << " events ..."
@@ -49,18 +80,11 @@ absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
   LEDGER_ASSIGN_OR_RETURN(v1::Checkpoint cp,
                           node->node().WaitForCheckpoint(size, 120));
   const bool idle = node->node().WaitUntilIdle(60);
-  ProofOptions po;
-  po.requests = requests;
-  po.clients = clients;
-  po.seed = env.seed;
   ProofResult p = RunProofs(node->node().target(), cp.size(), po);
   LEDGER_RETURN_IF_ERROR(node->Stop());
   return json{{"fill_events_per_second", fill_rate},
               {"idle_before_proofs", idle},
-              {"proofs", json{{"tree_size", p.tree_size},
-                              {"clients", clients},
-                              {"inclusion", ProofKindJson(p.inclusion)},
-                              {"consistency", ProofKindJson(p.consistency)}}}};
+              {"proofs", report(p)}};
 }
 
 absl::StatusOr<json> VerifyOfflineCommand(const BenchEnv& env,

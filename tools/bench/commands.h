@@ -20,9 +20,12 @@ absl::StatusOr<nlohmann::json> IngestCommand(const BenchEnv& env,
                                              const IngestSpec& spec,
                                              bool peers);
 
-// Proof latency on a node filled to `size` events.
+// Proof latency on a node filled to `size` events; or, when `connect` is
+// not empty, on the node already running there, at its latest checkpoint
+// (nothing is started or written).
 absl::StatusOr<nlohmann::json> ProofsCommand(const BenchEnv& env, uint64_t size,
-                                             uint64_t requests, int clients);
+                                             uint64_t requests, int clients,
+                                             const std::string& connect);
 
 // Offline verification rate over the entries of a node filled with
 // `entries` events.

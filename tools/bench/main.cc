@@ -5,7 +5,7 @@
 //   ledger-bench ingest [--rpc batch|stream|append] [--signatures batch|event]
 //                       [--batch-size N] [--clients N] [--events N]
 //                       [--rate R] [--seconds S] [--no-peers]
-//   ledger-bench proofs --size N [--requests N] [--clients N]
+//   ledger-bench proofs --size N [--requests N] [--clients N] [--connect A]
 //   ledger-bench verify-offline --entries N
 //   ledger-bench peers [--no-postgres] [--pg-rows N] ...
 //   ledger-bench suite [--events N] [--no-postgres] ...
@@ -41,6 +41,7 @@ struct Flags {
   bool no_peers = false;
   uint64_t size = 100000, requests = 2000, entries = 200000;
   int proof_clients = 1;
+  std::string connect;
   SuiteOptions suite;
   GrowthOptions growth;
   PgSweepOptions pg;
@@ -135,6 +136,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   proofs->add_option("--clients", f.proof_clients, "concurrent clients")
       ->capture_default_str();
+  proofs->add_option("--connect", f.connect,
+                     "measure the node running at this address (its latest "
+                     "checkpoint) instead of starting and filling one");
   CLI::App* verify =
       app.add_subcommand("verify-offline", "offline verification rate");
   verify->add_option("--entries", f.entries, "ledger size")
@@ -216,7 +220,8 @@ int Main(int argc, char** argv) {
   if (ingest->parsed()) {
     result = IngestCommand(f.env, f.spec, !f.no_peers);
   } else if (proofs->parsed()) {
-    result = ProofsCommand(f.env, f.size, f.requests, f.proof_clients);
+    result =
+        ProofsCommand(f.env, f.size, f.requests, f.proof_clients, f.connect);
   } else if (verify->parsed()) {
     result = VerifyOfflineCommand(f.env, f.entries);
   } else if (peers->parsed()) {
