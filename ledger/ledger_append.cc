@@ -41,7 +41,9 @@ class Ledger::GroupPlanner {
       : ledger_(ledger), t_(t), next_(next_index) {}
 
   // Decides batch `bi`; on success records its slots and returns OK.
+  // `id_keys` and `stored` are the batch's by_event_id keys and values.
   absl::Status Plan(size_t bi, const VerifiedBatch& batch,
+                    absl::Span<const std::string> id_keys,
                     absl::Span<const std::optional<std::string>> stored,
                     AppendResult& result);
 
@@ -135,6 +137,7 @@ absl::Status Ledger::GroupPlanner::CheckKeyEvent(
 
 absl::Status Ledger::GroupPlanner::Plan(
     size_t bi, const VerifiedBatch& batch,
+    absl::Span<const std::string> id_keys,
     absl::Span<const std::optional<std::string>> stored, AppendResult& result) {
   LEDGER_ASSIGN_OR_RETURN(KeyInfo signer, Signer(batch));
   LEDGER_RETURN_IF_ERROR(signer.CheckValidAt(t_));
@@ -146,27 +149,29 @@ absl::Status Ledger::GroupPlanner::Plan(
   uint64_t next = next_;
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    const std::string where = StrCat("events[", i, "]");
+    const auto where = [i] { return StrCat("events[", i, "]"); };
     if (signer.role == KeyRole::kEmitter) {
       if (e.tenant != signer.tenant) {
         return absl::PermissionDeniedError(
-            StrCat(where, ".tenant: '", e.tenant, "' is not the tenant '",
+            StrCat(where(), ".tenant: '", e.tenant, "' is not the tenant '",
                    signer.tenant, "' of emitter key ", signer.name));
       }
       if (IsLedgerInternalType(e.type)) {
         return absl::PermissionDeniedError(
-            StrCat(where, ".type: ", e.type,
+            StrCat(where(), ".type: ", e.type,
                    " is written by the ledger itself, not by emitters"));
       }
     }
-    const std::string id_key = EventIdKey(e.tenant, e.event_id);
+    const std::string& id_key = id_keys[i];
     const Hash& event_hash = batch.event_hashes()[i];
     const auto conflict = [&](std::string_view at) {
       return absl::AlreadyExistsError(
-          StrCat(where, ": event_id ", FormatUuid(e.event_id), " of tenant '",
+          StrCat(where(), ": event_id ", FormatUuid(e.event_id), " of tenant '",
                  e.tenant, "' is already ", at, " with different content"));
     };
-    if (auto it = in_batch.find(id_key); it != in_batch.end()) {
+    // (One-event batches, the common small case, need no map.)
+    if (auto it = events.size() > 1 ? in_batch.find(id_key) : in_batch.end();
+        it != in_batch.end()) {
       if (batch.event_hashes()[it->second] != event_hash) {
         return conflict(StrCat("used by events[", it->second, "]"));
       }
@@ -179,7 +184,7 @@ absl::Status Ledger::GroupPlanner::Plan(
       }
       continue;
     }
-    in_batch[id_key] = i;
+    if (events.size() > 1) in_batch[id_key] = i;
     if (auto it = pending_ids_.find(id_key); it != pending_ids_.end()) {
       if (it->second.event_hash != event_hash) {
         return conflict("in a batch being appended");
@@ -209,14 +214,13 @@ absl::Status Ledger::GroupPlanner::Plan(
       continue;
     }
     LEDGER_RETURN_IF_ERROR(
-        Annotate(CheckKeyEvent(e, signer, next, key_changes), where));
+        Annotate(CheckKeyEvent(e, signer, next, key_changes), where()));
     slots[i].index = next++;
   }
   // Accepted: make it visible to the rest of the group.
   for (size_t i = 0; i < events.size(); ++i) {
     if (!slots[i].is_new) continue;
-    pending_ids_[EventIdKey(events[i].tenant, events[i].event_id)] =
-        Pending{bi, i, batch.event_hashes()[i]};
+    pending_ids_[id_keys[i]] = Pending{bi, i, batch.event_hashes()[i]};
   }
   for (auto& [id, info] : key_changes) key_changes_[id] = info;
   next_ = next;
@@ -267,9 +271,10 @@ std::vector<AppendResult> Ledger::AppendGroup(
   GroupPlanner planner(*this, t, start.size);
   std::vector<bool> accepted(batches.size(), false);
   for (size_t b = 0; b < batches.size(); ++b) {
-    absl::Span<const std::optional<std::string>> mine(
-        stored->data() + first_key[b], first_key[b + 1] - first_key[b]);
-    results[b].status = planner.Plan(b, *batches[b], mine, results[b]);
+    const size_t first = first_key[b], count = first_key[b + 1] - first;
+    results[b].status = planner.Plan(
+        b, *batches[b], absl::MakeConstSpan(id_keys).subspan(first, count),
+        absl::MakeConstSpan(*stored).subspan(first, count), results[b]);
     accepted[b] = results[b].status.ok();
     if (!accepted[b]) results[b].entries.clear();
   }
@@ -279,6 +284,9 @@ std::vector<AppendResult> Ledger::AppendGroup(
   std::vector<std::vector<std::string>> head_keys(batches.size());
   std::vector<std::string> all_head_keys;
   absl::flat_hash_map<std::string, size_t> head_slot;
+  // The head slot of every (new event, subject), in the order the entries
+  // are built below.
+  std::vector<size_t> subject_slots;
   std::vector<std::vector<std::vector<std::pair<LinkKind, std::string>>>>
       subject_keys(batches.size());
   for (size_t b = 0; b < batches.size(); ++b) {
@@ -290,9 +298,9 @@ std::vector<AppendResult> Ledger::AppendGroup(
       subject_keys[b][i] = SubjectKeys(e);
       for (const auto& [kind, id] : subject_keys[b][i]) {
         std::string key = SubjectHeadKey(kind, e.tenant, id);
-        if (head_slot.emplace(key, all_head_keys.size()).second) {
-          all_head_keys.push_back(std::move(key));
-        }
+        auto [it, inserted] = head_slot.emplace(key, all_head_keys.size());
+        subject_slots.push_back(it->second);
+        if (inserted) all_head_keys.push_back(std::move(key));
       }
     }
   }
@@ -322,6 +330,7 @@ std::vector<AppendResult> Ledger::AppendGroup(
   leaves.reserve(planner.next_index() - start.size);
   // (by_event_id key, value) of every new entry.
   std::vector<std::pair<const std::string*, std::string>> id_puts;
+  size_t next_subject = 0;
   id_puts.reserve(planner.next_index() - start.size);
   for (size_t b = 0; b < batches.size(); ++b) {
     if (!accepted[b]) continue;
@@ -329,7 +338,6 @@ std::vector<AppendResult> Ledger::AppendGroup(
     for (size_t i = 0; i < batch.size(); ++i) {
       const Slot& slot = planner.slots()[b][i];
       if (!slot.is_new) continue;
-      const Event& e = batch.events()[i];
       Entry entry;
       entry.index = slot.index;
       entry.received_at_ns = t;
@@ -337,7 +345,7 @@ std::vector<AppendResult> Ledger::AppendGroup(
       entry.emitter = batch.SignatureFor(static_cast<uint32_t>(i));
       entry.prev_chain_hash = chain;
       for (auto& [kind, id] : subject_keys[b][i]) {
-        const size_t k = head_slot[SubjectHeadKey(kind, e.tenant, id)];
+        const size_t k = subject_slots[next_subject++];
         entry.back_links.push_back(BackLink{kind, std::move(id), last[k]});
         last[k] = slot.index;
       }
