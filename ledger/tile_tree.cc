@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/strings.h"
@@ -56,6 +58,8 @@ TileCache::TileCache(size_t slots)
 
 TileCache::~TileCache() = default;
 
+void TileCache::Free::operator()(Slot* p) const { std::free(p); }
+
 size_t TileCache::SlotOf(uint64_t tag) const {
   // splitmix64's finaliser: neighbouring tiles land far apart.
   tag ^= tag >> 30;
@@ -86,10 +90,13 @@ void TileCache::Insert(int tile_level, uint64_t tile_index,
                        std::string_view tile) {
   if (tile_level < 1 || tile.size() != kTileWidth * crypto::kHashSize) return;
   std::call_once(allocate_, [this] {
-    table_ = std::make_unique<Slot[]>(slots_);
-    allocated_.store(true, std::memory_order_release);
+    static_assert(std::is_trivial_v<Slot>);
+    // calloc: large blocks come as untouched zero pages from the kernel.
+    table_.reset(static_cast<Slot*>(std::calloc(slots_, sizeof(Slot))));
+    allocated_.store(table_ != nullptr, std::memory_order_release);
   });
-  Slot fresh;
+  if (!allocated_.load(std::memory_order_acquire)) return;
+  Slot fresh{};
   fresh.tag = (uint64_t(tile_level) << 58) | tile_index;
   std::memcpy(fresh.nodes.data(), tile.data(), tile.size());
   size_t row = 0, width = kTileWidth;
