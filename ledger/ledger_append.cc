@@ -382,7 +382,8 @@ std::vector<AppendResult> Ledger::AppendGroup(
   for (const auto& [id, info] : planner.key_changes()) {
     wb.Put(store_->handle(Cf::kKeys), id, EncodeKeyInfo(info));
   }
-  tree.Append(leaves, &wb, store_->handle(Cf::kTree));
+  std::vector<TileTree::CompletedTile> completed_tiles;
+  tree.Append(leaves, &wb, store_->handle(Cf::kTree), &completed_tiles);
   const Head next_head{planner.next_index(), tree.Root(), chain};
   wb.Put(store_->handle(Cf::kMeta), std::string(kMetaHeadKey),
          EncodeHeadRecord(next_head, t));
@@ -391,6 +392,13 @@ std::vector<AppendResult> Ledger::AppendGroup(
     im.tree = std::move(tree);
     im.last_received_at_ns = t;
     for (const auto& [id, info] : planner.key_changes()) keys_->Put(info);
+    // Written tiles never change, and proofs are only served for published
+    // sizes, so readers may have them now (the cache dies with a crash).
+    if (im.tile_cache != nullptr) {
+      for (const TileTree::CompletedTile& c : completed_tiles) {
+        im.tile_cache->Insert(c.level, c.index, c.value);
+      }
+    }
     MutexLock lock(&im.mu);
     im.written = next_head;
   };

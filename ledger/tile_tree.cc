@@ -222,14 +222,19 @@ uint64_t TileTree::partial_index(int tile_level) const {
 
 void TileTree::Append(absl::Span<const Hash> leaf_hashes,
                       rocksdb::WriteBatch* batch,
-                      rocksdb::ColumnFamilyHandle* tree_cf) {
+                      rocksdb::ColumnFamilyHandle* tree_cf,
+                      std::vector<CompletedTile>* completed) {
   std::array<size_t, kMaxTileLevels> before;
   for (int t = 0; t < kMaxTileLevels; ++t) before[t] = rows_[t].size();
   std::array<bool, kMaxTileLevels> touched{};
   for (const Hash& leaf : leaf_hashes) {
     AppendAndVisit(leaf,
                    [&](int t, uint64_t index, const std::vector<Hash>& full) {
-                     batch->Put(tree_cf, TileKey(t, index), TileValue(full));
+                     std::string value = TileValue(full);
+                     batch->Put(tree_cf, TileKey(t, index), value);
+                     if (completed != nullptr && t >= 1) {
+                       completed->push_back({t, index, std::move(value)});
+                     }
                      touched[t] = true;
                    });
   }

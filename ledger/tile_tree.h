@@ -104,9 +104,18 @@ class TileTree {
   // Loads the right edge of a tree of `size` leaves from storage.
   static absl::StatusOr<TileTree> Load(const Store& store, uint64_t size);
 
-  // Appends leaves and puts every tile they change into `batch`.
+  // A tile above the leaves that became complete, as stored.
+  struct CompletedTile {
+    int level;
+    uint64_t index;
+    std::string value;
+  };
+  // Appends leaves and puts every tile they change into `batch`. With
+  // `completed`, adds the tiles of level >= 1 that became complete (for
+  // TileCache, once the batch is written).
   void Append(absl::Span<const Hash> leaf_hashes, rocksdb::WriteBatch* batch,
-              rocksdb::ColumnFamilyHandle* tree_cf);
+              rocksdb::ColumnFamilyHandle* tree_cf,
+              std::vector<CompletedTile>* completed = nullptr);
 
   uint64_t size() const { return range_.size(); }
   Hash Root() const { return range_.Root(); }

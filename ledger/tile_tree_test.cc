@@ -124,6 +124,34 @@ TEST_F(TileTreeTest, CachedTilesAreServedFromMemory) {
   EXPECT_FALSE(cache.Find(2, 7, 0, 0, &h));
 }
 
+TEST_F(TileTreeTest, AppendReportsTilesAboveTheLeavesThatBecameComplete) {
+  TileTree tree;
+  std::vector<Hash> leaves;
+  for (uint64_t i = 0; i < 16 * 16 * 16 + 16 * 16 + 3; ++i) {
+    leaves.push_back(Leaf(i));
+  }
+  rocksdb::WriteBatch batch;
+  std::vector<TileTree::CompletedTile> completed;
+  tree.Append(absl::MakeConstSpan(leaves).subspan(0, 255), &batch,
+              store_->handle(Cf::kTree), &completed);
+  EXPECT_TRUE(completed.empty());  // 255 leaves: no level-1 tile yet
+  tree.Append(absl::MakeConstSpan(leaves).subspan(255), &batch,
+              store_->handle(Cf::kTree), &completed);
+  ASSERT_TRUE(store_->Write(&batch).ok());
+  // Level 1: tiles 0..16 (4352 leaves = 17 x 256); level 2: tile 0.
+  ASSERT_EQ(completed.size(), 18u);
+  int level2 = 0;
+  for (const TileTree::CompletedTile& c : completed) {
+    ASSERT_GE(c.level, 1);
+    if (c.level == 2) ++level2;
+    auto stored = store_->Get(Cf::kTree, TileKey(c.level, c.index));
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    EXPECT_EQ(**stored, c.value) << c.level << " " << c.index;
+    EXPECT_EQ(c.value.size(), kTileWidth * crypto::kHashSize);
+  }
+  EXPECT_EQ(level2, 1);
+}
+
 TEST(TileCacheTest, FindReturnsEveryNodeOfAnInsertedTile) {
   InMemoryTree row;
   std::string tile;
