@@ -2,9 +2,11 @@
 // ledger-node on loopback, at tiny sizes. Speed is never asserted.
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
+#include "base/strings.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/process.h"
@@ -118,6 +120,36 @@ TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
   EXPECT_GT(v["hash_path"]["entries_per_second"].get<double>(), 0);
   // Two batches and the node's own key entries.
   EXPECT_LE(v["with_signatures"]["ed25519_verifications"].get<int>(), 10);
+}
+
+TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
+  absl::StatusOr<testing::Process> node = testing::Process::Start(
+      {LEDGER_NODE_BINARY, "--data", dir_ + "/node", "--listen", "127.0.0.1:0"},
+      dir_ + "/node.log");
+  ASSERT_TRUE(node.ok()) << node.status();
+  absl::StatusOr<std::string> line =
+      node->WaitForLine("listening on ", std::chrono::seconds(60));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const std::string listen = line->substr(line->find("listening on ") + 13);
+  // A fresh node holds its genesis entry and one checkpoint of it.
+  json out = Run({"proofs", "--connect", listen, "--requests", "20"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["connect"], listen);
+  EXPECT_GE(out["proofs"]["tree_size"].get<int>(), 1);
+  EXPECT_EQ(out["proofs"]["inclusion"]["requests"], 20);
+  EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
+  EXPECT_EQ(out["proofs"]["consistency"]["failed"], 0);
+  EXPECT_EQ(Leftovers(), 1);  // only the node's own directory
+  ASSERT_TRUE(node->Stop(SIGTERM, std::chrono::seconds(30)).ok());
+
+  // Nothing listening: a clear error, exit code 1.
+  absl::StatusOr<testing::RunResult> r =
+      testing::Run({LEDGER_BENCH_BINARY, "proofs", "--connect", listen},
+                   std::chrono::seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(r->err.find("GetCheckpoint from " + listen), std::string::npos)
+      << r->err;
 }
 
 TEST_F(LedgerBenchCliTest, SuiteComputesRatiosAndTargets) {
