@@ -17,6 +17,12 @@ namespace {
 
 using nlohmann::json;
 
+#ifdef LEDGER_TSAN_BUILD  // the suite's runs take minutes under TSan
+constexpr std::chrono::seconds kRunTimeout(600);
+#else
+constexpr std::chrono::seconds kRunTimeout(120);
+#endif
+
 class LedgerBenchCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -38,8 +44,7 @@ class LedgerBenchCliTest : public ::testing::Test {
                                      "--out",
                                      dir_ + "/out.json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<testing::RunResult> r =
-        testing::Run(argv, std::chrono::seconds(120));
+    absl::StatusOr<testing::RunResult> r = testing::Run(argv, kRunTimeout);
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return json();
     EXPECT_EQ(r->exit_code, 0) << r->err;
@@ -153,6 +158,13 @@ TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
 }
 
 TEST_F(LedgerBenchCliTest, SuiteComputesRatiosAndTargets) {
+#ifdef LEDGER_TSAN_BUILD
+  // Seven runs under TSan take minutes, and its open-loop runs fall behind
+  // their schedule in the instrumented load generator (~100 ms of CPU per
+  // request), so requests time out. The other tests here cover the same
+  // code paths under TSan, open loop included.
+  GTEST_SKIP() << "too slow under TSan";
+#endif
   json out = Run({"suite", "--no-postgres", "--events", "200", "--batch-size",
                   "50", "--clients", "2", "--single-clients", "4",
                   "--latency-batch-size", "10", "--proof-requests", "20"});

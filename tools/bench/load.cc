@@ -206,6 +206,9 @@ void RunOpenLoop(Run& run, const std::string& target, const char* method,
     while (cq.Next(&tag, &ok)) {
       std::unique_ptr<OpenCall> call(static_cast<OpenCall*>(tag));
       Clock::time_point now = Clock::now();
+      // The sender filled the call under `mu`; the completion queue hands
+      // it over inside gRPC, which TSan cannot see.
+      MutexLock lock(&mu);
       if (call->status.ok()) {
         local.latency.Record(Nanos(now - call->due));
         ++local.requests;
@@ -214,7 +217,6 @@ void RunOpenLoop(Run& run, const std::string& target, const char* method,
       } else {
         run.Fail(call->status, 1);
       }
-      MutexLock lock(&mu);
       --gate.outstanding;
     }
   });
@@ -224,20 +226,20 @@ void RunOpenLoop(Run& run, const std::string& target, const char* method,
     Clock::time_point due = start + interval * static_cast<int64_t>(i);
     if (due >= run.stop_at) break;
     std::this_thread::sleep_until(due);
+    auto call = std::make_unique<OpenCall>();
+    const Message& m = (*run.messages)[i];
     {
       MutexLock lock(&mu);
       mu.Await([&] { return gate.HasRoom(); });
       ++gate.outstanding;
+      call->due = due;
+      call->events = m.events;
+      call->ctx.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(static_cast<int64_t>(
+                                 run.options.call_timeout_seconds * 1000)));
+      call->reader = stubs[i % stubs.size()]->PrepareUnaryCall(
+          &call->ctx, method, m.buffer, &cq);
     }
-    auto call = std::make_unique<OpenCall>();
-    const Message& m = (*run.messages)[i];
-    call->due = due;
-    call->events = m.events;
-    call->ctx.set_deadline(std::chrono::system_clock::now() +
-                           std::chrono::milliseconds(static_cast<int64_t>(
-                               run.options.call_timeout_seconds * 1000)));
-    call->reader = stubs[i % stubs.size()]->PrepareUnaryCall(&call->ctx, method,
-                                                             m.buffer, &cq);
     call->reader->StartCall();
     OpenCall* raw = call.release();
     raw->reader->Finish(&raw->reply, &raw->status, raw);
