@@ -281,7 +281,6 @@ std::vector<AppendResult> Ledger::AppendGroup(
   if (planner.next_index() == start.size) return results;  // nothing new
 
   // Back-links: the last entry about each subject, group-local first.
-  std::vector<std::vector<std::string>> head_keys(batches.size());
   std::vector<std::string> all_head_keys;
   absl::flat_hash_map<std::string, size_t> head_slot;
   // The head slot of every (new event, subject), in the order the entries

@@ -75,7 +75,7 @@ bool TileCache::Find(int tile_level, uint64_t tile_index, int k,
   if (tile_level < 1 || !allocated_.load(std::memory_order_acquire)) {
     return false;
   }
-  const uint64_t tag = (uint64_t(tile_level) << 58) | tile_index;
+  const uint64_t tag = Tag(tile_level, tile_index);
   const size_t slot = SlotOf(tag);
   // Row k starts after the rows below it: 16, 8, 4 hashes.
   const size_t at = (2 * kTileWidth - (2 * kTileWidth >> k)) + offset;
@@ -97,7 +97,7 @@ void TileCache::Insert(int tile_level, uint64_t tile_index,
   });
   if (!allocated_.load(std::memory_order_acquire)) return;
   Slot fresh{};
-  fresh.tag = (uint64_t(tile_level) << 58) | tile_index;
+  fresh.tag = Tag(tile_level, tile_index);
   std::memcpy(fresh.nodes.data(), tile.data(), tile.size());
   size_t row = 0, width = kTileWidth;
   while (width > 2) {

@@ -62,7 +62,7 @@ class TileCache {
   // The tile's row, then each level above it: 16 + 8 + 4 + 2 hashes.
   static constexpr size_t kNodes = 2 * kTileWidth - 2;
   struct Slot {    // trivial: the table comes zeroed from calloc
-    uint64_t tag;  // (tile_level << 58) | tile_index; 0: empty
+    uint64_t tag;  // Tag(level, index); 0: empty
     std::array<Hash, kNodes> nodes;
   };
   struct Free {
@@ -70,6 +70,10 @@ class TileCache {
   };
   static constexpr size_t kShards = 64;
 
+  // Never 0 (tile_level >= 1); indexes of such tiles are below 2^56.
+  static uint64_t Tag(int tile_level, uint64_t tile_index) {
+    return (uint64_t(tile_level) << 58) | tile_index;
+  }
   size_t SlotOf(uint64_t tag) const;
 
   const size_t slots_;  // a power of two

@@ -168,7 +168,7 @@ grpc::ServerUnaryReactor* ProofService::GetInclusionProof(
     grpc::CallbackServerContext* context,
     const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(InclusionProof(*request, response));
+  reactor->Finish(InclusionProof(request, response));
   return reactor;
 }
 
@@ -177,13 +177,12 @@ grpc::ServerUnaryReactor* ProofService::GetConsistencyProof(
     const v1::GetConsistencyProofRequest* request,
     v1::ConsistencyProof* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ConsistencyProof(*request, response));
+  reactor->Finish(ConsistencyProof(request, response));
   return reactor;
 }
 
 grpc::Status ProofService::InclusionProof(
-    const v1::GetInclusionProofRequest& request, v1::InclusionProof* response) {
-  const v1::GetInclusionProofRequest* req = &request;
+    const v1::GetInclusionProofRequest* req, v1::InclusionProof* response) {
   absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
   if (!latest.ok()) return ToGrpcStatus(latest.status());
   uint64_t size = req->tree_size() == 0 ? latest->size : req->tree_size();
@@ -216,9 +215,7 @@ grpc::Status ProofService::InclusionProof(
 }
 
 grpc::Status ProofService::ConsistencyProof(
-    const v1::GetConsistencyProofRequest& request,
-    v1::ConsistencyProof* response) {
-  const v1::GetConsistencyProofRequest* req = &request;
+    const v1::GetConsistencyProofRequest* req, v1::ConsistencyProof* response) {
   absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
   if (!latest.ok()) return ToGrpcStatus(latest.status());
   uint64_t new_size = req->new_size() == 0 ? latest->size : req->new_size();

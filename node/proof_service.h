@@ -61,9 +61,9 @@ class ProofService final
   absl::StatusOr<ledger::StoredCheckpoint> AwaitCheckpoint(
       grpc::ServerContext* context, uint64_t size, std::string_view what);
   absl::StatusOr<ledger::StoredCheckpoint> Latest() const;
-  grpc::Status InclusionProof(const v1::GetInclusionProofRequest& request,
+  grpc::Status InclusionProof(const v1::GetInclusionProofRequest* req,
                               v1::InclusionProof* response);
-  grpc::Status ConsistencyProof(const v1::GetConsistencyProofRequest& request,
+  grpc::Status ConsistencyProof(const v1::GetConsistencyProofRequest* req,
                                 v1::ConsistencyProof* response);
   absl::Status Receipt(grpc::ServerContext* context,
                        const v1::GetReceiptRequest& request,
