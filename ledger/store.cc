@@ -3,6 +3,8 @@
 #include "base/strings.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/memtablerep.h"
+#include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
 
 namespace ledger {
@@ -54,10 +56,13 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   db_options.max_total_wal_size = 256 << 20;
   // Appends are synced per batch; large memtables keep flushes rare.
   db_options.db_write_buffer_size = 256 << 20;
+  // Required by the hash memtables below; one thread writes anyway.
+  db_options.allow_concurrent_memtable_write = false;
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(options.block_cache_bytes);
-  auto family_options = [&](bool point_lookups, size_t write_buffer) {
+  auto family_options = [&](bool point_lookups, bool random_keys,
+                            size_t write_buffer) {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
@@ -71,6 +76,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
       cf.memtable_whole_key_filtering = true;
       cf.memtable_prefix_bloom_size_ratio = 0.05;
     }
+    if (random_keys) {
+      // Event ids and subjects arrive in random order: a hash table of
+      // small skiplists instead of one large skiplist, whose inserts were
+      // the sequencer's largest cost. The "prefix" is the whole key; these
+      // families are read by point lookups (iterators ask for total order).
+      cf.prefix_extractor.reset(rocksdb::NewNoopTransform());
+      cf.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+    }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.write_buffer_size = write_buffer;
     cf.compression = rocksdb::kLZ4Compression;
@@ -80,13 +93,14 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   families.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                        family_options(false, 4 << 20));
+                        family_options(false, false, 4 << 20));
   const std::vector<std::string>& names = ColumnFamilyNames();
   for (size_t i = 0; i < names.size(); ++i) {
-    const bool point = names[i] == "by_event_id" ||
-                       names[i] == "subject_heads" || names[i] == "keys";
+    const bool random =
+        names[i] == "by_event_id" || names[i] == "subject_heads";
+    const bool point = random || names[i] == "keys";
     const size_t buffer = names[i] == "entries" ? (128 << 20) : (32 << 20);
-    families.emplace_back(names[i], family_options(point, buffer));
+    families.emplace_back(names[i], family_options(point, random, buffer));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -156,8 +170,9 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
-  return std::unique_ptr<rocksdb::Iterator>(
-      db_->NewIterator(rocksdb::ReadOptions(), handle(cf)));
+  rocksdb::ReadOptions read;
+  read.total_order_seek = true;
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, handle(cf)));
 }
 
 }  // namespace ledger
