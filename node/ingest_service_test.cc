@@ -386,5 +386,65 @@ TEST_F(AppendStreamTest, FirstBatchRejectedCommitsNothing) {
   EXPECT_EQ(LedgerSize(), before);
 }
 
+// More batches than may wait in the sequencer at once: the node pauses
+// reading at the limit and resumes as batches commit; nothing is lost or
+// reordered.
+TEST_F(AppendStreamTest, LongStreamCommitsEveryBatchInOrder) {
+  const int batches = 16 * IngestService::kMaxStreamBatchesInFlight;
+  std::vector<v1::AppendBatchRequest> requests;
+  for (int b = 0; b < batches; ++b) requests.push_back(BatchOf(b, 1));
+  const uint64_t before = LedgerSize();
+  v1::AppendStreamResponse response;
+  grpc::Status s = Stream(requests, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.batches(), static_cast<uint64_t>(batches));
+  ASSERT_EQ(response.entries_size(), batches);
+  for (int b = 0; b < batches; ++b) {
+    EXPECT_EQ(response.entries(b).index(), before + b);
+    EXPECT_EQ(response.entries(b).event_id(), requests[b].events(0).event_id());
+  }
+  EXPECT_EQ(LedgerSize(), before + batches);
+}
+
+// The sequencer refuses at once (the node is stopping): the stream ends
+// with the refusal, naming the batch.
+TEST_F(AppendStreamTest, StoppingNodeEndsTheStreamNamingTheBatch) {
+  node_->sequencer().StopAccepting();
+  const uint64_t before = LedgerSize();
+  v1::AppendStreamResponse response;
+  grpc::Status s = Stream({BatchOf(1, 1), BatchOf(2, 1)}, &response);
+  EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("batch 0 rejected: node is shutting down"));
+  EXPECT_EQ(response.batches(), 0u);
+  EXPECT_EQ(LedgerSize(), before);
+}
+
+// A client that gives up mid-stream: what it sent is committed whole or
+// not at all, and the node goes on serving.
+TEST_F(AppendStreamTest, CancelledStreamLeavesTheNodeServing) {
+  const uint64_t before = LedgerSize();
+  auto context = Context();
+  v1::AppendStreamResponse response;
+  auto writer = ingest_->AppendStream(context.get(), &response);
+  int written = 0;
+  for (int b = 0; b < 100; ++b) {
+    if (!writer->Write(BatchOf(b, 2))) break;
+    ++written;
+  }
+  context->TryCancel();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::CANCELLED) << s.error_message();
+  const uint64_t after_cancel = LedgerSize();
+  EXPECT_LE(after_cancel, before + 2 * written);
+  EXPECT_EQ((after_cancel - before) % 2, 0u) << "a batch was split";
+
+  v1::AppendResponse ack;
+  ASSERT_TRUE(
+      Append(SignedAppend(emitter_.key, MakeEventProto(kTenant, 5000)), &ack)
+          .ok());
+  EXPECT_GE(ack.entry().index(), after_cancel);
+}
+
 }  // namespace
 }  // namespace ledger::node
