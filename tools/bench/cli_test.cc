@@ -109,14 +109,17 @@ TEST_F(LedgerBenchCliTest, PerEventOpenLoopAndStreamsAcknowledgeEverything) {
 }
 
 TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
-  json proofs =
-      Run({"proofs", "--size", "1500", "--requests", "50", "--clients", "2"});
+  json proofs = Run({"proofs", "--size", "1500", "--requests", "50",
+                     "--warmup", "5", "--clients", "2"});
   ASSERT_TRUE(proofs.is_object());
   EXPECT_GE(proofs["proofs"]["tree_size"].get<int>(), 1500);
-  EXPECT_EQ(proofs["proofs"]["inclusion"]["requests"], 50);
-  EXPECT_EQ(proofs["proofs"]["inclusion"]["failed"], 0);
-  EXPECT_EQ(proofs["proofs"]["consistency"]["requests"], 50);
-  EXPECT_EQ(proofs["proofs"]["consistency"]["failed"], 0);
+  for (const char* kind : {"inclusion", "consistency", "rpc_floor"}) {
+    const json& k = proofs["proofs"][kind];
+    EXPECT_EQ(k["requests"], 50) << kind;
+    EXPECT_EQ(k["failed"], 0) << kind << ": " << k.value("first_error", "");
+    EXPECT_EQ(k["warmup_requests"], 10) << kind;  // 5 for each client
+    EXPECT_GT(k["latency"]["p50_us"].get<double>(), 0) << kind;
+  }
 
   json verify = Run({"verify-offline", "--entries", "1200"});
   ASSERT_TRUE(verify.is_object());
@@ -144,6 +147,7 @@ TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
   EXPECT_EQ(out["proofs"]["inclusion"]["requests"], 20);
   EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
   EXPECT_EQ(out["proofs"]["consistency"]["failed"], 0);
+  EXPECT_EQ(out["proofs"]["rpc_floor"]["failed"], 0);
   EXPECT_EQ(Leftovers(), 1);  // only the node's own directory
   ASSERT_TRUE(node->Stop(SIGTERM, std::chrono::seconds(30)).ok());
 

@@ -43,17 +43,19 @@ absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
 }
 
 absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
-                                   uint64_t requests, int clients,
-                                   const std::string& connect) {
+                                   uint64_t requests, uint64_t warmup,
+                                   int clients, const std::string& connect) {
   ProofOptions po;
   po.requests = requests;
+  po.warmup = warmup;
   po.clients = clients;
   po.seed = env.seed;
   const auto report = [&](const ProofResult& p) {
     return json{{"tree_size", p.tree_size},
                 {"clients", clients},
                 {"inclusion", ProofKindJson(p.inclusion)},
-                {"consistency", ProofKindJson(p.consistency)}};
+                {"consistency", ProofKindJson(p.consistency)},
+                {"rpc_floor", ProofKindJson(p.floor)}};
   };
   if (!connect.empty()) {
     auto stub = v1::Proof::NewStub(

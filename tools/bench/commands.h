@@ -22,9 +22,11 @@ absl::StatusOr<nlohmann::json> IngestCommand(const BenchEnv& env,
 
 // Proof latency on a node filled to `size` events; or, when `connect` is
 // not empty, on the node already running there, at its latest checkpoint
-// (nothing is started or written).
+// (nothing is started or written). `warmup` untimed requests of each kind
+// per client come first.
 absl::StatusOr<nlohmann::json> ProofsCommand(const BenchEnv& env, uint64_t size,
-                                             uint64_t requests, int clients,
+                                             uint64_t requests, uint64_t warmup,
+                                             int clients,
                                              const std::string& connect);
 
 // Offline verification rate over the entries of a node filled with

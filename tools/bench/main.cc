@@ -5,7 +5,8 @@
 //   ledger-bench ingest [--rpc batch|stream|append] [--signatures batch|event]
 //                       [--batch-size N] [--clients N] [--events N]
 //                       [--rate R] [--seconds S] [--no-peers]
-//   ledger-bench proofs --size N [--requests N] [--clients N] [--connect A]
+//   ledger-bench proofs --size N [--requests N] [--warmup N] [--clients N]
+//                       [--connect A]
 //   ledger-bench verify-offline --entries N
 //   ledger-bench peers [--no-postgres] [--pg-rows N] ...
 //   ledger-bench suite [--events N] [--no-postgres] ...
@@ -22,6 +23,7 @@
 #include "tools/bench/cleanup.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/growth.h"
+#include "tools/bench/proofs.h"
 #include "tools/bench/report.h"
 
 #ifndef LEDGER_NODE_BINARY
@@ -41,6 +43,7 @@ struct Flags {
   bool no_peers = false;
   uint64_t size = 100000, requests = 2000, entries = 200000;
   int proof_clients = 1;
+  uint64_t proof_warmup = ProofOptions().warmup;
   std::string connect;
   SuiteOptions suite;
   GrowthOptions growth;
@@ -134,6 +137,9 @@ int Main(int argc, char** argv) {
   proofs->add_option("--size", f.size, "ledger size")->capture_default_str();
   proofs->add_option("--requests", f.requests, "requests of each kind")
       ->capture_default_str();
+  proofs->add_option("--warmup", f.proof_warmup,
+                     "untimed requests of each kind per client first")
+      ->capture_default_str();
   proofs->add_option("--clients", f.proof_clients, "concurrent clients")
       ->capture_default_str();
   proofs->add_option("--connect", f.connect,
@@ -221,7 +227,8 @@ int Main(int argc, char** argv) {
     result = IngestCommand(f.env, f.spec, !f.no_peers);
   } else if (proofs->parsed()) {
     result =
-        ProofsCommand(f.env, f.size, f.requests, f.proof_clients, f.connect);
+        ProofsCommand(f.env, f.size, f.requests, f.proof_warmup,
+                      f.proof_clients, f.connect);
   } else if (verify->parsed()) {
     result = VerifyOfflineCommand(f.env, f.entries);
   } else if (peers->parsed()) {

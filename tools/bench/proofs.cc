@@ -26,7 +26,7 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-enum class Kind { kInclusion, kConsistency };
+enum class Kind { kInclusion, kConsistency, kFloor };
 
 // One call; returns the error text or "" on success.
 std::string Call(v1::Proof::Stub& stub, Kind kind, uint64_t r,
@@ -35,6 +35,17 @@ std::string Call(v1::Proof::Stub& stub, Kind kind, uint64_t r,
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   size_t want = 0, got = 0;
   grpc::Status status;
+  if (kind == Kind::kFloor) {
+    v1::GetInclusionProofRequest request;
+    request.set_index(tree_size);
+    request.set_tree_size(tree_size);
+    v1::InclusionProof proof;
+    status = stub.GetInclusionProof(&ctx, request, &proof);
+    if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) return "";
+    return StrCat("expected OUT_OF_RANGE, got code ",
+                  static_cast<int>(status.error_code()), ": ",
+                  status.error_message());
+  }
   if (kind == Kind::kInclusion) {
     v1::GetInclusionProofRequest request;
     request.set_index(r % tree_size);
@@ -74,8 +85,10 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto stub = v1::Proof::NewStub(grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args));
-    // One untimed call to connect.
-    (void)Call(*stub, kind, Mix(options.seed + client), tree_size);
+    for (uint64_t w = 0; w < std::max<uint64_t>(1, options.warmup); ++w) {
+      (void)Call(*stub, kind, Mix(~options.seed - (uint64_t{static_cast<uint32_t>(client)} << 32) - w),
+                 tree_size);
+    }
     ProofKindResult local;
     for (;;) {
       uint64_t i = next.fetch_add(1);
@@ -106,6 +119,8 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
   }
   for (std::thread& t : threads) t.join();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  result.warmup = std::max<uint64_t>(1, options.warmup) *
+                  static_cast<uint64_t>(threads.size());
   return result;
 }
 
@@ -136,6 +151,7 @@ size_t ConsistencyProofLength(uint64_t old_size, uint64_t new_size) {
 
 nlohmann::json ProofKindJson(const ProofKindResult& k) {
   nlohmann::json j{{"requests", k.requests},
+                   {"warmup_requests", k.warmup},
                    {"failed", k.failed},
                    {"seconds", k.seconds},
                    {"latency", HistogramJson(k.latency)}};
@@ -150,6 +166,7 @@ ProofResult RunProofs(const std::string& target, uint64_t tree_size,
   if (tree_size == 0) return result;
   result.inclusion = RunKind(target, Kind::kInclusion, tree_size, options);
   result.consistency = RunKind(target, Kind::kConsistency, tree_size, options);
+  result.floor = RunKind(target, Kind::kFloor, tree_size, options);
   return result;
 }
 

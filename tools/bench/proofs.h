@@ -17,6 +17,11 @@ namespace ledger::bench {
 
 struct ProofOptions {
   uint64_t requests = 2000;  // of each kind
+  // Untimed calls of each kind per client before the measured ones, at
+  // other random positions: the first calls pay for connecting, the
+  // node's thread pools and cold CPU caches, which the measured proofs of
+  // a running node do not.
+  uint64_t warmup = 200;
   int clients = 1;
   double max_seconds = 30;  // of each kind
   uint64_t seed = 1;
@@ -25,6 +30,7 @@ struct ProofOptions {
 struct ProofKindResult {
   uint64_t requests = 0;
   uint64_t failed = 0;
+  uint64_t warmup = 0;  // untimed calls, all clients
   double seconds = 0;
   Histogram latency;  // ns
   std::string first_error;
@@ -34,6 +40,10 @@ struct ProofResult {
   uint64_t tree_size = 0;
   ProofKindResult inclusion;
   ProofKindResult consistency;
+  // The RPC floor: GetInclusionProof for an index outside the tree, which
+  // the node refuses (OUT_OF_RANGE) without computing anything; the same
+  // round trip through the same gRPC path as a proof.
+  ProofKindResult floor;
 };
 
 // `tree_size` must be the size of the node's latest checkpoint.

@@ -20,7 +20,8 @@ using nlohmann::json;
 json ProofJson(const ProofResult& p) {
   return json{{"tree_size", p.tree_size},
               {"inclusion", ProofKindJson(p.inclusion)},
-              {"consistency", ProofKindJson(p.consistency)}};
+              {"consistency", ProofKindJson(p.consistency)},
+                {"rpc_floor", ProofKindJson(p.floor)}};
 }
 
 // Runs `spec` on a fresh node; `after` (may be null) runs before the node

@@ -118,11 +118,16 @@ void AddRatiosAndTargets(json& summary) {
       targets, "p99 acknowledgement at half of max throughput, per-event (us)",
       "<= 5000", open1 ? Number(*open1, {"latency", "p99_us"}) : std::nullopt,
       false, 5000, "Append, open loop, latency from the due time");
-  const std::string at =
+  std::string at =
       summary.contains("proofs")
           ? StrCat("at ", summary["proofs"].value("tree_size", uint64_t{0}),
                    " entries (the 10M figure is `ledger-bench growth`)")
           : "";
+  if (std::optional<double> floor = Number(
+          summary, {"proofs", "rpc_floor", "latency", "p99_us"})) {
+    at += StrCat("; the RPC refused at once: p99 ",
+                 static_cast<int64_t>(*floor), " us");
+  }
   AddTarget(targets, "inclusion proof p99 (us)", "<= 200",
             Number(summary, {"proofs", "inclusion", "latency", "p99_us"}),
             false, 200, at);
