@@ -7,7 +7,9 @@
 // Two phases: PrepareRequests parses, converts, encodes and signs on
 // several threads and keeps only the serialized requests (about the size of
 // the input); SendRequests keeps `in_flight` calls outstanding on one
-// completion queue and prints acknowledgements in input order.
+// completion queue and prints acknowledgements in input order. Requests in
+// flight together may be sequenced in any order among themselves; each
+// acknowledgement carries the index the ledger gave.
 
 #include <cstdint>
 #include <ostream>

@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 100'000u));
   append
       ->add_option("--in-flight", f.append.in_flight,
-                   "requests outstanding at once")
+                   "requests outstanding at once (more than one: the "
+                   "ledger may order batches differently from the input)")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));
   append->add_flag("--single", f.append.single, "one Append per event");
