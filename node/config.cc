@@ -120,6 +120,9 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "max_message_bytes") {
     return GetUint(where, node, &config->max_message_bytes);
   }
+  if (k == "block_cache_bytes") {
+    return GetUint(where, node, &config->block_cache_bytes);
+  }
   if (k == "limits") {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
@@ -131,7 +134,7 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
       StrCat(where,
              ": unknown key (known: data_dir, listen, origin, node_name, "
              "checkpoint_interval, empty_interval, max_group_events, "
-             "max_message_bytes, log_level, [limits])"));
+             "max_message_bytes, block_cache_bytes, log_level, [limits])"));
 }
 
 }  // namespace
@@ -222,6 +225,11 @@ absl::Status ValidateConfig(const NodeConfig& config) {
     return absl::InvalidArgumentError(
         StrCat("max_message_bytes: must be between 4096 and 2147483647, got ",
                config.max_message_bytes));
+  }
+  if (config.block_cache_bytes < (1 << 20)) {
+    return absl::InvalidArgumentError(
+        StrCat("block_cache_bytes: must be at least 1048576 (1 MiB), got ",
+               config.block_cache_bytes));
   }
   bool known = false;
   for (std::string_view level : kLogLevels) known |= config.log_level == level;

@@ -49,6 +49,7 @@ TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->empty_interval, defaults->empty_interval);
   EXPECT_EQ(c->max_group_events, defaults->max_group_events);
   EXPECT_EQ(c->max_message_bytes, defaults->max_message_bytes);
+  EXPECT_EQ(c->block_cache_bytes, defaults->block_cache_bytes);
   EXPECT_EQ(c->log_level, defaults->log_level);
   EXPECT_EQ(c->limits.max_event_bytes, defaults->limits.max_event_bytes);
   EXPECT_EQ(c->limits.max_refs, defaults->limits.max_refs);
@@ -65,6 +66,7 @@ checkpoint_interval = "500ms"
 empty_interval = 30
 max_group_events = 5000
 max_message_bytes = 1048576
+block_cache_bytes = 1073741824
 log_level = "debug"
 
 [limits]
@@ -85,6 +87,7 @@ max_payload_bytes = 1024
   EXPECT_EQ(c->empty_interval, absl::Seconds(30));
   EXPECT_EQ(c->max_group_events, 5000u);
   EXPECT_EQ(c->max_message_bytes, 1048576u);
+  EXPECT_EQ(c->block_cache_bytes, 1073741824u);
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->limits.max_event_bytes, 131072u);
   EXPECT_EQ(c->limits.max_string_bytes, 2048u);
@@ -196,6 +199,8 @@ TEST(ConfigTest, ValidateRejectsUnusableSettings) {
       {[](NodeConfig& c) { c.node_name.clear(); }, "node_name:"},
       {[](NodeConfig& c) { c.log_level = "loud"; }, "log_level:"},
       {[](NodeConfig& c) { c.max_message_bytes = 10; }, "max_message_bytes"},
+      {[](NodeConfig& c) { c.block_cache_bytes = 4096; },
+       "block_cache_bytes: must be at least 1048576"},
   };
   for (const Case& c : cases) {
     NodeConfig config = good;

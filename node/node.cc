@@ -29,6 +29,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
   options.origin = identity_->origin;
   options.checkpoint_verifiers = identity_->verifiers();
   options.limits = config.limits;
+  options.block_cache_bytes = config.block_cache_bytes;
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);
   };
