@@ -109,8 +109,8 @@ TEST_F(LedgerBenchCliTest, PerEventOpenLoopAndStreamsAcknowledgeEverything) {
 }
 
 TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
-  json proofs = Run({"proofs", "--size", "1500", "--requests", "50",
-                     "--warmup", "5", "--clients", "2"});
+  json proofs = Run({"proofs", "--size", "1500", "--requests", "50", "--warmup",
+                     "5", "--clients", "2"});
   ASSERT_TRUE(proofs.is_object());
   EXPECT_GE(proofs["proofs"]["tree_size"].get<int>(), 1500);
   for (const char* kind : {"inclusion", "consistency", "rpc_floor"}) {

@@ -181,15 +181,14 @@ absl::StatusOr<json> RunGrowth(
     po.requests = options.proof_requests;
     po.seed = env.seed + sent;
     ProofResult proofs = RunProofs(node->node().target(), cp.size(), po);
-    s["proofs"] =
-        json{{"inclusion",
-              json{{"latency", HistogramJson(proofs.inclusion.latency)}}},
-             {"consistency",
-              json{{"latency", HistogramJson(proofs.consistency.latency)}}},
-             {"rpc_floor",
-              json{{"latency", HistogramJson(proofs.floor.latency)}}},
-             {"failed", proofs.inclusion.failed + proofs.consistency.failed +
-                            proofs.floor.failed}};
+    s["proofs"] = json{
+        {"inclusion",
+         json{{"latency", HistogramJson(proofs.inclusion.latency)}}},
+        {"consistency",
+         json{{"latency", HistogramJson(proofs.consistency.latency)}}},
+        {"rpc_floor", json{{"latency", HistogramJson(proofs.floor.latency)}}},
+        {"failed", proofs.inclusion.failed + proofs.consistency.failed +
+                       proofs.floor.failed}};
     last_size = cp.size();
     const uint64_t sample_begin = cp.size() > 2000 ? cp.size() - 2000 : 0;
     LEDGER_ASSIGN_OR_RETURN(

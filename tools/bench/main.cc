@@ -137,8 +137,9 @@ int Main(int argc, char** argv) {
   proofs->add_option("--size", f.size, "ledger size")->capture_default_str();
   proofs->add_option("--requests", f.requests, "requests of each kind")
       ->capture_default_str();
-  proofs->add_option("--warmup", f.proof_warmup,
-                     "untimed requests of each kind per client first")
+  proofs
+      ->add_option("--warmup", f.proof_warmup,
+                   "untimed requests of each kind per client first")
       ->capture_default_str();
   proofs->add_option("--clients", f.proof_clients, "concurrent clients")
       ->capture_default_str();
@@ -226,9 +227,8 @@ int Main(int argc, char** argv) {
   if (ingest->parsed()) {
     result = IngestCommand(f.env, f.spec, !f.no_peers);
   } else if (proofs->parsed()) {
-    result =
-        ProofsCommand(f.env, f.size, f.requests, f.proof_warmup,
-                      f.proof_clients, f.connect);
+    result = ProofsCommand(f.env, f.size, f.requests, f.proof_warmup,
+                           f.proof_clients, f.connect);
   } else if (verify->parsed()) {
     result = VerifyOfflineCommand(f.env, f.entries);
   } else if (peers->parsed()) {

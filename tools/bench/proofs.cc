@@ -86,7 +86,9 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
     auto stub = v1::Proof::NewStub(grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args));
     for (uint64_t w = 0; w < std::max<uint64_t>(1, options.warmup); ++w) {
-      (void)Call(*stub, kind, Mix(~options.seed - (uint64_t{static_cast<uint32_t>(client)} << 32) - w),
+      (void)Call(*stub, kind,
+                 Mix(~options.seed -
+                     (uint64_t{static_cast<uint32_t>(client)} << 32) - w),
                  tree_size);
     }
     ProofKindResult local;

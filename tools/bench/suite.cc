@@ -21,7 +21,7 @@ json ProofJson(const ProofResult& p) {
   return json{{"tree_size", p.tree_size},
               {"inclusion", ProofKindJson(p.inclusion)},
               {"consistency", ProofKindJson(p.consistency)},
-                {"rpc_floor", ProofKindJson(p.floor)}};
+              {"rpc_floor", ProofKindJson(p.floor)}};
 }
 
 // Runs `spec` on a fresh node; `after` (may be null) runs before the node

@@ -123,8 +123,8 @@ void AddRatiosAndTargets(json& summary) {
           ? StrCat("at ", summary["proofs"].value("tree_size", uint64_t{0}),
                    " entries (the 10M figure is `ledger-bench growth`)")
           : "";
-  if (std::optional<double> floor = Number(
-          summary, {"proofs", "rpc_floor", "latency", "p99_us"})) {
+  if (std::optional<double> floor =
+          Number(summary, {"proofs", "rpc_floor", "latency", "p99_us"})) {
     at += StrCat("; the RPC refused at once: p99 ",
                  static_cast<int64_t>(*floor), " us");
   }
