@@ -74,7 +74,7 @@ struct LedgerOptions {
   // Keys that must have signed stored checkpoints (log key and cosigners).
   std::vector<crypto::NoteVerifier> checkpoint_verifiers;
   EventLimits limits;
-  size_t block_cache_bytes = 256 << 20;
+  size_t block_cache_bytes = size_t{1} << 30;
   // Slots of the in-memory cache of tiles above the leaves that proofs
   // read (TileCache, ~1 KiB each, allocated on the first proof): 65,536
   // slots (64 MiB) hold every such tile of a 16M-entry tree. 0: no cache.

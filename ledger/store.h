@@ -31,7 +31,7 @@ enum class Cf : int {
 };
 
 struct StoreOptions {
-  size_t block_cache_bytes = 256 << 20;
+  size_t block_cache_bytes = size_t{1} << 30;
 };
 
 class Store {

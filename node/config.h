@@ -10,7 +10,7 @@
 //   empty_interval = "60s"
 //   max_group_events = 20000
 //   max_message_bytes = 67108864
-//   block_cache_bytes = 268435456 # RocksDB block cache (tiles, indexes)
+//   block_cache_bytes = 1073741824 # RocksDB block cache (tiles, indexes)
 //   log_level = "info"            # trace debug info warn error critical off
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
@@ -44,7 +44,7 @@ struct NodeConfig {
   // RocksDB's block cache, shared by every column family. Proofs read one
   // leaf tile each (32 bytes per entry in all): a cache that holds them
   // keeps proofs off the disk.
-  size_t block_cache_bytes = 256 << 20;
+  size_t block_cache_bytes = size_t{1} << 30;
   EventLimits limits;
   std::string log_level = "info";
 };
