@@ -138,8 +138,9 @@ int Main(int argc, char** argv) {
   proofs->add_option("--requests", f.requests, "requests of each kind")
       ->capture_default_str();
   proofs
-      ->add_option("--warmup", f.proof_warmup,
-                   "untimed requests of each kind per client first")
+      ->add_option(
+          "--warmup", f.proof_warmup,
+          "untimed requests of each kind per client first (at least one)")
       ->capture_default_str();
   proofs->add_option("--clients", f.proof_clients, "concurrent clients")
       ->capture_default_str();

@@ -20,7 +20,7 @@ struct ProofOptions {
   // Untimed calls of each kind per client before the measured ones, at
   // other random positions: the first calls pay for connecting, the
   // node's thread pools and cold CPU caches, which the measured proofs of
-  // a running node do not.
+  // a running node do not. At least one (it connects).
   uint64_t warmup = 200;
   int clients = 1;
   double max_seconds = 30;  // of each kind
@@ -31,8 +31,8 @@ struct ProofKindResult {
   uint64_t requests = 0;
   uint64_t failed = 0;
   uint64_t warmup = 0;  // untimed calls, all clients
-  double seconds = 0;
-  Histogram latency;  // ns
+  double seconds = 0;   // wall time, warm-up included
+  Histogram latency;    // ns
   std::string first_error;
 };
 
