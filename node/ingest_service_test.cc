@@ -429,7 +429,7 @@ TEST_F(AppendStreamTest, CancelledStreamLeavesTheNodeServing) {
   auto writer = ingest_->AppendStream(context.get(), &response);
   int written = 0;
   for (int b = 0; b < 100; ++b) {
-    if (!writer->Write(BatchOf(b, 2))) break;
+    if (!writer->Write(BatchOf(2 * b, 2))) break;  // events 2b and 2b+1
     ++written;
   }
   context->TryCancel();
