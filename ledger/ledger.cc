@@ -39,6 +39,8 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
     return absl::InvalidArgumentError(
         "the ledger origin must be a non-empty name without spaces or '+'");
   }
+  // A Store opened on its own (peers, tests) gets the ledger's default.
+  static_assert(StoreOptions{}.block_cache_bytes == kDefaultBlockCacheBytes);
   StoreOptions store_options;
   store_options.block_cache_bytes = options.block_cache_bytes;
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,

@@ -68,13 +68,18 @@ struct StoredCheckpoint {
   std::string note;
 };
 
+// RocksDB's block cache unless configured otherwise (node setting
+// block_cache_bytes): it takes memory only as blocks are read, and holds
+// the leaf tiles random proofs read up to about 20M entries.
+inline constexpr size_t kDefaultBlockCacheBytes = size_t{1} << 30;
+
 struct LedgerOptions {
   // The log identity; checkpoints must carry it. Required.
   std::string origin;
   // Keys that must have signed stored checkpoints (log key and cosigners).
   std::vector<crypto::NoteVerifier> checkpoint_verifiers;
   EventLimits limits;
-  size_t block_cache_bytes = size_t{1} << 30;
+  size_t block_cache_bytes = kDefaultBlockCacheBytes;
   // Slots of the in-memory cache of tiles above the leaves that proofs
   // read (TileCache, ~1 KiB each, allocated on the first proof): 65,536
   // slots (64 MiB) hold every such tile of a 16M-entry tree. 0: no cache.

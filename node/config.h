@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/event.h"
+#include "ledger/ledger.h"
 
 namespace ledger::node {
 
@@ -44,7 +45,7 @@ struct NodeConfig {
   // RocksDB's block cache, shared by every column family. Proofs read one
   // leaf tile each (32 bytes per entry in all): a cache that holds them
   // keeps proofs off the disk.
-  size_t block_cache_bytes = size_t{1} << 30;
+  size_t block_cache_bytes = ledger::kDefaultBlockCacheBytes;
   EventLimits limits;
   std::string log_level = "info";
 };
