@@ -51,11 +51,9 @@ absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
   po.clients = clients;
   po.seed = env.seed;
   const auto report = [&](const ProofResult& p) {
-    return json{{"tree_size", p.tree_size},
-                {"clients", clients},
-                {"inclusion", ProofKindJson(p.inclusion)},
-                {"consistency", ProofKindJson(p.consistency)},
-                {"rpc_floor", ProofKindJson(p.floor)}};
+    json j = ProofResultJson(p);
+    j["clients"] = clients;
+    return j;
   };
   if (!connect.empty()) {
     auto stub = v1::Proof::NewStub(

@@ -69,14 +69,8 @@ void AddGrowthTargets(json& summary) {
     const json& s = steps.back();
     double inc = s["proofs"]["inclusion"]["latency"]["p99_us"].get<double>();
     double con = s["proofs"]["consistency"]["latency"]["p99_us"].get<double>();
-    std::string at = StrCat("at ", s["size"].get<uint64_t>(), " entries");
-    if (s["proofs"].contains("rpc_floor")) {
-      at += StrCat(
-          "; the RPC refused at once: p99 ",
-          static_cast<int64_t>(
-              s["proofs"]["rpc_floor"]["latency"]["p99_us"].get<double>()),
-          " us");
-    }
+    const std::string at = StrCat("at ", s["size"].get<uint64_t>(), " entries",
+                                  RpcFloorNote(s["proofs"]));
     targets.push_back(json{{"name", "inclusion proof p99 (us)"},
                            {"goal", "<= 200"},
                            {"measured", inc},

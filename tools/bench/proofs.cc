@@ -74,6 +74,7 @@ std::string Call(v1::Proof::Stub& stub, Kind kind, uint64_t r,
 ProofKindResult RunKind(const std::string& target, Kind kind,
                         uint64_t tree_size, const ProofOptions& options) {
   ProofKindResult result;
+  const uint64_t warmup = std::max<uint64_t>(1, options.warmup);
   Mutex mu;
   std::atomic<uint64_t> next{0};
   const Clock::time_point start = Clock::now();
@@ -85,7 +86,7 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto stub = v1::Proof::NewStub(grpc::CreateCustomChannel(
         target, grpc::InsecureChannelCredentials(), args));
-    for (uint64_t w = 0; w < std::max<uint64_t>(1, options.warmup); ++w) {
+    for (uint64_t w = 0; w < warmup; ++w) {
       (void)Call(*stub, kind,
                  Mix(~options.seed -
                      (uint64_t{static_cast<uint32_t>(client)} << 32) - w),
@@ -121,8 +122,7 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
   }
   for (std::thread& t : threads) t.join();
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  result.warmup = std::max<uint64_t>(1, options.warmup) *
-                  static_cast<uint64_t>(threads.size());
+  result.warmup = warmup * static_cast<uint64_t>(threads.size());
   return result;
 }
 
@@ -159,6 +159,25 @@ nlohmann::json ProofKindJson(const ProofKindResult& k) {
                    {"latency", HistogramJson(k.latency)}};
   if (!k.first_error.empty()) j["first_error"] = k.first_error;
   return j;
+}
+
+nlohmann::json ProofResultJson(const ProofResult& p) {
+  return nlohmann::json{{"tree_size", p.tree_size},
+                        {"inclusion", ProofKindJson(p.inclusion)},
+                        {"consistency", ProofKindJson(p.consistency)},
+                        {"rpc_floor", ProofKindJson(p.floor)}};
+}
+
+std::string RpcFloorNote(const nlohmann::json& proofs) {
+  if (!proofs.is_object() || !proofs.contains("rpc_floor")) return "";
+  const nlohmann::json& floor = proofs["rpc_floor"];
+  if (!floor.contains("latency") || !floor["latency"].contains("p99_us") ||
+      !floor["latency"]["p99_us"].is_number()) {
+    return "";
+  }
+  return StrCat("; the RPC refused at once: p99 ",
+                static_cast<int64_t>(floor["latency"]["p99_us"].get<double>()),
+                " us");
 }
 
 ProofResult RunProofs(const std::string& target, uint64_t tree_size,

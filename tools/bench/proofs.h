@@ -49,6 +49,11 @@ struct ProofResult {
 // `tree_size` must be the size of the node's latest checkpoint.
 // {requests, failed, seconds, latency, first_error?} for the JSON summary.
 nlohmann::json ProofKindJson(const ProofKindResult& k);
+// {tree_size, inclusion, consistency, rpc_floor}, each kind as above.
+nlohmann::json ProofResultJson(const ProofResult& p);
+// "; the RPC refused at once: p99 N us" for the note of a proof target,
+// from such a `proofs` object; "" if it has no RPC floor.
+std::string RpcFloorNote(const nlohmann::json& proofs);
 
 ProofResult RunProofs(const std::string& target, uint64_t tree_size,
                       const ProofOptions& options);

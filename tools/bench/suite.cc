@@ -17,13 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-json ProofJson(const ProofResult& p) {
-  return json{{"tree_size", p.tree_size},
-              {"inclusion", ProofKindJson(p.inclusion)},
-              {"consistency", ProofKindJson(p.consistency)},
-              {"rpc_floor", ProofKindJson(p.floor)}};
-}
-
 // Runs `spec` on a fresh node; `after` (may be null) runs before the node
 // stops.
 absl::StatusOr<json> RunOnFreshNode(
@@ -72,7 +65,7 @@ absl::StatusOr<json> RunSuite(const BenchEnv& env,
             po.requests = options.proof_requests;
             po.seed = env.seed;
             summary["proofs"] =
-                ProofJson(RunProofs(node.node().target(), cp.size(), po));
+                ProofResultJson(RunProofs(node.node().target(), cp.size(), po));
             LEDGER_ASSIGN_OR_RETURN(OfflineLedger ledger,
                                     FetchOfflineLedger(node.node(), cp.size()));
             LEDGER_ASSIGN_OR_RETURN(summary["verify_offline"],

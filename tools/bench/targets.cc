@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/strings.h"
+#include "tools/bench/proofs.h"
 #include "tools/bench/suite.h"
 
 namespace ledger::bench {
@@ -123,11 +124,7 @@ void AddRatiosAndTargets(json& summary) {
           ? StrCat("at ", summary["proofs"].value("tree_size", uint64_t{0}),
                    " entries (the 10M figure is `ledger-bench growth`)")
           : "";
-  if (std::optional<double> floor =
-          Number(summary, {"proofs", "rpc_floor", "latency", "p99_us"})) {
-    at += StrCat("; the RPC refused at once: p99 ",
-                 static_cast<int64_t>(*floor), " us");
-  }
+  if (summary.contains("proofs")) at += RpcFloorNote(summary["proofs"]);
   AddTarget(targets, "inclusion proof p99 (us)", "<= 200",
             Number(summary, {"proofs", "inclusion", "latency", "p99_us"}),
             false, 200, at);

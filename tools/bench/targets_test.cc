@@ -1,4 +1,5 @@
 #include "gtest/gtest.h"
+#include "tools/bench/proofs.h"
 #include "tools/bench/suite.h"
 
 namespace ledger::bench {
@@ -46,6 +47,30 @@ TEST(TargetsTest, RatiosUseTheBestOfEachSignatureMode) {
   EXPECT_FALSE(met("vs PostgreSQL hash-chained, 32 clients"));
   EXPECT_TRUE(met("p99 acknowledgement at half of max throughput (us)"));
   EXPECT_FALSE(met("inclusion proof p99"));  // not measured: not met
+}
+
+TEST(TargetsTest, ProofTargetsNameTheRpcFloor) {
+  json s;
+  s["proofs"] = json{{"tree_size", 1500},
+                     {"inclusion", {{"latency", {{"p99_us", 150.0}}}}},
+                     {"consistency", {{"latency", {{"p99_us", 320.0}}}}},
+                     {"rpc_floor", {{"latency", {{"p99_us", 123.7}}}}}};
+  AddRatiosAndTargets(s);
+  int proof_targets = 0;
+  for (const json& t : s["targets"]) {
+    const std::string name = t["name"].get<std::string>();
+    if (name.find("proof p99") == std::string::npos) continue;
+    ++proof_targets;
+    EXPECT_NE(t["note"].get<std::string>().find(
+                  "at 1500 entries (the 10M figure is `ledger-bench growth`); "
+                  "the RPC refused at once: p99 123 us"),
+              std::string::npos)
+        << t["note"];
+    EXPECT_EQ(t["met"].get<bool>(), name.rfind("inclusion", 0) == 0) << name;
+  }
+  EXPECT_EQ(proof_targets, 2);
+
+  EXPECT_EQ(RpcFloorNote(json{{"inclusion", {}}}), "");  // no floor measured
 }
 
 }  // namespace
