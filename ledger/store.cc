@@ -8,6 +8,16 @@
 #include "rocksdb/table.h"
 
 namespace ledger {
+namespace {
+
+// How a column family's blocks are compressed.
+enum class Compression {
+  kLz4ZstdBottom,  // LZ4, and ZSTD at the bottom level
+  kLz4,            // LZ4 at every level
+  kNone,
+};
+
+}  // namespace
 
 const std::vector<std::string>& Store::ColumnFamilyNames() {
   static const std::vector<std::string> kNames = {
@@ -66,7 +76,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(options.block_cache_bytes);
   auto family_options = [&](bool point_lookups, bool random_keys,
-                            size_t write_buffer) {
+                            size_t write_buffer, Compression compression) {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
@@ -90,21 +100,42 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.write_buffer_size = write_buffer;
-    cf.compression = rocksdb::kLZ4Compression;
-    cf.bottommost_compression = rocksdb::kZSTD;
+    switch (compression) {
+      case Compression::kLz4ZstdBottom:
+        cf.compression = rocksdb::kLZ4Compression;
+        cf.bottommost_compression = rocksdb::kZSTD;
+        break;
+      case Compression::kLz4:
+        cf.compression = rocksdb::kLZ4Compression;
+        break;
+      case Compression::kNone:
+        cf.compression = rocksdb::kNoCompression;
+        break;
+    }
     return cf;
   };
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  families.emplace_back(rocksdb::kDefaultColumnFamilyName,
-                        family_options(false, false, 4 << 20));
+  families.emplace_back(
+      rocksdb::kDefaultColumnFamilyName,
+      family_options(false, false, 4 << 20, Compression::kLz4ZstdBottom));
   const std::vector<std::string>& names = ColumnFamilyNames();
   for (size_t i = 0; i < names.size(); ++i) {
     const bool random =
         names[i] == "by_event_id" || names[i] == "subject_heads";
     const bool point = random || names[i] == "keys";
     const size_t buffer = names[i] == "entries" ? (128 << 20) : (32 << 20);
-    families.emplace_back(names[i], family_options(point, random, buffer));
+    // Entries: one compression at every level. Their keys only grow, so a
+    // flushed file never overlaps the files below it and RocksDB moves it
+    // down the levels without rewriting it, but only where input and
+    // output compression are the same: with ZSTD at the bottom every entry
+    // was compressed and written once more (BENCHMARKS.md; ZSTD saved ~5%
+    // of their size over LZ4). Tree tiles are hashes: they do not compress.
+    Compression compression = Compression::kLz4ZstdBottom;
+    if (names[i] == "entries") compression = Compression::kLz4;
+    if (names[i] == "tree") compression = Compression::kNone;
+    families.emplace_back(names[i],
+                          family_options(point, random, buffer, compression));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
