@@ -3,11 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
+#include <map>
 #include <set>
+#include <string_view>
 #include <thread>
 
+#include "ledger/store_testing.h"
 #include "rocksdb/db.h"
 #include "rocksdb/metadata.h"
 #include "rocksdb/table_properties.h"
@@ -15,22 +16,8 @@
 namespace ledger {
 namespace {
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/store_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    absl::StatusOr<std::unique_ptr<Store>> store =
-        Store::Open(dir_, StoreOptions{});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   // Writes `count` entries from `first` on (synced) and flushes them into
   // one table file.
   void WriteAndFlush(Cf cf, uint64_t first, uint64_t count) {
@@ -57,9 +44,6 @@ class StoreTest : public ::testing::Test {
     }
     return out;
   }
-
-  std::string dir_;
-  std::unique_ptr<Store> store_;
 };
 
 // Entries only ever get larger keys, so their flushed files never overlap

@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
 #include "crypto/sha256.h"
 #include "ledger/store.h"
+#include "ledger/store_testing.h"
 
 namespace ledger {
 namespace {
@@ -14,21 +13,8 @@ Hash Leaf(uint64_t i) {
   return crypto::Sha256Digest(std::string(reinterpret_cast<char*>(&i), 8));
 }
 
-class TileTreeTest : public ::testing::Test {
+class TileTreeTest : public testing::StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tile_tree_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto store = Store::Open(dir_, StoreOptions{});
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
   void Append(TileTree& tree, uint64_t count) {
     rocksdb::WriteBatch batch;
     std::vector<Hash> leaves;
@@ -40,8 +26,6 @@ class TileTreeTest : public ::testing::Test {
     ASSERT_TRUE(store_->Write(&batch).ok());
   }
 
-  std::string dir_;
-  std::unique_ptr<Store> store_;
   InMemoryTree reference_;
 };
 
