@@ -182,6 +182,10 @@ TEST_F(LedgerBenchCliTest, SuiteComputesRatiosAndTargets) {
   EXPECT_GT(out["ratios"]["per_event_signed_vs_ed25519_ceiling"].get<double>(),
             0);
   EXPECT_FALSE(out["ratios"].contains("ours_best_vs_postgres_chained_best"));
+  // Each ceiling measured before and after our runs.
+  for (const char* peer : {"raw_rocksdb", "ed25519_batch", "ed25519_event"}) {
+    EXPECT_EQ(out["peers"][peer]["samples_per_second"].size(), 2u) << peer;
+  }
   EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
   EXPECT_GT(out["verify_offline"]["entries"].get<int>(), 200);
   EXPECT_EQ(out["targets"].size(), 9u);

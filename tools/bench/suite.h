@@ -51,4 +51,12 @@ absl::StatusOr<nlohmann::json> RunPgSweep(const BenchEnv& env,
 // Ratios and targets of a summary holding "runs" and "peers".
 void AddRatiosAndTargets(nlohmann::json& summary);
 
+// The in-process ceilings (raw_rocksdb, ed25519_batch, ed25519_event) of
+// two "peers" objects measured at different times: each keeps its faster
+// sample, and both rates under "samples_per_second". The machine's speed
+// drifts within a run; the faster sample is the ceiling the machine showed,
+// so a slow moment during a ceiling's measurement cannot flatter ours.
+nlohmann::json FasterCeilings(const nlohmann::json& first,
+                              const nlohmann::json& second);
+
 }  // namespace ledger::bench

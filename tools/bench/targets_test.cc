@@ -73,5 +73,35 @@ TEST(TargetsTest, ProofTargetsNameTheRpcFloor) {
   EXPECT_EQ(RpcFloorNote(json{{"inclusion", {}}}), "");  // no floor measured
 }
 
+TEST(TargetsTest, CeilingsKeepTheFasterSample) {
+  json before{{"raw_rocksdb", {{"events_per_second", 60000}, {"groups", 1}}},
+              {"ed25519_batch", {{"verifications_per_second", 20000}}},
+              {"ed25519_event", {{"verifications_per_second", 16000}}}};
+  json after{{"raw_rocksdb", {{"events_per_second", 50000}, {"groups", 2}}},
+             {"ed25519_batch", {{"verifications_per_second", 21000}}},
+             {"ed25519_event", {{"verifications_per_second", 22000}}}};
+  json c = FasterCeilings(before, after);
+  EXPECT_EQ(c["raw_rocksdb"]["events_per_second"], 60000);
+  EXPECT_EQ(c["raw_rocksdb"]["groups"], 1);  // the whole faster sample
+  EXPECT_EQ(c["raw_rocksdb"]["samples_per_second"],
+            json::array({60000, 50000}));
+  EXPECT_EQ(c["ed25519_batch"]["verifications_per_second"], 21000);
+  EXPECT_EQ(c["ed25519_event"]["verifications_per_second"], 22000);
+  EXPECT_EQ(c["ed25519_event"]["samples_per_second"],
+            json::array({16000, 22000}));
+
+  // The ratio uses the faster ceiling.
+  json s;
+  s["runs"] = json::array({RunJson("event_stream", 17600)});
+  s["peers"] = c;
+  AddRatiosAndTargets(s);
+  EXPECT_DOUBLE_EQ(s["ratios"]["per_event_signed_vs_ed25519_ceiling"], 0.8);
+
+  // A ceiling only one sample has is kept as it is.
+  json partial = FasterCeilings(json::object(), after);
+  EXPECT_EQ(partial["ed25519_event"]["verifications_per_second"], 22000);
+  EXPECT_FALSE(partial["ed25519_event"].contains("samples_per_second"));
+}
+
 }  // namespace
 }  // namespace ledger::bench
