@@ -94,6 +94,12 @@ absl::StatusOr<nlohmann::json> RunLocalPeers(const BenchEnv& env,
                                              const IngestSpec& spec,
                                              uint64_t first_event);
 
+// The Ed25519 ceiling for messages of `batch_size` events, measured for
+// about as long as a run of `events` events needs (0.3-2 s):
+// {batch_size, verifications, seconds, verifications_per_second}.
+absl::StatusOr<nlohmann::json> RunEd25519Peer(uint32_t batch_size,
+                                              uint64_t events);
+
 // Fetches entries [0, checkpoint size) and the keys from `node` (whose
 // latest checkpoint must cover `min_size`) for offline verification.
 absl::StatusOr<OfflineLedger> FetchOfflineLedger(NodeProcess& node,

@@ -59,19 +59,21 @@ absl::StatusOr<json> RunLocalPeers(const BenchEnv& env, const IngestSpec& spec,
              {"disk_bytes", raw->disk_bytes},
              {"write_latency", HistogramJson(raw->group_latency)}};
   }
+  LEDGER_ASSIGN_OR_RETURN(out["ed25519"], RunEd25519Peer(batch, spec.events));
+  return out;
+}
+
+absl::StatusOr<json> RunEd25519Peer(uint32_t batch_size, uint64_t events) {
   Ed25519Options ed;
-  ed.batch_size = batch;
+  ed.batch_size = batch_size;
   // A rate: about a second is plenty, less for smoke-sized runs.
   ed.signatures = 100000;
-  ed.max_seconds =
-      std::clamp(static_cast<double>(spec.events) / 20000.0, 0.3, 2.0);
+  ed.max_seconds = std::clamp(static_cast<double>(events) / 20000.0, 0.3, 2.0);
   LEDGER_ASSIGN_OR_RETURN(Ed25519Result sig, RunEd25519Ceiling(ed));
-  out["ed25519"] =
-      json{{"batch_size", batch},
-           {"verifications", sig.verifications},
-           {"seconds", sig.seconds},
-           {"verifications_per_second", sig.verifications_per_second()}};
-  return out;
+  return json{{"batch_size", batch_size},
+              {"verifications", sig.verifications},
+              {"seconds", sig.seconds},
+              {"verifications_per_second", sig.verifications_per_second()}};
 }
 
 absl::StatusOr<OfflineLedger> FetchOfflineLedger(NodeProcess& node,

@@ -6,7 +6,6 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "tools/bench/peers.h"
 #include "tools/bench/pg_peer.h"
 #include "tools/bench/pg_server.h"
 #include "tools/bench/proofs.h"
@@ -41,17 +40,8 @@ absl::StatusOr<json> MeasureCeilings(const BenchEnv& env,
   LEDGER_ASSIGN_OR_RETURN(json peers, RunLocalPeers(env, batch, 0));
   peers["ed25519_batch"] = peers["ed25519"];
   peers.erase("ed25519");
-  Ed25519Options ed;
-  ed.batch_size = 1;
-  ed.signatures = 100000;
-  ed.max_seconds =
-      std::clamp(static_cast<double>(options.events) / 20000.0, 0.3, 2.0);
-  LEDGER_ASSIGN_OR_RETURN(Ed25519Result one, RunEd25519Ceiling(ed));
-  peers["ed25519_event"] =
-      json{{"batch_size", 1},
-           {"verifications", one.verifications},
-           {"seconds", one.seconds},
-           {"verifications_per_second", one.verifications_per_second()}};
+  LEDGER_ASSIGN_OR_RETURN(peers["ed25519_event"],
+                          RunEd25519Peer(1, options.events));
   return peers;
 }
 
