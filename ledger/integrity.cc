@@ -4,101 +4,66 @@
 #include <chrono>
 #include <set>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "ledger/codec.h"
-#include "ledger/ledger_keys.h"
 #include "ledger/store.h"
 
 namespace ledger {
 namespace {
 
-// A half-open index range with what is wrong with it.
-struct Problem {
-  uint64_t begin;
-  uint64_t end;
-  std::string what;
-};
+// How often a scan reports progress and asks `pace`.
+constexpr uint64_t kStep = 4096;
 
 std::string Range(uint64_t begin, uint64_t end) {
   return StrCat("[", begin, ", ", end, ")");
 }
 
-absl::StatusOr<std::pair<Head, int64_t>> DecodeHeadRecord(std::string_view v) {
-  if (v.size() != 8 + 2 * crypto::kHashSize + 8) {
-    return absl::DataLossError("the head record has the wrong length");
-  }
-  Decoder d(v);
-  Head head;
-  LEDGER_ASSIGN_OR_RETURN(head.size, d.GetU64("size"));
-  LEDGER_ASSIGN_OR_RETURN(head.root, d.GetHash("root"));
-  LEDGER_ASSIGN_OR_RETURN(head.chain_hash, d.GetHash("chain"));
-  LEDGER_ASSIGN_OR_RETURN(int64_t t, d.GetI64("received_at"));
-  return std::make_pair(head, t);
-}
-
-absl::StatusOr<std::optional<StoredCheckpoint>> LastCheckpoint(
-    const Store& store) {
-  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kCheckpoints);
-  it->SeekForPrev(CheckpointKey(~uint64_t{0}));
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
-  if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 'q') {
-    return std::nullopt;
-  }
-  std::string_view v = it->value().ToStringView();
-  const uint64_t sequence = ReadBe64(it->key().ToStringView().substr(1));
-  if (v.size() < 8) {
-    return absl::DataLossError(
-        StrCat("checkpoint ", sequence, " record is truncated"));
-  }
-  return StoredCheckpoint{sequence, ReadBe64(v), std::string(v.substr(8))};
-}
-
-// Scans all entries, recomputing leaves, chain and tree.
+// Scans entries in order, recomputing leaves, chain, tree and (derive) the
+// keys and derived families.
 class Scanner {
  public:
-  Scanner(const Store& store, const LedgerOptions& options,
-          uint64_t checkpoint_size, uint64_t expected_size)
-      : store_(store),
-        options_(options),
-        checkpoint_size_(checkpoint_size),
-        expected_size_(expected_size) {}
+  explicit Scanner(ScanSpec spec) : spec_(std::move(spec)) {
+    out_.tree = spec_.tree;
+  }
 
-  absl::Status Run();
-
-  std::vector<Problem> entry_problems;  // entries known to be bad
-  std::vector<Problem> chain_problems;
-  std::vector<Problem> leaf_mismatches;  // stored level-0 hash differs
-  std::vector<Problem> tile_problems;    // higher tiles differ
-  TileTree tree;
-  Hash chain{};
-  Hash root_at_checkpoint{};
-  std::vector<KeyInfo> keys;
-  int64_t last_received_at_ns = 0;
+  absl::StatusOr<ScanOutcome> Run();
 
  private:
   void OnEntry(uint64_t index, std::string_view bytes);
+  void Derive(uint64_t index, const Entry& entry);
   void CompareTile(int t, uint64_t index, const std::vector<Hash>& hashes);
+  void Bad(uint64_t index, std::string what) {
+    out_.entry_problems.push_back({index, index + 1, std::move(what)});
+  }
 
-  const Store& store_;
-  const LedgerOptions& options_;
-  const uint64_t checkpoint_size_;
-  const uint64_t expected_size_;
+  ScanSpec spec_;
+  ScanOutcome out_;
+  size_t next_root_ = 0;  // the next of spec_.roots_at (sorted) to record
+  bool chain_known_ = false;
+  Hash chain_{};
+  absl::flat_hash_map<std::string, KeyInfo> keys_;  // derive
 };
 
 void Scanner::CompareTile(int t, uint64_t index,
                           const std::vector<Hash>& hashes) {
   absl::StatusOr<std::optional<std::string>> stored =
-      store_.Get(Cf::kTree, TileKey(t, index));
+      spec_.store->Get(Cf::kTree, TileKey(t, index), spec_.snapshot);
   const uint64_t span = kTileWidth << (t * kTileHeight);
   const uint64_t first = index * span;
   const uint64_t leaves_per_hash = span / kTileWidth;
+  // A partial tile of a snapshot taken below the head may be longer than
+  // the scan's: its stored prefix is what must match.
   if (!stored.ok() || !stored->has_value() ||
-      (*stored)->size() != hashes.size() * crypto::kHashSize) {
-    tile_problems.push_back({first, first + hashes.size() * leaves_per_hash,
-                             StrCat("tree tile (level ", t, ", index ", index,
-                                    ") is missing or has the wrong length")});
+      (*stored)->size() < hashes.size() * crypto::kHashSize ||
+      (hashes.size() == kTileWidth &&
+       (*stored)->size() != kTileWidth * crypto::kHashSize)) {
+    out_.tile_problems.push_back(
+        {first, first + hashes.size() * leaves_per_hash,
+         StrCat("tree tile (level ", t, ", index ", index,
+                ") is missing or has the wrong length")});
     return;
   }
   for (size_t i = 0; i < hashes.size(); ++i) {
@@ -109,7 +74,72 @@ void Scanner::CompareTile(int t, uint64_t index,
     Problem p{first + i * leaves_per_hash, first + (i + 1) * leaves_per_hash,
               StrCat("tree tile (level ", t, ", index ", index, ") hash ", i,
                      " does not match the entries")};
-    (t == 0 ? leaf_mismatches : tile_problems).push_back(std::move(p));
+    (t == 0 ? out_.leaf_mismatches : out_.tile_problems)
+        .push_back(std::move(p));
+  }
+}
+
+void Scanner::Derive(uint64_t index, const Entry& entry) {
+  absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
+  if (!header.ok()) {
+    Bad(index, StrCat("entry ", index,
+                      "'s event cannot be read: ", header.status().message()));
+    return;
+  }
+  const auto find = [&](const Hash& id) -> std::optional<KeyInfo> {
+    auto it = keys_.find(std::string(crypto::AsView(id)));
+    if (it == keys_.end()) return std::nullopt;
+    return it->second;
+  };
+  const bool key_event =
+      header->type == "key.registered" || header->type == "key.revoked";
+  std::optional<Event> event;
+  if (key_event || index == 0) {
+    absl::StatusOr<Event> decoded =
+        DecodeEvent(entry.event_bytes, spec_.limits);
+    if (!decoded.ok()) {
+      Bad(index, StrCat("entry ", index, "'s event cannot be decoded: ",
+                        decoded.status().message()));
+      return;
+    }
+    event = *std::move(decoded);
+  }
+  absl::StatusOr<KeyInfo> signer =
+      ResolveSigner(entry.emitter.key_id,
+                    event.has_value() && entry.emitter.batch_size == 1
+                        ? absl::Span<const Event>(&*event, 1)
+                        : absl::Span<const Event>(),
+                    index == 0 && keys_.empty(), find);
+  absl::Status allowed =
+      signer.ok() ? CheckSignerMayWrite(*signer, header->tenant, header->type,
+                                        entry.received_at_ns)
+                  : signer.status();
+  if (allowed.ok() && key_event) {
+    absl::StatusOr<std::optional<KeyInfo>> change =
+        ApplyKeyEvent(*event, *signer, index, entry.received_at_ns, find);
+    if (!change.ok()) {
+      allowed = change.status();
+    } else if (change->has_value()) {
+      keys_[std::string(crypto::AsView((*change)->key_id))] = **change;
+    }
+  }
+  if (!allowed.ok()) {
+    Bad(index, StrCat("entry ", index,
+                      " could not have been appended: ", allowed.message()));
+  }
+  out_.derived.by_event_id.Add(
+      EventIdKey(header->tenant, header->event_id),
+      EventIdValue(index, crypto::HashLeaf(entry.event_bytes)));
+  for (const BackLink& link : entry.back_links) {
+    const std::string key = SubjectHeadKey(link.kind, header->tenant, link.id);
+    out_.derived.subject_heads.Add(key, Be64(index));
+    if (link.previous == kNoPrevious) continue;
+    if (link.previous >= index) {
+      Bad(index, StrCat("entry ", index, " has a back-link to entry ",
+                        link.previous, ", which is not earlier"));
+      continue;
+    }
+    out_.derived.subject_heads.Remove(key, Be64(link.previous));
   }
 }
 
@@ -117,76 +147,101 @@ void Scanner::OnEntry(uint64_t index, std::string_view bytes) {
   const Hash leaf = crypto::HashLeaf(bytes);
   absl::StatusOr<Entry> entry = DecodeEntry(bytes);
   if (!entry.ok()) {
-    entry_problems.push_back({index, index + 1,
-                              StrCat("entry ", index, " cannot be decoded: ",
-                                     entry.status().message())});
+    Bad(index, StrCat("entry ", index,
+                      " cannot be decoded: ", entry.status().message()));
   } else {
     if (entry->index != index) {
-      entry_problems.push_back(
-          {index, index + 1,
-           StrCat("entry ", index, " claims index ", entry->index)});
+      Bad(index, StrCat("entry ", index, " claims index ", entry->index));
     }
-    if (entry->prev_chain_hash != chain) {
-      chain_problems.push_back(
+    if (!chain_known_) {
+      chain_ = entry->prev_chain_hash;  // vouched for by the caller
+      chain_known_ = true;
+    }
+    if (entry->prev_chain_hash != chain_) {
+      out_.chain_problems.push_back(
           {index, index + 1, StrCat("the hash chain breaks at entry ", index)});
-      chain = entry->prev_chain_hash;  // resynchronise: report breaks once
+      chain_ = entry->prev_chain_hash;  // resynchronise: report breaks once
     }
-    last_received_at_ns = entry->received_at_ns;
-    absl::StatusOr<std::string_view> type = PeekEventType(entry->event_bytes);
-    if (type.ok() && (*type == "key.registered" || *type == "key.revoked")) {
-      absl::StatusOr<Event> event =
-          DecodeEvent(entry->event_bytes, options_.limits);
-      absl::Status s = event.ok() ? ApplyKeyEvent(*event, index,
-                                                  entry->received_at_ns, &keys)
-                                  : event.status();
-      if (!s.ok()) {
-        entry_problems.push_back(
-            {index, index + 1,
-             StrCat("key entry ", index, " is invalid: ", s.message())});
-      }
-    }
+    out_.last_received_at_ns = entry->received_at_ns;
+    if (spec_.derive) Derive(index, *entry);
   }
-  chain = ChainHash(chain, leaf);
-  tree.AppendAndVisit(leaf, [&](int t, uint64_t i, const auto& hashes) {
+  chain_known_ = true;
+  chain_ = ChainHash(chain_, leaf);
+  out_.tree.AppendAndVisit(leaf, [&](int t, uint64_t i, const auto& hashes) {
     CompareTile(t, i, hashes);
   });
-  if (index + 1 == checkpoint_size_) root_at_checkpoint = tree.Root();
+  while (next_root_ < spec_.roots_at.size() &&
+         spec_.roots_at[next_root_] == index + 1) {
+    out_.roots.emplace_back(index + 1, out_.tree.Root());
+    ++next_root_;
+  }
 }
 
-absl::Status Scanner::Run() {
-  rocksdb::ReadOptions read;
-  read.fill_cache = false;
-  read.readahead_size = 4 << 20;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_.db()->NewIterator(read, store_.handle(Cf::kEntries)));
-  uint64_t index = 0;
+absl::StatusOr<ScanOutcome> Scanner::Run() {
+  if (spec_.chain_before.has_value() || spec_.begin == 0) {
+    chain_ = spec_.chain_before.value_or(Hash{});
+    chain_known_ = true;
+  }
+  std::sort(spec_.roots_at.begin(), spec_.roots_at.end());
+  spec_.roots_at.erase(
+      std::unique(spec_.roots_at.begin(), spec_.roots_at.end()),
+      spec_.roots_at.end());
+  while (next_root_ < spec_.roots_at.size() &&
+         spec_.roots_at[next_root_] <= spec_.begin) {
+    if (spec_.roots_at[next_root_] == spec_.begin) {
+      out_.roots.emplace_back(spec_.begin, out_.tree.Root());
+    }
+    ++next_root_;
+  }
+  std::unique_ptr<rocksdb::Iterator> it = spec_.store->NewIterator(
+      Cf::kEntries, spec_.snapshot, /*fill_cache=*/false);
+  uint64_t index = spec_.begin;
   auto last_report = std::chrono::steady_clock::now();
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++index) {
-    const std::string expected_key = Be64(index);
-    if (it->key().ToStringView() != expected_key) {
+  for (it->Seek(EntryKey(index)); it->Valid() && index < spec_.end;
+       it->Next(), ++index) {
+    if (it->key().ToStringView() != EntryKey(index)) {
       const uint64_t found =
           it->key().size() == 8 ? ReadBe64(it->key().ToStringView()) : index;
       return absl::DataLossError(
-          StrCat("ledger verification failed: entries ", Range(index, found),
+          StrCat("ledger verification failed: entries ",
+                 Range(index, std::min(found, spec_.end)),
                  " are missing from storage; refusing to serve"));
     }
     OnEntry(index, it->value().ToStringView());
-    if (options_.progress && (index + 1) % 65536 == 0 &&
-        std::chrono::steady_clock::now() - last_report >
-            std::chrono::seconds(2)) {
+    const uint64_t done = index + 1 - spec_.begin;
+    if (done % kStep != 0) continue;
+    if (spec_.pace != nullptr &&
+        !(*spec_.pace)(done, spec_.end - spec_.begin)) {
+      return absl::CancelledError(
+          StrCat("verification stopped after ", done, " entries"));
+    }
+    if (spec_.progress && std::chrono::steady_clock::now() - last_report >
+                              std::chrono::seconds(2)) {
       last_report = std::chrono::steady_clock::now();
-      options_.progress(
-          StrCat("verified ", index + 1, " of ", expected_size_, " entries"));
+      spec_.progress(
+          StrCat("verified ", index + 1, " of ", spec_.end, " entries"));
     }
   }
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
+  if (index < spec_.end) {
+    return absl::DataLossError(
+        StrCat("ledger verification failed: entries ", Range(index, spec_.end),
+               " are missing from storage; refusing to serve"));
+  }
   // The partial tiles on the right edge.
   for (int t = 0; t < kMaxTileLevels; ++t) {
-    if (!tree.partial(t).empty()) {
-      CompareTile(t, tree.partial_index(t), tree.partial(t));
+    if (!out_.tree.partial(t).empty()) {
+      CompareTile(t, out_.tree.partial_index(t), out_.tree.partial(t));
     }
   }
-  return absl::OkStatus();
+  out_.chain = chain_;
+  if (spec_.derive) {
+    for (const auto& [id, info] : keys_) {
+      out_.keys.push_back(info);
+      out_.derived.keys.Add(id, EncodeKeyInfo(info));
+    }
+  }
+  return std::move(out_);
 }
 
 std::string Describe(const std::vector<Problem>& problems, size_t max) {
@@ -217,135 +272,46 @@ std::string Ranges(std::vector<Problem> problems) {
   for (size_t i = 0; i < merged.size() && i < 8; ++i) {
     out.append(StrCat(i ? ", " : "", Range(merged[i].first, merged[i].second)));
   }
-  if (merged.size() > 8)
+  if (merged.size() > 8) {
     out.append(StrCat(" and ", merged.size() - 8, " more ranges"));
+  }
   return out;
 }
 
 }  // namespace
 
-std::string EncodeHeadRecord(const Head& head, int64_t last_received_at_ns) {
-  Encoder e;
-  e.PutU64(head.size);
-  e.PutHash(head.root);
-  e.PutHash(head.chain_hash);
-  e.PutI64(last_received_at_ns);
-  return e.Take();
-}
-
-absl::StatusOr<std::string_view> PeekEventType(std::string_view event_bytes) {
+absl::StatusOr<EventHeader> PeekEventHeader(std::string_view event_bytes) {
   Decoder d(event_bytes);
+  EventHeader h;
   LEDGER_RETURN_IF_ERROR(d.GetRaw("magic and version", 3).status());
-  LEDGER_RETURN_IF_ERROR(d.GetRaw("event_id", 16).status());
-  return d.GetBytes("type", 1 << 16);
+  LEDGER_ASSIGN_OR_RETURN(std::string_view id, d.GetRaw("event_id", 16));
+  std::copy(id.begin(), id.end(), h.event_id.begin());
+  LEDGER_ASSIGN_OR_RETURN(h.type, d.GetBytes("type", 1 << 16));
+  LEDGER_RETURN_IF_ERROR(d.GetU32("schema_version").status());
+  LEDGER_RETURN_IF_ERROR(d.GetI64("occurred_at").status());
+  LEDGER_RETURN_IF_ERROR(d.GetBytes("producer", 1 << 16).status());
+  LEDGER_ASSIGN_OR_RETURN(h.tenant, d.GetBytes("tenant", 1 << 16));
+  return h;
 }
 
-absl::Status ApplyKeyEvent(const Event& event, uint64_t entry_index,
-                           int64_t received_at_ns, std::vector<KeyInfo>* keys) {
-  if (event.type == "key.registered") {
-    LEDGER_ASSIGN_OR_RETURN(KeyInfo info, KeyInfoFromRegistration(event));
-    for (const KeyInfo& k : *keys) {
-      if (k.key_id == info.key_id) {
-        return absl::AlreadyExistsError("key registered twice");
-      }
-    }
-    info.registered_at = entry_index;
-    keys->push_back(std::move(info));
-  } else if (event.type == "key.revoked") {
-    LEDGER_ASSIGN_OR_RETURN(Hash id, KeyIdFromRevocation(event));
-    for (KeyInfo& k : *keys) {
-      if (k.key_id == id && k.revoked_at_ns == 0) {
-        k.revoked_at_ns = received_at_ns;
-        return absl::OkStatus();
-      }
-    }
-    return absl::NotFoundError("revokes a key that is not registered");
-  }
-  return absl::OkStatus();
+absl::StatusOr<ScanOutcome> ScanEntries(ScanSpec spec) {
+  Scanner scanner(std::move(spec));
+  return scanner.Run();
 }
 
-}  // namespace ledger
-
-namespace ledger {
-namespace {
-
-absl::Status CheckKeyRecords(const Store& store,
-                             const std::vector<KeyInfo>& keys) {
-  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeys);
-  size_t count = 0;
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++count) {
-    absl::StatusOr<KeyInfo> stored = DecodeKeyInfo(it->value().ToStringView());
-    const auto match = std::find_if(
-        keys.begin(), keys.end(),
-        [&](const KeyInfo& k) { return stored.ok() && k == *stored; });
-    if (!stored.ok() || match == keys.end() ||
-        it->key().ToStringView() != crypto::AsView(stored->key_id)) {
-      return absl::DataLossError(
-          StrCat("ledger verification failed: the stored key record ",
-                 crypto::HexEncode(it->key().ToStringView()).substr(0, 16),
-                 " does not match the key entries; refusing to serve"));
-    }
-  }
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading key records"));
-  if (count != keys.size()) {
-    return absl::DataLossError(
-        StrCat("ledger verification failed: ", keys.size(),
-               " keys are registered by entries but ", count,
-               " key records are stored; refusing to serve"));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<RecoveredState> VerifyStoredLedger(
-    const Store& store, const LedgerOptions& options) {
-  Head recorded{0, crypto::EmptyRoot(), Hash{}};
-  int64_t recorded_t = 0;
-  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> head_record,
-                          store.Get(Cf::kMeta, kMetaHeadKey));
-  if (head_record.has_value()) {
-    LEDGER_ASSIGN_OR_RETURN(std::tie(recorded, recorded_t),
-                            DecodeHeadRecord(*head_record));
-  }
-  LEDGER_ASSIGN_OR_RETURN(std::optional<StoredCheckpoint> cp,
-                          LastCheckpoint(store));
-  Checkpoint signed_cp;
-  if (cp.has_value()) {
-    absl::StatusOr<VerifiedCheckpoint> vc =
-        OpenCheckpoint(cp->note, options.checkpoint_verifiers, options.origin);
-    if (!vc.ok()) {
-      return absl::DataLossError(StrCat(
-          "ledger verification failed: the last stored checkpoint (sequence ",
-          cp->sequence, ") does not verify: ", vc.status().message(),
-          "; refusing to serve"));
-    }
-    signed_cp = vc->checkpoint;
-    if (signed_cp.size != cp->size) {
-      return absl::DataLossError(
-          StrCat("ledger verification failed: checkpoint ", cp->sequence,
-                 " is stored under size ", cp->size, " but signs size ",
-                 signed_cp.size, "; refusing to serve"));
-    }
-  }
-  if (options.progress && recorded.size > 0) {
-    options.progress(StrCat("verifying ", recorded.size, " entries"));
-  }
-  Scanner scan(store, options, signed_cp.size, recorded.size);
-  LEDGER_RETURN_IF_ERROR(scan.Run());
-  const uint64_t n = scan.tree.size();
-  const std::string refuse =
-      "; refusing to serve. Restore the data directory from a backup or a "
-      "replica";
-  if (signed_cp.size > n) {
-    return absl::DataLossError(
-        StrCat("ledger verification failed: the last signed checkpoint covers ",
-               signed_cp.size, " entries but only ", n, " are stored: entries ",
-               Range(n, signed_cp.size), " are missing", refuse));
+absl::Status JudgeScan(const ScanSpec& spec, const ScanOutcome& scan,
+                       const ScanClaims& claims) {
+  const uint64_t cp_size =
+      claims.checkpoint.has_value() ? claims.checkpoint->size : 0;
+  std::optional<Hash> root_at_cp;
+  for (const auto& [size, root] : scan.roots) {
+    if (size == cp_size) root_at_cp = root;
   }
   const bool matches_checkpoint =
-      signed_cp.size == 0 || scan.root_at_checkpoint == signed_cp.root;
-  const bool matches_head = scan.tree.Root() == recorded.root;
+      cp_size == 0 || cp_size < spec.begin ||
+      (root_at_cp.has_value() && claims.checkpoint_root.has_value() &&
+       *root_at_cp == *claims.checkpoint_root);
+  const bool matches_head = scan.tree.Root() == claims.head.root;
 
   // Classify. A leaf that differs from its stored tree hash is a corrupt
   // entry unless the entries are vouched for (by the signed checkpoint, or
@@ -356,7 +322,7 @@ absl::StatusOr<RecoveredState> VerifyStoredLedger(
   for (const Problem& p : scan.leaf_mismatches) explained.insert(p.begin);
   for (const Problem& p : scan.entry_problems) explained.insert(p.begin);
   const auto vouched = [&](const Problem& p) {
-    return p.end <= signed_cp.size ? matches_checkpoint : matches_head;
+    return p.end <= cp_size ? matches_checkpoint : matches_head;
   };
   std::vector<Problem> bad_entries = scan.entry_problems;
   std::vector<Problem> bad_tiles;
@@ -389,28 +355,20 @@ absl::StatusOr<RecoveredState> VerifyStoredLedger(
     findings.append(StrCat(findings.empty() ? "" : "; ",
                            "the entries do not match the signed checkpoint "
                            "of size ",
-                           signed_cp.size, " (sequence ", cp->sequence, ")"));
+                           cp_size, " (sequence ", claims.checkpoint->sequence,
+                           ")"));
   }
-  if (findings.empty() && (n != recorded.size || !matches_head ||
-                           scan.chain != recorded.chain_hash)) {
-    findings = StrCat("the head record (", recorded.size,
-                      " entries) does not match the ", n, " stored entries");
+  if (findings.empty() && (spec.end != claims.head.size || !matches_head ||
+                           scan.chain != claims.head.chain_hash)) {
+    findings =
+        StrCat("the head record (", claims.head.size,
+               " entries) does not match the ", spec.end, " stored entries");
   }
-  if (!findings.empty()) {
-    return absl::DataLossError(
-        StrCat("ledger verification failed: ", findings, refuse));
-  }
-  LEDGER_RETURN_IF_ERROR(CheckKeyRecords(store, scan.keys));
-  if (options.progress && n > 0) {
-    options.progress(StrCat("verified ", n, " entries"));
-  }
-  RecoveredState state;
-  state.head = Head{n, scan.tree.Root(), scan.chain};
-  state.tree = std::move(scan.tree);
-  state.keys = std::move(scan.keys);
-  state.last_received_at_ns = std::max(recorded_t, scan.last_received_at_ns);
-  state.latest_checkpoint = std::move(cp);
-  return state;
+  if (findings.empty()) return absl::OkStatus();
+  return absl::DataLossError(StrCat(
+      "ledger verification failed: ", findings,
+      "; refusing to serve. Restore the data directory from a backup or a "
+      "replica"));
 }
 
 }  // namespace ledger

@@ -64,6 +64,92 @@ void SortAttributes(Event& event) {
 
 }  // namespace
 
+absl::StatusOr<KeyInfo> ResolveSigner(const crypto::Hash& key_id,
+                                      absl::Span<const Event> batch,
+                                      bool ledger_empty, KeyLookup find) {
+  if (std::optional<KeyInfo> key = find(key_id); key.has_value()) return *key;
+  // Genesis: the first entry registers the node key that signs it.
+  if (ledger_empty && batch.size() == 1 && batch[0].type == "key.registered") {
+    absl::StatusOr<KeyInfo> info = KeyInfoFromRegistration(batch[0]);
+    if (info.ok() && info->key_id == key_id && info->role == KeyRole::kNode) {
+      return *info;
+    }
+  }
+  return absl::UnauthenticatedError(
+      StrCat("emitter key ", KeyIdLabel(key_id),
+             " is not registered; register it with `ledgerctl register-key`"));
+}
+
+absl::Status CheckSignerMayWrite(const KeyInfo& signer, std::string_view tenant,
+                                 std::string_view type, int64_t t_ns) {
+  LEDGER_RETURN_IF_ERROR(signer.CheckValidAt(t_ns));
+  switch (signer.role) {
+    case KeyRole::kNode:
+      return absl::OkStatus();
+    case KeyRole::kCosigner:
+      return absl::PermissionDeniedError(
+          StrCat("key ", KeyIdLabel(signer.key_id), " (", signer.name,
+                 ") is a checkpoint cosigner key and signs no entries"));
+    case KeyRole::kEmitter:
+      break;
+  }
+  if (tenant != signer.tenant) {
+    return absl::PermissionDeniedError(
+        StrCat("tenant: emitter key ", KeyIdLabel(signer.key_id), " (",
+               signer.name, ") may write only tenant \"", signer.tenant,
+               "\", not \"", tenant, "\""));
+  }
+  if (IsLedgerInternalType(type)) {
+    return absl::PermissionDeniedError(
+        StrCat("type: \"", type,
+               "\" is written by the ledger itself, not by emitters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<KeyInfo>> ApplyKeyEvent(const Event& event,
+                                                     const KeyInfo& signer,
+                                                     uint64_t index,
+                                                     int64_t received_at_ns,
+                                                     KeyLookup find) {
+  if (event.type != "key.registered" && event.type != "key.revoked") {
+    return std::nullopt;
+  }
+  if (signer.role != KeyRole::kNode) {
+    return absl::PermissionDeniedError(
+        StrCat(event.type, " events can only be written by a ledger node"));
+  }
+  if (event.type == "key.registered") {
+    LEDGER_ASSIGN_OR_RETURN(KeyInfo info, KeyInfoFromRegistration(event));
+    if (find(info.key_id).has_value()) {
+      return absl::AlreadyExistsError(
+          StrCat("key ", KeyIdLabel(info.key_id), " is already registered"));
+    }
+    info.registered_at = index;
+    return info;
+  }
+  LEDGER_ASSIGN_OR_RETURN(Hash id, KeyIdFromRevocation(event));
+  std::optional<KeyInfo> info = find(id);
+  if (!info.has_value()) {
+    return absl::NotFoundError(
+        StrCat("key ", KeyIdLabel(id), " is not registered"));
+  }
+  if (info->revoked_at_ns != 0) {
+    return absl::FailedPreconditionError(
+        StrCat("key ", KeyIdLabel(id), " is already revoked"));
+  }
+  const std::string expected_tenant = info->role == KeyRole::kEmitter
+                                          ? info->tenant
+                                          : std::string(kLedgerTenant);
+  if (event.tenant != expected_tenant) {
+    return absl::InvalidArgumentError(
+        StrCat("tenant: must be the tenant of the revoked key (\"",
+               expected_tenant, "\")"));
+  }
+  info->revoked_at_ns = received_at_ns;
+  return info;
+}
+
 std::string KeyIdLabel(const crypto::Hash& key_id) {
   return crypto::HexEncode(key_id).substr(0, 16);
 }
@@ -128,16 +214,16 @@ absl::StatusOr<KeyInfo> KeyInfoFromRegistration(const Event& event) {
           "attributes[\"key.tenant\"]: must equal the event's tenant");
     }
     info.tenant = *tenant;
-  } else if (*role == "node") {
-    info.role = KeyRole::kNode;
+  } else if (*role == "node" || *role == "cosigner") {
+    info.role = *role == "node" ? KeyRole::kNode : KeyRole::kCosigner;
     if (tenant != nullptr || event.tenant != kLedgerTenant) {
-      return absl::InvalidArgumentError(
-          StrCat("node keys have no key.tenant and are registered in tenant ",
-                 kLedgerTenant));
+      return absl::InvalidArgumentError(StrCat(
+          *role, " keys have no key.tenant and are registered in tenant ",
+          kLedgerTenant));
     }
   } else {
     return absl::InvalidArgumentError(
-        "attributes[\"key.role\"]: must be emitter or node");
+        "attributes[\"key.role\"]: must be emitter, node or cosigner");
   }
   absl::StatusOr<int64_t> from = TimeAttribute(event, kValidFrom);
   if (!from.ok()) return from.status();
@@ -164,13 +250,13 @@ Event KeyRegisteredEvent(const KeyInfo& info) {
   Event event;
   event.type = "key.registered";
   event.tenant =
-      info.role == KeyRole::kNode ? std::string(kLedgerTenant) : info.tenant;
+      info.role == KeyRole::kEmitter ? info.tenant : std::string(kLedgerTenant);
   event.attributes = {
       {std::string(kAlgorithm), "ed25519"},
       {std::string(kPublicKey), crypto::Base64Encode(info.public_key)},
       {std::string(kId), crypto::HexEncode(KeyIdOf(info.public_key))},
       {std::string(kName), info.name},
-      {std::string(kRole), info.role == KeyRole::kNode ? "node" : "emitter"},
+      {std::string(kRole), std::string(KeyRoleName(info.role))},
   };
   if (info.role == KeyRole::kEmitter) {
     event.attributes.emplace_back(std::string(kTenant), info.tenant);
@@ -191,7 +277,7 @@ Event KeyRevokedEvent(const KeyInfo& info, std::string_view reason) {
   Event event;
   event.type = "key.revoked";
   event.tenant =
-      info.role == KeyRole::kNode ? std::string(kLedgerTenant) : info.tenant;
+      info.role == KeyRole::kEmitter ? info.tenant : std::string(kLedgerTenant);
   event.attributes = {{std::string(kId), crypto::HexEncode(info.key_id)}};
   if (!reason.empty()) {
     event.attributes.emplace_back(std::string(kReason), std::string(reason));
@@ -234,7 +320,7 @@ absl::StatusOr<KeyInfo> DecodeKeyInfo(std::string_view bytes) {
     info.name = std::string(name);
     info.tenant = std::string(tenant);
     LEDGER_ASSIGN_OR_RETURN(uint8_t role, d.GetU8("role"));
-    if (role != 1 && role != 2) return absl::InvalidArgumentError("bad role");
+    if (role < 1 || role > 3) return absl::InvalidArgumentError("bad role");
     info.role = static_cast<KeyRole>(role);
     LEDGER_ASSIGN_OR_RETURN(info.valid_from_ns, d.GetI64("valid_from"));
     LEDGER_ASSIGN_OR_RETURN(info.valid_until_ns, d.GetI64("valid_until"));
@@ -271,6 +357,11 @@ std::vector<KeyInfo> KeyRegistry::List() const {
 size_t KeyRegistry::size() const {
   MutexLock lock(&mu_);
   return keys_.size();
+}
+
+void KeyRegistry::Clear() {
+  MutexLock lock(&mu_);
+  keys_.clear();
 }
 
 void KeyRegistry::Put(const KeyInfo& info) {

@@ -13,7 +13,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "base/sync.h"
 #include "crypto/bytes.h"
 #include "crypto/ed25519.h"
@@ -22,8 +24,10 @@
 namespace ledger {
 
 enum class KeyRole : uint8_t {
-  kEmitter = 1,  // appends events of its tenant
-  kNode = 2,     // a ledger node: signs ledger-internal events
+  kEmitter = 1,   // appends events of its tenant
+  kNode = 2,      // a ledger node: signs ledger-internal events and, as the
+                  // log key, checkpoints
+  kCosigner = 3,  // a node's timestamped checkpoint cosigner; signs no entry
 };
 
 struct KeyInfo {
@@ -42,6 +46,58 @@ struct KeyInfo {
   // time `t_ns`.
   absl::Status CheckValidAt(int64_t t_ns) const;
 };
+
+// "emitter", "node", "cosigner". (Inline: node/convert.cc uses it without
+// linking the ledger library.)
+inline std::string_view KeyRoleName(KeyRole role) {
+  switch (role) {
+    case KeyRole::kEmitter:
+      return "emitter";
+    case KeyRole::kNode:
+      return "node";
+    case KeyRole::kCosigner:
+      return "cosigner";
+  }
+  return "unknown";
+}
+
+// Looks a key up by ID, seeing changes not yet stored (the group being
+// appended, the entries re-read so far).
+using KeyLookup =
+    absl::FunctionRef<std::optional<KeyInfo>(const crypto::Hash& key_id)>;
+
+// The rules below are the one definition of what key events mean and who
+// may write what. The ledger applies them when it appends a batch, and the
+// start-up check and the scrub apply the same functions when they re-read
+// the entries, so the two cannot disagree.
+
+// The key that signed a batch: the registered key `key_id`, or, for the
+// genesis entry of an empty ledger (one key.registered event registering a
+// node key whose ID is `key_id`), that key itself. Unauthenticated if the
+// key is not registered.
+absl::StatusOr<KeyInfo> ResolveSigner(const crypto::Hash& key_id,
+                                      absl::Span<const Event> batch,
+                                      bool ledger_empty, KeyLookup find);
+
+// Whether `signer` may sign an event of `tenant` and `type` appended at
+// `t_ns`: the key is valid
+// then (Unauthenticated otherwise, saying why); a cosigner key signs no
+// entry; an emitter key writes only its own tenant and no ledger-internal
+// type (PermissionDenied naming the field, without a field-path prefix).
+absl::Status CheckSignerMayWrite(const KeyInfo& signer, std::string_view tenant,
+                                 std::string_view type, int64_t t_ns);
+
+// The effect of appending `event` at `index` and `received_at_ns`, signed
+// by `signer`: for key.registered the new key, for key.revoked the revoked
+// key as it now is, nullopt for every other type. Only node keys write key
+// events (PermissionDenied); a key is registered once (AlreadyExists); only
+// a registered, unrevoked key is revoked (NotFound, FailedPrecondition), by
+// an event of its own tenant (InvalidArgument).
+absl::StatusOr<std::optional<KeyInfo>> ApplyKeyEvent(const Event& event,
+                                                     const KeyInfo& signer,
+                                                     uint64_t index,
+                                                     int64_t received_at_ns,
+                                                     KeyLookup find);
 
 // Parses a key.registered event (ledger/FORMAT.md, "Key events"). Sets
 // every field but registered_at. InvalidArgument naming the attribute.
@@ -69,6 +125,7 @@ class KeyRegistry {
 
   // For the Ledger only.
   void Put(const KeyInfo& info);
+  void Clear();
 
  private:
   mutable Mutex mu_;

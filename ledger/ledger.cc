@@ -9,17 +9,12 @@
 #include "crypto/rfc6962.h"
 #include "ledger/integrity.h"
 #include "ledger/ledger_impl.h"
-#include "ledger/ledger_keys.h"
 #include "ledger/merkle.h"
+#include "ledger/schema.h"
 #include "ledger/store.h"
 #include "ledger/tile_tree.h"
 
 namespace ledger {
-namespace {
-
-constexpr std::string_view kFormatVersion = "1";
-
-}  // namespace
 
 Ledger::Ledger(LedgerOptions options, std::unique_ptr<Store> store)
     : options_(std::move(options)),
@@ -32,58 +27,6 @@ Ledger::Ledger(LedgerOptions options, std::unique_ptr<Store> store)
 }
 
 Ledger::~Ledger() = default;
-
-absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
-                                                     LedgerOptions options) {
-  if (options.origin.empty() || !crypto::IsValidKeyName(options.origin)) {
-    return absl::InvalidArgumentError(
-        "the ledger origin must be a non-empty name without spaces or '+'");
-  }
-  // A Store opened on its own (peers, tests) gets the ledger's default.
-  static_assert(StoreOptions{}.block_cache_bytes == kDefaultBlockCacheBytes);
-  StoreOptions store_options;
-  store_options.block_cache_bytes = options.block_cache_bytes;
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
-                          Store::Open(dir, store_options));
-
-  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> origin,
-                          store->Get(Cf::kMeta, kMetaOriginKey));
-  if (!origin.has_value()) {
-    rocksdb::WriteBatch batch;
-    batch.Put(store->handle(Cf::kMeta), std::string(kMetaOriginKey),
-              options.origin);
-    batch.Put(store->handle(Cf::kMeta), std::string(kMetaFormatKey),
-              std::string(kFormatVersion));
-    LEDGER_RETURN_IF_ERROR(store->Write(&batch));
-  } else if (*origin != options.origin) {
-    return absl::FailedPreconditionError(
-        StrCat("the database in ", dir, " holds the ledger of origin '",
-               *origin, "', not '", options.origin, "'"));
-  }
-  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> format,
-                          store->Get(Cf::kMeta, kMetaFormatKey));
-  if (format != std::string(kFormatVersion)) {
-    return absl::FailedPreconditionError(
-        StrCat("the database in ", dir, " has storage format '",
-               format.value_or("(none)"), "'; this build reads format ",
-               kFormatVersion));
-  }
-
-  LEDGER_ASSIGN_OR_RETURN(RecoveredState state,
-                          VerifyStoredLedger(*store, options));
-  std::unique_ptr<Ledger> ledger(
-      new Ledger(std::move(options), std::move(store)));
-  for (const KeyInfo& key : state.keys) ledger->keys_->Put(key);
-  ledger->impl_->tree = std::move(state.tree);
-  ledger->impl_->last_received_at_ns = state.last_received_at_ns;
-  {
-    MutexLock lock(&ledger->impl_->mu);
-    ledger->impl_->head = state.head;
-    ledger->impl_->written = state.head;
-    ledger->impl_->latest_checkpoint = std::move(state.latest_checkpoint);
-  }
-  return ledger;
-}
 
 Head Ledger::head() const {
   MutexLock lock(&impl_->mu);
@@ -113,6 +56,12 @@ absl::Status Ledger::Publish(const Head& head) {
   return absl::OkStatus();
 }
 
+absl::Status Ledger::ResumeAfterNoSpace() { return store_->Resume(); }
+
+uint64_t Ledger::SpaceNeededToResume() const {
+  return store_->SpaceNeededToResume();
+}
+
 absl::StatusOr<std::string> Ledger::GetEntry(uint64_t index) const {
   const uint64_t size = head().size;
   if (index >= size) {
@@ -120,7 +69,7 @@ absl::StatusOr<std::string> Ledger::GetEntry(uint64_t index) const {
         "entry ", index, " does not exist; the ledger has ", size, " entries"));
   }
   LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
-                          store_->Get(Cf::kEntries, Be64(index)));
+                          store_->Get(Cf::kEntries, EntryKey(index)));
   if (!bytes.has_value()) {
     return absl::DataLossError(StrCat("entry ", index, " is missing"));
   }
@@ -157,14 +106,20 @@ absl::StatusOr<std::optional<EntryRef>> Ledger::FindEvent(
       std::optional<std::string> value,
       store_->Get(Cf::kByEventId, EventIdKey(tenant, event_id)));
   if (!value.has_value()) return std::nullopt;
-  if (value->size() != 8 + crypto::kHashSize) {
-    return absl::DataLossError("event index record has the wrong length");
-  }
-  const uint64_t index = ReadBe64(*value);
-  if (index >= head().size) return std::nullopt;  // not yet committed
-  LEDGER_ASSIGN_OR_RETURN(std::string bytes, GetEntry(index));
+  LEDGER_ASSIGN_OR_RETURN(EventIdRecord record, DecodeEventIdValue(*value));
+  if (record.index >= head().size) return std::nullopt;  // not yet committed
+  LEDGER_ASSIGN_OR_RETURN(std::string bytes, GetEntry(record.index));
   LEDGER_ASSIGN_OR_RETURN(Entry entry, DecodeEntry(bytes));
-  return EntryRef{index, crypto::HashLeaf(bytes), entry.received_at_ns,
+  // The record must point at this very event, never at another one.
+  absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
+  if (!header.ok() || header->tenant != tenant ||
+      header->event_id != event_id ||
+      crypto::HashLeaf(entry.event_bytes) != record.event_hash) {
+    return absl::DataLossError(StrCat(
+        "the event index points event ", FormatUuid(event_id), " of tenant '",
+        tenant, "' at entry ", record.index, ", which holds another event"));
+  }
+  return EntryRef{record.index, crypto::HashLeaf(bytes), entry.received_at_ns,
                   /*duplicate=*/false};
 }
 

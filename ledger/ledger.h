@@ -34,6 +34,7 @@
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/key_registry.h"
+#include "rocksdb/env.h"
 
 namespace ledger {
 
@@ -55,11 +56,24 @@ struct EntryRef {
   bool duplicate = false;  // the event was already in the ledger
 };
 
-// The outcome of one batch: OK with one EntryRef per event, or an error and
-// nothing stored.
+// The outcome of one batch: OK with one EntryRef per event, or its
+// rejection (a bad key, a permission, a conflicting event id: the batch's
+// own fault) and nothing of it stored.
 struct AppendResult {
   absl::Status status;
   std::vector<EntryRef> entries;
+};
+
+// The outcome of a group of batches appended together. `status` is the
+// group's: not OK means storage failed or found corruption (Unavailable,
+// ResourceExhausted for a full disk, DataLoss, Internal) and nothing of the
+// group was written; `batches` is then empty. OK: one AppendResult per
+// batch, each accepted or rejected on its own. A storage problem is never
+// reported as one batch's rejection, and a rejection never as a group
+// failure.
+struct GroupResult {
+  absl::Status status;
+  std::vector<AppendResult> batches;
 };
 
 struct StoredCheckpoint {
@@ -72,6 +86,20 @@ struct StoredCheckpoint {
 // block_cache_bytes): it takes memory only as blocks are read, and holds
 // the leaf tiles random proofs read up to about 20M entries.
 inline constexpr size_t kDefaultBlockCacheBytes = size_t{1} << 30;
+
+// How much Ledger::Open checks before it returns.
+enum class OpenCheck {
+  // kFull up to LedgerOptions::full_check_max_entries entries, kTail above.
+  kAuto,
+  // Everything: every entry re-hashed, the chain, the whole stored tree, the
+  // key records and the derived families against the entries.
+  kFull,
+  // What the last signed checkpoint does not cover: the entries after it,
+  // the stored tree up to the head (its root against the checkpoint's and
+  // the head record's), the checkpoint's signatures, and the derived
+  // families against their digests. The caller scrubs the rest (Scrub()).
+  kTail,
+};
 
 struct LedgerOptions {
   // The log identity; checkpoints must carry it. Required.
@@ -86,21 +114,61 @@ struct LedgerOptions {
   size_t tile_cache_slots = 1 << 16;
   // Called with human-readable progress lines during long start-up checks.
   std::function<void(std::string_view)> progress;
+  // Every file operation of the store goes through this Env (fault
+  // injection in tests). nullptr: the default. Not owned.
+  rocksdb::Env* env = nullptr;
+  // The size and root of the last checkpoint this log signed, as the node
+  // keeps them outside the database (the rollback guard, node/data_dir.h).
+  // Open refuses (DataLoss, naming both sizes) a ledger smaller than that
+  // or whose tree at that size has another root: the database lost or
+  // changed entries that a signed checkpoint covers, and serving it would
+  // make the log equivocate.
+  std::optional<Checkpoint> signed_head;
+  OpenCheck open_check = OpenCheck::kAuto;
+  // kAuto checks everything up to this many entries (about a second per
+  // million here).
+  uint64_t full_check_max_entries = 1'000'000;
+  // A derived family (by_event_id, subject_heads, keys) that does not match
+  // the entries is DataLoss naming the records, unless this is set: then
+  // the families are rebuilt from the entries (which must verify) and the
+  // records that were wrong are reported through `progress`.
+  bool rebuild_indexes = false;
 };
+
+// How a Scrub paces itself: called after each step of entries with the
+// number checked so far and the total; may block (to hold a rate) and
+// returns false to stop the scrub (which then returns Cancelled).
+using ScrubPace = std::function<bool(uint64_t done, uint64_t total)>;
 
 class Ledger {
  public:
   // Opens the ledger in `dir`, creating an empty one if there is none. An
-  // existing ledger is verified before it is returned: every entry is
-  // decoded and re-hashed, the chain is recomputed, the stored tree is
-  // compared with the tree recomputed from the entries, and the last stored
-  // checkpoint is verified with options.checkpoint_verifiers and compared
-  // with the recomputed root. Any mismatch is DataLoss naming the index
-  // range (entries or tree) that is wrong; FailedPrecondition if the
-  // directory holds a ledger of another origin.
+  // existing ledger is checked before it is returned (options.open_check):
+  // entries are decoded and re-hashed, the chain is recomputed, the stored
+  // tree is compared with the tree recomputed from the entries, the last
+  // stored checkpoint is verified with options.checkpoint_verifiers and
+  // compared with the root, the rollback guard (options.signed_head) is
+  // enforced, and the derived families are compared with their digests and
+  // (kFull) with the entries. Any mismatch is DataLoss naming the index
+  // range or the records that are wrong; FailedPrecondition if the
+  // directory holds a ledger of another origin or an unknown format;
+  // ResourceExhausted if the file system is too full to open it.
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(const std::string& dir,
                                                       LedgerOptions options);
   ~Ledger();
+
+  // True if Open checked everything (kFull); false if it checked only the
+  // tail and the rest awaits Scrub().
+  bool fully_checked() const { return fully_checked_; }
+
+  // ---- any thread, concurrently with appends ----
+
+  // Checks the whole ledger as of now against a snapshot, as OpenCheck::kFull
+  // does, while appends go on: every entry, the chain, the stored tree,
+  // every stored checkpoint up to the snapshot's head, the key records and
+  // the derived families. DataLoss naming the index range or records on a
+  // mismatch; Cancelled if `pace` stopped it.
+  absl::Status Scrub(const ScrubPace& pace) const;
 
   // ---- sequencer thread ----
 
@@ -111,20 +179,30 @@ class Ledger {
   // (PermissionDenied); an event_id already stored (per tenant) with other
   // content is AlreadyExists, with the same content it is acknowledged again
   // with duplicate = true. `received_at_ns` is raised to the previous
-  // entry's if the clock went back. A storage failure fails every batch
-  // (Internal/Unavailable) and leaves the ledger unchanged in memory.
-  std::vector<AppendResult> Append(
-      absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns);
+  // entry's if the clock went back. A storage failure or corruption fails
+  // the group (GroupResult::status) and leaves the ledger unchanged, in
+  // memory and on disk.
+  GroupResult Append(absl::Span<const VerifiedBatch* const> batches,
+                     int64_t received_at_ns);
 
   // As Append, but the write is not synced and head() does not move: the
   // new entries are visible to later appends (idempotency, back-links, the
   // tree) and to nobody else until Publish(). If the process or machine
   // crashes first, this group and every later one may be lost together (a
   // prefix survives), so nothing may be acknowledged before Publish().
-  std::vector<AppendResult> AppendNoSync(
-      absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns);
+  GroupResult AppendNoSync(absl::Span<const VerifiedBatch* const> batches,
+                           int64_t received_at_ns);
   // The head after the last successful Append or AppendNoSync.
   Head written_head() const;
+
+  // After a group failed with ResourceExhausted (a full disk): lets writes
+  // resume once there is room (Store::Resume). Nothing of the failed group
+  // was written, and earlier groups are as they were (written, perhaps not
+  // yet published). FailedPrecondition, naming the space needed, while the
+  // disk is still too full.
+  absl::Status ResumeAfterNoSpace();
+  // Bytes the store needs free before ResumeAfterNoSpace can succeed.
+  uint64_t SpaceNeededToResume() const;
 
   // ---- sequencer thread or the publishing thread ----
 
@@ -153,7 +231,8 @@ class Ledger {
   absl::StatusOr<std::vector<std::string>> GetEntries(uint64_t begin,
                                                       uint64_t end,
                                                       size_t max_count) const;
-  // The entry holding (tenant, event_id), if any.
+  // The entry holding (tenant, event_id), if any. DataLoss if the event index
+  // points at an entry that holds another event.
   absl::StatusOr<std::optional<EntryRef>> FindEvent(std::string_view tenant,
                                                     const Uuid& event_id) const;
 
@@ -171,12 +250,18 @@ class Ledger {
 
  private:
   Ledger(LedgerOptions options, std::unique_ptr<Store> store);
-  std::vector<AppendResult> AppendGroup(
-      absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns,
-      bool sync);
+  GroupResult AppendGroup(absl::Span<const VerifiedBatch* const> batches,
+                          int64_t received_at_ns, bool sync);
   class Impl;
+  struct GroupPlan;
   class GroupPlanner;
+  absl::Status LookupEventIds(GroupPlan& plan) const;
+  absl::Status PlanBatches(GroupPlan& plan, std::vector<AppendResult>& results);
+  absl::Status LookupSubjectHeads(GroupPlan& plan) const;
+  void BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results);
+  absl::Status WriteGroup(GroupPlan& plan, bool sync);
   LedgerOptions options_;
+  bool fully_checked_ = false;
   std::unique_ptr<Store> store_;
   std::unique_ptr<KeyRegistry> keys_;
   std::unique_ptr<Impl> impl_;

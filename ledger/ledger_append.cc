@@ -1,16 +1,28 @@
-// Ledger::Append: the sequencing step of the state machine.
+// Ledger::Append: the sequencing step of the state machine, in phases around
+// one plan (GroupPlan):
+//
+//   1. LookupEventIds      every event id of the group, in one MultiGet
+//   2. PlanBatches         per batch: signer, permissions, key events,
+//                          duplicates; accepted batches get indexes
+//   3. LookupSubjectHeads  the latest entry about each subject, one MultiGet
+//   4. BuildEntries        entries, chain, tree tiles, derived records and
+//                          their digests, into one WriteBatch
+//   5. WriteGroup          one RocksDB write; then the in-memory state moves
+//
+// Phases 1, 3 and 5 touch storage: their errors are the group's (nothing is
+// written). Phase 2 rejects batches, each on its own. Phase 4 cannot fail.
 
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/check.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/sync.h"
 #include "crypto/rfc6962.h"
-#include "ledger/integrity.h"
 #include "ledger/ledger.h"
 #include "ledger/ledger_impl.h"
-#include "ledger/ledger_keys.h"
+#include "ledger/schema.h"
 #include "ledger/store.h"
 #include "ledger/tile_tree.h"
 
@@ -34,140 +46,129 @@ struct Pending {
 
 }  // namespace
 
-// The checks and the plan for one batch; see the contract in ledger.h.
-class Ledger::GroupPlanner {
- public:
-  GroupPlanner(Ledger& ledger, int64_t t, uint64_t next_index)
-      : ledger_(ledger), t_(t), next_(next_index) {}
+struct Ledger::GroupPlan {
+  explicit GroupPlan(absl::Span<const VerifiedBatch* const> b) : batches(b) {}
 
-  // Decides batch `bi`; on success records its slots and returns OK.
-  // `id_keys` and `stored` are the batch's by_event_id keys and values.
-  absl::Status Plan(size_t bi, const VerifiedBatch& batch,
-                    absl::Span<const std::string> id_keys,
-                    absl::Span<const std::optional<std::string>> stored,
-                    AppendResult& result);
+  absl::Span<const VerifiedBatch* const> batches;
+  int64_t t = 0;  // received_at of every entry of the group
+  Head start;     // the written head the group extends
 
-  uint64_t next_index() const { return next_; }
-  const absl::flat_hash_map<std::string, KeyInfo>& key_changes() const {
-    return key_changes_;
-  }
-  std::vector<std::vector<Slot>>& slots() { return slots_; }
+  // 1. Every event id of the group, and what by_event_id holds for it.
+  //    Batch b's keys are id_keys[first_key[b] .. first_key[b + 1]).
+  std::vector<std::string> id_keys;
+  std::vector<size_t> first_key;
+  std::vector<std::optional<std::string>> stored_ids;
 
- private:
-  absl::StatusOr<KeyInfo> Signer(const VerifiedBatch& batch) const;
-  std::optional<KeyInfo> FindKey(const Hash& id) const;
-  absl::Status CheckKeyEvent(const Event& event, const KeyInfo& signer,
-                             uint64_t index,
-                             absl::flat_hash_map<std::string, KeyInfo>& out);
+  // 2. Where each event goes (per batch, per event), and the key registry
+  //    changes of the accepted batches.
+  std::vector<std::vector<Slot>> slots;
+  std::vector<bool> accepted;
+  uint64_t next_index = 0;  // one past the group's last new entry
+  absl::flat_hash_map<std::string, KeyInfo> key_changes;
 
-  Ledger& ledger_;
-  const int64_t t_;
-  uint64_t next_;
-  absl::flat_hash_map<std::string, Pending> pending_ids_;
-  absl::flat_hash_map<std::string, KeyInfo> key_changes_;
-  std::vector<std::vector<Slot>> slots_;
+  // 3. The subjects of every new entry, in entry order, and the latest
+  //    entry about each distinct subject.
+  std::vector<std::vector<std::vector<std::pair<LinkKind, std::string>>>>
+      subject_keys;                    // [batch][event]
+  std::vector<size_t> subject_slots;   // head slot of each (entry, subject)
+  std::vector<std::string> head_keys;  // distinct subject_heads keys
+  std::vector<uint64_t> stored_head;   // per head key; kNoPrevious if none
+  std::vector<uint64_t> latest;        // per head key, as the group goes
+
+  // 4. What is written, and the state after it.
+  rocksdb::WriteBatch wb;
+  TileTree tree;
+  IndexDigests digests;
+  std::vector<TileTree::CompletedTile> completed_tiles;
+  Head end;
 };
 
-std::optional<KeyInfo> Ledger::GroupPlanner::FindKey(const Hash& id) const {
-  auto it = key_changes_.find(std::string(crypto::AsView(id)));
-  if (it != key_changes_.end()) return it->second;
+// Decides each batch of a group; see the contract in ledger.h.
+class Ledger::GroupPlanner {
+ public:
+  GroupPlanner(Ledger& ledger, GroupPlan& plan)
+      : ledger_(ledger), plan_(plan), next_(plan.start.size) {}
+
+  // Decides batch `bi`: its rejection goes to result.status, and on
+  // acceptance its slots to the plan. Returns an error only for a storage
+  // failure or corruption, which fails the whole group.
+  absl::Status Plan(size_t bi, AppendResult& result);
+
+  uint64_t next_index() const { return next_; }
+
+ private:
+  std::optional<KeyInfo> FindKey(
+      const Hash& id,
+      const absl::flat_hash_map<std::string, KeyInfo>* batch_changes) const;
+
+  Ledger& ledger_;
+  GroupPlan& plan_;
+  uint64_t next_;
+  absl::flat_hash_map<std::string, Pending> pending_ids_;
+};
+
+std::optional<KeyInfo> Ledger::GroupPlanner::FindKey(
+    const Hash& id,
+    const absl::flat_hash_map<std::string, KeyInfo>* batch_changes) const {
+  const std::string key(crypto::AsView(id));
+  if (batch_changes != nullptr) {
+    auto it = batch_changes->find(key);
+    if (it != batch_changes->end()) return it->second;
+  }
+  auto it = plan_.key_changes.find(key);
+  if (it != plan_.key_changes.end()) return it->second;
   return ledger_.keys_->Find(id);
 }
 
-absl::StatusOr<KeyInfo> Ledger::GroupPlanner::Signer(
-    const VerifiedBatch& batch) const {
-  std::optional<KeyInfo> key = FindKey(batch.key_id());
-  if (key.has_value()) return *key;
-  // Genesis: the first entry registers the node key that signs it.
-  if (ledger_.keys_->size() == 0 && key_changes_.empty() && next_ == 0 &&
-      batch.size() == 1 && batch.events()[0].type == "key.registered") {
-    absl::StatusOr<KeyInfo> info = KeyInfoFromRegistration(batch.events()[0]);
-    if (info.ok() && info->key_id == batch.key_id() &&
-        info->role == KeyRole::kNode) {
-      return *info;
-    }
-  }
-  return absl::UnauthenticatedError(
-      StrCat("emitter key ", KeyIdLabel(batch.key_id()),
-             " is not registered; register it with `ledgerctl register-key`"));
-}
-
-absl::Status Ledger::GroupPlanner::CheckKeyEvent(
-    const Event& event, const KeyInfo& signer, uint64_t index,
-    absl::flat_hash_map<std::string, KeyInfo>& out) {
-  if (event.type != "key.registered" && event.type != "key.revoked") {
+absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
+  const VerifiedBatch& batch = *plan_.batches[bi];
+  const std::vector<Event>& events = batch.events();
+  const size_t first = plan_.first_key[bi];
+  const bool ledger_empty =
+      ledger_.keys_->size() == 0 && plan_.key_changes.empty() && next_ == 0;
+  absl::StatusOr<KeyInfo> signer =
+      ResolveSigner(batch.key_id(), events, ledger_empty,
+                    [&](const Hash& id) { return FindKey(id, nullptr); });
+  if (!signer.ok()) {
+    result.status = signer.status();
     return absl::OkStatus();
   }
-  if (signer.role != KeyRole::kNode) {
-    return absl::PermissionDeniedError(
-        StrCat(event.type, " events can only be written by a ledger node"));
-  }
-  if (event.type == "key.registered") {
-    LEDGER_ASSIGN_OR_RETURN(KeyInfo info, KeyInfoFromRegistration(event));
-    const std::string id(crypto::AsView(info.key_id));
-    if (FindKey(info.key_id).has_value() || out.contains(id)) {
-      return absl::AlreadyExistsError(
-          StrCat("key ", KeyIdLabel(info.key_id), " is already registered"));
-    }
-    info.registered_at = index;
-    out[id] = info;
-  } else if (event.type == "key.revoked") {
-    LEDGER_ASSIGN_OR_RETURN(Hash id, KeyIdFromRevocation(event));
-    const std::string sid(crypto::AsView(id));
-    std::optional<KeyInfo> info =
-        out.contains(sid) ? std::optional<KeyInfo>(out[sid]) : FindKey(id);
-    if (!info.has_value()) {
-      return absl::NotFoundError(
-          StrCat("key ", KeyIdLabel(id), " is not registered"));
-    }
-    if (info->revoked_at_ns != 0) {
-      return absl::FailedPreconditionError(
-          StrCat("key ", KeyIdLabel(id), " is already revoked"));
-    }
-    if (info->tenant !=
-        (info->role == KeyRole::kNode ? std::string() : event.tenant)) {
-      return absl::InvalidArgumentError(
-          "tenant: must be the tenant of the revoked key");
-    }
-    info->revoked_at_ns = t_;
-    out[sid] = *info;
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Ledger::GroupPlanner::Plan(
-    size_t bi, const VerifiedBatch& batch,
-    absl::Span<const std::string> id_keys,
-    absl::Span<const std::optional<std::string>> stored, AppendResult& result) {
-  LEDGER_ASSIGN_OR_RETURN(KeyInfo signer, Signer(batch));
-  LEDGER_RETURN_IF_ERROR(signer.CheckValidAt(t_));
-  const std::vector<Event>& events = batch.events();
   std::vector<Slot> slots(events.size());
   absl::flat_hash_map<std::string, size_t> in_batch;
   absl::flat_hash_map<std::string, KeyInfo> key_changes;
+  const auto find = [&](const Hash& id) { return FindKey(id, &key_changes); };
   result.entries.assign(events.size(), EntryRef{});
   uint64_t next = next_;
+  // "events[3].tenant: ..." for a message that starts with a field name,
+  // "events[3]: ..." otherwise.
+  const auto reject = [&](size_t i, const absl::Status& s) {
+    const std::string_view m = ToStd(s.message());
+    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    result.status = absl::Status(
+        s.code(), StrCat("events[", i, "]", field ? "." : ": ", m));
+    result.entries.clear();
+    return absl::OkStatus();
+  };
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    const auto where = [i] { return StrCat("events[", i, "]"); };
-    if (signer.role == KeyRole::kEmitter) {
-      if (e.tenant != signer.tenant) {
-        return absl::PermissionDeniedError(
-            StrCat(where(), ".tenant: '", e.tenant, "' is not the tenant '",
-                   signer.tenant, "' of emitter key ", signer.name));
+    if (absl::Status s =
+            CheckSignerMayWrite(*signer, e.tenant, e.type, plan_.t);
+        !s.ok()) {
+      // Key validity names the key, not the event.
+      if (absl::IsUnauthenticated(s)) {
+        result.status = s;
+        result.entries.clear();
+        return absl::OkStatus();
       }
-      if (IsLedgerInternalType(e.type)) {
-        return absl::PermissionDeniedError(
-            StrCat(where(), ".type: ", e.type,
-                   " is written by the ledger itself, not by emitters"));
-      }
+      return reject(i, s);
     }
-    const std::string& id_key = id_keys[i];
+    const std::string& id_key = plan_.id_keys[first + i];
     const Hash& event_hash = batch.event_hashes()[i];
     const auto conflict = [&](std::string_view at) {
-      return absl::AlreadyExistsError(
-          StrCat(where(), ": event_id ", FormatUuid(e.event_id), " of tenant '",
-                 e.tenant, "' is already ", at, " with different content"));
+      return reject(
+          i, absl::AlreadyExistsError(StrCat(
+                 "event_id ", FormatUuid(e.event_id), " of tenant '", e.tenant,
+                 "' is already ", at, " with different content")));
     };
     // (One-event batches, the common small case, need no map.)
     if (auto it = events.size() > 1 ? in_batch.find(id_key) : in_batch.end();
@@ -175,11 +176,11 @@ absl::Status Ledger::GroupPlanner::Plan(
       if (batch.event_hashes()[it->second] != event_hash) {
         return conflict(StrCat("used by events[", it->second, "]"));
       }
-      const Slot& first = slots[it->second];
-      if (first.is_new) {
+      const Slot& earlier = slots[it->second];
+      if (earlier.is_new) {
         slots[i] = Slot{false, 0, bi, it->second, true};
       } else {
-        slots[i] = first;
+        slots[i] = earlier;
         result.entries[i] = result.entries[it->second];
       }
       continue;
@@ -192,242 +193,299 @@ absl::Status Ledger::GroupPlanner::Plan(
       slots[i] = Slot{false, 0, it->second.batch, it->second.event, true};
       continue;
     }
-    if (stored[i].has_value()) {
-      const std::string& v = *stored[i];
-      if (v.size() != 8 + crypto::kHashSize ||
-          v.compare(8, crypto::kHashSize,
-                    std::string(crypto::AsView(event_hash))) != 0) {
-        return conflict(StrCat("in the ledger at index ", ReadBe64(v)));
+    if (const std::optional<std::string>& v = plan_.stored_ids[first + i];
+        v.has_value()) {
+      LEDGER_ASSIGN_OR_RETURN(EventIdRecord record, DecodeEventIdValue(*v));
+      if (record.event_hash != event_hash) {
+        return conflict(StrCat("in the ledger at index ", record.index));
       }
-      const uint64_t index = ReadBe64(v);
+      if (record.index >= plan_.start.size) {
+        return absl::DataLossError(StrCat("the event index says event ",
+                                          FormatUuid(e.event_id), " is entry ",
+                                          record.index, " but the ledger has ",
+                                          plan_.start.size, " entries"));
+      }
       // Not GetEntry: the entry may be written but not yet published.
-      LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> stored_entry,
-                              ledger_.store_->Get(Cf::kEntries, Be64(index)));
-      if (!stored_entry.has_value()) {
-        return absl::DataLossError(StrCat("entry ", index, " is missing"));
+      LEDGER_ASSIGN_OR_RETURN(
+          std::optional<std::string> bytes,
+          ledger_.store_->Get(Cf::kEntries, EntryKey(record.index)));
+      if (!bytes.has_value()) {
+        return absl::DataLossError(
+            StrCat("entry ", record.index, " is missing"));
       }
-      const std::string& bytes = *stored_entry;
-      LEDGER_ASSIGN_OR_RETURN(Entry entry, DecodeEntry(bytes));
-      slots[i] = Slot{false, index, 0, 0, false};
-      result.entries[i] =
-          EntryRef{index, crypto::HashLeaf(bytes), entry.received_at_ns, true};
+      LEDGER_ASSIGN_OR_RETURN(Entry entry, DecodeEntry(*bytes));
+      // The index must point at this very event: a redirected record
+      // would acknowledge another entry as this event's.
+      if (entry.index != record.index ||
+          crypto::HashLeaf(entry.event_bytes) != event_hash) {
+        return absl::DataLossError(
+            StrCat("the event index points event ", FormatUuid(e.event_id),
+                   " of tenant '", e.tenant, "' at entry ", record.index,
+                   ", which holds another event"));
+      }
+      slots[i] = Slot{false, record.index, 0, 0, false};
+      result.entries[i] = EntryRef{record.index, crypto::HashLeaf(*bytes),
+                                   entry.received_at_ns, true};
       continue;
     }
-    LEDGER_RETURN_IF_ERROR(
-        Annotate(CheckKeyEvent(e, signer, next, key_changes), where()));
+    absl::StatusOr<std::optional<KeyInfo>> key_change =
+        ApplyKeyEvent(e, *signer, next, plan_.t, find);
+    if (!key_change.ok()) return reject(i, key_change.status());
+    if (key_change->has_value()) {
+      const KeyInfo& info = **key_change;
+      key_changes[std::string(crypto::AsView(info.key_id))] = info;
+    }
     slots[i].index = next++;
   }
   // Accepted: make it visible to the rest of the group.
   for (size_t i = 0; i < events.size(); ++i) {
     if (!slots[i].is_new) continue;
-    pending_ids_[id_keys[i]] = Pending{bi, i, batch.event_hashes()[i]};
+    pending_ids_[plan_.id_keys[first + i]] =
+        Pending{bi, i, batch.event_hashes()[i]};
   }
-  for (auto& [id, info] : key_changes) key_changes_[id] = info;
+  for (auto& [id, info] : key_changes) plan_.key_changes[id] = info;
   next_ = next;
-  if (slots_.size() <= bi) slots_.resize(bi + 1);
-  slots_[bi] = std::move(slots);
+  plan_.slots[bi] = std::move(slots);
+  plan_.accepted[bi] = true;
   return absl::OkStatus();
 }
 
-std::vector<AppendResult> Ledger::Append(
-    absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns) {
-  return AppendGroup(batches, received_at_ns, /*sync=*/true);
-}
-
-std::vector<AppendResult> Ledger::AppendNoSync(
-    absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns) {
-  return AppendGroup(batches, received_at_ns, /*sync=*/false);
-}
-
-std::vector<AppendResult> Ledger::AppendGroup(
-    absl::Span<const VerifiedBatch* const> batches, int64_t received_at_ns,
-    bool sync) {
-  std::vector<AppendResult> results(batches.size());
-  Impl& im = *impl_;
-  const int64_t t = std::max(received_at_ns, im.last_received_at_ns);
-  const Head start = written_head();
-  const auto fail_all = [&](const absl::Status& status) {
-    for (AppendResult& r : results) {
-      r.status = status;
-      r.entries.clear();
-    }
-    return results;
-  };
-
-  // Every event id of the group, looked up at once.
-  std::vector<std::string> id_keys;
-  std::vector<size_t> first_key(batches.size() + 1, 0);
-  for (size_t b = 0; b < batches.size(); ++b) {
-    first_key[b] = id_keys.size();
-    for (const Event& e : batches[b]->events()) {
-      id_keys.push_back(EventIdKey(e.tenant, e.event_id));
+absl::Status Ledger::LookupEventIds(GroupPlan& plan) const {
+  plan.first_key.assign(plan.batches.size() + 1, 0);
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    plan.first_key[b] = plan.id_keys.size();
+    for (const Event& e : plan.batches[b]->events()) {
+      plan.id_keys.push_back(EventIdKey(e.tenant, e.event_id));
     }
   }
-  first_key[batches.size()] = id_keys.size();
-  absl::StatusOr<std::vector<std::optional<std::string>>> stored =
-      store_->MultiGet(Cf::kByEventId, id_keys);
-  if (!stored.ok()) return fail_all(stored.status());
+  plan.first_key[plan.batches.size()] = plan.id_keys.size();
+  LEDGER_ASSIGN_OR_RETURN(plan.stored_ids,
+                          store_->MultiGet(Cf::kByEventId, plan.id_keys));
+  return absl::OkStatus();
+}
 
-  GroupPlanner planner(*this, t, start.size);
-  std::vector<bool> accepted(batches.size(), false);
-  for (size_t b = 0; b < batches.size(); ++b) {
-    const size_t first = first_key[b], count = first_key[b + 1] - first;
-    results[b].status = planner.Plan(
-        b, *batches[b], absl::MakeConstSpan(id_keys).subspan(first, count),
-        absl::MakeConstSpan(*stored).subspan(first, count), results[b]);
-    accepted[b] = results[b].status.ok();
-    if (!accepted[b]) results[b].entries.clear();
+absl::Status Ledger::PlanBatches(GroupPlan& plan,
+                                 std::vector<AppendResult>& results) {
+  plan.slots.resize(plan.batches.size());
+  plan.accepted.assign(plan.batches.size(), false);
+  GroupPlanner planner(*this, plan);
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    LEDGER_RETURN_IF_ERROR(planner.Plan(b, results[b]));
   }
-  if (planner.next_index() == start.size) return results;  // nothing new
+  plan.next_index = planner.next_index();
+  return absl::OkStatus();
+}
 
-  // Back-links: the last entry about each subject, group-local first.
-  std::vector<std::string> all_head_keys;
+absl::Status Ledger::LookupSubjectHeads(GroupPlan& plan) const {
   absl::flat_hash_map<std::string, size_t> head_slot;
-  // The head slot of every (new event, subject), in the order the entries
-  // are built below.
-  std::vector<size_t> subject_slots;
-  std::vector<std::vector<std::vector<std::pair<LinkKind, std::string>>>>
-      subject_keys(batches.size());
-  for (size_t b = 0; b < batches.size(); ++b) {
-    if (!accepted[b]) continue;
-    subject_keys[b].resize(batches[b]->size());
-    for (size_t i = 0; i < batches[b]->size(); ++i) {
-      if (!planner.slots()[b][i].is_new) continue;
-      const Event& e = batches[b]->events()[i];
-      subject_keys[b][i] = SubjectKeys(e);
-      for (const auto& [kind, id] : subject_keys[b][i]) {
+  plan.subject_keys.resize(plan.batches.size());
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    if (!plan.accepted[b]) continue;
+    const VerifiedBatch& batch = *plan.batches[b];
+    plan.subject_keys[b].resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!plan.slots[b][i].is_new) continue;
+      const Event& e = batch.events()[i];
+      plan.subject_keys[b][i] = SubjectKeys(e);
+      for (const auto& [kind, id] : plan.subject_keys[b][i]) {
         std::string key = SubjectHeadKey(kind, e.tenant, id);
-        auto [it, inserted] = head_slot.emplace(key, all_head_keys.size());
-        subject_slots.push_back(it->second);
-        if (inserted) all_head_keys.push_back(std::move(key));
+        auto [it, inserted] = head_slot.emplace(key, plan.head_keys.size());
+        plan.subject_slots.push_back(it->second);
+        if (inserted) plan.head_keys.push_back(std::move(key));
       }
     }
   }
-  absl::StatusOr<std::vector<std::optional<std::string>>> stored_heads =
-      store_->MultiGet(Cf::kSubjectHeads, all_head_keys);
-  if (!stored_heads.ok()) return fail_all(stored_heads.status());
-  std::vector<uint64_t> last(all_head_keys.size(), kNoPrevious);
-  for (size_t k = 0; k < last.size(); ++k) {
-    const std::optional<std::string>& v = (*stored_heads)[k];
-    if (v.has_value() && v->size() == 8) last[k] = ReadBe64(*v);
+  LEDGER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored,
+                          store_->MultiGet(Cf::kSubjectHeads, plan.head_keys));
+  plan.stored_head.assign(plan.head_keys.size(), kNoPrevious);
+  for (size_t k = 0; k < stored.size(); ++k) {
+    if (!stored[k].has_value()) continue;
+    // A head must name an existing entry: a damaged one would be signed
+    // into the new entry as its back-link.
+    if (stored[k]->size() != 8 || ReadBe64(*stored[k]) >= plan.start.size) {
+      return absl::DataLossError(StrCat(
+          "the subject_heads record ", crypto::HexEncode(plan.head_keys[k]),
+          " is corrupt (",
+          stored[k]->size() == 8 ? StrCat("names entry ", ReadBe64(*stored[k]),
+                                          " of ", plan.start.size)
+                                 : StrCat(stored[k]->size(), " bytes"),
+          ")"));
+    }
+    plan.stored_head[k] = ReadBe64(*stored[k]);
   }
+  plan.latest = plan.stored_head;
+  return absl::OkStatus();
+}
 
-  // Build the entries, in index order.
-  TileTree tree = im.tree;
+void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
   // Reserve the batch's bytes up front: growing a multi-megabyte buffer
   // by doubling copies it several times.
   size_t estimate = 4096;
-  for (size_t b = 0; b < batches.size(); ++b) {
-    if (!accepted[b]) continue;
-    for (const std::string& bytes : batches[b]->event_bytes()) {
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    if (!plan.accepted[b]) continue;
+    for (const std::string& bytes : plan.batches[b]->event_bytes()) {
       estimate += bytes.size() + 1024;  // entry framing, signature, indexes
     }
   }
-  rocksdb::WriteBatch wb(estimate);
-  Hash chain = start.chain_hash;
+  plan.wb = rocksdb::WriteBatch(estimate);
+  rocksdb::WriteBatch& wb = plan.wb;
+  plan.tree = impl_->tree;
+  plan.digests = impl_->digests;
+  Hash chain = plan.start.chain_hash;
   std::vector<Hash> leaves;
-  leaves.reserve(planner.next_index() - start.size);
+  leaves.reserve(plan.next_index - plan.start.size);
   // (by_event_id key, value) of every new entry.
   std::vector<std::pair<const std::string*, std::string>> id_puts;
+  id_puts.reserve(plan.next_index - plan.start.size);
   size_t next_subject = 0;
-  id_puts.reserve(planner.next_index() - start.size);
-  for (size_t b = 0; b < batches.size(); ++b) {
-    if (!accepted[b]) continue;
-    const VerifiedBatch& batch = *batches[b];
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    if (!plan.accepted[b]) continue;
+    const VerifiedBatch& batch = *plan.batches[b];
     for (size_t i = 0; i < batch.size(); ++i) {
-      const Slot& slot = planner.slots()[b][i];
+      const Slot& slot = plan.slots[b][i];
       if (!slot.is_new) continue;
       Entry entry;
       entry.index = slot.index;
-      entry.received_at_ns = t;
+      entry.received_at_ns = plan.t;
       entry.event_bytes = batch.event_bytes()[i];
       entry.emitter = batch.SignatureFor(static_cast<uint32_t>(i));
       entry.prev_chain_hash = chain;
-      for (auto& [kind, id] : subject_keys[b][i]) {
-        const size_t k = subject_slots[next_subject++];
-        entry.back_links.push_back(BackLink{kind, std::move(id), last[k]});
-        last[k] = slot.index;
+      for (auto& [kind, id] : plan.subject_keys[b][i]) {
+        const size_t k = plan.subject_slots[next_subject++];
+        entry.back_links.push_back(
+            BackLink{kind, std::move(id), plan.latest[k]});
+        plan.latest[k] = slot.index;
       }
       const std::string bytes = EncodeEntry(entry);
       const Hash leaf = crypto::HashLeaf(bytes);
       chain = ChainHash(chain, leaf);
       leaves.push_back(leaf);
-      wb.Put(store_->handle(Cf::kEntries), Be64(slot.index), bytes);
-      id_puts.emplace_back(&id_keys[first_key[b] + i],
-                           Be64(slot.index) + std::string(crypto::AsView(
-                                                  batch.event_hashes()[i])));
-      results[b].entries[i] = EntryRef{slot.index, leaf, t, false};
+      wb.Put(store_->handle(Cf::kEntries), EntryKey(slot.index), bytes);
+      id_puts.emplace_back(&plan.id_keys[plan.first_key[b] + i],
+                           EventIdValue(slot.index, batch.event_hashes()[i]));
+      results[b].entries[i] = EntryRef{slot.index, leaf, plan.t, false};
     }
   }
+  LEDGER_CHECK(leaves.size() == plan.next_index - plan.start.size, "built ",
+               leaves.size(), " entries for ",
+               plan.next_index - plan.start.size, " slots");
   // Random keys go in in key order: each memtable insert then starts its
   // skiplist search from the previous one's position instead of the top.
   std::sort(id_puts.begin(), id_puts.end(),
             [](const auto& a, const auto& b) { return *a.first < *b.first; });
   for (const auto& [key, value] : id_puts) {
     wb.Put(store_->handle(Cf::kByEventId), *key, value);
+    plan.digests.by_event_id.Add(*key, value);
   }
   std::vector<size_t> changed_heads;
-  for (size_t k = 0; k < all_head_keys.size(); ++k) {
-    if (last[k] >= start.size && last[k] != kNoPrevious) {
-      changed_heads.push_back(k);
-    }
+  for (size_t k = 0; k < plan.head_keys.size(); ++k) {
+    if (plan.latest[k] != plan.stored_head[k]) changed_heads.push_back(k);
   }
-  std::sort(
-      changed_heads.begin(), changed_heads.end(),
-      [&](size_t a, size_t b) { return all_head_keys[a] < all_head_keys[b]; });
+  std::sort(changed_heads.begin(), changed_heads.end(),
+            [&](size_t a, size_t b) {
+              return plan.head_keys[a] < plan.head_keys[b];
+            });
   for (size_t k : changed_heads) {
-    wb.Put(store_->handle(Cf::kSubjectHeads), all_head_keys[k], Be64(last[k]));
+    const std::string value = Be64(plan.latest[k]);
+    if (plan.stored_head[k] != kNoPrevious) {
+      plan.digests.subject_heads.Remove(plan.head_keys[k],
+                                        Be64(plan.stored_head[k]));
+    }
+    plan.digests.subject_heads.Add(plan.head_keys[k], value);
+    wb.Put(store_->handle(Cf::kSubjectHeads), plan.head_keys[k], value);
   }
-  for (const auto& [id, info] : planner.key_changes()) {
-    wb.Put(store_->handle(Cf::kKeys), id, EncodeKeyInfo(info));
+  for (const auto& [id, info] : plan.key_changes) {
+    const std::string value = EncodeKeyInfo(info);
+    if (std::optional<KeyInfo> old = keys_->Find(info.key_id)) {
+      plan.digests.keys.Remove(id, EncodeKeyInfo(*old));
+    }
+    plan.digests.keys.Add(id, value);
+    wb.Put(store_->handle(Cf::kKeys), id, value);
   }
-  std::vector<TileTree::CompletedTile> completed_tiles;
-  tree.Append(leaves, &wb, store_->handle(Cf::kTree), &completed_tiles);
-  const Head next_head{planner.next_index(), tree.Root(), chain};
+  plan.tree.Append(leaves, &wb, store_->handle(Cf::kTree),
+                   &plan.completed_tiles);
+  plan.end = Head{plan.next_index, plan.tree.Root(), chain};
   wb.Put(store_->handle(Cf::kMeta), std::string(kMetaHeadKey),
-         EncodeHeadRecord(next_head, t));
+         EncodeHeadRecord(
+             HeadRecord{plan.end.size, plan.end.root, chain, plan.t}));
+  wb.Put(store_->handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
+         EncodeIndexDigests(plan.digests));
+}
+
+absl::Status Ledger::WriteGroup(GroupPlan& plan, bool sync) {
+  Impl& im = *impl_;
   // Written: the next group starts here.
   const auto advance = [&] {
-    im.tree = std::move(tree);
-    im.last_received_at_ns = t;
-    for (const auto& [id, info] : planner.key_changes()) keys_->Put(info);
+    im.tree = std::move(plan.tree);
+    im.last_received_at_ns = plan.t;
+    im.digests = plan.digests;
+    for (const auto& [id, info] : plan.key_changes) keys_->Put(info);
     // Written tiles never change, and proofs are only served for published
     // sizes, so readers may have them now (the cache dies with a crash).
     if (im.tile_cache != nullptr) {
-      for (const TileTree::CompletedTile& c : completed_tiles) {
+      for (const TileTree::CompletedTile& c : plan.completed_tiles) {
         im.tile_cache->Insert(c.level, c.index, c.value);
       }
     }
     MutexLock lock(&im.mu);
-    im.written = next_head;
+    im.written = plan.end;
   };
   if (sync) {
     // Serialised with Publish, so a concurrent Publish of an older head
     // cannot overwrite this one.
     MutexLock publish_lock(&im.publish_mu);
-    if (absl::Status s = store_->Write(&wb); !s.ok()) {
-      return fail_all(Annotate(s, "appending entries"));
-    }
+    LEDGER_RETURN_IF_ERROR(
+        Annotate(store_->Write(&plan.wb), "appending entries"));
     advance();
     MutexLock lock(&im.mu);
-    im.head = next_head;  // durable: publish
-  } else {
-    if (absl::Status s = store_->WriteNoSync(&wb); !s.ok()) {
-      return fail_all(Annotate(s, "appending entries"));
-    }
-    advance();
+    im.head = plan.end;  // durable: publish
+    return absl::OkStatus();
+  }
+  LEDGER_RETURN_IF_ERROR(
+      Annotate(store_->WriteNoSync(&plan.wb), "appending entries"));
+  advance();
+  return absl::OkStatus();
+}
+
+GroupResult Ledger::Append(absl::Span<const VerifiedBatch* const> batches,
+                           int64_t received_at_ns) {
+  return AppendGroup(batches, received_at_ns, /*sync=*/true);
+}
+
+GroupResult Ledger::AppendNoSync(absl::Span<const VerifiedBatch* const> batches,
+                                 int64_t received_at_ns) {
+  return AppendGroup(batches, received_at_ns, /*sync=*/false);
+}
+
+GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
+                                int64_t received_at_ns, bool sync) {
+  GroupPlan plan(batches);
+  plan.t = std::max(received_at_ns, impl_->last_received_at_ns);
+  plan.start = written_head();
+  const auto fail = [](const absl::Status& status) {
+    LEDGER_CHECK(!status.ok(), "a group failure needs a status");
+    return GroupResult{status, {}};
+  };
+  if (absl::Status s = LookupEventIds(plan); !s.ok()) return fail(s);
+
+  std::vector<AppendResult> results(batches.size());
+  if (absl::Status s = PlanBatches(plan, results); !s.ok()) return fail(s);
+  if (plan.next_index > plan.start.size) {
+    if (absl::Status s = LookupSubjectHeads(plan); !s.ok()) return fail(s);
+    BuildEntries(plan, results);
+    if (absl::Status s = WriteGroup(plan, sync); !s.ok()) return fail(s);
   }
   // Duplicates of events appended by this group.
   for (size_t b = 0; b < batches.size(); ++b) {
-    if (!accepted[b]) continue;
+    if (!plan.accepted[b]) continue;
     for (size_t i = 0; i < batches[b]->size(); ++i) {
-      const Slot& slot = planner.slots()[b][i];
+      const Slot& slot = plan.slots[b][i];
       if (slot.is_new || !slot.dup_of_group) continue;
       results[b].entries[i] = results[slot.dup_batch].entries[slot.dup_event];
       results[b].entries[i].duplicate = true;
     }
   }
-  return results;
+  return GroupResult{absl::OkStatus(), std::move(results)};
 }
 
 }  // namespace ledger

@@ -1,6 +1,7 @@
 #pragma once
 
-// The Ledger's private state, shared by ledger.cc and ledger_append.cc.
+// The Ledger's private state, shared by ledger.cc, ledger_append.cc and
+// ledger_open.cc.
 
 #include <memory>
 #include <optional>
@@ -8,15 +9,17 @@
 #include "absl/base/thread_annotations.h"
 #include "base/sync.h"
 #include "ledger/ledger.h"
+#include "ledger/schema.h"
 #include "ledger/tile_tree.h"
 
 namespace ledger {
 
 class Ledger::Impl {
  public:
-  // Writer state (sequencer thread only).
+  // Writer state (sequencer thread only): where the next group starts.
   TileTree tree;
   int64_t last_received_at_ns = 0;
+  IndexDigests digests;  // of the derived families as written
 
   // Serialises SyncWal + publication (Publish may race Append's own).
   Mutex publish_mu;

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "ledger/ledger.h"
-#include "ledger/ledger_keys.h"
 #include "ledger/ledger_testing.h"
+#include "ledger/schema.h"
 #include "ledger/store.h"
 #include "ledger/tile_tree.h"
 

@@ -134,7 +134,9 @@ TEST_F(LedgerTest, DuplicatesInsideOneGroup) {
   VerifiedBatch b = Batch({Annotation(1)}, emitter_key_);
   VerifiedBatch c = Batch({changed}, emitter_key_);
   const VerifiedBatch* batches[] = {&a, &b, &c};
-  std::vector<AppendResult> r = ledger_->Append(batches, kNewYear2026Ns);
+  GroupResult g = ledger_->Append(batches, kNewYear2026Ns);
+  ASSERT_TRUE(g.status.ok()) << g.status;
+  std::vector<AppendResult>& r = g.batches;
   ASSERT_TRUE(r[0].status.ok()) << r[0].status;
   EXPECT_FALSE(r[0].entries[0].duplicate);
   EXPECT_TRUE(r[0].entries[1].duplicate);
@@ -153,7 +155,9 @@ TEST_F(LedgerTest, AFailedBatchDoesNotStopTheOthersInItsGroup) {
   VerifiedBatch bad = Batch({Annotation(2)}, stranger);
   VerifiedBatch good2 = Batch({Annotation(3)}, emitter_key_);
   const VerifiedBatch* batches[] = {&good1, &bad, &good2};
-  std::vector<AppendResult> r = ledger_->Append(batches, kNewYear2026Ns);
+  GroupResult g = ledger_->Append(batches, kNewYear2026Ns);
+  ASSERT_TRUE(g.status.ok()) << g.status;
+  std::vector<AppendResult>& r = g.batches;
   EXPECT_TRUE(r[0].status.ok());
   EXPECT_EQ(r[1].status.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(r[1].status.message().find("not registered"), std::string::npos);
@@ -306,7 +310,9 @@ TEST_F(LedgerTest, UnsyncedGroupsAreInvisibleUntilPublished) {
   const Head start = ledger_->head();
   VerifiedBatch first = Batch({Annotation(1, "item:a")}, emitter_key_);
   const VerifiedBatch* group1[] = {&first};
-  std::vector<AppendResult> r1 = ledger_->AppendNoSync(group1, kNewYear2026Ns);
+  GroupResult g1 = ledger_->AppendNoSync(group1, kNewYear2026Ns);
+  ASSERT_TRUE(g1.status.ok()) << g1.status;
+  std::vector<AppendResult>& r1 = g1.batches;
   ASSERT_TRUE(r1[0].status.ok()) << r1[0].status;
   const Head written1 = ledger_->written_head();
   EXPECT_EQ(written1.size, start.size + 1);
@@ -321,7 +327,9 @@ TEST_F(LedgerTest, UnsyncedGroupsAreInvisibleUntilPublished) {
   VerifiedBatch second =
       Batch({Annotation(1, "item:a"), Annotation(2, "item:a")}, emitter_key_);
   const VerifiedBatch* group2[] = {&second};
-  std::vector<AppendResult> r2 = ledger_->AppendNoSync(group2, kNewYear2026Ns);
+  GroupResult g2 = ledger_->AppendNoSync(group2, kNewYear2026Ns);
+  ASSERT_TRUE(g2.status.ok()) << g2.status;
+  std::vector<AppendResult>& r2 = g2.batches;
   ASSERT_TRUE(r2[0].status.ok()) << r2[0].status;
   EXPECT_TRUE(r2[0].entries[0].duplicate);
   EXPECT_EQ(r2[0].entries[0].index, start.size);

@@ -81,9 +81,12 @@ class LedgerFixture : public ::testing::Test {
     return *std::move(b);
   }
 
+  // Appends one batch; a group failure comes back as the batch's status.
   AppendResult AppendOne(VerifiedBatch batch, int64_t t = kNewYear2026Ns) {
     const VerifiedBatch* batches[] = {&batch};
-    return ledger_->Append(batches, t)[0];
+    GroupResult g = ledger_->Append(batches, t);
+    if (!g.status.ok()) return AppendResult{g.status, {}};
+    return g.batches[0];
   }
 
   void AppendGenesis() {

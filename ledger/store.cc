@@ -1,5 +1,7 @@
 #include "ledger/store.h"
 
+#include <filesystem>
+
 #include "base/strings.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
@@ -19,18 +21,12 @@ enum class Compression {
 
 }  // namespace
 
-const std::vector<std::string>& Store::ColumnFamilyNames() {
-  static const std::vector<std::string> kNames = {
-      "entries", "tree", "checkpoints",  "by_event_id",
-      "keys",    "meta", "subject_heads"};
-  return kNames;
-}
-
 absl::Status FromRocks(const rocksdb::Status& status,
                        std::string_view context) {
   if (status.ok()) return absl::OkStatus();
   std::string msg = StrCat(context, ": ", status.ToString());
   if (status.IsCorruption()) return absl::DataLossError(msg);
+  if (status.IsNoSpace()) return absl::ResourceExhaustedError(msg);
   if (status.IsNotFound()) return absl::NotFoundError(msg);
   if (status.IsIOError() || status.IsBusy() || status.IsTimedOut() ||
       status.IsTryAgain()) {
@@ -40,27 +36,42 @@ absl::Status FromRocks(const rocksdb::Status& status,
   return absl::InternalError(msg);
 }
 
-std::string Be64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return out;
-}
-
-uint64_t ReadBe64(std::string_view bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[i]);
-  return v;
-}
-
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& dir, const StoreOptions& options) {
+  rocksdb::Env* env =
+      options.env != nullptr ? options.env : rocksdb::Env::Default();
+  // Room for what opening writes, checked before anything is written.
+  uint64_t free_bytes = 0;
+  std::string probe = dir;
+  if (!env->FileExists(probe).ok()) {
+    probe = std::filesystem::path(dir).parent_path().string();
+    if (probe.empty()) probe = ".";
+  }
+  if (env->GetFreeSpace(probe, &free_bytes).ok() &&
+      free_bytes < kOpenReserveBytes) {
+    return absl::ResourceExhaustedError(StrCat(
+        "cannot open the database in ", dir, ": opening needs ",
+        kOpenReserveBytes >> 20, " MiB free and the file system has ",
+        free_bytes >> 20, " MiB (", free_bytes, " bytes); free at least ",
+        (kOpenReserveBytes - free_bytes + 0xfffff) >> 20,
+        " MiB and start again (nothing was written)"));
+  }
   rocksdb::Options db_options;
+  db_options.env = env;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
+  // A damaged record in the middle of the write-ahead log is an error, not
+  // the silent end of recovery (the default, point-in-time recovery, stops
+  // there and drops everything after it). A torn record at the very end,
+  // what a crash during a write leaves, is tolerated: it was never
+  // acknowledged. A log cut at a record boundary cannot be told from a
+  // shorter log; the node's rollback guard catches that (docs/decisions.md).
+  db_options.wal_recovery_mode =
+      rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  // Replay the log into memory instead of flushing it to new files, so
+  // opening needs little space (kOpenReserveBytes) whatever the log's size.
+  db_options.avoid_flush_during_recovery = true;
   db_options.IncreaseParallelism(2);
   db_options.max_background_jobs = 2;
   db_options.max_total_wal_size = 256 << 20;
@@ -119,7 +130,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   families.emplace_back(
       rocksdb::kDefaultColumnFamilyName,
       family_options(false, false, 4 << 20, Compression::kLz4ZstdBottom));
-  const std::vector<std::string>& names = ColumnFamilyNames();
+  const std::vector<std::string>& names = ledger::ColumnFamilyNames();
   for (size_t i = 0; i < names.size(); ++i) {
     const bool random =
         names[i] == "by_event_id" || names[i] == "subject_heads";
@@ -144,6 +155,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
       rocksdb::DB::Open(db_options, dir, families, &handles, &raw);
   if (!s.ok()) return FromRocks(s, StrCat("cannot open database in ", dir));
   std::unique_ptr<Store> store(new Store());
+  store->dir_ = dir;
+  store->env_ = env;
   store->db_.reset(raw);
   store->default_handle_ = handles[0];
   store->handles_.assign(handles.begin() + 1, handles.end());
@@ -175,10 +188,34 @@ absl::Status Store::SyncWal() {
   return FromRocks(db_->SyncWAL(), "syncing the write-ahead log failed");
 }
 
+absl::Status Store::Resume() {
+  uint64_t free_bytes = 0;
+  const uint64_t needed = SpaceNeededToResume();
+  if (env_->GetFreeSpace(dir_, &free_bytes).ok() && free_bytes < needed) {
+    return absl::FailedPreconditionError(StrCat(
+        "the file system holding ", dir_, " has ", free_bytes >> 20,
+        " MiB free; writing resumes once ", needed >> 20, " MiB are free"));
+  }
+  return FromRocks(db_->Resume(), "resuming writes");
+}
+
+uint64_t Store::SpaceNeededToResume() const {
+  uint64_t memtables = 0;
+  db_->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &memtables);
+  return kOpenReserveBytes + memtables;
+}
+
+Store::Snapshot::Snapshot(const Store& store)
+    : db_(store.db_.get()), snapshot_(db_->GetSnapshot()) {}
+
+Store::Snapshot::~Snapshot() { db_->ReleaseSnapshot(snapshot_); }
+
 absl::StatusOr<std::optional<std::string>> Store::Get(
-    Cf cf, std::string_view key) const {
+    Cf cf, std::string_view key, const rocksdb::Snapshot* snapshot) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle(cf),
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
+  rocksdb::Status s = db_->Get(read, handle(cf),
                                rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "read failed");
@@ -204,9 +241,13 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
   return out;
 }
 
-std::unique_ptr<rocksdb::Iterator> Store::NewIterator(Cf cf) const {
+std::unique_ptr<rocksdb::Iterator> Store::NewIterator(
+    Cf cf, const rocksdb::Snapshot* snapshot, bool fill_cache) const {
   rocksdb::ReadOptions read;
   read.total_order_seek = true;
+  read.snapshot = snapshot;
+  read.fill_cache = fill_cache;
+  if (!fill_cache) read.readahead_size = 4 << 20;
   return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, handle(cf)));
 }
 

@@ -182,7 +182,8 @@ absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
   return absl::OkStatus();
 }
 
-absl::StatusOr<TileTree> TileTree::Load(const Store& store, uint64_t size) {
+absl::StatusOr<TileTree> TileTree::Load(const Store& store, uint64_t size,
+                                        bool at_head) {
   TileTree tree;
   TileReader reader(store);
   std::vector<NodeId> edge = CompactRange::RightEdge(size);
@@ -202,7 +203,11 @@ absl::StatusOr<TileTree> TileTree::Load(const Store& store, uint64_t size) {
     absl::StatusOr<std::optional<std::string>> tile =
         store.Get(Cf::kTree, TileKey(t, complete / kTileWidth));
     if (!tile.ok()) return tile.status();
-    if (!tile->has_value() || (*tile)->size() != width * crypto::kHashSize) {
+    // At the head the partial tile holds exactly `width` hashes; below it,
+    // a prefix of the stored tile (a stored prefix never changes).
+    if (!tile->has_value() ||
+        (at_head ? (*tile)->size() != width * crypto::kHashSize
+                 : (*tile)->size() < width * crypto::kHashSize)) {
       return absl::DataLossError(StrCat(
           "tree tile (level ", t, ", index ", complete / kTileWidth,
           ") should hold ", width, " hashes for a tree of ", size, " entries"));

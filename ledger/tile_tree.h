@@ -105,8 +105,11 @@ class TileTree {
  public:
   TileTree() = default;
 
-  // Loads the right edge of a tree of `size` leaves from storage.
-  static absl::StatusOr<TileTree> Load(const Store& store, uint64_t size);
+  // Loads the right edge of a tree of `size` leaves from storage. With
+  // `at_head`, `size` must be the stored tree's size (its partial tiles are
+  // exactly that long); otherwise any size up to it.
+  static absl::StatusOr<TileTree> Load(const Store& store, uint64_t size,
+                                       bool at_head = true);
 
   // A tile above the leaves that became complete, as stored.
   struct CompletedTile {

@@ -268,7 +268,7 @@ v1::KeyInfo KeyInfoToProto(const KeyInfo& info) {
   proto.set_public_key(std::string(crypto::AsView(info.public_key)));
   proto.set_name(info.name);
   proto.set_tenant(info.tenant);
-  proto.set_role(info.role == KeyRole::kNode ? "node" : "emitter");
+  proto.set_role(std::string(KeyRoleName(info.role)));
   *proto.mutable_valid_from() = NsToTimestamp(info.valid_from_ns);
   if (info.valid_until_ns != 0) {
     *proto.mutable_valid_until() = NsToTimestamp(info.valid_until_ns);

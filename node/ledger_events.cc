@@ -58,11 +58,11 @@ absl::Status AppendGenesis(ledger::Ledger& ledger, const NodeIdentity& identity,
       SignWithNodeKey(std::move(event), identity, ledger.limits());
   if (!batch.ok()) return Annotate(batch.status(), "genesis entry");
   const VerifiedBatch* batches[] = {&*batch};
-  std::vector<AppendResult> results = ledger.Append(batches, now_ns);
-  if (results.size() != 1) {
-    return absl::InternalError("genesis: ledger returned no result");
+  GroupResult result = ledger.Append(batches, now_ns);
+  if (!result.status.ok()) {
+    return Annotate(result.status, "appending the genesis entry");
   }
-  return Annotate(results[0].status, "appending the genesis entry");
+  return Annotate(result.batches[0].status, "appending the genesis entry");
 }
 
 }  // namespace ledger::node

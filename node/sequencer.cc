@@ -294,10 +294,12 @@ void Sequencer::WriteGroup(std::vector<Item>& group) {
   std::vector<const ledger::VerifiedBatch*> batches;
   batches.reserve(group.size());
   for (const Item& item : group) batches.push_back(&item.batch);
-  std::vector<ledger::AppendResult> results =
+  ledger::GroupResult group_result =
       ledger_->AppendNoSync(batches, clock_->NowNs());
-  absl::Status failure;
-  if (results.size() != group.size()) {
+  std::vector<ledger::AppendResult> results = std::move(group_result.batches);
+  absl::Status failure = group_result.status;
+  if (!failure.ok()) results.assign(group.size(), {failure, {}});
+  if (failure.ok() && results.size() != group.size()) {
     failure =
         absl::InternalError(StrCat("ledger returned ", results.size(),
                                    " results for ", group.size(), " batches"));

@@ -112,7 +112,9 @@ class SequencerTest : public ::testing::Test {
         SignWithNodeKey(std::move(event), *identity_, ledger_->limits());
     ASSERT_TRUE(batch.ok()) << batch.status();
     const VerifiedBatch* batches[] = {&*batch};
-    ASSERT_TRUE(ledger_->Append(batches, clock_.NowNs())[0].status.ok());
+    GroupResult r = ledger_->Append(batches, clock_.NowNs());
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    ASSERT_TRUE(r.batches[0].status.ok()) << r.batches[0].status;
   }
 
   void StartSequencer(size_t max_group_events = 20000) {

@@ -6,7 +6,7 @@
 #include "crypto/rfc6962.h"
 #include "ledger/batch.h"
 #include "ledger/entry.h"
-#include "ledger/ledger_keys.h"
+#include "ledger/schema.h"
 #include "ledger/store.h"
 #include "tools/bench/node_process.h"
 #include "tools/bench/peers.h"

@@ -1,0 +1,287 @@
+#include "ledger/index_check.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "crypto/rfc6962.h"
+#include "ledger/integrity.h"
+#include "ledger/store.h"
+
+namespace ledger {
+namespace {
+
+// Entries read per by_event_id MultiGet.
+constexpr size_t kChunk = 16384;
+
+std::string DescribeEventIdKey(std::string_view key) {
+  const size_t zero = key.find('\0');
+  if (zero == std::string_view::npos || key.size() != zero + 17) {
+    return StrCat("by_event_id record ", crypto::HexEncode(key));
+  }
+  Uuid id;
+  std::copy(key.begin() + zero + 1, key.end(), id.begin());
+  return StrCat("by_event_id record of event ", FormatUuid(id), " of tenant '",
+                key.substr(0, zero), "'");
+}
+
+std::string DescribeSubjectKey(std::string_view key) {
+  const size_t zero = key.find('\0');
+  if (key.empty() || zero == std::string_view::npos || key[0] < 1 ||
+      key[0] > 4) {
+    return StrCat("subject_heads record ", crypto::HexEncode(key));
+  }
+  return StrCat("subject_heads record of ",
+                LinkKindName(static_cast<LinkKind>(key[0])), " '",
+                key.substr(zero + 1), "' of tenant '", key.substr(1, zero - 1),
+                "'");
+}
+
+std::string DescribeIndex(const std::optional<std::string>& value) {
+  if (!value.has_value()) return "missing";
+  if (value->size() >= 8) return StrCat("entry ", ReadBe64(*value));
+  return StrCat(value->size(), " bytes");
+}
+
+class Checker {
+ public:
+  Checker(Store& store, uint64_t size, bool repair)
+      : store_(store), size_(size), repair_(repair) {}
+
+  absl::Status CheckEventIds();
+  absl::Status CheckExtraEventIds();
+  absl::Status CheckSubjectHeads();
+  absl::Status CheckKeys(const std::vector<KeyInfo>& keys);
+  absl::Status Finish();
+
+  DerivedCheck result;
+
+ private:
+  void Wrong(std::string what) {
+    ++result.wrong;
+    if (result.problems.size() < DerivedCheck::kMaxReported) {
+      result.problems.push_back(std::move(what));
+    }
+  }
+  absl::Status CompareEventIdChunk(std::vector<std::string>& keys,
+                                   std::vector<std::string>& values);
+
+  Store& store_;
+  const uint64_t size_;
+  const bool repair_;
+  uint64_t expected_event_ids_ = 0;
+  absl::flat_hash_map<std::string, uint64_t> heads_;
+  rocksdb::WriteBatch fixes_;
+};
+
+absl::Status Checker::CompareEventIdChunk(std::vector<std::string>& keys,
+                                          std::vector<std::string>& values) {
+  LEDGER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored,
+                          store_.MultiGet(Cf::kByEventId, keys));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (stored[i] == values[i]) continue;
+    Wrong(StrCat(DescribeEventIdKey(keys[i]), ": ", DescribeIndex(stored[i]),
+                 ", expected entry ", ReadBe64(values[i]),
+                 stored[i].has_value() && stored[i]->size() >= 8 &&
+                         ReadBe64(*stored[i]) == ReadBe64(values[i])
+                     ? " (event hash differs)"
+                     : ""));
+    if (repair_) fixes_.Put(store_.handle(Cf::kByEventId), keys[i], values[i]);
+  }
+  keys.clear();
+  values.clear();
+  return absl::OkStatus();
+}
+
+absl::Status Checker::CheckEventIds() {
+  std::vector<std::string> keys, values;
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
+  uint64_t index = 0;
+  for (it->SeekToFirst(); it->Valid() && index < size_; it->Next(), ++index) {
+    LEDGER_ASSIGN_OR_RETURN(Entry entry,
+                            DecodeEntry(it->value().ToStringView()));
+    LEDGER_ASSIGN_OR_RETURN(EventHeader header,
+                            PeekEventHeader(entry.event_bytes));
+    keys.push_back(EventIdKey(header.tenant, header.event_id));
+    values.push_back(EventIdValue(index, crypto::HashLeaf(entry.event_bytes)));
+    ++expected_event_ids_;
+    for (const BackLink& link : entry.back_links) {
+      heads_[SubjectHeadKey(link.kind, header.tenant, link.id)] = index;
+    }
+    if (keys.size() == kChunk) {
+      LEDGER_RETURN_IF_ERROR(CompareEventIdChunk(keys, values));
+    }
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
+  return CompareEventIdChunk(keys, values);
+}
+
+// Records that no entry defines: each names an entry, which must hold that
+// very event. Only needed when the counts differ.
+absl::Status Checker::CheckExtraEventIds() {
+  uint64_t stored = 0;
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(Cf::kByEventId, nullptr, /*fill_cache=*/false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++stored;
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning by_event_id"));
+  if (stored == expected_event_ids_) return absl::OkStatus();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    const std::string_view value = it->value().ToStringView();
+    bool valid = false;
+    if (value.size() == 8 + crypto::kHashSize && ReadBe64(value) < size_) {
+      LEDGER_ASSIGN_OR_RETURN(
+          std::optional<std::string> bytes,
+          store_.Get(Cf::kEntries, EntryKey(ReadBe64(value))));
+      absl::StatusOr<Entry> entry =
+          bytes.has_value()
+              ? DecodeEntry(*bytes)
+              : absl::StatusOr<Entry>(absl::NotFoundError("missing"));
+      if (entry.ok()) {
+        absl::StatusOr<EventHeader> header =
+            PeekEventHeader(entry->event_bytes);
+        valid =
+            header.ok() && EventIdKey(header->tenant, header->event_id) == key;
+      }
+    }
+    if (valid) continue;
+    Wrong(StrCat(DescribeEventIdKey(key), ": names entry ",
+                 value.size() >= 8 ? StrCat(ReadBe64(value)) : "(none)",
+                 ", which does not hold that event"));
+    if (repair_) fixes_.Delete(store_.handle(Cf::kByEventId), key);
+  }
+  return FromRocks(it->status(), "scanning by_event_id");
+}
+
+absl::Status Checker::CheckSubjectHeads() {
+  absl::flat_hash_map<std::string, uint64_t> unseen = heads_;
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(Cf::kSubjectHeads, nullptr, /*fill_cache=*/false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    const std::string value = it->value().ToString();
+    auto found = heads_.find(key);
+    if (found == heads_.end()) {
+      Wrong(StrCat(DescribeSubjectKey(key), ": names ", DescribeIndex(value),
+                   " but no entry is about that subject"));
+      if (repair_) fixes_.Delete(store_.handle(Cf::kSubjectHeads), key);
+      continue;
+    }
+    unseen.erase(key);
+    if (value == Be64(found->second)) continue;
+    Wrong(StrCat(DescribeSubjectKey(key), ": names ", DescribeIndex(value),
+                 ", expected entry ", found->second));
+    if (repair_) {
+      fixes_.Put(store_.handle(Cf::kSubjectHeads), key, Be64(found->second));
+    }
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning subject_heads"));
+  std::vector<std::pair<std::string, uint64_t>> missing(unseen.begin(),
+                                                        unseen.end());
+  std::sort(missing.begin(), missing.end());
+  for (const auto& [key, index] : missing) {
+    Wrong(StrCat(DescribeSubjectKey(key), ": missing, expected entry ", index));
+    if (repair_) fixes_.Put(store_.handle(Cf::kSubjectHeads), key, Be64(index));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Checker::CheckKeys(const std::vector<KeyInfo>& keys) {
+  absl::flat_hash_map<std::string, std::string> expected;
+  for (const KeyInfo& k : keys) {
+    expected[std::string(crypto::AsView(k.key_id))] = EncodeKeyInfo(k);
+  }
+  std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    auto found = expected.find(key);
+    const std::string label = crypto::HexEncode(key).substr(0, 16);
+    if (found == expected.end()) {
+      Wrong(StrCat("key record ", label, ": no entry registers that key"));
+      if (repair_) fixes_.Delete(store_.handle(Cf::kKeys), key);
+      continue;
+    }
+    if (it->value().ToStringView() != found->second) {
+      Wrong(StrCat("key record ", label, ": does not match the key entries"));
+      if (repair_) fixes_.Put(store_.handle(Cf::kKeys), key, found->second);
+    }
+    expected.erase(found);
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning keys"));
+  for (const auto& [key, value] : expected) {
+    Wrong(StrCat("key record ", crypto::HexEncode(key).substr(0, 16),
+                 ": missing"));
+    if (repair_) fixes_.Put(store_.handle(Cf::kKeys), key, value);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Checker::Finish() {
+  if (!repair_) return absl::OkStatus();
+  if (fixes_.Count() > 0) {
+    LEDGER_RETURN_IF_ERROR(store_.Write(&fixes_));
+  }
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests digests, DigestDerivedFamilies(store_));
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
+            EncodeIndexDigests(digests));
+  return store_.Write(&batch);
+}
+
+absl::Status DigestFamily(const Store& store, Cf cf,
+                          const rocksdb::Snapshot* snapshot,
+                          crypto::MultisetHash* out) {
+  std::unique_ptr<rocksdb::Iterator> it =
+      store.NewIterator(cf, snapshot, /*fill_cache=*/false);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out->Add(it->key().ToStringView(), it->value().ToStringView());
+  }
+  return FromRocks(it->status(), "reading an index");
+}
+
+}  // namespace
+
+absl::StatusOr<IndexDigests> DigestDerivedFamilies(
+    const Store& store, const rocksdb::Snapshot* snapshot) {
+  IndexDigests d;
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kByEventId, snapshot, &d.by_event_id));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kSubjectHeads, snapshot, &d.subject_heads));
+  LEDGER_RETURN_IF_ERROR(DigestFamily(store, Cf::kKeys, snapshot, &d.keys));
+  return d;
+}
+
+std::string DifferingFamilies(const IndexDigests& digests,
+                              const IndexDigests& expected) {
+  std::string out;
+  const auto compare = [&](std::string_view name, const crypto::MultisetHash& a,
+                           const crypto::MultisetHash& b) {
+    if (a == b) return;
+    out.append(StrCat(out.empty() ? "" : ", ", name));
+    if (a.count() != b.count()) {
+      out.append(
+          StrCat(" (", a.count(), " records, expected ", b.count(), ")"));
+    }
+  };
+  compare("by_event_id", digests.by_event_id, expected.by_event_id);
+  compare("subject_heads", digests.subject_heads, expected.subject_heads);
+  compare("keys", digests.keys, expected.keys);
+  return out;
+}
+
+absl::StatusOr<DerivedCheck> CheckDerivedFamilies(
+    Store& store, uint64_t size, const std::vector<KeyInfo>& keys,
+    bool repair) {
+  Checker checker(store, size, repair);
+  LEDGER_RETURN_IF_ERROR(checker.CheckEventIds());
+  LEDGER_RETURN_IF_ERROR(checker.CheckExtraEventIds());
+  LEDGER_RETURN_IF_ERROR(checker.CheckSubjectHeads());
+  LEDGER_RETURN_IF_ERROR(checker.CheckKeys(keys));
+  LEDGER_RETURN_IF_ERROR(checker.Finish());
+  return std::move(checker.result);
+}
+
+}  // namespace ledger

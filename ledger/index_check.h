@@ -1,0 +1,45 @@
+#pragma once
+
+// The derived families (by_event_id, subject_heads, keys; ledger/schema.h)
+// against their digests and against the entries they derive from (internal
+// to ledger/).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ledger/key_registry.h"
+#include "ledger/schema.h"
+#include "rocksdb/snapshot.h"
+
+namespace ledger {
+
+class Store;
+
+// The digests of the derived families as stored: one scan of each.
+absl::StatusOr<IndexDigests> DigestDerivedFamilies(
+    const Store& store, const rocksdb::Snapshot* snapshot = nullptr);
+
+// The families of `digests` that differ from `expected`, as a phrase
+// ("by_event_id (1000 records, expected 1001), keys"); empty if none.
+std::string DifferingFamilies(const IndexDigests& digests,
+                              const IndexDigests& expected);
+
+struct DerivedCheck {
+  // One line per wrong, missing or extra record, naming it (at most
+  // kMaxReported; `wrong` counts them all).
+  std::vector<std::string> problems;
+  uint64_t wrong = 0;
+  static constexpr size_t kMaxReported = 20;
+};
+
+// Compares the derived families record by record with what the entries
+// [0, size) define (`keys` is the key registry the entries define). With
+// `repair`, writes the correct records, deletes the extra ones and stores
+// the new digests (synced) before it returns. The entries themselves must
+// already have been verified.
+absl::StatusOr<DerivedCheck> CheckDerivedFamilies(
+    Store& store, uint64_t size, const std::vector<KeyInfo>& keys, bool repair);
+
+}  // namespace ledger

@@ -1,0 +1,451 @@
+// Ledger::Open and Ledger::Scrub: what is stored, checked before it is
+// served. See OpenCheck in ledger.h for what each mode covers and
+// docs/decisions.md for why start-up checks the tail and a scrub the rest.
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "crypto/rfc6962.h"
+#include "ledger/index_check.h"
+#include "ledger/integrity.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_impl.h"
+#include "ledger/merkle.h"
+#include "ledger/schema.h"
+#include "ledger/store.h"
+#include "ledger/tile_tree.h"
+
+namespace ledger {
+namespace {
+
+constexpr std::string_view kRefuse =
+    "; refusing to serve. Restore the data directory from a backup or a "
+    "replica";
+
+// What Open hands the new Ledger.
+struct RecoveredState {
+  HeadRecord head;
+  TileTree tree;
+  std::vector<KeyInfo> keys;
+  IndexDigests digests;
+  std::optional<StoredCheckpoint> latest_checkpoint;
+  bool fully_checked = false;
+};
+
+absl::StatusOr<std::optional<StoredCheckpoint>> LastCheckpoint(
+    const Store& store, const rocksdb::Snapshot* snapshot) {
+  std::unique_ptr<rocksdb::Iterator> it =
+      store.NewIterator(Cf::kCheckpoints, snapshot);
+  it->SeekForPrev(CheckpointKey(~uint64_t{0}));
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
+  if (!it->Valid() || it->key().size() != 9 || it->key()[0] != 'q') {
+    return std::nullopt;
+  }
+  std::string_view v = it->value().ToStringView();
+  const uint64_t sequence = ReadBe64(it->key().ToStringView().substr(1));
+  if (v.size() < 8) {
+    return absl::DataLossError(
+        StrCat("checkpoint ", sequence, " record is truncated"));
+  }
+  return StoredCheckpoint{sequence, ReadBe64(v), std::string(v.substr(8))};
+}
+
+// Verifies a stored checkpoint's signatures and size; its root.
+absl::StatusOr<Hash> CheckStoredCheckpoint(const StoredCheckpoint& cp,
+                                           const LedgerOptions& options) {
+  absl::StatusOr<VerifiedCheckpoint> vc =
+      OpenCheckpoint(cp.note, options.checkpoint_verifiers, options.origin);
+  if (!vc.ok()) {
+    return absl::DataLossError(StrCat(
+        "ledger verification failed: the stored checkpoint (sequence ",
+        cp.sequence, ") does not verify: ", vc.status().message(), kRefuse));
+  }
+  if (vc->checkpoint.size != cp.size) {
+    return absl::DataLossError(StrCat("ledger verification failed: checkpoint ",
+                                      cp.sequence, " is stored under size ",
+                                      cp.size, " but signs size ",
+                                      vc->checkpoint.size, kRefuse));
+  }
+  return vc->checkpoint.root;
+}
+
+absl::StatusOr<HeadRecord> ReadHeadRecord(const Store& store,
+                                          const rocksdb::Snapshot* snapshot) {
+  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                          store.Get(Cf::kMeta, kMetaHeadKey, snapshot));
+  if (!value.has_value()) return HeadRecord{0, crypto::EmptyRoot(), Hash{}, 0};
+  return DecodeHeadRecord(*value);
+}
+
+absl::Status RollbackError(uint64_t size, const Checkpoint& guard) {
+  return absl::DataLossError(StrCat(
+      "the ledger holds ", size,
+      " entries but this log already signed a "
+      "checkpoint of size ",
+      guard.size,
+      " (kept outside the database as its rollback guard): entries [", size,
+      ", ", guard.size,
+      ") are lost, most likely with a damaged or truncated "
+      "write-ahead log. Serving this ledger would sign a checkpoint that "
+      "contradicts one already published",
+      kRefuse));
+}
+
+// Compares the derived families with their digest record (format 2) and,
+// when the entries' own digests are known, with those. On a mismatch
+// locates the wrong records (DataLoss naming them) or, with
+// options.rebuild_indexes, rebuilds them.
+absl::StatusOr<IndexDigests> CheckDerived(
+    Store& store, uint64_t size, const std::optional<IndexDigests>& record,
+    const std::optional<IndexDigests>& from_entries,
+    const std::vector<KeyInfo>* keys, const LedgerOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests stored, DigestDerivedFamilies(store));
+  std::string differ;
+  if (record.has_value()) {
+    std::string d = DifferingFamilies(stored, *record);
+    if (!d.empty()) differ = StrCat(d, " changed since the ledger wrote them");
+  }
+  if (differ.empty() && from_entries.has_value()) {
+    std::string d = DifferingFamilies(stored, *from_entries);
+    if (!d.empty()) differ = StrCat(d, " do not match the entries");
+  }
+  if (differ.empty() && !options.rebuild_indexes) return stored;
+  if (keys == nullptr) {
+    // Locating needs the keys the entries define: the caller scans.
+    return absl::AbortedError(differ);
+  }
+  if (!differ.empty() && options.progress) {
+    options.progress(StrCat("the derived families ", differ,
+                            "; comparing them with the entries"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      DerivedCheck check,
+      CheckDerivedFamilies(store, size, *keys, options.rebuild_indexes));
+  std::string list;
+  for (const std::string& p : check.problems) list.append(StrCat("; ", p));
+  if (check.wrong > check.problems.size()) {
+    list.append(StrCat("; and ", check.wrong - check.problems.size(), " more"));
+  }
+  if (options.rebuild_indexes) {
+    if (options.progress) {
+      options.progress(
+          check.wrong == 0
+              ? std::string("the derived families match the entries")
+              : StrCat("rebuilt ", check.wrong, " derived records", list));
+    }
+    return DigestDerivedFamilies(store);
+  }
+  if (check.wrong == 0) {
+    // The digests disagree but every record is right: the digest record
+    // itself is what is wrong. Still refuse: it was changed outside.
+    list =
+        "; every record matches the entries, so the digest record "
+        "itself was altered";
+  }
+  return absl::DataLossError(
+      StrCat("ledger verification failed: the derived families ", differ, list,
+             "; refusing to serve. They are rebuilt from the entries by "
+             "`ledger-node repair-indexes --data DIR`"));
+}
+
+absl::StatusOr<std::vector<KeyInfo>> LoadKeys(const Store& store) {
+  std::vector<KeyInfo> keys;
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    LEDGER_ASSIGN_OR_RETURN(KeyInfo k,
+                            DecodeKeyInfo(it->value().ToStringView()));
+    keys.push_back(std::move(k));
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading key records"));
+  return keys;
+}
+
+absl::StatusOr<RecoveredState> Recover(Store& store,
+                                       const LedgerOptions& options,
+                                       bool format1) {
+  RecoveredState state;
+  LEDGER_ASSIGN_OR_RETURN(state.head, ReadHeadRecord(store, nullptr));
+  LEDGER_ASSIGN_OR_RETURN(state.latest_checkpoint,
+                          LastCheckpoint(store, nullptr));
+  std::optional<Hash> cp_root;
+  if (state.latest_checkpoint.has_value()) {
+    LEDGER_ASSIGN_OR_RETURN(
+        cp_root, CheckStoredCheckpoint(*state.latest_checkpoint, options));
+  }
+  const uint64_t cp_size =
+      state.latest_checkpoint.has_value() ? state.latest_checkpoint->size : 0;
+  const std::optional<Checkpoint>& guard = options.signed_head;
+  if (guard.has_value() && state.head.size < guard->size) {
+    return RollbackError(state.head.size, *guard);
+  }
+  if (cp_size > state.head.size) {
+    return absl::DataLossError(
+        StrCat("ledger verification failed: the last signed checkpoint covers ",
+               cp_size, " entries but only ", state.head.size,
+               " are stored: entries [", state.head.size, ", ", cp_size,
+               ") are missing", kRefuse));
+  }
+  std::optional<IndexDigests> record;
+  if (!format1) {
+    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                            store.Get(Cf::kMeta, kMetaIndexDigestKey));
+    if (!value.has_value()) {
+      return absl::DataLossError(StrCat(
+          "ledger verification failed: the index digest record is missing",
+          kRefuse));
+    }
+    LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigests(*value));
+  }
+  const bool full = options.open_check == OpenCheck::kFull || format1 ||
+                    options.rebuild_indexes ||
+                    (options.open_check == OpenCheck::kAuto &&
+                     state.head.size <= options.full_check_max_entries);
+
+  ScanSpec spec;
+  spec.store = &store;
+  spec.end = state.head.size;
+  spec.limits = options.limits;
+  spec.progress = options.progress;
+  spec.roots_at = {cp_size};
+  if (guard.has_value()) spec.roots_at.push_back(guard->size);
+  if (!full) {
+    // The tail: entries after the last checkpoint, on a tree whose stored
+    // right edge at the checkpoint must give the signed root.
+    spec.begin = cp_size;
+    if (cp_size == state.head.size) spec.chain_before = state.head.chain_hash;
+    LEDGER_ASSIGN_OR_RETURN(
+        spec.tree,
+        TileTree::Load(store, cp_size, /*at_head=*/cp_size == state.head.size));
+    if (cp_root.has_value() && spec.tree.Root() != *cp_root) {
+      return absl::DataLossError(StrCat(
+          "ledger verification failed: the stored Merkle tree does not give "
+          "the root of the signed checkpoint of size ",
+          cp_size, kRefuse));
+    }
+  } else {
+    spec.derive = true;
+  }
+  if (options.progress && spec.end > spec.begin) {
+    options.progress(StrCat("verifying entries [", spec.begin, ", ", spec.end,
+                            ")", full ? "" : " (after the last checkpoint)"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
+  LEDGER_RETURN_IF_ERROR(JudgeScan(
+      spec, scan, ScanClaims{state.latest_checkpoint, cp_root, state.head}));
+  if (guard.has_value()) {
+    // The guard's root: recorded by the scan, or read from the tree below
+    // the tail (which the checkpoint vouched for).
+    absl::StatusOr<Hash> root = absl::NotFoundError("");
+    for (const auto& [size, r] : scan.roots) {
+      if (size == guard->size) root = r;
+    }
+    if (!root.ok()) {
+      TileReader reader(store);
+      root = RootAt(reader, guard->size);
+    }
+    LEDGER_RETURN_IF_ERROR(root.status());
+    if (*root != guard->root) {
+      return absl::DataLossError(StrCat(
+          "the ledger's tree at size ", guard->size,
+          " does not have the root of the checkpoint of that size this log "
+          "signed (its rollback guard): the stored entries changed",
+          kRefuse));
+    }
+  }
+  state.tree = std::move(scan.tree);
+  if (full) {
+    state.keys = std::move(scan.keys);
+    LEDGER_ASSIGN_OR_RETURN(state.digests,
+                            CheckDerived(store, state.head.size, record,
+                                         scan.derived, &state.keys, options));
+    if (format1) {
+      rocksdb::WriteBatch batch;
+      batch.Put(store.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
+                EncodeIndexDigests(state.digests));
+      batch.Put(store.handle(Cf::kMeta), std::string(kMetaFormatKey),
+                std::string(kFormatVersion));
+      LEDGER_RETURN_IF_ERROR(store.Write(&batch));
+      if (options.progress) {
+        options.progress(
+            StrCat("upgraded the storage format to ", kFormatVersion));
+      }
+    }
+  } else {
+    absl::StatusOr<IndexDigests> digests = CheckDerived(
+        store, state.head.size, record, std::nullopt, nullptr, options);
+    if (absl::IsAborted(digests.status())) {
+      // Something differs: scan everything to say what.
+      LedgerOptions full_options = options;
+      full_options.open_check = OpenCheck::kFull;
+      return Recover(store, full_options, format1);
+    }
+    LEDGER_RETURN_IF_ERROR(digests.status());
+    state.digests = *digests;
+    LEDGER_ASSIGN_OR_RETURN(state.keys, LoadKeys(store));
+  }
+  state.head.last_received_at_ns =
+      std::max(state.head.last_received_at_ns, scan.last_received_at_ns);
+  state.fully_checked = full;
+  if (options.progress && state.head.size > 0) {
+    options.progress(StrCat("verified ", full ? "all " : "", state.head.size,
+                            " entries",
+                            full ? "" : " (the rest awaits the scrub)"));
+  }
+  return state;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
+                                                     LedgerOptions options) {
+  if (options.origin.empty() || !crypto::IsValidKeyName(options.origin)) {
+    return absl::InvalidArgumentError(
+        "the ledger origin must be a non-empty name without spaces or '+'");
+  }
+  // A Store opened on its own (peers, tests) gets the ledger's default.
+  static_assert(StoreOptions{}.block_cache_bytes == kDefaultBlockCacheBytes);
+  StoreOptions store_options;
+  store_options.block_cache_bytes = options.block_cache_bytes;
+  store_options.env = options.env;
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Store> store,
+                          Store::Open(dir, store_options));
+
+  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> origin,
+                          store->Get(Cf::kMeta, kMetaOriginKey));
+  if (!origin.has_value()) {
+    // New, unless something is already there.
+    std::unique_ptr<rocksdb::Iterator> it = store->NewIterator(Cf::kEntries);
+    it->SeekToFirst();
+    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> head,
+                            store->Get(Cf::kMeta, kMetaHeadKey));
+    if (it->Valid() || head.has_value()) {
+      return absl::DataLossError(StrCat(
+          "the database in ", dir, " holds entries but no origin", kRefuse));
+    }
+    rocksdb::WriteBatch batch;
+    batch.Put(store->handle(Cf::kMeta), std::string(kMetaOriginKey),
+              options.origin);
+    batch.Put(store->handle(Cf::kMeta), std::string(kMetaFormatKey),
+              std::string(kFormatVersion));
+    batch.Put(store->handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
+              EncodeIndexDigests(IndexDigests{}));
+    LEDGER_RETURN_IF_ERROR(store->Write(&batch));
+  } else if (*origin != options.origin) {
+    return absl::FailedPreconditionError(
+        StrCat("the database in ", dir, " holds the ledger of origin '",
+               *origin, "', not '", options.origin, "'"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> format,
+                          store->Get(Cf::kMeta, kMetaFormatKey));
+  if (format != std::string(kFormatVersion) &&
+      format != std::string(kOldestFormatVersion)) {
+    return absl::FailedPreconditionError(
+        StrCat("the database in ", dir, " has storage format '",
+               format.value_or("(none)"), "'; this build reads formats ",
+               kOldestFormatVersion, " to ", kFormatVersion));
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      RecoveredState state,
+      Recover(*store, options, format == std::string(kOldestFormatVersion)));
+  std::unique_ptr<Ledger> ledger(
+      new Ledger(std::move(options), std::move(store)));
+  ledger->fully_checked_ = state.fully_checked;
+  for (const KeyInfo& key : state.keys) ledger->keys_->Put(key);
+  Impl& im = *ledger->impl_;
+  im.tree = std::move(state.tree);
+  im.last_received_at_ns = state.head.last_received_at_ns;
+  im.digests = state.digests;
+  const Head head{state.head.size, state.head.root, state.head.chain_hash};
+  MutexLock lock(&im.mu);
+  im.head = head;
+  im.written = head;
+  im.latest_checkpoint = std::move(state.latest_checkpoint);
+  return ledger;
+}
+
+absl::Status Ledger::Scrub(const ScrubPace& pace) const {
+  Store::Snapshot snapshot(*store_);
+  LEDGER_ASSIGN_OR_RETURN(HeadRecord head,
+                          ReadHeadRecord(*store_, snapshot.get()));
+  // Every stored checkpoint within the snapshot, each against the root the
+  // entries give at its size.
+  std::vector<std::pair<StoredCheckpoint, Hash>> checkpoints;
+  {
+    std::unique_ptr<rocksdb::Iterator> it =
+        store_->NewIterator(Cf::kCheckpoints, snapshot.get());
+    for (it->Seek("q"); it->Valid() && it->key().starts_with("q"); it->Next()) {
+      std::string_view v = it->value().ToStringView();
+      const uint64_t seq = ReadBe64(it->key().ToStringView().substr(1));
+      if (it->key().size() != 9 || v.size() < 8) {
+        return absl::DataLossError(
+            StrCat("ledger verification failed: checkpoint record ", seq,
+                   " is malformed", kRefuse));
+      }
+      StoredCheckpoint cp{seq, ReadBe64(v), std::string(v.substr(8))};
+      LEDGER_ASSIGN_OR_RETURN(Hash root, CheckStoredCheckpoint(cp, options_));
+      checkpoints.emplace_back(std::move(cp), root);
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
+  }
+  ScanSpec spec;
+  spec.store = store_.get();
+  spec.snapshot = snapshot.get();
+  spec.end = head.size;
+  spec.derive = true;
+  spec.limits = options_.limits;
+  spec.pace = &pace;
+  for (const auto& [cp, root] : checkpoints) spec.roots_at.push_back(cp.size);
+  LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
+  std::optional<StoredCheckpoint> last;
+  std::optional<Hash> last_root;
+  if (!checkpoints.empty()) {
+    last = checkpoints.back().first;
+    last_root = checkpoints.back().second;
+  }
+  LEDGER_RETURN_IF_ERROR(
+      JudgeScan(spec, scan, ScanClaims{last, last_root, head}));
+  for (const auto& [cp, root] : checkpoints) {
+    if (cp.size > head.size) {
+      return absl::DataLossError(StrCat(
+          "ledger verification failed: checkpoint ", cp.sequence, " covers ",
+          cp.size, " entries but only ", head.size, " are stored", kRefuse));
+    }
+    for (const auto& [size, r] : scan.roots) {
+      if (size == cp.size && r != root) {
+        return absl::DataLossError(StrCat(
+            "ledger verification failed: the entries do not match the signed "
+            "checkpoint of size ",
+            cp.size, " (sequence ", cp.sequence, ")", kRefuse));
+      }
+    }
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      std::optional<std::string> value,
+      store_->Get(Cf::kMeta, kMetaIndexDigestKey, snapshot.get()));
+  if (!value.has_value()) {
+    return absl::DataLossError(
+        StrCat("ledger verification failed: the index digest record is missing",
+               kRefuse));
+  }
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests record, DecodeIndexDigests(*value));
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests stored,
+                          DigestDerivedFamilies(*store_, snapshot.get()));
+  std::string differ = DifferingFamilies(stored, record);
+  if (!differ.empty()) {
+    differ = StrCat(differ, " changed since the ledger wrote them");
+  } else if (std::string d = DifferingFamilies(stored, scan.derived);
+             !d.empty()) {
+    differ = StrCat(d, " do not match the entries");
+  }
+  if (!differ.empty()) {
+    return absl::DataLossError(StrCat(
+        "ledger verification failed: the derived families ", differ,
+        "; refusing to serve. Restart the node to have them located, and "
+        "rebuild them from the entries with `ledger-node repair-indexes "
+        "--data DIR`"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ledger
