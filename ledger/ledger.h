@@ -160,6 +160,9 @@ class Ledger {
   // True if Open checked everything (kFull); false if it checked only the
   // tail and the rest awaits Scrub().
   bool fully_checked() const { return fully_checked_; }
+  // The storage format the database had when it was opened ("1" was
+  // upgraded to the current one by Open).
+  const std::string& opened_format() const { return opened_format_; }
 
   // ---- any thread, concurrently with appends ----
 
@@ -262,6 +265,7 @@ class Ledger {
   absl::Status WriteGroup(GroupPlan& plan, bool sync);
   LedgerOptions options_;
   bool fully_checked_ = false;
+  std::string opened_format_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<KeyRegistry> keys_;
   std::unique_ptr<Impl> impl_;

@@ -351,6 +351,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   std::unique_ptr<Ledger> ledger(
       new Ledger(std::move(options), std::move(store)));
   ledger->fully_checked_ = state.fully_checked;
+  ledger->opened_format_ = *format;
   for (const KeyInfo& key : state.keys) ledger->keys_->Put(key);
   Impl& im = *ledger->impl_;
   im.tree = std::move(state.tree);

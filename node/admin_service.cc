@@ -166,6 +166,10 @@ grpc::Status AdminService::GetNodeInfo(grpc::ServerContext*,
   response->set_version(LEDGER_NODE_VERSION);
   response->set_node_key_id(std::string(
       crypto::AsView(KeyIdOf(ctx_.identity->log_signer.key().public_key()))));
+  response->set_write_state(
+      std::string(SequencerStateName(ctx_.sequencer->state())));
+  response->set_write_error(
+      std::string(ToStd(ctx_.sequencer->write_status().message())));
   return grpc::Status::OK;
 }
 

@@ -35,15 +35,17 @@ absl::Status GetString(std::string_view where, const toml::node& node,
 }
 
 template <typename T>
-absl::Status GetUint(std::string_view where, const toml::node& node, T* out) {
+absl::Status GetUint(std::string_view where, const toml::node& node, T* out,
+                     bool allow_zero = false) {
   const toml::value<int64_t>* v = node.as_integer();
   if (v == nullptr) {
     return absl::InvalidArgumentError(StrCat(where, ": must be an integer"));
   }
   int64_t n = v->get();
-  if (n <= 0 || static_cast<uint64_t>(n) > std::numeric_limits<T>::max()) {
+  const int64_t min = allow_zero ? 0 : 1;
+  if (n < min || static_cast<uint64_t>(n) > std::numeric_limits<T>::max()) {
     return absl::InvalidArgumentError(StrCat(
-        where, ": must be between 1 and ",
+        where, ": must be between ", min, " and ",
         static_cast<uint64_t>(std::numeric_limits<T>::max()), ", got ", n));
   }
   *out = static_cast<T>(n);
@@ -123,6 +125,24 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "block_cache_bytes") {
     return GetUint(where, node, &config->block_cache_bytes);
   }
+  if (k == "max_queued_events") {
+    return GetUint(where, node, &config->max_queued_events);
+  }
+  if (k == "max_queued_bytes") {
+    return GetUint(where, node, &config->max_queued_bytes);
+  }
+  if (k == "grpc_memory_bytes") {
+    return GetUint(where, node, &config->grpc_memory_bytes);
+  }
+  if (k == "full_check_max_entries") {
+    return GetUint(where, node, &config->full_check_max_entries, true);
+  }
+  if (k == "scrub_rate") {
+    return GetUint(where, node, &config->scrub_rate, true);
+  }
+  if (k == "scrub_interval") {
+    return GetDuration(where, node, &config->scrub_interval);
+  }
   if (k == "limits") {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
@@ -134,7 +154,9 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
       StrCat(where,
              ": unknown key (known: data_dir, listen, origin, node_name, "
              "checkpoint_interval, empty_interval, max_group_events, "
-             "max_message_bytes, block_cache_bytes, log_level, [limits])"));
+             "max_message_bytes, block_cache_bytes, max_queued_events, "
+             "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
+             "scrub_rate, scrub_interval, log_level, [limits])"));
 }
 
 }  // namespace
@@ -225,6 +247,17 @@ absl::Status ValidateConfig(const NodeConfig& config) {
     return absl::InvalidArgumentError(
         StrCat("max_message_bytes: must be between 4096 and 2147483647, got ",
                config.max_message_bytes));
+  }
+  if (config.max_queued_events == 0 || config.max_queued_bytes < (1 << 20)) {
+    return absl::InvalidArgumentError(
+        "max_queued_events must be positive and max_queued_bytes at least "
+        "1048576 (1 MiB)");
+  }
+  if (config.grpc_memory_bytes < config.max_message_bytes) {
+    return absl::InvalidArgumentError(StrCat(
+        "grpc_memory_bytes (", config.grpc_memory_bytes,
+        ") must be at least max_message_bytes (", config.max_message_bytes,
+        "), or no request of the largest size could be received"));
   }
   if (config.block_cache_bytes < (1 << 20)) {
     return absl::InvalidArgumentError(

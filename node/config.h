@@ -11,6 +11,12 @@
 //   max_group_events = 20000
 //   max_message_bytes = 67108864
 //   block_cache_bytes = 1073741824 # RocksDB block cache (tiles, indexes)
+//   max_queued_events = 200000    # pushback bounds of the append queue
+//   max_queued_bytes = 268435456
+//   grpc_memory_bytes = 1073741824 # gRPC's own buffers (resource quota)
+//   full_check_max_entries = 1000000 # verify all on start up to this size
+//   scrub_rate = 500000           # background re-verification, entries/s
+//   scrub_interval = "24h"
 //   log_level = "info"            # trace debug info warn error critical off
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
@@ -46,6 +52,22 @@ struct NodeConfig {
   // leaf tile each (32 bytes per entry in all): a cache that holds them
   // keeps proofs off the disk.
   size_t block_cache_bytes = ledger::kDefaultBlockCacheBytes;
+  // Pushback: batches admitted and not yet acknowledged hold at most this
+  // many events and canonical event bytes; past it appends get
+  // RESOURCE_EXHAUSTED with a retry hint and streams stop being read.
+  size_t max_queued_events = 200'000;
+  size_t max_queued_bytes = size_t{256} << 20;
+  // gRPC's buffers for requests being received and responses being sent
+  // (its resource quota): past it gRPC stops reading from connections.
+  size_t grpc_memory_bytes = size_t{1} << 30;
+  // On start the whole ledger is re-verified up to this many entries
+  // (about a second per million); above it, only what the last checkpoint
+  // does not cover, and the background scrub does the rest.
+  uint64_t full_check_max_entries = 1'000'000;
+  // The background scrub: entries per second (0: off), and the time
+  // between scrubs.
+  uint64_t scrub_rate = 500'000;
+  absl::Duration scrub_interval = absl::Hours(24);
   EventLimits limits;
   std::string log_level = "info";
 };

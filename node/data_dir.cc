@@ -13,7 +13,10 @@
 #include "crypto/bytes.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
+#include "crypto/rfc6962.h"
+#include "ledger/checkpoint.h"
 #include "node/random.h"
+#include "node/rollback_guard.h"
 
 namespace ledger::node {
 namespace {
@@ -91,26 +94,68 @@ absl::StatusOr<std::string> EnsureOrigin(const DataDirLayout& layout,
   return origin;
 }
 
-// Creates `path` holding a fresh key of `type` named `name`, unless it
-// exists. Keys are created only before the ledger exists.
-absl::Status EnsureKey(const DataDirLayout& layout, const std::string& path,
-                       const std::string& name, crypto::NoteSigType type) {
-  if (Exists(path)) return absl::OkStatus();
+// Creates keys/ whole: both private keys, node.pub and the rollback guard
+// (a signed checkpoint of the empty tree) are written into keys.new/ and the
+// directory is renamed into place. Only before the ledger exists.
+absl::Status CreateKeys(const DataDirLayout& layout, const std::string& origin,
+                        std::string_view node_name) {
   if (Exists(layout.db)) {
     return absl::FailedPreconditionError(
-        StrCat(path, " is missing but the ledger in ", layout.db,
-               " exists; restore the key from a backup (a new key could not "
+        StrCat(layout.keys, " is missing but the ledger in ", layout.db,
+               " exists; restore the keys from a backup (new keys could not "
                "verify the existing checkpoints)"));
   }
-  crypto::NoteSigner signer(name, type, crypto::Ed25519PrivateKey::Generate());
-  return crypto::WriteKeyFile(
-      path, StrCat(crypto::FormatSignerKey(signer), "\n"), true);
+  std::error_code ec;
+  fs::remove_all(layout.keys_staging, ec);  // a crash's leftovers
+  if (absl::Status s = MakeDir(layout.keys_staging, 0700); !s.ok()) return s;
+  const std::string dir = layout.keys_staging;
+  crypto::NoteSigner log_signer(origin, crypto::NoteSigType::kEd25519,
+                                crypto::Ed25519PrivateKey::Generate());
+  crypto::NoteSigner cosigner(StrCat(origin, "/", node_name),
+                              crypto::NoteSigType::kCosignatureV1,
+                              crypto::Ed25519PrivateKey::Generate());
+  const crypto::NoteSigner* signers[] = {&log_signer, &cosigner};
+  const std::string empty_checkpoint =
+      crypto::SignNote(ledger::FormatCheckpointBody(ledger::Checkpoint{
+                           origin, 0, crypto::EmptyRoot(), {}}),
+                       signers, 0);
+  const std::pair<std::string, std::string> files[] = {
+      {dir + "/node.key", StrCat(crypto::FormatSignerKey(log_signer), "\n")},
+      {dir + "/cosigner.key", StrCat(crypto::FormatSignerKey(cosigner), "\n")},
+      {dir + "/node.pub",
+       StrCat(crypto::FormatVerifierKey(log_signer.verifier()), "\n",
+              crypto::FormatVerifierKey(cosigner.verifier()), "\n")},
+  };
+  for (const auto& [path, text] : files) {
+    const bool secret = path.ends_with(".key");
+    if (absl::Status s = crypto::WriteKeyFile(path, text, secret); !s.ok()) {
+      return s;
+    }
+  }
+  if (absl::Status s = WriteFileDurably(dir + "/last-checkpoint.note",
+                                        empty_checkpoint, 0600);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = SyncDir(dir); !s.ok()) return s;
+  if (::rename(dir.c_str(), layout.keys.c_str()) != 0) {
+    return absl::InternalError(StrCat("cannot rename ", dir, " to ",
+                                      layout.keys, ": ", std::strerror(errno)));
+  }
+  return SyncDir(layout.root);
 }
 
 absl::StatusOr<crypto::NoteSigner> LoadKey(const std::string& path,
                                            const std::string& name,
                                            crypto::NoteSigType type) {
   absl::StatusOr<crypto::NoteSigner> signer = crypto::ReadSignerKeyFile(path);
+  if (absl::IsNotFound(signer.status())) {
+    return absl::FailedPreconditionError(
+        StrCat(path,
+               " is missing from an initialised data directory; "
+               "restore the key from a backup (a new key could not "
+               "verify the existing checkpoints)"));
+  }
   if (!signer.ok()) return signer.status();
   if (signer->type() != type || signer->name() != name) {
     return absl::FailedPreconditionError(
@@ -178,17 +223,10 @@ absl::StatusOr<NodeIdentity> OpenDataDir(const std::string& dir,
   }
   absl::StatusOr<std::string> real_origin = EnsureOrigin(layout, origin);
   if (!real_origin.ok()) return real_origin.status();
-  if (absl::Status s = MakeDir(layout.keys, 0700); !s.ok()) return s;
-  std::string cosigner_name = StrCat(*real_origin, "/", node_name);
-  if (absl::Status s = EnsureKey(layout, layout.node_key, *real_origin,
-                                 crypto::NoteSigType::kEd25519);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = EnsureKey(layout, layout.cosigner_key, cosigner_name,
-                                 crypto::NoteSigType::kCosignatureV1);
-      !s.ok()) {
-    return s;
+  if (!Exists(layout.keys)) {
+    if (absl::Status s = CreateKeys(layout, *real_origin, node_name); !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<NodeIdentity> id =
       LoadIdentity(layout, *real_origin, node_name);

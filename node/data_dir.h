@@ -10,10 +10,16 @@
 //   DATA/keys/cosigner.key timestamped cosigner (0x04), name =
 //                          origin + "/" + node_name
 //   DATA/keys/node.pub     both verifier keys, one per line
+//   DATA/keys/last-checkpoint.note
+//                          the rollback guard (node/rollback_guard.h): the
+//                          last checkpoint this node signed; at creation a
+//                          signed checkpoint of the empty tree
 //
 // Everything is created on first start (private keys mode 0600) and only
 // read afterwards; a missing piece next to an existing ledger is an error,
-// never silently regenerated.
+// never silently regenerated. keys/ is created whole: its files are written
+// into keys.new/, synced, and the directory renamed, so a keys/ directory
+// without its guard was not left by a crash but changed afterwards.
 
 #include <string>
 #include <string_view>
@@ -49,8 +55,11 @@ struct DataDirLayout {
         keys(dir + "/keys"),
         node_key(keys + "/node.key"),
         cosigner_key(keys + "/cosigner.key"),
-        node_pub(keys + "/node.pub") {}
-  std::string root, origin_file, db, keys, node_key, cosigner_key, node_pub;
+        node_pub(keys + "/node.pub"),
+        guard(keys + "/last-checkpoint.note"),
+        keys_staging(dir + "/keys.new") {}
+  std::string root, origin_file, db, keys, node_key, cosigner_key, node_pub,
+      guard, keys_staging;
 };
 
 // Opens `dir`, creating whatever is missing on first start. `origin` empty:

@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "ledger/key_registry.h"
+#include "node/append_stream.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
 
@@ -52,23 +53,19 @@ absl::StatusOr<std::vector<Event>> ConvertEvents(
   return events;
 }
 
-// What an emitter key may write; the ledger checks the same on append, we
-// check first to name the offending event.
+// What the key may write (the ledger's own rule, key_registry.h); the
+// ledger checks it again on append, we check first to name the event.
 absl::Status CheckPermissions(const KeyInfo& key,
-                              const std::vector<Event>& events) {
-  if (key.role != KeyRole::kEmitter) return absl::OkStatus();
+                              const std::vector<Event>& events, int64_t now) {
   for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i].tenant != key.tenant) {
-      return absl::PermissionDeniedError(
-          StrCat("events[", i, "].tenant: emitter key ", KeyIdLabel(key.key_id),
-                 " may write only tenant \"", key.tenant, "\", not \"",
-                 events[i].tenant, "\""));
-    }
-    if (IsLedgerInternalType(events[i].type)) {
-      return absl::PermissionDeniedError(
-          StrCat("events[", i, "].type: \"", events[i].type,
-                 "\" is written by the ledger itself, not by emitters"));
-    }
+    absl::Status s =
+        CheckSignerMayWrite(key, events[i].tenant, events[i].type, now);
+    if (s.ok()) continue;
+    if (absl::IsUnauthenticated(s)) return s;  // names the key
+    const std::string_view m = ToStd(s.message());
+    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    return absl::Status(s.code(),
+                        StrCat("events[", i, "]", field ? "." : ": ", m));
   }
   return absl::OkStatus();
 }
@@ -78,21 +75,6 @@ std::vector<Uuid> EventIds(const ledger::VerifiedBatch& batch) {
   ids.reserve(batch.size());
   for (const Event& e : batch.events()) ids.push_back(e.event_id);
   return ids;
-}
-
-absl::Status AddRefs(const ledger::AppendResult& result,
-                     const std::vector<Uuid>& ids,
-                     google::protobuf::RepeatedPtrField<v1::EntryRef>* out) {
-  if (!result.status.ok()) return result.status;
-  if (result.entries.size() != ids.size()) {
-    return absl::InternalError(StrCat("ledger acknowledged ",
-                                      result.entries.size(), " of ", ids.size(),
-                                      " events"));
-  }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    *out->Add() = EntryRefToProto(result.entries[i], ids[i]);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -136,11 +118,11 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
       VerifyBatch(*std::move(events), *key_id, key->public_key, *signature,
                   ctx_.ledger->limits());
   if (!batch.ok()) return InProtoTerms(batch.status());
-  // Names the key and says why (revoked, expired, not yet valid).
-  if (absl::Status s = key->CheckValidAt(ctx_.clock->NowNs()); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = CheckPermissions(*key, batch->events()); !s.ok()) {
+  // Names the key and says why (revoked, expired, not yet valid), then
+  // the first event the key may not write.
+  if (absl::Status s =
+          CheckPermissions(*key, batch->events(), ctx_.clock->NowNs());
+      !s.ok()) {
     return s;
   }
   return batch;
@@ -150,6 +132,12 @@ grpc::ServerUnaryReactor* IngestService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s =
+          ctx_.sequencer->CheckAdmission(1, request->ByteSizeLong());
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
   google::protobuf::RepeatedPtrField<v1::Event> events;
   *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
@@ -159,11 +147,16 @@ grpc::ServerUnaryReactor* IngestService::Append(
     return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
-  ctx_.sequencer->Submit(*std::move(batch))
-      ->OnDone([reactor, response,
-                ids = std::move(ids)](ledger::AppendResult result) {
+  std::shared_ptr<PendingAppend> pending;
+  if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
+  pending->OnDone(
+      [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
         google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
-        if (absl::Status s = AddRefs(result, ids, &refs); !s.ok()) {
+        if (absl::Status s = AddEntryRefs(result, ids, &refs); !s.ok()) {
           reactor->Finish(ToGrpcStatus(ForSingleEvent(s)));
           return;
         }
@@ -177,6 +170,12 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     grpc::CallbackServerContext* context, const v1::AppendBatchRequest* request,
     v1::AppendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status s = ctx_.sequencer->CheckAdmission(
+          static_cast<size_t>(request->events_size()), request->ByteSizeLong());
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
   absl::StatusOr<ledger::VerifiedBatch> batch =
       Verify(request->events(), request->has_signature(), request->signature());
   if (!batch.ok()) {
@@ -184,126 +183,39 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
-  ctx_.sequencer->Submit(*std::move(batch))
-      ->OnDone([reactor, response,
-                ids = std::move(ids)](ledger::AppendResult result) {
-        reactor->Finish(
-            ToGrpcStatus(AddRefs(result, ids, response->mutable_entries())));
-      });
+  std::shared_ptr<PendingAppend> pending;
+  if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
+  pending->OnDone([reactor, response,
+                   ids = std::move(ids)](ledger::AppendResult result) {
+    reactor->Finish(
+        ToGrpcStatus(AddEntryRefs(result, ids, response->mutable_entries())));
+  });
   return reactor;
 }
 
-namespace {
-
-// One stream's batches that were submitted and not yet settled, oldest
-// first, and what became of the settled ones.
-class StreamPipeline {
- public:
-  explicit StreamPipeline(v1::AppendStreamResponse* response)
-      : response_(response) {}
-
-  void Add(std::shared_ptr<PendingAppend> pending, std::vector<Uuid> ids) {
-    in_flight_.push_back(InFlight{std::move(pending), std::move(ids), next_});
-    ++next_;
+void IngestService::Refuse(grpc::CallbackServerContext* context,
+                           grpc::ServerUnaryReactor* reactor,
+                           const absl::Status& status) const {
+  if (absl::IsResourceExhausted(status)) {
+    context->AddTrailingMetadata("grpc-retry-pushback-ms",
+                                 StrCat(ctx_.sequencer->RetryAfterMs()));
   }
-  // A batch rejected before it reached the sequencer.
-  void Reject(const absl::Status& status) {
-    if (error_.ok()) {
-      error_ = status;
-      error_batch_ = next_;
-    }
-    ++next_;
-  }
-  // Settles finished batches; waits for the oldest while more than `limit`
-  // are in flight.
-  void Settle(size_t limit) {
-    while (!in_flight_.empty() &&
-           (in_flight_.size() > limit || in_flight_.front().pending->done())) {
-      SettleOldest();
-    }
-  }
-  bool failed() const { return !error_.ok(); }
-  grpc::Status Finish();
-
- private:
-  struct InFlight {
-    std::shared_ptr<PendingAppend> pending;
-    std::vector<Uuid> ids;
-    uint64_t number;
-  };
-  void SettleOldest();
-
-  v1::AppendStreamResponse* response_;
-  std::deque<InFlight> in_flight_;
-  uint64_t next_ = 0;
-  absl::Status error_;
-  uint64_t error_batch_ = 0;
-  uint64_t events_ = 0;  // committed before the error
-  uint64_t later_batches_ = 0;
-  uint64_t later_events_ = 0;
-};
-
-void StreamPipeline::SettleOldest() {
-  InFlight batch = std::move(in_flight_.front());
-  in_flight_.pop_front();
-  ledger::AppendResult result = batch.pending->Wait();
-  // Batches settle in order, but a batch rejected by Verify() sets the error
-  // while earlier ones may still be in flight.
-  if (error_.ok() || batch.number < error_batch_) {
-    absl::Status s = AddRefs(result, batch.ids, response_->mutable_entries());
-    if (s.ok()) {
-      events_ += batch.ids.size();
-      response_->set_batches(response_->batches() + 1);
-    } else {
-      error_ = s;
-      error_batch_ = batch.number;
-    }
-  } else if (result.status.ok()) {
-    ++later_batches_;
-    later_events_ += batch.ids.size();
-  }
+  reactor->Finish(ToGrpcStatus(status));
 }
 
-grpc::Status StreamPipeline::Finish() {
-  Settle(0);
-  if (error_.ok()) return grpc::Status::OK;
-  std::string message = StrCat("batch ", error_batch_,
-                               " rejected: ", ToStd(error_.message()), "; ");
-  if (error_batch_ == 0) {
-    message += "no batch of this stream was committed";
-  } else {
-    message += StrCat("the ", error_batch_, " earlier batches (", events_,
-                      " events) are committed");
-  }
-  if (later_batches_ > 0) {
-    message += StrCat("; ", later_batches_, " later batches (", later_events_,
-                      " events) already in flight were committed too "
-                      "(resending them is safe: they are acknowledged as "
-                      "duplicates)");
-  }
-  return grpc::Status(static_cast<grpc::StatusCode>(error_.code()), message);
-}
-
-}  // namespace
-
-grpc::Status IngestService::AppendStream(
-    grpc::ServerContext*, grpc::ServerReader<v1::AppendBatchRequest>* reader,
-    v1::AppendStreamResponse* response) {
-  StreamPipeline pipeline(response);
-  v1::AppendBatchRequest request;
-  while (!pipeline.failed() && reader->Read(&request)) {
-    pipeline.Settle(kMaxStreamBatchesInFlight - 1);
-    if (pipeline.failed()) break;
-    absl::StatusOr<ledger::VerifiedBatch> batch =
-        Verify(request.events(), request.has_signature(), request.signature());
-    if (!batch.ok()) {
-      pipeline.Reject(batch.status());
-      break;
-    }
-    std::vector<Uuid> ids = EventIds(*batch);
-    pipeline.Add(ctx_.sequencer->Submit(*std::move(batch)), std::move(ids));
-  }
-  return pipeline.Finish();
+grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
+    grpc::CallbackServerContext*, grpc::ByteBuffer* response) {
+  return new AppendStreamReactor(
+      ctx_.sequencer,
+      [this](const v1::AppendBatchRequest& request) {
+        return Verify(request.events(), request.has_signature(),
+                      request.signature());
+      },
+      response);
 }
 
 }  // namespace ledger::node

@@ -5,12 +5,16 @@
 // core; only verified batches reach the sequencer. A rejected request
 // stores nothing.
 //
-// Append and AppendBatch use gRPC's callback API: the handler verifies and
-// submits, then returns; the publisher finishes the call when the group is
-// durable. A waiting append holds no thread (the synchronous server parked
-// one per call and paid a thread wake-up chain for each; see
-// BENCHMARKS.md). AppendStream stays synchronous: it reads, verifies and
-// submits in a loop.
+// Every method uses gRPC's callback API: the handler verifies and submits,
+// then returns; the publisher finishes the call when the group is durable.
+// A waiting append holds no thread, and neither does an open stream
+// (node/append_stream.h).
+//
+// Pushback: when the sequencer's queue is full, Append and AppendBatch are
+// answered RESOURCE_EXHAUSTED at once (before the batch is verified), with
+// the suggested wait in the message and in the trailing metadata
+// "grpc-retry-pushback-ms" (the key gRPC's retry policy reads); streams
+// stop reading until there is room.
 
 #include <string_view>
 
@@ -24,7 +28,9 @@ namespace ledger::node {
 
 class IngestService final
     : public v1::Ingest::WithCallbackMethod_Append<
-          v1::Ingest::WithCallbackMethod_AppendBatch<v1::Ingest::Service>> {
+          v1::Ingest::WithCallbackMethod_AppendBatch<
+              v1::Ingest::WithRawCallbackMethod_AppendStream<
+                  v1::Ingest::Service>>> {
  public:
   explicit IngestService(const ServiceContext& ctx) : ctx_(ctx) {}
 
@@ -35,12 +41,9 @@ class IngestService final
       grpc::CallbackServerContext* context,
       const v1::AppendBatchRequest* request,
       v1::AppendBatchResponse* response) override;
-  grpc::Status AppendStream(grpc::ServerContext* context,
-                            grpc::ServerReader<v1::AppendBatchRequest>* reader,
-                            v1::AppendStreamResponse* response) override;
-
-  // At most this many batches of one stream wait in the sequencer at once.
-  static constexpr size_t kMaxStreamBatchesInFlight = 64;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* AppendStream(
+      grpc::CallbackServerContext* context,
+      grpc::ByteBuffer* response) override;
 
  private:
   // Everything short of sequencing: shape, key lookup, conversion,
@@ -48,6 +51,11 @@ class IngestService final
   absl::StatusOr<ledger::VerifiedBatch> Verify(
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       bool has_signature, const v1::EmitterSignature& signature) const;
+  // Finishes a unary call refused by the sequencer: the status, and for
+  // pushback the retry hint in the trailing metadata.
+  void Refuse(grpc::CallbackServerContext* context,
+              grpc::ServerUnaryReactor* reactor,
+              const absl::Status& status) const;
 
   ServiceContext ctx_;
 };

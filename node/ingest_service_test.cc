@@ -10,6 +10,7 @@
 
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
+#include "node/append_stream.h"
 #include "node/node_testing.h"
 
 namespace ledger::node {
@@ -390,7 +391,7 @@ TEST_F(AppendStreamTest, FirstBatchRejectedCommitsNothing) {
 // reading at the limit and resumes as batches commit; nothing is lost or
 // reordered.
 TEST_F(AppendStreamTest, LongStreamCommitsEveryBatchInOrder) {
-  const int batches = 16 * IngestService::kMaxStreamBatchesInFlight;
+  const int batches = 16 * AppendStreamReactor::kMaxInFlight;
   std::vector<v1::AppendBatchRequest> requests;
   for (int b = 0; b < batches; ++b) requests.push_back(BatchOf(b, 1));
   const uint64_t before = LedgerSize();

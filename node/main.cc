@@ -3,17 +3,21 @@
 //   ledger-node --data DIR [--listen HOST:PORT] [--config FILE]
 //               [--origin ORIGIN] [--node-name NAME] [--log-level LEVEL]
 //   ledger-node keys --data DIR
+//   ledger-node verify --data DIR [--config FILE]
+//   ledger-node repair-indexes --data DIR [--config FILE]
 //
 // Logs go to stderr. stdout carries one machine-readable line once the
 // server is up: "listening on HOST:PORT" (the real port when PORT was 0).
 // SIGINT/SIGTERM shut down gracefully. Exit codes: 0 clean shutdown,
 // 1 runtime error, 2 bad usage or configuration, 3 the ledger failed
-// verification (the node refuses to serve it).
+// verification, on start or later in the background scrub (the node
+// refuses to serve it).
 
 #include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -21,10 +25,12 @@
 #include <string>
 
 #include "base/strings.h"
+#include "crypto/bytes.h"
 #include "crypto/note.h"
 #include "node/config.h"
 #include "node/data_dir.h"
 #include "node/node.h"
+#include "node/rollback_guard.h"
 
 namespace ledger::node {
 namespace {
@@ -47,25 +53,86 @@ int PrintKeys(const std::string& data_dir) {
   return 0;
 }
 
-int Run(const std::optional<std::string>& config_file,
-        const ConfigOverrides& overrides, const sigset_t& signals) {
+// The configuration from the file and flags; nullopt (after logging why)
+// if it is unusable.
+std::optional<NodeConfig> LoadConfig(
+    const std::optional<std::string>& config_file,
+    const ConfigOverrides& overrides) {
   NodeConfig config;
   if (config_file.has_value()) {
     absl::StatusOr<NodeConfig> loaded = LoadConfigFile(*config_file);
     if (!loaded.ok()) {
       spdlog::error("{}", View(loaded.status()));
-      return kExitUsage;
+      return std::nullopt;
     }
     config = *std::move(loaded);
   }
   ApplyOverrides(overrides, &config);
   if (absl::Status s = ValidateConfig(config); !s.ok()) {
     spdlog::error("configuration: {}", View(s));
-    return kExitUsage;
+    return std::nullopt;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  return config;
+}
 
-  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(config);
+// ledger-node verify / repair-indexes: opens the ledger of a stopped node
+// with everything checked (repair: the derived families rebuilt from the
+// entries), prints the result and exits.
+int Check(const std::optional<std::string>& config_file,
+          const ConfigOverrides& overrides, bool repair) {
+  std::optional<NodeConfig> config = LoadConfig(config_file, overrides);
+  if (!config.has_value()) return kExitUsage;
+  absl::StatusOr<NodeIdentity> id = LoadDataDir(config->data_dir);
+  if (!id.ok()) {
+    spdlog::error("{}", View(id.status()));
+    return absl::IsNotFound(id.status()) ? kExitUsage : kExitError;
+  }
+  const DataDirLayout layout(config->data_dir);
+  ledger::LedgerOptions options;
+  options.origin = id->origin;
+  options.checkpoint_verifiers = id->verifiers();
+  options.limits = config->limits;
+  options.open_check = ledger::OpenCheck::kFull;
+  options.rebuild_indexes = repair;
+  options.progress = [](std::string_view line) { spdlog::info("{}", line); };
+  absl::StatusOr<std::unique_ptr<FileRollbackGuard>> guard =
+      FileRollbackGuard::Load(layout.guard, id->verifiers(), id->origin);
+  if (guard.ok()) {
+    options.signed_head = (*guard)->last();
+  } else if (!absl::IsNotFound(guard.status())) {
+    spdlog::critical("{}", View(guard.status()));
+    return kExitDataLoss;
+  }
+  absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
+      ledger::Ledger::Open(layout.db, options);
+  if (!ledger.ok()) {
+    if (absl::IsDataLoss(ledger.status())) {
+      spdlog::critical("{}", View(ledger.status()));
+      std::printf("INVALID: %s\n", std::string(View(ledger.status())).c_str());
+      return kExitDataLoss;
+    }
+    spdlog::error("{}", View(ledger.status()));
+    return kExitError;
+  }
+  const ledger::Head head = (*ledger)->head();
+  std::printf("VALID: %llu entries, root %s\n",
+              static_cast<unsigned long long>(head.size),
+              crypto::Base64Encode(head.root).c_str());
+  return 0;
+}
+
+int Run(const std::optional<std::string>& config_file,
+        const ConfigOverrides& overrides, const sigset_t& signals) {
+  std::optional<NodeConfig> loaded = LoadConfig(config_file, overrides);
+  if (!loaded.has_value()) return kExitUsage;
+  const NodeConfig& config = *loaded;
+
+  // The scrub's verdict reaches this thread as a signal: damage found in
+  // the background ends the process like damage found on start.
+  absl::StatusOr<std::unique_ptr<Node>> node =
+      Node::Start(config, SystemClock::Default(),
+                  [](const absl::Status&) { kill(getpid(), SIGUSR1); });
   if (!node.ok()) {
     if (absl::IsDataLoss(node.status())) {
       spdlog::critical(
@@ -90,6 +157,14 @@ int Run(const std::optional<std::string>& config_file,
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  if (signal_number == SIGUSR1) {
+    spdlog::critical(
+        "the ledger in {} failed verification in the background scrub; "
+        "refusing to serve it (see above)",
+        config.data_dir);
+    (*node)->Shutdown(absl::ZeroDuration());
+    return kExitDataLoss;
+  }
   spdlog::info("received {}, shutting down", strsignal(signal_number));
   (*node)->Shutdown();
   spdlog::info("stopped; ledger size {}", (*node)->ledger().head().size);
@@ -107,6 +182,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // the scrub found damage
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   spdlog::set_default_logger(spdlog::stderr_color_mt("ledger-node"));
@@ -134,6 +210,23 @@ int main(int argc, char** argv) {
       "keys", "Print the node's verifier keys (log key, cosigner key)");
   std::string keys_data;
   keys->add_option("--data", keys_data, "data directory")->required();
+  ConfigOverrides check_overrides;
+  std::optional<std::string> check_config;
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Verify a stopped node's whole ledger (every entry, the chain, the "
+      "tree, the checkpoints, the rollback guard and the derived indexes); "
+      "prints VALID or INVALID, exit 0 or 3");
+  CLI::App* repair = app.add_subcommand(
+      "repair-indexes",
+      "Rebuild a stopped node's derived indexes (by_event_id, subject_heads, "
+      "keys) from its verified entries, reporting every record that was "
+      "wrong");
+  for (CLI::App* sub : {verify, repair}) {
+    sub->add_option("--data", check_overrides.data_dir, "data directory")
+        ->required();
+    sub->add_option("--config", check_config, "TOML configuration file");
+  }
 
   try {
     app.parse(argc, argv);
@@ -141,5 +234,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (keys->parsed()) return PrintKeys(keys_data);
+  if (verify->parsed() || repair->parsed()) {
+    return Check(check_config, check_overrides, repair->parsed());
+  }
   return Run(config_file, overrides, signals);
 }

@@ -136,7 +136,7 @@ TEST_F(MainTest, ServesUntilSigtermThenExitsCleanly) {
   grpc::Status s = admin->GetNodeInfo(&context, {}, &info);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(info.origin(), "ledger.test/main");
-  EXPECT_EQ(info.size(), 1u);  // genesis
+  EXPECT_EQ(info.size(), 2u);  // genesis, the cosigner key
 
   // The client stays connected: shutdown must not wait for it to leave.
   node.Signal(SIGTERM);

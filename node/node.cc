@@ -6,17 +6,96 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "crypto/rfc6962.h"
+#include "ledger/key_registry.h"
 #include "node/ledger_events.h"
 #include "node/service_context.h"
 
 namespace ledger::node {
+namespace {
 
-absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& config,
-                                                  const Clock* clock) {
+std::string_view View(const absl::Status& s) { return ToStd(s.message()); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(
+    const NodeConfig& config, const Clock* clock,
+    std::function<void(const absl::Status&)> on_data_loss) {
   LEDGER_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<Node> node(new Node());
+  node->on_data_loss_ = std::move(on_data_loss);
   LEDGER_RETURN_IF_ERROR(node->Open(config, clock));
   return node;
+}
+
+absl::Status Node::OpenGuard(const DataDirLayout& layout, bool* legacy) {
+  absl::StatusOr<std::unique_ptr<FileRollbackGuard>> guard =
+      FileRollbackGuard::Load(layout.guard, identity_->verifiers(),
+                              identity_->origin);
+  *legacy = absl::IsNotFound(guard.status());
+  if (*legacy) return absl::OkStatus();
+  LEDGER_RETURN_IF_ERROR(guard.status());
+  guard_ = *std::move(guard);
+  return absl::OkStatus();
+}
+
+absl::Status Node::AdoptLegacyGuard(const DataDirLayout& layout) {
+  // keys/ is created with its guard, so a missing guard means either a data
+  // directory from before guards existed (storage format 1) or one whose
+  // guard was removed: only the first is adopted.
+  if (ledger_->opened_format() != "1") {
+    return absl::DataLossError(StrCat(
+        layout.guard,
+        " (the rollback guard: the last checkpoint this node signed) is "
+        "missing beside keys that were created with it; without it the node "
+        "cannot tell whether its ledger lost entries. Restore it from a "
+        "backup of the data directory"));
+  }
+  std::string note;
+  if (std::optional<ledger::StoredCheckpoint> cp =
+          ledger_->LatestCheckpoint()) {
+    note = cp->note;
+  } else {
+    const crypto::NoteSigner* signers[] = {&identity_->log_signer,
+                                           &identity_->cosigner};
+    note = crypto::SignNote(ledger::FormatCheckpointBody(ledger::Checkpoint{
+                                identity_->origin, 0, crypto::EmptyRoot(), {}}),
+                            signers, 0);
+  }
+  LEDGER_ASSIGN_OR_RETURN(guard_,
+                          FileRollbackGuard::Create(layout.guard, note));
+  spdlog::warn(
+      "{} had no rollback guard (written by an older version); "
+      "created it from its last checkpoint",
+      layout.root);
+  return absl::OkStatus();
+}
+
+absl::Status Node::RegisterCosigner(const NodeConfig& config,
+                                    const Clock* clock) {
+  const crypto::Ed25519PublicKey& public_key =
+      identity_->cosigner.key().public_key();
+  if (ledger_->keys().Find(KeyIdOf(public_key)).has_value()) {
+    return absl::OkStatus();
+  }
+  KeyInfo info;
+  info.key_id = KeyIdOf(public_key);
+  info.public_key = public_key;
+  info.name = identity_->cosigner.name();
+  info.role = KeyRole::kCosigner;
+  info.valid_from_ns = clock->NowNs();
+  Event event = KeyRegisteredEvent(info);
+  StampLedgerEvent(clock->NowNs(), config.node_name, "node", &event);
+  LEDGER_ASSIGN_OR_RETURN(
+      VerifiedBatch batch,
+      SignWithNodeKey(std::move(event), *identity_, ledger_->limits()));
+  const VerifiedBatch* batches[] = {&batch};
+  ledger::GroupResult result = ledger_->Append(batches, clock->NowNs());
+  LEDGER_RETURN_IF_ERROR(result.status);
+  LEDGER_RETURN_IF_ERROR(
+      Annotate(result.batches[0].status, "registering the cosigner key"));
+  spdlog::info("registered the cosigner key {} in the ledger", info.name);
+  return absl::OkStatus();
 }
 
 absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
@@ -24,49 +103,103 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
       NodeIdentity identity,
       OpenDataDir(config.data_dir, config.origin, config.node_name));
   identity_ = std::make_unique<NodeIdentity>(std::move(identity));
+  const DataDirLayout layout(config.data_dir);
+  bool legacy_guard = false;
+  LEDGER_RETURN_IF_ERROR(OpenGuard(layout, &legacy_guard));
 
   ledger::LedgerOptions options;
   options.origin = identity_->origin;
   options.checkpoint_verifiers = identity_->verifiers();
   options.limits = config.limits;
   options.block_cache_bytes = config.block_cache_bytes;
+  options.full_check_max_entries = config.full_check_max_entries;
+  if (guard_ != nullptr) options.signed_head = guard_->last();
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);
   };
-  spdlog::info("opening and verifying the ledger in {}",
-               DataDirLayout(config.data_dir).db);
-  LEDGER_ASSIGN_OR_RETURN(
-      ledger_,
-      ledger::Ledger::Open(DataDirLayout(config.data_dir).db, options));
+  spdlog::info("opening and verifying the ledger in {}", layout.db);
+  LEDGER_ASSIGN_OR_RETURN(ledger_, ledger::Ledger::Open(layout.db, options));
+  if (legacy_guard) LEDGER_RETURN_IF_ERROR(AdoptLegacyGuard(layout));
   if (ledger_->head().size == 0) {
     LEDGER_RETURN_IF_ERROR(
         AppendGenesis(*ledger_, *identity_, config.node_name, clock->NowNs()));
     spdlog::info("new ledger: genesis entry registers the node key");
   }
+  LEDGER_RETURN_IF_ERROR(RegisterCosigner(config, clock));
 
   coordinator_ = std::make_unique<LocalCoordinator>(ledger_->head());
   SequencerOptions sequencer_options;
   sequencer_options.max_group_events = config.max_group_events;
+  sequencer_options.max_queued_events = config.max_queued_events;
+  sequencer_options.max_queued_bytes = config.max_queued_bytes;
   sequencer_options.checkpoint.checkpoint_interval_ns =
       absl::ToInt64Nanoseconds(config.checkpoint_interval);
   sequencer_options.checkpoint.empty_interval_ns =
       absl::ToInt64Nanoseconds(config.empty_interval);
-  sequencer_ =
-      std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(), clock,
-                                  identity_.get(), sequencer_options);
+  sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
+                                           clock, identity_.get(), guard_.get(),
+                                           sequencer_options);
+  sequencer_->SetStateListener(
+      [this](SequencerState state, const absl::Status& reason) {
+        OnSequencerState(state, reason);
+      });
   LEDGER_RETURN_IF_ERROR(
       Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
 
   ServiceContext ctx{ledger_.get(), sequencer_.get(), coordinator_.get(),
                      clock,         identity_.get(),  config.node_name};
+  ServerOptions server_options;
+  server_options.listen = config.listen;
+  server_options.max_message_bytes = config.max_message_bytes;
+  server_options.grpc_memory_bytes = config.grpc_memory_bytes;
   absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(config.listen, config.max_message_bytes, ctx);
+      Server::Start(server_options, ctx);
   if (!server.ok()) {
     sequencer_->Shutdown();
     return server.status();
   }
   server_ = *std::move(server);
+  {
+    MutexLock lock(&health_mu_);
+    health_server_ = server_.get();
+    server_->SetServing(!data_loss_, ingest_serving_ && !data_loss_);
+  }
+
+  ScrubOptions scrub;
+  scrub.rate = config.scrub_rate;
+  scrub.interval = config.scrub_interval;
+  scrub.scrub_soon = !ledger_->fully_checked();
+  scrubber_ = std::make_unique<Scrubber>(
+      ledger_.get(), scrub,
+      [this](const absl::Status& cause) { OnDataLoss(cause); });
+  scrubber_->Start();
   return absl::OkStatus();
+}
+
+void Node::OnSequencerState(SequencerState state, const absl::Status& reason) {
+  const bool serving = state == SequencerState::kRunning;
+  if (!serving && state != SequencerState::kStopped &&
+      state != SequencerState::kDraining) {
+    spdlog::error("ledger.v1.Ingest is NOT_SERVING ({}): {}",
+                  SequencerStateName(state), View(reason));
+  } else if (serving) {
+    spdlog::info("ledger.v1.Ingest is SERVING");
+  }
+  MutexLock lock(&health_mu_);
+  ingest_serving_ = serving;
+  if (health_server_ != nullptr) {
+    health_server_->SetServing(!data_loss_, serving && !data_loss_);
+  }
+}
+
+void Node::OnDataLoss(const absl::Status& cause) {
+  sequencer_->ReportDataLoss(cause);
+  {
+    MutexLock lock(&health_mu_);
+    data_loss_ = true;
+    if (health_server_ != nullptr) health_server_->SetServing(false, false);
+  }
+  if (on_data_loss_) on_data_loss_(cause);
 }
 
 Node::~Node() { Shutdown(); }
@@ -74,7 +207,12 @@ Node::~Node() { Shutdown(); }
 void Node::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (scrubber_ != nullptr) scrubber_->Stop();
   if (sequencer_ != nullptr) sequencer_->StopAccepting();
+  {
+    MutexLock lock(&health_mu_);
+    health_server_ = nullptr;
+  }
   if (server_ != nullptr) server_->Shutdown(grace);
   if (sequencer_ != nullptr) sequencer_->Shutdown();
 }

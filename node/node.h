@@ -1,19 +1,25 @@
 #pragma once
 
-// A running single-node ledger: data directory, verified ledger, genesis,
-// local coordinator, sequencer and gRPC server, started and stopped in the
-// right order. main() and the in-process tests use it alike.
+// A running single-node ledger: data directory, rollback guard, verified
+// ledger, genesis, local coordinator, sequencer, gRPC server and background
+// scrub, started and stopped in the right order. main() and the in-process
+// tests use it alike.
 
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/sync.h"
 #include "ledger/ledger.h"
 #include "node/clock.h"
 #include "node/config.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/rollback_guard.h"
+#include "node/scrubber.h"
 #include "node/sequencer.h"
 #include "node/server.h"
 
@@ -21,13 +27,18 @@ namespace ledger::node {
 
 class Node {
  public:
-  // Validates `config`, opens (or creates) the data directory, opens and
-  // verifies the ledger (DataLoss if it does not verify: the node must not
-  // serve), appends the genesis entry to an empty ledger, issues a
-  // checkpoint if none covers the head, then serves on config.listen.
+  // Validates `config`, opens (or creates) the data directory and its
+  // rollback guard, opens and verifies the ledger (DataLoss if it does not
+  // verify, or holds less than the guard: the node must not serve),
+  // appends the genesis entry to an empty ledger and registers the
+  // cosigner key, issues a checkpoint if none covers the head, then serves
+  // on config.listen and starts the scrub. `on_data_loss` is called (once,
+  // from a background thread) if the scrub later finds damage: by then the
+  // node refuses writes and signs nothing more, and should be stopped.
   // `clock` must outlive the node.
   static absl::StatusOr<std::unique_ptr<Node>> Start(
-      const NodeConfig& config, const Clock* clock = SystemClock::Default());
+      const NodeConfig& config, const Clock* clock = SystemClock::Default(),
+      std::function<void(const absl::Status&)> on_data_loss = nullptr);
   ~Node();  // Shutdown()
 
   // The port the server is bound to.
@@ -35,6 +46,7 @@ class Node {
   const NodeIdentity& identity() const { return *identity_; }
   ledger::Ledger& ledger() { return *ledger_; }
   Sequencer& sequencer() { return *sequencer_; }
+  Scrubber& scrubber() { return *scrubber_; }
   const Coordinator& coordinator() const { return *coordinator_; }
 
   // Refuses new appends (Unavailable "node is shutting down"), gives calls
@@ -46,13 +58,30 @@ class Node {
  private:
   Node() = default;
   absl::Status Open(const NodeConfig& config, const Clock* clock);
+  // The rollback guard, or for a data directory written before there was
+  // one (storage format 1), one made from its last checkpoint.
+  absl::Status OpenGuard(const DataDirLayout& layout, bool* legacy);
+  absl::Status AdoptLegacyGuard(const DataDirLayout& layout);
+  // Registers this node's cosigner key in the ledger if it is not.
+  absl::Status RegisterCosigner(const NodeConfig& config, const Clock* clock);
+  // Health of the write path, from the sequencer's state.
+  void OnSequencerState(SequencerState state, const absl::Status& reason);
+  void OnDataLoss(const absl::Status& cause);
 
+  std::function<void(const absl::Status&)> on_data_loss_;
   std::unique_ptr<NodeIdentity> identity_;
+  std::unique_ptr<RollbackGuard> guard_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<LocalCoordinator> coordinator_;
   std::unique_ptr<Sequencer> sequencer_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<Scrubber> scrubber_;
   bool shut_down_ = false;
+
+  Mutex health_mu_;
+  Server* health_server_ ABSL_GUARDED_BY(health_mu_) = nullptr;
+  bool ingest_serving_ ABSL_GUARDED_BY(health_mu_) = false;
+  bool data_loss_ ABSL_GUARDED_BY(health_mu_) = false;
 };
 
 }  // namespace ledger::node

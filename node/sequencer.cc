@@ -3,8 +3,10 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
+#include "base/check.h"
 #include "base/strings.h"
 #include "base/sync.h"
 #include "crypto/note.h"
@@ -27,18 +29,33 @@ constexpr size_t kMaxWaitingGroups = 1;
 // would otherwise get a sync per handful of events).
 constexpr size_t kMinOverlappedGroupEvents = 256;
 
-// Ledger::Append fails every batch of a group with one of these when the
-// store itself is in trouble; other codes reject one batch.
-bool IsStorageFailure(absl::StatusCode code) {
-  return code == absl::StatusCode::kInternal ||
-         code == absl::StatusCode::kUnavailable ||
-         code == absl::StatusCode::kDataLoss ||
-         code == absl::StatusCode::kUnknown;
-}
-
 std::string_view View(const absl::Status& s) { return ToStd(s.message()); }
 
+size_t BatchBytes(const ledger::VerifiedBatch& batch) {
+  size_t bytes = 0;
+  for (const std::string& b : batch.event_bytes()) bytes += b.size();
+  return bytes;
+}
+
 }  // namespace
+
+std::string_view SequencerStateName(SequencerState state) {
+  switch (state) {
+    case SequencerState::kNew:
+      return "new";
+    case SequencerState::kRunning:
+      return "running";
+    case SequencerState::kStorageFull:
+      return "storage full";
+    case SequencerState::kDraining:
+      return "draining";
+    case SequencerState::kFailed:
+      return "failed";
+    case SequencerState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
 
 PendingAppend::PendingAppend(ledger::AppendResult result)
     : done_(true), result_(std::move(result)) {}
@@ -72,6 +89,7 @@ void PendingAppend::Complete(ledger::AppendResult result) {
   absl::AnyInvocable<void(ledger::AppendResult) &&> callback;
   {
     MutexLock lock(&mu_);
+    LEDGER_CHECK(!done_, "an append was completed twice");
     done_ = true;
     if (on_done_ == nullptr) {
       result_ = std::move(result);
@@ -84,14 +102,20 @@ void PendingAppend::Complete(ledger::AppendResult result) {
 
 Sequencer::Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,
                      const Clock* clock, const NodeIdentity* identity,
-                     SequencerOptions options)
+                     RollbackGuard* guard, SequencerOptions options)
     : ledger_(ledger),
       coordinator_(coordinator),
       clock_(clock),
       identity_(identity),
+      guard_(guard),
       options_(options) {}
 
 Sequencer::~Sequencer() { Shutdown(); }
+
+void Sequencer::SetStateListener(
+    std::function<void(SequencerState, const absl::Status&)> listener) {
+  listener_ = std::move(listener);
+}
 
 absl::Status Sequencer::Start() {
   const uint64_t committed = coordinator_->Committed().size;
@@ -109,6 +133,12 @@ absl::Status Sequencer::Start() {
   } else if (absl::Status s = IssueCheckpoint(); !s.ok()) {
     return s;
   }
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
+  }
+  RunDeferred(deferred);
   MutexLock lock(&join_mu_);
   publisher_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "publisher");
@@ -121,20 +151,60 @@ absl::Status Sequencer::Start() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<PendingAppend> Sequencer::Submit(ledger::VerifiedBatch batch) {
+bool Sequencer::FitsLocked(size_t events, size_t bytes) const {
+  // A batch larger than the bounds still goes in alone, or never could.
+  if (admitted_events_ == 0) return true;
+  return admitted_events_ + events <= options_.max_queued_events &&
+         admitted_bytes_ + bytes <= options_.max_queued_bytes;
+}
+
+int64_t Sequencer::RetryAfterMs() const {
   MutexLock lock(&mu_);
-  if (!failure_.ok()) {
-    return std::make_shared<PendingAppend>(ledger::AppendResult{failure_, {}});
+  // About the time to drain what is admitted at tens of thousands of events
+  // a second, kept within [10 ms, 1 s].
+  return std::clamp<int64_t>(static_cast<int64_t>(admitted_events_ / 50), 10,
+                             1000);
+}
+
+absl::Status Sequencer::AdmissionLocked(size_t events, size_t bytes) const {
+  if (state_ != SequencerState::kRunning) {
+    if (!reason_.ok()) return reason_;
+    return absl::UnavailableError("the node is not accepting appends yet");
   }
-  if (!accepting_) {
-    return std::make_shared<PendingAppend>(ledger::AppendResult{
-        absl::UnavailableError("node is shutting down; retry on another "
-                               "node or after it restarts"),
-        {}});
+  if (FitsLocked(events, bytes)) return absl::OkStatus();
+  const int64_t retry_ms = std::clamp<int64_t>(
+      static_cast<int64_t>(admitted_events_ / 50), 10, 1000);
+  return absl::ResourceExhaustedError(
+      StrCat("the node's append queue is full (", admitted_events_, " events, ",
+             admitted_bytes_, " bytes waiting; limits ",
+             options_.max_queued_events, " events, ", options_.max_queued_bytes,
+             " bytes); retry in ", retry_ms, " ms"));
+}
+
+absl::Status Sequencer::CheckAdmission(size_t events, size_t bytes) const {
+  MutexLock lock(&mu_);
+  return AdmissionLocked(events, bytes);
+}
+
+absl::Status Sequencer::TrySubmit(ledger::VerifiedBatch&& batch,
+                                  std::shared_ptr<PendingAppend>* pending) {
+  const size_t events = batch.size();
+  const size_t bytes = BatchBytes(batch);
+  MutexLock lock(&mu_);
+  if (absl::Status s = AdmissionLocked(events, bytes); !s.ok()) return s;
+  *pending = std::make_shared<PendingAppend>();
+  queued_events_ += events;
+  admitted_events_ += events;
+  admitted_bytes_ += bytes;
+  queue_.push_back(Item{std::move(batch), *pending, bytes});
+  return absl::OkStatus();
+}
+
+std::shared_ptr<PendingAppend> Sequencer::Submit(ledger::VerifiedBatch batch) {
+  std::shared_ptr<PendingAppend> pending;
+  if (absl::Status s = TrySubmit(std::move(batch), &pending); !s.ok()) {
+    return std::make_shared<PendingAppend>(ledger::AppendResult{s, {}});
   }
-  auto pending = std::make_shared<PendingAppend>();
-  queued_events_ += batch.size();
-  queue_.push_back(Item{std::move(batch), pending});
   return pending;
 }
 
@@ -142,29 +212,154 @@ ledger::AppendResult Sequencer::Append(ledger::VerifiedBatch batch) {
   return Submit(std::move(batch))->Wait();
 }
 
-void Sequencer::StopAccepting() {
+void Sequencer::WhenSpace(size_t events, size_t bytes,
+                          absl::AnyInvocable<void() &&> callback) {
+  {
+    MutexLock lock(&mu_);
+    if (state_ == SequencerState::kRunning && !FitsLocked(events, bytes)) {
+      space_waiters_.push_back(SpaceWaiter{events, bytes, std::move(callback)});
+      return;
+    }
+  }
+  std::move(callback)();
+}
+
+void Sequencer::WakeSpaceWaitersLocked(Deferred& deferred) {
+  // Reserve as we go, so the waiters woken fit together.
+  size_t events = admitted_events_, bytes = admitted_bytes_;
+  while (!space_waiters_.empty()) {
+    SpaceWaiter& w = space_waiters_.front();
+    if (state_ == SequencerState::kRunning && events != 0 &&
+        (events + w.events > options_.max_queued_events ||
+         bytes + w.bytes > options_.max_queued_bytes)) {
+      break;
+    }
+    events += w.events;
+    bytes += w.bytes;
+    deferred.callbacks.push_back(std::move(w.callback));
+    space_waiters_.pop_front();
+  }
+}
+
+absl::Status Sequencer::write_status() const {
   MutexLock lock(&mu_);
-  accepting_ = false;
+  if (state_ == SequencerState::kRunning) return absl::OkStatus();
+  if (!reason_.ok()) return reason_;
+  return absl::UnavailableError(
+      StrCat("the sequencer is ", SequencerStateName(state_)));
+}
+
+SequencerState Sequencer::state() const {
+  MutexLock lock(&mu_);
+  return state_;
+}
+
+void Sequencer::CompleteLocked(Item& item, ledger::AppendResult result,
+                               Deferred& deferred) {
+  LEDGER_CHECK(
+      admitted_events_ >= item.batch.size() && admitted_bytes_ >= item.bytes,
+      "admission underflow");
+  admitted_events_ -= item.batch.size();
+  admitted_bytes_ -= item.bytes;
+  deferred.completions.emplace_back(std::move(item.pending), std::move(result));
+}
+
+void Sequencer::TransitionLocked(SequencerState state,
+                                 const absl::Status& reason,
+                                 Deferred& deferred) {
+  state_ = state;
+  reason_ = reason;
+  deferred.transition = std::make_pair(state, reason);
+  if (state == SequencerState::kStorageFull ||
+      state == SequencerState::kFailed || state == SequencerState::kStopped) {
+    for (Item& item : queue_) {
+      CompleteLocked(item, ledger::AppendResult{reason_, {}}, deferred);
+    }
+    queue_.clear();
+    queued_events_ = 0;
+  }
+  WakeSpaceWaitersLocked(deferred);
+}
+
+void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
+  if (state_ == SequencerState::kFailed &&
+      (absl::IsDataLoss(reason_) || !absl::IsDataLoss(cause))) {
+    return;  // keep the first cause, unless this one is corruption
+  }
+  const std::string what = absl::IsDataLoss(cause)
+                               ? "the node found corrupt data"
+                               : "a storage failure";
+  spdlog::error("this node stops accepting writes after {}: {}", what,
+                View(cause));
+  TransitionLocked(SequencerState::kFailed,
+                   absl::UnavailableError(
+                       StrCat("node stopped accepting writes after ", what,
+                              " (see the node log): ", View(cause))),
+                   deferred);
+  if (absl::IsDataLoss(cause)) reason_ = cause;  // checkpoints stop too
+}
+
+void Sequencer::RunDeferred(Deferred& deferred) {
+  if (deferred.transition.has_value() && listener_) {
+    listener_(deferred.transition->first, deferred.transition->second);
+  }
+  for (auto& [pending, result] : deferred.completions) {
+    pending->Complete(std::move(result));
+  }
+  for (auto& callback : deferred.callbacks) std::move(callback)();
+  deferred = Deferred{};
+}
+
+void Sequencer::ReportDataLoss(const absl::Status& cause) {
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    if (state_ == SequencerState::kStopped) return;
+    FailLocked(cause, deferred);
+  }
+  RunDeferred(deferred);
+}
+
+void Sequencer::StopAccepting() {
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    if (state_ == SequencerState::kRunning ||
+        state_ == SequencerState::kStorageFull) {
+      TransitionLocked(SequencerState::kDraining,
+                       absl::UnavailableError(
+                           "node is shutting down; retry on another node or "
+                           "after it restarts"),
+                       deferred);
+    }
+  }
+  RunDeferred(deferred);
 }
 
 void Sequencer::Shutdown() {
+  StopAccepting();
   {
     MutexLock lock(&mu_);
-    accepting_ = false;
-    stop_ = true;
+    stop_requested_ = true;
   }
-  MutexLock join_lock(&join_mu_);
-  if (thread_.joinable()) thread_.join();  // it also ends the publisher
-  if (publisher_.joinable()) publisher_.join();
-  // Without a thread (never started) nothing will drain the queue.
-  MutexLock lock(&mu_);
-  stopped_ = true;
-  for (Item& item : queue_) {
-    item.pending->Complete(ledger::AppendResult{
-        absl::UnavailableError("node is shutting down"), {}});
+  {
+    MutexLock join_lock(&join_mu_);
+    if (thread_.joinable()) thread_.join();  // it also ends the publisher
+    if (publisher_.joinable()) publisher_.join();
   }
-  queue_.clear();
-  queued_events_ = 0;
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    if (state_ != SequencerState::kStopped) {
+      // Without threads (never started) nothing drained the queue.
+      TransitionLocked(SequencerState::kStopped,
+                       absl::IsDataLoss(reason_)
+                           ? reason_
+                           : absl::UnavailableError("node is shutting down"),
+                       deferred);
+    }
+  }
+  RunDeferred(deferred);
 }
 
 void Sequencer::Poke() {
@@ -178,7 +373,7 @@ bool Sequencer::WaitForCheckpoint(uint64_t min_size, absl::Duration timeout) {
     return have_checkpoint_ && checkpoint_size_ >= min_size;
   };
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return covered() || stopped_;
+    return covered() || state_ == SequencerState::kStopped;
   };
   mu_.AwaitWithTimeout(done, timeout);
   return covered();
@@ -200,6 +395,14 @@ bool Sequencer::WaitForAppendCalls(uint64_t n, absl::Duration timeout) {
   return mu_.AwaitWithTimeout(done, timeout);
 }
 
+bool Sequencer::WaitForState(SequencerState state, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_ == state;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
 uint64_t Sequencer::append_calls() const {
   MutexLock lock(&mu_);
   return append_calls_;
@@ -210,18 +413,27 @@ uint64_t Sequencer::checkpoints_issued() const {
   return checkpoints_issued_;
 }
 
+size_t Sequencer::admitted_events() const {
+  MutexLock lock(&mu_);
+  return admitted_events_;
+}
+
 void Sequencer::Run() {
   for (;;) {
     bool exit = false;
     std::vector<Item> group = NextGroup(&exit);
     if (!group.empty()) WriteGroup(group);
-    if (exit) break;
-    bool due = false;
+    bool due = false, resume = false, signing = true;
     {
       MutexLock lock(&mu_);
-      due = clock_->NowNs() >= CheckpointDue();
+      const int64_t now = clock_->NowNs();
+      due = now >= CheckpointDue();
+      resume = state_ == SequencerState::kStorageFull && now >= resume_at_ns_;
+      signing = !absl::IsDataLoss(reason_);
     }
-    if (due) {
+    if (resume) TryResume();
+    if (exit) break;
+    if (due && signing) {
       if (absl::Status s = IssueCheckpoint(); !s.ok()) {
         spdlog::error("cannot issue a checkpoint (retrying in {} ms): {}",
                       options_.checkpoint.checkpoint_interval_ns / 1'000'000,
@@ -231,35 +443,40 @@ void Sequencer::Run() {
   }
   // Let the publisher finish every written group, then cover the head.
   uint64_t committed = 0;
+  bool signing = true;
   {
     MutexLock lock(&mu_);
-    writer_done_ = true;
+    writer_exited_ = true;
     mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return publisher_done_;
+      return publisher_exited_;
     });
     committed = committed_size_;
+    signing = !absl::IsDataLoss(reason_);
   }
-  if (!last_checkpoint_.has_value() || last_checkpoint_->size != committed) {
+  if (signing &&
+      (!last_checkpoint_.has_value() || last_checkpoint_->size != committed)) {
     if (absl::Status s = IssueCheckpoint(); !s.ok()) {
       spdlog::error("cannot issue the final checkpoint: {}", View(s));
     }
   }
-  MutexLock lock(&mu_);
-  stopped_ = true;
 }
 
 std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
   MutexLock lock(&mu_);
   auto can_write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return written_.size() < kMaxWaitingGroups &&
-           (!publishing_ || stop_ ||
+           (!syncing_ || stop_requested_ ||
             queued_events_ >= kMinOverlappedGroupEvents);
   };
   auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (can_write() && (!queue_.empty() || stop_)) || poked_;
+    return (can_write() && (!queue_.empty() || stop_requested_)) || poked_;
   };
   while (!ready()) {
-    int64_t wait_ns = CheckpointDue() - clock_->NowNs();
+    int64_t deadline = CheckpointDue();
+    if (state_ == SequencerState::kStorageFull) {
+      deadline = std::min(deadline, resume_at_ns_);
+    }
+    const int64_t wait_ns = deadline - clock_->NowNs();
     if (wait_ns <= 0) break;
     mu_.AwaitWithTimeout(ready, absl::Nanoseconds(wait_ns));
   }
@@ -275,51 +492,87 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
     group.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  *exit = stop_ && queue_.empty();
+  *exit = stop_requested_ && queue_.empty();
   return group;
-}
-
-void Sequencer::FailItems(std::vector<Item>& items,
-                          const std::vector<ledger::AppendResult>& results,
-                          const absl::Status& failure) {
-  for (size_t i = 0; i < items.size(); ++i) {
-    const absl::Status& own =
-        i < results.size() ? results[i].status : absl::OkStatus();
-    items[i].pending->Complete(ledger::AppendResult{
-        own.ok() || IsStorageFailure(own.code()) ? failure : own, {}});
-  }
 }
 
 void Sequencer::WriteGroup(std::vector<Item>& group) {
   std::vector<const ledger::VerifiedBatch*> batches;
   batches.reserve(group.size());
   for (const Item& item : group) batches.push_back(&item.batch);
-  ledger::GroupResult group_result =
-      ledger_->AppendNoSync(batches, clock_->NowNs());
-  std::vector<ledger::AppendResult> results = std::move(group_result.batches);
-  absl::Status failure = group_result.status;
-  if (!failure.ok()) results.assign(group.size(), {failure, {}});
-  if (failure.ok() && results.size() != group.size()) {
-    failure =
-        absl::InternalError(StrCat("ledger returned ", results.size(),
+  ledger::GroupResult result = ledger_->AppendNoSync(batches, clock_->NowNs());
+  if (result.status.ok() && result.batches.size() != group.size()) {
+    result.status =
+        absl::InternalError(StrCat("ledger returned ", result.batches.size(),
                                    " results for ", group.size(), " batches"));
-    results.assign(group.size(), ledger::AppendResult{failure, {}});
   }
-  for (const ledger::AppendResult& r : results) {
-    if (IsStorageFailure(r.status.code())) failure = r.status;
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    ++append_calls_;
+    if (!result.status.ok()) {
+      if (absl::IsResourceExhausted(result.status) &&
+          state_ == SequencerState::kRunning) {
+        // Nothing of the group was written: the node can resume as it is.
+        spdlog::error("the disk is full; writes stop until {} MiB are free: {}",
+                      ledger_->SpaceNeededToResume() >> 20,
+                      View(result.status));
+        resume_at_ns_ = clock_->NowNs() + options_.resume_interval_ns;
+        TransitionLocked(SequencerState::kStorageFull,
+                         absl::UnavailableError(StrCat(
+                             "the node's disk is full; writes resume once ",
+                             ledger_->SpaceNeededToResume() >> 20,
+                             " MiB are free: ", View(result.status))),
+                         deferred);
+      } else if (!absl::IsResourceExhausted(result.status)) {
+        FailLocked(result.status, deferred);
+      }
+      // What the clients hear: the state's reason, or (draining, or the
+      // disk filled up again) the cause itself.
+      const absl::Status client =
+          state_ == SequencerState::kFailed ||
+                  state_ == SequencerState::kStorageFull
+              ? reason_
+              : absl::UnavailableError(
+                    StrCat("appending failed: ", View(result.status)));
+      for (Item& item : group) {
+        CompleteLocked(item, ledger::AppendResult{client, {}}, deferred);
+      }
+    } else if (state_ == SequencerState::kFailed ||
+               state_ == SequencerState::kStorageFull) {
+      // A sync failed meanwhile: this group builds on what failed, so it
+      // is not acknowledged (its own rejections still are what they are).
+      for (size_t i = 0; i < group.size(); ++i) {
+        const absl::Status& own = result.batches[i].status;
+        CompleteLocked(group[i],
+                       ledger::AppendResult{own.ok() ? reason_ : own, {}},
+                       deferred);
+      }
+    } else {
+      written_.push_back(WrittenGroup{std::move(group),
+                                      std::move(result.batches),
+                                      ledger_->written_head()});
+    }
   }
-  MutexLock lock(&mu_);
-  ++append_calls_;
-  if (failure.ok() && failure_.ok()) {
-    written_.push_back(WrittenGroup{std::move(group), std::move(results),
-                                    ledger_->written_head()});
-    return;
+  RunDeferred(deferred);
+}
+
+void Sequencer::TryResume() {
+  absl::Status s = ledger_->ResumeAfterNoSpace();
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    if (state_ != SequencerState::kStorageFull) return;
+    if (s.ok()) {
+      spdlog::info("disk space is back; the node accepts writes again");
+      TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
+    } else {
+      resume_at_ns_ = clock_->NowNs() + options_.resume_interval_ns;
+      reason_ =
+          absl::UnavailableError(StrCat("the node's disk is full; ", View(s)));
+    }
   }
-  if (failure.ok()) failure = failure_;
-  spdlog::error("append failed; this node stops accepting writes: {}",
-                View(failure));
-  FailItems(group, results, failure);
-  EnterFailedStateLocked(failure);
+  RunDeferred(deferred);
 }
 
 void Sequencer::RunPublisher() {
@@ -328,14 +581,14 @@ void Sequencer::RunPublisher() {
     {
       MutexLock lock(&mu_);
       mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !written_.empty() || writer_done_;
+        return !written_.empty() || writer_exited_;
       });
-      if (written_.empty()) {  // and writer_done_
-        publisher_done_ = true;
+      if (written_.empty()) {  // and the writer exited
+        publisher_exited_ = true;
         return;
       }
+      syncing_ = true;
       while (!written_.empty()) {
-        publishing_ = true;
         groups.push_back(std::move(written_.front()));
         written_.pop_front();
       }
@@ -350,7 +603,8 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   uint64_t committed = 0;
   {
     MutexLock lock(&mu_);
-    failure = failure_;  // later groups build on what failed: fail them too
+    // Later groups build on what failed: fail them too.
+    if (state_ == SequencerState::kFailed) failure = reason_;
     committed = committed_size_;
   }
   if (failure.ok()) {
@@ -365,37 +619,23 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
       }
     }
   }
-  if (!failure.ok()) {
-    spdlog::error("append failed; this node stops accepting writes: {}",
-                  View(failure));
-    for (WrittenGroup& g : groups) FailItems(g.items, g.results, failure);
+  Deferred deferred;
+  {
     MutexLock lock(&mu_);
-    publishing_ = false;
-    EnterFailedStateLocked(failure);
-    return;
-  }
-  for (WrittenGroup& g : groups) {
-    for (size_t i = 0; i < g.items.size(); ++i) {
-      g.items[i].pending->Complete(std::move(g.results[i]));
+    if (!failure.ok()) FailLocked(failure, deferred);
+    for (WrittenGroup& g : groups) {
+      for (size_t i = 0; i < g.items.size(); ++i) {
+        ledger::AppendResult& r = g.results[i];
+        if (!failure.ok() && r.status.ok()) r = {reason_, {}};
+        CompleteLocked(g.items[i], std::move(r), deferred);
+      }
     }
+    if (failure.ok()) committed_size_ = head.size;
+    syncing_ = false;
+    poked_ = true;  // the checkpoint deadline, and small groups, wait on this
+    WakeSpaceWaitersLocked(deferred);
   }
-  MutexLock lock(&mu_);
-  committed_size_ = head.size;
-  publishing_ = false;
-  poked_ = true;  // the checkpoint deadline, and small groups, wait on this
-}
-
-void Sequencer::EnterFailedStateLocked(const absl::Status& cause) {
-  if (!failure_.ok()) return;
-  failure_ = absl::UnavailableError(
-      StrCat("node stopped accepting writes after a storage failure (see "
-             "the node log): ",
-             View(cause)));
-  for (Item& item : queue_) {
-    item.pending->Complete(ledger::AppendResult{failure_, {}});
-  }
-  queue_.clear();
-  queued_events_ = 0;
+  RunDeferred(deferred);
 }
 
 int64_t Sequencer::CheckpointDue() const {
@@ -407,21 +647,49 @@ int64_t Sequencer::CheckpointDue() const {
 }
 
 absl::Status Sequencer::IssueCheckpoint() {
-  ledger::Head head = coordinator_->Committed();
-  int64_t now = clock_->NowNs();
-  std::string body = ledger::FormatCheckpointBody(
-      ledger::Checkpoint{ledger_->origin(), head.size, head.root, {}});
+  const ledger::Head head = coordinator_->Committed();
+  const int64_t now = clock_->NowNs();
+  checkpoint_retry_at_ns_ = now + options_.checkpoint.checkpoint_interval_ns;
+  // Never sign a checkpoint smaller than, or inconsistent with, the last
+  // one this log signed.
+  if (std::optional<ledger::Checkpoint> last = guard_->last()) {
+    absl::Status wrong;
+    if (head.size < last->size) {
+      wrong = absl::DataLossError(
+          StrCat("the committed head (", head.size,
+                 " entries) is behind the last checkpoint this log signed (",
+                 last->size, " entries)"));
+    } else if (last->size > 0) {
+      absl::StatusOr<Hash> root = ledger_->RootAt(last->size);
+      if (!root.ok()) return Annotate(root.status(), "checking the guard");
+      if (*root != last->root) {
+        wrong = absl::DataLossError(StrCat(
+            "the ledger's root at size ", last->size,
+            " differs from the checkpoint of that size this log signed"));
+      }
+    }
+    if (!wrong.ok()) {
+      ReportDataLoss(wrong);
+      return wrong;
+    }
+  }
+  const ledger::Checkpoint checkpoint{
+      ledger_->origin(), head.size, head.root, {}};
   const crypto::NoteSigner* signers[] = {&identity_->log_signer,
                                          &identity_->cosigner};
   std::string note = crypto::SignNote(
-      body, signers,
+      ledger::FormatCheckpointBody(checkpoint), signers,
       static_cast<uint64_t>(std::max<int64_t>(now, 0)) / kNanosPerSecond);
+  // Durable in the guard before anyone can read it.
+  if (absl::Status s = guard_->Record(note, checkpoint); !s.ok()) {
+    return Annotate(s, StrCat("signing the checkpoint of size ", head.size));
+  }
   absl::StatusOr<uint64_t> sequence = ledger_->StoreCheckpoint(note);
   if (!sequence.ok()) {
-    checkpoint_retry_at_ns_ = now + options_.checkpoint.checkpoint_interval_ns;
     return Annotate(sequence.status(),
                     StrCat("storing the checkpoint of size ", head.size));
   }
+  checkpoint_retry_at_ns_ = 0;
   last_checkpoint_ = LastCheckpoint{head.size, now};
   spdlog::debug("checkpoint {} issued: size {}", *sequence, head.size);
   MutexLock lock(&mu_);

@@ -1,28 +1,50 @@
 #pragma once
 
-// Group commit, pipelined. gRPC handler threads Submit() verified batches;
-// the sequencer thread takes everything queued (up to max_group_events
-// events) and writes it with one Ledger::AppendNoSync (one unsynced
-// RocksDB write), then hands the group to the publisher thread and goes on
-// with the next group. The publisher makes everything written so far
-// durable with one WAL sync (Ledger::Publish), commits the new head through
-// the Coordinator, and completes the waiters, in group order. So group k+1
-// is checked, hashed and written while group k's fsync is in progress, and
-// one fsync covers every group written meanwhile. No timer sits on the
-// append path: an idle ledger appends at once, and under load the queue
-// that builds during a write becomes the next group.
+// Group commit, pipelined. gRPC handlers Submit() verified batches; the
+// sequencer thread takes everything queued (up to max_group_events events)
+// and writes it with one Ledger::AppendNoSync (one unsynced RocksDB write),
+// then hands the group to the publisher thread and goes on with the next
+// group. The publisher makes everything written so far durable with one WAL
+// sync (Ledger::Publish), commits the new head through the Coordinator
+// (the publisher is the only caller of Coordinator::Commit), and completes
+// the waiters, in group order. So group k+1 is checked, hashed and written
+// while group k's fsync is in progress, and one fsync covers every group
+// written meanwhile. No timer sits on the append path: an idle ledger
+// appends at once, and under load the queue that builds during a write
+// becomes the next group.
 //
 // The sequencer thread also issues checkpoints (the Ledger's writer methods
-// are single-threaded) when CheckpointDueAt() says so, waiting on a
-// condition variable with that deadline. Checkpoints only ever cover
-// committed (published) heads.
+// are single-threaded) when CheckpointDueAt() says so. Checkpoints only
+// ever cover committed heads, and each is recorded in the rollback guard
+// before it is stored, so a served checkpoint is never lost.
 //
-// States: running -> (StopAccepting) draining -> (Shutdown) stopped.
-//         running -> (storage or commit failure) failed: every later Submit
-//         fails with Unavailable; reads and checkpoints continue.
+// Admission is bounded (pushback): batches admitted and not yet completed
+// hold at most max_queued_events events and max_queued_bytes bytes.
+// Past that Submit completes at once with ResourceExhausted and a retry
+// hint, and streams wait for space (WhenSpace) instead of reading more.
+//
+// Completions (PendingAppend callbacks, space callbacks, the state
+// listener) never run while the sequencer's mutex is held.
+//
+// Lifecycle (SequencerState), all transitions:
+//   kNew         -> kRunning       Start()
+//   kRunning     -> kStorageFull   a group's write failed for lack of space
+//                                  (nothing of it was written)
+//   kStorageFull -> kRunning       the sequencer retried and the store
+//                                  resumed (every resume_interval)
+//   kRunning     -> kFailed        any other storage or commit failure, a
+//   kStorageFull -> kFailed        failed sync, or ReportDataLoss()
+//   kRunning     -> kDraining      StopAccepting() or Shutdown()
+//   kStorageFull -> kDraining      StopAccepting() or Shutdown()
+//   kDraining    -> kStopped       Shutdown(): the queue was appended, the
+//   kFailed      -> kStopped       threads joined
+// Only kRunning accepts batches. kFailed is final until the process
+// restarts; it keeps serving reads and checkpoints of the committed head,
+// except after DataLoss, when it signs nothing more.
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -38,13 +60,29 @@
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/rollback_guard.h"
 
 namespace ledger::node {
 
 struct SequencerOptions {
   size_t max_group_events = 20000;
+  // Admitted and not yet completed (queued, being written or synced).
+  size_t max_queued_events = 200000;
+  size_t max_queued_bytes = size_t{256} << 20;  // canonical event bytes
   CheckpointPolicy checkpoint;
+  // How often a sequencer whose disk was full tries to resume.
+  int64_t resume_interval_ns = 1'000'000'000;
 };
+
+enum class SequencerState {
+  kNew,
+  kRunning,
+  kStorageFull,
+  kDraining,
+  kFailed,
+  kStopped,
+};
+std::string_view SequencerStateName(SequencerState state);
 
 // The completion of one submitted batch.
 class PendingAppend {
@@ -79,26 +117,58 @@ class Sequencer {
   // Borrows everything; all must outlive the sequencer.
   Sequencer(ledger::Ledger* ledger, Coordinator* coordinator,
             const Clock* clock, const NodeIdentity* identity,
-            SequencerOptions options);
+            RollbackGuard* guard, SequencerOptions options);
   ~Sequencer();  // Shutdown()
   Sequencer(const Sequencer&) = delete;
   Sequencer& operator=(const Sequencer&) = delete;
 
+  // Called with the new state and its reason on every transition, on the
+  // thread that made it, never under the sequencer's lock. Set before
+  // Start().
+  void SetStateListener(
+      std::function<void(SequencerState, const absl::Status&)> listener);
+
   // Issues a checkpoint now if none covers the committed head (an error
-  // here is returned and nothing starts), then starts the thread.
+  // here is returned and nothing starts), then starts the threads.
   absl::Status Start();
 
-  // Queues a batch. Never blocks on the ledger. After StopAccepting() or a
-  // failure the returned handle is already complete with Unavailable.
+  // Queues a batch. Never blocks. Unless the sequencer is kRunning the
+  // returned handle is already complete with Unavailable (saying why); past
+  // the admission bounds, with ResourceExhausted and a retry hint
+  // (RetryAfterMs).
   std::shared_ptr<PendingAppend> Submit(ledger::VerifiedBatch batch);
+  // As Submit, but a refused batch is left to the caller (to submit again
+  // later): returns the refusal, or OK and sets `*pending`.
+  absl::Status TrySubmit(ledger::VerifiedBatch&& batch,
+                         std::shared_ptr<PendingAppend>* pending);
   // Submit(batch)->Wait().
   ledger::AppendResult Append(ledger::VerifiedBatch batch);
+
+  // What Submit would say now about a batch of this size, before it is
+  // verified (so a full node does not spend CPU on batches it will refuse):
+  // OK, Unavailable or ResourceExhausted.
+  absl::Status CheckAdmission(size_t events, size_t bytes) const;
+  // Calls `callback` once a batch of this size would be admitted, or the
+  // sequencer no longer accepts batches: at once if so now, else later on
+  // the thread that frees the space. Never under the lock.
+  void WhenSpace(size_t events, size_t bytes,
+                 absl::AnyInvocable<void() &&> callback);
+  // The client's suggested wait after ResourceExhausted, in milliseconds.
+  int64_t RetryAfterMs() const;
+
+  // OK while batches are accepted; otherwise why not.
+  absl::Status write_status() const;
+  SequencerState state() const;
+
+  // Enters kFailed with `cause` (DataLoss found by a scrub): no more
+  // writes and no more checkpoints.
+  void ReportDataLoss(const absl::Status& cause);
 
   // New submissions fail with Unavailable "node is shutting down"; queued
   // batches still complete. Idempotent.
   void StopAccepting();
   // StopAccepting(), append everything queued, issue a final checkpoint if
-  // the last one does not cover the head, join the thread. Idempotent.
+  // the last one does not cover the head, join the threads. Idempotent.
   void Shutdown();
 
   // Waits until a checkpoint covering `min_size` entries is stored, the
@@ -109,19 +179,23 @@ class Sequencer {
   void Poke();
 
   // For tests and metrics: groups written (Ledger::AppendNoSync calls) and
-  // checkpoints issued by this sequencer.
+  // checkpoints issued by this sequencer, and events admitted now.
   uint64_t append_calls() const;
   uint64_t checkpoints_issued() const;
+  size_t admitted_events() const;
   // Waits until checkpoints_issued() >= n or `timeout`; true in the first
   // case.
   bool WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout);
   // Waits until append_calls() >= n or `timeout`; true in the first case.
   bool WaitForAppendCalls(uint64_t n, absl::Duration timeout);
+  // Waits until state() == `state` or `timeout`; true in the first case.
+  bool WaitForState(SequencerState state, absl::Duration timeout);
 
  private:
   struct Item {
     ledger::VerifiedBatch batch;
     std::shared_ptr<PendingAppend> pending;
+    size_t bytes = 0;
   };
   // A group written but not yet durable.
   struct WrittenGroup {
@@ -129,26 +203,52 @@ class Sequencer {
     std::vector<ledger::AppendResult> results;
     ledger::Head head;  // the written head after this group
   };
+  struct SpaceWaiter {
+    size_t events;
+    size_t bytes;
+    absl::AnyInvocable<void() &&> callback;
+  };
+  // What to run once the lock is released.
+  struct Deferred {
+    std::vector<std::pair<std::shared_ptr<PendingAppend>, ledger::AppendResult>>
+        completions;
+    std::vector<absl::AnyInvocable<void() &&>> callbacks;
+    std::optional<std::pair<SequencerState, absl::Status>> transition;
+  };
 
   void Run();
   void RunPublisher();
-  // Waits for queued work, a stop request, a poke or the checkpoint
-  // deadline; then takes the next group.
+  // Waits for queued work, a stop request, a poke, the checkpoint deadline
+  // or the next resume attempt; then takes the next group.
   std::vector<Item> NextGroup(bool* exit) ABSL_LOCKS_EXCLUDED(mu_);
   void WriteGroup(std::vector<Item>& group) ABSL_LOCKS_EXCLUDED(mu_);
   void PublishGroups(std::vector<WrittenGroup>& groups)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Completes `items` with `failure` (or their own rejection).
-  static void FailItems(std::vector<Item>& items,
-                        const std::vector<ledger::AppendResult>& results,
-                        const absl::Status& failure);
-  // Refuses later submissions and fails everything queued (keeps the first
-  // cause).
-  void EnterFailedStateLocked(const absl::Status& cause)
+  void TryResume() ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs what was deferred. Lock not held.
+  void RunDeferred(Deferred& deferred) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Completes `item` with `result` (deferred) and releases its admission.
+  void CompleteLocked(Item& item, ledger::AppendResult result,
+                      Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves to `state` (recording the transition); fails everything queued
+  // unless the new state still accepts it.
+  void TransitionLocked(SequencerState state, const absl::Status& reason,
+                        Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Enters kFailed (keeps the first cause).
+  void FailLocked(const absl::Status& cause, Deferred& deferred)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a batch of this size fits now (kRunning aside).
+  bool FitsLocked(size_t events, size_t bytes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AdmissionLocked(size_t events, size_t bytes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Space waiters that fit now (or all of them if not kRunning).
+  void WakeSpaceWaitersLocked(Deferred& deferred)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // When the next checkpoint is due (UTC ns).
   int64_t CheckpointDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Signs and stores a checkpoint of the committed head.
+  // Signs, guards and stores a checkpoint of the committed head.
   absl::Status IssueCheckpoint() ABSL_LOCKS_EXCLUDED(mu_);
   // The time a stored checkpoint was signed (its cosignature timestamp).
   int64_t IssuedAt(const ledger::StoredCheckpoint& checkpoint) const;
@@ -157,26 +257,32 @@ class Sequencer {
   Coordinator* const coordinator_;
   const Clock* const clock_;
   const NodeIdentity* const identity_;
+  RollbackGuard* const guard_;
   const SequencerOptions options_;
+  std::function<void(SequencerState, const absl::Status&)> listener_;
 
   // Sequencer thread only (and Start(), before the thread exists).
   std::optional<LastCheckpoint> last_checkpoint_;
   int64_t checkpoint_retry_at_ns_ = 0;
 
   mutable Mutex mu_;
-  uint64_t committed_size_ ABSL_GUARDED_BY(mu_) = 0;
+  SequencerState state_ ABSL_GUARDED_BY(mu_) = SequencerState::kNew;
+  absl::Status reason_ ABSL_GUARDED_BY(mu_);  // why not kRunning
+  bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t resume_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // kStorageFull
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
-  // Written groups waiting for the publisher, in order.
-  std::deque<WrittenGroup> written_ ABSL_GUARDED_BY(mu_);
-  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool publishing_ ABSL_GUARDED_BY(mu_) = false;   // a sync is in progress
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;  // events in queue_
-  bool publisher_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  size_t admitted_events_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t admitted_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<SpaceWaiter> space_waiters_ ABSL_GUARDED_BY(mu_);
+  // Pipeline between the threads: written groups waiting for the
+  // publisher, in order; whether it is syncing; whether the writer exited.
+  std::deque<WrittenGroup> written_ ABSL_GUARDED_BY(mu_);
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  bool writer_exited_ ABSL_GUARDED_BY(mu_) = false;
+  bool publisher_exited_ ABSL_GUARDED_BY(mu_) = false;
   bool poked_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  uint64_t committed_size_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoint_size_ ABSL_GUARDED_BY(mu_) = 0;
   bool have_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t append_calls_ ABSL_GUARDED_BY(mu_) = 0;

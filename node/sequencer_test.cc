@@ -81,6 +81,11 @@ class SequencerTest : public ::testing::Test {
         OpenDataDir(tmp_.path() + "/data", "ledger.test/seq", "node-1");
     ASSERT_TRUE(id.ok()) << id.status();
     identity_ = std::make_unique<NodeIdentity>(*std::move(id));
+    absl::StatusOr<std::unique_ptr<FileRollbackGuard>> guard =
+        FileRollbackGuard::Load(DataDirLayout(tmp_.path() + "/data").guard,
+                                identity_->verifiers(), identity_->origin);
+    ASSERT_TRUE(guard.ok()) << guard.status();
+    guard_ = *std::move(guard);
     ledger::LedgerOptions options;
     options.origin = identity_->origin;
     options.checkpoint_verifiers = identity_->verifiers();
@@ -121,8 +126,9 @@ class SequencerTest : public ::testing::Test {
     SequencerOptions options;
     options.max_group_events = max_group_events;
     options.checkpoint = CheckpointPolicy{1 * kSecond, 60 * kSecond};
-    sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
-                                             &clock_, identity_.get(), options);
+    sequencer_ =
+        std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(), &clock_,
+                                    identity_.get(), guard_.get(), options);
     ASSERT_TRUE(sequencer_->Start().ok());
   }
 
@@ -162,6 +168,7 @@ class SequencerTest : public ::testing::Test {
   FakeClock clock_;
   testing::EmitterKeyPair emitter_{"labelstudio", 0x51};
   std::unique_ptr<NodeIdentity> identity_;
+  std::unique_ptr<FileRollbackGuard> guard_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<TestCoordinator> coordinator_;
   std::unique_ptr<Sequencer> sequencer_;

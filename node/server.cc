@@ -6,10 +6,16 @@
 #include "grpc/impl/codegen/grpc_types.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace ledger::node {
+namespace {
+
+constexpr std::string_view kIngestServiceName = "ledger.v1.Ingest";
+
+}  // namespace
 
 Server::Server(const ServiceContext& ctx)
     : ingest_(ctx), proof_(ctx), query_(ctx), admin_(ctx) {}
@@ -17,8 +23,9 @@ Server::Server(const ServiceContext& ctx)
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    const std::string& listen, size_t max_message_bytes,
-    const ServiceContext& ctx) {
+    const ServerOptions& options, const ServiceContext& ctx) {
+  const std::string& listen = options.listen;
+  const size_t max_message_bytes = options.max_message_bytes;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<Server> server(new Server(ctx));
@@ -29,6 +36,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  // Bounds gRPC's own buffers: past the quota it stops reading from
+  // connections (flow control) instead of allocating more.
+  grpc::ResourceQuota quota("ledger-node");
+  quota.Resize(options.grpc_memory_bytes);
+  builder.SetResourceQuota(quota);
   builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
   // The sync server keeps at most MAX_POLLERS idle threads and ends the
   // rest. Streams and receipts block their thread (until the stream ends,
@@ -51,7 +63,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
                " (address in use, or not an address of this host?)"));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->server_->GetHealthCheckService()->SetServingStatus(
+      std::string(kIngestServiceName), false);
   return server;
+}
+
+void Server::SetServing(bool node, bool ingest) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(node);
+  health->SetServingStatus(std::string(kIngestServiceName), ingest);
 }
 
 void Server::Shutdown(absl::Duration grace) {

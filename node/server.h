@@ -1,7 +1,9 @@
 #pragma once
 
 // The gRPC server: Ingest, Proof, Query and Admin, plus the standard health
-// service (SERVING while up) and server reflection.
+// service and server reflection. Health has two names: "" (the node: SERVING
+// while it serves reads) and "ledger.v1.Ingest" (the write path: SERVING
+// only while appends are accepted).
 
 #include <memory>
 #include <string>
@@ -17,13 +19,24 @@
 
 namespace ledger::node {
 
+struct ServerOptions {
+  std::string listen;  // "host:port"; port 0 picks a free one
+  size_t max_message_bytes = 64 << 20;
+  // gRPC's resource quota: the memory its buffers may take.
+  size_t grpc_memory_bytes = size_t{1} << 30;
+};
+
 class Server {
  public:
-  // Listens on `listen` ("host:port"; port 0 picks a free one).
-  // Unavailable with the address if it cannot bind.
+  // Listens on options.listen. Unavailable with the address if it cannot
+  // bind. Health starts SERVING for "" and NOT_SERVING for the write path
+  // until SetServing says otherwise.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const std::string& listen, size_t max_message_bytes,
-      const ServiceContext& ctx);
+      const ServerOptions& options, const ServiceContext& ctx);
+
+  // Sets the health of "" (`node`) and "ledger.v1.Ingest" (`ingest`).
+  // Thread-safe; ignored after Shutdown.
+  void SetServing(bool node, bool ingest);
   ~Server();  // Shutdown(absl::ZeroDuration())
 
   // The bound port.

@@ -113,8 +113,9 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
     indexes.insert(j["index"].get<uint64_t>());
   }
   ASSERT_EQ(indexes.size(), 1000u);
-  EXPECT_EQ(*indexes.begin(), 2u);  // after genesis and the key
-  EXPECT_EQ(*indexes.rbegin(), 1001u);
+  // After genesis, the cosigner key and the emitter key.
+  EXPECT_EQ(*indexes.begin(), 3u);
+  EXPECT_EQ(*indexes.rbegin(), 1002u);
 
   // Appending the same file again changes nothing.
   std::string again = Ctl({"append", "--key", keys, "--file", events});
