@@ -69,7 +69,7 @@ class LedgerHistory {
   // with its leaf hash, no event twice, nothing refused, nothing never
   // sent, and a size no smaller than any receipt or checkpoint implies.
   void CheckEntries(LedgerClient& client, LedgerScan* scan, CheckStats* stats);
-  // Waits for the checkpoint of the scanned size, then checks every
+  // Waits for a checkpoint covering the scanned size, then checks every
   // checkpoint seen: signed by the log, its root the root of the scanned
   // entries, consistent with the new one by the node's proof; and proves a
   // few receipts against the new one.
