@@ -1,6 +1,6 @@
 #pragma once
 
-// Events: what an annotation platform emits (DOMAIN.md section 1), their
+// Events: what an annotation platform emits (ledger/FORMAT.md section 3), their
 // canonical bytes (ledger/FORMAT.md, "Event") and their validation.
 
 #include <array>
@@ -58,7 +58,7 @@ struct Outcome {
 
 struct Event {
   Uuid event_id{};
-  std::string type;  // "resource.action", see DOMAIN.md section 2
+  std::string type;  // "resource.action", see ledger/FORMAT.md section 3.2
   uint32_t schema_version = 1;
   int64_t occurred_at_ns = 0;  // UTC, nanoseconds since the Unix epoch
   std::string producer;        // platform and version
@@ -111,9 +111,9 @@ size_t EncodedEventSize(const Event& event);
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
                                   const EventLimits& limits = {});
 
-// DOMAIN.md section 1 rules: required fields (event_id non-nil, type in the
-// taxonomy, schema_version >= 1, occurred_at, producer, tenant, actor kind
-// and id, outcome), valid UTF-8 without control characters in text fields
+// ledger/FORMAT.md section 3.2 rules: required fields (event_id non-nil, type
+// in the taxonomy, schema_version >= 1, occurred_at, producer, tenant, actor
+// kind and id, outcome), valid UTF-8 without control characters in text fields
 // (attribute values may also hold TAB and LF), sizes within `limits`,
 // attribute keys sorted and unique. Checks fields in declaration order and
 // returns the first violation as InvalidArgument whose message names the
@@ -121,7 +121,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
 // encoding is "event: canonical encoding of N bytes exceeds ...".
 absl::Status ValidateEvent(const Event& event, const EventLimits& limits);
 
-// True for every type of DOMAIN.md section 2.
+// True for every type of ledger/FORMAT.md section 3.2.
 bool IsKnownEventType(std::string_view type);
 // Types only the ledger itself may write (family 10 and grade.propagated).
 bool IsLedgerInternalType(std::string_view type);

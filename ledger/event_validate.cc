@@ -1,4 +1,4 @@
-// ValidateEvent and the event-type taxonomy (DOMAIN.md sections 1 and 2;
+// ValidateEvent and the event-type taxonomy (ledger/FORMAT.md section 3;
 // ledger/FORMAT.md, "Validation").
 
 #include <algorithm>
@@ -10,8 +10,8 @@
 namespace ledger {
 namespace {
 
-// DOMAIN.md section 2 with the a|b|c shorthand expanded. Sorted (checked by
-// a test through IsKnownEventType) for binary search.
+// ledger/FORMAT.md section 3.2 with the a|b|c shorthand expanded. Sorted
+// (checked by a test through IsKnownEventType) for binary search.
 constexpr std::array<std::string_view, 54> kEventTypes = {
     "annotation.created",
     "annotation.deleted",

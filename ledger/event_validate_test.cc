@@ -240,7 +240,7 @@ TEST(ValidateEventExamplesTest, UsesTheGivenLimits) {
             "type: 11 bytes exceed the limit of 4");
 }
 
-// DOMAIN.md section 2, a|b|c expanded.
+// ledger/FORMAT.md section 3.2, a|b|c expanded.
 constexpr std::string_view kAllTypes[] = {
     "dataset.registered",    "dataset.version_created",
     "item.imported",         "item.deleted",

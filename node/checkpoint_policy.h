@@ -1,8 +1,8 @@
 #pragma once
 
-// When the sequencer issues the next checkpoint (DESIGN.md section 3). A
-// pure function of the ledger size, the last checkpoint and the intervals,
-// so it is tested with made-up times.
+// When the sequencer issues the next checkpoint (docs/architecture.md, section
+// 2). A pure function of the ledger size, the last checkpoint and the
+// intervals, so it is tested with made-up times.
 //
 //   no checkpoint covers the head yet (fresh start)  -> due now
 //   head grew since the last checkpoint              -> last +

@@ -1,8 +1,8 @@
 #pragma once
 
 // The seam between the sequencer and whatever decides what is committed
-// (DESIGN.md section 5). Single node: LocalCoordinator, where durable
-// locally means committed. Cluster: an etcd-backed implementation whose
+// (docs/architecture.md, section 2). Single node: LocalCoordinator, where
+// durable locally means committed. Cluster: an etcd-backed implementation whose
 // Commit replicates to a majority and moves the etcd head with a fenced
 // transaction.
 
@@ -18,8 +18,9 @@ class Coordinator {
   virtual ~Coordinator() = default;
 
   // Commits `head`, whose entries are already durable in the local ledger.
-  // Called by the sequencer thread only, once per appended group, with
-  // heads of non-decreasing size that extend one another.
+  // Called by the sequencer's publisher thread only, once for each set of
+  // groups it made durable together, with heads of non-decreasing size that
+  // extend one another.
   //
   // OK: `head` is committed. It will never be lost or reordered, whichever
   // process dies afterwards, and Committed() returns it or a later head.

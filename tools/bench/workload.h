@@ -1,7 +1,7 @@
 #pragma once
 
-// Benchmark workload: realistic ~1 KiB annotation events (DOMAIN.md
-// section 1 fields, a mix of section 2 types: annotation.created/updated/
+// Benchmark workload: realistic ~1 KiB annotation events (every field of
+// ledger/FORMAT.md section 3, a mix of its types: annotation.created/updated/
 // submitted, review.accepted/rejected, item.viewed, prelabel.applied,
 // data.cleaned, qa.metrics_recorded, dataset.exported), encoded, signed
 // and serialized as gRPC requests before any timing starts.

@@ -16,7 +16,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  // Plaintext on loopback until the node speaks mTLS (DESIGN.md section 6).
+  // Plaintext on loopback until the node speaks mTLS.
   return grpc::CreateCustomChannel(options.server,
                                    grpc::InsecureChannelCredentials(), args);
 }

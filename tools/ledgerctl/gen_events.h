@@ -1,7 +1,7 @@
 #pragma once
 
 // `ledgerctl gen-events`: deterministic, realistic sample events for one
-// tenant (DOMAIN.md sections 1 and 2) as JSON lines that `ledgerctl append`
+// tenant (ledger/FORMAT.md section 3) as JSON lines that `ledgerctl append`
 // reads. A simulated annotation project: a dataset is registered and
 // graded, annotators and reviewers complete training, items are imported,
 // pre-labelled, annotated, submitted and reviewed (some rejected and
