@@ -33,6 +33,20 @@ inline crypto::Ed25519PrivateKey EmitterKey() {
 inline crypto::Ed25519PrivateKey NodeKey() {
   return crypto::Ed25519PrivateKey::FromSeed(SeedFrom(0x21));
 }
+// Seed 0x41..0x60.
+inline crypto::Ed25519PrivateKey CosignerKey() {
+  return crypto::Ed25519PrivateKey::FromSeed(SeedFrom(0x41));
+}
+
+// The example log: its origin (of the form a node generates when none is
+// configured), the node's name, and the note key names that follow from
+// them: the log key is named after the origin, the cosigner key
+// "<origin>/<node name>". The emitter key's name is its .pub file's.
+inline constexpr char kExampleOrigin[] = "annotation-ledger.local/0a1b2c3d";
+inline constexpr char kExampleNodeName[] = "node-1";
+inline constexpr char kExampleCosignerName[] =
+    "annotation-ledger.local/0a1b2c3d/node-1";
+inline constexpr char kExampleEmitterName[] = "labelstudio";
 
 inline Uuid UuidOf(std::string_view text) {
   absl::StatusOr<Uuid> u = ParseUuid(text);
@@ -115,7 +129,8 @@ inline Event ReviewEvent() {
   return e;
 }
 
-// The genesis event: the node key (NodeKey()) registering itself.
+// The genesis event: the node key (NodeKey()) registering itself under the
+// log's origin.
 inline Event GenesisEvent() {
   const crypto::Ed25519PublicKey key = NodeKey().public_key();
   Event e;
@@ -124,14 +139,36 @@ inline Event GenesisEvent() {
   e.occurred_at_ns = kNewYear2026Ns;
   e.producer = "annotation-ledger/0.1.0";
   e.tenant = std::string(kLedgerTenant);
-  e.actor = {ActorKind::kService, "node-1", "node"};
+  e.actor = {ActorKind::kService, kExampleNodeName, "node"};
   e.attributes = {
       {"key.algorithm", "ed25519"},
       {"key.id", crypto::HexEncode(KeyIdOf(key))},
-      {"key.name", "node-1"},
+      {"key.name", kExampleOrigin},
       {"key.public_key", crypto::Base64Encode(key)},
       {"key.role", "node"},
       {"key.valid_from", std::to_string(kNewYear2026Ns)},
+  };
+  return e;
+}
+
+// The node registering its checkpoint cosigner key (CosignerKey()), the
+// entry after genesis; signed by the node key.
+inline Event CosignerEvent() {
+  const crypto::Ed25519PublicKey key = CosignerKey().public_key();
+  Event e;
+  e.event_id = UuidOf("00000000-0000-4000-8000-000000000011");
+  e.type = "key.registered";
+  e.occurred_at_ns = kNewYear2026Ns + 2000;
+  e.producer = "annotation-ledger/0.1.0";
+  e.tenant = std::string(kLedgerTenant);
+  e.actor = {ActorKind::kService, kExampleNodeName, "node"};
+  e.attributes = {
+      {"key.algorithm", "ed25519"},
+      {"key.id", crypto::HexEncode(KeyIdOf(key))},
+      {"key.name", kExampleCosignerName},
+      {"key.public_key", crypto::Base64Encode(key)},
+      {"key.role", "cosigner"},
+      {"key.valid_from", std::to_string(kNewYear2026Ns + 2000)},
   };
   return e;
 }

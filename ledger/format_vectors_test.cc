@@ -12,8 +12,10 @@
 #include <string>
 
 #include "base/strings.h"
+#include "crypto/note.h"
 #include "crypto/rfc6962.h"
 #include "ledger/batch.h"
+#include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/event_testing.h"
@@ -21,9 +23,15 @@
 namespace ledger {
 namespace {
 
+using ::ledger::format_testing::CosignerEvent;
+using ::ledger::format_testing::CosignerKey;
 using ::ledger::format_testing::EmitterKey;
 using ::ledger::format_testing::FullEvent;
 using ::ledger::format_testing::GenesisEvent;
+using ::ledger::format_testing::kExampleCosignerName;
+using ::ledger::format_testing::kExampleEmitterName;
+using ::ledger::format_testing::kExampleNodeName;
+using ::ledger::format_testing::kExampleOrigin;
 using ::ledger::format_testing::kNewYear2026Ns;
 using ::ledger::format_testing::MinimalEvent;
 using ::ledger::format_testing::NodeKey;
@@ -94,6 +102,55 @@ std::map<std::string, std::string> ParseVectors(const std::string& doc) {
 
 std::string View(const Hash& h) { return std::string(crypto::AsView(h)); }
 
+// A note key ID as its 4 big-endian bytes.
+std::string KeyIdBytes(uint32_t id) {
+  return {static_cast<char>(id >> 24), static_cast<char>(id >> 16),
+          static_cast<char>(id >> 8), static_cast<char>(id)};
+}
+
+// The signers of the example checkpoint (section 11.9): the log key and the
+// node's cosigner key.
+crypto::NoteSigner LogSigner() {
+  return crypto::NoteSigner(kExampleOrigin, crypto::NoteSigType::kEd25519,
+                            NodeKey());
+}
+crypto::NoteSigner Cosigner() {
+  return crypto::NoteSigner(kExampleCosignerName,
+                            crypto::NoteSigType::kCosignatureV1,
+                            CosignerKey());
+}
+
+// The example checkpoint's cosignature time: 2026-01-01T00:00:01Z.
+constexpr uint64_t kCheckpointTime = 1767225601;
+
+// A node-signed event as a batch of one, as the ledger verifies it.
+absl::StatusOr<VerifiedBatch> NodeSigned(const Event& event) {
+  const crypto::Ed25519PrivateKey node = NodeKey();
+  return VerifyBatch({event}, KeyIdOf(node.public_key()), node.public_key(),
+                     SignBatch(node, {EncodeEvent(event)}), {});
+}
+
+// The note verifier key of a registered key, rebuilt from its
+// key.registered event as section 8.5 says: key.name, the type its role
+// implies (0x04 for cosigner, 0x01 otherwise) and key.public_key.
+absl::StatusOr<std::string> VerifierKeyOfRegistration(const Event& event) {
+  std::map<std::string, std::string> attrs(event.attributes.begin(),
+                                           event.attributes.end());
+  absl::StatusOr<std::string> raw = crypto::Base64Decode(attrs["key.public_key"]);
+  if (!raw.ok()) return raw.status();
+  absl::StatusOr<crypto::Ed25519PublicKey> key =
+      crypto::ToArray<crypto::kEd25519PublicKeySize>(*raw, "public key");
+  if (!key.ok()) return key.status();
+  crypto::NoteVerifier v;
+  v.name = attrs["key.name"];
+  v.type = attrs["key.role"] == "cosigner"
+               ? crypto::NoteSigType::kCosignatureV1
+               : crypto::NoteSigType::kEd25519;
+  v.key = *key;
+  v.key_id = crypto::NoteKeyId(v.name, v.type, v.key);
+  return crypto::FormatVerifierKey(v);
+}
+
 // The example entry of FORMAT.md section 11.6.
 Entry ExampleEntry(const VerifiedBatch& batch) {
   Entry e;
@@ -134,11 +191,29 @@ class FormatVectorsTest : public ::testing::Test {
     v["node.seed"] = std::string(crypto::AsView(SeedFrom(0x21)));
     v["node.public_key"] = std::string(crypto::AsView(node.public_key()));
     v["node.key_id"] = View(KeyIdOf(node.public_key()));
+    const crypto::Ed25519PrivateKey cosigner = CosignerKey();
+    v["cosigner.seed"] = std::string(crypto::AsView(SeedFrom(0x41)));
+    v["cosigner.public_key"] =
+        std::string(crypto::AsView(cosigner.public_key()));
+    v["cosigner.key_id"] = View(KeyIdOf(cosigner.public_key()));
+    const crypto::NoteSigner emitter_signer(
+        kExampleEmitterName, crypto::NoteSigType::kEd25519, EmitterKey());
+    const std::pair<const char*, const crypto::NoteSigner> note_keys[] = {
+        {"emitter", emitter_signer},
+        {"node", LogSigner()},
+        {"cosigner", Cosigner()},
+    };
+    for (const auto& [name, signer] : note_keys) {
+      v[StrCat(name, ".note_key_id")] = KeyIdBytes(signer.key_id());
+      v[StrCat(name, ".vkey")] = crypto::FormatVerifierKey(signer.verifier());
+    }
+    v["emitter.skey"] = crypto::FormatSignerKey(emitter_signer);
     const std::pair<const char*, Event> events[] = {
         {"event.minimal", MinimalEvent()},
         {"event.full", FullEvent()},
         {"event.review", ReviewEvent()},
         {"genesis.event", GenesisEvent()},
+        {"cosigner.event", CosignerEvent()},
     };
     for (const auto& [name, event] : events) {
       const std::string bytes = EncodeEvent(event);
@@ -170,22 +245,45 @@ class FormatVectorsTest : public ::testing::Test {
     v["entry.example.chain_hash"] =
         View(ChainHash(entry.prev_chain_hash, leaf));
 
-    const std::string genesis_bytes = EncodeEvent(GenesisEvent());
-    absl::StatusOr<VerifiedBatch> genesis =
-        VerifyBatch({GenesisEvent()}, KeyIdOf(node.public_key()),
-                    node.public_key(), SignBatch(node, {genesis_bytes}), {});
+    absl::StatusOr<VerifiedBatch> genesis = NodeSigned(GenesisEvent());
     EXPECT_TRUE(genesis.ok()) << genesis.status();
     if (!genesis.ok()) return v;
     Entry g;
     g.received_at_ns = kNewYear2026Ns + 1000;
-    g.event_bytes = genesis_bytes;
+    g.event_bytes = genesis->event_bytes()[0];
     g.emitter = genesis->SignatureFor(0);
-    g.back_links = {{LinkKind::kActor, "node-1", kNoPrevious}};
+    g.back_links = {{LinkKind::kActor, kExampleNodeName, kNoPrevious}};
     const std::string g_bytes = EncodeEntry(g);
+    const Hash g_leaf = crypto::HashLeaf(g_bytes);
+    const Hash g_chain = ChainHash(Hash{}, g_leaf);
     v["genesis.entry.bytes"] = g_bytes;
-    v["genesis.entry.leaf_hash"] = View(crypto::HashLeaf(g_bytes));
-    v["genesis.entry.chain_hash"] =
-        View(ChainHash(Hash{}, crypto::HashLeaf(g_bytes)));
+    v["genesis.entry.leaf_hash"] = View(g_leaf);
+    v["genesis.entry.chain_hash"] = View(g_chain);
+
+    absl::StatusOr<VerifiedBatch> cosigner_batch = NodeSigned(CosignerEvent());
+    EXPECT_TRUE(cosigner_batch.ok()) << cosigner_batch.status();
+    if (!cosigner_batch.ok()) return v;
+    Entry c;
+    c.index = 1;
+    c.received_at_ns = kNewYear2026Ns + 3000;
+    c.event_bytes = cosigner_batch->event_bytes()[0];
+    c.emitter = cosigner_batch->SignatureFor(0);
+    c.prev_chain_hash = g_chain;
+    c.back_links = {{LinkKind::kActor, kExampleNodeName, 0}};
+    const std::string c_bytes = EncodeEntry(c);
+    const Hash c_leaf = crypto::HashLeaf(c_bytes);
+    v["cosigner.entry.bytes"] = c_bytes;
+    v["cosigner.entry.leaf_hash"] = View(c_leaf);
+    v["cosigner.entry.chain_hash"] = View(ChainHash(g_chain, c_leaf));
+
+    const Hash root = crypto::HashChildren(g_leaf, c_leaf);
+    v["checkpoint.root"] = View(root);
+    const crypto::NoteSigner log_signer = LogSigner();
+    const crypto::NoteSigner cosigner_signer = Cosigner();
+    const crypto::NoteSigner* signers[] = {&log_signer, &cosigner_signer};
+    v["checkpoint.note"] = crypto::SignNote(
+        FormatCheckpointBody(Checkpoint{kExampleOrigin, 2, root, {}}), signers,
+        kCheckpointTime);
     return v;
   }
 
@@ -206,7 +304,9 @@ TEST_F(FormatVectorsTest, EveryVectorInTheDocumentMatchesTheCode) {
         << "vector " << name;
   }
   for (const auto& [name, bytes] : computed) {
-    EXPECT_TRUE(vectors_.contains(name)) << "FORMAT.md lacks vector " << name;
+    EXPECT_TRUE(vectors_.contains(name))
+        << "FORMAT.md lacks vector " << name << ": "
+        << crypto::HexEncode(bytes);
   }
 }
 
@@ -216,6 +316,7 @@ TEST_F(FormatVectorsTest, DocumentedEventsDecodeToTheExamples) {
       {"event.full.bytes", FullEvent()},
       {"event.review.bytes", ReviewEvent()},
       {"genesis.event.bytes", GenesisEvent()},
+      {"cosigner.event.bytes", CosignerEvent()},
   };
   for (const auto& [name, want] : events) {
     ASSERT_TRUE(vectors_.contains(name)) << name;
@@ -227,11 +328,13 @@ TEST_F(FormatVectorsTest, DocumentedEventsDecodeToTheExamples) {
 }
 
 TEST_F(FormatVectorsTest, DocumentedEntriesVerifyWithTheDocumentedKeys) {
-  for (const char* prefix : {"entry.example", "genesis.entry"}) {
+  for (const char* prefix :
+       {"entry.example", "genesis.entry", "cosigner.entry"}) {
     const std::string bytes = vectors_[StrCat(prefix, ".bytes")];
     absl::StatusOr<Entry> entry = DecodeEntry(bytes);
     ASSERT_TRUE(entry.ok()) << prefix << ": " << entry.status();
     EXPECT_EQ(EncodeEntry(*entry), bytes);
+    // The cosigner's registration is signed by the node key, like genesis.
     const std::string key_name =
         std::string_view(prefix) == "entry.example" ? "emitter" : "node";
     absl::StatusOr<crypto::Ed25519PublicKey> key =
@@ -245,6 +348,74 @@ TEST_F(FormatVectorsTest, DocumentedEntriesVerifyWithTheDocumentedKeys) {
   EXPECT_EQ(genesis->event_bytes, vectors_["genesis.event.bytes"]);
   EXPECT_EQ(View(genesis->emitter.batch_root),
             vectors_["genesis.event.leaf_hash"]);
+  absl::StatusOr<Entry> cosigner =
+      DecodeEntry(vectors_["cosigner.entry.bytes"]);
+  ASSERT_TRUE(cosigner.ok());
+  EXPECT_EQ(cosigner->event_bytes, vectors_["cosigner.event.bytes"]);
+  EXPECT_EQ(View(cosigner->prev_chain_hash),
+            vectors_["genesis.entry.chain_hash"]);
+}
+
+// Section 8.5: a registered key's note verifier key follows from its
+// key.registered event alone.
+TEST_F(FormatVectorsTest, DocumentedVerifierKeysFollowFromTheKeyEvents) {
+  const std::pair<const char*, const char*> registrations[] = {
+      {"genesis.event.bytes", "node.vkey"},
+      {"cosigner.event.bytes", "cosigner.vkey"},
+  };
+  for (const auto& [event_name, vkey_name] : registrations) {
+    absl::StatusOr<Event> event = DecodeEvent(vectors_[event_name]);
+    ASSERT_TRUE(event.ok()) << event_name << ": " << event.status();
+    absl::StatusOr<std::string> vkey = VerifierKeyOfRegistration(*event);
+    ASSERT_TRUE(vkey.ok()) << vkey.status();
+    EXPECT_EQ(*vkey, vectors_[vkey_name]) << event_name;
+  }
+  for (const char* name : {"emitter", "node", "cosigner"}) {
+    absl::StatusOr<crypto::NoteVerifier> v =
+        crypto::ParseVerifierKey(vectors_[StrCat(name, ".vkey")]);
+    ASSERT_TRUE(v.ok()) << name << ": " << v.status();
+    EXPECT_EQ(KeyIdBytes(v->key_id), vectors_[StrCat(name, ".note_key_id")]);
+    EXPECT_EQ(std::string(crypto::AsView(v->key)),
+              vectors_[StrCat(name, ".public_key")]);
+  }
+  absl::StatusOr<crypto::NoteSigner> skey =
+      crypto::ParseSignerKey(vectors_["emitter.skey"]);
+  ASSERT_TRUE(skey.ok()) << skey.status();
+  EXPECT_EQ(std::string(crypto::AsView(skey->key().public_key())),
+            vectors_["emitter.public_key"]);
+}
+
+TEST_F(FormatVectorsTest, DocumentedCheckpointVerifiesWithTheDocumentedKeys) {
+  std::vector<crypto::NoteVerifier> verifiers;
+  for (const char* name : {"node.vkey", "cosigner.vkey"}) {
+    absl::StatusOr<crypto::NoteVerifier> v =
+        crypto::ParseVerifierKey(vectors_[name]);
+    ASSERT_TRUE(v.ok()) << name << ": " << v.status();
+    verifiers.push_back(*v);
+  }
+  absl::StatusOr<VerifiedCheckpoint> cp =
+      OpenCheckpoint(vectors_["checkpoint.note"], verifiers, kExampleOrigin);
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  EXPECT_EQ(cp->checkpoint.size, 2u);
+  EXPECT_EQ(View(cp->checkpoint.root), vectors_["checkpoint.root"]);
+  ASSERT_EQ(cp->signatures.size(), 2u);
+  EXPECT_FALSE(cp->signatures[0].timestamp.has_value());
+  EXPECT_EQ(cp->signatures[1].timestamp, kCheckpointTime);
+  // Section 11.9 also shows the note as text, in a plain fenced block.
+  constexpr std::string_view kShown = "The note's text, as it reads:\n\n```\n";
+  const size_t begin = doc_.find(kShown);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t text = begin + kShown.size();
+  const size_t end = doc_.find("```", text);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(doc_.substr(text, end - text), vectors_["checkpoint.note"]);
+  // The root is over the two documented entries, genesis first.
+  absl::StatusOr<Hash> g = crypto::ToArray<crypto::kHashSize>(
+      vectors_["genesis.entry.leaf_hash"], "leaf");
+  absl::StatusOr<Hash> c = crypto::ToArray<crypto::kHashSize>(
+      vectors_["cosigner.entry.leaf_hash"], "leaf");
+  ASSERT_TRUE(g.ok() && c.ok());
+  EXPECT_EQ(View(crypto::HashChildren(*g, *c)), vectors_["checkpoint.root"]);
 }
 
 TEST_F(FormatVectorsTest, DocumentedBatchSignatureVerifies) {

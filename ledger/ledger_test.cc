@@ -200,6 +200,76 @@ TEST_F(LedgerTest, RevokedAndExpiredKeysCannotSign) {
   EXPECT_EQ(r.status.code(), absl::StatusCode::kUnauthenticated);
 }
 
+// FORMAT.md section 7: back-link chains are per (tenant, kind, id).
+TEST_F(LedgerTest, BackLinksAreScopedByTenant) {
+  const crypto::Ed25519PrivateKey beta_key =
+      crypto::Ed25519PrivateKey::FromSeed(testing::SeedFrom(0x61));
+  KeyInfo info;
+  info.public_key = beta_key.public_key();
+  info.name = "beta-platform";
+  info.tenant = "beta";
+  info.role = KeyRole::kEmitter;
+  Event reg = KeyRegisteredEvent(info);
+  reg.event_id = testing::UuidOf("00000000-0000-4000-8000-0000000000dd");
+  reg.occurred_at_ns = kNewYear2026Ns;
+  reg.producer = "annotation-ledger/test";
+  reg.actor = {ActorKind::kService, "admin", "admin"};
+  ASSERT_TRUE(AppendOne(Batch({reg}, node_key_)).status.ok());  // entry 2
+  ASSERT_TRUE(
+      AppendOne(Batch({Annotation(1, "item:a")}, emitter_key_)).status.ok());
+  // The same actor and item ids in another tenant start chains of their own.
+  Event beta = Annotation(2, "item:a");
+  beta.tenant = "beta";
+  ASSERT_TRUE(AppendOne(Batch({beta}, beta_key)).status.ok());  // entry 4
+  ASSERT_TRUE(
+      AppendOne(Batch({Annotation(3, "item:a")}, emitter_key_)).status.ok());
+  absl::StatusOr<Entry> in_beta = DecodeEntry(*ledger_->GetEntry(4));
+  ASSERT_TRUE(in_beta.ok());
+  ASSERT_EQ(in_beta->back_links.size(), 2u);
+  EXPECT_EQ(in_beta->back_links[0].previous, kNoPrevious);  // actor user:7
+  EXPECT_EQ(in_beta->back_links[1].previous, kNoPrevious);  // item:a
+  absl::StatusOr<Entry> in_acme = DecodeEntry(*ledger_->GetEntry(5));
+  ASSERT_TRUE(in_acme.ok());
+  ASSERT_EQ(in_acme->back_links.size(), 2u);
+  EXPECT_EQ(in_acme->back_links[0].previous, 3u);
+  EXPECT_EQ(in_acme->back_links[1].previous, 3u);
+}
+
+// The documented key events (FORMAT.md sections 11.7 and 11.8) are what
+// KeyRegisteredEvent writes, and a registered cosigner key signs nothing.
+TEST_F(LedgerTest, DocumentedKeyEventsAndTheCosignerRole) {
+  for (const Event& documented :
+       {testing::GenesisEvent(), testing::CosignerEvent()}) {
+    absl::StatusOr<KeyInfo> info = KeyInfoFromRegistration(documented);
+    ASSERT_TRUE(info.ok()) << info.status();
+    const Event written = KeyRegisteredEvent(*info);
+    EXPECT_EQ(written.tenant, documented.tenant);
+    EXPECT_EQ(written.attributes, documented.attributes);
+  }
+  absl::StatusOr<KeyInfo> cosigner =
+      KeyInfoFromRegistration(testing::CosignerEvent());
+  ASSERT_TRUE(cosigner.ok());
+  EXPECT_EQ(cosigner->role, KeyRole::kCosigner);
+  EXPECT_EQ(cosigner->name, testing::kExampleCosignerName);
+  EXPECT_EQ(cosigner->tenant, "");
+
+  ASSERT_TRUE(
+      AppendOne(Batch({testing::CosignerEvent()}, node_key_)).status.ok());
+  std::optional<KeyInfo> stored = ledger_->keys().Find(cosigner->key_id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->role, KeyRole::kCosigner);
+  EXPECT_EQ(stored->registered_at, 2u);
+  Event internal = testing::CosignerEvent();
+  internal.event_id = testing::UuidOf("00000000-0000-4000-8000-0000000000ee");
+  for (const Event& e : {Annotation(1), internal}) {
+    AppendResult r = AppendOne(Batch({e}, testing::CosignerKey()),
+                               kNewYear2026Ns + 10'000);
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kPermissionDenied)
+        << r.status;
+  }
+  EXPECT_EQ(ledger_->head().size, 3u);
+}
+
 TEST_F(LedgerTest, KeysCannotBeRegisteredTwiceOrByEmitters) {
   KeyInfo info = *ledger_->keys().Find(KeyIdOf(emitter_key_.public_key()));
   Event again = KeyRegisteredEvent(info);
