@@ -116,8 +116,7 @@ crypto::NoteSigner LogSigner() {
 }
 crypto::NoteSigner Cosigner() {
   return crypto::NoteSigner(kExampleCosignerName,
-                            crypto::NoteSigType::kCosignatureV1,
-                            CosignerKey());
+                            crypto::NoteSigType::kCosignatureV1, CosignerKey());
 }
 
 // The example checkpoint's cosignature time: 2026-01-01T00:00:01Z.
@@ -136,16 +135,16 @@ absl::StatusOr<VerifiedBatch> NodeSigned(const Event& event) {
 absl::StatusOr<std::string> VerifierKeyOfRegistration(const Event& event) {
   std::map<std::string, std::string> attrs(event.attributes.begin(),
                                            event.attributes.end());
-  absl::StatusOr<std::string> raw = crypto::Base64Decode(attrs["key.public_key"]);
+  absl::StatusOr<std::string> raw =
+      crypto::Base64Decode(attrs["key.public_key"]);
   if (!raw.ok()) return raw.status();
   absl::StatusOr<crypto::Ed25519PublicKey> key =
       crypto::ToArray<crypto::kEd25519PublicKeySize>(*raw, "public key");
   if (!key.ok()) return key.status();
   crypto::NoteVerifier v;
   v.name = attrs["key.name"];
-  v.type = attrs["key.role"] == "cosigner"
-               ? crypto::NoteSigType::kCosignatureV1
-               : crypto::NoteSigType::kEd25519;
+  v.type = attrs["key.role"] == "cosigner" ? crypto::NoteSigType::kCosignatureV1
+                                           : crypto::NoteSigType::kEd25519;
   v.key = *key;
   v.key_id = crypto::NoteKeyId(v.name, v.type, v.key);
   return crypto::FormatVerifierKey(v);
@@ -209,10 +208,8 @@ class FormatVectorsTest : public ::testing::Test {
     }
     v["emitter.skey"] = crypto::FormatSignerKey(emitter_signer);
     const std::pair<const char*, Event> events[] = {
-        {"event.minimal", MinimalEvent()},
-        {"event.full", FullEvent()},
-        {"event.review", ReviewEvent()},
-        {"genesis.event", GenesisEvent()},
+        {"event.minimal", MinimalEvent()},   {"event.full", FullEvent()},
+        {"event.review", ReviewEvent()},     {"genesis.event", GenesisEvent()},
         {"cosigner.event", CosignerEvent()},
     };
     for (const auto& [name, event] : events) {
@@ -304,9 +301,8 @@ TEST_F(FormatVectorsTest, EveryVectorInTheDocumentMatchesTheCode) {
         << "vector " << name;
   }
   for (const auto& [name, bytes] : computed) {
-    EXPECT_TRUE(vectors_.contains(name))
-        << "FORMAT.md lacks vector " << name << ": "
-        << crypto::HexEncode(bytes);
+    EXPECT_TRUE(vectors_.contains(name)) << "FORMAT.md lacks vector " << name
+                                         << ": " << crypto::HexEncode(bytes);
   }
 }
 

@@ -5,6 +5,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/sync.h"
+#include "crypto/note.h"
 #include "ledger/codec.h"
 #include "ledger/entry.h"
 
@@ -51,9 +52,10 @@ absl::StatusOr<Hash> KeyIdAttribute(const Event& event) {
   const std::string* id = FindAttribute(event, kId);
   if (id == nullptr) return MissingAttribute(kId);
   absl::StatusOr<std::string> raw = crypto::HexDecode(*id);
-  if (!raw.ok() || raw->size() != crypto::kHashSize) {
+  if (!raw.ok() || raw->size() != crypto::kHashSize ||
+      crypto::HexEncode(*raw) != *id) {
     return absl::InvalidArgumentError(
-        StrCat("attributes[\"key.id\"]: must be 64 hex digits"));
+        StrCat("attributes[\"key.id\"]: must be 64 lowercase hex digits"));
   }
   return crypto::ToArray<crypto::kHashSize>(*raw, "key.id");
 }
@@ -202,6 +204,11 @@ absl::StatusOr<KeyInfo> KeyInfoFromRegistration(const Event& event) {
   }
   const std::string* name = FindAttribute(event, kName);
   if (name == nullptr || name->empty()) return MissingAttribute(kName);
+  if (!crypto::IsValidKeyName(*name)) {
+    return absl::InvalidArgumentError(
+        "attributes[\"key.name\"]: must be a valid note key name (no spaces, "
+        "'+' or control characters)");
+  }
   info.name = *name;
   const std::string* role = FindAttribute(event, kRole);
   if (role == nullptr) return MissingAttribute(kRole);

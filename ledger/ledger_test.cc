@@ -262,10 +262,9 @@ TEST_F(LedgerTest, DocumentedKeyEventsAndTheCosignerRole) {
   Event internal = testing::CosignerEvent();
   internal.event_id = testing::UuidOf("00000000-0000-4000-8000-0000000000ee");
   for (const Event& e : {Annotation(1), internal}) {
-    AppendResult r = AppendOne(Batch({e}, testing::CosignerKey()),
-                               kNewYear2026Ns + 10'000);
-    EXPECT_EQ(r.status.code(), absl::StatusCode::kPermissionDenied)
-        << r.status;
+    AppendResult r =
+        AppendOne(Batch({e}, testing::CosignerKey()), kNewYear2026Ns + 10'000);
+    EXPECT_EQ(r.status.code(), absl::StatusCode::kPermissionDenied) << r.status;
   }
   EXPECT_EQ(ledger_->head().size, 3u);
 }
