@@ -272,16 +272,25 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
       }
     }
   } else {
-    absl::StatusOr<IndexDigests> digests = CheckDerived(
-        store, state.head.size, record, std::nullopt, nullptr, options);
-    if (absl::IsAborted(digests.status())) {
+    // The writer's digests stand for the large families until
+    // CheckDerivedDigests (a scan of each) confirms them; the small keys
+    // family is checked now, since the key registry is loaded from it.
+    state.digests = *record;
+    crypto::MultisetHash keys;
+    {
+      std::unique_ptr<rocksdb::Iterator> it =
+          store.NewIterator(Cf::kKeys, nullptr, /*fill_cache=*/false);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        keys.Add(it->key().ToStringView(), it->value().ToStringView());
+      }
+      LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading key records"));
+    }
+    if (keys != record->keys) {
       // Something differs: scan everything to say what.
       LedgerOptions full_options = options;
       full_options.open_check = OpenCheck::kFull;
       return Recover(store, full_options, format1);
     }
-    LEDGER_RETURN_IF_ERROR(digests.status());
-    state.digests = *digests;
     LEDGER_ASSIGN_OR_RETURN(state.keys, LoadKeys(store));
   }
   state.head.last_received_at_ns =
@@ -363,6 +372,29 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   im.written = head;
   im.latest_checkpoint = std::move(state.latest_checkpoint);
   return ledger;
+}
+
+absl::Status Ledger::CheckDerivedDigests() const {
+  Store::Snapshot snapshot(*store_);
+  LEDGER_ASSIGN_OR_RETURN(
+      std::optional<std::string> value,
+      store_->Get(Cf::kMeta, kMetaIndexDigestKey, snapshot.get()));
+  if (!value.has_value()) {
+    return absl::DataLossError(
+        StrCat("ledger verification failed: the index digest record is missing",
+               kRefuse));
+  }
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests record, DecodeIndexDigests(*value));
+  LEDGER_ASSIGN_OR_RETURN(IndexDigests stored,
+                          DigestDerivedFamilies(*store_, snapshot.get()));
+  if (std::string d = DifferingFamilies(stored, record); !d.empty()) {
+    return absl::DataLossError(StrCat(
+        "ledger verification failed: the derived families ", d,
+        " changed since the ledger wrote them; refusing to serve. Restart the "
+        "node to have the records located, and rebuild them from the "
+        "entries with `ledger-node repair-indexes --data DIR`"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Ledger::Scrub(const ScrubPace& pace) const {

@@ -136,6 +136,9 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
       absl::ToInt64Nanoseconds(config.checkpoint_interval);
   sequencer_options.checkpoint.empty_interval_ns =
       absl::ToInt64Nanoseconds(config.empty_interval);
+  // After a tail-only open, appends wait for the index check (the scrub's
+  // first step): a damaged event index could let an event in twice.
+  sequencer_options.hold_writes = !ledger_->fully_checked();
   sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
                                            clock, identity_.get(), guard_.get(),
                                            sequencer_options);
@@ -169,19 +172,25 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
   scrub.rate = config.scrub_rate;
   scrub.interval = config.scrub_interval;
   scrub.scrub_soon = !ledger_->fully_checked();
+  scrub.derived_first = !ledger_->fully_checked();
   scrubber_ = std::make_unique<Scrubber>(
       ledger_.get(), scrub,
-      [this](const absl::Status& cause) { OnDataLoss(cause); });
+      [this](const absl::Status& cause) { OnDataLoss(cause); },
+      [this] { sequencer_->ReleaseWrites(); });
   scrubber_->Start();
   return absl::OkStatus();
 }
 
 void Node::OnSequencerState(SequencerState state, const absl::Status& reason) {
   const bool serving = state == SequencerState::kRunning;
-  if (!serving && state != SequencerState::kStopped &&
-      state != SequencerState::kDraining) {
+  if (state == SequencerState::kFailed ||
+      state == SequencerState::kStorageFull) {
     spdlog::error("ledger.v1.Ingest is NOT_SERVING ({}): {}",
                   SequencerStateName(state), View(reason));
+  } else if (state == SequencerState::kVerifying) {
+    spdlog::info(
+        "ledger.v1.Ingest is NOT_SERVING until the indexes are "
+        "verified");
   } else if (serving) {
     spdlog::info("ledger.v1.Ingest is SERVING");
   }

@@ -8,15 +8,17 @@
 namespace ledger::node {
 
 Scrubber::Scrubber(const ledger::Ledger* ledger, ScrubOptions options,
-                   std::function<void(const absl::Status&)> on_data_loss)
+                   std::function<void(const absl::Status&)> on_data_loss,
+                   std::function<void()> on_derived_verified)
     : ledger_(ledger),
       options_(options),
-      on_data_loss_(std::move(on_data_loss)) {}
+      on_data_loss_(std::move(on_data_loss)),
+      on_derived_verified_(std::move(on_derived_verified)) {}
 
 Scrubber::~Scrubber() { Stop(); }
 
 void Scrubber::Start() {
-  if (options_.rate == 0) return;
+  if (options_.rate == 0 && !options_.derived_first) return;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "scrub");
     Run();
@@ -55,6 +57,19 @@ bool Scrubber::Pace(uint64_t done, absl::Time started) {
 }
 
 void Scrubber::Run() {
+  if (options_.derived_first) {
+    const absl::Time started = absl::Now();
+    absl::Status s = ledger_->CheckDerivedDigests();
+    if (!s.ok()) {
+      spdlog::critical("index check: {}", ToStd(s.message()));
+      if (on_data_loss_) on_data_loss_(s);
+      return;
+    }
+    spdlog::info("index check: the derived families match their digests ({})",
+                 absl::FormatDuration(absl::Now() - started));
+    if (on_derived_verified_) on_derived_verified_();
+  }
+  if (options_.rate == 0) return;
   bool first = true;
   for (;;) {
     if (!(first && options_.scrub_soon)) {

@@ -2,7 +2,9 @@
 
 // The background scrub: re-verifies the whole ledger (Ledger::Scrub, against
 // a snapshot, while appends go on) at a bounded rate, once soon after start
-// when Open checked only the tail, then every `interval`. A mismatch is
+// when Open checked only the tail, then every `interval`. After such an
+// open it first checks the derived families against their digests, which
+// the node waits for before it accepts appends. A mismatch is
 // reported to `on_data_loss` (the node stops serving); nothing else stops
 // it but Stop().
 
@@ -26,13 +28,17 @@ struct ScrubOptions {
   absl::Duration interval = absl::Hours(24);
   // Scrub right after start (the node checked only the tail on open).
   bool scrub_soon = false;
+  // First of all, compare the derived families with their digests
+  // (Ledger::CheckDerivedDigests, unpaced) and call `on_derived_verified`.
+  bool derived_first = false;
 };
 
 class Scrubber {
  public:
   // Borrows `ledger`, which must outlive the scrubber.
   Scrubber(const ledger::Ledger* ledger, ScrubOptions options,
-           std::function<void(const absl::Status&)> on_data_loss);
+           std::function<void(const absl::Status&)> on_data_loss,
+           std::function<void()> on_derived_verified = nullptr);
   ~Scrubber();  // Stop()
 
   void Start();
@@ -51,6 +57,7 @@ class Scrubber {
   const ledger::Ledger* const ledger_;
   const ScrubOptions options_;
   const std::function<void(const absl::Status&)> on_data_loss_;
+  const std::function<void()> on_derived_verified_;
 
   mutable Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

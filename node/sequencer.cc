@@ -43,6 +43,8 @@ std::string_view SequencerStateName(SequencerState state) {
   switch (state) {
     case SequencerState::kNew:
       return "new";
+    case SequencerState::kVerifying:
+      return "verifying";
     case SequencerState::kRunning:
       return "running";
     case SequencerState::kStorageFull:
@@ -136,7 +138,17 @@ absl::Status Sequencer::Start() {
   Deferred deferred;
   {
     MutexLock lock(&mu_);
-    TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
+    if (options_.hold_writes) {
+      TransitionLocked(
+          SequencerState::kVerifying,
+          absl::UnavailableError(
+              "the node is verifying its indexes after a start; appends are "
+              "accepted once that is done (seconds per ten million entries); "
+              "retry shortly"),
+          deferred);
+    } else {
+      TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
+    }
   }
   RunDeferred(deferred);
   MutexLock lock(&join_mu_);
@@ -320,11 +332,22 @@ void Sequencer::ReportDataLoss(const absl::Status& cause) {
   RunDeferred(deferred);
 }
 
+void Sequencer::ReleaseWrites() {
+  Deferred deferred;
+  {
+    MutexLock lock(&mu_);
+    if (state_ != SequencerState::kVerifying) return;
+    TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
+  }
+  RunDeferred(deferred);
+}
+
 void Sequencer::StopAccepting() {
   Deferred deferred;
   {
     MutexLock lock(&mu_);
     if (state_ == SequencerState::kRunning ||
+        state_ == SequencerState::kVerifying ||
         state_ == SequencerState::kStorageFull) {
       TransitionLocked(SequencerState::kDraining,
                        absl::UnavailableError(

@@ -28,6 +28,12 @@
 //
 // Lifecycle (SequencerState), all transitions:
 //   kNew         -> kRunning       Start()
+//   kNew         -> kVerifying     Start() with hold_writes: appends are
+//                                  refused until the node has verified its
+//                                  indexes
+//   kVerifying   -> kRunning       ReleaseWrites()
+//   kVerifying   -> kFailed        ReportDataLoss()
+//   kVerifying   -> kDraining      StopAccepting() or Shutdown()
 //   kRunning     -> kStorageFull   a group's write failed for lack of space
 //                                  (nothing of it was written)
 //   kStorageFull -> kRunning       the sequencer retried and the store
@@ -72,10 +78,13 @@ struct SequencerOptions {
   CheckpointPolicy checkpoint;
   // How often a sequencer whose disk was full tries to resume.
   int64_t resume_interval_ns = 1'000'000'000;
+  // Start() holds appends (kVerifying) until ReleaseWrites().
+  bool hold_writes = false;
 };
 
 enum class SequencerState {
   kNew,
+  kVerifying,
   kRunning,
   kStorageFull,
   kDraining,
@@ -163,6 +172,8 @@ class Sequencer {
   // Enters kFailed with `cause` (DataLoss found by a scrub): no more
   // writes and no more checkpoints.
   void ReportDataLoss(const absl::Status& cause);
+  // kVerifying -> kRunning: the node's indexes are verified.
+  void ReleaseWrites();
 
   // New submissions fail with Unavailable "node is shutting down"; queued
   // batches still complete. Idempotent.
