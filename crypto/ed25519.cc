@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/check.h"
+
 namespace ledger::crypto {
 
 absl::Status InitCrypto() {
@@ -16,7 +18,7 @@ absl::Status InitCrypto() {
 namespace {
 void MustInit() {
   // sodium_init fails only without a working RNG; nothing can run then.
-  if (!InitCrypto().ok()) std::abort();
+  LEDGER_CHECK(InitCrypto().ok(), "libsodium failed to initialise");
 }
 }  // namespace
 

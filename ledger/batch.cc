@@ -5,6 +5,7 @@
 #include <cassert>
 #include <utility>
 
+#include "base/check.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "ledger/codec.h"
@@ -32,7 +33,9 @@ absl::Status EventError(const absl::Status& s, size_t i) {
 
 crypto::Ed25519Signature SignBatch(const crypto::Ed25519PrivateKey& key,
                                    absl::Span<const std::string> event_bytes) {
-  assert(!event_bytes.empty() && event_bytes.size() <= kMaxBatchSize);
+  LEDGER_CHECK(!event_bytes.empty() && event_bytes.size() <= kMaxBatchSize,
+               "a batch holds 1 to ", kMaxBatchSize, " events, not ",
+               event_bytes.size());
   InMemoryTree tree;
   for (const std::string& bytes : event_bytes) {
     tree.Append(crypto::HashLeaf(bytes));
@@ -42,7 +45,7 @@ crypto::Ed25519Signature SignBatch(const crypto::Ed25519PrivateKey& key,
 }
 
 EmitterSignature VerifiedBatch::SignatureFor(uint32_t i) const {
-  assert(i < size());
+  LEDGER_CHECK(i < size(), "event ", i, " of a batch of ", size());
   EmitterSignature sig;
   sig.algorithm = kSigAlgEd25519;
   sig.key_id = key_id_;
@@ -97,9 +100,8 @@ absl::StatusOr<VerifiedBatch> VerifyBatch(
     // Cannot fail: i is a leaf of the complete in-memory tree.
     absl::StatusOr<std::vector<Hash>> path =
         InclusionProof(tree, i, events.size());
-    assert(path.ok());
-    batch.audit_paths_.push_back(path.ok() ? *std::move(path)
-                                           : std::vector<Hash>{});
+    LEDGER_CHECK(path.ok(), path.status().ToString());
+    batch.audit_paths_.push_back(*std::move(path));
   }
   batch.events_ = std::move(events);
   batch.key_id_ = key_id;

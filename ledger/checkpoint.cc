@@ -2,6 +2,7 @@
 
 #include <cassert>
 
+#include "base/check.h"
 #include "base/strings.h"
 
 namespace ledger {
@@ -31,12 +32,14 @@ absl::Status CheckNoControlChars(std::string_view text) {
 }  // namespace
 
 std::string FormatCheckpointBody(const Checkpoint& checkpoint) {
-  assert(!checkpoint.origin.empty() &&
-         checkpoint.origin.find('\n') == std::string::npos);
+  LEDGER_CHECK(!checkpoint.origin.empty() &&
+                   checkpoint.origin.find('\n') == std::string::npos,
+               "a checkpoint origin is one non-empty line");
   std::string out = StrCat(checkpoint.origin, "\n", checkpoint.size, "\n",
                            crypto::Base64Encode(checkpoint.root), "\n");
   for (const std::string& line : checkpoint.extensions) {
-    assert(!line.empty() && line.find('\n') == std::string::npos);
+    LEDGER_CHECK(!line.empty() && line.find('\n') == std::string::npos,
+                 "a checkpoint extension is one non-empty line");
     out.append(line);
     out.push_back('\n');
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/check.h"
 #include "crypto/bytes.h"
 
 namespace ledger {
@@ -39,7 +40,7 @@ class Encoder {
   // u32 length || bytes. The length must fit in a u32 (callers enforce
   // limits far below that).
   void PutBytes(std::string_view v) {
-    assert(v.size() <= UINT32_MAX);
+    LEDGER_CHECK(v.size() <= UINT32_MAX, "a field of ", v.size(), " bytes");
     PutU32(static_cast<uint32_t>(v.size()));
     out_.append(v);
   }

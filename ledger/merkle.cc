@@ -5,6 +5,7 @@
 #include <cassert>
 #include <string>
 
+#include "base/check.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 
@@ -368,7 +369,7 @@ Hash InMemoryTree::Root() const {
   }
   absl::StatusOr<CompactRange> range =
       CompactRange::FromHashes(size(), std::move(edge));
-  assert(range.ok());
+  LEDGER_CHECK(range.ok(), range.status().ToString());
   return range->Root();
 }
 
