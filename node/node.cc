@@ -20,11 +20,12 @@ std::string_view View(const absl::Status& s) { return ToStd(s.message()); }
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Start(
     const NodeConfig& config, const Clock* clock,
-    std::function<void(const absl::Status&)> on_data_loss) {
+    std::function<void(const absl::Status&)> on_data_loss,
+    NodeTestHooks hooks) {
   LEDGER_RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<Node> node(new Node());
   node->on_data_loss_ = std::move(on_data_loss);
-  LEDGER_RETURN_IF_ERROR(node->Open(config, clock));
+  LEDGER_RETURN_IF_ERROR(node->Open(config, clock, hooks));
   return node;
 }
 
@@ -98,7 +99,8 @@ absl::Status Node::RegisterCosigner(const NodeConfig& config,
   return absl::OkStatus();
 }
 
-absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
+absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
+                        const NodeTestHooks& hooks) {
   LEDGER_ASSIGN_OR_RETURN(
       NodeIdentity identity,
       OpenDataDir(config.data_dir, config.origin, config.node_name));
@@ -113,6 +115,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock) {
   options.limits = config.limits;
   options.block_cache_bytes = config.block_cache_bytes;
   options.full_check_max_entries = config.full_check_max_entries;
+  options.env = hooks.env;
   if (guard_ != nullptr) options.signed_head = guard_->last();
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);

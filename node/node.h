@@ -22,8 +22,16 @@
 #include "node/scrubber.h"
 #include "node/sequencer.h"
 #include "node/server.h"
+#include "rocksdb/env.h"
 
 namespace ledger::node {
+
+// Seams for tests; production leaves them empty.
+struct NodeTestHooks {
+  // Every file operation of the ledger's store goes through this Env
+  // (ledger/fault_fs.h injects faults). Not owned.
+  rocksdb::Env* env = nullptr;
+};
 
 class Node {
  public:
@@ -38,7 +46,8 @@ class Node {
   // `clock` must outlive the node.
   static absl::StatusOr<std::unique_ptr<Node>> Start(
       const NodeConfig& config, const Clock* clock = SystemClock::Default(),
-      std::function<void(const absl::Status&)> on_data_loss = nullptr);
+      std::function<void(const absl::Status&)> on_data_loss = nullptr,
+      NodeTestHooks hooks = {});
   ~Node();  // Shutdown()
 
   // The port the server is bound to.
@@ -57,7 +66,8 @@ class Node {
 
  private:
   Node() = default;
-  absl::Status Open(const NodeConfig& config, const Clock* clock);
+  absl::Status Open(const NodeConfig& config, const Clock* clock,
+                    const NodeTestHooks& hooks);
   // The rollback guard, or for a data directory written before there was
   // one (storage format 1), one made from its last checkpoint.
   absl::Status OpenGuard(const DataDirLayout& layout, bool* legacy);
