@@ -35,6 +35,8 @@ class Scanner {
   void OnEntry(uint64_t index, std::string_view bytes);
   void Derive(uint64_t index, const Entry& entry);
   void CompareTile(int t, uint64_t index, const std::vector<Hash>& hashes);
+  // Gives the visitor every root it asks for up to `size`.
+  void VisitRoots(uint64_t size);
   void Bad(uint64_t index, std::string what) {
     out_.entry_problems.push_back({index, index + 1, std::move(what)});
   }
@@ -175,6 +177,16 @@ void Scanner::OnEntry(uint64_t index, std::string_view bytes) {
     out_.roots.emplace_back(index + 1, out_.tree.Root());
     ++next_root_;
   }
+  VisitRoots(index + 1);
+}
+
+void Scanner::VisitRoots(uint64_t size) {
+  if (spec_.visitor == nullptr) return;
+  std::optional<Hash> root;
+  while (spec_.visitor->next_size() <= size) {
+    if (!root.has_value()) root = out_.tree.Root();
+    spec_.visitor->Visit(size, *root);
+  }
 }
 
 absl::StatusOr<ScanOutcome> Scanner::Run() {
@@ -193,6 +205,7 @@ absl::StatusOr<ScanOutcome> Scanner::Run() {
     }
     ++next_root_;
   }
+  VisitRoots(spec_.begin);
   std::unique_ptr<rocksdb::Iterator> it = spec_.store->NewIterator(
       Cf::kEntries, spec_.snapshot, /*fill_cache=*/false);
   uint64_t index = spec_.begin;

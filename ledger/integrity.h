@@ -19,6 +19,20 @@ namespace ledger {
 
 class Store;
 
+// Receives the tree's root at the sizes it asks for, as a scan reaches
+// them (in increasing order), without holding them all in memory.
+class RootVisitor {
+ public:
+  virtual ~RootVisitor() = default;
+  // The next size whose root is wanted; UINT64_MAX for none. A size below
+  // the scan's position is never reached: the visitor must notice that
+  // itself when Visit is called for a later one.
+  virtual uint64_t next_size() const = 0;
+  // The root at `size` (== next_size(), or the scan's end when the visitor
+  // is told it ended). Advances.
+  virtual void Visit(uint64_t size, const Hash& root) = 0;
+};
+
 // What to scan: entries [begin, end) of `store` (as of `snapshot`, if set).
 struct ScanSpec {
   const Store* store = nullptr;
@@ -36,6 +50,8 @@ struct ScanSpec {
   // Sizes at which to record the root (checkpoints', the guard's); any
   // order.
   std::vector<uint64_t> roots_at;
+  // Also called at the sizes it asks for (not owned).
+  RootVisitor* visitor = nullptr;
   EventLimits limits;
   const ScrubPace* pace = nullptr;
   std::function<void(std::string_view)> progress;

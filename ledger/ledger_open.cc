@@ -397,30 +397,106 @@ absl::Status Ledger::CheckDerivedDigests() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Walks the stored checkpoints in issue order (their sizes never decrease)
+// as the scrub's entry scan reaches their sizes: each signature verified,
+// each root compared with the root the entries give. Holds one checkpoint
+// at a time, however many are stored.
+class CheckpointWalker : public RootVisitor {
+ public:
+  CheckpointWalker(const Store& store, const rocksdb::Snapshot* snapshot,
+                   const LedgerOptions& options)
+      : options_(options),
+        it_(store.NewIterator(Cf::kCheckpoints, snapshot,
+                              /*fill_cache=*/false)) {
+    it_->Seek("q");
+    Load();
+  }
+
+  uint64_t next_size() const override {
+    return error_.ok() && current_.has_value() ? current_->size : ~uint64_t{0};
+  }
+
+  void Visit(uint64_t size, const Hash& root) override {
+    if (current_->size != size) {
+      error_ = absl::DataLossError(
+          StrCat("ledger verification failed: checkpoint ", current_->sequence,
+                 " (size ", current_->size, ") is stored after a larger one",
+                 kRefuse));
+      return;
+    }
+    absl::StatusOr<Hash> signed_root =
+        CheckStoredCheckpoint(*current_, options_);
+    if (!signed_root.ok()) {
+      error_ = signed_root.status();
+      return;
+    }
+    if (*signed_root != root) {
+      error_ = absl::DataLossError(StrCat(
+          "ledger verification failed: the entries do not match the signed "
+          "checkpoint of size ",
+          size, " (sequence ", current_->sequence, ")", kRefuse));
+      return;
+    }
+    last_ = *current_;
+    last_root_ = root;
+    it_->Next();
+    Load();
+  }
+
+  // After the scan: every checkpoint was reached and verified.
+  absl::Status Finish(uint64_t head_size) {
+    LEDGER_RETURN_IF_ERROR(error_);
+    if (current_.has_value()) {
+      return absl::DataLossError(
+          StrCat("ledger verification failed: checkpoint ", current_->sequence,
+                 " covers ", current_->size, " entries but only ", head_size,
+                 " are stored", kRefuse));
+    }
+    return FromRocks(it_->status(), "reading checkpoints");
+  }
+  const std::optional<StoredCheckpoint>& last() const { return last_; }
+  const std::optional<Hash>& last_root() const { return last_root_; }
+
+ private:
+  void Load() {
+    current_.reset();
+    if (!it_->Valid() || !it_->key().starts_with("q")) return;
+    std::string_view v = it_->value().ToStringView();
+    const uint64_t seq = it_->key().size() == 9
+                             ? ReadBe64(it_->key().ToStringView().substr(1))
+                             : 0;
+    if (it_->key().size() != 9 || v.size() < 8) {
+      error_ = absl::DataLossError(
+          StrCat("ledger verification failed: checkpoint record ", seq,
+                 " is malformed", kRefuse));
+      return;
+    }
+    if (last_.has_value() && ReadBe64(v) < last_->size) {
+      error_ = absl::DataLossError(
+          StrCat("ledger verification failed: checkpoint ", seq, " (size ",
+                 ReadBe64(v), ") is stored after a larger one", kRefuse));
+      return;
+    }
+    current_ = StoredCheckpoint{seq, ReadBe64(v), std::string(v.substr(8))};
+  }
+
+  const LedgerOptions& options_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  std::optional<StoredCheckpoint> current_;
+  std::optional<StoredCheckpoint> last_;
+  std::optional<Hash> last_root_;
+  absl::Status error_;
+};
+
+}  // namespace
+
 absl::Status Ledger::Scrub(const ScrubPace& pace) const {
   Store::Snapshot snapshot(*store_);
   LEDGER_ASSIGN_OR_RETURN(HeadRecord head,
                           ReadHeadRecord(*store_, snapshot.get()));
-  // Every stored checkpoint within the snapshot, each against the root the
-  // entries give at its size.
-  std::vector<std::pair<StoredCheckpoint, Hash>> checkpoints;
-  {
-    std::unique_ptr<rocksdb::Iterator> it =
-        store_->NewIterator(Cf::kCheckpoints, snapshot.get());
-    for (it->Seek("q"); it->Valid() && it->key().starts_with("q"); it->Next()) {
-      std::string_view v = it->value().ToStringView();
-      const uint64_t seq = ReadBe64(it->key().ToStringView().substr(1));
-      if (it->key().size() != 9 || v.size() < 8) {
-        return absl::DataLossError(
-            StrCat("ledger verification failed: checkpoint record ", seq,
-                   " is malformed", kRefuse));
-      }
-      StoredCheckpoint cp{seq, ReadBe64(v), std::string(v.substr(8))};
-      LEDGER_ASSIGN_OR_RETURN(Hash root, CheckStoredCheckpoint(cp, options_));
-      checkpoints.emplace_back(std::move(cp), root);
-    }
-    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
-  }
+  CheckpointWalker checkpoints(*store_, snapshot.get(), options_);
   ScanSpec spec;
   spec.store = store_.get();
   spec.snapshot = snapshot.get();
@@ -428,31 +504,16 @@ absl::Status Ledger::Scrub(const ScrubPace& pace) const {
   spec.derive = true;
   spec.limits = options_.limits;
   spec.pace = &pace;
-  for (const auto& [cp, root] : checkpoints) spec.roots_at.push_back(cp.size);
+  spec.visitor = &checkpoints;
   LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
-  std::optional<StoredCheckpoint> last;
-  std::optional<Hash> last_root;
-  if (!checkpoints.empty()) {
-    last = checkpoints.back().first;
-    last_root = checkpoints.back().second;
+  LEDGER_RETURN_IF_ERROR(checkpoints.Finish(head.size));
+  if (checkpoints.last().has_value()) {
+    // The walker matched it with the entries' root at its size.
+    scan.roots.emplace_back(checkpoints.last()->size, *checkpoints.last_root());
   }
   LEDGER_RETURN_IF_ERROR(
-      JudgeScan(spec, scan, ScanClaims{last, last_root, head}));
-  for (const auto& [cp, root] : checkpoints) {
-    if (cp.size > head.size) {
-      return absl::DataLossError(StrCat(
-          "ledger verification failed: checkpoint ", cp.sequence, " covers ",
-          cp.size, " entries but only ", head.size, " are stored", kRefuse));
-    }
-    for (const auto& [size, r] : scan.roots) {
-      if (size == cp.size && r != root) {
-        return absl::DataLossError(StrCat(
-            "ledger verification failed: the entries do not match the signed "
-            "checkpoint of size ",
-            cp.size, " (sequence ", cp.sequence, ")", kRefuse));
-      }
-    }
-  }
+      JudgeScan(spec, scan,
+                ScanClaims{checkpoints.last(), checkpoints.last_root(), head}));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<std::string> value,
       store_->Get(Cf::kMeta, kMetaIndexDigestKey, snapshot.get()));
