@@ -224,4 +224,14 @@ absl::StatusOr<uint64_t> Ledger::StoreCheckpoint(std::string_view note) {
   return sequence;
 }
 
+absl::Status Ledger::TEST_Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (int cf = 0; cf < static_cast<int>(Cf::kCount); ++cf) {
+    handles.push_back(store_->handle(static_cast<Cf>(cf)));
+  }
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  return FromRocks(store_->db()->Flush(options, handles), "flushing");
+}
+
 }  // namespace ledger

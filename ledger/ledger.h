@@ -248,6 +248,13 @@ class Ledger {
   absl::StatusOr<std::optional<StoredCheckpoint>> CheckpointCovering(
       uint64_t size) const;
 
+  // ---- tests only ----
+
+  // Flushes every column family's memtable to table files and waits, so
+  // that later reads come from files (fault-injection tests fail those
+  // reads). Not for production code: the store flushes on its own.
+  absl::Status TEST_Flush();
+
  private:
   Ledger(LedgerOptions options, std::unique_ptr<Store> store);
   GroupResult AppendGroup(absl::Span<const VerifiedBatch* const> batches,
