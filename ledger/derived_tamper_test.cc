@@ -284,6 +284,28 @@ TEST_F(DerivedTamperTest, RedirectedEventIdRecordIsNeverServed) {
   EXPECT_THAT(Msg(s), HasSubstr("by_event_id do not match the entries"));
 }
 
+// A record naming an entry past the end, likewise: not "no such event".
+TEST_F(DerivedTamperTest, EventIdRecordPastTheEndIsNeverServed) {
+  std::optional<std::string> v = Get(Cf::kByEventId, IdKey(42));
+  ASSERT_TRUE(v.has_value());
+  Put(Cf::kByEventId, IdKey(42), Be64(5000) + v->substr(8));
+  ResealDigests();
+  EXPECT_THAT(
+      Msg(OpenError()),
+      HasSubstr(StrCat(EventName(42), ": entry 5000, expected entry 44")));
+
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  absl::StatusOr<std::optional<EntryRef>> found =
+      ledger_->FindEvent(kTenant, Ev(42).event_id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kDataLoss)
+      << (found.ok() ? (found->has_value() ? "found" : "not found") : "");
+  EXPECT_THAT(Msg(found.status()),
+              HasSubstr(StrCat("is entry 5000 but the ledger has ", kSize)));
+  AppendResult again = AppendOne(Batch({Ev(42)}, emitter_key_));
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kDataLoss) << again.status;
+  EXPECT_EQ(ledger_->head().size, kSize);
+}
+
 TEST_F(DerivedTamperTest, ExtraEventIdRecordIsNamed) {
   Event stranger = Ev(5000);
   Put(Cf::kByEventId, EventIdKey(kTenant, stranger.event_id),
