@@ -202,6 +202,10 @@ TEST_F(FaultTest, PowerCutKeepsEveryPublishedEntryAndAPrefixOfTheRest) {
     ASSERT_TRUE(r.status.ok()) << r.status;
     ASSERT_TRUE(r.batches[0].status.ok()) << r.batches[0].status;
     groups.push_back({ledger_->written_head().size, r.batches[0].entries});
+    // Midway, table files and a new manifest state and log too.
+    if (g == 10) {
+      ASSERT_TRUE(ledger_->TEST_Flush().ok());
+    }
     // Publish after some groups, a few at a time; never after the last
     // ones.
     if (g % 5 == 3 && g < 20) {
@@ -295,6 +299,36 @@ TEST_F(FaultTest, FullDiskFailsTheGroupAndResumesOnceThereIsRoom) {
   ASSERT_TRUE(OpenVerified().ok());
   EXPECT_EQ(ledger_->head(), done);
   EXPECT_EQ(*ledger_->RootAt(before.size), before.root);
+}
+
+// A group written but not yet published when the disk filled up is kept,
+// and can be published once writing resumes.
+TEST_F(FaultTest, FullDiskKeepsTheGroupWrittenBeforeIt) {
+  const Head before = ledger_->head();
+  GroupResult a = AppendEvents(10, 2, /*sync=*/false);
+  ASSERT_TRUE(a.status.ok()) << a.status;
+  const Head written = ledger_->written_head();
+  fs_->SetSpaceBudget(64);
+  GroupResult b = AppendEvents(20, 2, /*sync=*/false);
+  EXPECT_EQ(b.status.code(), absl::StatusCode::kResourceExhausted) << b.status;
+  EXPECT_EQ(ledger_->written_head(), written);
+  EXPECT_EQ(ledger_->head(), before);
+
+  fs_->ClearSpaceBudget();
+  absl::Status s = ledger_->ResumeAfterNoSpace();
+  ASSERT_TRUE(s.ok()) << s;
+  s = ledger_->Publish(written);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ledger_->head(), written);
+  EXPECT_TRUE(Found(10));
+  EXPECT_FALSE(Found(20));
+  GroupResult c = AppendEvents(20, 2, /*sync=*/true);
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.batches[0].entries[0].index, written.size);
+  EXPECT_FALSE(c.batches[0].entries[0].duplicate);
+  const Head done = ledger_->head();
+  ASSERT_TRUE(OpenVerified().ok());
+  EXPECT_EQ(ledger_->head(), done);
 }
 
 TEST_F(FaultTest, StartOnAFullDiskWritesNothing) {
