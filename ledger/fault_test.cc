@@ -187,6 +187,8 @@ TEST_F(FaultTest, FailedSyncFailsASyncedAppend) {
 
 TEST_F(FaultTest, PowerCutKeepsEveryPublishedEntryAndAPrefixOfTheRest) {
   struct Written {
+    int first_event;
+    int count;
     uint64_t end;  // written head after the group
     std::vector<EntryRef> entries;
   };
@@ -198,10 +200,11 @@ TEST_F(FaultTest, PowerCutKeepsEveryPublishedEntryAndAPrefixOfTheRest) {
   for (int g = 0; g < 24; ++g) {
     const int count = 1 + g % 4;
     GroupResult r = AppendEvents(n, count, /*sync=*/false);
-    n += count;
     ASSERT_TRUE(r.status.ok()) << r.status;
     ASSERT_TRUE(r.batches[0].status.ok()) << r.batches[0].status;
-    groups.push_back({ledger_->written_head().size, r.batches[0].entries});
+    groups.push_back(
+        {n, count, ledger_->written_head().size, r.batches[0].entries});
+    n += count;
     // Midway, table files and a new manifest state and log too.
     if (g == 10) {
       ASSERT_TRUE(ledger_->TEST_Flush().ok());
@@ -247,12 +250,22 @@ TEST_F(FaultTest, PowerCutKeepsEveryPublishedEntryAndAPrefixOfTheRest) {
       EXPECT_EQ(crypto::HashLeaf(*ledger_->GetEntry(e.index)), e.leaf_hash);
     }
   }
-  // The cut lost what was never synced.
-  EXPECT_LT(after.size, written.size);
-  // And the ledger goes on from there.
-  GroupResult more = AppendEvents(n, 2, /*sync=*/true);
-  ASSERT_TRUE(more.status.ok()) << more.status;
-  EXPECT_EQ(more.batches[0].entries[0].index, after.size);
+  // The cut lost what was never synced, event ids and all: the first lost
+  // group, sent again, is new and goes where it went before.
+  ASSERT_LT(after.size, written.size);
+  const Written* lost = nullptr;
+  for (const Written& w : groups) {
+    if (lost == nullptr && w.end > after.size) lost = &w;
+  }
+  ASSERT_NE(lost, nullptr);
+  EXPECT_FALSE(Found(lost->first_event));
+  GroupResult again =
+      AppendEvents(lost->first_event, lost->count, /*sync=*/true);
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  ASSERT_TRUE(again.batches[0].status.ok()) << again.batches[0].status;
+  EXPECT_FALSE(again.batches[0].entries[0].duplicate);
+  EXPECT_EQ(again.batches[0].entries[0].index, after.size);
+  EXPECT_EQ(ledger_->head().size, lost->end);
   EXPECT_TRUE(OpenVerified().ok());
 }
 
