@@ -107,7 +107,23 @@ absl::StatusOr<std::optional<EntryRef>> Ledger::FindEvent(
       store_->Get(Cf::kByEventId, EventIdKey(tenant, event_id)));
   if (!value.has_value()) return std::nullopt;
   LEDGER_ASSIGN_OR_RETURN(EventIdRecord record, DecodeEventIdValue(*value));
-  if (record.index >= head().size) return std::nullopt;  // not yet committed
+  if (record.index >= head().size) {
+    // Written but not yet published, or corrupt. The record and the head
+    // record are written in one batch, so the head record read after it
+    // covers every entry a sound record names.
+    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> head_value,
+                            store_->Get(Cf::kMeta, kMetaHeadKey));
+    uint64_t written = 0;
+    if (head_value.has_value()) {
+      LEDGER_ASSIGN_OR_RETURN(HeadRecord h, DecodeHeadRecord(*head_value));
+      written = h.size;
+    }
+    if (record.index < written) return std::nullopt;  // not yet published
+    return absl::DataLossError(
+        StrCat("the event index says event ", FormatUuid(event_id),
+               " of tenant '", tenant, "' is entry ", record.index,
+               " but the ledger has ", written, " entries"));
+  }
   LEDGER_ASSIGN_OR_RETURN(std::string bytes, GetEntry(record.index));
   LEDGER_ASSIGN_OR_RETURN(Entry entry, DecodeEntry(bytes));
   // The record must point at this very event, never at another one.
@@ -222,6 +238,16 @@ absl::StatusOr<uint64_t> Ledger::StoreCheckpoint(std::string_view note) {
   impl_->latest_checkpoint =
       StoredCheckpoint{sequence, vc.checkpoint.size, std::string(note)};
   return sequence;
+}
+
+absl::Status Ledger::TEST_Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (int cf = 0; cf < static_cast<int>(Cf::kCount); ++cf) {
+    handles.push_back(store_->handle(static_cast<Cf>(cf)));
+  }
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  return FromRocks(store_->db()->Flush(options, handles), "flushing");
 }
 
 }  // namespace ledger

@@ -191,8 +191,12 @@ class Ledger {
   // content is AlreadyExists, with the same content it is acknowledged again
   // with duplicate = true. `received_at_ns` is raised to the previous
   // entry's if the clock went back. A storage failure or corruption fails
-  // the group (GroupResult::status) and leaves the ledger unchanged, in
-  // memory and on disk.
+  // the group (GroupResult::status) and leaves the ledger unchanged: nothing
+  // of the group is acknowledged, readable or built on. One thing a failure
+  // cannot undo: when the write reached the file system and only its sync
+  // failed (Unavailable), the group may be found after a restart, whole,
+  // never in part, though never acknowledged; a resend of its events is
+  // then acknowledged as a duplicate.
   GroupResult Append(absl::Span<const VerifiedBatch* const> batches,
                      int64_t received_at_ns);
 
@@ -220,7 +224,9 @@ class Ledger {
   // Syncs the write-ahead log and then publishes `head`, which must be a
   // head that AppendNoSync returned (written_head() at some point, not
   // smaller than head()). After an error nothing was published; the caller
-  // must stop appending (later groups build on unsynced state).
+  // must stop appending (later groups build on unsynced state). The groups
+  // not published may still be found after a restart (a prefix of them,
+  // each whole), as for a failed Append.
   absl::Status Publish(const Head& head);
 
   // Stores a checkpoint note after checking that it opens with
@@ -258,6 +264,13 @@ class Ledger {
   // The first checkpoint whose size is >= `size`, if any.
   absl::StatusOr<std::optional<StoredCheckpoint>> CheckpointCovering(
       uint64_t size) const;
+
+  // ---- tests only ----
+
+  // Flushes every column family's memtable to table files and waits, so
+  // that later reads come from files (fault-injection tests fail those
+  // reads). Not for production code: the store flushes on its own.
+  absl::Status TEST_Flush();
 
  private:
   Ledger(LedgerOptions options, std::unique_ptr<Store> store);

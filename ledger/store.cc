@@ -5,6 +5,7 @@
 #include "base/strings.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/memtablerep.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
@@ -17,6 +18,22 @@ enum class Compression {
   kLz4ZstdBottom,  // LZ4, and ZSTD at the bottom level
   kLz4,            // LZ4 at every level
   kNone,
+};
+
+// Leaves resuming after an error that stops writes (a full disk) to
+// Store::Resume. RocksDB would otherwise start its own recovery, which
+// polls the free space every few seconds, and while that waits DB::Resume()
+// answers Busy: Resume() could not resume writing once there is room.
+class NoAutomaticResume : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "LedgerNoAutomaticResume"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.severity() >= rocksdb::Status::Severity::kHardError) {
+      *auto_recovery = false;
+    }
+  }
 };
 
 }  // namespace
@@ -83,6 +100,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   db_options.bytes_per_sync = 1 << 20;
   // Required by the hash memtables below; one thread writes anyway.
   db_options.allow_concurrent_memtable_write = false;
+  db_options.listeners.push_back(std::make_shared<NoAutomaticResume>());
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(options.block_cache_bytes);

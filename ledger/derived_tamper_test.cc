@@ -1,0 +1,624 @@
+// The derived families (by_event_id, subject_heads, keys), their digest
+// record, the tail-only start-up check with the scrub behind it, the
+// rollback guard and the format-1 upgrade, each against records changed
+// straight in RocksDB.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/strings.h"
+#include "base/sync.h"
+#include "crypto/rfc6962.h"
+#include "ledger/index_check.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_testing.h"
+#include "ledger/schema.h"
+#include "ledger/store.h"
+
+namespace ledger {
+namespace {
+
+using testing::Annotation;
+using ::testing::HasSubstr;
+using testing::kOrigin;
+using testing::kTenant;
+using ::testing::Not;
+
+// Events 0 .. kCovered-1 are entries 2 .. 101 and the checkpoint covers
+// them; events kCovered .. kEvents-1 are entries 102 .. 111, after it.
+constexpr int kCovered = 100;
+constexpr int kEvents = 110;
+constexpr uint64_t kCheckpointSize = 2 + kCovered;
+constexpr uint64_t kSize = 2 + kEvents;
+
+uint64_t IndexOf(int n) { return 2 + n; }
+
+// Event `n`: about item "item:<n % 7>", by actor "user:<n % 3>".
+Event Ev(int n) {
+  Event e = Annotation(n, StrCat("item:", n % 7));
+  e.actor.id = StrCat("user:", n % 3);
+  return e;
+}
+
+// The last entry about `item` (of events 0 .. kEvents-1).
+uint64_t LastAbout(int item) {
+  uint64_t last = 0;
+  for (int n = 0; n < kEvents; ++n) {
+    if (n % 7 == item) last = IndexOf(n);
+  }
+  return last;
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+class DerivedTamperTest : public testing::LedgerFixture {
+ protected:
+  void SetUp() override {
+    LedgerFixture::SetUp();
+    for (int b = 0; b < kCovered / 10; ++b) {
+      std::vector<Event> events;
+      for (int i = 0; i < 10; ++i) events.push_back(Ev(b * 10 + i));
+      ASSERT_TRUE(AppendOne(Batch(events, emitter_key_)).status.ok());
+    }
+    Checkpoint();
+    for (int b = kCovered; b < kEvents; b += 5) {
+      std::vector<Event> events;
+      for (int i = 0; i < 5; ++i) events.push_back(Ev(b + i));
+      ASSERT_TRUE(AppendOne(Batch(events, emitter_key_)).status.ok());
+    }
+    ASSERT_EQ(ledger_->head().size, kSize);
+    ASSERT_EQ(ledger_->LatestCheckpoint()->size, kCheckpointSize);
+    ledger_.reset();
+  }
+
+  // Runs `fn` on the database, the ledger closed.
+  void WithStore(const std::function<void(Store&)>& fn) {
+    ledger_.reset();
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        Store::Open(dir_, StoreOptions{});
+    ASSERT_TRUE(store.ok()) << store.status();
+    fn(**store);
+  }
+  void Put(Cf cf, const std::string& key, const std::string& value) {
+    WithStore([&](Store& store) {
+      rocksdb::WriteBatch batch;
+      batch.Put(store.handle(cf), key, value);
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
+  void Delete(Cf cf, const std::string& key) {
+    WithStore([&](Store& store) {
+      ASSERT_TRUE(store.Get(cf, key)->has_value()) << "nothing to delete";
+      rocksdb::WriteBatch batch;
+      batch.Delete(store.handle(cf), key);
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
+  std::optional<std::string> Get(Cf cf, const std::string& key) {
+    std::optional<std::string> out;
+    WithStore([&](Store& store) {
+      absl::StatusOr<std::optional<std::string>> v = store.Get(cf, key);
+      ASSERT_TRUE(v.ok()) << v.status();
+      out = *v;
+    });
+    return out;
+  }
+  // Rewrites the digest record to match the families as they now are, as
+  // an edit that knew about it would.
+  void ResealDigests() {
+    WithStore([&](Store& store) {
+      absl::StatusOr<IndexDigests> d = DigestDerivedFamilies(store);
+      ASSERT_TRUE(d.ok()) << d.status();
+      rocksdb::WriteBatch batch;
+      batch.Put(store.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
+                EncodeIndexDigests(*d));
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
+
+  absl::Status OpenWith(LedgerOptions options) {
+    ledger_.reset();
+    absl::StatusOr<std::unique_ptr<Ledger>> l =
+        Ledger::Open(dir_, std::move(options));
+    if (!l.ok()) return l.status();
+    ledger_ = *std::move(l);
+    return absl::OkStatus();
+  }
+  LedgerOptions TailOptions() const {
+    LedgerOptions options = Options();
+    options.open_check = OpenCheck::kTail;
+    return options;
+  }
+  absl::Status OpenError() {
+    absl::Status s = Reopen();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    return s;
+  }
+  void FlipByteOfEntry(uint64_t index) {
+    std::optional<std::string> v = Get(Cf::kEntries, EntryKey(index));
+    ASSERT_TRUE(v.has_value());
+    (*v)[v->size() / 2] ^= 1;
+    Put(Cf::kEntries, EntryKey(index), *v);
+  }
+  // Appends `count` more events (numbered from `first`) in groups of 500.
+  void AppendMany(int first, int count) {
+    for (int done = 0; done < count; done += 500) {
+      std::vector<Event> events;
+      for (int i = done; i < count && i < done + 500; ++i) {
+        events.push_back(Ev(first + i));
+      }
+      AppendResult r = AppendOne(Batch(events, emitter_key_));
+      ASSERT_TRUE(r.status.ok()) << r.status;
+    }
+  }
+
+  static std::string IdKey(int n) {
+    return EventIdKey(kTenant, Ev(n).event_id);
+  }
+  static std::string ItemHeadKey(int item) {
+    return SubjectHeadKey(LinkKind::kItem, kTenant, StrCat("item:", item));
+  }
+  static std::string EventName(int n) {
+    return StrCat("by_event_id record of event ", FormatUuid(Ev(n).event_id),
+                  " of tenant '", kTenant, "'");
+  }
+};
+
+// ---- by_event_id ----
+
+TEST_F(DerivedTamperTest, UntouchedLedgerOpensInEveryMode) {
+  ASSERT_TRUE(Reopen().ok());
+  EXPECT_TRUE(ledger_->fully_checked());
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  EXPECT_FALSE(ledger_->fully_checked());
+  EXPECT_TRUE(ledger_->Scrub([](uint64_t, uint64_t) { return true; }).ok());
+}
+
+TEST_F(DerivedTamperTest, DeletedEventIdRecordIsNamedWithHowToRebuild) {
+  Delete(Cf::kByEventId, IdKey(42));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("by_event_id (", kSize - 1,
+                                       " records, expected ", kSize, ")")));
+  EXPECT_THAT(Msg(s),
+              HasSubstr(StrCat(EventName(42), ": missing, expected entry 44")));
+  EXPECT_THAT(Msg(s), HasSubstr("repair-indexes"));
+  // The tail check finds the digest mismatch too, and then says which.
+  s = OpenWith(TailOptions());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(EventName(42), ": missing")));
+}
+
+TEST_F(DerivedTamperTest, DeletedEventIdRecordIsRebuiltFromTheEntries) {
+  Delete(Cf::kByEventId, IdKey(42));
+  LedgerOptions options = Options();
+  options.rebuild_indexes = true;
+  std::vector<std::string> progress;
+  options.progress = [&](std::string_view line) {
+    progress.emplace_back(line);
+  };
+  ASSERT_TRUE(OpenWith(options).ok());
+  EXPECT_THAT(progress,
+              ::testing::Contains(HasSubstr(StrCat(
+                  "rebuilt 1 derived records; ", EventName(42), ": missing"))));
+  absl::StatusOr<std::optional<EntryRef>> found =
+      ledger_->FindEvent(kTenant, Ev(42).event_id);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->index, IndexOf(42));
+  EXPECT_EQ((*found)->leaf_hash, crypto::HashLeaf(*ledger_->GetEntry(44)));
+
+  // The event again: the same entry, acknowledged as a duplicate.
+  AppendResult again = AppendOne(Batch({Ev(42)}, emitter_key_));
+  ASSERT_TRUE(again.status.ok()) << again.status;
+  EXPECT_TRUE(again.entries[0].duplicate);
+  EXPECT_EQ(again.entries[0].index, IndexOf(42));
+  EXPECT_EQ(ledger_->head().size, kSize);
+
+  // Repaired for good: a plain start (full check) accepts it.
+  ASSERT_TRUE(Reopen().ok());
+  EXPECT_TRUE(ledger_->fully_checked());
+}
+
+TEST_F(DerivedTamperTest, RedirectedEventIdRecordIsNamed) {
+  std::optional<std::string> v = Get(Cf::kByEventId, IdKey(42));
+  ASSERT_TRUE(v.has_value());
+  // Same event hash, another entry's index.
+  Put(Cf::kByEventId, IdKey(42), Be64(IndexOf(43)) + v->substr(8));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("by_event_id changed since the ledger wrote"));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(EventName(42),
+                                       ": entry 45, expected entry 44")));
+}
+
+// With the digest record rewritten to match, only the full check (against
+// the entries) sees the redirection; a ledger opened without it must still
+// never answer with the other entry.
+TEST_F(DerivedTamperTest, RedirectedEventIdRecordIsNeverServed) {
+  std::optional<std::string> v = Get(Cf::kByEventId, IdKey(42));
+  ASSERT_TRUE(v.has_value());
+  Put(Cf::kByEventId, IdKey(42), Be64(IndexOf(43)) + v->substr(8));
+  ResealDigests();
+
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("by_event_id do not match the entries"));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(EventName(42),
+                                       ": entry 45, expected entry 44")));
+
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  absl::StatusOr<std::optional<EntryRef>> found =
+      ledger_->FindEvent(kTenant, Ev(42).event_id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kDataLoss)
+      << (found.ok() && found->has_value()
+              ? StrCat("answered entry ", (*found)->index)
+              : "");
+  EXPECT_THAT(Msg(found.status()),
+              HasSubstr(StrCat("points event ", FormatUuid(Ev(42).event_id),
+                               " of tenant 'acme-ai' at entry 45")));
+  // The entry the record points at still answers for its own event.
+  absl::StatusOr<std::optional<EntryRef>> other =
+      ledger_->FindEvent(kTenant, Ev(43).event_id);
+  ASSERT_TRUE(other.ok() && other->has_value());
+  EXPECT_EQ((*other)->index, IndexOf(43));
+
+  // Sending the event again must not acknowledge entry 45 as its own: the
+  // group fails, nothing is written.
+  const Head before = ledger_->head();
+  VerifiedBatch batch = Batch({Ev(42)}, emitter_key_);
+  const VerifiedBatch* batches[] = {&batch};
+  GroupResult g = ledger_->Append(batches, testing::kNewYear2026Ns);
+  EXPECT_EQ(g.status.code(), absl::StatusCode::kDataLoss) << g.status;
+  EXPECT_THAT(Msg(g.status), HasSubstr("at entry 45, which holds another"));
+  EXPECT_TRUE(g.batches.empty());
+  EXPECT_EQ(ledger_->head(), before);
+  EXPECT_EQ(ledger_->written_head(), before);
+
+  // The scrub, which compares with the entries, reports it.
+  s = ledger_->Scrub([](uint64_t, uint64_t) { return true; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr("by_event_id do not match the entries"));
+}
+
+// A record naming an entry past the end, likewise: not "no such event".
+TEST_F(DerivedTamperTest, EventIdRecordPastTheEndIsNeverServed) {
+  std::optional<std::string> v = Get(Cf::kByEventId, IdKey(42));
+  ASSERT_TRUE(v.has_value());
+  Put(Cf::kByEventId, IdKey(42), Be64(5000) + v->substr(8));
+  ResealDigests();
+  EXPECT_THAT(
+      Msg(OpenError()),
+      HasSubstr(StrCat(EventName(42), ": entry 5000, expected entry 44")));
+
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  absl::StatusOr<std::optional<EntryRef>> found =
+      ledger_->FindEvent(kTenant, Ev(42).event_id);
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kDataLoss)
+      << (found.ok() ? (found->has_value() ? "found" : "not found") : "");
+  EXPECT_THAT(Msg(found.status()),
+              HasSubstr(StrCat("is entry 5000 but the ledger has ", kSize)));
+  AppendResult again = AppendOne(Batch({Ev(42)}, emitter_key_));
+  EXPECT_EQ(again.status.code(), absl::StatusCode::kDataLoss) << again.status;
+  EXPECT_EQ(ledger_->head().size, kSize);
+}
+
+TEST_F(DerivedTamperTest, ExtraEventIdRecordIsNamed) {
+  Event stranger = Ev(5000);
+  Put(Cf::kByEventId, EventIdKey(kTenant, stranger.event_id),
+      EventIdValue(IndexOf(7), crypto::HashLeaf(EncodeEvent(stranger))));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("by_event_id record of event ",
+                                       FormatUuid(stranger.event_id),
+                                       " of tenant 'acme-ai': names entry 9, "
+                                       "which does not hold that event")));
+}
+
+// ---- subject_heads ----
+
+TEST_F(DerivedTamperTest, SubjectHeadPointingAtAnotherEntryIsNamed) {
+  const uint64_t last = LastAbout(3);
+  Put(Cf::kSubjectHeads, ItemHeadKey(3), Be64(last - 7));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("subject_heads changed since"));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(
+                          "subject_heads record of item 'item:3' of tenant "
+                          "'acme-ai': names entry ",
+                          last - 7, ", expected entry ", last)));
+}
+
+TEST_F(DerivedTamperTest, SubjectHeadPastTheHeadIsNamed) {
+  Put(Cf::kSubjectHeads, ItemHeadKey(3), Be64(1000));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(
+                          "subject_heads record of item 'item:3' of tenant "
+                          "'acme-ai': names entry 1000, expected entry ",
+                          LastAbout(3))));
+}
+
+TEST_F(DerivedTamperTest, DeletedSubjectHeadIsNamed) {
+  Delete(Cf::kSubjectHeads, ItemHeadKey(3));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat(
+                          "subject_heads record of item 'item:3' of tenant "
+                          "'acme-ai': missing, expected entry ",
+                          LastAbout(3))));
+}
+
+TEST_F(DerivedTamperTest, ExtraSubjectHeadIsNamed) {
+  Put(Cf::kSubjectHeads,
+      SubjectHeadKey(LinkKind::kActor, kTenant, "user:nobody"), Be64(5));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("subject_heads record of actor 'user:nobody' "
+                                "of tenant 'acme-ai': names entry 5 but no "
+                                "entry is about that subject"));
+}
+
+// A head past the ledger's end that got past the start-up check (digest
+// rewritten, tail check) must fail the append that would link to it.
+TEST_F(DerivedTamperTest, SubjectHeadPastTheHeadFailsTheAppendNotTheLink) {
+  Put(Cf::kSubjectHeads, ItemHeadKey(3), Be64(1000));
+  ResealDigests();
+  absl::Status s = OpenError();  // the full check compares with the entries
+  EXPECT_THAT(Msg(s), HasSubstr("subject_heads do not match the entries"));
+  EXPECT_THAT(Msg(s), HasSubstr("item 'item:3'"));
+
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  const Head before = ledger_->head();
+  // One event about item:3, one about item:4 in the same group.
+  Event about = Ev(kEvents + 5);
+  Event other = Ev(kEvents + 6);
+  ASSERT_EQ(about.subjects[0].id, "item:3");
+  ASSERT_EQ(other.subjects[0].id, "item:4");
+  VerifiedBatch b1 = Batch({other}, emitter_key_);
+  VerifiedBatch b2 = Batch({about}, emitter_key_);
+  const VerifiedBatch* batches[] = {&b1, &b2};
+  GroupResult g = ledger_->Append(batches, testing::kNewYear2026Ns);
+  EXPECT_EQ(g.status.code(), absl::StatusCode::kDataLoss) << g.status;
+  EXPECT_THAT(Msg(g.status), HasSubstr("subject_heads record"));
+  EXPECT_THAT(Msg(g.status), HasSubstr(StrCat("names entry 1000 of ", kSize)));
+  EXPECT_TRUE(g.batches.empty());
+  EXPECT_EQ(ledger_->head(), before);
+  EXPECT_EQ(ledger_->written_head(), before);
+  EXPECT_FALSE(ledger_->FindEvent(kTenant, other.event_id)->has_value());
+  // An event about other subjects still goes in, linked correctly.
+  AppendResult r = AppendOne(Batch({other}, emitter_key_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.entries[0].index, kSize);
+}
+
+// ---- the digest record ----
+
+TEST_F(DerivedTamperTest, AlteredDigestRecordIsDataLoss) {
+  std::optional<std::string> v =
+      Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  ASSERT_TRUE(v.has_value());
+  (*v)[3] ^= 1;  // the by_event_id digest's low lane
+  Put(Cf::kMeta, std::string(kMetaIndexDigestKey), *v);
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("by_event_id changed since"));
+  EXPECT_THAT(Msg(s), HasSubstr("the digest record itself was altered"));
+  s = OpenWith(TailOptions());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr("the digest record itself was altered"));
+}
+
+TEST_F(DerivedTamperTest, MissingOrTruncatedDigestRecordIsDataLoss) {
+  std::optional<std::string> v =
+      Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  ASSERT_TRUE(v.has_value());
+  Put(Cf::kMeta, std::string(kMetaIndexDigestKey), v->substr(1));
+  EXPECT_THAT(Msg(OpenError()), HasSubstr("wrong length"));
+  Delete(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  EXPECT_THAT(Msg(OpenError()),
+              HasSubstr("the index digest record is missing"));
+}
+
+// ---- the tail check and the scrub ----
+
+TEST_F(DerivedTamperTest, TailCheckMissesAnOldEntryTheScrubNames) {
+  FlipByteOfEntry(57);
+  // Both ways of asking for the tail check.
+  LedgerOptions zero = Options();
+  zero.full_check_max_entries = 0;
+  for (const LedgerOptions& options : {TailOptions(), zero}) {
+    ASSERT_TRUE(OpenWith(options).ok());
+    EXPECT_FALSE(ledger_->fully_checked());
+    absl::Status s = ledger_->Scrub([](uint64_t, uint64_t) { return true; });
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(Msg(s), HasSubstr("entries [57, 58) are corrupt"));
+  }
+  // The full check refuses it at once.
+  EXPECT_THAT(Msg(OpenError()), HasSubstr("entries [57, 58) are corrupt"));
+}
+
+TEST_F(DerivedTamperTest, TailCheckRefusesAnEntryAfterTheCheckpoint) {
+  FlipByteOfEntry(kCheckpointSize + 3);
+  absl::Status s = OpenWith(TailOptions());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("entries [", kCheckpointSize + 3, ", ",
+                                       kCheckpointSize + 4, ") are corrupt")));
+}
+
+TEST_F(DerivedTamperTest, ScrubStopsWhenThePaceSaysSo) {
+  ASSERT_TRUE(Reopen().ok());
+  AppendMany(kEvents, 9000);  // the pace is asked every 4096 entries
+  int calls = 0;
+  absl::Status s = ledger_->Scrub([&](uint64_t done, uint64_t total) {
+    ++calls;
+    EXPECT_EQ(done, 4096u);
+    EXPECT_EQ(total, kSize + 9000);
+    return false;
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  EXPECT_EQ(calls, 1);
+}
+
+// Appends between the pace calls of a scrub, on the scrub's own thread: the
+// scrub checks the ledger as of its start and passes.
+TEST_F(DerivedTamperTest, ScrubPassesWhileAppendsContinue) {
+  ASSERT_TRUE(Reopen().ok());
+  AppendMany(kEvents, 9000);
+  const uint64_t at_start = ledger_->head().size;
+  int next = kEvents + 9000;
+  std::vector<uint64_t> totals;
+  absl::Status s = ledger_->Scrub([&](uint64_t, uint64_t total) {
+    totals.push_back(total);
+    AppendResult r = AppendOne(Batch({Ev(next++), Ev(next++)}, emitter_key_));
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(totals, (std::vector<uint64_t>{at_start, at_start}));
+  EXPECT_EQ(ledger_->head().size, at_start + 4);
+  EXPECT_TRUE(ledger_->Scrub([](uint64_t, uint64_t) { return true; }).ok());
+}
+
+// The same with the scrub on a second thread, held at its first pace call
+// until the writer has appended, so the two overlap for certain.
+TEST_F(DerivedTamperTest, ScrubPassesWhileAnotherThreadAppends) {
+  ASSERT_TRUE(Reopen().ok());
+  AppendMany(kEvents, 9000);
+  Mutex mu;
+  int appended = 0;  // groups appended while the scrub runs
+  bool scrub_done = false;
+  absl::Status scrubbed;
+  std::thread scrubber([&] {
+    absl::Status s = ledger_->Scrub([&](uint64_t, uint64_t) {
+      MutexLock lock(&mu);
+      mu.Await([&] { return appended >= 3; });
+      return true;
+    });
+    MutexLock lock(&mu);
+    scrubbed = s;
+    scrub_done = true;
+  });
+  int next = kEvents + 9000;
+  while (true) {
+    {
+      MutexLock lock(&mu);
+      if (scrub_done) break;
+    }
+    AppendResult r = AppendOne(Batch({Ev(next++)}, emitter_key_));
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    MutexLock lock(&mu);
+    ++appended;
+    if (!r.status.ok()) appended = 1 << 20;  // let the scrub go on
+  }
+  scrubber.join();
+  EXPECT_TRUE(scrubbed.ok()) << scrubbed;
+  EXPECT_GE(appended, 3);
+  EXPECT_TRUE(ledger_->Scrub([](uint64_t, uint64_t) { return true; }).ok());
+  EXPECT_TRUE(Reopen().ok());
+}
+
+// ---- the rollback guard ----
+
+TEST_F(DerivedTamperTest, GuardLargerThanTheLedgerIsRefused) {
+  LedgerOptions options = Options();
+  options.signed_head = ledger::Checkpoint{kOrigin, kSize + 38, Hash{}, {}};
+  absl::Status s = OpenWith(options);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("the ledger holds ", kSize,
+                                       " entries but this log already "
+                                       "signed a checkpoint of size ",
+                                       kSize + 38)));
+  EXPECT_THAT(Msg(s),
+              HasSubstr(StrCat("entries [", kSize, ", ", kSize + 38, ")")));
+}
+
+TEST_F(DerivedTamperTest, GuardWithAnotherRootIsRefused) {
+  for (OpenCheck check : {OpenCheck::kFull, OpenCheck::kTail}) {
+    for (uint64_t size : {uint64_t{60}, kCheckpointSize, kSize}) {
+      LedgerOptions options = Options();
+      options.open_check = check;
+      ASSERT_TRUE(Reopen().ok());
+      Hash wrong = *ledger_->RootAt(size);
+      wrong[31] ^= 0x40;
+      options.signed_head = ledger::Checkpoint{kOrigin, size, wrong, {}};
+      absl::Status s = OpenWith(options);
+      EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+      EXPECT_THAT(Msg(s), HasSubstr(StrCat("the ledger's tree at size ", size,
+                                           " does not have the root")));
+    }
+  }
+}
+
+TEST_F(DerivedTamperTest, GuardAtAnEarlierCheckpointPasses) {
+  ASSERT_TRUE(Reopen().ok());
+  const std::optional<StoredCheckpoint> cp = ledger_->LatestCheckpoint();
+  ASSERT_TRUE(cp.has_value());
+  const Hash cp_root = *ledger_->RootAt(cp->size);
+  const Hash root_60 = *ledger_->RootAt(60);
+  const Head head = ledger_->head();
+  for (OpenCheck check : {OpenCheck::kFull, OpenCheck::kTail}) {
+    for (const auto& [size, root] :
+         {std::pair{cp->size, cp_root}, std::pair{uint64_t{60}, root_60},
+          std::pair{head.size, head.root}}) {
+      LedgerOptions options = Options();
+      options.open_check = check;
+      options.signed_head = ledger::Checkpoint{kOrigin, size, root, {}};
+      absl::Status s = OpenWith(options);
+      EXPECT_TRUE(s.ok()) << "size " << size << ": " << s;
+    }
+  }
+}
+
+// ---- format 1 ----
+
+class FormatUpgradeTest : public DerivedTamperTest {
+ protected:
+  // Makes the database look as a format-1 build left it.
+  void MakeFormat1() {
+    Put(Cf::kMeta, std::string(kMetaFormatKey), "1");
+    Delete(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  }
+};
+
+TEST_F(FormatUpgradeTest, Format1IsUpgradedOnOpen) {
+  MakeFormat1();
+  std::vector<std::string> progress;
+  LedgerOptions options = Options();
+  options.open_check = OpenCheck::kTail;  // an upgrade checks everything
+  options.progress = [&](std::string_view line) {
+    progress.emplace_back(line);
+  };
+  ASSERT_TRUE(OpenWith(options).ok());
+  EXPECT_TRUE(ledger_->fully_checked());
+  EXPECT_THAT(progress, ::testing::Contains(
+                            HasSubstr("upgraded the storage format to 2")));
+  EXPECT_EQ(ledger_->head().size, kSize);
+  ledger_.reset();
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "2");
+  std::optional<std::string> record =
+      Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  ASSERT_TRUE(record.has_value());
+  WithStore([&](Store& store) {
+    absl::StatusOr<IndexDigests> d = DigestDerivedFamilies(store);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(*record, EncodeIndexDigests(*d));
+    EXPECT_EQ(d->by_event_id.count(), kSize);
+  });
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  AppendResult r = AppendOne(Batch({Ev(kEvents)}, emitter_key_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(Reopen().ok());
+}
+
+TEST_F(FormatUpgradeTest, Format1WithAMissingRecordIsNotUpgraded) {
+  MakeFormat1();
+  Delete(Cf::kByEventId, IdKey(42));
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s),
+              HasSubstr(StrCat(EventName(42), ": missing, expected entry 44")));
+  EXPECT_THAT(Msg(s), Not(HasSubstr("changed since the ledger wrote")));
+  // Nothing was written: still format 1, without a digest record.
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "1");
+  EXPECT_FALSE(Get(Cf::kMeta, std::string(kMetaIndexDigestKey)).has_value());
+}
+
+}  // namespace
+}  // namespace ledger
