@@ -432,12 +432,9 @@ class CheckpointWalker : public RootVisitor {
       error_ = signed_root.status();
       return;
     }
-    if (*signed_root != root) {
-      error_ = absl::DataLossError(StrCat(
-          "ledger verification failed: the entries do not match the signed "
-          "checkpoint of size ",
-          size, " (sequence ", current_->sequence, ")", kRefuse));
-      return;
+    if (*signed_root != root && !mismatch_.has_value()) {
+      // Judged with the scan's other findings, which say which entries.
+      mismatch_ = Mismatch{*current_, *signed_root, root};
     }
     last_ = *current_;
     last_root_ = root;
@@ -456,8 +453,17 @@ class CheckpointWalker : public RootVisitor {
     }
     return FromRocks(it_->status(), "reading checkpoints");
   }
-  const std::optional<StoredCheckpoint>& last() const { return last_; }
-  const std::optional<Hash>& last_root() const { return last_root_; }
+  // What the scan is judged against: the first checkpoint the entries did
+  // not match, or else the last one. Records the entries' root at its size
+  // in `scan`.
+  ScanClaims Claims(const HeadRecord& head, ScanOutcome& scan) const {
+    if (mismatch_.has_value()) {
+      scan.roots.emplace_back(mismatch_->checkpoint.size, mismatch_->scanned);
+      return ScanClaims{mismatch_->checkpoint, mismatch_->signed_root, head};
+    }
+    if (last_.has_value()) scan.roots.emplace_back(last_->size, *last_root_);
+    return ScanClaims{last_, last_root_, head};
+  }
 
  private:
   void Load() {
@@ -487,6 +493,12 @@ class CheckpointWalker : public RootVisitor {
   std::optional<StoredCheckpoint> current_;
   std::optional<StoredCheckpoint> last_;
   std::optional<Hash> last_root_;
+  struct Mismatch {
+    StoredCheckpoint checkpoint;
+    Hash signed_root;
+    Hash scanned;
+  };
+  std::optional<Mismatch> mismatch_;
   absl::Status error_;
 };
 
@@ -507,13 +519,8 @@ absl::Status Ledger::Scrub(const ScrubPace& pace) const {
   spec.visitor = &checkpoints;
   LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
   LEDGER_RETURN_IF_ERROR(checkpoints.Finish(head.size));
-  if (checkpoints.last().has_value()) {
-    // The walker matched it with the entries' root at its size.
-    scan.roots.emplace_back(checkpoints.last()->size, *checkpoints.last_root());
-  }
-  LEDGER_RETURN_IF_ERROR(
-      JudgeScan(spec, scan,
-                ScanClaims{checkpoints.last(), checkpoints.last_root(), head}));
+  const ScanClaims claims = checkpoints.Claims(head, scan);
+  LEDGER_RETURN_IF_ERROR(JudgeScan(spec, scan, claims));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<std::string> value,
       store_->Get(Cf::kMeta, kMetaIndexDigestKey, snapshot.get()));
