@@ -225,6 +225,8 @@ absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
   j["size"] = info.size();
   j["version"] = info.version();
   j["node_key_id"] = Hex(info.node_key_id());
+  j["write_state"] = info.write_state();
+  if (!info.write_error().empty()) j["write_error"] = info.write_error();
   PrintJson(out, j);
   return absl::OkStatus();
 }
