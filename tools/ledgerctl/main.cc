@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
 
   CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
 
-  CLI::App* keys = app.add_subcommand("keys", "the node's identity, keys and write state");
+  CLI::App* keys =
+      app.add_subcommand("keys", "the node's identity, keys and write state");
   keys->add_flag("--note", f.note,
                  "print only the checkpoint verifier keys, one per line");
 
