@@ -7,13 +7,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "base/strings.h"
 #include "crypto/key_file.h"
@@ -48,6 +51,7 @@ std::string LineRange(const PreparedRequest& r) {
 // are prepared, so only the context and the response must outlive them.
 struct Call {
   size_t request = 0;
+  int attempt = 0;
   grpc::ClientContext ctx;
   grpc::Status status;
   v1::AppendBatchResponse batch_response;
@@ -72,6 +76,31 @@ void AppendAckLine(std::string& out, uint64_t line, const std::string& event_id,
       StrCat("{\"line\":", line, ",\"event_id\":", verify::JsonQuote(event_id),
              ",\"index\":", ref.index(), ",\"leaf_hash\":\"",
              Hex(ref.leaf_hash()), "\",\"duplicate\":", ref.duplicate(), "}\n");
+}
+
+// A refusal worth sending the request again for: pushback (the node's queue
+// is full) or a node that has not yet opened for appends after a start.
+// Appends are idempotent by event_id, so a resend never adds an entry twice.
+constexpr int kMaxAttempts = 100;
+bool Retryable(const grpc::Status& status) {
+  return status.error_code() == grpc::RESOURCE_EXHAUSTED ||
+         (status.error_code() == grpc::UNAVAILABLE &&
+          status.error_message().find("verifying its indexes") !=
+              std::string::npos);
+}
+
+// The wait the node suggested (grpc-retry-pushback-ms), else 100 ms; at
+// most a second.
+std::chrono::milliseconds RetryAfter(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  int64_t ms = 100;
+  if (auto it = trailers.find("grpc-retry-pushback-ms"); it != trailers.end()) {
+    const std::string text(it->second.data(), it->second.size());
+    if (std::optional<uint64_t> v = ParseCanonicalUint64(text)) {
+      ms = static_cast<int64_t>(*v);
+    }
+  }
+  return std::chrono::milliseconds(std::clamp<int64_t>(ms, 1, 1000));
 }
 
 // Turns a finished call into its outcome, checking the acknowledgement
@@ -184,10 +213,13 @@ AppendStats SendRequests(v1::Ingest::StubInterface& stub,
   size_t outstanding = 0;
   bool stop = false;
   if (in_flight == 0) in_flight = 1;
+  // Refused requests to send again, by when.
+  std::multimap<Clock::time_point, std::pair<size_t, int>> retries;
 
-  auto start_call = [&](size_t i) {
+  auto start_call = [&](size_t i, int attempt) {
     auto* call = new Call;
     call->request = i;
+    call->attempt = attempt;
     call->ctx.set_deadline(Deadline(conn));
     PreparedRequest& r = requests[i];
     if (single) {
@@ -204,7 +236,6 @@ AppendStats SendRequests(v1::Ingest::StubInterface& stub,
       call->batch_reader->StartCall();
       call->batch_reader->Finish(&call->batch_response, &call->status, call);
     }
-    std::string().swap(r.serialized);  // sent: free it
     ++outstanding;
   };
 
@@ -227,14 +258,22 @@ AppendStats SendRequests(v1::Ingest::StubInterface& stub,
   };
 
   while (true) {
-    while (!stop && next_start < requests.size() && outstanding < in_flight) {
-      start_call(next_start++);
+    while (!retries.empty() && retries.begin()->first <= Clock::now()) {
+      const auto [i, attempt] = retries.begin()->second;
+      retries.erase(retries.begin());
+      start_call(i, attempt);
     }
-    if (outstanding == 0) break;
+    while (!stop && next_start < requests.size() &&
+           outstanding + retries.size() < in_flight) {
+      start_call(next_start++, 0);
+    }
+    if (outstanding == 0 && retries.empty()) break;
     void* tag = nullptr;
     bool ok = false;
+    Clock::time_point wake = next_progress;
+    if (!retries.empty()) wake = std::min(wake, retries.begin()->first);
     const auto deadline =
-        std::chrono::system_clock::now() + (next_progress - Clock::now());
+        std::chrono::system_clock::now() + (wake - Clock::now());
     grpc::CompletionQueue::NextStatus st = cq.AsyncNext(&tag, &ok, deadline);
     if (st == grpc::CompletionQueue::SHUTDOWN) break;
     if (progress && Clock::now() >= next_progress) {
@@ -248,6 +287,12 @@ AppendStats SendRequests(v1::Ingest::StubInterface& stub,
     if (st == grpc::CompletionQueue::TIMEOUT) continue;
     std::unique_ptr<Call> call(static_cast<Call*>(tag));
     --outstanding;
+    if (Retryable(call->status) && call->attempt + 1 < kMaxAttempts) {
+      retries.emplace(Clock::now() + RetryAfter(call->ctx),
+                      std::make_pair(call->request, call->attempt + 1));
+      continue;
+    }
+    std::string().swap(requests[call->request].serialized);  // done: free it
     Outcome o = Finish(*call, requests[call->request], single);
     if (o.status.ok()) {
       stats.acknowledged += o.entries.size();

@@ -68,8 +68,12 @@ struct AppendStats {
 // Sends `requests` with at most `in_flight` outstanding, each with the
 // connection's deadline. Writes one JSON line per acknowledged event to
 // `out` in input order: {"line","event_id","index","leaf_hash","duplicate"}.
-// After the first failure no new request is started; those in flight
-// finish and are reported. Progress goes to `err` when `progress`.
+// A request refused with RESOURCE_EXHAUSTED (pushback), or by a node still
+// verifying its indexes after a start, is sent again after the wait the node
+// suggests (grpc-retry-pushback-ms; at most 100 attempts): appends are
+// idempotent by event_id. After the first other failure no new request is
+// started; those in flight finish and are reported. Progress goes to `err` when
+// `progress`.
 AppendStats SendRequests(v1::Ingest::StubInterface& stub,
                          std::vector<PreparedRequest> requests, bool single,
                          uint32_t in_flight, const ConnectionOptions& conn,

@@ -38,9 +38,20 @@ class FakeIngest final : public v1::Ingest::Service {
     return s;
   }
 
-  grpc::Status AppendBatch(grpc::ServerContext*,
+  grpc::Status AppendBatch(grpc::ServerContext* context,
                            const v1::AppendBatchRequest* request,
                            v1::AppendBatchResponse* response) override {
+    {
+      // Pushback for the first `refusals_` calls, with the retry hint.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (refusals_ > 0) {
+        --refusals_;
+        ++refused_;
+        context->AddTrailingMetadata("grpc-retry-pushback-ms", "5");
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "the node's append queue is full; retry in 5 ms");
+      }
+    }
     std::vector<v1::Event> events(request->events().begin(),
                                   request->events().end());
     return Sequence(events, request->signature(), response);
@@ -49,6 +60,14 @@ class FakeIngest final : public v1::Ingest::Service {
   size_t requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
+  }
+  void RefuseNext(int calls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refusals_ = calls;
+  }
+  int refused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
   }
 
  private:
@@ -97,6 +116,8 @@ class FakeIngest final : public v1::Ingest::Service {
   crypto::Ed25519PublicKey key_;
   std::mutex mu_;
   size_t requests_ = 0;
+  int refusals_ = 0;
+  int refused_ = 0;
   uint64_t next_index_ = 0;
   std::map<std::string, uint64_t> index_of_;
 };
@@ -239,6 +260,29 @@ TEST_F(AppendTest, ARejectedBatchIsNamedAndStopsTheRest) {
   EXPECT_EQ(Acks(out.str()).size(), 20u);
   EXPECT_NE(err.str().find("1 failed requests"), std::string::npos)
       << err.str();
+}
+
+// Pushback is not a failure: the refused batches are sent again after the
+// node's suggested wait, and every event is acknowledged once.
+TEST_F(AppendTest, PushbackIsRetriedAfterTheSuggestedWait) {
+  const std::string events = WriteEvents(100);
+  service_->RefuseNext(7);
+  std::ostringstream out, err;
+  absl::Status s = RunAppend(conn_,
+                             {.key = dir_ + "/keys",
+                              .events_file = events,
+                              .batch_size = 10,
+                              .in_flight = 4,
+                              .progress = false},
+                             out, err);
+  ASSERT_TRUE(s.ok()) << s << err.str();
+  EXPECT_EQ(service_->refused(), 7);
+  EXPECT_EQ(service_->requests(), 10u);  // each batch sequenced once
+  std::vector<nlohmann::json> acks = Acks(out.str());
+  ASSERT_EQ(acks.size(), 100u);
+  for (size_t i = 0; i < acks.size(); ++i) {
+    EXPECT_FALSE(acks[i]["duplicate"].get<bool>()) << i;
+  }
 }
 
 TEST_F(AppendTest, ABadLineSendsNothing) {
