@@ -341,6 +341,7 @@ void Sequencer::Shutdown() {
   {
     MutexLock lock(&mu_);
     stop_requested_ = true;
+    hold_commits_for_testing_ = false;
   }
   {
     MutexLock join_lock(&join_mu_);
@@ -401,6 +402,65 @@ bool Sequencer::WaitForState(SequencerState state, absl::Duration timeout) {
     return state_ == state;
   };
   return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::WaitForCommitted(uint64_t size, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return committed_size_ >= size;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::WaitForAdmittedEvents(size_t n, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return admitted_events_ == n;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+size_t Sequencer::space_waiters() const {
+  MutexLock lock(&mu_);
+  return space_waiters_.size();
+}
+
+bool Sequencer::WaitForSpaceWaiters(size_t n, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return space_waiters_.size() == n;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::PokeAndWaitForIdleForTesting(absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  poked_ = true;
+  // The thread clears poked_ when it takes the poke, and waits for work
+  // again only after finishing that pass.
+  auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !poked_ && waiting_for_work_;
+  };
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return idle() || writer_exited_;
+  };
+  mu_.AwaitWithTimeout(done, timeout);
+  return idle();
+}
+
+void Sequencer::HoldCommitsForTesting() {
+  MutexLock lock(&mu_);
+  hold_commits_for_testing_ = true;
+}
+
+void Sequencer::ReleaseCommitsForTesting() {
+  MutexLock lock(&mu_);
+  hold_commits_for_testing_ = false;
+}
+
+void Sequencer::FailCommitsForTesting(absl::Status status) {
+  MutexLock lock(&mu_);
+  commit_failure_for_testing_ = std::move(status);
 }
 
 uint64_t Sequencer::append_calls() const {
@@ -478,7 +538,9 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
     }
     const int64_t wait_ns = deadline - clock_->NowNs();
     if (wait_ns <= 0) break;
+    waiting_for_work_ = true;
     mu_.AwaitWithTimeout(ready, absl::Nanoseconds(wait_ns));
+    waiting_for_work_ = false;
   }
   poked_ = false;
   std::vector<Item> group;
@@ -600,19 +662,26 @@ void Sequencer::RunPublisher() {
 void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   const ledger::Head head = groups.back().head;
   absl::Status failure;
+  absl::Status commit_failure;  // test hook
   uint64_t committed = 0;
   {
     MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !hold_commits_for_testing_;
+    });
     // Later groups build on what failed: fail them too.
     if (state_ == SequencerState::kFailed) failure = reason_;
     committed = committed_size_;
+    commit_failure = commit_failure_for_testing_;
   }
   if (failure.ok()) {
     if (absl::Status s = ledger_->Publish(head); !s.ok()) {
       failure = Annotate(
           s, StrCat("making entries up to size ", head.size, " durable"));
     } else if (head.size != committed) {
-      if (absl::Status c = coordinator_->Commit(head); !c.ok()) {
+      if (absl::Status c =
+              commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;
+          !c.ok()) {
         failure = absl::UnavailableError(
             StrCat("entries up to size ", head.size,
                    " could not be committed: ", View(c)));
