@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "base/check.h"
@@ -16,6 +17,9 @@ namespace ledger::node {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// A deadline that never comes.
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // Written groups that may wait for the publisher while it syncs: one. The
 // writer then waits, batches keep queueing, and the next group is larger;
@@ -536,10 +540,14 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
     if (state_ == SequencerState::kStorageFull) {
       deadline = std::min(deadline, resume_at_ns_);
     }
-    const int64_t wait_ns = deadline - clock_->NowNs();
-    if (wait_ns <= 0) break;
+    const int64_t now = clock_->NowNs();
+    if (deadline <= now) break;
     waiting_for_work_ = true;
-    mu_.AwaitWithTimeout(ready, absl::Nanoseconds(wait_ns));
+    if (deadline == kNever) {
+      mu_.Await(ready);
+    } else {
+      mu_.AwaitWithTimeout(ready, absl::Nanoseconds(deadline - now));
+    }
     waiting_for_work_ = false;
   }
   poked_ = false;
@@ -708,6 +716,9 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
 }
 
 int64_t Sequencer::CheckpointDue() const {
+  // After DataLoss nothing more is signed: no checkpoint is ever due (were
+  // one due, the thread would wake for it at once, again and again).
+  if (absl::IsDataLoss(reason_)) return kNever;
   // last_checkpoint_ and checkpoint_retry_at_ns_ belong to the sequencer
   // thread, the only caller.
   return std::max(
