@@ -300,7 +300,10 @@ void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
                        StrCat("node stopped accepting writes after ", what,
                               " (see the node log): ", View(cause))),
                    deferred);
-  if (absl::IsDataLoss(cause)) reason_ = cause;  // checkpoints stop too
+  if (absl::IsDataLoss(cause)) {
+    reason_ = cause;                      // checkpoints stop too
+    deferred.transition->second = cause;  // and the listener knows why
+  }
 }
 
 void Sequencer::RunDeferred(Deferred& deferred) {

@@ -123,8 +123,9 @@ class Sequencer {
   Sequencer& operator=(const Sequencer&) = delete;
 
   // Called with the new state and its reason on every transition, on the
-  // thread that made it, never under the sequencer's lock. Set before
-  // Start().
+  // thread that made it, never under the sequencer's lock: for kFailed
+  // after DataLoss (ReportDataLoss, or a ledger that contradicts the
+  // rollback guard) the reason is that DataLoss. Set before Start().
   void SetStateListener(
       std::function<void(SequencerState, const absl::Status&)> listener);
 
