@@ -287,7 +287,7 @@ void Sequencer::TransitionLocked(SequencerState state,
 
 void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
   if (state_ == SequencerState::kFailed &&
-      (absl::IsDataLoss(reason_) || !absl::IsDataLoss(cause))) {
+      (!data_loss_.ok() || !absl::IsDataLoss(cause))) {
     return;  // keep the first cause, unless this one is corruption
   }
   const std::string what = absl::IsDataLoss(cause)
@@ -301,7 +301,7 @@ void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
                               " (see the node log): ", View(cause))),
                    deferred);
   if (absl::IsDataLoss(cause)) {
-    reason_ = cause;                      // checkpoints stop too
+    data_loss_ = cause;                   // checkpoints stop too
     deferred.transition->second = cause;  // and the listener knows why
   }
 }
@@ -361,7 +361,7 @@ void Sequencer::Shutdown() {
     if (state_ != SequencerState::kStopped) {
       // Without threads (never started) nothing drained the queue.
       TransitionLocked(SequencerState::kStopped,
-                       absl::IsDataLoss(reason_)
+                       !data_loss_.ok()
                            ? reason_
                            : absl::UnavailableError("node is shutting down"),
                        deferred);
@@ -496,7 +496,7 @@ void Sequencer::Run() {
       const int64_t now = clock_->NowNs();
       due = now >= CheckpointDue();
       resume = state_ == SequencerState::kStorageFull && now >= resume_at_ns_;
-      signing = !absl::IsDataLoss(reason_);
+      signing = data_loss_.ok();
     }
     if (resume) TryResume();
     if (exit) break;
@@ -518,7 +518,7 @@ void Sequencer::Run() {
       return publisher_exited_;
     });
     committed = committed_size_;
-    signing = !absl::IsDataLoss(reason_);
+    signing = data_loss_.ok();
   }
   if (signing &&
       (!last_checkpoint_.has_value() || last_checkpoint_->size != committed)) {
@@ -721,7 +721,7 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
 int64_t Sequencer::CheckpointDue() const {
   // After DataLoss nothing more is signed: no checkpoint is ever due (were
   // one due, the thread would wake for it at once, again and again).
-  if (absl::IsDataLoss(reason_)) return kNever;
+  if (!data_loss_.ok()) return kNever;
   // last_checkpoint_ and checkpoint_retry_at_ns_ belong to the sequencer
   // thread, the only caller.
   return std::max(

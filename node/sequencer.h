@@ -297,6 +297,8 @@ class Sequencer {
   mutable Mutex mu_;
   SequencerState state_ ABSL_GUARDED_BY(mu_) = SequencerState::kNew;
   absl::Status reason_ ABSL_GUARDED_BY(mu_);  // why not kRunning
+  // The damage reported (kFailed): nothing more is signed.
+  absl::Status data_loss_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   int64_t resume_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // kStorageFull
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
