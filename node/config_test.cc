@@ -50,10 +50,36 @@ TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->max_group_events, defaults->max_group_events);
   EXPECT_EQ(c->max_message_bytes, defaults->max_message_bytes);
   EXPECT_EQ(c->block_cache_bytes, defaults->block_cache_bytes);
+  EXPECT_EQ(c->max_queued_events, defaults->max_queued_events);
+  EXPECT_EQ(c->max_queued_bytes, defaults->max_queued_bytes);
+  EXPECT_EQ(c->grpc_memory_bytes, defaults->grpc_memory_bytes);
+  EXPECT_EQ(c->full_check_max_entries, defaults->full_check_max_entries);
+  EXPECT_EQ(c->scrub_rate, defaults->scrub_rate);
+  EXPECT_EQ(c->scrub_interval, defaults->scrub_interval);
   EXPECT_EQ(c->log_level, defaults->log_level);
   EXPECT_EQ(c->limits.max_event_bytes, defaults->limits.max_event_bytes);
   EXPECT_EQ(c->limits.max_refs, defaults->limits.max_refs);
   EXPECT_EQ(c->limits.max_payload_bytes, defaults->limits.max_payload_bytes);
+}
+
+// Every key the parser knows is set in the shipped example (uncommented,
+// at its default, or commented out with an explanation).
+TEST(ConfigTest, ShippedExampleMentionsEveryKey) {
+  std::ifstream in(LEDGER_DEPLOY_CONFIG);
+  std::stringstream text;
+  text << in.rdbuf();
+  for (const char* key :
+       {"data_dir", "listen", "origin", "node_name", "checkpoint_interval",
+        "empty_interval", "max_group_events", "max_message_bytes",
+        "block_cache_bytes", "max_queued_events", "max_queued_bytes",
+        "grpc_memory_bytes", "full_check_max_entries", "scrub_rate",
+        "scrub_interval", "log_level"}) {
+    EXPECT_THAT(text.str(),
+                ::testing::AnyOf(HasSubstr(StrCat("\n", key, " = ")),
+                                 HasSubstr(StrCat("\n# ", key, " = "))))
+        << key;
+  }
+  EXPECT_THAT(text.str(), HasSubstr("\n[limits]\n"));
 }
 
 TEST(ConfigTest, ParsesEveryKey) {
@@ -67,6 +93,12 @@ empty_interval = 30
 max_group_events = 5000
 max_message_bytes = 1048576
 block_cache_bytes = 1073741824
+max_queued_events = 5000
+max_queued_bytes = 2097152
+grpc_memory_bytes = 134217728
+full_check_max_entries = 0
+scrub_rate = 0
+scrub_interval = "90m"
 log_level = "debug"
 
 [limits]
@@ -88,6 +120,12 @@ max_payload_bytes = 1024
   EXPECT_EQ(c->max_group_events, 5000u);
   EXPECT_EQ(c->max_message_bytes, 1048576u);
   EXPECT_EQ(c->block_cache_bytes, 1073741824u);
+  EXPECT_EQ(c->max_queued_events, 5000u);
+  EXPECT_EQ(c->max_queued_bytes, 2097152u);
+  EXPECT_EQ(c->grpc_memory_bytes, 134217728u);
+  EXPECT_EQ(c->full_check_max_entries, 0u);  // 0 allowed: tail only
+  EXPECT_EQ(c->scrub_rate, 0u);              // 0 allowed: no scrub
+  EXPECT_EQ(c->scrub_interval, absl::Minutes(90));
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->limits.max_event_bytes, 131072u);
   EXPECT_EQ(c->limits.max_string_bytes, 2048u);
@@ -145,6 +183,15 @@ TEST(ConfigTest, WrongTypesAreErrors) {
       {"empty_interval = \"-1s\"", "empty_interval: must be positive"},
       {"empty_interval = true", "empty_interval: must be a number"},
       {"limits = 3", "limits: must be a table"},
+      {"max_queued_events = 0", "max_queued_events: must be between 1"},
+      {"max_queued_bytes = -1", "max_queued_bytes: must be between 1"},
+      {"grpc_memory_bytes = \"1G\"", "grpc_memory_bytes: must be an integer"},
+      {"full_check_max_entries = -1",
+       "full_check_max_entries: must be between 0"},
+      {"scrub_rate = -1", "scrub_rate: must be between 0"},
+      {"scrub_rate = 1.5", "scrub_rate: must be an integer"},
+      {"scrub_interval = 0", "scrub_interval: must be positive"},
+      {"scrub_interval = \"daily\"", "is not a duration"},
       {"[limits]\nmax_refs = 5000000000", "limits.max_refs: must be between"},
   };
   for (const Case& c : cases) {
@@ -201,6 +248,16 @@ TEST(ConfigTest, ValidateRejectsUnusableSettings) {
       {[](NodeConfig& c) { c.max_message_bytes = 10; }, "max_message_bytes"},
       {[](NodeConfig& c) { c.block_cache_bytes = 4096; },
        "block_cache_bytes: must be at least 1048576"},
+      {[](NodeConfig& c) { c.max_queued_events = 0; },
+       "max_queued_events must be positive"},
+      {[](NodeConfig& c) { c.max_queued_bytes = 1000; },
+       "max_queued_bytes at least 1048576"},
+      {[](NodeConfig& c) {
+         c.max_message_bytes = 8 << 20;
+         c.grpc_memory_bytes = 4 << 20;
+       },
+       "grpc_memory_bytes (4194304) must be at least max_message_bytes "
+       "(8388608)"},
   };
   for (const Case& c : cases) {
     NodeConfig config = good;

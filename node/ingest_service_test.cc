@@ -4,12 +4,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/sync_stream.h"
 #include "node/append_stream.h"
 #include "node/node_testing.h"
 
@@ -299,6 +305,8 @@ TEST_F(IngestServiceTest, ShuttingDownNodeRefusesAppends) {
 
 class AppendStreamTest : public IngestServiceTest {
  protected:
+  static constexpr absl::Duration kStreamWait = absl::Seconds(60);
+
   // Sends `requests` on one stream and returns the final status.
   grpc::Status Stream(const std::vector<v1::AppendBatchRequest>& requests,
                       v1::AppendStreamResponse* response) {
@@ -445,6 +453,244 @@ TEST_F(AppendStreamTest, CancelledStreamLeavesTheNodeServing) {
       Append(SignedAppend(emitter_.key, MakeEventProto(kTenant, 5000)), &ack)
           .ok());
   EXPECT_GE(ack.entry().index(), after_cancel);
+}
+
+// ---- AppendStream as raw bytes ----
+
+// The bytes of `message` as gRPC sends them.
+grpc::ByteBuffer Bytes(std::string_view bytes) {
+  grpc::Slice slice(std::string{bytes});
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// A message that is not an AppendBatchRequest: field 1 (events) claims 100
+// bytes and two follow.
+constexpr std::string_view kGarbage = "\x0a\x64\x01\x02";
+
+TEST_F(AppendStreamTest, UnparsableMessageEndsTheStreamNamingIt) {
+  const uint64_t before = LedgerSize();
+  auto context = Context();
+  grpc::ByteBuffer response;
+  const grpc::internal::RpcMethod method(
+      "/ledger.v1.Ingest/AppendStream",
+      grpc::internal::RpcMethod::CLIENT_STREAMING);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel_.get(), method, context.get(), &response));
+  EXPECT_TRUE(writer->Write(Bytes(BatchOf(1, 2).SerializeAsString())));
+  EXPECT_TRUE(writer->Write(Bytes(BatchOf(3, 1).SerializeAsString())));
+  writer->Write(Bytes(kGarbage));  // the server may end the stream at once
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("batch 2 rejected: message 2 of "
+                                           "the stream is not a valid "
+                                           "ledger.v1.AppendBatchRequest"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("the 2 earlier batches (3 events) are committed"));
+  EXPECT_EQ(LedgerSize(), before + 3);
+}
+
+// Garbage as the first message: nothing committed, and still not OK (a
+// stream whose read loop simply ended would answer OK with no batches).
+TEST_F(AppendStreamTest, UnparsableFirstMessageIsNeverOk) {
+  const uint64_t before = LedgerSize();
+  auto context = Context();
+  grpc::ByteBuffer response;
+  const grpc::internal::RpcMethod method(
+      "/ledger.v1.Ingest/AppendStream",
+      grpc::internal::RpcMethod::CLIENT_STREAMING);
+  std::unique_ptr<grpc::ClientWriter<grpc::ByteBuffer>> writer(
+      grpc::internal::ClientWriterFactory<grpc::ByteBuffer>::Create(
+          channel_.get(), method, context.get(), &response));
+  writer->Write(Bytes(kGarbage));
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("message 0 of the stream"));
+  EXPECT_THAT(s.error_message(), HasSubstr("no batch of this stream"));
+  EXPECT_EQ(LedgerSize(), before);
+}
+
+// ---- Pushback ----
+
+// A node whose append queue holds 4 events; the tests hold its commits so
+// that admitted batches stay admitted (as under a slow disk).
+class PushbackTest : public AppendStreamTest {
+ protected:
+  static constexpr size_t kMaxQueuedEvents = 4;
+  void Configure(NodeConfig& config) override {
+    config.max_queued_events = kMaxQueuedEvents;
+  }
+  void TearDown() override {
+    if (node_ != nullptr) node_->sequencer().ReleaseCommitsForTesting();
+    AppendStreamTest::TearDown();
+  }
+  Sequencer& sequencer() { return node_->sequencer(); }
+  bool Stored(int n) {
+    absl::StatusOr<std::optional<EntryRef>> found = node_->ledger().FindEvent(
+        kTenant, testing::MakeEvent(kTenant, n).event_id);
+    EXPECT_TRUE(found.ok()) << found.status();
+    return found.ok() && found->has_value();
+  }
+  // The pushback hint in a refusal's trailing metadata; -1 if absent or not
+  // a number.
+  static int64_t RetryPushbackMs(const grpc::ClientContext& context) {
+    const auto& trailers = context.GetServerTrailingMetadata();
+    auto it = trailers.find("grpc-retry-pushback-ms");
+    if (it == trailers.end()) return -1;
+    std::optional<uint64_t> ms = ParseCanonicalUint64(
+        std::string_view(it->second.data(), it->second.size()));
+    return ms.has_value() ? static_cast<int64_t>(*ms) : -1;
+  }
+};
+
+TEST_F(PushbackTest, FullNodeRefusesUnaryAppendsWithARetryHint) {
+  const uint64_t before = LedgerSize();
+  sequencer().HoldCommitsForTesting();
+  // Four events fill the queue; their calls wait for the held commits.
+  std::vector<std::thread> waiting;
+  std::vector<grpc::Status> waited(2);
+  waiting.emplace_back([&] {
+    waited[0] = Append(SignedAppend(emitter_.key, MakeEventProto(kTenant, 1)));
+  });
+  ASSERT_TRUE(sequencer().WaitForAdmittedEvents(1, kStreamWait));
+  waiting.emplace_back([&] { waited[1] = AppendBatch(BatchOf(2, 3)); });
+  ASSERT_TRUE(sequencer().WaitForAdmittedEvents(4, kStreamWait));
+
+  {
+    auto context = Context();
+    v1::AppendResponse response;
+    grpc::Status s = ingest_->Append(
+        context.get(), SignedAppend(emitter_.key, MakeEventProto(kTenant, 10)),
+        &response);
+    EXPECT_EQ(s.error_code(), grpc::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("append queue is full"));
+    EXPECT_THAT(s.error_message(), HasSubstr("retry in"));
+    EXPECT_GT(RetryPushbackMs(*context), 0);
+  }
+  {
+    auto context = Context();
+    v1::AppendBatchResponse response;
+    grpc::Status s =
+        ingest_->AppendBatch(context.get(), BatchOf(20, 2), &response);
+    EXPECT_EQ(s.error_code(), grpc::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_GT(RetryPushbackMs(*context), 0);
+    EXPECT_EQ(response.entries_size(), 0);
+  }
+  EXPECT_EQ(sequencer().admitted_events(), 4u);
+
+  sequencer().ReleaseCommitsForTesting();
+  for (std::thread& t : waiting) t.join();
+  EXPECT_TRUE(waited[0].ok()) << waited[0].error_message();
+  EXPECT_TRUE(waited[1].ok()) << waited[1].error_message();
+  EXPECT_EQ(LedgerSize(), before + 4);
+  EXPECT_FALSE(Stored(10));  // refused: nothing stored
+  EXPECT_FALSE(Stored(20));
+  EXPECT_FALSE(Stored(21));
+  // With room again the same request goes in.
+  EXPECT_TRUE(
+      Append(SignedAppend(emitter_.key, MakeEventProto(kTenant, 10))).ok());
+}
+
+// A stream meets a full node: it stops reading (flow control; the batch it
+// holds waits for room, none is refused) and goes on once there is room.
+TEST_F(PushbackTest, FullNodePausesAStreamUntilThereIsRoom) {
+  const uint64_t before = LedgerSize();
+  sequencer().HoldCommitsForTesting();
+  constexpr int kBatches = 12;
+  std::vector<v1::AppendBatchRequest> requests;
+  for (int b = 0; b < kBatches; ++b) requests.push_back(BatchOf(b, 1));
+  auto context = Context();
+  v1::AppendStreamResponse response;
+  auto writer = ingest_->AppendStream(context.get(), &response);
+  for (const v1::AppendBatchRequest& r : requests) {
+    ASSERT_TRUE(writer->Write(r));  // small: gRPC buffers them all
+  }
+  // Four batches fill the queue; the fifth was read and waits for room;
+  // the stream reads nothing more meanwhile (each further message would
+  // wait for room too).
+  ASSERT_TRUE(sequencer().WaitForSpaceWaiters(1, kStreamWait));
+  EXPECT_EQ(sequencer().admitted_events(), kMaxQueuedEvents);
+  EXPECT_EQ(sequencer().space_waiters(), 1u);
+  EXPECT_EQ(LedgerSize(), before);
+  // Other clients are told to come back later meanwhile.
+  EXPECT_EQ(Append(SignedAppend(emitter_.key, MakeEventProto(kTenant, 100)))
+                .error_code(),
+            grpc::RESOURCE_EXHAUSTED);
+
+  sequencer().ReleaseCommitsForTesting();
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.batches(), static_cast<uint64_t>(kBatches));
+  ASSERT_EQ(response.entries_size(), kBatches);
+  for (int b = 0; b < kBatches; ++b) {
+    EXPECT_EQ(response.entries(b).index(), before + b);
+    EXPECT_EQ(response.entries(b).event_id(), requests[b].events(0).event_id());
+  }
+  EXPECT_EQ(LedgerSize(), before + kBatches);
+  EXPECT_EQ(sequencer().space_waiters(), 0u);
+}
+
+// ---- Threads ----
+
+size_t ThreadCount() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// An open stream waiting for its client holds no thread (the callback
+// reactor): N idle streams, each having sent one batch, add far fewer than N
+// threads to the process (server and client are both in it). The bound:
+// gRPC's own pools (its event engine and callback executors) may grow by a
+// few threads per core under the burst of opening the streams, but not with
+// the number of streams; the sync API client adds none per call. A thread
+// per stream would add kStreams.
+TEST_F(AppendStreamTest, OpenStreamsDoNotHoldAThreadEach) {
+#ifdef LEDGER_TSAN_BUILD
+  constexpr int kStreams = 100;
+#else
+  constexpr int kStreams = 300;
+#endif
+  constexpr size_t kMaxGrowth = kStreams / 10;
+  // Warm up gRPC's pools with a stream of its own.
+  v1::AppendStreamResponse warm_up;
+  ASSERT_TRUE(Stream({BatchOf(1'000'000, 1)}, &warm_up).ok());
+  const uint64_t before = LedgerSize();
+  const size_t threads_before = ThreadCount();
+
+  struct Open {
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::AppendStreamResponse response;
+    std::unique_ptr<grpc::ClientWriter<v1::AppendBatchRequest>> writer;
+  };
+  std::vector<Open> streams(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    Open& o = streams[i];
+    o.context = Context();
+    o.writer = ingest_->AppendStream(o.context.get(), &o.response);
+    ASSERT_TRUE(o.writer->Write(BatchOf(i, 1)));
+  }
+  // Every stream's batch is committed: each stream is open and idle.
+  ASSERT_TRUE(
+      node_->sequencer().WaitForCommitted(before + kStreams, kStreamWait));
+  const size_t threads_open = ThreadCount();
+  EXPECT_LT(threads_open, threads_before + kMaxGrowth)
+      << threads_before << " threads before opening " << kStreams
+      << " streams, " << threads_open << " with them open";
+
+  for (Open& o : streams) {
+    o.writer->WritesDone();
+    grpc::Status s = o.writer->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(o.response.batches(), 1u);
+  }
+  EXPECT_EQ(LedgerSize(), before + kStreams);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "ledger/v1/admin.grpc.pb.h"
+#include "ledger/v1/ingest.grpc.pb.h"
 #include "node/node_testing.h"
 
 extern char** environ;
@@ -117,6 +119,63 @@ class MainTest : public ::testing::Test {
     return {"--data",      data_,      "--listen",
             "127.0.0.1:0", "--origin", "ledger.test/main"};
   }
+  static std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::minutes(2));
+    return context;
+  }
+
+  // Runs the node, registers the emitter key unless `registered`, appends
+  // events first .. first+count-1 of kTenant one by one, and stops the
+  // node with SIGINT (which issues a checkpoint covering them). Returns
+  // the ledger size then.
+  uint64_t RunAndAppend(int first, int count, bool registered) {
+    NodeProcess node(Args(), stderr_);
+    const int port = Start(node);
+    EXPECT_GT(port, 0);
+    auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    auto admin = v1::Admin::NewStub(channel);
+    auto ingest = v1::Ingest::NewStub(channel);
+    if (!registered) {
+      v1::RegisterEmitterKeyRequest request;
+      request.set_verifier_key(emitter_.vkey());
+      request.set_tenant(kTenant);
+      request.set_requested_by("test");
+      v1::EntryRef ref;
+      grpc::Status s =
+          admin->RegisterEmitterKey(Context().get(), request, &ref);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    for (int n = first; n < first + count; ++n) {
+      v1::AppendResponse response;
+      grpc::Status s =
+          ingest->Append(Context().get(),
+                         testing::SignedAppend(
+                             emitter_.key, testing::MakeEventProto(kTenant, n)),
+                         &response);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    v1::NodeInfo info;
+    grpc::Status s = admin->GetNodeInfo(Context().get(), {}, &info);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    node.Signal(SIGINT);
+    EXPECT_EQ(node.Wait(), 0) << Stderr();
+    return info.size();
+  }
+
+  // Runs `ledger-node args...`; its exit code, stdout lines in `out`.
+  int RunTool(std::vector<std::string> args, std::vector<std::string>* out) {
+    NodeProcess tool(std::move(args), stderr_);
+    while (std::optional<std::string> line = tool.ReadLine()) {
+      out->push_back(*line);
+    }
+    return tool.Wait();
+  }
+
+  static constexpr char kTenant[] = "acme-ai";
+  testing::EmitterKeyPair emitter_{"labelstudio", 0x51};
 
   testing::TempDir tmp_;
   std::string data_ = tmp_.path() + "/data";
@@ -206,6 +265,95 @@ TEST_F(MainTest, CorruptedLedgerIsRefusedWithExitCode3) {
   NodeProcess node(Args(), stderr_);
   EXPECT_EQ(node.Wait(), 3) << Stderr();
   EXPECT_THAT(Stderr(), HasSubstr("failed verification; refusing to serve"));
+}
+
+// The database restored from a copy older than the last checkpoint the
+// node signed: refused, naming both sizes.
+TEST_F(MainTest, DatabaseRolledBackBehindItsCheckpointExitsWithCode3) {
+  const uint64_t old_size = RunAndAppend(1, 2, /*registered=*/false);
+  const std::string db = data_ + "/db", aside = tmp_.path() + "/db.copy";
+  std::filesystem::copy(db, aside, std::filesystem::copy_options::recursive);
+  const uint64_t new_size = RunAndAppend(10, 3, /*registered=*/true);
+  ASSERT_EQ(new_size, old_size + 3);
+  std::filesystem::remove_all(db);
+  std::filesystem::rename(aside, db);
+
+  NodeProcess node(Args(), stderr_);
+  EXPECT_EQ(node.Wait(), 3) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr("failed verification; refusing to serve"));
+  EXPECT_THAT(Stderr(), HasSubstr(StrCat("the ledger holds ", old_size,
+                                         " entries but this log already "
+                                         "signed a checkpoint of size ",
+                                         new_size)));
+}
+
+// Damage below the last checkpoint, with start checking only the tail:
+// the node starts serving, its scrub finds the damage, and it exits with
+// code 3 naming the entries.
+TEST_F(MainTest, DamageFoundByTheBackgroundScrubExitsWithCode3) {
+  const uint64_t size = RunAndAppend(1, 5, /*registered=*/false);
+  ASSERT_NO_FATAL_FAILURE(testing::FlipEntryBit(data_ + "/db", size - 2));
+  const std::string config = tmp_.path() + "/node.toml";
+  std::ofstream(config) << "full_check_max_entries = 0\n"
+                        << "scrub_rate = 1000000000\n";
+  std::vector<std::string> args = Args();
+  args.insert(args.end(), {"--config", config});
+  NodeProcess node(args, stderr_);
+  EXPECT_GT(Start(node), 0);  // "listening on": start succeeded
+  EXPECT_EQ(node.Wait(), 3) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr(StrCat("entries [", size - 2, ", ", size - 1,
+                                         ") are corrupt")));
+  EXPECT_THAT(Stderr(), HasSubstr("failed verification in the background "
+                                  "scrub; refusing to serve it"));
+}
+
+TEST_F(MainTest, VerifyFindsAMissingIndexRecordAndRepairRebuildsIt) {
+  const uint64_t size = RunAndAppend(1, 3, /*registered=*/false);
+  std::vector<std::string> out;
+  ASSERT_EQ(RunTool({"verify", "--data", data_}, &out), 0) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0], ::testing::StartsWith(
+                          StrCat("VALID: ", size, " entries, root ")));
+
+  ASSERT_NO_FATAL_FAILURE(
+      testing::DeleteEventIdRecord(data_ + "/db", kTenant, 2));
+  const std::string event_id =
+      testing::MakeEventProto(kTenant, 2).event_id();  // the one deleted
+  out.clear();
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 3) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0], ::testing::StartsWith("INVALID: "));
+  EXPECT_THAT(out[0],
+              HasSubstr(StrCat("by_event_id record of event ", event_id)));
+  EXPECT_THAT(out[0], HasSubstr("repair-indexes"));
+  {  // The node refuses it too.
+    NodeProcess node(Args(), stderr_);
+    EXPECT_EQ(node.Wait(), 3) << Stderr();
+  }
+
+  out.clear();
+  EXPECT_EQ(RunTool({"repair-indexes", "--data", data_}, &out), 0) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0],
+              ::testing::StartsWith(StrCat("VALID: ", size, " entries")));
+  EXPECT_THAT(Stderr(), HasSubstr("rebuilt 1 derived records"));
+  EXPECT_THAT(Stderr(), HasSubstr(event_id));
+
+  out.clear();
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 0) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0],
+              ::testing::StartsWith(StrCat("VALID: ", size, " entries")));
+  NodeProcess node(Args(), stderr_);
+  EXPECT_GT(Start(node), 0);
+  node.Signal(SIGTERM);
+  EXPECT_EQ(node.Wait(), 0) << Stderr();
+}
+
+TEST_F(MainTest, VerifyOfAnUninitialisedDirectoryIsAUsageError) {
+  std::vector<std::string> out;
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("is not an initialised data directory"));
 }
 
 }  // namespace

@@ -197,21 +197,26 @@ void Node::OnSequencerState(SequencerState state, const absl::Status& reason) {
   } else if (serving) {
     spdlog::info("ledger.v1.Ingest is SERVING");
   }
-  MutexLock lock(&health_mu_);
-  ingest_serving_ = serving;
-  if (health_server_ != nullptr) {
-    health_server_->SetServing(!data_loss_, serving && !data_loss_);
+  // Damage, whoever found it (the scrub, or the sequencer's rollback guard
+  // check), takes the whole node out of service, once.
+  bool report = false;
+  {
+    MutexLock lock(&health_mu_);
+    ingest_serving_ = serving;
+    if (absl::IsDataLoss(reason) && !data_loss_) {
+      data_loss_ = true;
+      report = true;
+    }
+    if (health_server_ != nullptr) {
+      health_server_->SetServing(!data_loss_, serving && !data_loss_);
+    }
   }
+  if (report && on_data_loss_) on_data_loss_(reason);
 }
 
 void Node::OnDataLoss(const absl::Status& cause) {
+  // The sequencer's state listener (OnSequencerState) does the rest.
   sequencer_->ReportDataLoss(cause);
-  {
-    MutexLock lock(&health_mu_);
-    data_loss_ = true;
-    if (health_server_ != nullptr) health_server_->SetServing(false, false);
-  }
-  if (on_data_loss_) on_data_loss_(cause);
 }
 
 Node::~Node() { Shutdown(); }

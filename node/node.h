@@ -41,8 +41,9 @@ class Node {
   // appends the genesis entry to an empty ledger and registers the
   // cosigner key, issues a checkpoint if none covers the head, then serves
   // on config.listen and starts the scrub. `on_data_loss` is called (once,
-  // from a background thread) if the scrub later finds damage: by then the
-  // node refuses writes and signs nothing more, and should be stopped.
+  // from a background thread) if damage is found later, by the scrub or by
+  // the sequencer's rollback guard check: by then the node refuses writes,
+  // signs nothing more and reports NOT_SERVING, and should be stopped.
   // `clock` must outlive the node.
   static absl::StatusOr<std::unique_ptr<Node>> Start(
       const NodeConfig& config, const Clock* clock = SystemClock::Default(),

@@ -11,6 +11,8 @@
 #include "grpcpp/security/credentials.h"
 #include "ledger/batch.h"
 #include "ledger/entry.h"
+#include "ledger/schema.h"
+#include "ledger/store.h"
 #include "node/convert.h"
 #include "spdlog/spdlog.h"
 
@@ -110,6 +112,38 @@ v1::AppendBatchRequest SignedBatch(const crypto::Ed25519PrivateKey& key,
   return request;
 }
 
+void FlipEntryBit(const std::string& db_dir, uint64_t index) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(db_dir, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<std::optional<std::string>> value =
+      (*store)->Get(Cf::kEntries, EntryKey(index));
+  ASSERT_TRUE(value.ok()) << value.status();
+  ASSERT_TRUE(value->has_value()) << "no entry " << index;
+  std::string bytes = **value;
+  bytes[bytes.size() / 2] ^= 1;
+  rocksdb::WriteBatch batch;
+  batch.Put((*store)->handle(Cf::kEntries), EntryKey(index), bytes);
+  absl::Status s = (*store)->Write(&batch);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+void DeleteEventIdRecord(const std::string& db_dir, std::string_view tenant,
+                         int n) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(db_dir, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string key = EventIdKey(tenant, MakeEvent(tenant, n).event_id);
+  absl::StatusOr<std::optional<std::string>> value =
+      (*store)->Get(Cf::kByEventId, key);
+  ASSERT_TRUE(value.ok()) << value.status();
+  ASSERT_TRUE(value->has_value()) << "no by_event_id record of event " << n;
+  rocksdb::WriteBatch batch;
+  batch.Delete((*store)->handle(Cf::kByEventId), key);
+  absl::Status s = (*store)->Write(&batch);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 void NodeFixture::SetUp() {
   config_.data_dir = dir_.path() + "/data";
   config_.listen = "127.0.0.1:0";
@@ -122,9 +156,15 @@ void NodeFixture::SetUp() {
 void NodeFixture::TearDown() { StopNode(); }
 
 void NodeFixture::StartNode() {
+  absl::Status s = TryStartNode();
+  ASSERT_TRUE(s.ok()) << s;
+}
+
+absl::Status NodeFixture::TryStartNode() {
   spdlog::set_level(spdlog::level::from_str(config_.log_level));
-  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(config_);
-  ASSERT_TRUE(node.ok()) << node.status();
+  absl::StatusOr<std::unique_ptr<Node>> node =
+      Node::Start(config_, SystemClock::Default(), on_data_loss_);
+  if (!node.ok()) return node.status();
   node_ = *std::move(node);
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
@@ -136,6 +176,8 @@ void NodeFixture::StartNode() {
   proof_ = v1::Proof::NewStub(channel_);
   query_ = v1::Query::NewStub(channel_);
   admin_ = v1::Admin::NewStub(channel_);
+  health_ = grpc::health::v1::Health::NewStub(channel_);
+  return absl::OkStatus();
 }
 
 void NodeFixture::StopNode() {
@@ -143,6 +185,7 @@ void NodeFixture::StopNode() {
   proof_.reset();
   query_.reset();
   admin_.reset();
+  health_.reset();
   channel_.reset();
   node_.reset();
 }
@@ -164,6 +207,36 @@ std::unique_ptr<grpc::ClientContext> NodeFixture::Context() {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::minutes(2));
   return context;
+}
+
+grpc::Status NodeFixture::AppendEvents(int first, int count) {
+  std::vector<v1::Event> events;
+  for (int i = 0; i < count; ++i) {
+    events.push_back(MakeEventProto(kTenant, first + i));
+  }
+  v1::AppendBatchResponse response;
+  return ingest_->AppendBatch(
+      Context().get(), SignedBatch(emitter_.key, std::move(events)), &response);
+}
+
+std::string NodeFixture::Health(const std::string& service) {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status s = health_->Check(Context().get(), request, &response);
+  if (!s.ok()) {
+    return StrCat("error ", static_cast<int>(s.error_code()), ": ",
+                  s.error_message());
+  }
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+      response.status());
+}
+
+v1::NodeInfo NodeFixture::GetNodeInfo() {
+  v1::NodeInfo info;
+  grpc::Status s = admin_->GetNodeInfo(Context().get(), {}, &info);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return info;
 }
 
 }  // namespace ledger::node::testing

@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "crypto/ed25519.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/channel.h"
 #include "ledger/event.h"
 #include "ledger/v1/admin.grpc.pb.h"
@@ -64,6 +67,15 @@ v1::AppendRequest SignedAppend(const crypto::Ed25519PrivateKey& key,
 v1::AppendBatchRequest SignedBatch(const crypto::Ed25519PrivateKey& key,
                                    std::vector<v1::Event> events);
 
+// Tampering with a stopped node's database behind the ledger's back, as a
+// failing disk or a careless operator would (test failures if it cannot).
+// Flips one bit in the middle of entry `index`.
+void FlipEntryBit(const std::string& db_dir, uint64_t index);
+// Deletes the by_event_id record of event `n` of `tenant` (numbered as
+// MakeEvent numbers them).
+void DeleteEventIdRecord(const std::string& db_dir, std::string_view tenant,
+                         int n);
+
 // A running node (system clock, data in a TempDir, origin
 // "ledger.test/node") and a client channel to it.
 class NodeFixture : public ::testing::Test {
@@ -78,6 +90,8 @@ class NodeFixture : public ::testing::Test {
   // Config for the next StartNode(); tests may adjust it first.
   NodeConfig& config() { return config_; }
   void StartNode();
+  // As StartNode, but returns why the node did not start.
+  absl::Status TryStartNode();
   void StopNode();
 
   // Registers `key` for `tenant` through the Admin service.
@@ -86,15 +100,26 @@ class NodeFixture : public ::testing::Test {
   uint64_t LedgerSize() { return node_->ledger().head().size; }
   // A client context with a 2 min deadline (sanitizer builds are slow).
   static std::unique_ptr<grpc::ClientContext> Context();
+  // Appends events first .. first+count-1 of kTenant as one batch signed by
+  // emitter_ (registered by the caller); OK or why not.
+  grpc::Status AppendEvents(int first, int count);
+  // What the standard health service says about `service` ("" for the
+  // node): "SERVING", "NOT_SERVING", ..., or the RPC's error.
+  std::string Health(const std::string& service);
+  // Admin.GetNodeInfo (a test failure if the call fails).
+  v1::NodeInfo GetNodeInfo();
 
   TempDir dir_;
   NodeConfig config_;
+  // Given to Node::Start by the next StartNode().
+  std::function<void(const absl::Status&)> on_data_loss_;
   std::unique_ptr<Node> node_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Ingest::Stub> ingest_;
   std::unique_ptr<v1::Proof::Stub> proof_;
   std::unique_ptr<v1::Query::Stub> query_;
   std::unique_ptr<v1::Admin::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   EmitterKeyPair emitter_{"labelstudio", 0x51};
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "base/check.h"
@@ -16,6 +17,9 @@ namespace ledger::node {
 namespace {
 
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
+
+// A deadline that never comes.
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 
 // Written groups that may wait for the publisher while it syncs: one. The
 // writer then waits, batches keep queueing, and the next group is larger;
@@ -295,7 +299,7 @@ void Sequencer::TransitionLocked(SequencerState state,
 
 void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
   if (state_ == SequencerState::kFailed &&
-      (absl::IsDataLoss(reason_) || !absl::IsDataLoss(cause))) {
+      (!data_loss_.ok() || !absl::IsDataLoss(cause))) {
     return;  // keep the first cause, unless this one is corruption
   }
   const std::string what = absl::IsDataLoss(cause)
@@ -308,7 +312,10 @@ void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
                        StrCat("node stopped accepting writes after ", what,
                               " (see the node log): ", View(cause))),
                    deferred);
-  if (absl::IsDataLoss(cause)) reason_ = cause;  // checkpoints stop too
+  if (absl::IsDataLoss(cause)) {
+    data_loss_ = cause;                   // checkpoints stop too
+    deferred.transition->second = cause;  // and the listener knows why
+  }
 }
 
 void Sequencer::RunDeferred(Deferred& deferred) {
@@ -364,6 +371,7 @@ void Sequencer::Shutdown() {
   {
     MutexLock lock(&mu_);
     stop_requested_ = true;
+    hold_commits_for_testing_ = false;
   }
   {
     MutexLock join_lock(&join_mu_);
@@ -376,7 +384,7 @@ void Sequencer::Shutdown() {
     if (state_ != SequencerState::kStopped) {
       // Without threads (never started) nothing drained the queue.
       TransitionLocked(SequencerState::kStopped,
-                       absl::IsDataLoss(reason_)
+                       !data_loss_.ok()
                            ? reason_
                            : absl::UnavailableError("node is shutting down"),
                        deferred);
@@ -426,6 +434,65 @@ bool Sequencer::WaitForState(SequencerState state, absl::Duration timeout) {
   return mu_.AwaitWithTimeout(done, timeout);
 }
 
+bool Sequencer::WaitForCommitted(uint64_t size, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return committed_size_ >= size;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::WaitForAdmittedEvents(size_t n, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return admitted_events_ == n;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+size_t Sequencer::space_waiters() const {
+  MutexLock lock(&mu_);
+  return space_waiters_.size();
+}
+
+bool Sequencer::WaitForSpaceWaiters(size_t n, absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return space_waiters_.size() == n;
+  };
+  return mu_.AwaitWithTimeout(done, timeout);
+}
+
+bool Sequencer::PokeAndWaitForIdleForTesting(absl::Duration timeout) {
+  MutexLock lock(&mu_);
+  poked_ = true;
+  // The thread clears poked_ when it takes the poke, and waits for work
+  // again only after finishing that pass.
+  auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !poked_ && waiting_for_work_;
+  };
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return idle() || writer_exited_;
+  };
+  mu_.AwaitWithTimeout(done, timeout);
+  return idle();
+}
+
+void Sequencer::HoldCommitsForTesting() {
+  MutexLock lock(&mu_);
+  hold_commits_for_testing_ = true;
+}
+
+void Sequencer::ReleaseCommitsForTesting() {
+  MutexLock lock(&mu_);
+  hold_commits_for_testing_ = false;
+}
+
+void Sequencer::FailCommitsForTesting(absl::Status status) {
+  MutexLock lock(&mu_);
+  commit_failure_for_testing_ = std::move(status);
+}
+
 uint64_t Sequencer::append_calls() const {
   MutexLock lock(&mu_);
   return append_calls_;
@@ -452,7 +519,7 @@ void Sequencer::Run() {
       const int64_t now = clock_->NowNs();
       due = now >= CheckpointDue();
       resume = state_ == SequencerState::kStorageFull && now >= resume_at_ns_;
-      signing = !absl::IsDataLoss(reason_);
+      signing = data_loss_.ok();
     }
     if (resume) TryResume();
     if (exit) break;
@@ -474,7 +541,7 @@ void Sequencer::Run() {
       return publisher_exited_;
     });
     committed = committed_size_;
-    signing = !absl::IsDataLoss(reason_);
+    signing = data_loss_.ok();
   }
   if (signing &&
       (!last_checkpoint_.has_value() || last_checkpoint_->size != committed)) {
@@ -499,9 +566,15 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
     if (state_ == SequencerState::kStorageFull) {
       deadline = std::min(deadline, resume_at_ns_);
     }
-    const int64_t wait_ns = deadline - clock_->NowNs();
-    if (wait_ns <= 0) break;
-    mu_.AwaitWithTimeout(ready, absl::Nanoseconds(wait_ns));
+    const int64_t now = clock_->NowNs();
+    if (deadline <= now) break;
+    waiting_for_work_ = true;
+    if (deadline == kNever) {
+      mu_.Await(ready);
+    } else {
+      mu_.AwaitWithTimeout(ready, absl::Nanoseconds(deadline - now));
+    }
+    waiting_for_work_ = false;
   }
   poked_ = false;
   std::vector<Item> group;
@@ -623,19 +696,26 @@ void Sequencer::RunPublisher() {
 void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   const ledger::Head head = groups.back().head;
   absl::Status failure;
+  absl::Status commit_failure;  // test hook
   uint64_t committed = 0;
   {
     MutexLock lock(&mu_);
+    mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !hold_commits_for_testing_;
+    });
     // Later groups build on what failed: fail them too.
     if (state_ == SequencerState::kFailed) failure = reason_;
     committed = committed_size_;
+    commit_failure = commit_failure_for_testing_;
   }
   if (failure.ok()) {
     if (absl::Status s = ledger_->Publish(head); !s.ok()) {
       failure = Annotate(
           s, StrCat("making entries up to size ", head.size, " durable"));
     } else if (head.size != committed) {
-      if (absl::Status c = coordinator_->Commit(head); !c.ok()) {
+      if (absl::Status c =
+              commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;
+          !c.ok()) {
         failure = absl::UnavailableError(
             StrCat("entries up to size ", head.size,
                    " could not be committed: ", View(c)));
@@ -662,6 +742,9 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
 }
 
 int64_t Sequencer::CheckpointDue() const {
+  // After DataLoss nothing more is signed: no checkpoint is ever due (were
+  // one due, the thread would wake for it at once, again and again).
+  if (!data_loss_.ok()) return kNever;
   // last_checkpoint_ and checkpoint_retry_at_ns_ belong to the sequencer
   // thread, the only caller.
   return std::max(

@@ -132,8 +132,9 @@ class Sequencer {
   Sequencer& operator=(const Sequencer&) = delete;
 
   // Called with the new state and its reason on every transition, on the
-  // thread that made it, never under the sequencer's lock. Set before
-  // Start().
+  // thread that made it, never under the sequencer's lock: for kFailed
+  // after DataLoss (ReportDataLoss, or a ledger that contradicts the
+  // rollback guard) the reason is that DataLoss. Set before Start().
   void SetStateListener(
       std::function<void(SequencerState, const absl::Status&)> listener);
 
@@ -201,6 +202,34 @@ class Sequencer {
   bool WaitForAppendCalls(uint64_t n, absl::Duration timeout);
   // Waits until state() == `state` or `timeout`; true in the first case.
   bool WaitForState(SequencerState state, absl::Duration timeout);
+  // Waits until a head of at least `size` entries is committed, or
+  // `timeout`; true in the first case.
+  bool WaitForCommitted(uint64_t size, absl::Duration timeout);
+  // Waits until admitted_events() == `n`, or `timeout`; true in the first
+  // case.
+  bool WaitForAdmittedEvents(size_t n, absl::Duration timeout);
+  // WhenSpace callbacks waiting for room now.
+  size_t space_waiters() const;
+  // Waits until space_waiters() == `n`, or `timeout`; true in the first
+  // case.
+  bool WaitForSpaceWaiters(size_t n, absl::Duration timeout);
+
+  // Test hooks.
+  //
+  // Poke(), then waits until the sequencer thread has taken the poke (it
+  // re-read the clock and decided about a checkpoint) and waits for work
+  // again; false if it does not wait within `timeout` (it keeps finding
+  // something to do, or it stopped).
+  bool PokeAndWaitForIdleForTesting(absl::Duration timeout);
+  // While commits are held the publisher takes written groups but makes
+  // none durable, as if its sync or commit hung: admitted batches stay
+  // admitted and the queue fills up behind them. For tests that run a whole
+  // node and cannot reach its coordinator. Shutdown() releases the hold.
+  void HoldCommitsForTesting();
+  void ReleaseCommitsForTesting();
+  // Every later commit fails with `status` instead of reaching the
+  // coordinator, as if the coordinator refused it.
+  void FailCommitsForTesting(absl::Status status);
 
  private:
   struct Item {
@@ -279,6 +308,8 @@ class Sequencer {
   mutable Mutex mu_;
   SequencerState state_ ABSL_GUARDED_BY(mu_) = SequencerState::kNew;
   absl::Status reason_ ABSL_GUARDED_BY(mu_);  // why not kRunning
+  // The damage reported (kFailed): nothing more is signed.
+  absl::Status data_loss_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
   int64_t resume_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // kStorageFull
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
@@ -298,6 +329,11 @@ class Sequencer {
   bool have_checkpoint_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t append_calls_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_issued_ ABSL_GUARDED_BY(mu_) = 0;
+  // Test hooks: the sequencer thread waits in NextGroup; commits are held;
+  // commits fail with this.
+  bool waiting_for_work_ ABSL_GUARDED_BY(mu_) = false;
+  bool hold_commits_for_testing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status commit_failure_for_testing_ ABSL_GUARDED_BY(mu_);
 
   Mutex join_mu_;
   std::thread thread_ ABSL_GUARDED_BY(join_mu_);
