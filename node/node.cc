@@ -202,13 +202,16 @@ void Node::OnSequencerState(SequencerState state, const absl::Status& reason) {
   bool report = false;
   {
     MutexLock lock(&health_mu_);
-    ingest_serving_ = serving;
+    // The state now, not the one this call reports: two transitions made
+    // on two threads can reach here in either order, and health must end
+    // up saying what is true.
+    ingest_serving_ = sequencer_->state() == SequencerState::kRunning;
     if (absl::IsDataLoss(reason) && !data_loss_) {
       data_loss_ = true;
       report = true;
     }
     if (health_server_ != nullptr) {
-      health_server_->SetServing(!data_loss_, serving && !data_loss_);
+      health_server_->SetServing(!data_loss_, ingest_serving_ && !data_loss_);
     }
   }
   if (report && on_data_loss_) on_data_loss_(reason);

@@ -42,6 +42,21 @@ absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
   return summary;
 }
 
+absl::StatusOr<json> FloodCommand(const BenchEnv& env,
+                                  const FloodOptions& options) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
+                          BenchNode::Start(env));
+  std::cerr << "ledger-bench: " << options.clients << " clients x "
+            << options.outstanding << " calls for " << options.seconds
+            << " s, then " << options.streams << " open streams ..."
+            << std::endl;
+  LEDGER_ASSIGN_OR_RETURN(
+      FloodResult result,
+      RunFlood(node->node(), node->emitter().key(), options));
+  LEDGER_RETURN_IF_ERROR(node->Stop());
+  return json{{"flood", FloodToJson(options, result)}};
+}
+
 absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
                                    uint64_t requests, uint64_t warmup,
                                    int clients, const std::string& connect) {

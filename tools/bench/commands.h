@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "tools/bench/flood.h"
 #include "tools/bench/scenario.h"
 #include "tools/bench/suite.h"
 
@@ -38,5 +39,10 @@ absl::StatusOr<nlohmann::json> VerifyOfflineCommand(const BenchEnv& env,
 absl::StatusOr<nlohmann::json> PeersCommand(const BenchEnv& env,
                                             const IngestSpec& spec,
                                             const PgSweepOptions& postgres);
+
+// The node under a flood and under thousands of open streams (flood.h):
+// its memory, threads and health answers.
+absl::StatusOr<nlohmann::json> FloodCommand(const BenchEnv& env,
+                                            const FloodOptions& options);
 
 }  // namespace ledger::bench

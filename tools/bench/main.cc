@@ -8,6 +8,7 @@
 //   ledger-bench proofs --size N [--requests N] [--warmup N] [--clients N]
 //                       [--connect A]
 //   ledger-bench verify-offline --entries N
+//   ledger-bench flood [--clients N] [--seconds S] [--streams N] ...
 //   ledger-bench peers [--no-postgres] [--pg-rows N] ...
 //   ledger-bench suite [--events N] [--no-postgres] ...
 //   ledger-bench growth [--target N] [--step N] [--probe N]
@@ -47,6 +48,7 @@ struct Flags {
   std::string connect;
   SuiteOptions suite;
   GrowthOptions growth;
+  FloodOptions flood;
   PgSweepOptions pg;
 };
 
@@ -151,6 +153,26 @@ int Main(int argc, char** argv) {
       app.add_subcommand("verify-offline", "offline verification rate");
   verify->add_option("--entries", f.entries, "ledger size")
       ->capture_default_str();
+  CLI::App* flood = app.add_subcommand(
+      "flood", "memory, threads and health under a flood and open streams");
+  flood->add_option("--clients", f.flood.clients, "flooding clients")
+      ->capture_default_str();
+  flood
+      ->add_option("--outstanding", f.flood.outstanding,
+                   "calls in flight per client")
+      ->capture_default_str();
+  flood->add_option("--seconds", f.flood.seconds, "flood duration")
+      ->capture_default_str();
+  flood->add_option("--batch-size", f.flood.batch_size, "events per call")
+      ->capture_default_str();
+  flood->add_option("--pool", f.flood.pool_events, "distinct events cycled")
+      ->capture_default_str();
+  flood->add_option("--streams", f.flood.streams, "open streams")
+      ->capture_default_str();
+  flood
+      ->add_option("--hold-seconds", f.flood.hold_seconds,
+                   "how long the streams stay open")
+      ->capture_default_str();
   CLI::App* peers = app.add_subcommand("peers", "the peers alone");
   AddSpecOptions(peers, f);
   AddPgOptions(peers, f.pg);
@@ -234,6 +256,8 @@ int Main(int argc, char** argv) {
     result = VerifyOfflineCommand(f.env, f.entries);
   } else if (peers->parsed()) {
     result = PeersCommand(f.env, f.spec, f.pg);
+  } else if (flood->parsed()) {
+    result = FloodCommand(f.env, f.flood);
   } else if (suite->parsed()) {
     result = RunSuite(f.env, f.suite);
   } else {
