@@ -30,7 +30,10 @@ requires(!std::same_as<T, char> &&
          !std::same_as<T, bool>) void Append(std::string& out, T v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out.append(buf, r.ptr);
+  // (pointer, length), not the iterator pair: GCC 12 at -O2 and above warns
+  // falsely about overlapping copies (-Wrestrict, GCC bug 105329) in the
+  // iterator overload, which goes through basic_string::_M_replace.
+  out.append(buf, static_cast<size_t>(r.ptr - buf));
 }
 inline void Append(std::string& out, bool b) {
   out.append(b ? "true" : "false");

@@ -64,6 +64,9 @@ TEST(EventCodecTest, StartsWithMagicAndVersion) {
 
 // One mutation per field: each must change the bytes (the field is
 // encoded) and survive a round trip (it is decoded into the same field).
+// One-character values are assigned as chars: assigning a one-character
+// string literal trips a false -Wrestrict in GCC 12 at -O2 and above (GCC
+// bug 105329).
 TEST(EventCodecTest, EveryFieldRoundTripsAndChangesTheBytes) {
   using Mutation = std::function<void(Event&)>;
   const std::pair<const char*, Mutation> mutations[] = {
@@ -77,10 +80,10 @@ TEST(EventCodecTest, EveryFieldRoundTripsAndChangesTheBytes) {
       {"actor.kind", [](Event& e) { e.actor.kind = ActorKind::kModel; }},
       {"actor.id", [](Event& e) { e.actor.id = "user:1"; }},
       {"actor.role", [](Event& e) { e.actor.role = "reviewer"; }},
-      {"on_behalf_of", [](Event& e) { e.on_behalf_of = "x"; }},
+      {"on_behalf_of", [](Event& e) { e.on_behalf_of = 'x'; }},
       {"source.ip", [](Event& e) { e.source.ip = "::1"; }},
-      {"source.session", [](Event& e) { e.source.session = "s"; }},
-      {"source.request_id", [](Event& e) { e.source.request_id = "r"; }},
+      {"source.session", [](Event& e) { e.source.session = 's'; }},
+      {"source.request_id", [](Event& e) { e.source.request_id = 'r'; }},
       {"subjects", [](Event& e) { e.subjects.pop_back(); }},
       {"subjects[0].kind",
        [](Event& e) { e.subjects[0].kind = SubjectKind::kDataset; }},

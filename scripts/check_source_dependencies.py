@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""Checks #include edges against scripts/source-dependencies.json.
+"""Checks #include edges and test-only code against scripts/source-dependencies.json.
 
 Every C++ file belongs to the first module whose path prefix matches it; each
 quoted or angled include that names one of our modules (or a guarded external
-library) must be allowed for the including module. Prints every violation
-and exits 1 if there is any.
+library) must be allowed for the including module. No file outside the test
+code ("test_only" files) may include a test-only header.
+
+With --targets FILE (the target list CMake writes into the build directory,
+ledger-targets.json), also checks the link graph: no target outside the
+tests (test executables, targets named like a test helper or defined in
+tests/) may link a test helper or GTest, directly or through other targets.
+
+Prints every violation and exits 1 if there is any.
 """
+import argparse
+import fnmatch
 import json
 import os
 import re
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+LINK_ONLY = re.compile(r'^\$<LINK_ONLY:(.*)>$')
 
 
 def module_of(path, modules):
@@ -21,14 +31,15 @@ def module_of(path, modules):
     return None
 
 
-def main():
-    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
-                           os.path.join(os.path.dirname(__file__), ".."))
-    with open(os.path.join(root, "scripts", "source-dependencies.json")) as f:
-        policy = json.load(f)
+def matches(path, patterns):
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns)
+
+
+def check_includes(root, policy):
     modules = policy["modules"]
     external = policy["external"]
     forbidden = policy["forbidden_external"]
+    test_files = policy["test_only"]["files"]
     violations = []
     checked = 0
     for folder in ("base", "crypto", "ledger", "node", "tools", "tests"):
@@ -43,9 +54,14 @@ def main():
                     violations.append(f"{rel}: belongs to no module")
                     continue
                 checked += 1
+                is_test = matches(rel, test_files)
                 with open(full, encoding="utf-8") as f:
                     text = f.read()
                 for inc in INCLUDE.findall(text):
+                    if not is_test and matches(inc, test_files):
+                        violations.append(
+                            f"{rel}: is not test code but includes the "
+                            f"test-only header \"{inc}\"")
                     for ext, prefixes in external.items():
                         if any(inc.startswith(p) for p in prefixes):
                             if ext in forbidden.get(src, []):
@@ -64,9 +80,68 @@ def main():
                             violations.append(
                                 f"{rel}: {src} may not include \"{inc}\" "
                                 f"({dst})")
+    return checked, violations
+
+
+def check_links(targets_file, policy):
+    """Product targets must not reach a test-only target or GTest."""
+    spec = policy["test_only"]
+    with open(targets_file, encoding="utf-8") as f:
+        targets = {t["name"]: t for t in json.load(f)["targets"]}
+
+    def test_only(name):
+        t = targets[name]
+        return (t["test"] or matches(name, spec["target_patterns"]) or
+                any(t["dir"] == d or t["dir"].startswith(d + "/")
+                    for d in spec["target_dirs"]))
+
+    def links(name):
+        for lib in targets[name]["links"]:
+            m = LINK_ONLY.match(lib)
+            yield m.group(1) if m else lib
+
+    violations = []
+    products = sorted(n for n in targets if not test_only(n))
+    for name in products:
+        # Depth-first over our own targets, remembering the path.
+        seen = {name}
+        stack = [(name, [name])]
+        while stack:
+            current, path = stack.pop()
+            for lib in links(current):
+                via = " -> ".join(path + [lib])
+                if lib in targets:
+                    if test_only(lib):
+                        violations.append(
+                            f"{name} ({targets[name]['dir']}) links the test "
+                            f"helper {lib}: {via}")
+                    elif lib not in seen:
+                        seen.add(lib)
+                        stack.append((lib, path + [lib]))
+                elif matches(lib, spec["forbidden_links"]):
+                    violations.append(f"{name} ({targets[name]['dir']}) "
+                                      f"links {lib}: {via}")
+    return len(products), violations
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?",
+                        default=os.path.join(os.path.dirname(__file__), ".."))
+    parser.add_argument("--targets", help="ledger-targets.json of a build")
+    args = parser.parse_args()
+    root = os.path.abspath(args.root)
+    with open(os.path.join(root, "scripts", "source-dependencies.json")) as f:
+        policy = json.load(f)
+    checked, violations = check_includes(root, policy)
+    summary = f"checked {checked} files"
+    if args.targets:
+        products, link_violations = check_links(args.targets, policy)
+        violations += link_violations
+        summary += f" and the links of {products} non-test targets"
     for v in violations:
         print(v)
-    print(f"checked {checked} files, {len(violations)} violation(s)")
+    print(f"{summary}, {len(violations)} violation(s)")
     return 1 if violations else 0
 
 

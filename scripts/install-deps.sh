@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3 clang-format
+  build-essential cmake ninja-build pkg-config git python3 clang clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libsodium-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev

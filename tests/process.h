@@ -1,58 +1,19 @@
 #pragma once
 
-// Child processes for multi-process tests: spawn with captured output, read
-// lines with deadlines, signal, wait with deadlines. Never sleeps blindly.
+// Helpers of the multi-process tests: the child-process control of
+// tools/common/subprocess.h under the names the tests use, and the paths
+// of this build's binaries.
 
-#include <sys/types.h>
-
-#include <chrono>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "absl/status/statusor.h"
+#include "tools/common/subprocess.h"
 
 namespace ledger::testing {
 
-struct RunResult {
-  int exit_code = -1;  // -1 if killed by a signal
-  std::string out;
-  std::string err;
-};
-
-// Runs `argv` to completion (stdin from /dev/null or `input`), killing it
-// after `timeout`. DeadlineExceeded if it had to be killed.
-absl::StatusOr<RunResult> Run(const std::vector<std::string>& argv,
-                              std::chrono::milliseconds timeout,
-                              const std::string& input = "");
-
-// A long-running child (a server). Its stdout is read line by line; its
-// stderr goes to a file for diagnostics.
-class Process {
- public:
-  static absl::StatusOr<Process> Start(const std::vector<std::string>& argv,
-                                       const std::string& stderr_path);
-  Process(Process&& other) noexcept;
-  Process& operator=(Process&& other) noexcept;
-  ~Process();  // SIGKILLs a still-running child
-
-  // The next stdout line containing `needle`, waiting until `deadline`.
-  absl::StatusOr<std::string> WaitForLine(std::string_view needle,
-                                          std::chrono::milliseconds timeout);
-  // Sends `signal` and waits for exit; returns the exit code (-signal if it
-  // died of a signal). DeadlineExceeded (after SIGKILL) if it did not exit.
-  absl::StatusOr<int> Stop(int signal, std::chrono::milliseconds timeout);
-  pid_t pid() const { return pid_; }
-
- private:
-  Process() = default;
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  std::string buffered_;
-};
-
-// A TCP port on 127.0.0.1 that was free a moment ago.
-int FreePort();
+using subprocess::FreePort;
+using subprocess::Process;
+using subprocess::Run;
+using subprocess::RunResult;
 
 // Directory of the build's binaries (set by CMake as LEDGER_BINARY_DIR).
 std::string BinaryPath(const std::string& relative);

@@ -9,8 +9,8 @@
 #include "base/strings.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "tests/process.h"
 #include "tools/bench/cleanup.h"
+#include "tools/common/subprocess.h"
 
 namespace ledger::bench {
 namespace {
@@ -44,7 +44,8 @@ class LedgerBenchCliTest : public ::testing::Test {
                                      "--out",
                                      dir_ + "/out.json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    absl::StatusOr<testing::RunResult> r = testing::Run(argv, kRunTimeout);
+    absl::StatusOr<subprocess::RunResult> r =
+        subprocess::Run(argv, kRunTimeout);
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return json();
     EXPECT_EQ(r->exit_code, 0) << r->err;
@@ -131,7 +132,7 @@ TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
 }
 
 TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
-  absl::StatusOr<testing::Process> node = testing::Process::Start(
+  absl::StatusOr<subprocess::Process> node = subprocess::Process::Start(
       {LEDGER_NODE_BINARY, "--data", dir_ + "/node", "--listen", "127.0.0.1:0"},
       dir_ + "/node.log");
   ASSERT_TRUE(node.ok()) << node.status();
@@ -152,9 +153,9 @@ TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
   ASSERT_TRUE(node->Stop(SIGTERM, std::chrono::seconds(30)).ok());
 
   // Nothing listening: a clear error, exit code 1.
-  absl::StatusOr<testing::RunResult> r =
-      testing::Run({LEDGER_BENCH_BINARY, "proofs", "--connect", listen},
-                   std::chrono::seconds(60));
+  absl::StatusOr<subprocess::RunResult> r =
+      subprocess::Run({LEDGER_BENCH_BINARY, "proofs", "--connect", listen},
+                      std::chrono::seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 1);
   EXPECT_NE(r->err.find("GetCheckpoint from " + listen), std::string::npos)
@@ -208,7 +209,7 @@ TEST_F(LedgerBenchCliTest, GrowthReportsEveryStep) {
 }
 
 TEST_F(LedgerBenchCliTest, BadUsageExitsTwo) {
-  absl::StatusOr<testing::RunResult> r = testing::Run(
+  absl::StatusOr<subprocess::RunResult> r = subprocess::Run(
       {LEDGER_BENCH_BINARY, "ingest", "--rpc", "stream", "--rate", "10"},
       std::chrono::seconds(30));
   ASSERT_TRUE(r.ok());

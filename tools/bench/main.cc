@@ -80,7 +80,11 @@ void AddSpecOptions(CLI::App* cmd, Flags& f) {
 }
 
 void AddPgOptions(CLI::App* cmd, PgSweepOptions& pg) {
-  cmd->add_flag("!--no-postgres", pg.enabled, "skip PostgreSQL");
+  cmd->add_flag("!--no-postgres", pg.enabled,
+                PostgresSupported()
+                    ? "skip PostgreSQL"
+                    : "skip PostgreSQL (required: this ledger-bench was "
+                      "built without PostgreSQL support)");
   cmd->add_option("--pg-bin", pg.bin_dir, "PostgreSQL bin directory");
   cmd->add_option("--pg-rows", pg.rows, "rows per PostgreSQL run")
       ->capture_default_str();
@@ -236,6 +240,13 @@ int Main(int argc, char** argv) {
   f.spec.name = StrCat(f.spec.per_event_signatures ? "per-event " : "batch ",
                        RpcName(f.spec.rpc), " b", f.spec.batch_size, " c",
                        f.spec.clients, f.spec.rate > 0 ? " open" : "");
+  if ((peers->parsed() && f.pg.enabled) ||
+      (suite->parsed() && f.suite.postgres.enabled)) {
+    if (!PostgresSupported()) {
+      std::cerr << "ledger-bench: " << kNoPostgresMessage << "\n";
+      return 2;
+    }
+  }
   if ((ingest->parsed() || peers->parsed())) {
     if (absl::Status s = ValidateSpec(f.spec); !s.ok()) {
       std::cerr << "ledger-bench: " << s.message() << "\n";

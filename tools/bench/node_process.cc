@@ -37,7 +37,7 @@ void SetDeadline(grpc::ClientContext& ctx, double seconds) {
 
 }  // namespace
 
-NodeProcess::NodeProcess(NodeOptions options, testing::Process process)
+NodeProcess::NodeProcess(NodeOptions options, subprocess::Process process)
     : options_(std::move(options)), process_(std::move(process)) {}
 
 NodeProcess::~NodeProcess() {
@@ -47,8 +47,8 @@ NodeProcess::~NodeProcess() {
 absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     const NodeOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(
-      testing::Process process,
-      testing::Process::Start(
+      subprocess::Process process,
+      subprocess::Process::Start(
           {options.binary, "--data", options.data_dir, "--listen",
            "127.0.0.1:0", "--log-level", options.log_level},
           options.log_path));

@@ -19,7 +19,7 @@
 #include "crypto/note.h"
 #include "ledger/v1/admin.grpc.pb.h"
 #include "ledger/v1/proof.grpc.pb.h"
-#include "tests/process.h"
+#include "tools/common/subprocess.h"
 
 namespace ledger::bench {
 
@@ -66,9 +66,9 @@ class NodeProcess {
   absl::StatusOr<int> Stop(double timeout_seconds = 60);
 
  private:
-  NodeProcess(NodeOptions options, testing::Process process);
+  NodeProcess(NodeOptions options, subprocess::Process process);
   NodeOptions options_;
-  testing::Process process_;
+  subprocess::Process process_;
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   bool stopped_ = false;

@@ -10,8 +10,8 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "tests/process.h"
 #include "tools/bench/cleanup.h"
+#include "tools/common/subprocess.h"
 
 namespace ledger::bench {
 namespace {
@@ -32,9 +32,9 @@ std::vector<std::string> As(const std::string& runuser,
 absl::Status RunChecked(const std::vector<std::string>& argv,
                         double timeout_seconds) {
   LEDGER_ASSIGN_OR_RETURN(
-      testing::RunResult r,
-      testing::Run(argv, std::chrono::milliseconds(
-                             static_cast<int64_t>(timeout_seconds * 1000))));
+      subprocess::RunResult r,
+      subprocess::Run(argv, std::chrono::milliseconds(
+                                static_cast<int64_t>(timeout_seconds * 1000))));
   if (r.exit_code != 0) {
     std::string cmd;
     for (const std::string& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
@@ -111,7 +111,7 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
       As(pg->runuser_, {pg->bin_dir_ + "/initdb", "-D", data, "-U", "postgres",
                         "--auth=trust", "-E", "UTF8", "--no-locale"}),
       options.timeout_seconds));
-  pg->port_ = testing::FreePort();
+  pg->port_ = subprocess::FreePort();
   const std::string server_options =
       StrCat("-c listen_addresses=127.0.0.1 -c port=", pg->port_,
              " -c unix_socket_directories=", dir,
@@ -123,9 +123,9 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
   const std::string bin = pg->bin_dir_, runuser = pg->runuser_;
   UnregisterCleanup(pg->cleanup_);
   pg->cleanup_ = RegisterCleanup([bin, runuser, data, dir] {
-    (void)testing::Run(As(runuser, {bin + "/pg_ctl", "-D", data, "-m",
-                                    "immediate", "-w", "stop"}),
-                       std::chrono::seconds(30));
+    (void)subprocess::Run(As(runuser, {bin + "/pg_ctl", "-D", data, "-m",
+                                       "immediate", "-w", "stop"}),
+                          std::chrono::seconds(30));
     RemoveTree(dir);
   });
   pg->running_ = true;
@@ -135,7 +135,7 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
           "-t", StrCat(static_cast<int>(options.timeout_seconds)), "-o",
           server_options, "start"}),
       options.timeout_seconds + 10));
-  absl::StatusOr<testing::RunResult> version = testing::Run(
+  absl::StatusOr<subprocess::RunResult> version = subprocess::Run(
       {pg->bin_dir_ + "/postgres", "--version"}, std::chrono::seconds(10));
   if (version.ok()) pg->version_ = std::string(Trim(version->out));
   return pg;

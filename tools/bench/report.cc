@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "base/strings.h"
-#include "tests/process.h"
+#include "tools/common/subprocess.h"
 
 namespace ledger::bench {
 namespace {
@@ -34,8 +34,8 @@ std::string FirstLineWith(const std::string& path, std::string_view key) {
 }
 
 std::string Command(const std::vector<std::string>& argv) {
-  absl::StatusOr<testing::RunResult> r =
-      testing::Run(argv, std::chrono::seconds(10));
+  absl::StatusOr<subprocess::RunResult> r =
+      subprocess::Run(argv, std::chrono::seconds(10));
   if (!r.ok() || r->exit_code != 0) return "";
   return std::string(Trim(r->out));
 }

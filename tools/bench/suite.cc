@@ -6,8 +6,6 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "tools/bench/pg_peer.h"
-#include "tools/bench/pg_server.h"
 #include "tools/bench/proofs.h"
 #include "tools/bench/report.h"
 

@@ -45,8 +45,19 @@ absl::StatusOr<nlohmann::json> RunSuite(const BenchEnv& env,
 // plain table at the chained best and at (1, many_clients), checks the
 // chain of the last chained run, stops the server. Records: `rows` events
 // of the workload of `seed`.
+// Unimplemented if ledger-bench was built without the PostgreSQL peer.
 absl::StatusOr<nlohmann::json> RunPgSweep(const BenchEnv& env,
                                           const PgSweepOptions& options);
+
+// Whether ledger-bench was built with the PostgreSQL peer (libpq was found
+// when the build was configured; tools/bench/CMakeLists.txt).
+bool PostgresSupported();
+
+// The message for a PostgreSQL run asked of a build without it.
+inline constexpr char kNoPostgresMessage[] =
+    "this ledger-bench was built without PostgreSQL support (libpq was not "
+    "found when the build was configured): pass --no-postgres, or install "
+    "libpq-dev (scripts/install-deps.sh) and rebuild";
 
 // Ratios and targets of a summary holding "runs" and "peers".
 void AddRatiosAndTargets(nlohmann::json& summary);

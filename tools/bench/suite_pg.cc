@@ -1,4 +1,22 @@
-// The PostgreSQL sweep of suite.h.
+// The PostgreSQL sweep of suite.h. LEDGER_BENCH_POSTGRES is defined when
+// the PostgreSQL peer (pg_peer.cc, pg_server.cc; libpq) is built.
+
+#include "tools/bench/suite.h"
+
+#ifndef LEDGER_BENCH_POSTGRES
+
+namespace ledger::bench {
+
+bool PostgresSupported() { return false; }
+
+absl::StatusOr<nlohmann::json> RunPgSweep(const BenchEnv&,
+                                          const PgSweepOptions&) {
+  return absl::UnimplementedError(kNoPostgresMessage);
+}
+
+}  // namespace ledger::bench
+
+#else
 
 #include <iostream>
 
@@ -7,7 +25,6 @@
 #include "tools/bench/pg_peer.h"
 #include "tools/bench/pg_server.h"
 #include "tools/bench/report.h"
-#include "tools/bench/suite.h"
 
 namespace ledger::bench {
 namespace {
@@ -47,6 +64,8 @@ absl::StatusOr<json> RunOne(const std::string& conninfo,
 }
 
 }  // namespace
+
+bool PostgresSupported() { return true; }
 
 absl::StatusOr<json> RunPgSweep(const BenchEnv& env,
                                 const PgSweepOptions& options) {
@@ -107,3 +126,5 @@ absl::StatusOr<json> RunPgSweep(const BenchEnv& env,
 }
 
 }  // namespace ledger::bench
+
+#endif  // LEDGER_BENCH_POSTGRES
