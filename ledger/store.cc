@@ -62,7 +62,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   std::string probe = dir;
   if (!env->FileExists(probe).ok()) {
     probe = std::filesystem::path(dir).parent_path().string();
-    if (probe.empty()) probe = ".";
+    // assign(pointer, length): GCC 12 at -O2 warns falsely about
+    // overlapping copies (-Wrestrict, GCC bug 105329) for operator=.
+    if (probe.empty()) probe.assign(".", 1);
   }
   if (env->GetFreeSpace(probe, &free_bytes).ok() &&
       free_bytes < kOpenReserveBytes) {
