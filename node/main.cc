@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -103,6 +104,15 @@ int Check(const std::optional<std::string>& config_file,
   } else if (!absl::IsNotFound(guard.status())) {
     spdlog::critical("{}", View(guard.status()));
     return kExitDataLoss;
+  }
+  if (std::filesystem::exists(layout.acked_head)) {
+    absl::StatusOr<std::unique_ptr<FileAckedHead>> acked =
+        FileAckedHead::Open(layout.acked_head);
+    if (!acked.ok()) {
+      spdlog::critical("{}", View(acked.status()));
+      return kExitDataLoss;
+    }
+    options.acknowledged_head = (*acked)->at_open();
   }
   absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
       ledger::Ledger::Open(layout.db, options);

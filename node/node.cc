@@ -117,6 +117,8 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   options.full_check_max_entries = config.full_check_max_entries;
   options.env = hooks.env;
   if (guard_ != nullptr) options.signed_head = guard_->last();
+  LEDGER_ASSIGN_OR_RETURN(acked_head_, FileAckedHead::Open(layout.acked_head));
+  options.acknowledged_head = acked_head_->at_open();
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);
   };
@@ -142,6 +144,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   // After a tail-only open, appends wait for the index check (the scrub's
   // first step): a damaged event index could let an event in twice.
   sequencer_options.hold_writes = !ledger_->fully_checked();
+  sequencer_options.acked_head = acked_head_.get();
   sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
                                            clock, identity_.get(), guard_.get(),
                                            sequencer_options);

@@ -82,6 +82,7 @@ class Node {
   std::function<void(const absl::Status&)> on_data_loss_;
   std::unique_ptr<NodeIdentity> identity_;
   std::unique_ptr<RollbackGuard> guard_;
+  std::unique_ptr<FileAckedHead> acked_head_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<LocalCoordinator> coordinator_;
   std::unique_ptr<Sequencer> sequencer_;
