@@ -606,10 +606,9 @@ TEST_F(DerivedTamperTest, AcknowledgedHeadIsCheckedAtItsSize) {
       options.acknowledged_head = acked;
       s = OpenWith(options);
       EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-      EXPECT_THAT(Msg(s), HasSubstr(StrCat(
-                              "the ledger's tree at size ", size,
-                              " does not have the root this node "
-                              "acknowledged")));
+      EXPECT_THAT(Msg(s), HasSubstr(StrCat("the ledger's tree at size ", size,
+                                           " does not have the root this node "
+                                           "acknowledged")));
     }
   }
   EXPECT_EQ(head.size, kSize);

@@ -65,7 +65,8 @@ std::optional<std::pair<uint64_t, ledger::Head>> DecodeAckSlot(
   if (slot.size() < kAckSlotBytes || slot.substr(0, 4) != kAckMagic) {
     return std::nullopt;
   }
-  const crypto::Hash check = crypto::Sha256Digest(slot.substr(0, kAckBodyBytes));
+  const crypto::Hash check =
+      crypto::Sha256Digest(slot.substr(0, kAckBodyBytes));
   if (std::memcmp(check.data(), slot.data() + kAckBodyBytes, 16) != 0) {
     return std::nullopt;
   }

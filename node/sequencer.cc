@@ -714,8 +714,8 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
           s, StrCat("making entries up to size ", head.size, " durable"));
     } else if (options_.acked_head != nullptr &&
                !(s = options_.acked_head->Record(head)).ok()) {
-      failure = Annotate(s, StrCat("recording the acknowledged head at size ",
-                                   head.size));
+      failure = Annotate(
+          s, StrCat("recording the acknowledged head at size ", head.size));
     } else if (head.size != committed) {
       if (absl::Status c =
               commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;
