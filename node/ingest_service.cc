@@ -132,31 +132,26 @@ grpc::ServerUnaryReactor* IngestService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Admit(context, reactor, 1, request->ByteSizeLong(),
-        [this, context, reactor, request, response] {
-          VerifyAndSubmit(context, reactor, *request, response);
-        });
-  return reactor;
-}
-
-void IngestService::VerifyAndSubmit(grpc::CallbackServerContext* context,
-                                    grpc::ServerUnaryReactor* reactor,
-                                    const v1::AppendRequest& request,
-                                    v1::AppendResponse* response) {
+  if (absl::Status s =
+          ctx_.sequencer->CheckAdmission(1, request->ByteSizeLong());
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
   google::protobuf::RepeatedPtrField<v1::Event> events;
-  *events.Add() = request.event();
+  *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(events, request.has_signature(), request.signature());
+      Verify(events, request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(ForSingleEvent(batch.status())));
-    return;
+    return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
   std::shared_ptr<PendingAppend> pending;
   if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
       !s.ok()) {
     Refuse(context, reactor, s);
-    return;
+    return reactor;
   }
   pending->OnDone(
       [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
@@ -168,57 +163,38 @@ void IngestService::VerifyAndSubmit(grpc::CallbackServerContext* context,
         *response->mutable_entry() = std::move(refs[0]);
         reactor->Finish(grpc::Status::OK);
       });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* IngestService::AppendBatch(
     grpc::CallbackServerContext* context, const v1::AppendBatchRequest* request,
     v1::AppendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Admit(context, reactor, static_cast<size_t>(request->events_size()),
-        request->ByteSizeLong(), [this, context, reactor, request, response] {
-          VerifyAndSubmit(context, reactor, *request, response);
-        });
-  return reactor;
-}
-
-void IngestService::VerifyAndSubmit(grpc::CallbackServerContext* context,
-                                    grpc::ServerUnaryReactor* reactor,
-                                    const v1::AppendBatchRequest& request,
-                                    v1::AppendBatchResponse* response) {
+  if (absl::Status s = ctx_.sequencer->CheckAdmission(
+          static_cast<size_t>(request->events_size()), request->ByteSizeLong());
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return reactor;
+  }
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(request.events(), request.has_signature(), request.signature());
+      Verify(request->events(), request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(batch.status()));
-    return;
+    return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
   std::shared_ptr<PendingAppend> pending;
   if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
       !s.ok()) {
     Refuse(context, reactor, s);
-    return;
+    return reactor;
   }
   pending->OnDone([reactor, response,
                    ids = std::move(ids)](ledger::AppendResult result) {
     reactor->Finish(
         ToGrpcStatus(AddEntryRefs(result, ids, response->mutable_entries())));
   });
-}
-
-void IngestService::Admit(grpc::CallbackServerContext* context,
-                          grpc::ServerUnaryReactor* reactor, size_t events,
-                          size_t bytes, absl::AnyInvocable<void() &&> verify) {
-  if (absl::Status s = ctx_.sequencer->CheckAdmission(events, bytes); !s.ok()) {
-    Refuse(context, reactor, s);
-    return;
-  }
-  if (!verify_pool_.TrySchedule(bytes, std::move(verify))) {
-    Refuse(context, reactor,
-           absl::ResourceExhaustedError(StrCat(
-               "the node is busy verifying ", verify_pool_.pending_bytes(),
-               " bytes of earlier requests; retry after ",
-               ctx_.sequencer->RetryAfterMs(), " ms")));
-  }
+  return reactor;
 }
 
 void IngestService::Refuse(grpc::CallbackServerContext* context,
