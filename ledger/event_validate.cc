@@ -12,7 +12,8 @@ namespace {
 
 // ledger/FORMAT.md section 3.2 with the a|b|c shorthand expanded. Sorted
 // (checked by a test through IsKnownEventType) for binary search.
-constexpr std::array<std::string_view, 54> kEventTypes = {
+constexpr std::array<std::string_view, 55> kEventTypes = {
+    "access.denied",
     "annotation.created",
     "annotation.deleted",
     "annotation.skipped",
@@ -69,9 +70,9 @@ constexpr std::array<std::string_view, 54> kEventTypes = {
     "training.completed",
 };
 
-constexpr std::array<std::string_view, 7> kLedgerInternalTypes = {
-    "checkpoint.issued", "grade.propagated", "key.erased",     "key.registered",
-    "key.revoked",       "key.rotated",      "policy.changed",
+constexpr std::array<std::string_view, 8> kLedgerInternalTypes = {
+    "access.denied",  "checkpoint.issued", "grade.propagated", "key.erased",
+    "key.registered", "key.revoked",       "key.rotated",      "policy.changed",
 };
 
 constexpr size_t kMaxTenantBytes = 128;

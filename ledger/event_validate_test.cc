@@ -268,10 +268,11 @@ constexpr std::string_view kAllTypes[] = {
     "approval.granted",      "retention.disposed",
     "legal_hold.set",        "key.erased",
     "checkpoint.issued",     "key.registered",
-    "key.rotated",           "key.revoked"};
+    "key.rotated",           "key.revoked",
+    "access.denied"};
 
 TEST(EventTypeTest, KnowsEveryTypeOfTheTaxonomy) {
-  EXPECT_EQ(std::size(kAllTypes), 54u);
+  EXPECT_EQ(std::size(kAllTypes), 55u);
   for (std::string_view type : kAllTypes) {
     EXPECT_TRUE(IsKnownEventType(type)) << type;
   }
@@ -288,8 +289,9 @@ TEST(EventTypeTest, RejectsOtherStrings) {
 
 TEST(EventTypeTest, LedgerInternalTypes) {
   const std::set<std::string_view> internal = {
-      "grade.propagated", "checkpoint.issued", "key.registered", "key.rotated",
-      "key.revoked",      "policy.changed",    "key.erased"};
+      "grade.propagated", "checkpoint.issued", "key.registered",
+      "key.rotated",      "key.revoked",       "policy.changed",
+      "key.erased",       "access.denied"};
   for (std::string_view type : kAllTypes) {
     EXPECT_EQ(IsLedgerInternalType(type), internal.contains(type)) << type;
   }

@@ -16,6 +16,11 @@
 namespace ledger::node {
 namespace {
 
+// Method names for the access.denied record (authorizer.h's table).
+constexpr std::string_view kAppend = "/ledger.v1.Ingest/Append";
+constexpr std::string_view kAppendBatch = "/ledger.v1.Ingest/AppendBatch";
+constexpr std::string_view kAppendStream = "/ledger.v1.Ingest/AppendStream";
+
 // A single Append has one event: name it "event", not "events[0]".
 absl::Status ForSingleEvent(const absl::Status& status) {
   std::string_view message = ToStd(status.message());
@@ -80,8 +85,23 @@ std::vector<Uuid> EventIds(const ledger::VerifiedBatch& batch) {
 }  // namespace
 
 absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
+    const Caller* caller, std::string_view method,
     const google::protobuf::RepeatedPtrField<v1::Event>& protos,
     bool has_signature, const v1::EmitterSignature& sig) const {
+  if (caller == nullptr) {
+    return absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy");
+  }
+  // Who may write which tenant: the caller's identity, before anything
+  // else (the key's own tenant is checked below, after its signature).
+  for (int i = 0; i < protos.size(); ++i) {
+    const std::string& tenant = protos[i].tenant();
+    if (caller->MaySee(tenant)) continue;
+    absl::Status s =
+        ctx_.authorizer->CheckTenant(*caller, method, tenant, "write events");
+    return absl::Status(s.code(),
+                        StrCat("events[", i, "]: ", ToStd(s.message())));
+  }
   if (protos.empty()) {
     return absl::InvalidArgumentError("events: must not be empty");
   }
@@ -141,7 +161,8 @@ grpc::ServerUnaryReactor* IngestService::Append(
   google::protobuf::RepeatedPtrField<v1::Event> events;
   *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(events, request->has_signature(), request->signature());
+      Verify(ctx_.authorizer->CallerOf(*context), kAppend, events,
+             request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(ForSingleEvent(batch.status())));
     return reactor;
@@ -177,7 +198,8 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     return reactor;
   }
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(request->events(), request->has_signature(), request->signature());
+      Verify(ctx_.authorizer->CallerOf(*context), kAppendBatch,
+             request->events(), request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(batch.status()));
     return reactor;
@@ -208,12 +230,14 @@ void IngestService::Refuse(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
-    grpc::CallbackServerContext*, grpc::ByteBuffer* response) {
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  // The caller is the connection's: resolved once for the whole stream.
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
   return new AppendStreamReactor(
       ctx_.sequencer,
-      [this](const v1::AppendBatchRequest& request) {
-        return Verify(request.events(), request.has_signature(),
-                      request.signature());
+      [this, caller](const v1::AppendBatchRequest& request) {
+        return Verify(caller, kAppendStream, request.events(),
+                      request.has_signature(), request.signature());
       },
       response);
 }

@@ -46,9 +46,13 @@ class IngestService final
       grpc::ByteBuffer* response) override;
 
  private:
-  // Everything short of sequencing: shape, key lookup, conversion,
-  // validation, signature, key validity, tenant and type permissions.
+  // Everything short of sequencing: the caller's tenant (an emitter
+  // writes only its own: Authorizer::CheckTenant), shape, key lookup,
+  // conversion, validation, signature, key validity, tenant and type
+  // permissions of the key. `caller` null: refused (a peer the policy does
+  // not know; Admit lets none through).
   absl::StatusOr<ledger::VerifiedBatch> Verify(
+      const Caller* caller, std::string_view method,
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       bool has_signature, const v1::EmitterSignature& signature) const;
   // Finishes a unary call refused by the sequencer: the status, and for

@@ -149,6 +149,9 @@ void NodeFixture::SetUp() {
   config_.listen = "127.0.0.1:0";
   config_.origin = "ledger.test/node";
   config_.log_level = "warn";
+  // The services' own tests run without TLS (every caller may do
+  // everything); node/authz_test.cc runs the node over mutual TLS.
+  config_.insecure_plaintext = true;
   Configure(config_);
   StartNode();
 }
@@ -195,7 +198,6 @@ v1::EntryRef NodeFixture::RegisterKey(const EmitterKeyPair& key,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(key.vkey());
   request.set_tenant(tenant);
-  request.set_requested_by("test");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
   EXPECT_TRUE(s.ok()) << s.error_message();

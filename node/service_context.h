@@ -4,6 +4,7 @@
 // outlives the services.
 
 #include "ledger/ledger.h"
+#include "node/authorizer.h"
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
@@ -18,6 +19,9 @@ struct ServiceContext {
   const Clock* clock = nullptr;
   const NodeIdentity* identity = nullptr;
   std::string node_name;
+  // Who calls (CallerOf) and the tenant check (CheckTenant); every service
+  // asks it before it touches tenant data.
+  Authorizer* authorizer = nullptr;
 };
 
 }  // namespace ledger::node

@@ -28,7 +28,7 @@ struct Flags {
   ConnectionOptions conn;
   std::string name, out_dir;
   RegisterKeyOptions register_key;
-  std::string key_id, reason, requested_by;
+  std::string key_id, reason;
   AppendOptions append;
   bool json = false;
   bool note = false;
@@ -88,12 +88,10 @@ int main(int argc, char** argv) {
   reg->add_option("--tenant", f.register_key.tenant, "tenant")->required();
   reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
   reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
-  reg->add_option("--requested-by", f.register_key.requested_by, "who asks");
 
   CLI::App* revoke = app.add_subcommand("revoke-key", "revoke an emitter key");
   revoke->add_option("--key-id", f.key_id, "key ID (hex)")->required();
   revoke->add_option("--reason", f.reason, "why");
-  revoke->add_option("--requested-by", f.requested_by, "who asks");
 
   CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
 
@@ -188,8 +186,7 @@ int main(int argc, char** argv) {
     return Finish(RunRegisterKey(f.conn, f.register_key, std::cout));
   }
   if (revoke->parsed()) {
-    return Finish(
-        RunRevokeKey(f.conn, f.key_id, f.reason, f.requested_by, std::cout));
+    return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout));
   }
   if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
   if (keys->parsed()) return Finish(RunNodeKeys(f.conn, f.note, std::cout));
