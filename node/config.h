@@ -18,6 +18,8 @@
 //   scrub_rate = 500000           # background re-verification, entries/s
 //   scrub_interval = "24h"
 //   log_level = "info"            # trace debug info warn error critical off
+//   max_future_skew = "5m"        # occurred_at at most this far ahead ...
+//   max_event_age = "400d"        # ... and at most this far behind the clock
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
 //
@@ -70,6 +72,10 @@ struct NodeConfig {
   absl::Duration scrub_interval = absl::Hours(24);
   EventLimits limits;
   std::string log_level = "info";
+  // Appends whose events' occurred_at lies outside [clock - max_event_age,
+  // clock + max_future_skew] are refused (InvalidArgument naming the event).
+  absl::Duration max_future_skew = absl::Minutes(5);
+  absl::Duration max_event_age = absl::Hours(24 * 400);
 };
 
 // Command-line values; each set one replaces the file's value.

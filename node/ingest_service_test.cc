@@ -484,9 +484,10 @@ TEST_F(AppendStreamTest, UnparsableMessageEndsTheStreamNamingIt) {
   writer->WritesDone();
   grpc::Status s = writer->Finish();
   EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
-  EXPECT_THAT(s.error_message(), HasSubstr("batch 2 rejected: message 2 of "
-                                           "the stream is not a valid "
-                                           "ledger.v1.AppendBatchRequest"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("batch 2 rejected: message 2 of the stream: the "
+                        "request to /ledger.v1.Ingest/AppendStream does not "
+                        "parse as ledger.v1.AppendBatchRequest"));
   EXPECT_THAT(s.error_message(),
               HasSubstr("the 2 earlier batches (3 events) are committed"));
   EXPECT_EQ(LedgerSize(), before + 3);

@@ -152,8 +152,13 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   LEDGER_RETURN_IF_ERROR(
       Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
 
-  ServiceContext ctx{ledger_.get(), sequencer_.get(), coordinator_.get(),
-                     clock,         identity_.get(),  config.node_name};
+  ServiceContext ctx{ledger_.get(),
+                     sequencer_.get(),
+                     coordinator_.get(),
+                     clock,
+                     identity_.get(),
+                     config.node_name,
+                     {config.max_future_skew, config.max_event_age}};
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;

@@ -15,6 +15,7 @@
 #include "node/ingest_service.h"
 #include "node/proof_service.h"
 #include "node/query_service.h"
+#include "node/request_guard.h"
 #include "node/service_context.h"
 
 namespace ledger::node {
@@ -54,6 +55,7 @@ class Server {
   ProofService proof_;
   QueryService query_;
   AdminService admin_;
+  UnknownMethodService unknown_method_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

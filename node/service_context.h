@@ -7,6 +7,7 @@
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/input_bounds.h"
 #include "node/sequencer.h"
 
 namespace ledger::node {
@@ -18,6 +19,8 @@ struct ServiceContext {
   const Clock* clock = nullptr;
   const NodeIdentity* identity = nullptr;
   std::string node_name;
+  // Admission: the occurred_at values appends may carry.
+  OccurredAtWindow occurred_at_window;
 };
 
 }  // namespace ledger::node
