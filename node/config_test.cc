@@ -27,7 +27,8 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->checkpoint_interval, absl::Seconds(1));
   EXPECT_EQ(c->empty_interval, absl::Seconds(60));
   EXPECT_EQ(c->max_group_events, 20000u);
-  EXPECT_EQ(c->max_message_bytes, size_t{64} << 20);
+  EXPECT_EQ(c->max_message_bytes, size_t{16} << 20);
+  EXPECT_EQ(c->grpc_memory_bytes, size_t{256} << 20);
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->limits.max_event_bytes, EventLimits{}.max_event_bytes);
 }

@@ -22,9 +22,9 @@ namespace ledger::node {
 
 struct ServerOptions {
   std::string listen;  // "host:port"; port 0 picks a free one
-  size_t max_message_bytes = 64 << 20;
+  size_t max_message_bytes = 16 << 20;
   // gRPC's resource quota: the memory its buffers may take.
-  size_t grpc_memory_bytes = size_t{1} << 30;
+  size_t grpc_memory_bytes = size_t{256} << 20;
 };
 
 class Server {
