@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -78,7 +79,23 @@ absl::Status GetUint(std::string_view where, const toml::node& node, T* out,
   return absl::OkStatus();
 }
 
-// A number of seconds, or a string such as "1s", "500ms", "2m".
+// absl::ParseDuration, and also a number of days: "400d", "1.5d".
+bool ParseDurationWithDays(const std::string& text, absl::Duration* out) {
+  if (absl::ParseDuration(absl::string_view(text.data(), text.size()), out)) {
+    return true;
+  }
+  if (text.size() < 2 || text.back() != 'd') return false;
+  double days = 0;
+  const char* end = text.data() + text.size() - 1;
+  auto r = std::from_chars(text.data(), end, days);
+  if (r.ec != std::errc() || r.ptr != end || !std::isfinite(days)) {
+    return false;
+  }
+  *out = absl::Hours(24) * days;
+  return true;
+}
+
+// A number of seconds, or a string such as "1s", "500ms", "2m", "400d".
 absl::Status GetDuration(std::string_view where, const toml::node& node,
                          absl::Duration* out) {
   if (const auto* i = node.as_integer()) {
@@ -90,11 +107,11 @@ absl::Status GetDuration(std::string_view where, const toml::node& node,
     *out = absl::Seconds(f->get());
   } else if (const auto* s = node.as_string()) {
     const std::string& text = s->get();
-    if (!absl::ParseDuration(absl::string_view(text.data(), text.size()),
-                             out)) {
+    if (!ParseDurationWithDays(text, out)) {
       return absl::InvalidArgumentError(
           StrCat(where, ": \"", text,
-                 "\" is not a duration (examples: \"1s\", \"500ms\", \"2m\")"));
+                 "\" is not a duration (examples: \"1s\", \"500ms\", \"2m\", "
+                 "\"400d\")"));
     }
   } else {
     return absl::InvalidArgumentError(
@@ -213,6 +230,12 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "scrub_interval") {
     return GetDuration(where, node, &config->scrub_interval);
   }
+  if (k == "max_future_skew") {
+    return GetDuration(where, node, &config->max_future_skew);
+  }
+  if (k == "max_event_age") {
+    return GetDuration(where, node, &config->max_event_age);
+  }
   if (k == "insecure_plaintext") {
     return GetBool(where, node, &config->insecure_plaintext);
   }
@@ -246,8 +269,8 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
              "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
              "scrub_rate, scrub_interval, log_level, insecure_plaintext, "
              "idle_timeout, reflection, rate_limit_per_identity, "
-             "rate_limit_burst, access_denied_interval, [limits], [tls], "
-             "[access])"));
+             "rate_limit_burst, access_denied_interval, max_future_skew, "
+             "max_event_age, [limits], [tls], [access])"));
 }
 
 }  // namespace
@@ -352,6 +375,11 @@ absl::Status ValidateConfig(const NodeConfig& config) {
         "grpc_memory_bytes (", config.grpc_memory_bytes,
         ") must be at least max_message_bytes (", config.max_message_bytes,
         "), or no request of the largest size could be received"));
+  }
+  if (config.max_future_skew <= absl::ZeroDuration() ||
+      config.max_event_age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "max_future_skew and max_event_age must be positive");
   }
   if (config.block_cache_bytes < (1 << 20)) {
     return absl::InvalidArgumentError(

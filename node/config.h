@@ -9,11 +9,11 @@
 //   checkpoint_interval = "1s"     # or a number of seconds
 //   empty_interval = "60s"
 //   max_group_events = 20000
-//   max_message_bytes = 67108864
+//   max_message_bytes = 16777216
 //   block_cache_bytes = 1073741824 # RocksDB block cache (tiles, indexes)
 //   max_queued_events = 200000    # pushback bounds of the append queue
 //   max_queued_bytes = 268435456
-//   grpc_memory_bytes = 1073741824 # gRPC's own buffers (resource quota)
+//   grpc_memory_bytes = 268435456 # gRPC's own buffers (resource quota)
 //   full_check_max_entries = 1000000 # verify all on start up to this size
 //   scrub_rate = 500000           # background re-verification, entries/s
 //   scrub_interval = "24h"
@@ -25,6 +25,8 @@
 //   rate_limit_burst = 40000
 //   access_denied_interval = "10s" # at most one access.denied entry per
 //                                  # identity this often
+//   max_future_skew = "5m"        # occurred_at at most this far ahead ...
+//   max_event_age = "400d"        # ... and at most this far behind the clock
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
 //   [tls]                         # mutual TLS; paths relative to the file
@@ -60,7 +62,10 @@ struct NodeConfig {
   absl::Duration checkpoint_interval = absl::Seconds(1);
   absl::Duration empty_interval = absl::Seconds(60);
   size_t max_group_events = 20000;  // events per sequencer group
-  size_t max_message_bytes = 64 << 20;
+  // Largest request; with grpc_memory_bytes it bounds what requests being
+  // received and verified can hold (docs/decisions.md, "Per-request
+  // memory").
+  size_t max_message_bytes = 16 << 20;
   // RocksDB's block cache, shared by every column family. Proofs read one
   // leaf tile each (32 bytes per entry in all): a cache that holds them
   // keeps proofs off the disk.
@@ -71,8 +76,9 @@ struct NodeConfig {
   size_t max_queued_events = 200'000;
   size_t max_queued_bytes = size_t{256} << 20;
   // gRPC's buffers for requests being received and responses being sent
-  // (its resource quota): past it gRPC stops reading from connections.
-  size_t grpc_memory_bytes = size_t{1} << 30;
+  // (its resource quota): past it gRPC stops reading from connections and
+  // closes some of them.
+  size_t grpc_memory_bytes = size_t{256} << 20;
   // On start the whole ledger is re-verified up to this many entries
   // (about a second per million); above it, only what the last checkpoint
   // does not cover, and the background scrub does the rest.
@@ -112,6 +118,10 @@ struct NodeConfig {
     return !tls_ca_file.empty() || !tls_cert_file.empty() ||
            !tls_key_file.empty();
   }
+  // Appends whose events' occurred_at lies outside [clock - max_event_age,
+  // clock + max_future_skew] are refused (InvalidArgument naming the event).
+  absl::Duration max_future_skew = absl::Minutes(5);
+  absl::Duration max_event_age = absl::Hours(24 * 400);
 };
 
 // Command-line values; each set one replaces the file's value.

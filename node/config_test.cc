@@ -27,7 +27,8 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->checkpoint_interval, absl::Seconds(1));
   EXPECT_EQ(c->empty_interval, absl::Seconds(60));
   EXPECT_EQ(c->max_group_events, 20000u);
-  EXPECT_EQ(c->max_message_bytes, size_t{64} << 20);
+  EXPECT_EQ(c->max_message_bytes, size_t{16} << 20);
+  EXPECT_EQ(c->grpc_memory_bytes, size_t{256} << 20);
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->limits.max_event_bytes, EventLimits{}.max_event_bytes);
 }
@@ -57,6 +58,8 @@ TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->scrub_rate, defaults->scrub_rate);
   EXPECT_EQ(c->scrub_interval, defaults->scrub_interval);
   EXPECT_EQ(c->log_level, defaults->log_level);
+  EXPECT_EQ(c->max_future_skew, defaults->max_future_skew);
+  EXPECT_EQ(c->max_event_age, defaults->max_event_age);
   EXPECT_EQ(c->limits.max_event_bytes, defaults->limits.max_event_bytes);
   EXPECT_EQ(c->limits.max_refs, defaults->limits.max_refs);
   EXPECT_EQ(c->limits.max_payload_bytes, defaults->limits.max_payload_bytes);
@@ -96,6 +99,8 @@ TEST(ConfigTest, ShippedExampleMentionsEveryKey) {
                           "scrub_rate",
                           "scrub_interval",
                           "log_level",
+                          "max_future_skew",
+                          "max_event_age",
                           "insecure_plaintext",
                           "idle_timeout",
                           "reflection",
@@ -236,6 +241,8 @@ full_check_max_entries = 0
 scrub_rate = 0
 scrub_interval = "90m"
 log_level = "debug"
+max_future_skew = "30s"
+max_event_age = "7d"
 
 [limits]
 max_event_bytes = 131072
@@ -263,6 +270,8 @@ max_payload_bytes = 1024
   EXPECT_EQ(c->scrub_rate, 0u);              // 0 allowed: no scrub
   EXPECT_EQ(c->scrub_interval, absl::Minutes(90));
   EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->max_future_skew, absl::Seconds(30));
+  EXPECT_EQ(c->max_event_age, absl::Hours(7 * 24));
   EXPECT_EQ(c->limits.max_event_bytes, 131072u);
   EXPECT_EQ(c->limits.max_string_bytes, 2048u);
   EXPECT_EQ(c->limits.max_attribute_value_bytes, 8192u);
@@ -277,6 +286,18 @@ TEST(ConfigTest, FractionalSecondsAreADuration) {
       ParseConfig("checkpoint_interval = 0.25\n", "node.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->checkpoint_interval, absl::Milliseconds(250));
+}
+
+TEST(ConfigTest, OccurredAtWindowDefaultsAndDays) {
+  absl::StatusOr<NodeConfig> c = ParseConfig("", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_future_skew, absl::Minutes(5));
+  EXPECT_EQ(c->max_event_age, absl::Hours(400 * 24));
+  c = ParseConfig("max_event_age = \"1.5d\"\nmax_future_skew = 90\n",
+                  "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_event_age, absl::Hours(36));
+  EXPECT_EQ(c->max_future_skew, absl::Seconds(90));
 }
 
 TEST(ConfigTest, FileValuesOverrideTheBase) {
@@ -328,6 +349,12 @@ TEST(ConfigTest, WrongTypesAreErrors) {
       {"scrub_rate = 1.5", "scrub_rate: must be an integer"},
       {"scrub_interval = 0", "scrub_interval: must be positive"},
       {"scrub_interval = \"daily\"", "is not a duration"},
+      {"max_future_skew = 0", "max_future_skew: must be positive"},
+      {"max_future_skew = \"-5m\"", "max_future_skew: must be positive"},
+      {"max_event_age = \"d\"", "max_event_age: \"d\" is not a duration"},
+      {"max_event_age = \"4 d\"", "is not a duration"},
+      {"max_event_age = \"-1d\"", "max_event_age: must be positive"},
+      {"max_event_age = \"400days\"", "is not a duration"},
       {"[limits]\nmax_refs = 5000000000", "limits.max_refs: must be between"},
   };
   for (const Case& c : cases) {

@@ -12,6 +12,7 @@
 #include "node/append_stream.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/input_bounds.h"
 
 namespace ledger::node {
 namespace {
@@ -140,8 +141,15 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   if (!batch.ok()) return InProtoTerms(batch.status());
   // Names the key and says why (revoked, expired, not yet valid), then
   // the first event the key may not write.
+  const int64_t now_ns = ctx_.clock->NowNs();
+  if (absl::Status s = CheckPermissions(*key, batch->events(), now_ns);
+      !s.ok()) {
+    return s;
+  }
+  // Admission policy, not validation: the ledger's own checks do not
+  // depend on a clock.
   if (absl::Status s =
-          CheckPermissions(*key, batch->events(), ctx_.clock->NowNs());
+          CheckOccurredAt(batch->events(), now_ns, ctx_.occurred_at_window);
       !s.ok()) {
     return s;
   }
@@ -156,6 +164,10 @@ grpc::ServerUnaryReactor* IngestService::Append(
           ctx_.sequencer->CheckAdmission(1, request->ByteSizeLong());
       !s.ok()) {
     Refuse(context, reactor, s);
+    return reactor;
+  }
+  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
     return reactor;
   }
   google::protobuf::RepeatedPtrField<v1::Event> events;
@@ -197,6 +209,10 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     Refuse(context, reactor, s);
     return reactor;
   }
+  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<ledger::VerifiedBatch> batch =
       Verify(ctx_.authorizer->CallerOf(*context), kAppendBatch,
              request->events(), request->has_signature(), request->signature());
@@ -235,7 +251,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   return new AppendStreamReactor(
       ctx_.sequencer,
-      [this, caller](const v1::AppendBatchRequest& request) {
+      [this, caller](const v1::AppendBatchRequest& request)
+          -> absl::StatusOr<ledger::VerifiedBatch> {
+        if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) return s;
         return Verify(caller, kAppendStream, request.events(),
                       request.has_signature(), request.signature());
       },

@@ -3,7 +3,9 @@
 // ledger.v1.Ingest. Each request is converted, authenticated and verified
 // (VerifyBatch) on the gRPC handler thread, so signature checks use every
 // core; only verified batches reach the sequencer. A rejected request
-// stores nothing.
+// stores nothing. Besides the ledger's own checks, the node's admission
+// bounds (node/input_bounds.h): no unknown protobuf field anywhere in a
+// request, and every occurred_at within the configured window.
 //
 // Every method uses gRPC's callback API: the handler verifies and submits,
 // then returns; the publisher finishes the call when the group is durable.

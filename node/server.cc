@@ -4,6 +4,7 @@
 #include <chrono>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "base/strings.h"
@@ -109,6 +110,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.RegisterService(&server->proof_);
   builder.RegisterService(&server->query_);
   builder.RegisterService(&server->admin_);
+  // Requests that never reach a handler (they do not parse, or name no
+  // method of ours) get a status that says why; node/request_guard.h.
+  InstallProtobufLogHandler();
+  builder.RegisterCallbackGenericService(&server->unknown_method_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(NewRequestGuardFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

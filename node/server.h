@@ -23,6 +23,7 @@
 #include "node/ingest_service.h"
 #include "node/proof_service.h"
 #include "node/query_service.h"
+#include "node/request_guard.h"
 #include "node/service_context.h"
 #include "node/tls_files.h"
 
@@ -30,9 +31,9 @@ namespace ledger::node {
 
 struct ServerOptions {
   std::string listen;  // "host:port"; port 0 picks a free one
-  size_t max_message_bytes = 64 << 20;
+  size_t max_message_bytes = 16 << 20;
   // gRPC's resource quota: the memory its buffers may take.
-  size_t grpc_memory_bytes = size_t{1} << 30;
+  size_t grpc_memory_bytes = size_t{256} << 20;
   // Mutual TLS with this material, admitting calls through the
   // Authorizer (which must then be secure()); nullopt: plaintext.
   std::optional<TlsMaterial> tls;
@@ -70,6 +71,7 @@ class Server {
   ProofService proof_;
   QueryService query_;
   AdminService admin_;
+  UnknownMethodService unknown_method_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

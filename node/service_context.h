@@ -8,6 +8,7 @@
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/input_bounds.h"
 #include "node/sequencer.h"
 
 namespace ledger::node {
@@ -22,6 +23,8 @@ struct ServiceContext {
   // Who calls (CallerOf) and the tenant check (CheckTenant); every service
   // asks it before it touches tenant data.
   Authorizer* authorizer = nullptr;
+  // Admission: the occurred_at values appends may carry.
+  OccurredAtWindow occurred_at_window;
 };
 
 }  // namespace ledger::node

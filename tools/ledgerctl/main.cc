@@ -40,6 +40,7 @@ struct Flags {
   std::vector<std::string> proofs, keys, emitter_keys;
   std::string origin;
   GenEventsOptions gen;
+  std::string gen_start;
   bool quiet = false;
 };
 
@@ -164,6 +165,9 @@ int main(int argc, char** argv) {
   gen->add_option("--size", f.gen.size,
                   "pad each event's canonical bytes to this size")
       ->check(CLI::Range(0u, kMaxGenEventSize));
+  gen->add_option("--start", f.gen_start,
+                  "RFC 3339 time of the simulated clock's start (default: "
+                  "300 days before today, 00:00 UTC)");
 
   try {
     app.parse(argc, argv);
@@ -218,6 +222,12 @@ int main(int argc, char** argv) {
     return *valid ? 0 : kExitError;
   }
   if (gen->parsed()) {
+    if (!f.gen_start.empty()) {
+      absl::StatusOr<google::protobuf::Timestamp> start =
+          ParseTimestamp(f.gen_start, "--start");
+      if (!start.ok()) return Finish(start.status());
+      f.gen.start_seconds = start->seconds();
+    }
     absl::Status s = GenerateEvents(f.gen, std::cout);
     return Finish(s);
   }
