@@ -11,7 +11,7 @@
 
 #include "base/strings.h"
 #include "ledger/v1/ingest.pb.h"
-#include "node/log_limiter.h"
+#include "node/log_limit.h"
 #include "node/node_testing.h"
 #include "node/request_guard.h"
 

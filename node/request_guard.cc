@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "base/strings.h"
-#include "node/log_limiter.h"
+#include "node/log_limit.h"
 
 namespace ledger::node {
 namespace {
