@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 clang clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  librocksdb-dev libsodium-dev libssl-dev libabsl-dev
+  librocksdb-dev libsodium-dev libssl-dev openssl libabsl-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev
   etcd-server etcd-client
