@@ -118,7 +118,7 @@ absl::StatusOr<crypto::NoteSigner> LoadEmitterKey(const std::string& path) {
     return absl::FailedPreconditionError(
         StrCat(path, " holds ", keys.size(),
                " *.key files; it must hold exactly one (or pass the .key "
-               "file itself to --key)"));
+               "file itself to --emitter-key)"));
   }
   return crypto::ReadSignerKeyFile(keys.front());
 }

@@ -139,7 +139,8 @@ class AppendTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    conn_.server = StrCat("127.0.0.1:", port);
+    conn_.client.address = StrCat("127.0.0.1:", port);
+    conn_.client.insecure_plaintext = true;
   }
   void TearDown() override {
     server_->Shutdown();

@@ -10,15 +10,16 @@ namespace ledger::ctl {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options) {
-  if (options.server.empty()) {
+  if (options.client.address.has_value() && options.client.address->empty()) {
     return absl::InvalidArgumentError("--server must not be empty");
   }
+  absl::StatusOr<client_tls::Endpoint> endpoint =
+      client_tls::ResolveEndpoint(options.client, kDefaultServer);
+  if (!endpoint.ok()) return endpoint.status();
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  // Plaintext on loopback until the node speaks mTLS.
-  return grpc::CreateCustomChannel(options.server,
-                                   grpc::InsecureChannelCredentials(), args);
+  return client_tls::CreateChannel(*endpoint, args);
 }
 
 std::chrono::system_clock::time_point Deadline(

@@ -17,6 +17,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "ledger/v1/ingest.pb.h"
 #include "nlohmann/json.hpp"
+#include "tools/common/client_tls.h"
 
 namespace ledger::ctl {
 
@@ -25,12 +26,17 @@ using Json = nlohmann::ordered_json;
 inline constexpr std::string_view kDefaultServer = "127.0.0.1:7400";
 
 struct ConnectionOptions {
-  std::string server = std::string(kDefaultServer);
+  // --server (as `address`; default kDefaultServer), --profile, --ca,
+  // --cert, --key, --insecure-plaintext (tools/common/client_tls.h).
+  client_tls::ClientFlags client;
   // Deadline of each RPC, in seconds.
   double timeout_seconds = 10;
 };
 
-// A plaintext channel to the node. InvalidArgument if --server is empty.
+// A channel to the node: mutual TLS with the client certificate of the
+// flags or the profile (LEDGER_PROFILE), or plaintext when asked for.
+// InvalidArgument / NotFound / FailedPrecondition when the settings or
+// the files they name are unusable (client_tls::ResolveEndpoint).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options);
 

@@ -1,7 +1,10 @@
 // ledgerctl: the annotation ledger from the shell. Network commands speak
-// gRPC to a node (--server, default 127.0.0.1:7400) with a deadline per
-// call; output is JSON (one object, or one line per event) unless a command
-// says otherwise; errors go to stderr as "error: <CODE>: <message>".
+// gRPC to a node (--server, default: the profile's address, else
+// 127.0.0.1:7400) over mutual TLS with the client certificate of a profile
+// (--profile FILE or $LEDGER_PROFILE) or of --ca/--cert/--key, with a
+// deadline per call; plaintext only with --insecure-plaintext. Output is
+// JSON (one object, or one line per event) unless a command says
+// otherwise; errors go to stderr as "error: <CODE>: <message>".
 //
 // Exit status: 0 on success, 1 on an error (or, for verify, an INVALID
 // proof), 2 on usage errors.
@@ -71,8 +74,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   Flags f;
-  app.add_option("--server", f.conn.server, "node address HOST:PORT")
-      ->capture_default_str();
+  app.add_option("--server", f.conn.client.address,
+                 "node address HOST:PORT (default: the profile's address, "
+                 "else 127.0.0.1:7400)");
+  ledger::client_tls::AddClientFlags(&app, &f.conn.client);
   app.add_option("--timeout", f.conn.timeout_seconds,
                  "deadline of each call in seconds")
       ->capture_default_str()
@@ -104,8 +109,8 @@ int main(int argc, char** argv) {
   CLI::App* append =
       app.add_subcommand("append", "sign and append events read as JSON lines");
   append
-      ->add_option("--key", f.append.key,
-                   ".key file, or a directory "
+      ->add_option("--emitter-key", f.append.key,
+                   "the emitter's signing key: a .key file, or a directory "
                    "holding exactly one")
       ->required();
   append
