@@ -9,8 +9,11 @@
 #   scripts/bench.sh growth [ARGS...]  ingest rate, proof latency and disk
 #                                      use as the ledger grows to 10M entries
 #                                      (hours; --target N for less)
+#   scripts/bench.sh tls [ARGS...]     mutual TLS with authorization vs
+#                                      plaintext, alternating in one run
 #   scripts/bench.sh CMD [ARGS...]     any other ledger-bench command
-#                                      (ingest, proofs, verify-offline, peers)
+#                                      (ingest, proofs, verify-offline, peers,
+#                                      flood; with --tls: over mTLS)
 #
 # Results: bench-results/<UTC time>-<command>.json (the summary, with the
 # machine's CPU, cores and disk) and .md (the tables). Run it on an

@@ -142,9 +142,11 @@ TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
   ASSERT_TRUE(line.ok()) << line.status();
   const std::string listen = line->substr(line->find("listening on ") + 13);
   // A fresh node holds its genesis entry and one checkpoint of it.
-  json out = Run({"proofs", "--connect", listen, "--requests", "20"});
+  json out = Run({"proofs", "--connect", listen, "--requests", "20",
+                  "--insecure-plaintext"});
   ASSERT_TRUE(out.is_object());
   EXPECT_EQ(out["connect"], listen);
+  EXPECT_EQ(out["transport"], "plaintext");
   EXPECT_GE(out["proofs"]["tree_size"].get<int>(), 1);
   EXPECT_EQ(out["proofs"]["inclusion"]["requests"], 20);
   EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
@@ -155,12 +157,105 @@ TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
 
   // Nothing listening: a clear error, exit code 1.
   absl::StatusOr<subprocess::RunResult> r =
-      subprocess::Run({LEDGER_BENCH_BINARY, "proofs", "--connect", listen},
+      subprocess::Run({LEDGER_BENCH_BINARY, "proofs", "--connect", listen,
+                       "--insecure-plaintext"},
                       std::chrono::seconds(60));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 1);
   EXPECT_NE(r->err.find("GetCheckpoint from " + listen), std::string::npos)
       << r->err;
+
+  // No client certificate and no plaintext flag: refused before
+  // connecting, saying what is missing.
+  r = subprocess::Run({"/usr/bin/env", "-u", "LEDGER_PROFILE",
+                       LEDGER_BENCH_BINARY, "proofs", "--connect", listen},
+                      std::chrono::seconds(60));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(r->err.find("missing: --ca, --cert, --key"), std::string::npos)
+      << r->err;
+}
+
+TEST_F(LedgerBenchCliTest, ProofsConnectOverMutualTlsWithARegulatorProfile) {
+  const std::string tls = dir_ + "/tls";
+  absl::StatusOr<subprocess::RunResult> ca = subprocess::Run(
+      {"/bin/bash", LEDGER_DEV_CA_SCRIPT, "--out", tls, "--quiet"},
+      std::chrono::seconds(120));
+  ASSERT_TRUE(ca.ok() && ca->exit_code == 0)
+      << (ca.ok() ? ca->err : ca.status().ToString());
+  std::ofstream(dir_ + "/node.toml")
+      << "[tls]\nca_file = \"tls/ca.pem\"\n"
+      << "cert_file = \"tls/node/node-1.pem\"\n"
+      << "key_file = \"tls/node/node-1.key\"\n"
+      << "[access]\npolicy_file = \"tls/access-policy.toml\"\n";
+  absl::StatusOr<subprocess::Process> node = subprocess::Process::Start(
+      {LEDGER_NODE_BINARY, "--config", dir_ + "/node.toml", "--data",
+       dir_ + "/node", "--listen", "127.0.0.1:0"},
+      dir_ + "/node.log");
+  ASSERT_TRUE(node.ok()) << node.status();
+  absl::StatusOr<std::string> line =
+      node->WaitForLine("listening on ", std::chrono::seconds(60));
+  ASSERT_TRUE(line.ok()) << line.status();
+  const std::string listen = line->substr(line->find("listening on ") + 13);
+  json out = Run({"proofs", "--connect", listen, "--requests", "20",
+                  "--profile", tls + "/regulator.profile"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["transport"], "mtls");
+  EXPECT_EQ(out["identity"], "spiffe://annotation-ledger/regulator/local");
+  EXPECT_EQ(out["proofs"]["inclusion"]["requests"], 20);
+  EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 0);
+  EXPECT_EQ(out["proofs"]["consistency"]["failed"], 0);
+
+  // An emitter may read checkpoints but not inclusion proofs: every proof
+  // request is refused, and the run reports it.
+  out = Run({"proofs", "--connect", listen, "--requests", "5", "--warmup", "1",
+             "--profile", tls + "/emitter.profile"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["proofs"]["inclusion"]["failed"], 5);
+  EXPECT_NE(out["proofs"]["inclusion"]["first_error"].get<std::string>().find(
+                "code 7"),
+            std::string::npos)
+      << out["proofs"]["inclusion"];
+  ASSERT_TRUE(node->Stop(SIGTERM, std::chrono::seconds(30)).ok());
+}
+
+TEST_F(LedgerBenchCliTest, IngestOverMutualTls) {
+  json out = Run({"--tls", "ingest", "--events", "300", "--batch-size", "50",
+                  "--clients", "2", "--warmup", "50", "--no-peers"});
+  ASSERT_TRUE(out.is_object());
+  const json& run = out["runs"][0];
+  EXPECT_EQ(run["transport"], "mtls");
+  EXPECT_EQ(run["events"], 300);
+  EXPECT_EQ(run["failed_requests"], 0) << run.value("first_error", "");
+  EXPECT_EQ(Leftovers(), 0);  // node and certificate directories removed
+}
+
+TEST_F(LedgerBenchCliTest, TlsCommandAlternatesPlaintextAndMutualTls) {
+  json out =
+      Run({"tls", "--rounds", "2", "--events", "200", "--batch-size", "50",
+           "--clients", "2", "--single-clients", "4", "--warmup", "20"});
+  ASSERT_TRUE(out.is_object());
+  ASSERT_EQ(out["runs"].size(), 8u);
+  // Round 1: plaintext first; round 2: mTLS first; batch, then per-event.
+  const char* expected[] = {"batch_plaintext", "batch_mtls",
+                            "event_plaintext", "event_mtls",
+                            "batch_mtls",      "batch_plaintext",
+                            "event_mtls",      "event_plaintext"};
+  for (size_t i = 0; i < 8; ++i) {
+    const json& run = out["runs"][i];
+    EXPECT_EQ(run["role"], expected[i]) << i;
+    EXPECT_EQ(run["round"], i / 4) << i;
+    EXPECT_EQ(run["events"], 200) << run["name"];
+    EXPECT_EQ(run["failed_requests"], 0) << run["name"];
+  }
+  EXPECT_EQ(out["runs"][1]["transport"], "mtls");
+  EXPECT_EQ(out["runs"][6]["clients"], 4);
+  EXPECT_GT(out["ratios"]["batch_signed_mtls_vs_plaintext"].get<double>(), 0);
+  EXPECT_GT(out["ratios"]["per_event_mtls_vs_plaintext"].get<double>(), 0);
+  ASSERT_EQ(out["targets"].size(), 2u);
+  EXPECT_EQ(out["targets"][0]["goal"], ">= 0.85");
+  EXPECT_EQ(out["targets"][1]["goal"], ">= 0.70");
+  EXPECT_EQ(Leftovers(), 0);
 }
 
 TEST_F(LedgerBenchCliTest, SuiteComputesRatiosAndTargets) {

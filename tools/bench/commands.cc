@@ -5,7 +5,6 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "grpcpp/create_channel.h"
 #include "ledger/v1/proof.grpc.pb.h"
 #include "tools/bench/proofs.h"
 #include "tools/bench/report.h"
@@ -71,8 +70,11 @@ absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
     return j;
   };
   if (!connect.empty()) {
-    auto stub = v1::Proof::NewStub(
-        grpc::CreateChannel(connect, grpc::InsecureChannelCredentials()));
+    client_tls::ClientFlags flags = env.client;
+    flags.address = connect;
+    LEDGER_ASSIGN_OR_RETURN(client_tls::Endpoint endpoint,
+                            client_tls::ResolveEndpoint(flags, connect));
+    auto stub = v1::Proof::NewStub(client_tls::CreateChannel(endpoint));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(10));
@@ -84,7 +86,9 @@ absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
           StrCat("GetCheckpoint from ", connect, ": ", status.error_message()));
     }
     return json{{"connect", connect},
-                {"proofs", report(RunProofs(connect, cp.size(), po))}};
+                {"transport", endpoint.tls ? "mtls" : "plaintext"},
+                {"identity", endpoint.identity},
+                {"proofs", report(RunProofs(endpoint, cp.size(), po))}};
   }
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
                           BenchNode::Start(env));
@@ -95,7 +99,7 @@ absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,
   LEDGER_ASSIGN_OR_RETURN(v1::Checkpoint cp,
                           node->node().WaitForCheckpoint(size, 120));
   const bool idle = node->node().WaitUntilIdle(60);
-  ProofResult p = RunProofs(node->node().target(), cp.size(), po);
+  ProofResult p = RunProofs(node->node().reader_endpoint(), cp.size(), po);
   LEDGER_RETURN_IF_ERROR(node->Stop());
   return json{{"fill_events_per_second", fill_rate},
               {"idle_before_proofs", idle},

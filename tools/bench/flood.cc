@@ -10,7 +10,6 @@
 #include "base/sync.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
-#include "grpcpp/security/credentials.h"
 #include "tools/bench/load.h"
 #include "tools/bench/workload.h"
 
@@ -40,14 +39,14 @@ std::string CodeName(grpc::StatusCode code) {
   }
 }
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> NewChannel(
+    const client_tls::Endpoint& endpoint) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(256 << 20);
   args.SetMaxReceiveMessageSize(256 << 20);
   // One connection per channel, not one shared by all of them.
   args.SetInt("grpc.use_local_subchannel_pool", 1);
-  auto channel = grpc::CreateCustomChannel(
-      target, grpc::InsecureChannelCredentials(), args);
+  auto channel = client_tls::CreateChannel(endpoint, args);
   (void)channel->WaitForConnected(std::chrono::system_clock::now() +
                                   std::chrono::seconds(30));
   return channel;
@@ -118,7 +117,7 @@ class Sampler {
 
  private:
   void Run() {
-    auto channel = NewChannel(node_.target());
+    auto channel = NewChannel(node_.reader_endpoint());
     grpc::GenericStub stub(channel);
     for (;;) {
       {
@@ -205,9 +204,10 @@ struct FloodClient {
     std::unique_ptr<grpc::GenericClientAsyncResponseReader> rpc;
   };
 
-  void Run(const std::string& target, const std::vector<Message>& pool,
-           size_t first, int outstanding, Clock::time_point stop_at) {
-    auto channel = NewChannel(target);
+  void Run(const client_tls::Endpoint& endpoint,
+           const std::vector<Message>& pool, size_t first, int outstanding,
+           Clock::time_point stop_at) {
+    auto channel = NewChannel(endpoint);
     grpc::GenericStub stub(channel);
     grpc::CompletionQueue cq;
     size_t next = first;
@@ -284,8 +284,9 @@ absl::StatusOr<FloodResult> RunFlood(NodeProcess& node,
     std::vector<std::thread> threads;
     for (int i = 0; i < options.clients; ++i) {
       threads.emplace_back([&, i] {
-        clients[i].Run(node.target(), pool, i * pool.size() / options.clients,
-                       options.outstanding, stop_at);
+        clients[i].Run(node.emitter_endpoint(), pool,
+                       i * pool.size() / options.clients, options.outstanding,
+                       stop_at);
       });
     }
     for (std::thread& t : threads) t.join();
@@ -302,7 +303,7 @@ absl::StatusOr<FloodResult> RunFlood(NodeProcess& node,
   // Open streams, all on one connection.
   {
     Sampler sampler(node);
-    auto channel = NewChannel(node.target());
+    auto channel = NewChannel(node.emitter_endpoint());
     grpc::GenericStub stub(channel);
     grpc::CompletionQueue cq;
     struct Stream {

@@ -119,7 +119,8 @@ absl::StatusOr<json> RunGrowth(
     w.batch_size = options.batch_size;
     LEDGER_ASSIGN_OR_RETURN(std::vector<SignedBatch> batches,
                             BuildWorkload(w, node->emitter().key()));
-    LoadResult r = RunLoad(node->node().target(), ToMessages(batches), load);
+    LoadResult r =
+        RunLoad(node->node().emitter_endpoint(), ToMessages(batches), load);
     if (r.failed_requests > 0) {
       return absl::InternalError(StrCat("warm-up failed: ", r.first_error));
     }
@@ -152,9 +153,9 @@ absl::StatusOr<json> RunGrowth(
     }
     json s{{"size_before", sent}};
     LEDGER_ASSIGN_OR_RETURN(double c0, node->node().CpuSeconds());
-    LoadResult p = RunLoad(node->node().target(), probe_msgs, load);
+    LoadResult p = RunLoad(node->node().emitter_endpoint(), probe_msgs, load);
     LEDGER_ASSIGN_OR_RETURN(double c1, node->node().CpuSeconds());
-    LoadResult f = RunLoad(node->node().target(), fill_msgs, load);
+    LoadResult f = RunLoad(node->node().emitter_endpoint(), fill_msgs, load);
     LEDGER_ASSIGN_OR_RETURN(double c2, node->node().CpuSeconds());
     if (p.failed_requests + f.failed_requests > 0) {
       return absl::InternalError(
@@ -174,7 +175,8 @@ absl::StatusOr<json> RunGrowth(
     ProofOptions po;
     po.requests = options.proof_requests;
     po.seed = env.seed + sent;
-    ProofResult proofs = RunProofs(node->node().target(), cp.size(), po);
+    ProofResult proofs =
+        RunProofs(node->node().reader_endpoint(), cp.size(), po);
     s["proofs"] = json{
         {"inclusion",
          json{{"latency", HistogramJson(proofs.inclusion.latency)}}},

@@ -26,6 +26,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "tools/bench/histogram.h"
 #include "tools/bench/workload.h"
+#include "tools/common/client_tls.h"
 
 namespace ledger::bench {
 
@@ -68,8 +69,9 @@ struct LoadResult {
   }
 };
 
-// Sends `messages` in order (each at most once) to `target` (host:port).
-LoadResult RunLoad(const std::string& target,
+// Sends `messages` in order (each at most once) to `endpoint` (plaintext
+// or mutual TLS). The clients' channels connect before the clock starts.
+LoadResult RunLoad(const client_tls::Endpoint& endpoint,
                    const std::vector<Message>& messages,
                    const LoadOptions& options);
 

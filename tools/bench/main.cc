@@ -12,23 +12,33 @@
 //   ledger-bench peers [--no-postgres] [--pg-rows N] ...
 //   ledger-bench suite [--events N] [--no-postgres] ...
 //   ledger-bench growth [--target N] [--step N] [--probe N]
+//   ledger-bench tls [--rounds N] [--events N] ...
 //
 // Common: --out FILE (JSON summary; stdout when absent), --markdown FILE,
-// --node-binary, --work-dir, --seed, --keep. Exit codes: 0 done, 1 a run
+// --node-binary, --work-dir, --seed, --keep; --tls: every node started
+// runs mutual TLS with authorization (certificates from deploy/dev-ca.sh,
+// --dev-ca); plaintext (--insecure-plaintext) otherwise. `proofs
+// --connect` reaches its node with --profile / --ca / --cert / --key (or
+// $LEDGER_PROFILE), or --insecure-plaintext. Exit codes: 0 done, 1 a run
 // failed, 2 bad usage.
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "base/strings.h"
+#include "tools/bench/bench_tls.h"
 #include "tools/bench/cleanup.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/growth.h"
 #include "tools/bench/proofs.h"
 #include "tools/bench/report.h"
+#include "tools/bench/tls_overhead.h"
 
 #ifndef LEDGER_NODE_BINARY
 #define LEDGER_NODE_BINARY "ledger-node"
+#endif
+#ifndef LEDGER_DEV_CA_SCRIPT
+#define LEDGER_DEV_CA_SCRIPT "deploy/dev-ca.sh"
 #endif
 
 namespace ledger::bench {
@@ -50,6 +60,8 @@ struct Flags {
   GrowthOptions growth;
   FloodOptions flood;
   PgSweepOptions pg;
+  bool tls = false;
+  TlsOverheadOptions tls_overhead;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -135,6 +147,15 @@ int Main(int argc, char** argv) {
   app.add_option("--markdown", f.markdown, "markdown report file");
   app.add_option("--node-log-level", f.env.node_log_level, "node log level")
       ->capture_default_str();
+  app.add_flag("--tls", f.tls,
+               "start every node with mutual TLS and authorization "
+               "(default: --insecure-plaintext)");
+  f.env.dev_ca_script = LEDGER_DEV_CA_SCRIPT;
+  app.add_option("--dev-ca", f.env.dev_ca_script,
+                 "deploy/dev-ca.sh, which makes the certificates for --tls "
+                 "and `tls`")
+      ->capture_default_str();
+  client_tls::AddClientFlags(&app, &f.env.client);
 
   CLI::App* ingest = app.add_subcommand("ingest", "one ingest scenario");
   AddSpecOptions(ingest, f);
@@ -227,6 +248,27 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   growth->add_option("--seconds", f.growth.max_seconds, "time bound")
       ->capture_default_str();
+  CLI::App* tls = app.add_subcommand(
+      "tls",
+      "mTLS with authorization vs plaintext, alternating in one run: "
+      "batch-signed AppendBatch and per-event Append, with the targets");
+  TlsOverheadOptions& t = f.tls_overhead;
+  tls->add_option("--rounds", t.rounds, "plaintext/mTLS pairs per scenario")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  tls->add_option("--events", t.events, "events per run")
+      ->capture_default_str();
+  tls->add_option("--seconds", t.max_seconds, "time bound per run")
+      ->capture_default_str();
+  tls->add_option("--batch-size", t.batch_size, "batch-signed runs")
+      ->capture_default_str();
+  tls->add_option("--clients", t.batch_clients, "batch-signed clients")
+      ->capture_default_str();
+  tls->add_option("--single-clients", t.single_clients,
+                  "clients of the per-event Append runs")
+      ->capture_default_str();
+  tls->add_option("--warmup", t.warmup_events, "warm-up events per run")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -255,6 +297,17 @@ int Main(int argc, char** argv) {
   }
 
   InstallSignalCleanup();
+  if (f.tls) {
+    absl::StatusOr<std::unique_ptr<BenchTls>> certificates = BenchTls::Create(
+        f.env.dev_ca_script, f.env.work_dir, kTenant, f.env.keep);
+    if (!certificates.ok()) {
+      std::cerr << "ledger-bench: --tls: " << certificates.status().message()
+                << "\n";
+      RunCleanups();
+      return 1;
+    }
+    f.env.tls = *std::move(certificates);
+  }
   const std::string started = NowUtc();
   absl::StatusOr<json> result;
   std::string command = app.get_subcommands()[0]->get_name();
@@ -271,6 +324,8 @@ int Main(int argc, char** argv) {
     result = FloodCommand(f.env, f.flood);
   } else if (suite->parsed()) {
     result = RunSuite(f.env, f.suite);
+  } else if (tls->parsed()) {
+    result = RunTlsOverhead(f.env, f.tls_overhead);
   } else {
     result = RunGrowth(f.env, f.growth, [&](const json& partial) {
       if (f.out.empty()) return;

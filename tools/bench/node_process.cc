@@ -46,12 +46,16 @@ NodeProcess::~NodeProcess() {
 
 absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     const NodeOptions& options) {
-  LEDGER_ASSIGN_OR_RETURN(
-      subprocess::Process process,
-      subprocess::Process::Start({options.binary, "--data", options.data_dir,
-                                  "--listen", "127.0.0.1:0", "--log-level",
-                                  options.log_level, "--insecure-plaintext"},
-                                 options.log_path));
+  std::vector<std::string> argv = {
+      options.binary, "--data",      options.data_dir, "--listen",
+      "127.0.0.1:0",  "--log-level", options.log_level};
+  if (options.access.tls()) {
+    argv.insert(argv.end(), {"--config", options.access.config_file});
+  } else {
+    argv.push_back("--insecure-plaintext");
+  }
+  LEDGER_ASSIGN_OR_RETURN(subprocess::Process process,
+                          subprocess::Process::Start(argv, options.log_path));
   std::unique_ptr<NodeProcess> node(
       new NodeProcess(options, std::move(process)));
   absl::StatusOr<std::string> line = node->process_.WaitForLine(
@@ -72,10 +76,19 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
         StrCat("cannot parse the port from \"", *line, "\""));
   }
   node->target_ = StrCat("127.0.0.1:", *port);
+  const auto endpoint = [&](client_tls::ClientSettings settings,
+                            client_tls::Endpoint* out) -> absl::Status {
+    settings.address = node->target_;
+    settings.insecure_plaintext = !options.access.tls();
+    LEDGER_ASSIGN_OR_RETURN(*out, client_tls::MakeEndpoint(settings));
+    return absl::OkStatus();
+  };
+  LEDGER_RETURN_IF_ERROR(endpoint(options.access.emitter, &node->emitter_));
+  LEDGER_RETURN_IF_ERROR(endpoint(options.access.regulator, &node->reader_));
+  LEDGER_RETURN_IF_ERROR(endpoint(options.access.admin, &node->admin_));
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
-  node->channel_ = grpc::CreateCustomChannel(
-      node->target_, grpc::InsecureChannelCredentials(), args);
+  node->channel_ = client_tls::CreateChannel(node->reader_, args);
   return node;
 }
 
@@ -104,7 +117,7 @@ absl::StatusOr<std::pair<double, double>> NodeProcess::CpuTimes() const {
 
 absl::Status NodeProcess::RegisterEmitterKey(const crypto::NoteSigner& emitter,
                                              const std::string& tenant) {
-  auto stub = v1::Admin::NewStub(channel_);
+  auto stub = v1::Admin::NewStub(client_tls::CreateChannel(admin_));
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(crypto::FormatVerifierKey(emitter.verifier()));
   request.set_tenant(tenant);

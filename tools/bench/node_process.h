@@ -4,7 +4,8 @@
 // 127.0.0.1:0 with a fresh data directory, its port read from the
 // "listening on" line, its CPU time read from /proc, stopped with SIGTERM
 // (SIGKILL if it does not exit). Plus the few RPCs the benchmark needs
-// besides the load itself.
+// besides the load itself, and the endpoints (plaintext or mutual TLS) of
+// the roles the benchmark acts in.
 
 #include <sys/types.h>
 
@@ -19,9 +20,23 @@
 #include "crypto/note.h"
 #include "ledger/v1/admin.grpc.pb.h"
 #include "ledger/v1/proof.grpc.pb.h"
+#include "tools/common/client_tls.h"
 #include "tools/common/subprocess.h"
 
 namespace ledger::bench {
+
+// How the benchmark reaches its node. Plaintext (no config_file): the node
+// runs with --insecure-plaintext. Mutual TLS: the node runs with
+// `config_file` ([tls] and [access], bench_tls.h) and the benchmark acts
+// as three identities of its access policy.
+struct NodeAccess {
+  std::string config_file;
+  // Client settings; the address is set once the node's port is known.
+  client_tls::ClientSettings emitter;    // the load: appends
+  client_tls::ClientSettings regulator;  // checkpoints, proofs, entries, keys
+  client_tls::ClientSettings admin;      // registers the emitter key
+  bool tls() const { return !config_file.empty(); }
+};
 
 struct NodeOptions {
   std::string binary;    // path of ledger-node
@@ -29,6 +44,7 @@ struct NodeOptions {
   std::string log_path;  // the node's stderr
   std::string log_level = "warn";
   double start_timeout_seconds = 120;  // opening verifies the whole ledger
+  NodeAccess access;                   // default: plaintext
 };
 
 class NodeProcess {
@@ -40,6 +56,13 @@ class NodeProcess {
   const std::string& target() const { return target_; }  // "127.0.0.1:PORT"
   pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return options_.data_dir; }
+  bool tls() const { return options_.access.tls(); }
+  // The load's identity (an emitter of kTenant), and the reader's (a
+  // regulator: checkpoints, proofs, entries); the same plaintext endpoint
+  // without TLS.
+  const client_tls::Endpoint& emitter_endpoint() const { return emitter_; }
+  const client_tls::Endpoint& reader_endpoint() const { return reader_; }
+  // A channel as the reader.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
   // utime + stime of the node so far, in seconds.
@@ -70,6 +93,7 @@ class NodeProcess {
   NodeOptions options_;
   subprocess::Process process_;
   std::string target_;
+  client_tls::Endpoint emitter_, reader_, admin_;
   std::shared_ptr<grpc::Channel> channel_;
   bool stopped_ = false;
 };

@@ -71,7 +71,7 @@ std::string Call(v1::Proof::Stub& stub, Kind kind, uint64_t r,
   return "";
 }
 
-ProofKindResult RunKind(const std::string& target, Kind kind,
+ProofKindResult RunKind(const client_tls::Endpoint& endpoint, Kind kind,
                         uint64_t tree_size, const ProofOptions& options) {
   ProofKindResult result;
   const uint64_t warmup = std::max<uint64_t>(1, options.warmup);
@@ -84,8 +84,7 @@ ProofKindResult RunKind(const std::string& target, Kind kind,
   auto worker = [&](int client) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto stub = v1::Proof::NewStub(grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args));
+    auto stub = v1::Proof::NewStub(client_tls::CreateChannel(endpoint, args));
     for (uint64_t w = 0; w < warmup; ++w) {
       (void)Call(*stub, kind,
                  Mix(~options.seed -
@@ -180,14 +179,15 @@ std::string RpcFloorNote(const nlohmann::json& proofs) {
                 " us");
 }
 
-ProofResult RunProofs(const std::string& target, uint64_t tree_size,
+ProofResult RunProofs(const client_tls::Endpoint& endpoint, uint64_t tree_size,
                       const ProofOptions& options) {
   ProofResult result;
   result.tree_size = tree_size;
   if (tree_size == 0) return result;
-  result.inclusion = RunKind(target, Kind::kInclusion, tree_size, options);
-  result.consistency = RunKind(target, Kind::kConsistency, tree_size, options);
-  result.floor = RunKind(target, Kind::kFloor, tree_size, options);
+  result.inclusion = RunKind(endpoint, Kind::kInclusion, tree_size, options);
+  result.consistency =
+      RunKind(endpoint, Kind::kConsistency, tree_size, options);
+  result.floor = RunKind(endpoint, Kind::kFloor, tree_size, options);
   return result;
 }
 

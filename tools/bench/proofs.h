@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
 #include "tools/bench/histogram.h"
+#include "tools/common/client_tls.h"
 
 namespace ledger::bench {
 
@@ -55,7 +56,7 @@ nlohmann::json ProofResultJson(const ProofResult& p);
 // from such a `proofs` object; "" if it has no RPC floor.
 std::string RpcFloorNote(const nlohmann::json& proofs);
 
-ProofResult RunProofs(const std::string& target, uint64_t tree_size,
+ProofResult RunProofs(const client_tls::Endpoint& endpoint, uint64_t tree_size,
                       const ProofOptions& options);
 
 // The number of hashes in the RFC 9162 consistency proof between sizes

@@ -6,6 +6,7 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "tools/bench/bench_tls.h"
 #include "tools/bench/cleanup.h"
 #include "tools/bench/peers.h"
 #include "tools/bench/report.h"
@@ -58,6 +59,9 @@ absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
   options.data_dir = bn->data_dir();
   options.log_path = bn->dir_ + "/node.log";
   options.log_level = env.node_log_level;
+  if (env.tls != nullptr) {
+    LEDGER_ASSIGN_OR_RETURN(options.access, env.tls->AccessFor(bn->dir_));
+  }
   absl::StatusOr<std::unique_ptr<NodeProcess>> node =
       NodeProcess::Start(options);
   const std::string dir = bn->dir_;
@@ -126,7 +130,8 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
                       key));
     LoadOptions closed = load;
     closed.rate = 0;
-    LoadResult r = RunLoad(node.node().target(), ToMessages(warm), closed);
+    LoadResult r =
+        RunLoad(node.node().emitter_endpoint(), ToMessages(warm), closed);
     if (r.failed_requests > 0) {
       return absl::InternalError(StrCat("warm-up failed: ", r.first_error));
     }
@@ -143,13 +148,14 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
   LEDGER_ASSIGN_OR_RETURN(auto times0, node.node().CpuTimes());
   const auto threads0 = ProcessThreadCpu(node.node().pid());
   const double self0 = SelfCpuSeconds();
-  LoadResult r = RunLoad(node.node().target(), messages, load);
+  LoadResult r = RunLoad(node.node().emitter_endpoint(), messages, load);
   LEDGER_ASSIGN_OR_RETURN(auto times1, node.node().CpuTimes());
   const auto threads1 = ProcessThreadCpu(node.node().pid());
   const double cpu0 = times0.first + times0.second;
   const double cpu1 = times1.first + times1.second;
   const double self1 = SelfCpuSeconds();
   json out = SpecJson(spec);
+  out["transport"] = node.node().tls() ? "mtls" : "plaintext";
   out["events"] = r.events;
   out["requests"] = r.requests;
   out["streams"] = r.streams;
@@ -203,7 +209,7 @@ absl::StatusOr<double> FillLedger(BenchNode& node, uint64_t events,
                               BuildWorkload(w, node.emitter().key()));
       messages = ToMessages(batches);
     }
-    LoadResult r = RunLoad(node.node().target(), messages, load);
+    LoadResult r = RunLoad(node.node().emitter_endpoint(), messages, load);
     if (r.failed_requests > 0 || r.events != w.events) {
       return absl::InternalError(StrCat("filling the ledger: ", r.events,
                                         " of ", w.events, " events appended; ",

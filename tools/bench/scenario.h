@@ -19,17 +19,25 @@ namespace ledger::bench {
 
 inline constexpr char kTenant[] = "bench";
 
+class BenchTls;
+
 struct BenchEnv {
   std::string node_binary;
   std::string work_dir;  // parent of temporary directories; "" = /tmp
   std::string node_log_level = "warn";
   bool keep = false;  // keep data directories and logs
   uint64_t seed = 1;
+  // Set: every node started runs mutual TLS with authorization, with these
+  // certificates (bench_tls.h); null: plaintext (--insecure-plaintext).
+  std::shared_ptr<const BenchTls> tls;
+  std::string dev_ca_script;  // deploy/dev-ca.sh, for --tls and `tls`
+  // --connect modes: how to reach a node that is already running.
+  client_tls::ClientFlags client;
 };
 
 // A fresh node in its own temporary directory with an emitter key
-// registered for kTenant. Stops the node and removes the directory (unless
-// env.keep) on destruction.
+// registered for kTenant, plaintext or mTLS as env.tls says. Stops the
+// node and removes the directory (unless env.keep) on destruction.
 class BenchNode {
  public:
   static absl::StatusOr<std::unique_ptr<BenchNode>> Start(const BenchEnv& env);

@@ -10,15 +10,12 @@
 #include "tools/bench/report.h"
 
 namespace ledger::bench {
-namespace {
 
 using nlohmann::json;
 
-// Runs `spec` on a fresh node; `after` (may be null) runs before the node
-// stops.
 absl::StatusOr<json> RunOnFreshNode(
     const BenchEnv& env, const IngestSpec& spec, const std::string& role,
-    const std::function<absl::Status(BenchNode&, json&)>& after = nullptr) {
+    const std::function<absl::Status(BenchNode&, json&)>& after) {
   std::cerr << "ledger-bench: " << spec.name << " ..." << std::endl;
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
                           BenchNode::Start(env));
@@ -29,6 +26,8 @@ absl::StatusOr<json> RunOnFreshNode(
   std::cerr << TextTable(json::array({run}));
   return run;
 }
+
+namespace {
 
 // raw_rocksdb, ed25519_batch and ed25519_event, measured now.
 absl::StatusOr<json> MeasureCeilings(const BenchEnv& env,
@@ -77,8 +76,8 @@ absl::StatusOr<json> RunSuite(const BenchEnv& env,
             ProofOptions po;
             po.requests = options.proof_requests;
             po.seed = env.seed;
-            summary["proofs"] =
-                ProofResultJson(RunProofs(node.node().target(), cp.size(), po));
+            summary["proofs"] = ProofResultJson(
+                RunProofs(node.node().reader_endpoint(), cp.size(), po));
             LEDGER_ASSIGN_OR_RETURN(OfflineLedger ledger,
                                     FetchOfflineLedger(node.node(), cp.size()));
             LEDGER_ASSIGN_OR_RETURN(summary["verify_offline"],

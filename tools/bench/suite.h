@@ -5,6 +5,8 @@
 // records, the ratios and the targets, all in one JSON summary.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,20 @@ inline constexpr char kNoPostgresMessage[] =
 
 // Ratios and targets of a summary holding "runs" and "peers".
 void AddRatiosAndTargets(nlohmann::json& summary);
+
+// Appends {name, goal, measured, met, note?} to `targets`: met when
+// `measured` is at least (`at_least`) or at most `bound`; not met, with a
+// note, when nothing was measured.
+void AddTarget(nlohmann::json& targets, std::string name, std::string goal,
+               std::optional<double> measured, bool at_least, double bound,
+               std::string note = "");
+
+// Runs `spec` on a fresh node started per `env` and returns the run with
+// "role" set; `after` (may be null) runs before the node stops.
+absl::StatusOr<nlohmann::json> RunOnFreshNode(
+    const BenchEnv& env, const IngestSpec& spec, const std::string& role,
+    const std::function<absl::Status(BenchNode&, nlohmann::json&)>& after =
+        nullptr);
 
 // The in-process ceilings (raw_rocksdb, ed25519_batch, ed25519_event) of
 // two "peers" objects measured at different times: each keeps its faster

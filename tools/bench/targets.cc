@@ -48,9 +48,11 @@ std::optional<double> Ratio(std::optional<double> a, std::optional<double> b) {
   return *a / *b;
 }
 
+}  // namespace
+
 void AddTarget(json& targets, std::string name, std::string goal,
                std::optional<double> measured, bool at_least, double bound,
-               std::string note = "") {
+               std::string note) {
   json t{{"name", std::move(name)}, {"goal", std::move(goal)}};
   if (measured) {
     t["measured"] = *measured;
@@ -63,8 +65,6 @@ void AddTarget(json& targets, std::string name, std::string goal,
   if (!note.empty()) t["note"] = std::move(note);
   targets.push_back(std::move(t));
 }
-
-}  // namespace
 
 json FasterCeilings(const json& first, const json& second) {
   json out = first;
