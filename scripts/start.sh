@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and starts a single-node ledger in the
-# background with a data directory and a registered emitter key, then prints
-# where it listens and what to try next.
+# background over mutual TLS with roles: a development CA and certificates
+# (deploy/dev-ca.sh) in DATA/tls, the node's configuration in
+# DATA/node.toml, an emitter key registered for tenant "demo"; then prints
+# where it listens and how to use the client profiles.
 #
 #   scripts/start.sh [--data DIR] [--listen HOST:PORT]   start (default)
+#   scripts/start.sh --insecure-plaintext ...             start without TLS
+#                    (no certificates, every caller may do everything; only
+#                    for local experiments)
+#   scripts/start.sh --no-build ...                       use the binaries
+#                    already built in $LEDGER_BUILD_DIR (default build)
 #   scripts/start.sh --stop [--data DIR]                  stop it
 #   scripts/start.sh --cluster                            a local cluster
 set -euo pipefail
@@ -12,13 +19,17 @@ cd "$(dirname "$0")/.."
 DATA=ledger-data
 LISTEN=127.0.0.1:7400
 ACTION=start
+PLAINTEXT=0
+BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA="$2"; shift 2 ;;
     --listen) LISTEN="$2"; shift 2 ;;
+    --insecure-plaintext) PLAINTEXT=1; shift ;;
+    --no-build) BUILD=0; shift ;;
     --stop) ACTION=stop; shift ;;
     --cluster) ACTION=cluster; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -26,7 +37,9 @@ done
 BUILD_DIR="${LEDGER_BUILD_DIR:-build}"
 NODE="$BUILD_DIR/node/ledger-node"
 CTL="$BUILD_DIR/tools/ledgerctl/ledgerctl"
+VERIFY="$BUILD_DIR/tools/ledger-verify/ledger-verify"
 PIDFILE="$DATA/node.pid"
+TLS="$DATA/tls"
 
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
@@ -48,15 +61,45 @@ case "$ACTION" in
     exit 2 ;;
 esac
 
-./scripts/install-deps.sh
-./scripts/build.sh
+if [ "$BUILD" = 1 ]; then
+  ./scripts/install-deps.sh
+  ./scripts/build.sh
+fi
 
 mkdir -p "$DATA"
+if [ "$PLAINTEXT" = 1 ]; then
+  NODE_ARGS=(--insecure-plaintext)
+  # ledgerctl as any role: the node trusts every caller.
+  ADMIN=(--insecure-plaintext --server "$LISTEN")
+  READER=("${ADMIN[@]}")
+else
+  # Certificates: created on the first start, kept (or renewed when close
+  # to expiry) afterwards.
+  ./deploy/dev-ca.sh --out "$TLS" --node node-1 --tenant demo \
+    --address "$LISTEN" --quiet
+  if [ ! -f "$DATA/node.toml" ]; then
+    cat > "$DATA/node.toml" <<'EOF'
+# ledger-node configuration written by scripts/start.sh (paths are relative
+# to this file); deploy/ledger-node.toml documents every key.
+[tls]
+ca_file = "tls/ca.pem"
+cert_file = "tls/node/node-1.pem"
+key_file = "tls/node/node-1.key"
+
+[access]
+policy_file = "tls/access-policy.toml"
+EOF
+  fi
+  NODE_ARGS=(--config "$DATA/node.toml")
+  ADMIN=(--profile "$TLS/admin.profile" --server "$LISTEN")
+  READER=(--profile "$TLS/regulator.profile" --server "$LISTEN")
+fi
+
 if running; then
   echo "ledger-node is already running (pid $(cat "$PIDFILE"))"
 else
   : > "$DATA/node.out"
-  nohup "$NODE" --data "$DATA/node" --listen "$LISTEN" --insecure-plaintext \
+  nohup "$NODE" "${NODE_ARGS[@]}" --data "$DATA/node" --listen "$LISTEN" \
     >"$DATA/node.out" 2>>"$DATA/node.log" </dev/null &
   echo $! > "$PIDFILE"
   for _ in $(seq 1 600); do
@@ -71,28 +114,68 @@ else
   grep -q "^listening on " "$DATA/node.out" || { echo "ledger-node did not start within 60 s; see $DATA/node.log" >&2; exit 1; }
 fi
 
+# The demo emitter's signing key, registered once by the admin.
 if [ ! -f "$DATA/emitter/demo.key" ]; then
   mkdir -p "$DATA/emitter"
   "$CTL" keygen --name demo --out "$DATA/emitter" >/dev/null
-  "$CTL" register-key --server "$LISTEN" --pub "$DATA/emitter/demo.pub" \
-    --tenant demo >/dev/null
 fi
-"$CTL" keys --note --server "$LISTEN" > "$DATA/log.vkeys"
+if [ ! -f "$DATA/emitter/demo.registered" ]; then
+  # ALREADY_EXISTS: registered by an earlier start that left no marker.
+  if out="$("$CTL" "${ADMIN[@]}" register-key --pub "$DATA/emitter/demo.pub" \
+             --tenant demo 2>&1)" || grep -q "ALREADY_EXISTS" <<<"$out"; then
+    printf '%s\n' "$out" > "$DATA/emitter/demo.registered"
+  else
+    echo "start.sh: registering the demo emitter key failed: $out" >&2
+    exit 1
+  fi
+fi
+"$CTL" "${READER[@]}" keys --note > "$DATA/log.vkeys"
 
-cat <<EOT
+if [ "$PLAINTEXT" = 1 ]; then
+  cat <<EOT
 
-The annotation ledger is running.
+The annotation ledger is running WITHOUT TLS (--insecure-plaintext): anyone
+who can reach $LISTEN may read and write everything. Local experiments only.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
   data           $DATA/node
   emitter key    $DATA/emitter/demo.key  (tenant "demo", registered)
   log keys       $DATA/log.vkeys          (for offline verification)
 
-Try next:
+Try next (every ledgerctl network command needs --insecure-plaintext):
   $CTL gen-events --count 1000 --tenant demo > events.jsonl
-  $CTL append --server $LISTEN --key $DATA/emitter --file events.jsonl | tail -n 3
-  $CTL checkpoint --server $LISTEN
-  $CTL prove --server $LISTEN --index 5 --out entry5.tlog-proof
-  $BUILD_DIR/tools/ledger-verify/ledger-verify proof entry5.tlog-proof --keys $DATA/log.vkeys --emitter-keys $DATA/emitter/demo.pub
+  $CTL --insecure-plaintext --server $LISTEN append --emitter-key $DATA/emitter --file events.jsonl | tail -n 3
+  $CTL --insecure-plaintext --server $LISTEN checkpoint
+
+Stop it with: scripts/start.sh --stop
+EOT
+  exit 0
+fi
+
+cat <<EOT
+
+The annotation ledger is running over mutual TLS with roles.
+  listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
+  data           $DATA/node   (configuration $DATA/node.toml)
+  certificates   $TLS          (development CA, private keys mode 0600)
+  access policy  $TLS/access-policy.toml
+  profiles       $TLS/{admin,regulator,emitter,officer}.profile
+                 (emitter and officer: tenant "demo")
+  emitter key    $DATA/emitter/demo.key  (signs events of tenant "demo", registered)
+  log keys       $DATA/log.vkeys          (for offline verification)
+
+ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
+--profile FILE). Try next:
+  export LEDGER_PROFILE=$TLS/emitter.profile
+  $CTL gen-events --count 1000 --tenant demo > events.jsonl
+  $CTL append --emitter-key $DATA/emitter --file events.jsonl | tail -n 3
+
+  export LEDGER_PROFILE=$TLS/regulator.profile
+  $CTL checkpoint
+  $CTL prove --index 5 --out entry5.tlog-proof
+  $VERIFY proof entry5.tlog-proof --keys $DATA/log.vkeys --emitter-keys $DATA/emitter/demo.pub
+
+  $CTL --profile $TLS/officer.profile get --index 5
+  $CTL --profile $TLS/emitter.profile get --index 5   # refused: PERMISSION_DENIED
 
 Stop it with: scripts/start.sh --stop
 EOT

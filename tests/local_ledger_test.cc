@@ -1,0 +1,155 @@
+// The default local ledger, as the README starts it: scripts/start.sh (with
+// the binaries of this build) brings up a node over mutual TLS with the
+// dev CA's certificates and access policy, and ledgerctl works through the
+// profiles it prints, each role only within its rights.
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include "base/strings.h"
+#include "tests/process.h"
+
+#ifndef LEDGER_SOURCE_DIR
+#error "LEDGER_SOURCE_DIR must name the repository"
+#endif
+
+namespace ledger {
+namespace {
+
+using ::ledger::testing::BinaryPath;
+using ::ledger::testing::FreePort;
+using ::ledger::testing::RunResult;
+using std::chrono::seconds;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class LocalLedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/local_ledger_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    data_ = dir_ + "/ledger-data";
+    listen_ = StrCat("127.0.0.1:", FreePort());
+    tls_ = data_ + "/tls";
+  }
+  void TearDown() override {
+    (void)Start({"--stop"});
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  // scripts/start.sh --no-build --data DATA --listen LISTEN `args`.
+  RunResult Start(std::vector<std::string> args) {
+    std::vector<std::string> argv = {
+        "/usr/bin/env", StrCat("LEDGER_BUILD_DIR=", BinaryPath("")),
+        "/bin/bash",    StrCat(LEDGER_SOURCE_DIR, "/scripts/start.sh"),
+        "--no-build",   "--data",
+        data_,          "--listen",
+        listen_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<RunResult> r = ledger::testing::Run(argv, seconds(180));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult{};
+  }
+
+  // ledgerctl `args` with LEDGER_PROFILE=`profile` ("" unset).
+  RunResult Ctl(const std::string& profile, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "-u", "LEDGER_PROFILE"};
+    if (!profile.empty()) argv.push_back(StrCat("LEDGER_PROFILE=", profile));
+    argv.push_back(BinaryPath("tools/ledgerctl/ledgerctl"));
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<RunResult> r = ledger::testing::Run(argv, seconds(60));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult{};
+  }
+
+  std::string Profile(const std::string& role) {
+    return StrCat(tls_, "/", role, ".profile");
+  }
+
+  std::string dir_, data_, listen_, tls_;
+};
+
+TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
+  RunResult started = Start({});
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  EXPECT_NE(started.out.find("over mutual TLS with roles"), std::string::npos)
+      << started.out;
+  EXPECT_NE(started.out.find("export LEDGER_PROFILE=" + Profile("emitter")),
+            std::string::npos)
+      << started.out;
+  EXPECT_NE(ReadText(data_ + "/node.toml").find("[tls]"), std::string::npos);
+  EXPECT_FALSE(ReadText(data_ + "/log.vkeys").empty());
+  const std::string ca = ReadText(tls_ + "/ca.pem");
+  ASSERT_FALSE(ca.empty());
+
+  // The emitter appends events of its tenant with the registered key.
+  const std::string events = dir_ + "/events.jsonl";
+  RunResult gen = Ctl("", {"gen-events", "--count", "20", "--tenant", "demo"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  std::ofstream(events) << gen.out;
+  RunResult append =
+      Ctl(Profile("emitter"), {"append", "--emitter-key", data_ + "/emitter",
+                               "--file", events, "--quiet"});
+  ASSERT_EQ(append.exit_code, 0) << append.err;
+  EXPECT_EQ(std::count(append.out.begin(), append.out.end(), '\n'), 20);
+
+  // The regulator proves an entry; the officer of tenant demo reads it.
+  RunResult prove = Ctl(Profile("regulator"),
+                        {"prove", "--index", "5", "--out", dir_ + "/5.proof"});
+  EXPECT_EQ(prove.exit_code, 0) << prove.err;
+  RunResult get = Ctl(Profile("officer"), {"get", "--index", "5"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_NE(get.out.find("\"demo\""), std::string::npos) << get.out;
+
+  // The emitter may not read entries; the officer may not register keys.
+  RunResult denied = Ctl(Profile("emitter"), {"get", "--index", "5"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos)
+      << denied.err;
+  denied = Ctl(Profile("officer"),
+               {"register-key", "--pub", data_ + "/emitter/demo.pub",
+                "--tenant", "demo"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos)
+      << denied.err;
+
+  // Without a profile ledgerctl refuses to connect and says why; plaintext
+  // does not reach a TLS node.
+  RunResult none = Ctl("", {"--server", listen_, "checkpoint"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("missing: --ca, --cert, --key"), std::string::npos)
+      << none.err;
+  RunResult plain = Ctl("", {"--server", listen_, "--insecure-plaintext",
+                             "--timeout", "5", "checkpoint"});
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_NE(plain.err.find("UNAVAILABLE"), std::string::npos) << plain.err;
+
+  // Starting again while it runs changes nothing.
+  RunResult again = Start({});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already running"), std::string::npos);
+  EXPECT_EQ(ReadText(tls_ + "/ca.pem"), ca);
+
+  // Stop, start: the same CA and certificates, the key not registered
+  // twice, the entries still there.
+  RunResult stop = Start({"--stop"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.out.find("ledger-node stopped"), std::string::npos);
+  RunResult restarted = Start({});
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.out << restarted.err;
+  EXPECT_EQ(ReadText(tls_ + "/ca.pem"), ca);
+  get = Ctl(Profile("regulator"), {"get", "--index", "5"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+}
+
+}  // namespace
+}  // namespace ledger
