@@ -49,12 +49,14 @@ class SingleNodeE2ETest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(f), {});
   }
 
-  // Runs ledgerctl with --server; fails the test on a non-zero exit.
+  // Runs ledgerctl with --server (plaintext, as the node serves); fails
+  // the test on a non-zero exit.
   std::string Ctl(std::vector<std::string> args, bool network = true) {
     args.insert(args.begin(), BinaryPath("tools/ledgerctl/ledgerctl"));
     if (network) {
       args.push_back("--server");
       args.push_back(server_);
+      args.push_back("--insecure-plaintext");
     }
     absl::StatusOr<RunResult> r = ledger::testing::Run(args, seconds(120));
     EXPECT_TRUE(r.ok()) << r.status();
@@ -104,7 +106,7 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
   WriteFile(events, Ctl({"gen-events", "--count", "1000", "--tenant", "acme-ai",
                          "--seed", "7"},
                         false));
-  std::string out = Ctl({"append", "--key", keys, "--file", events});
+  std::string out = Ctl({"append", "--emitter-key", keys, "--file", events});
   std::set<uint64_t> indexes;
   std::istringstream lines(out);
   for (std::string line; std::getline(lines, line);) {
@@ -118,7 +120,7 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
   EXPECT_EQ(*indexes.rbegin(), 1002u);
 
   // Appending the same file again changes nothing.
-  std::string again = Ctl({"append", "--key", keys, "--file", events});
+  std::string again = Ctl({"append", "--emitter-key", keys, "--file", events});
   EXPECT_NE(again.find("\"duplicate\":true"), std::string::npos);
 
   const std::string vkeys = dir_ + "/log.vkeys";
@@ -158,7 +160,7 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
   WriteFile(events, Ctl({"gen-events", "--count", "100", "--tenant", "acme-ai",
                          "--seed", "8"},
                         false));
-  Ctl({"append", "--key", keys, "--file", events});
+  Ctl({"append", "--emitter-key", keys, "--file", events});
   Json cp2 = WaitForCheckpoint(size1 + 100);
   const uint64_t size2 = cp2["size"].get<uint64_t>();
   const std::string cp2_file = dir_ + "/cp2.note";

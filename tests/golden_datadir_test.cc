@@ -62,10 +62,10 @@ TEST_F(GoldenDataDirTest, StartsAndServesTheSameTree) {
       node->WaitForLine("listening on ", seconds(120));
   ASSERT_TRUE(line.ok()) << line.status();
   const std::string server = line->substr(line->find("listening on ") + 13);
-  absl::StatusOr<RunResult> cp =
-      ledger::testing::Run({BinaryPath("tools/ledgerctl/ledgerctl"),
-                            "checkpoint", "--json", "--server", server},
-                           seconds(60));
+  absl::StatusOr<RunResult> cp = ledger::testing::Run(
+      {BinaryPath("tools/ledgerctl/ledgerctl"), "checkpoint", "--json",
+       "--server", server, "--insecure-plaintext"},
+      seconds(60));
   ASSERT_TRUE(cp.ok() && cp->exit_code == 0)
       << (cp.ok() ? cp->err : cp.status().ToString());
   const nlohmann::json j = nlohmann::json::parse(cp->out);
