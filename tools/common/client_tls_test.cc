@@ -1,14 +1,12 @@
 // Client profiles, flag precedence and the checks of the files; the
-// certificates come from deploy/dev-ca.sh, as a user gets them, and a real
-// gRPC server over mutual TLS accepts or refuses the resulting clients.
+// certificates come from deploy/dev-ca.sh, as a user gets them (expired
+// and future ones from tools/common/dev_certs.h), and a real gRPC server
+// over mutual TLS accepts or refuses the resulting clients.
 
 #include "tools/common/client_tls.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -19,6 +17,7 @@
 
 #include "base/strings.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tools/common/dev_certs.h"
 #include "tools/common/subprocess.h"
 
 #ifndef LEDGER_DEV_CA_SCRIPT
@@ -305,47 +304,28 @@ TEST_F(ClientTlsTest, UnusableFilesAreNamed) {
               HasSubstr("does not belong to certificate " + s.cert));
 }
 
-// A self-signed EC certificate valid from now + `from` to now + `until`
-// seconds, written as BASE.pem / BASE.key (0600).
-void WriteSelfSigned(const std::string& base, long from, long until) {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  ASSERT_NE(key, nullptr);
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
-  X509_gmtime_adj(X509_getm_notBefore(cert), from);
-  X509_gmtime_adj(X509_getm_notAfter(cert), until);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("old"), -1,
-                             -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_set_pubkey(cert, key);
-  ASSERT_GT(X509_sign(cert, key, EVP_sha256()), 0);
-  FILE* f = fopen((base + ".pem").c_str(), "w");
-  PEM_write_X509(f, cert);
-  fclose(f);
-  const std::string key_path = base + ".key";
-  f = fopen(key_path.c_str(), "w");
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  fclose(f);
-  chmod(key_path.c_str(), 0600);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-}
-
 TEST_F(ClientTlsTest, CertificateOutsideItsValidityIsRefused) {
+  absl::StatusOr<devcerts::CertificateAuthority> ca =
+      devcerts::CertificateAuthority::Create("test CA");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  devcerts::LeafSpec spec = devcerts::ClientLeaf("emitter", "old");
+  spec.validity = devcerts::Expired();
+  absl::StatusOr<devcerts::Pem> expired = ca->Issue(spec);
+  ASSERT_TRUE(expired.ok()) << expired.status();
   ClientSettings s = Tls("emitter");
-  WriteSelfSigned(dir_ + "/expired", -2 * 86400, -86400);
   s.cert = dir_ + "/expired.pem";
   s.key = dir_ + "/expired.key";
+  ASSERT_TRUE(devcerts::WritePem(*expired, s.cert, s.key).ok());
   absl::StatusOr<Endpoint> e = MakeEndpoint(s);
   EXPECT_EQ(e.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(e.status().message()), HasSubstr("expired on"));
 
-  WriteSelfSigned(dir_ + "/future", 86400, 2 * 86400);
+  spec.validity = devcerts::NotYetValid();
+  absl::StatusOr<devcerts::Pem> future = ca->Issue(spec);
+  ASSERT_TRUE(future.ok()) << future.status();
   s.cert = dir_ + "/future.pem";
   s.key = dir_ + "/future.key";
+  ASSERT_TRUE(devcerts::WritePem(*future, s.cert, s.key).ok());
   e = MakeEndpoint(s);
   EXPECT_EQ(e.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(e.status().message()), HasSubstr("not valid before"));
