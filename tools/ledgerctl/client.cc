@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include <cstdlib>
+
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "tools/verify/format.h"
@@ -20,6 +22,34 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   return client_tls::CreateChannel(*endpoint, args);
+}
+
+std::string ConnectionHint(const absl::Status& status,
+                           const ConnectionOptions& options) {
+  if (!absl::IsUnavailable(status)) return "";
+  const std::string_view message = ToStd(status.message());
+  if (message.find("Socket closed") == std::string_view::npos &&
+      message.find("andshake") == std::string_view::npos) {
+    return "";
+  }
+  absl::StatusOr<client_tls::ClientSettings> settings =
+      client_tls::ResolveClientSettings(options.client, kDefaultServer,
+                                        std::getenv(client_tls::kProfileEnv));
+  if (!settings.ok()) return "";
+  if (settings->insecure_plaintext) {
+    return " (this client spoke plaintext, --insecure-plaintext: a node "
+           "serving mutual TLS closes such connections)";
+  }
+  absl::StatusOr<client_tls::Endpoint> endpoint =
+      client_tls::MakeEndpoint(*settings);
+  return StrCat(" (mutual TLS as ",
+                endpoint.ok() && !endpoint->identity.empty()
+                    ? endpoint->identity
+                    : settings->cert,
+                ", trusting ", settings->ca,
+                ": the node refuses a certificate its CA did not sign, and "
+                "this client refuses a node whose certificate that CA did "
+                "not sign or that does not name the address)");
 }
 
 std::chrono::system_clock::time_point Deadline(

@@ -40,6 +40,13 @@ struct ConnectionOptions {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options);
 
+// For an UNAVAILABLE status that looks like a failed TLS handshake or a
+// connection the node closed at once: what the connection was (mutual TLS
+// as which identity, trusting which CA; or plaintext) and the usual causes,
+// as text to append to the error; "" otherwise.
+std::string ConnectionHint(const absl::Status& status,
+                           const ConnectionOptions& options);
+
 // now + timeout.
 std::chrono::system_clock::time_point Deadline(
     const ConnectionOptions& options);

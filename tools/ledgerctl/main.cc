@@ -57,9 +57,16 @@ CLI::Option* AddEntrySelector(CLI::App* cmd, Flags& f) {
   return index;
 }
 
-int Finish(const absl::Status& status) {
+// Prints a failure; for a network command (`conn` set) with a hint when
+// the connection itself failed.
+int Finish(const absl::Status& status,
+           const ConnectionOptions* conn = nullptr) {
   if (status.ok()) return 0;
-  std::cerr << ErrorLine(status) << std::flush;
+  std::string line = ErrorLine(status);
+  if (conn != nullptr) {
+    line.insert(line.size() - 1, ConnectionHint(status, *conn));
+  }
+  std::cerr << line << std::flush;
   return kExitError;
 }
 
@@ -192,30 +199,35 @@ int main(int argc, char** argv) {
     return Finish(r.status());
   }
   if (reg->parsed()) {
-    return Finish(RunRegisterKey(f.conn, f.register_key, std::cout));
+    return Finish(RunRegisterKey(f.conn, f.register_key, std::cout), &f.conn);
   }
   if (revoke->parsed()) {
-    return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout));
+    return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout), &f.conn);
   }
-  if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
-  if (keys->parsed()) return Finish(RunNodeKeys(f.conn, f.note, std::cout));
+  if (list_keys->parsed())
+    return Finish(RunListKeys(f.conn, std::cout), &f.conn);
+  if (keys->parsed())
+    return Finish(RunNodeKeys(f.conn, f.note, std::cout), &f.conn);
   if (append->parsed()) {
     f.append.progress = !f.quiet;
-    return Finish(RunAppend(f.conn, f.append, std::cout, std::cerr));
+    return Finish(RunAppend(f.conn, f.append, std::cout, std::cerr), &f.conn);
   }
   if (checkpoint->parsed()) {
-    return Finish(RunCheckpoint(f.conn, f.min_size, f.json, std::cout));
+    return Finish(RunCheckpoint(f.conn, f.min_size, f.json, std::cout),
+                  &f.conn);
   }
   if (prove->parsed()) {
     return Finish(
-        RunProve(f.conn, selector(prove_index), f.out_file, std::cout));
+        RunProve(f.conn, selector(prove_index), f.out_file, std::cout),
+        &f.conn);
   }
   if (consistency->parsed()) {
     return Finish(
-        RunConsistency(f.conn, f.old_size, f.new_size, f.json, std::cout));
+        RunConsistency(f.conn, f.old_size, f.new_size, f.json, std::cout),
+        &f.conn);
   }
   if (get->parsed()) {
-    return Finish(RunGet(f.conn, selector(get_index), std::cout));
+    return Finish(RunGet(f.conn, selector(get_index), std::cout), &f.conn);
   }
   if (verify->parsed()) {
     absl::StatusOr<bool> valid =
