@@ -34,6 +34,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+STOP="scripts/start.sh --stop"
+[ "$DATA" = ledger-data ] || STOP="$STOP --data $DATA"
 BUILD_DIR="${LEDGER_BUILD_DIR:-build}"
 NODE="$BUILD_DIR/node/ledger-node"
 CTL="$BUILD_DIR/tools/ledgerctl/ledgerctl"
@@ -146,7 +148,7 @@ Try next (every ledgerctl network command needs --insecure-plaintext):
   $CTL --insecure-plaintext --server $LISTEN append --emitter-key $DATA/emitter --file events.jsonl | tail -n 3
   $CTL --insecure-plaintext --server $LISTEN checkpoint
 
-Stop it with: scripts/start.sh --stop
+Stop it with: $STOP
 EOT
   exit 0
 fi
@@ -177,5 +179,5 @@ ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
   $CTL --profile $TLS/officer.profile get --index 5
   $CTL --profile $TLS/emitter.profile get --index 5   # refused: PERMISSION_DENIED
 
-Stop it with: scripts/start.sh --stop
+Stop it with: $STOP
 EOT
