@@ -19,6 +19,8 @@
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/event_testing.h"
+#include "ledger/payload.h"
+#include "ledger/payload_testing.h"
 
 namespace ledger {
 namespace {
@@ -171,6 +173,21 @@ Entry ExampleEntry(const VerifiedBatch& batch) {
   return e;
 }
 
+// The encrypted payload and key.erased vectors (sections 11.10, 11.11).
+void AddPayloadVectors(std::map<std::string, std::string>& v) {
+  namespace ft = format_testing;
+  const Event full = FullEvent();
+  v["payload.key"] = std::string(crypto::AsView(ft::ExamplePayloadKey()));
+  v["payload.key_id"] = std::string(crypto::AsView(ft::ExamplePayloadKeyId()));
+  v["payload.nonce"] = std::string(crypto::AsView(ft::ExamplePayloadNonce()));
+  v["payload.plaintext"] = ft::kExamplePlaintext;
+  v["payload.aad"] = PayloadAad(full.tenant, full.event_id);
+  v["payload.bytes"] = ft::ExamplePayload();
+  const std::string erased = EncodeEvent(ft::ErasedEvent());
+  v["erased.event.bytes"] = erased;
+  v["erased.event.leaf_hash"] = View(crypto::HashLeaf(erased));
+}
+
 class FormatVectorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -281,6 +298,7 @@ class FormatVectorsTest : public ::testing::Test {
     v["checkpoint.note"] = crypto::SignNote(
         FormatCheckpointBody(Checkpoint{kExampleOrigin, 2, root, {}}), signers,
         kCheckpointTime);
+    AddPayloadVectors(v);
     return v;
   }
 
@@ -428,6 +446,29 @@ TEST_F(FormatVectorsTest, DocumentedBatchSignatureVerifies) {
 
 // Section 3.2's type lists are prose; check that they name exactly the
 // types the code knows.
+TEST_F(FormatVectorsTest, DocumentedPayloadOpensWithTheDocumentedKey) {
+  absl::StatusOr<Envelope> envelope = ParseEnvelope(vectors_["payload.bytes"]);
+  ASSERT_TRUE(envelope.ok()) << envelope.status();
+  EXPECT_EQ(std::string(crypto::AsView(envelope->key_id)),
+            vectors_["payload.key_id"]);
+  EXPECT_EQ(std::string(crypto::AsView(envelope->nonce)),
+            vectors_["payload.nonce"]);
+  absl::StatusOr<crypto::AeadKey> key =
+      crypto::ToArray<crypto::kAeadKeySize>(vectors_["payload.key"], "key");
+  ASSERT_TRUE(key.ok()) << key.status();
+  absl::StatusOr<std::string> plain =
+      crypto::AeadOpen(*key, envelope->nonce, vectors_["payload.aad"],
+                       envelope->sealed);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, vectors_["payload.plaintext"]);
+  absl::StatusOr<Event> erased = DecodeEvent(vectors_["erased.event.bytes"]);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  absl::StatusOr<PayloadKeyId> erased_id = ErasedKeyIdOf(*erased);
+  ASSERT_TRUE(erased_id.ok()) << erased_id.status();
+  EXPECT_EQ(std::string(crypto::AsView(*erased_id)),
+            vectors_["payload.key_id"]);
+}
+
 TEST_F(FormatVectorsTest, DocumentedTypeListsMatchTheCode) {
   auto types_between = [&](std::string_view from, std::string_view to) {
     std::set<std::string> out;
