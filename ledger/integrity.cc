@@ -34,6 +34,10 @@ class Scanner {
  private:
   void OnEntry(uint64_t index, std::string_view bytes);
   void Derive(uint64_t index, const Entry& entry);
+  // Records the erasure of a key.erased entry's event (already decoded).
+  void NoteErasure(uint64_t index, const Event& event);
+  // Without `derive`: finds key.erased entries by their header.
+  void FindErasure(uint64_t index, const Entry& entry);
   void CompareTile(int t, uint64_t index, const std::vector<Hash>& hashes);
   // Gives the visitor every root it asks for up to `size`.
   void VisitRoots(uint64_t size);
@@ -81,6 +85,28 @@ void Scanner::CompareTile(int t, uint64_t index,
   }
 }
 
+void Scanner::NoteErasure(uint64_t index, const Event& event) {
+  absl::StatusOr<PayloadKeyId> id = ErasedKeyIdOf(event);
+  if (!id.ok()) {
+    Bad(index, StrCat("entry ", index, " could not have been appended: ",
+                      id.status().message()));
+    return;
+  }
+  out_.erasures.push_back(PayloadKeyErasure{*id, event.tenant, index});
+}
+
+void Scanner::FindErasure(uint64_t index, const Entry& entry) {
+  absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
+  if (!header.ok() || header->type != "key.erased") return;
+  absl::StatusOr<Event> event = DecodeEvent(entry.event_bytes, spec_.limits);
+  if (!event.ok()) {
+    Bad(index, StrCat("entry ", index, "'s event cannot be decoded: ",
+                      event.status().message()));
+    return;
+  }
+  NoteErasure(index, *event);
+}
+
 void Scanner::Derive(uint64_t index, const Entry& entry) {
   absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
   if (!header.ok()) {
@@ -95,8 +121,9 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
   };
   const bool key_event =
       header->type == "key.registered" || header->type == "key.revoked";
+  const bool erasure = header->type == "key.erased";
   std::optional<Event> event;
-  if (key_event || index == 0) {
+  if (key_event || erasure || index == 0) {
     absl::StatusOr<Event> decoded =
         DecodeEvent(entry.event_bytes, spec_.limits);
     if (!decoded.ok()) {
@@ -128,6 +155,8 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
   if (!allowed.ok()) {
     Bad(index, StrCat("entry ", index,
                       " could not have been appended: ", allowed.message()));
+  } else if (erasure) {
+    NoteErasure(index, *event);
   }
   out_.derived.by_event_id.Add(
       EventIdKey(header->tenant, header->event_id),
@@ -165,7 +194,11 @@ void Scanner::OnEntry(uint64_t index, std::string_view bytes) {
       chain_ = entry->prev_chain_hash;  // resynchronise: report breaks once
     }
     out_.last_received_at_ns = entry->received_at_ns;
-    if (spec_.derive) Derive(index, *entry);
+    if (spec_.derive) {
+      Derive(index, *entry);
+    } else {
+      FindErasure(index, *entry);
+    }
   }
   chain_known_ = true;
   chain_ = ChainHash(chain_, leaf);

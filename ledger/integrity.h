@@ -72,6 +72,8 @@ struct ScanOutcome {
   // With `derive`:
   std::vector<KeyInfo> keys;
   IndexDigests derived;  // the derived families as the entries define them
+  // Every key.erased entry of the scanned range (with or without `derive`).
+  std::vector<PayloadKeyErasure> erasures;
 
   std::vector<Problem> entry_problems;  // entries known to be bad
   std::vector<Problem> chain_problems;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
@@ -31,6 +33,8 @@ struct RecoveredState {
   IndexDigests digests;
   std::optional<StoredCheckpoint> latest_checkpoint;
   bool fully_checked = false;
+  // The key.erased entries the check read (all of them after a full check).
+  std::vector<PayloadKeyErasure> erasures;
 };
 
 absl::StatusOr<std::optional<StoredCheckpoint>> LastCheckpoint(
@@ -317,6 +321,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   state.head.last_received_at_ns =
       std::max(state.head.last_received_at_ns, scan.last_received_at_ns);
   state.fully_checked = full;
+  state.erasures = std::move(scan.erasures);
   if (options.progress && state.head.size > 0) {
     options.progress(StrCat("verified ", full ? "all " : "", state.head.size,
                             " entries",
@@ -388,11 +393,60 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   im.last_received_at_ns = state.head.last_received_at_ns;
   im.digests = state.digests;
   const Head head{state.head.size, state.head.root, state.head.chain_hash};
-  MutexLock lock(&im.mu);
-  im.head = head;
-  im.written = head;
-  im.latest_checkpoint = std::move(state.latest_checkpoint);
+  {
+    MutexLock lock(&im.mu);
+    im.head = head;
+    im.written = head;
+    im.latest_checkpoint = std::move(state.latest_checkpoint);
+  }
+  // Before anything is served: no key a key.erased entry names is held.
+  LEDGER_RETURN_IF_ERROR(
+      ledger->EnforceErasures(state.erasures, state.fully_checked));
   return ledger;
+}
+
+absl::Status Ledger::EnforceErasures(std::vector<PayloadKeyErasure> found,
+                                     bool complete) const {
+  const auto warn = [&](std::string_view line) {
+    if (options_.warn) {
+      options_.warn(line);
+    } else if (options_.progress) {
+      options_.progress(line);
+    }
+  };
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> recorded,
+                          shred_->ListErasures());
+  absl::flat_hash_map<std::string, size_t> by_id;
+  for (size_t i = 0; i < found.size(); ++i) {
+    by_id[std::string(crypto::AsView(found[i].key_id))] = i;
+  }
+  for (const PayloadKeyErasure& r : recorded) {
+    auto it = by_id.find(std::string(crypto::AsView(r.key_id)));
+    if (it != by_id.end()) continue;
+    if (complete) {
+      // Every entry was read: no key.erased entry names this key. The key
+      // is gone all the same (it cannot be brought back), so say so and
+      // go on.
+      warn(StrCat("shred_keys records the erasure of payload key ",
+                  PayloadKeyIdHex(r.key_id), " (tenant '", r.tenant,
+                  "') by entry ", r.entry,
+                  ", but no key.erased entry of the ledger names it; it was "
+                  "written behind the ledger's back"));
+    }
+    found.push_back(r);
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> resurrected,
+                          shred_->EnforceErasures(found));
+  for (const PayloadKeyErasure& r : resurrected) {
+    warn(StrCat("payload key ", PayloadKeyIdHex(r.key_id), " of tenant '",
+                r.tenant, "' was erased by the key.erased entry ", r.entry,
+                " but was held again (restored from an older copy of the "
+                "database?); destroyed it again"));
+  }
+  if (!resurrected.empty()) {
+    LEDGER_RETURN_IF_ERROR(shred_->Purge());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Ledger::CheckDerivedDigests() const {
@@ -567,7 +621,9 @@ absl::Status Ledger::Scrub(const ScrubPace& pace) const {
         "rebuild them from the entries with `ledger-node repair-indexes "
         "--data DIR`"));
   }
-  return absl::OkStatus();
+  // (Not `complete`: erasures appended after the snapshot are recorded but
+  // were not scanned.)
+  return EnforceErasures(std::move(scan.erasures), /*complete=*/false);
 }
 
 }  // namespace ledger

@@ -25,10 +25,20 @@
 //                      "format"                         "1" or "2"
 //                      "index_digest"                   IndexDigests
 // subject_heads        u8 link kind || tenant 0x00 id   BE64(last index)
+// shred_keys           "h"                              32-byte secret of
+//                                                       the subject hashes
+//                      's' || subject hash (32)         payload key id (16)
+//                      'k' || payload key id (16)       the key (shred_keys.h)
+//                      'e' || payload key id (16)       its erasure
 //
 // entries, tree and checkpoints are the record; by_event_id, subject_heads
 // and keys are derived from the entries and can be rebuilt from them. Every
-// append writes all families in one WriteBatch.
+// append writes all families in one WriteBatch. shred_keys holds secrets
+// that no entry holds (payload keys, ledger/shred_keys.h): it is neither
+// record nor derived and has no digest; an erasure ('e', and the key's 'k'
+// deleted) is written in the WriteBatch of its key.erased entry. A
+// database from before it gets the family, empty, when it is opened (the
+// storage format is unchanged).
 
 #include <cstdint>
 #include <optional>
@@ -52,6 +62,7 @@ enum class Cf : int {
   kKeys,
   kMeta,
   kSubjectHeads,
+  kShredKeys,
   kCount,
 };
 
