@@ -37,9 +37,9 @@ constexpr std::string_view kDraftSealed =
     "c0875924c1c7987947deafd8780acf49";  // tag
 
 TEST(AeadTest, SealMatchesTheXChaChaDraftVector) {
-  const std::string sealed =
-      AeadSeal(Array<kAeadKeySize>(kDraftKey), Array<kAeadNonceSize>(kDraftNonce),
-               Unhex(kDraftAad), kDraftPlaintext);
+  const std::string sealed = AeadSeal(Array<kAeadKeySize>(kDraftKey),
+                                      Array<kAeadNonceSize>(kDraftNonce),
+                                      Unhex(kDraftAad), kDraftPlaintext);
   EXPECT_EQ(HexEncode(sealed), kDraftSealed);
 }
 
@@ -66,8 +66,10 @@ TEST(AeadTest, OpenRefusesAnyChangeAsDataLoss) {
   std::string bad_tag = sealed;
   bad_tag.back() ^= 1;
 
-  EXPECT_TRUE(absl::IsDataLoss(AeadOpen(other_key, nonce, aad, sealed).status()));
-  EXPECT_TRUE(absl::IsDataLoss(AeadOpen(key, other_nonce, aad, sealed).status()));
+  EXPECT_TRUE(
+      absl::IsDataLoss(AeadOpen(other_key, nonce, aad, sealed).status()));
+  EXPECT_TRUE(
+      absl::IsDataLoss(AeadOpen(key, other_nonce, aad, sealed).status()));
   EXPECT_TRUE(
       absl::IsDataLoss(AeadOpen(key, nonce, aad + "x", sealed).status()));
   EXPECT_TRUE(absl::IsDataLoss(AeadOpen(key, nonce, aad, flipped).status()));

@@ -456,9 +456,8 @@ TEST_F(FormatVectorsTest, DocumentedPayloadOpensWithTheDocumentedKey) {
   absl::StatusOr<crypto::AeadKey> key =
       crypto::ToArray<crypto::kAeadKeySize>(vectors_["payload.key"], "key");
   ASSERT_TRUE(key.ok()) << key.status();
-  absl::StatusOr<std::string> plain =
-      crypto::AeadOpen(*key, envelope->nonce, vectors_["payload.aad"],
-                       envelope->sealed);
+  absl::StatusOr<std::string> plain = crypto::AeadOpen(
+      *key, envelope->nonce, vectors_["payload.aad"], envelope->sealed);
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(*plain, vectors_["payload.plaintext"]);
   absl::StatusOr<Event> erased = DecodeEvent(vectors_["erased.event.bytes"]);

@@ -148,8 +148,7 @@ absl::Status Ledger::GroupPlanner::PlanErasure(
       return absl::OkStatus();
     }
   }
-  LEDGER_ASSIGN_OR_RETURN(PayloadKeyLookup held,
-                          ledger_.shred_->Find(*id));
+  LEDGER_ASSIGN_OR_RETURN(PayloadKeyLookup held, ledger_.shred_->Find(*id));
   if (held.erasure.has_value()) {
     *rejection = absl::FailedPreconditionError(
         StrCat("payload key ", PayloadKeyIdHex(*id),
@@ -157,9 +156,9 @@ absl::Status Ledger::GroupPlanner::PlanErasure(
     return absl::OkStatus();
   }
   if (!held.key.has_value() || held.key->tenant != e.tenant) {
-    *rejection = absl::NotFoundError(
-        StrCat("payload key ", PayloadKeyIdHex(*id),
-               " is not held for tenant '", e.tenant, "'"));
+    *rejection =
+        absl::NotFoundError(StrCat("payload key ", PayloadKeyIdHex(*id),
+                                   " is not held for tenant '", e.tenant, "'"));
     return absl::OkStatus();
   }
   batch_erasures.push_back(PayloadKeyErasure{*id, e.tenant, index});

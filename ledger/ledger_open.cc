@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
-
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"

@@ -110,9 +110,9 @@ absl::StatusOr<PayloadKeyErasure> DecodeErasure(const PayloadKeyId& id,
 
 absl::StatusOr<PayloadKeyId> KeyIdOfValue(std::string_view value) {
   if (value.size() != kPayloadKeyIdSize) {
-    return absl::DataLossError(
-        StrCat("a shred_keys subject record has ", value.size(),
-               " bytes, not a ", kPayloadKeyIdSize, "-byte key id"));
+    return absl::DataLossError(StrCat("a shred_keys subject record has ",
+                                      value.size(), " bytes, not a ",
+                                      kPayloadKeyIdSize, "-byte key id"));
   }
   return crypto::ToArray<kPayloadKeyIdSize>(value, "key id");
 }
@@ -176,9 +176,8 @@ absl::Status CheckDataSubject(std::string_view subject,
     const uint8_t b = static_cast<uint8_t>(subject[i]);
     const size_t n = Utf8Length(subject, i);
     if (n == 0 || b < 0x20 || b == 0x7f) {
-      return absl::InvalidArgumentError(
-          StrCat(field, ": must be UTF-8 without control characters (byte ",
-                 i, ")"));
+      return absl::InvalidArgumentError(StrCat(
+          field, ": must be UTF-8 without control characters (byte ", i, ")"));
     }
     i += n;
   }
@@ -191,9 +190,9 @@ absl::StatusOr<std::optional<std::string>> ShredKeys::ReadSecret() const {
                           store_.Get(Cf::kShredKeys, kSecretKey));
   if (!secret.has_value()) return std::nullopt;
   if (secret->size() != kSecretSize) {
-    return absl::DataLossError(
-        StrCat("the shred_keys subject-hash secret has ", secret->size(),
-               " bytes, not ", kSecretSize));
+    return absl::DataLossError(StrCat("the shred_keys subject-hash secret has ",
+                                      secret->size(), " bytes, not ",
+                                      kSecretSize));
   }
   secret_ = *secret;
   return secret_;
@@ -215,9 +214,9 @@ absl::StatusOr<PayloadKeyLookup> ShredKeys::FindSubjectLocked(
   LEDGER_ASSIGN_OR_RETURN(PayloadKeyId id, KeyIdOfValue(*id_bytes));
   LEDGER_ASSIGN_OR_RETURN(PayloadKeyLookup lookup, Find(id));
   if (!lookup.key.has_value() && !lookup.erasure.has_value()) {
-    return absl::DataLossError(
-        StrCat("the subject record names payload key ", PayloadKeyIdHex(id),
-               ", which is neither held nor erased"));
+    return absl::DataLossError(StrCat("the subject record names payload key ",
+                                      PayloadKeyIdHex(id),
+                                      ", which is neither held nor erased"));
   }
   return lookup;
 }
@@ -269,9 +268,8 @@ absl::StatusOr<PayloadKey> ShredKeys::GetOrCreate(std::string_view tenant,
 absl::StatusOr<PayloadKeyLookup> ShredKeys::Find(
     const PayloadKeyId& key_id) const {
   PayloadKeyLookup lookup;
-  LEDGER_ASSIGN_OR_RETURN(
-      std::optional<std::string> erased,
-      store_.Get(Cf::kShredKeys, ErasedRecordKey(key_id)));
+  LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> erased,
+                          store_.Get(Cf::kShredKeys, ErasedRecordKey(key_id)));
   if (erased.has_value()) {
     LEDGER_ASSIGN_OR_RETURN(lookup.erasure, DecodeErasure(key_id, *erased));
     return lookup;
@@ -292,8 +290,7 @@ void ShredKeys::AddErasure(const PayloadKeyErasure& erasure,
   batch->Put(cf, ErasedRecordKey(erasure.key_id), EncodeErasure(erasure));
 }
 
-absl::StatusOr<std::vector<PayloadKeyErasure>> ShredKeys::ListErasures()
-    const {
+absl::StatusOr<std::vector<PayloadKeyErasure>> ShredKeys::ListErasures() const {
   std::vector<PayloadKeyErasure> out;
   std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kShredKeys);
   const std::string prefix(1, kErasedPrefix);
@@ -305,9 +302,8 @@ absl::StatusOr<std::vector<PayloadKeyErasure>> ShredKeys::ListErasures()
           StrCat("shred_keys holds a malformed erasure record key (",
                  key.size(), " bytes)"));
     }
-    LEDGER_ASSIGN_OR_RETURN(
-        PayloadKeyId id,
-        crypto::ToArray<kPayloadKeyIdSize>(key.substr(1), "key id"));
+    LEDGER_ASSIGN_OR_RETURN(PayloadKeyId id, crypto::ToArray<kPayloadKeyIdSize>(
+                                                 key.substr(1), "key id"));
     LEDGER_ASSIGN_OR_RETURN(PayloadKeyErasure erasure,
                             DecodeErasure(id, it->value().ToStringView()));
     out.push_back(std::move(erasure));

@@ -67,8 +67,7 @@ class ShredKeysTest : public testing::LedgerFixture {
   std::vector<std::pair<std::string, std::string>> Records() {
     std::vector<std::pair<std::string, std::string>> out;
     WithStore([&](Store& store) {
-      std::unique_ptr<rocksdb::Iterator> it =
-          store.NewIterator(Cf::kShredKeys);
+      std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kShredKeys);
       for (it->SeekToFirst(); it->Valid(); it->Next()) {
         out.emplace_back(it->key().ToString(), it->value().ToString());
       }
@@ -152,9 +151,8 @@ TEST_F(ShredKeysTest, FindForSubjectDoesNotCreate) {
   Key("annotator:jane");
   EXPECT_TRUE(absl::IsNotFound(
       ledger_->payload_keys().FindForSubject(kTenant, "nobody").status()));
-  EXPECT_TRUE(ledger_->payload_keys()
-                  .FindForSubject(kTenant, "annotator:jane")
-                  .ok());
+  EXPECT_TRUE(
+      ledger_->payload_keys().FindForSubject(kTenant, "annotator:jane").ok());
 }
 
 TEST_F(ShredKeysTest, SubjectIdsAreNotStoredInTheClear) {
@@ -175,7 +173,8 @@ TEST_F(ShredKeysTest, DataSubjectsAreCheckedText) {
   EXPECT_TRUE(absl::IsInvalidArgument(CheckDataSubject("a\nb")));
   EXPECT_TRUE(absl::IsInvalidArgument(CheckDataSubject("\xc3\x28")));
   EXPECT_TRUE(absl::IsInvalidArgument(CheckDataSubject("\xc2\x85")));  // NEL
-  EXPECT_TRUE(absl::IsInvalidArgument(CheckDataSubject(std::string(1025, 'a'))));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(CheckDataSubject(std::string(1025, 'a'))));
   EXPECT_NE(CheckDataSubject("", "data_subject").message().find("data_subject"),
             std::string::npos);
 }
@@ -230,11 +229,10 @@ TEST_F(ShredKeysTest, KeyErasedIsRefusedForKeysNotHeldOrErasedAlready) {
   // Only a node key writes key.erased.
   AppendResult by_emitter =
       AppendOne(Batch({Erased(kTenant, other.key_id, 5)}, emitter_key_));
-  EXPECT_TRUE(absl::IsPermissionDenied(by_emitter.status))
-      << by_emitter.status;
+  EXPECT_TRUE(absl::IsPermissionDenied(by_emitter.status)) << by_emitter.status;
   // A reason is required.
-  AppendResult no_reason = AppendOne(
-      Batch({Erased("other-co", other.key_id, 6, "")}, node_key_));
+  AppendResult no_reason =
+      AppendOne(Batch({Erased("other-co", other.key_id, 6, "")}, node_key_));
   EXPECT_TRUE(absl::IsInvalidArgument(no_reason.status)) << no_reason.status;
   EXPECT_TRUE(ledger_->payload_keys().Find(other.key_id)->key.has_value());
 }
@@ -336,8 +334,7 @@ TEST_F(ShredKeysTest, AnOldDatabaseBehindTheRollbackGuardIsRefused) {
   const PayloadKey key = Key("annotator:jane");
   ledger_.reset();
   const std::string backup = dir_ + ".backup";
-  std::filesystem::copy(dir_, backup,
-                        std::filesystem::copy_options::recursive);
+  std::filesystem::copy(dir_, backup, std::filesystem::copy_options::recursive);
   ASSERT_TRUE(Reopen().ok());
   ASSERT_TRUE(Erase(key.key_id, 1).status.ok());
   Checkpoint();  // signed: the node's guard now holds this head
@@ -346,8 +343,8 @@ TEST_F(ShredKeysTest, AnOldDatabaseBehindTheRollbackGuardIsRefused) {
   std::filesystem::remove_all(dir_);
   std::filesystem::rename(backup, dir_);
   LedgerOptions options = Options();
-  options.signed_head = ledger::Checkpoint{testing::kOrigin, signed_head.size,
-                                           signed_head.root, {}};
+  options.signed_head = ledger::Checkpoint{
+      testing::kOrigin, signed_head.size, signed_head.root, {}};
   absl::Status s = OpenWith(options);
   EXPECT_TRUE(absl::IsDataLoss(s)) << s;
   EXPECT_EQ(ledger_, nullptr);
