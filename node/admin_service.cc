@@ -1,5 +1,7 @@
 #include "node/admin_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 #include <utility>
 
@@ -12,6 +14,7 @@
 #include "node/convert.h"
 #include "node/grpc_status.h"
 #include "node/ledger_events.h"
+#include "node/payloads.h"
 
 #ifndef LEDGER_NODE_VERSION
 #define LEDGER_NODE_VERSION "dev"
@@ -126,6 +129,71 @@ absl::StatusOr<v1::EntryRef> AdminService::Revoke(
   }
   return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()),
                            request.requested_by());
+}
+
+absl::StatusOr<v1::EraseSubjectResponse> AdminService::Erase(
+    const v1::EraseSubjectRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckEmitterTenant(request.tenant()));
+  LEDGER_RETURN_IF_ERROR(CheckDataSubject(request.data_subject()));
+  if (Trim(request.reason()).empty()) {
+    return absl::InvalidArgumentError(
+        "reason: required (it is recorded in the key.erased entry), e.g. the "
+        "erasure request's reference");
+  }
+  absl::StatusOr<PayloadKeyLookup> found =
+      ctx_.ledger->payload_keys().FindForSubject(request.tenant(),
+                                                 request.data_subject());
+  if (absl::IsNotFound(found.status())) {
+    return absl::NotFoundError(
+        StrCat("tenant '", request.tenant(),
+               "' has no payload key for this data subject: nothing of it is "
+               "encrypted in the ledger, so there is nothing to erase"));
+  }
+  LEDGER_RETURN_IF_ERROR(found.status());
+  if (found->erasure.has_value()) {
+    return absl::FailedPreconditionError(StrCat(
+        "the data subject's payload key ",
+        PayloadKeyIdHex(found->erasure->key_id),
+        " was already erased by the key.erased entry ", found->erasure->entry));
+  }
+  const PayloadKeyId key_id = found->key->key_id;
+  crypto::Wipe(found->key->key);
+  // The actor is the admin who asks ("admin" until callers are
+  // authenticated). The event names the key, never the subject.
+  absl::StatusOr<v1::EntryRef> appended = AppendLedgerEvent(
+      KeyErasedEvent(request.tenant(), key_id, request.reason()), "");
+  if (!appended.ok()) {
+    // The reason is the event's second attribute value.
+    std::string_view message = ToStd(appended.status().message());
+    constexpr std::string_view kReasonField = "attributes[1].value";
+    if (!message.starts_with(kReasonField)) return appended.status();
+    return absl::Status(appended.status().code(),
+                        StrCat("reason", message.substr(kReasonField.size())));
+  }
+  v1::EntryRef entry = *std::move(appended);
+  // The key died with the entry's write; now get its bytes out of
+  // RocksDB's files. A failure here leaves them in files that compaction
+  // will rewrite later: worth an operator's attention, but the erasure
+  // itself is done and recorded.
+  if (absl::Status s = ctx_.ledger->PurgeErasedKeys(); !s.ok()) {
+    spdlog::error(
+        "payload key {} is erased (entry {}) but purging it from the "
+        "database files failed: {}",
+        PayloadKeyIdHex(key_id), entry.index(), ToStd(s.message()));
+  }
+  v1::EraseSubjectResponse response;
+  *response.mutable_entry() = std::move(entry);
+  response.set_key_id(std::string(crypto::AsView(key_id)));
+  return response;
+}
+
+grpc::Status AdminService::EraseSubject(grpc::ServerContext*,
+                                        const v1::EraseSubjectRequest* request,
+                                        v1::EraseSubjectResponse* response) {
+  absl::StatusOr<v1::EraseSubjectResponse> erased = Erase(*request);
+  if (!erased.ok()) return ToGrpcStatus(erased.status());
+  *response = *std::move(erased);
+  return grpc::Status::OK;
 }
 
 grpc::Status AdminService::RegisterEmitterKey(

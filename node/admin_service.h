@@ -31,12 +31,22 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status GetNodeInfo(grpc::ServerContext* context,
                            const v1::GetNodeInfoRequest* request,
                            v1::NodeInfo* response) override;
+  // Appends the key.erased entry of the data subject's payload key (which
+  // destroys the key in the same write), then purges the key bytes from
+  // the database's files. InvalidArgument for a bad tenant, data_subject
+  // or an empty reason; NotFound if the subject has no payload key;
+  // FailedPrecondition if it was erased. Authorization: admin.
+  grpc::Status EraseSubject(grpc::ServerContext* context,
+                            const v1::EraseSubjectRequest* request,
+                            v1::EraseSubjectResponse* response) override;
 
  private:
   absl::StatusOr<v1::EntryRef> Register(
       const v1::RegisterEmitterKeyRequest& request);
   absl::StatusOr<v1::EntryRef> Revoke(
       const v1::RevokeEmitterKeyRequest& request);
+  absl::StatusOr<v1::EraseSubjectResponse> Erase(
+      const v1::EraseSubjectRequest& request);
   // Validates, signs with the node key and sequences one ledger event.
   absl::StatusOr<v1::EntryRef> AppendLedgerEvent(Event event,
                                                  std::string_view requested_by);

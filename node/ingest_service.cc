@@ -12,6 +12,7 @@
 #include "node/append_stream.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/payloads.h"
 
 namespace ledger::node {
 namespace {
@@ -125,7 +126,35 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
       !s.ok()) {
     return s;
   }
+  // Personal data only encrypted, under a key of the event's tenant that
+  // is not erased, bound to its event. (An event admitted here just before
+  // its key's key.erased entry is sequenced may land after it; its payload
+  // is then as unreadable as every other under that key.)
+  if (absl::Status s =
+          CheckPayloads(ctx_.ledger->payload_keys(), batch->events());
+      !s.ok()) {
+    return s;
+  }
   return batch;
+}
+
+grpc::Status IngestService::GetPayloadKey(
+    grpc::ServerContext*, const v1::GetPayloadKeyRequest* request,
+    v1::PayloadKey* response) {
+  if (absl::Status s = CheckEmitterTenant(request->tenant()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckDataSubject(request->data_subject()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<PayloadKey> key = ctx_.ledger->payload_keys().GetOrCreate(
+      request->tenant(), request->data_subject(), ctx_.clock->NowNs());
+  if (!key.ok()) return ToGrpcStatus(key.status());
+  response->set_key_id(std::string(crypto::AsView(key->key_id)));
+  response->set_key(std::string(crypto::AsView(key->key)));
+  response->set_tenant(key->tenant);
+  crypto::Wipe(key->key);
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* IngestService::Append(

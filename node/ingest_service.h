@@ -44,10 +44,18 @@ class IngestService final
   grpc::ServerReadReactor<grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context,
       grpc::ByteBuffer* response) override;
+  // The data subject's payload key, created on first use (a synced write).
+  // InvalidArgument for a bad tenant or data_subject, FailedPrecondition
+  // naming the key.erased entry for an erased subject. Authorization: an
+  // emitter of request->tenant().
+  grpc::Status GetPayloadKey(grpc::ServerContext* context,
+                             const v1::GetPayloadKeyRequest* request,
+                             v1::PayloadKey* response) override;
 
  private:
   // Everything short of sequencing: shape, key lookup, conversion,
-  // validation, signature, key validity, tenant and type permissions.
+  // validation, signature, key validity, tenant and type permissions, and
+  // encrypted payloads (node/payloads.h).
   absl::StatusOr<ledger::VerifiedBatch> Verify(
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       bool has_signature, const v1::EmitterSignature& signature) const;

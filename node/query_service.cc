@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/payloads.h"
 #include "node/proof_service.h"
 
 namespace ledger::node {
@@ -23,6 +24,10 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext*,
   if (!bytes.ok()) return ToGrpcStatus(bytes.status());
   absl::StatusOr<v1::Entry> entry = EntryToProto(*bytes);
   if (!entry.ok()) return ToGrpcStatus(entry.status());
+  // Who may read an entry may read its plaintext (an officer of its tenant,
+  // a regulator).
+  FillPayloadView(ctx_.ledger->payload_keys(), /*may_read_plaintext=*/true,
+                  &*entry);
   *response = *std::move(entry);
   return grpc::Status::OK;
 }
@@ -56,6 +61,8 @@ grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
     for (const std::string& bytes : *chunk) {
       absl::StatusOr<v1::Entry> entry = EntryToProto(bytes);
       if (!entry.ok()) return ToGrpcStatus(entry.status());
+      FillPayloadView(ctx_.ledger->payload_keys(),
+                      /*may_read_plaintext=*/true, &*entry);
       if (!writer->Write(*entry)) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
       }
