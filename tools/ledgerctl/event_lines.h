@@ -24,10 +24,20 @@ struct NumberedLine {
 // (blank lines are skipped but counted). A final line without "\n" counts.
 std::vector<NumberedLine> SplitLines(std::string_view text);
 
+// A line may also carry, beside the Event's fields, "payload_plaintext"
+// (a string: personal data to encrypt into the payload, ledger/FORMAT.md
+// section 3.4) with "data_subject" (a string: whose data it is, which picks
+// the key). They are taken out of the line before it is parsed as an Event.
+struct PlaintextPayload;
+
 // Parses and converts one line. InvalidArgument "line N: ..." naming the
 // problem (JSON syntax, unknown field, or the field conversion rejected).
+// With `plain`, the members above are taken out into *plain (and
+// `*has_plain` says whether the line had them); without it they are an
+// error.
 absl::Status ParseEventLine(const NumberedLine& line, v1::Event* proto,
-                            Event* event);
+                            Event* event, PlaintextPayload* plain = nullptr,
+                            bool* has_plain = nullptr);
 
 struct EventLine {
   uint64_t line = 0;

@@ -15,6 +15,7 @@
 #include "tools/ledgerctl/client.h"
 #include "tools/ledgerctl/gen_events.h"
 #include "tools/ledgerctl/keys.h"
+#include "tools/ledgerctl/payloads.h"
 #include "tools/ledgerctl/proofs.h"
 
 namespace {
@@ -41,6 +42,7 @@ struct Flags {
   std::string origin;
   GenEventsOptions gen;
   bool quiet = false;
+  std::string subject, tenant;
 };
 
 // Adds --index / --event, exactly one required.
@@ -111,7 +113,9 @@ int main(int argc, char** argv) {
       ->required();
   append
       ->add_option("--file", f.append.events_file,
-                   "events, one JSON object per line ('-': stdin)")
+                   "events, one JSON object per line ('-': stdin); a "
+                   "line's payload_plaintext is encrypted under the key of "
+                   "its data_subject")
       ->required();
   append->add_option("--batch-size", f.append.batch_size, "events per batch")
       ->capture_default_str()
@@ -157,6 +161,17 @@ int main(int argc, char** argv) {
   verify->add_option("--emitter-keys", f.emitter_keys,
                      "emitter verifier keys (.pub)");
   verify->add_option("--origin", f.origin, "required log origin");
+
+  CLI::App* admin = app.add_subcommand("admin", "administration");
+  admin->require_subcommand(1);
+  CLI::App* erase = admin->add_subcommand(
+      "erase-subject",
+      "crypto-shred a data subject: a key.erased entry destroys the key of "
+      "its encrypted payloads, which stay unreadable for good");
+  erase->add_option("subject", f.subject, "the data subject's id")->required();
+  erase->add_option("--tenant", f.tenant, "its tenant")->required();
+  erase->add_option("--reason", f.reason, "why (recorded in the entry)")
+      ->required();
 
   CLI::App* gen = app.add_subcommand(
       "gen-events", "write realistic sample events as JSON lines");
@@ -219,6 +234,10 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     return *valid ? 0 : kExitError;
+  }
+  if (erase->parsed()) {
+    return Finish(
+        RunEraseSubject(f.conn, f.subject, f.tenant, f.reason, std::cout));
   }
   if (gen->parsed()) {
     absl::Status s = GenerateEvents(f.gen, std::cout);

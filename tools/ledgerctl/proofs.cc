@@ -14,6 +14,7 @@
 #include "ledger/tlog_proof.h"
 #include "ledger/v1/proof.grpc.pb.h"
 #include "ledger/v1/query.grpc.pb.h"
+#include "tools/ledgerctl/payloads.h"
 #include "tools/verify/verify.h"
 
 namespace ledger::ctl {
@@ -256,6 +257,7 @@ absl::Status RunGet(const ConnectionOptions& conn, const EntrySelector& entry,
     j["back_links"].push_back(std::move(l));
   }
   j["event"] = *std::move(event);
+  if (e.has_payload()) j["payload"] = PayloadViewJson(e.payload());
   j["entry_bytes"] = crypto::Base64Encode(e.entry_bytes());
   PrintJson(out, j);
   return absl::OkStatus();
