@@ -204,7 +204,7 @@ class Ledger {
   // key may write only its own tenant and no ledger-internal types
   // (PermissionDenied); an event_id already stored (per tenant) with other
   // content is AlreadyExists, with the same content it is acknowledged again
-  // with duplicate = true. A key.erased event (ledger/FORMAT.md 8.6) must
+  // with duplicate = true. A key.erased event (ledger/FORMAT.md 8.7) must
   // name a payload key held for its tenant (NotFound) and not yet erased
   // (FailedPrecondition); the key is destroyed in the same write as the
   // entry. `received_at_ns` is raised to the previous

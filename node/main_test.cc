@@ -116,8 +116,13 @@ class MainTest : public ::testing::Test {
     return std::atoi(line.value_or("").substr(prefix.size()).c_str());
   }
   std::vector<std::string> Args() {
-    return {"--data",      data_,      "--listen",
-            "127.0.0.1:0", "--origin", "ledger.test/main"};
+    return {"--data",
+            data_,
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "ledger.test/main",
+            "--insecure-plaintext"};
   }
   static std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -147,7 +152,6 @@ class MainTest : public ::testing::Test {
       v1::RegisterEmitterKeyRequest request;
       request.set_verifier_key(emitter_.vkey());
       request.set_tenant(kTenant);
-      request.set_requested_by("test");
       v1::EntryRef ref;
       grpc::Status s =
           admin->RegisterEmitterKey(Context().get(), request, &ref);
@@ -230,9 +234,30 @@ TEST_F(MainTest, UnknownConfigKeyExitsWithUsageError) {
 }
 
 TEST_F(MainTest, MissingDataDirExitsWithUsageError) {
-  NodeProcess node({"--listen", "127.0.0.1:0"}, stderr_);
+  NodeProcess node({"--listen", "127.0.0.1:0", "--insecure-plaintext"},
+                   stderr_);
   EXPECT_EQ(node.Wait(), 2);
   EXPECT_THAT(Stderr(), HasSubstr("data_dir: required"));
+}
+
+// Neither [tls] nor --insecure-plaintext: the node does not start, and
+// says what to give it.
+TEST_F(MainTest, NoTransportSecurityExitsWithUsageError) {
+  NodeProcess node({"--data", data_, "--listen", "127.0.0.1:0"}, stderr_);
+  EXPECT_EQ(node.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("no transport security configured"));
+  EXPECT_THAT(Stderr(), HasSubstr("[tls]"));
+  EXPECT_THAT(Stderr(), HasSubstr("--insecure-plaintext"));
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/db"));
+}
+
+TEST_F(MainTest, InsecurePlaintextLogsAWarning) {
+  NodeProcess node(Args(), stderr_);
+  ASSERT_GT(Start(node), 0);
+  node.Signal(SIGTERM);
+  EXPECT_EQ(node.Wait(), 0) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr("[warning]"));
+  EXPECT_THAT(Stderr(), HasSubstr("WITHOUT TLS and WITHOUT authorization"));
 }
 
 TEST_F(MainTest, CorruptedLedgerIsRefusedWithExitCode3) {

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "nlohmann/json.hpp"
@@ -26,6 +28,20 @@ using Json = nlohmann::json;
 constexpr char kJane[] = "Jane Doe <jane.doe@example.org>";
 constexpr char kJohn[] = "John Roe <john.roe@example.org>";
 
+// When the events occur: 09:00 UTC 30 days before the day the process
+// first asks, inside the node's occurred_at window (max_event_age) and the
+// same for the whole run.
+const std::string& OccurredAt() {
+  static const std::string* at = [] {
+    const absl::Time day_start =
+        absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()) / 86400 * 86400);
+    return new std::string(absl::FormatTime("%Y-%m-%dT09:00:00Z",
+                                            day_start - absl::Hours(30 * 24),
+                                            absl::UTCTimeZone()));
+  }();
+  return *at;
+}
+
 // An event line of tenant acme-ai numbered `n`, with personal data of
 // `subject` to encrypt (none if empty).
 std::string EventLine(int n, std::string_view subject,
@@ -33,7 +49,7 @@ std::string EventLine(int n, std::string_view subject,
   std::string line = StrCat(
       R"({"event_id":"6f1c2b3a-4d5e-4f60-8a7b-)", 100000000000 + n,
       R"(","type":"annotation.created","schema_version":1,)",
-      R"("occurred_at":"2026-01-05T09:00:00Z","producer":"cvat/2.9",)",
+      R"("occurred_at":")", OccurredAt(), R"(","producer":"cvat/2.9",)",
       R"("tenant":"acme-ai","actor":{"kind":"ACTOR_KIND_HUMAN","id":"user:)", n,
       R"("},"subjects":[{"kind":"SUBJECT_KIND_ITEM","id":"item:)", n,
       R"("}],"outcome":{"status":"OUTCOME_STATUS_SUCCESS"})");
@@ -57,10 +73,10 @@ class PayloadE2ETest : public ::testing::Test {
   }
 
   void StartNode() {
-    absl::StatusOr<Process> p =
-        Process::Start({BinaryPath("node/ledger-node"), "--data",
-                        dir_ + "/node", "--listen", "127.0.0.1:0"},
-                       dir_ + "/node.log");
+    absl::StatusOr<Process> p = Process::Start(
+        {BinaryPath("node/ledger-node"), "--data", dir_ + "/node", "--listen",
+         "127.0.0.1:0", "--insecure-plaintext"},
+        dir_ + "/node.log");
     ASSERT_TRUE(p.ok()) << p.status();
     node_ = std::make_unique<Process>(*std::move(p));
     absl::StatusOr<std::string> line =

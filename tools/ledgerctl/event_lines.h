@@ -31,10 +31,10 @@ std::vector<NumberedLine> SplitLines(std::string_view text);
 struct PlaintextPayload;
 
 // Parses and converts one line. InvalidArgument "line N: ..." naming the
-// problem (JSON syntax, unknown field, or the field conversion rejected).
-// With `plain`, the members above are taken out into *plain (and
-// `*has_plain` says whether the line had them); without it they are an
-// error.
+// problem (JSON syntax, unknown field, duplicate key, or the field
+// conversion rejected). With `plain`, the members above are taken out into
+// *plain (and `*has_plain` says whether the line had them); without it they
+// are an error.
 absl::Status ParseEventLine(const NumberedLine& line, v1::Event* proto,
                             Event* event, PlaintextPayload* plain = nullptr,
                             bool* has_plain = nullptr);

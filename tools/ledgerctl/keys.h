@@ -42,10 +42,10 @@ struct RegisterKeyOptions {
   std::string tenant;
   std::string valid_from;   // RFC 3339, optional
   std::string valid_until;  // RFC 3339, optional
-  std::string requested_by;
 };
 
-// Admin.RegisterEmitterKey; prints the EntryRef JSON.
+// Admin.RegisterEmitterKey; prints the EntryRef JSON. The node records
+// the authenticated caller as the registration's actor.
 absl::Status RunRegisterKey(const ConnectionOptions& conn,
                             const RegisterKeyOptions& options,
                             std::ostream& out);
@@ -54,7 +54,7 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
 // EntryRef JSON.
 absl::Status RunRevokeKey(const ConnectionOptions& conn,
                           std::string_view key_id_hex, std::string_view reason,
-                          std::string_view requested_by, std::ostream& out);
+                          std::ostream& out);
 
 // Admin.ListKeys; prints {"keys":[...]}.
 absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out);

@@ -29,7 +29,7 @@ struct Flags {
   ConnectionOptions conn;
   std::string name, out_dir;
   RegisterKeyOptions register_key;
-  std::string key_id, reason, requested_by;
+  std::string key_id, reason;
   AppendOptions append;
   bool json = false;
   bool note = false;
@@ -41,6 +41,7 @@ struct Flags {
   std::vector<std::string> proofs, keys, emitter_keys;
   std::string origin;
   GenEventsOptions gen;
+  std::string gen_start;
   bool quiet = false;
   std::string subject, tenant;
 };
@@ -90,12 +91,10 @@ int main(int argc, char** argv) {
   reg->add_option("--tenant", f.register_key.tenant, "tenant")->required();
   reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
   reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
-  reg->add_option("--requested-by", f.register_key.requested_by, "who asks");
 
   CLI::App* revoke = app.add_subcommand("revoke-key", "revoke an emitter key");
   revoke->add_option("--key-id", f.key_id, "key ID (hex)")->required();
   revoke->add_option("--reason", f.reason, "why");
-  revoke->add_option("--requested-by", f.requested_by, "who asks");
 
   CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
 
@@ -181,6 +180,9 @@ int main(int argc, char** argv) {
   gen->add_option("--size", f.gen.size,
                   "pad each event's canonical bytes to this size")
       ->check(CLI::Range(0u, kMaxGenEventSize));
+  gen->add_option("--start", f.gen_start,
+                  "RFC 3339 time of the simulated clock's start (default: "
+                  "300 days before today, 00:00 UTC)");
 
   try {
     app.parse(argc, argv);
@@ -203,8 +205,7 @@ int main(int argc, char** argv) {
     return Finish(RunRegisterKey(f.conn, f.register_key, std::cout));
   }
   if (revoke->parsed()) {
-    return Finish(
-        RunRevokeKey(f.conn, f.key_id, f.reason, f.requested_by, std::cout));
+    return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout));
   }
   if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
   if (keys->parsed()) return Finish(RunNodeKeys(f.conn, f.note, std::cout));
@@ -240,6 +241,12 @@ int main(int argc, char** argv) {
         RunEraseSubject(f.conn, f.subject, f.tenant, f.reason, std::cout));
   }
   if (gen->parsed()) {
+    if (!f.gen_start.empty()) {
+      absl::StatusOr<google::protobuf::Timestamp> start =
+          ParseTimestamp(f.gen_start, "--start");
+      if (!start.ok()) return Finish(start.status());
+      f.gen.start_seconds = start->seconds();
+    }
     absl::Status s = GenerateEvents(f.gen, std::cout);
     return Finish(s);
   }
