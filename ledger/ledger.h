@@ -313,6 +313,9 @@ class Ledger {
   // still held; `complete`: `found` holds every key.erased entry.
   absl::Status EnforceErasures(std::vector<PayloadKeyErasure> found,
                                bool complete) const;
+  // Scrub's checks against a snapshot; the key.erased entries it read.
+  absl::StatusOr<std::vector<PayloadKeyErasure>> ScrubSnapshot(
+      const ScrubPace& pace) const;
   LedgerOptions options_;
   bool fully_checked_ = false;
   std::string opened_format_;

@@ -579,6 +579,16 @@ class CheckpointWalker : public RootVisitor {
 }  // namespace
 
 absl::Status Ledger::Scrub(const ScrubPace& pace) const {
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> erasures,
+                          ScrubSnapshot(pace));
+  // With the snapshot released: it would pin the very key versions a purge
+  // must drop. (Not `complete`: erasures appended after the snapshot are
+  // recorded but were not scanned.)
+  return EnforceErasures(std::move(erasures), /*complete=*/false);
+}
+
+absl::StatusOr<std::vector<PayloadKeyErasure>> Ledger::ScrubSnapshot(
+    const ScrubPace& pace) const {
   Store::Snapshot snapshot(*store_);
   LEDGER_ASSIGN_OR_RETURN(HeadRecord head,
                           ReadHeadRecord(*store_, snapshot.get()));
@@ -620,9 +630,7 @@ absl::Status Ledger::Scrub(const ScrubPace& pace) const {
         "rebuild them from the entries with `ledger-node repair-indexes "
         "--data DIR`"));
   }
-  // (Not `complete`: erasures appended after the snapshot are recorded but
-  // were not scanned.)
-  return EnforceErasures(std::move(scan.erasures), /*complete=*/false);
+  return std::move(scan.erasures);
 }
 
 }  // namespace ledger

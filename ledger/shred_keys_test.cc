@@ -115,6 +115,30 @@ class ShredKeysTest : public testing::LedgerFixture {
     return "";
   }
 
+  // The database files that hold `secret`, once RocksDB has deleted the
+  // files a flush or compaction made obsolete (it does right after them;
+  // allowed a bounded moment).
+  std::vector<std::string> FilesHolding(std::string_view secret,
+                                        bool wait_for_none) {
+    const auto scan = [&] {
+      std::vector<std::string> out;
+      for (const auto& f :
+           std::filesystem::recursive_directory_iterator(dir_)) {
+        if (!f.is_regular_file()) continue;
+        if (ReadFile(f.path()).find(secret) != std::string::npos) {
+          out.push_back(f.path().filename().string());
+        }
+      }
+      return out;
+    };
+    std::vector<std::string> files = scan();
+    for (int i = 0; wait_for_none && i < 100 && !files.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      files = scan();
+    }
+    return files;
+  }
+
   std::vector<std::string> warnings_;
 };
 
@@ -325,6 +349,10 @@ TEST_F(ShredKeysTest, TheScrubDestroysKeysATailOpenCouldNotSee) {
   ASSERT_TRUE(ledger_->Scrub([](uint64_t, uint64_t) { return true; }).ok());
   EXPECT_FALSE(ledger_->payload_keys().Find(key.key_id)->key.has_value());
   EXPECT_EQ(warnings_.size(), 1u);
+  // Purged with the scrub's snapshot released, which would have pinned it.
+  const std::vector<std::string> left =
+      FilesHolding(crypto::AsView(key.key), /*wait_for_none=*/true);
+  EXPECT_TRUE(left.empty()) << "still in " << left.front();
 }
 
 // A whole database from before the erasure, restored behind the rollback
@@ -352,29 +380,14 @@ TEST_F(ShredKeysTest, AnOldDatabaseBehindTheRollbackGuardIsRefused) {
 
 TEST_F(ShredKeysTest, PurgeLeavesNoCopyOfAnErasedKeyInTheDatabaseFiles) {
   const PayloadKey key = Key("annotator:jane");
-  const std::string secret(crypto::AsView(key.key));
+  const std::string_view secret = crypto::AsView(key.key);
   ASSERT_TRUE(AppendOne(Batch({Annotation(1)}, emitter_key_)).status.ok());
   ASSERT_TRUE(ledger_->TEST_Flush().ok());
-  const auto files_holding_key = [&] {
-    std::vector<std::string> out;
-    for (const auto& f : std::filesystem::recursive_directory_iterator(dir_)) {
-      if (!f.is_regular_file()) continue;
-      if (ReadFile(f.path()).find(secret) != std::string::npos) {
-        out.push_back(f.path().filename().string());
-      }
-    }
-    return out;
-  };
-  ASSERT_FALSE(files_holding_key().empty()) << "the test sees no key bytes";
+  ASSERT_FALSE(FilesHolding(secret, false).empty())
+      << "the test sees no key bytes";
   ASSERT_TRUE(Erase(key.key_id, 1).status.ok());
   ASSERT_TRUE(ledger_->PurgeErasedKeys().ok());
-  // RocksDB deletes obsolete files right after the flush and compaction;
-  // allow it a bounded moment.
-  std::vector<std::string> left = files_holding_key();
-  for (int i = 0; i < 100 && !left.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    left = files_holding_key();
-  }
+  const std::vector<std::string> left = FilesHolding(secret, true);
   EXPECT_TRUE(left.empty()) << "still in " << left.front();
   // Everything else is as it was.
   ASSERT_TRUE(Reopen().ok());
