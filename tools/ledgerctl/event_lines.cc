@@ -5,7 +5,6 @@
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
 #include "node/convert.h"
-#include "tools/ledgerctl/payloads.h"
 #include "tools/ledgerctl/proto_json.h"
 
 namespace ledger::ctl {
@@ -113,7 +112,8 @@ absl::StatusOr<std::vector<EventLine>> ParseEventLines(std::string_view text) {
   std::vector<EventLine> out(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
     out[i].line = lines[i].number;
-    absl::Status s = ParseEventLine(lines[i], &out[i].proto, &out[i].event);
+    absl::Status s = ParseEventLine(lines[i], &out[i].proto, &out[i].event,
+                                    &out[i].plain, &out[i].has_plain);
     if (!s.ok()) return s;
   }
   return out;

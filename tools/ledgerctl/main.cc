@@ -178,7 +178,8 @@ int main(int argc, char** argv) {
   gen->add_option("--tenant", f.gen.tenant, "tenant")->required();
   gen->add_option("--seed", f.gen.seed, "random seed")->capture_default_str();
   gen->add_option("--size", f.gen.size,
-                  "pad each event's canonical bytes to this size")
+                  "pad each event's canonical bytes (once append has "
+                  "encrypted the padding, personal data) to this size")
       ->check(CLI::Range(0u, kMaxGenEventSize));
   gen->add_option("--start", f.gen_start,
                   "RFC 3339 time of the simulated clock's start (default: "

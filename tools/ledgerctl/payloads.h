@@ -18,6 +18,7 @@
 #include "ledger/v1/ingest.grpc.pb.h"
 #include "ledger/v1/query.pb.h"
 #include "tools/ledgerctl/client.h"
+#include "tools/ledgerctl/event_lines.h"
 
 namespace ledger::ctl {
 
@@ -51,13 +52,8 @@ class NodePayloadKeys final : public PayloadKeySource {
       cache_ ABSL_GUARDED_BY(mu_);
 };
 
-// The plaintext payload of an event line, before encryption.
-struct PlaintextPayload {
-  std::string plaintext;
-  std::string data_subject;
-};
-
-// Encrypts `plain` under the subject's key from `keys` for `event` (its
+// Encrypts `plain` (an event line's payload_plaintext, event_lines.h)
+// under the subject's key from `keys` for `event` (its
 // tenant and event_id), into event->payload and proto->payload.
 absl::Status EncryptPayload(const PlaintextPayload& plain,
                             PayloadKeySource& keys, Event* event,
