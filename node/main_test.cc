@@ -142,6 +142,7 @@ class MainTest : public ::testing::Test {
       v1::RegisterEmitterKeyRequest request;
       request.set_verifier_key(emitter_.vkey());
       request.set_tenant(kTenant);
+      request.set_producer("label-studio");
       request.set_requested_by("test");
       v1::EntryRef ref;
       grpc::Status s =

@@ -195,6 +195,7 @@ v1::EntryRef NodeFixture::RegisterKey(const EmitterKeyPair& key,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(key.vkey());
   request.set_tenant(tenant);
+  request.set_producer("label-studio");
   request.set_requested_by("test");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
