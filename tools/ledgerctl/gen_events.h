@@ -26,6 +26,10 @@ struct GenEventsOptions {
   // bytes with a random (stand-in for encrypted) payload. At most
   // kMaxGenEventSize; events already larger are left as they are.
   uint32_t size = 0;
+  // If non-empty, the producer of every event (one emitter key signs only
+  // its own producer's events); otherwise each event names the simulated
+  // system that emits it (label-studio, airflow, annotation-platform).
+  std::string producer{};
 };
 
 inline constexpr uint32_t kMaxGenEventSize = 32 * 1024;
