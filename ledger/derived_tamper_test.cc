@@ -572,6 +572,48 @@ TEST_F(DerivedTamperTest, GuardAtAnEarlierCheckpointPasses) {
   }
 }
 
+// ---- the acknowledged head ----
+
+TEST_F(DerivedTamperTest, AcknowledgedHeadBeyondTheLedgerIsRefused) {
+  LedgerOptions options = Options();
+  Head acked;
+  acked.size = kSize + 5;
+  options.acknowledged_head = acked;
+  absl::Status s = OpenWith(options);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("the ledger holds ", kSize,
+                                       " entries but this node acknowledged ",
+                                       kSize + 5, " to its clients")));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("acknowledged entries [", kSize, ", ",
+                                       kSize + 5, ") are lost")));
+}
+
+TEST_F(DerivedTamperTest, AcknowledgedHeadIsCheckedAtItsSize) {
+  ASSERT_TRUE(Reopen().ok());
+  const Head head = ledger_->head();
+  for (OpenCheck check : {OpenCheck::kFull, OpenCheck::kTail}) {
+    for (uint64_t size : {uint64_t{60}, kCheckpointSize, kSize}) {
+      ASSERT_TRUE(Reopen().ok());
+      Head acked;
+      acked.size = size;
+      acked.root = *ledger_->RootAt(size);
+      LedgerOptions options = Options();
+      options.open_check = check;
+      options.acknowledged_head = acked;
+      absl::Status s = OpenWith(options);
+      EXPECT_TRUE(s.ok()) << "size " << size << ": " << s;
+      acked.root[7] ^= 0x02;
+      options.acknowledged_head = acked;
+      s = OpenWith(options);
+      EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+      EXPECT_THAT(Msg(s), HasSubstr(StrCat("the ledger's tree at size ", size,
+                                           " does not have the root this node "
+                                           "acknowledged")));
+    }
+  }
+  EXPECT_EQ(head.size, kSize);
+}
+
 // ---- formats 1 and 2 ----
 
 class FormatUpgradeTest : public DerivedTamperTest {

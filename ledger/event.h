@@ -111,15 +111,31 @@ size_t EncodedEventSize(const Event& event);
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
                                   const EventLimits& limits = {});
 
+// Which text rules ValidateEvent applies (ledger/FORMAT.md sections 2.2
+// and 2.3).
+enum class TextRules {
+  // An event being appended now: section 2.2 and section 2.3 (no
+  // bidirectional formatting characters, no line or paragraph separators).
+  kAppend,
+  // An event already in a ledger: section 2.2 only. Ledgers accepted the
+  // characters of section 2.3 before that rule existed, and such entries
+  // stay valid.
+  kStored,
+};
+
 // ledger/FORMAT.md section 3.2 rules: required fields (event_id non-nil, type
 // in the taxonomy, schema_version >= 1, occurred_at, producer, tenant, actor
 // kind and id, outcome), valid UTF-8 without control characters in text fields
-// (attribute values may also hold TAB and LF), sizes within `limits`,
-// attribute keys sorted and unique. Checks fields in declaration order and
-// returns the first violation as InvalidArgument whose message names the
-// field, e.g. "subjects[2].id: must not be empty"; a too-large whole
-// encoding is "event: canonical encoding of N bytes exceeds ...".
-absl::Status ValidateEvent(const Event& event, const EventLimits& limits);
+// (attribute values may also hold TAB and LF), with `rules` deciding whether
+// section 2.3 applies, sizes within `limits`, attribute keys sorted and
+// unique. Checks fields in declaration order and returns the first violation
+// as InvalidArgument whose message names the field and, for a character, its
+// code point and byte offset, e.g. "subjects[2].id: must not be empty" or
+// "actor.id: bidirectional formatting character U+202E at byte 4"; a
+// too-large whole encoding is "event: canonical encoding of N bytes
+// exceeds ...".
+absl::Status ValidateEvent(const Event& event, const EventLimits& limits,
+                           TextRules rules = TextRules::kAppend);
 
 // True for every type of ledger/FORMAT.md section 3.2.
 bool IsKnownEventType(std::string_view type);

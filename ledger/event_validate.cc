@@ -12,7 +12,8 @@ namespace {
 
 // ledger/FORMAT.md section 3.2 with the a|b|c shorthand expanded. Sorted
 // (checked by a test through IsKnownEventType) for binary search.
-constexpr std::array<std::string_view, 54> kEventTypes = {
+constexpr std::array<std::string_view, 55> kEventTypes = {
+    "access.denied",
     "annotation.created",
     "annotation.deleted",
     "annotation.skipped",
@@ -69,9 +70,9 @@ constexpr std::array<std::string_view, 54> kEventTypes = {
     "training.completed",
 };
 
-constexpr std::array<std::string_view, 7> kLedgerInternalTypes = {
-    "checkpoint.issued", "grade.propagated", "key.erased",     "key.registered",
-    "key.revoked",       "key.rotated",      "policy.changed",
+constexpr std::array<std::string_view, 8> kLedgerInternalTypes = {
+    "access.denied",  "checkpoint.issued", "grade.propagated", "key.erased",
+    "key.registered", "key.revoked",       "key.rotated",      "policy.changed",
 };
 
 constexpr size_t kMaxTenantBytes = 128;
@@ -128,11 +129,41 @@ std::string CodePoint(uint32_t cp) {
           kHex[cp & 0xF]};
 }
 
+// What is wrong with code point `cp` in text of event bytes appended now
+// (ledger/FORMAT.md section 2.3), or nullptr if nothing: the Unicode
+// Bidi_Control characters, which reorder what a reader sees, and the line
+// and paragraph separators, which break a line in many views.
+const char* AppendOnlyViolation(uint32_t cp) {
+  switch (cp) {
+    case 0x061C:  // ARABIC LETTER MARK
+    case 0x200E:  // LEFT-TO-RIGHT MARK
+    case 0x200F:  // RIGHT-TO-LEFT MARK
+    case 0x202A:  // LEFT-TO-RIGHT EMBEDDING
+    case 0x202B:  // RIGHT-TO-LEFT EMBEDDING
+    case 0x202C:  // POP DIRECTIONAL FORMATTING
+    case 0x202D:  // LEFT-TO-RIGHT OVERRIDE
+    case 0x202E:  // RIGHT-TO-LEFT OVERRIDE
+    case 0x2066:  // LEFT-TO-RIGHT ISOLATE
+    case 0x2067:  // RIGHT-TO-LEFT ISOLATE
+    case 0x2068:  // FIRST STRONG ISOLATE
+    case 0x2069:  // POP DIRECTIONAL ISOLATE
+      return "bidirectional formatting character ";
+    case 0x2028:
+      return "line separator ";
+    case 0x2029:
+      return "paragraph separator ";
+    default:
+      return nullptr;
+  }
+}
+
 // Checks that `s` is valid UTF-8 (RFC 3629: no overlong forms, no
 // surrogates, nothing above U+10FFFF) without control characters (Unicode
 // category Cc: U+0000-U+001F, U+007F-U+009F). `multiline` also allows TAB
-// and LF.
-absl::Status CheckText(const Path& path, std::string_view s, bool multiline) {
+// and LF. TextRules::kAppend also refuses the characters of
+// AppendOnlyViolation.
+absl::Status CheckText(const Path& path, std::string_view s, bool multiline,
+                       TextRules rules) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const size_t n = s.size();
   for (size_t i = 0; i < n;) {
@@ -173,23 +204,29 @@ absl::Status CheckText(const Path& path, std::string_view s, bool multiline) {
     if (cp <= 0x9F) {
       return Invalid(path, "control character ", CodePoint(cp), " at byte ", i);
     }
+    if (rules == TextRules::kAppend) {
+      if (const char* what = AppendOnlyViolation(cp)) {
+        return Invalid(path, what, CodePoint(cp), " at byte ", i);
+      }
+    }
     i += len;
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckString(const Path& path, std::string_view s, uint32_t max,
-                         bool required, bool multiline = false) {
+                         bool required, TextRules rules,
+                         bool multiline = false) {
   if (required && s.empty()) return Invalid(path, "must not be empty");
   if (s.size() > max) {
     return Invalid(path, s.size(), " bytes exceed the limit of ", max);
   }
-  return CheckText(path, s, multiline);
+  return CheckText(path, s, multiline, rules);
 }
 
 absl::Status CheckRefs(std::string_view list,
                        const std::vector<SubjectRef>& refs,
-                       const EventLimits& limits) {
+                       const EventLimits& limits, TextRules rules) {
   if (refs.size() > limits.max_refs) {
     return Invalid(Path(list), refs.size(), " items exceed the limit of ",
                    limits.max_refs);
@@ -200,11 +237,11 @@ absl::Status CheckRefs(std::string_view list,
     if (kind < 1 || kind > 3) {
       return Invalid({list, i, "kind"}, "unknown value ", int{kind});
     }
-    absl::Status s =
-        CheckString({list, i, "id"}, r.id, limits.max_string_bytes, true);
+    absl::Status s = CheckString({list, i, "id"}, r.id, limits.max_string_bytes,
+                                 true, rules);
     if (s.ok()) {
       s = CheckString({list, i, "version"}, r.version, limits.max_string_bytes,
-                      false);
+                      false, rules);
     }
     if (!s.ok()) return s;
   }
@@ -230,14 +267,15 @@ absl::Status CheckTenant(std::string_view tenant) {
 
 }  // namespace
 
-absl::Status ValidateEvent(const Event& e, const EventLimits& limits) {
+absl::Status ValidateEvent(const Event& e, const EventLimits& limits,
+                           TextRules rules) {
   const uint32_t max_str = limits.max_string_bytes;
   // Checks run in field declaration order; the first failure is reported
   // and later checks are skipped.
   absl::Status s;
   auto text = [&](std::string_view name, const std::string& value,
                   bool required) {
-    if (s.ok()) s = CheckString(Path(name), value, max_str, required);
+    if (s.ok()) s = CheckString(Path(name), value, max_str, required, rules);
   };
   auto check = [&](bool ok, std::string_view name, auto&&... what) {
     if (s.ok() && !ok) s = Invalid(Path(name), what...);
@@ -266,9 +304,9 @@ absl::Status ValidateEvent(const Event& e, const EventLimits& limits) {
   text("source.ip", e.source.ip, false);
   text("source.session", e.source.session, false);
   text("source.request_id", e.source.request_id, false);
-  if (s.ok()) s = CheckRefs("subjects", e.subjects, limits);
-  if (s.ok()) s = CheckRefs("inputs", e.inputs, limits);
-  if (s.ok()) s = CheckRefs("outputs", e.outputs, limits);
+  if (s.ok()) s = CheckRefs("subjects", e.subjects, limits, rules);
+  if (s.ok()) s = CheckRefs("inputs", e.inputs, limits, rules);
+  if (s.ok()) s = CheckRefs("outputs", e.outputs, limits, rules);
   check(valid_enum(e.outcome.status, 2), "outcome.status", "unknown value ",
         static_cast<int>(e.outcome.status));
   text("outcome.error_code", e.outcome.error_code, false);
@@ -281,7 +319,7 @@ absl::Status ValidateEvent(const Event& e, const EventLimits& limits) {
         limits.max_attributes);
   for (size_t i = 0; s.ok() && i < e.attributes.size(); ++i) {
     const auto& [key, value] = e.attributes[i];
-    s = CheckString({"attributes", i, "key"}, key, max_str, true);
+    s = CheckString({"attributes", i, "key"}, key, max_str, true, rules);
     if (s.ok() && i > 0 && !(e.attributes[i - 1].first < key)) {
       s = Invalid({"attributes", i, "key"},
                   key == e.attributes[i - 1].first
@@ -291,7 +329,7 @@ absl::Status ValidateEvent(const Event& e, const EventLimits& limits) {
     }
     if (s.ok()) {
       s = CheckString({"attributes", i, "value"}, value,
-                      limits.max_attribute_value_bytes, false,
+                      limits.max_attribute_value_bytes, false, rules,
                       /*multiline=*/true);
     }
   }

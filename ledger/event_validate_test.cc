@@ -170,6 +170,67 @@ const Rule kRules[] = {
      },
      ""},
     {"U00A0IsNotAControl", [](Event& e) { e.purpose = "\xC2\xA0"; }, ""},
+    // Text appended now: no bidirectional formatting characters, no line
+    // or paragraph separators (section 2.3), in every field.
+    {"RightToLeftOverrideInActorId",
+     [](Event& e) { e.actor.id = "user:\xE2\x80\xAEtxt.exe"; },
+     "actor.id: bidirectional formatting character U+202E at byte 5"},
+    {"LeftToRightEmbeddingInProducer",
+     [](Event& e) { e.producer = "\xE2\x80\xAAls"; },
+     "producer: bidirectional formatting character U+202A at byte 0"},
+    {"PopDirectionalFormattingInProject",
+     [](Event& e) { e.project = "p\xE2\x80\xAC"; },
+     "project: bidirectional formatting character U+202C at byte 1"},
+    {"LeftToRightOverrideInRole",
+     [](Event& e) { e.actor.role = "\xE2\x80\xAD"; },
+     "actor.role: bidirectional formatting character U+202D at byte 0"},
+    {"RightToLeftEmbeddingInOnBehalfOf",
+     [](Event& e) { e.on_behalf_of = "\xE2\x80\xAB"; },
+     "on_behalf_of: bidirectional formatting character U+202B at byte 0"},
+    {"IsolateInSubjectId",
+     [](Event& e) { e.subjects[1].id = "item:\xE2\x81\xA6x"; },
+     "subjects[1].id: bidirectional formatting character U+2066 at byte 5"},
+    {"IsolateInInputVersion",
+     [](Event& e) { e.inputs[0].version = "v\xE2\x81\xA7"; },
+     "inputs[0].version: bidirectional formatting character U+2067 at byte 1"},
+    {"FirstStrongIsolateInOutputId",
+     [](Event& e) { e.outputs[0].id = "\xE2\x81\xA8"; },
+     "outputs[0].id: bidirectional formatting character U+2068 at byte 0"},
+    {"PopIsolateInRunId", [](Event& e) { e.run_id = "r\xE2\x81\xA9"; },
+     "run_id: bidirectional formatting character U+2069 at byte 1"},
+    {"LeftToRightMarkInParentRunId",
+     [](Event& e) { e.parent_run_id = "\xE2\x80\x8E"; },
+     "parent_run_id: bidirectional formatting character U+200E at byte 0"},
+    {"RightToLeftMarkInAttributeKey",
+     [](Event& e) { e.attributes[0].first = "label\xE2\x80\x8F"; },
+     "attributes[0].key: bidirectional formatting character U+200F at byte 5"},
+    {"ArabicLetterMarkInAttributeValue",
+     [](Event& e) { e.attributes[0].second = "a\nb\xD8\x9C"; },
+     "attributes[0].value: bidirectional formatting character U+061C at byte "
+     "3"},
+    {"OverrideInSourceSession",
+     [](Event& e) { e.source.session = "\xE2\x80\xAE"; },
+     "source.session: bidirectional formatting character U+202E at byte 0"},
+    {"OverrideInErrorCode",
+     [](Event& e) { e.outcome.error_code = "E\xE2\x80\xAE"; },
+     "outcome.error_code: bidirectional formatting character U+202E at byte "
+     "1"},
+    {"LineSeparatorInAttributeValue",
+     [](Event& e) { e.attributes[0].second = "a\xE2\x80\xA8"; },
+     "attributes[0].value: line separator U+2028 at byte 1"},
+    {"ParagraphSeparatorInRegion", [](Event& e) { e.region = "\xE2\x80\xA9"; },
+     "region: paragraph separator U+2029 at byte 0"},
+    {"ArabicAndHebrewTextIsValid",
+     [](Event& e) {
+       e.actor.id = "\xD9\x85\xD8\xB1\xD8\xAD\xD8\xA8\xD8\xA7";
+       e.purpose = "\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D";
+     },
+     ""},
+    {"ZeroWidthJoinerIsValid",
+     [](Event& e) {
+       e.purpose = "\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x94\xAC";
+     },
+     ""},
     // Limits (defaults).
     {"StringOverLimit", [](Event& e) { e.producer = std::string(1025, 'p'); },
      "producer: 1025 bytes exceed the limit of 1024"},
@@ -232,6 +293,26 @@ TEST(ValidateEventExamplesTest, ReportsTheFirstViolationInFieldOrder) {
   EXPECT_EQ(ValidateEvent(e, {}).message(), "producer: must not be empty");
 }
 
+// Entries appended before section 2.3 existed may hold its characters;
+// they stay valid as stored events, and only new events are refused.
+TEST(ValidateEventExamplesTest, StoredEventsMayHoldBidiAndSeparators) {
+  Event e = FullEvent();
+  e.actor.id = "user:\xE2\x80\xAEtxt.exe";
+  e.subjects[0].id = "item:\xE2\x81\xA6x\xE2\x81\xA9";
+  e.attributes[0].second =
+      "a\xE2\x80\xA8"
+      "b";
+  EXPECT_TRUE(ValidateEvent(e, {}, TextRules::kStored).ok())
+      << ValidateEvent(e, {}, TextRules::kStored);
+  EXPECT_EQ(ValidateEvent(e, {}).message(),
+            "actor.id: bidirectional formatting character U+202E at byte 5");
+  EXPECT_EQ(ValidateEvent(e, {}, TextRules::kAppend), ValidateEvent(e, {}));
+  // Section 2.2 holds for stored events too.
+  e.actor.id = "user:\x1B";
+  EXPECT_EQ(ValidateEvent(e, {}, TextRules::kStored).message(),
+            "actor.id: control character U+001B at byte 5");
+}
+
 TEST(ValidateEventExamplesTest, UsesTheGivenLimits) {
   EventLimits limits;
   limits.max_string_bytes = 4;
@@ -268,10 +349,11 @@ constexpr std::string_view kAllTypes[] = {
     "approval.granted",      "retention.disposed",
     "legal_hold.set",        "key.erased",
     "checkpoint.issued",     "key.registered",
-    "key.rotated",           "key.revoked"};
+    "key.rotated",           "key.revoked",
+    "access.denied"};
 
 TEST(EventTypeTest, KnowsEveryTypeOfTheTaxonomy) {
-  EXPECT_EQ(std::size(kAllTypes), 54u);
+  EXPECT_EQ(std::size(kAllTypes), 55u);
   for (std::string_view type : kAllTypes) {
     EXPECT_TRUE(IsKnownEventType(type)) << type;
   }
@@ -288,8 +370,9 @@ TEST(EventTypeTest, RejectsOtherStrings) {
 
 TEST(EventTypeTest, LedgerInternalTypes) {
   const std::set<std::string_view> internal = {
-      "grade.propagated", "checkpoint.issued", "key.registered", "key.rotated",
-      "key.revoked",      "policy.changed",    "key.erased"};
+      "grade.propagated", "checkpoint.issued", "key.registered",
+      "key.rotated",      "key.revoked",       "policy.changed",
+      "key.erased",       "access.denied"};
   for (std::string_view type : kAllTypes) {
     EXPECT_EQ(IsLedgerInternalType(type), internal.contains(type)) << type;
   }

@@ -596,13 +596,13 @@ TEST_F(FormatVectorsTest, DocumentedTypeListsMatchTheCode) {
   };
   const std::set<std::string> known =
       types_between("Known event types", "Ledger-internal types, which");
-  EXPECT_EQ(known.size(), 54u);
+  EXPECT_EQ(known.size(), 55u);
   for (const std::string& type : known) {
     EXPECT_TRUE(IsKnownEventType(type)) << type;
   }
   const std::set<std::string> internal =
       types_between("Ledger-internal types, which", "Adding a type");
-  EXPECT_EQ(internal.size(), 7u);
+  EXPECT_EQ(internal.size(), 8u);
   for (const std::string& type : internal) {
     EXPECT_TRUE(IsLedgerInternalType(type)) << type;
   }

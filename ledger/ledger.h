@@ -125,6 +125,12 @@ struct LedgerOptions {
   // changed entries that a signed checkpoint covers, and serving it would
   // make the log equivocate.
   std::optional<Checkpoint> signed_head;
+  // The last head this node acknowledged to clients, as the node keeps it
+  // outside the database beside the guard (its size and root; chain_hash
+  // unused). Open refuses (DataLoss) a ledger smaller than that or with
+  // another root at that size: acknowledged entries that no checkpoint
+  // covered yet were lost or changed.
+  std::optional<Head> acknowledged_head;
   OpenCheck open_check = OpenCheck::kAuto;
   // kAuto checks everything up to this many entries (about a second per
   // million here).

@@ -250,6 +250,17 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   if (guard.has_value() && state.head.size < guard->size) {
     return RollbackError(state.head.size, *guard);
   }
+  const std::optional<Head>& acked = options.acknowledged_head;
+  if (acked.has_value() && state.head.size < acked->size) {
+    return absl::DataLossError(StrCat(
+        "the ledger holds ", state.head.size,
+        " entries but this node acknowledged ", acked->size,
+        " to its clients (recorded outside the database beside the rollback "
+        "guard): acknowledged entries [",
+        state.head.size, ", ", acked->size,
+        ") are lost, most likely with a damaged or truncated write-ahead log",
+        kRefuse));
+  }
   if (cp_size > state.head.size) {
     return absl::DataLossError(
         StrCat("ledger verification failed: the last signed checkpoint covers ",
@@ -280,6 +291,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   spec.progress = options.progress;
   spec.roots_at = {cp_size};
   if (guard.has_value()) spec.roots_at.push_back(guard->size);
+  if (acked.has_value()) spec.roots_at.push_back(acked->size);
   if (!full) {
     // The tail: entries after the last checkpoint, on a tree whose stored
     // right edge at the checkpoint must give the signed root.
@@ -304,23 +316,32 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
   LEDGER_RETURN_IF_ERROR(JudgeScan(
       spec, scan, ScanClaims{state.latest_checkpoint, cp_root, state.head}));
+  // The root at `size`: recorded by the scan, or read from the tree below
+  // the tail (which the checkpoint vouched for).
+  auto root_at = [&](uint64_t size) -> absl::StatusOr<Hash> {
+    for (const auto& [at, r] : scan.roots) {
+      if (at == size) return r;
+    }
+    TileReader reader(store);
+    return RootAt(reader, size);
+  };
   if (guard.has_value()) {
-    // The guard's root: recorded by the scan, or read from the tree below
-    // the tail (which the checkpoint vouched for).
-    absl::StatusOr<Hash> root = absl::NotFoundError("");
-    for (const auto& [size, r] : scan.roots) {
-      if (size == guard->size) root = r;
-    }
-    if (!root.ok()) {
-      TileReader reader(store);
-      root = RootAt(reader, guard->size);
-    }
-    LEDGER_RETURN_IF_ERROR(root.status());
-    if (*root != guard->root) {
+    LEDGER_ASSIGN_OR_RETURN(Hash root, root_at(guard->size));
+    if (root != guard->root) {
       return absl::DataLossError(StrCat(
           "the ledger's tree at size ", guard->size,
           " does not have the root of the checkpoint of that size this log "
           "signed (its rollback guard): the stored entries changed",
+          kRefuse));
+    }
+  }
+  if (acked.has_value()) {
+    LEDGER_ASSIGN_OR_RETURN(Hash root, root_at(acked->size));
+    if (root != acked->root) {
+      return absl::DataLossError(StrCat(
+          "the ledger's tree at size ", acked->size,
+          " does not have the root this node acknowledged at that size "
+          "(recorded beside its rollback guard): acknowledged entries changed",
           kRefuse));
     }
   }

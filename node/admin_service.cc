@@ -20,26 +20,21 @@
 namespace ledger::node {
 namespace {
 
-// Messages from ValidateEvent name event fields; name the request's instead.
-absl::Status InRequestTerms(const absl::Status& status) {
-  std::string_view message = ToStd(status.message());
-  constexpr std::string_view kActor = "actor.id";
-  if (message.substr(0, kActor.size()) == kActor) {
-    return absl::Status(status.code(),
-                        StrCat("requested_by", message.substr(kActor.size())));
-  }
-  return status;
+// A peer the access policy does not know (Admit lets none through).
+grpc::Status Unknown() {
+  return grpc::Status(
+      grpc::StatusCode::UNAUTHENTICATED,
+      "the client certificate is not in this node's access policy");
 }
 
 }  // namespace
 
 absl::StatusOr<v1::EntryRef> AdminService::AppendLedgerEvent(
-    Event event, std::string_view requested_by) {
-  StampLedgerEvent(ctx_.clock->NowNs(),
-                   requested_by.empty() ? "admin" : requested_by, "admin",
-                   &event);
-  LEDGER_RETURN_IF_ERROR(
-      InRequestTerms(ValidateEvent(event, ctx_.ledger->limits())));
+    Event event, const Caller& caller) {
+  // The actor is who asked, as authenticated: the identity of the client
+  // certificate in the access policy.
+  StampLedgerEvent(ctx_.clock->NowNs(), caller.identity, "admin", &event);
+  LEDGER_RETURN_IF_ERROR(ValidateEvent(event, ctx_.ledger->limits()));
   const Uuid event_id = event.event_id;
   LEDGER_ASSIGN_OR_RETURN(
       VerifiedBatch batch,
@@ -53,7 +48,7 @@ absl::StatusOr<v1::EntryRef> AdminService::AppendLedgerEvent(
 }
 
 absl::StatusOr<v1::EntryRef> AdminService::Register(
-    const v1::RegisterEmitterKeyRequest& request) {
+    const Caller& caller, const v1::RegisterEmitterKeyRequest& request) {
   absl::StatusOr<crypto::NoteVerifier> vkey =
       crypto::ParseVerifierKey(Trim(request.verifier_key()));
   if (!vkey.ok()) {
@@ -108,11 +103,11 @@ absl::StatusOr<v1::EntryRef> AdminService::Register(
                ") is already registered for tenant \"", existing->tenant,
                "\" by entry ", existing->registered_at));
   }
-  return AppendLedgerEvent(KeyRegisteredEvent(info), request.requested_by());
+  return AppendLedgerEvent(KeyRegisteredEvent(info), caller);
 }
 
 absl::StatusOr<v1::EntryRef> AdminService::Revoke(
-    const v1::RevokeEmitterKeyRequest& request) {
+    const Caller& caller, const v1::RevokeEmitterKeyRequest& request) {
   LEDGER_ASSIGN_OR_RETURN(
       crypto::Hash key_id,
       crypto::ToArray<crypto::kHashSize>(request.key_id(), "key_id"));
@@ -131,12 +126,11 @@ absl::StatusOr<v1::EntryRef> AdminService::Revoke(
         "emitter key ", KeyIdLabel(key_id), " was already revoked by ",
         "entry ", key->revoked_index, " (at ", key->revoked_at_ns, " ns)"));
   }
-  return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()),
-                           request.requested_by());
+  return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()), caller);
 }
 
 absl::StatusOr<v1::EntryRef> AdminService::Rotate(
-    const v1::RotateEmitterKeyRequest& request) {
+    const Caller& caller, const v1::RotateEmitterKeyRequest& request) {
   LEDGER_ASSIGN_OR_RETURN(
       crypto::Hash key_id,
       crypto::ToArray<crypto::kHashSize>(request.key_id(), "key_id"));
@@ -198,42 +192,54 @@ absl::StatusOr<v1::EntryRef> AdminService::Rotate(
           "new_valid_until: must be in the future");
     }
   }
-  // The actor: whoever the service records today (see AppendLedgerEvent).
   return AppendLedgerEvent(KeyRotatedEvent(*old_key, new_key, request.reason()),
-                           "");
+                           caller);
 }
 
 grpc::Status AdminService::RegisterEmitterKey(
-    grpc::ServerContext*, const v1::RegisterEmitterKeyRequest* request,
+    grpc::ServerContext* context, const v1::RegisterEmitterKeyRequest* request,
     v1::EntryRef* response) {
-  absl::StatusOr<v1::EntryRef> ref = Register(*request);
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::EntryRef> ref = Register(*caller, *request);
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   *response = *std::move(ref);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::RevokeEmitterKey(
-    grpc::ServerContext*, const v1::RevokeEmitterKeyRequest* request,
+    grpc::ServerContext* context, const v1::RevokeEmitterKeyRequest* request,
     v1::EntryRef* response) {
-  absl::StatusOr<v1::EntryRef> ref = Revoke(*request);
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::EntryRef> ref = Revoke(*caller, *request);
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   *response = *std::move(ref);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminService::RotateEmitterKey(
-    grpc::ServerContext*, const v1::RotateEmitterKeyRequest* request,
+    grpc::ServerContext* context, const v1::RotateEmitterKeyRequest* request,
     v1::EntryRef* response) {
-  absl::StatusOr<v1::EntryRef> ref = Rotate(*request);
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::EntryRef> ref = Rotate(*caller, *request);
   if (!ref.ok()) return ToGrpcStatus(ref.status());
   *response = *std::move(ref);
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::ListKeys(grpc::ServerContext*,
+grpc::Status AdminService::ListKeys(grpc::ServerContext* context,
                                     const v1::ListKeysRequest*,
                                     v1::ListKeysResponse* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
   for (const KeyInfo& info : ctx_.ledger->keys().List()) {
+    // A caller limited to its tenants sees their emitter keys, and the
+    // node's own keys (public: GetNodeInfo gives them to everyone).
+    if (info.role == KeyRole::kEmitter && !caller->MaySee(info.tenant)) {
+      continue;
+    }
     v1::KeyInfo* key = response->add_keys();
     *key = KeyInfoToProto(info);
     key->set_producer(info.producer);
@@ -265,6 +271,10 @@ grpc::Status AdminService::GetNodeInfo(grpc::ServerContext*,
       std::string(SequencerStateName(ctx_.sequencer->state())));
   response->set_write_error(
       std::string(ToStd(ctx_.sequencer->write_status().message())));
+  response->set_denied_requests(ctx_.authorizer->denied_requests());
+  response->set_unauthenticated_requests(
+      ctx_.authorizer->unauthenticated_requests());
+  response->set_rate_limited_requests(ctx_.authorizer->rate_limited_requests());
   return grpc::Status::OK;
 }
 

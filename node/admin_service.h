@@ -1,8 +1,9 @@
 #pragma once
 
 // ledger.v1.Admin: emitter key registration, rotation and revocation
-// (entries signed by the node key, sequenced like any other batch), key
-// listing and node information.
+// (entries signed by the node key, sequenced like any other batch, whose
+// actor is the authenticated caller), key listing (an officer sees its own
+// tenants' emitter keys) and node information.
 
 #include "absl/status/statusor.h"
 #include "ledger/v1/admin.grpc.pb.h"
@@ -42,14 +43,15 @@ class AdminService final : public v1::Admin::Service {
 
  private:
   absl::StatusOr<v1::EntryRef> Register(
-      const v1::RegisterEmitterKeyRequest& request);
+      const Caller& caller, const v1::RegisterEmitterKeyRequest& request);
   absl::StatusOr<v1::EntryRef> Revoke(
-      const v1::RevokeEmitterKeyRequest& request);
+      const Caller& caller, const v1::RevokeEmitterKeyRequest& request);
   absl::StatusOr<v1::EntryRef> Rotate(
-      const v1::RotateEmitterKeyRequest& request);
-  // Validates, signs with the node key and sequences one ledger event.
+      const Caller& caller, const v1::RotateEmitterKeyRequest& request);
+  // Validates, signs with the node key and sequences one ledger event
+  // whose actor is `caller`.
   absl::StatusOr<v1::EntryRef> AppendLedgerEvent(Event event,
-                                                 std::string_view requested_by);
+                                                 const Caller& caller);
 
   ServiceContext ctx_;
 };

@@ -7,6 +7,7 @@
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/request_guard.h"
 
 namespace ledger::node {
 
@@ -72,16 +73,17 @@ void AppendStreamReactor::OnReadDone(bool ok) {
       // Read before the error was known; not processed.
     } else {
       number = next_number_++;
+      TakeProtobufParseError();  // nothing left from an earlier parse
       grpc::Status parsed =
           grpc::SerializationTraits<v1::AppendBatchRequest>::Deserialize(
               &buffer_, &request);
       if (!parsed.ok()) {
-        FailLocked(number,
-                   absl::InvalidArgumentError(StrCat(
-                       "message ", number,
-                       " of the stream is not a valid "
-                       "ledger.v1.AppendBatchRequest (it does not parse: ",
-                       parsed.error_message(), ")")));
+        FailLocked(
+            number,
+            absl::InvalidArgumentError(StrCat(
+                "message ", number, " of the stream: ",
+                UnparsableRequestMessage("/ledger.v1.Ingest/AppendStream",
+                                         TakeProtobufParseError()))));
       } else {
         ++processing_;
         process = true;

@@ -3,7 +3,9 @@
 #include <toml++/toml.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
@@ -34,6 +36,31 @@ absl::Status GetString(std::string_view where, const toml::node& node,
   return absl::OkStatus();
 }
 
+absl::Status GetBool(std::string_view where, const toml::node& node,
+                     bool* out) {
+  const toml::value<bool>* v = node.as_boolean();
+  if (v == nullptr) {
+    return absl::InvalidArgumentError(StrCat(where, ": must be true or false"));
+  }
+  *out = v->get();
+  return absl::OkStatus();
+}
+
+// A file name; a relative one is taken relative to the directory of the
+// config file `source` (so a config and its certificates move together).
+absl::Status GetPath(std::string_view where, std::string_view source,
+                     const toml::node& node, std::string* out) {
+  std::string path;
+  if (absl::Status s = GetString(where, node, &path); !s.ok()) return s;
+  if (path.empty()) {
+    return absl::InvalidArgumentError(StrCat(where, ": must not be empty"));
+  }
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = std::filesystem::path(source).parent_path() / p;
+  *out = p.string();
+  return absl::OkStatus();
+}
+
 template <typename T>
 absl::Status GetUint(std::string_view where, const toml::node& node, T* out,
                      bool allow_zero = false) {
@@ -52,7 +79,23 @@ absl::Status GetUint(std::string_view where, const toml::node& node, T* out,
   return absl::OkStatus();
 }
 
-// A number of seconds, or a string such as "1s", "500ms", "2m".
+// absl::ParseDuration, and also a number of days: "400d", "1.5d".
+bool ParseDurationWithDays(const std::string& text, absl::Duration* out) {
+  if (absl::ParseDuration(absl::string_view(text.data(), text.size()), out)) {
+    return true;
+  }
+  if (text.size() < 2 || text.back() != 'd') return false;
+  double days = 0;
+  const char* end = text.data() + text.size() - 1;
+  auto r = std::from_chars(text.data(), end, days);
+  if (r.ec != std::errc() || r.ptr != end || !std::isfinite(days)) {
+    return false;
+  }
+  *out = absl::Hours(24) * days;
+  return true;
+}
+
+// A number of seconds, or a string such as "1s", "500ms", "2m", "400d".
 absl::Status GetDuration(std::string_view where, const toml::node& node,
                          absl::Duration* out) {
   if (const auto* i = node.as_integer()) {
@@ -64,11 +107,11 @@ absl::Status GetDuration(std::string_view where, const toml::node& node,
     *out = absl::Seconds(f->get());
   } else if (const auto* s = node.as_string()) {
     const std::string& text = s->get();
-    if (!absl::ParseDuration(absl::string_view(text.data(), text.size()),
-                             out)) {
+    if (!ParseDurationWithDays(text, out)) {
       return absl::InvalidArgumentError(
           StrCat(where, ": \"", text,
-                 "\" is not a duration (examples: \"1s\", \"500ms\", \"2m\")"));
+                 "\" is not a duration (examples: \"1s\", \"500ms\", \"2m\", "
+                 "\"400d\")"));
     }
   } else {
     return absl::InvalidArgumentError(
@@ -98,6 +141,50 @@ absl::Status ParseLimits(std::string_view source, const toml::table& table,
       return absl::InvalidArgumentError(StrCat(where, ": unknown key"));
     }
     if (absl::Status s = GetUint(where, node, field); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseTls(std::string_view source, const toml::table& table,
+                      NodeConfig* config) {
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    std::string where = Where(source, node, StrCat("tls.", k));
+    std::string* field = nullptr;
+    if (k == "ca_file") field = &config->tls_ca_file;
+    if (k == "cert_file") field = &config->tls_cert_file;
+    if (k == "key_file") field = &config->tls_key_file;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat(where, ": unknown key (known: ca_file, cert_file, key_file)"));
+    }
+    if (absl::Status s = GetPath(where, source, node, field); !s.ok()) {
+      return s;
+    }
+  }
+  if (config->tls_ca_file.empty() || config->tls_cert_file.empty() ||
+      config->tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(source, ":", static_cast<uint64_t>(table.source().begin.line),
+               ": [tls] needs ca_file, cert_file and key_file"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseAccess(std::string_view source, const toml::table& table,
+                         NodeConfig* config) {
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    std::string where = Where(source, node, StrCat("access.", k));
+    if (k != "policy_file") {
+      return absl::InvalidArgumentError(
+          StrCat(where, ": unknown key (known: policy_file)"));
+    }
+    if (absl::Status s =
+            GetPath(where, source, node, &config->access_policy_file);
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -143,11 +230,35 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "scrub_interval") {
     return GetDuration(where, node, &config->scrub_interval);
   }
-  if (k == "limits") {
+  if (k == "max_future_skew") {
+    return GetDuration(where, node, &config->max_future_skew);
+  }
+  if (k == "max_event_age") {
+    return GetDuration(where, node, &config->max_event_age);
+  }
+  if (k == "insecure_plaintext") {
+    return GetBool(where, node, &config->insecure_plaintext);
+  }
+  if (k == "reflection") return GetBool(where, node, &config->reflection);
+  if (k == "idle_timeout") {
+    return GetDuration(where, node, &config->idle_timeout);
+  }
+  if (k == "rate_limit_per_identity") {
+    return GetUint(where, node, &config->rate_limit_per_identity, true);
+  }
+  if (k == "rate_limit_burst") {
+    return GetUint(where, node, &config->rate_limit_burst);
+  }
+  if (k == "access_denied_interval") {
+    return GetDuration(where, node, &config->access_denied_interval);
+  }
+  if (k == "limits" || k == "tls" || k == "access") {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
       return absl::InvalidArgumentError(StrCat(where, ": must be a table"));
     }
+    if (k == "tls") return ParseTls(source, *table, config);
+    if (k == "access") return ParseAccess(source, *table, config);
     return ParseLimits(source, *table, &config->limits);
   }
   return absl::InvalidArgumentError(
@@ -156,7 +267,10 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
              "checkpoint_interval, empty_interval, max_group_events, "
              "max_message_bytes, block_cache_bytes, max_queued_events, "
              "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
-             "scrub_rate, scrub_interval, log_level, [limits])"));
+             "scrub_rate, scrub_interval, log_level, insecure_plaintext, "
+             "idle_timeout, reflection, rate_limit_per_identity, "
+             "rate_limit_burst, access_denied_interval, max_future_skew, "
+             "max_event_age, [limits], [tls], [access])"));
 }
 
 }  // namespace
@@ -194,6 +308,9 @@ void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config) {
   if (overrides.origin) config->origin = *overrides.origin;
   if (overrides.node_name) config->node_name = *overrides.node_name;
   if (overrides.log_level) config->log_level = *overrides.log_level;
+  if (overrides.insecure_plaintext) {
+    config->insecure_plaintext = *overrides.insecure_plaintext;
+  }
 }
 
 absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(
@@ -259,6 +376,11 @@ absl::Status ValidateConfig(const NodeConfig& config) {
         ") must be at least max_message_bytes (", config.max_message_bytes,
         "), or no request of the largest size could be received"));
   }
+  if (config.max_future_skew <= absl::ZeroDuration() ||
+      config.max_event_age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "max_future_skew and max_event_age must be positive");
+  }
   if (config.block_cache_bytes < (1 << 20)) {
     return absl::InvalidArgumentError(
         StrCat("block_cache_bytes: must be at least 1048576 (1 MiB), got ",
@@ -271,6 +393,49 @@ absl::Status ValidateConfig(const NodeConfig& config) {
         StrCat("log_level: \"", config.log_level,
                "\" is not one of trace, debug, info, warn, error, critical, "
                "off"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTransport(const NodeConfig& config) {
+  if (config.insecure_plaintext && config.tls_configured()) {
+    return absl::InvalidArgumentError(
+        "insecure_plaintext (or --insecure-plaintext) and [tls] are both set: "
+        "choose one (remove [tls] from the config file to run without TLS, "
+        "or drop insecure_plaintext to serve mutual TLS)");
+  }
+  if (!config.insecure_plaintext && !config.tls_configured()) {
+    return absl::InvalidArgumentError(
+        "no transport security configured: give the config file a [tls] "
+        "section (ca_file, cert_file, key_file) and an [access] policy_file "
+        "for mutual TLS, or set insecure_plaintext = true (flag "
+        "--insecure-plaintext) to serve without TLS and without "
+        "authorization (tests and local experiments only)");
+  }
+  if (config.tls_configured()) {
+    if (config.tls_ca_file.empty() || config.tls_cert_file.empty() ||
+        config.tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "tls: ca_file, cert_file and key_file are all required");
+    }
+    if (config.access_policy_file.empty()) {
+      return absl::InvalidArgumentError(
+          "access.policy_file: required with [tls] (the access policy maps "
+          "client certificates to roles and tenants; see "
+          "deploy/ledger-node.toml)");
+    }
+  }
+  if (config.idle_timeout <= absl::ZeroDuration() ||
+      config.access_denied_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "idle_timeout and access_denied_interval must be positive");
+  }
+  constexpr uint64_t kMaxRate = 1'000'000'000;
+  if (config.rate_limit_burst == 0 || config.rate_limit_burst > kMaxRate ||
+      config.rate_limit_per_identity > kMaxRate) {
+    return absl::InvalidArgumentError(
+        "rate_limit_burst must be between 1 and 1000000000, "
+        "rate_limit_per_identity between 0 (no limit) and 1000000000");
   }
   return absl::OkStatus();
 }

@@ -9,17 +9,32 @@
 //   checkpoint_interval = "1s"     # or a number of seconds
 //   empty_interval = "60s"
 //   max_group_events = 20000
-//   max_message_bytes = 67108864
+//   max_message_bytes = 16777216
 //   block_cache_bytes = 1073741824 # RocksDB block cache (tiles, indexes)
 //   max_queued_events = 200000    # pushback bounds of the append queue
 //   max_queued_bytes = 268435456
-//   grpc_memory_bytes = 1073741824 # gRPC's own buffers (resource quota)
+//   grpc_memory_bytes = 268435456 # gRPC's own buffers (resource quota)
 //   full_check_max_entries = 1000000 # verify all on start up to this size
 //   scrub_rate = 500000           # background re-verification, entries/s
 //   scrub_interval = "24h"
 //   log_level = "info"            # trace debug info warn error critical off
+//   insecure_plaintext = false    # true: no TLS, no authorization
+//   idle_timeout = "5m"           # idle connections are closed
+//   reflection = false            # gRPC server reflection (admin only)
+//   rate_limit_per_identity = 20000 # requests/s per caller; 0: no limit
+//   rate_limit_burst = 40000
+//   access_denied_interval = "10s" # at most one access.denied entry per
+//                                  # identity this often
+//   max_future_skew = "5m"        # occurred_at at most this far ahead ...
+//   max_event_age = "400d"        # ... and at most this far behind the clock
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
+//   [tls]                         # mutual TLS; paths relative to the file
+//   ca_file = "ca.pem"
+//   cert_file = "node.pem"
+//   key_file = "node.key"         # refused if group/world-readable
+//   [access]
+//   policy_file = "access-policy.toml"  # node/access_policy.h
 //
 // Unknown keys are errors, so a typo never silently falls back to a default.
 
@@ -47,7 +62,10 @@ struct NodeConfig {
   absl::Duration checkpoint_interval = absl::Seconds(1);
   absl::Duration empty_interval = absl::Seconds(60);
   size_t max_group_events = 20000;  // events per sequencer group
-  size_t max_message_bytes = 64 << 20;
+  // Largest request; with grpc_memory_bytes it bounds what requests being
+  // received and verified can hold (docs/decisions.md, "Per-request
+  // memory").
+  size_t max_message_bytes = 16 << 20;
   // RocksDB's block cache, shared by every column family. Proofs read one
   // leaf tile each (32 bytes per entry in all): a cache that holds them
   // keeps proofs off the disk.
@@ -58,8 +76,9 @@ struct NodeConfig {
   size_t max_queued_events = 200'000;
   size_t max_queued_bytes = size_t{256} << 20;
   // gRPC's buffers for requests being received and responses being sent
-  // (its resource quota): past it gRPC stops reading from connections.
-  size_t grpc_memory_bytes = size_t{1} << 30;
+  // (its resource quota): past it gRPC stops reading from connections and
+  // closes some of them.
+  size_t grpc_memory_bytes = size_t{256} << 20;
   // On start the whole ledger is re-verified up to this many entries
   // (about a second per million); above it, only what the last checkpoint
   // does not cover, and the background scrub does the rest.
@@ -70,6 +89,39 @@ struct NodeConfig {
   absl::Duration scrub_interval = absl::Hours(24);
   EventLimits limits;
   std::string log_level = "info";
+
+  // Transport security: mutual TLS ([tls] and [access]), or explicitly
+  // none. Exactly one of the two; ValidateConfig refuses neither and both.
+  // With insecure_plaintext every caller is the identity
+  // "insecure-plaintext" with every role and every tenant.
+  bool insecure_plaintext = false;
+  // [tls]: PEM files (relative paths in a config file are relative to its
+  // directory). All three, or none.
+  std::string tls_ca_file;    // CA bundle client certificates chain to
+  std::string tls_cert_file;  // this node's certificate chain
+  std::string tls_key_file;   // its private key, mode 0600 or stricter
+  // [access] policy_file: identities -> role and tenants
+  // (node/access_policy.h). Required with [tls].
+  std::string access_policy_file;
+  // Connections idle this long are closed (GRPC_ARG_MAX_CONNECTION_IDLE_MS).
+  absl::Duration idle_timeout = absl::Minutes(5);
+  // gRPC server reflection; only the admin role may call it.
+  bool reflection = false;
+  // Per-identity token bucket (requests per second, 0: no limit; burst).
+  uint64_t rate_limit_per_identity = 20'000;
+  uint64_t rate_limit_burst = 40'000;
+  // An identity's denied requests become at most one access.denied entry
+  // per this interval, carrying how many denials it stands for.
+  absl::Duration access_denied_interval = absl::Seconds(10);
+
+  bool tls_configured() const {
+    return !tls_ca_file.empty() || !tls_cert_file.empty() ||
+           !tls_key_file.empty();
+  }
+  // Appends whose events' occurred_at lies outside [clock - max_event_age,
+  // clock + max_future_skew] are refused (InvalidArgument naming the event).
+  absl::Duration max_future_skew = absl::Minutes(5);
+  absl::Duration max_event_age = absl::Hours(24 * 400);
 };
 
 // Command-line values; each set one replaces the file's value.
@@ -79,6 +131,7 @@ struct ConfigOverrides {
   std::optional<std::string> origin;
   std::optional<std::string> node_name;
   std::optional<std::string> log_level;
+  std::optional<bool> insecure_plaintext;  // --insecure-plaintext
 };
 
 // Applies TOML `text` on top of `base`. `source` (a file name) prefixes
@@ -98,6 +151,12 @@ void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config);
 // names usable as note key names, positive intervals and limits, a known
 // log level. InvalidArgument naming the setting.
 absl::Status ValidateConfig(const NodeConfig& config);
+
+// For a node that serves (not for `ledger-node verify`): transport security
+// chosen, [tls] with [access] or insecure_plaintext, not both, not neither;
+// positive idle_timeout, access_denied_interval and rate_limit_burst.
+// InvalidArgument naming the settings.
+absl::Status ValidateTransport(const NodeConfig& config);
 
 // Splits "host:port" ("[::1]:7400" too); InvalidArgument otherwise.
 absl::StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(

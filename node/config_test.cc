@@ -27,7 +27,8 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->checkpoint_interval, absl::Seconds(1));
   EXPECT_EQ(c->empty_interval, absl::Seconds(60));
   EXPECT_EQ(c->max_group_events, 20000u);
-  EXPECT_EQ(c->max_message_bytes, size_t{64} << 20);
+  EXPECT_EQ(c->max_message_bytes, size_t{16} << 20);
+  EXPECT_EQ(c->grpc_memory_bytes, size_t{256} << 20);
   EXPECT_EQ(c->log_level, "info");
   EXPECT_EQ(c->limits.max_event_bytes, EventLimits{}.max_event_bytes);
 }
@@ -57,9 +58,23 @@ TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->scrub_rate, defaults->scrub_rate);
   EXPECT_EQ(c->scrub_interval, defaults->scrub_interval);
   EXPECT_EQ(c->log_level, defaults->log_level);
+  EXPECT_EQ(c->max_future_skew, defaults->max_future_skew);
+  EXPECT_EQ(c->max_event_age, defaults->max_event_age);
   EXPECT_EQ(c->limits.max_event_bytes, defaults->limits.max_event_bytes);
   EXPECT_EQ(c->limits.max_refs, defaults->limits.max_refs);
   EXPECT_EQ(c->limits.max_payload_bytes, defaults->limits.max_payload_bytes);
+  EXPECT_EQ(c->insecure_plaintext, defaults->insecure_plaintext);
+  EXPECT_EQ(c->idle_timeout, defaults->idle_timeout);
+  EXPECT_EQ(c->reflection, defaults->reflection);
+  EXPECT_EQ(c->rate_limit_per_identity, defaults->rate_limit_per_identity);
+  EXPECT_EQ(c->rate_limit_burst, defaults->rate_limit_burst);
+  EXPECT_EQ(c->access_denied_interval, defaults->access_denied_interval);
+  // Mutual TLS, with files beside the config (relative to its directory).
+  EXPECT_EQ(c->tls_ca_file, "tls/ca.pem");
+  EXPECT_EQ(c->tls_cert_file, "tls/node.pem");
+  EXPECT_EQ(c->tls_key_file, "tls/node.key");
+  EXPECT_EQ(c->access_policy_file, "access-policy.toml");
+  EXPECT_TRUE(ValidateTransport(*c).ok());
 }
 
 // Every key the parser knows is set in the shipped example (uncommented,
@@ -68,18 +83,144 @@ TEST(ConfigTest, ShippedExampleMentionsEveryKey) {
   std::ifstream in(LEDGER_DEPLOY_CONFIG);
   std::stringstream text;
   text << in.rdbuf();
-  for (const char* key :
-       {"data_dir", "listen", "origin", "node_name", "checkpoint_interval",
-        "empty_interval", "max_group_events", "max_message_bytes",
-        "block_cache_bytes", "max_queued_events", "max_queued_bytes",
-        "grpc_memory_bytes", "full_check_max_entries", "scrub_rate",
-        "scrub_interval", "log_level"}) {
+  for (const char* key : {"data_dir",
+                          "listen",
+                          "origin",
+                          "node_name",
+                          "checkpoint_interval",
+                          "empty_interval",
+                          "max_group_events",
+                          "max_message_bytes",
+                          "block_cache_bytes",
+                          "max_queued_events",
+                          "max_queued_bytes",
+                          "grpc_memory_bytes",
+                          "full_check_max_entries",
+                          "scrub_rate",
+                          "scrub_interval",
+                          "log_level",
+                          "max_future_skew",
+                          "max_event_age",
+                          "insecure_plaintext",
+                          "idle_timeout",
+                          "reflection",
+                          "rate_limit_per_identity",
+                          "rate_limit_burst",
+                          "access_denied_interval",
+                          "ca_file",
+                          "cert_file",
+                          "key_file",
+                          "policy_file"}) {
     EXPECT_THAT(text.str(),
                 ::testing::AnyOf(HasSubstr(StrCat("\n", key, " = ")),
                                  HasSubstr(StrCat("\n# ", key, " = "))))
         << key;
   }
   EXPECT_THAT(text.str(), HasSubstr("\n[limits]\n"));
+  EXPECT_THAT(text.str(), HasSubstr("\n[tls]\n"));
+  EXPECT_THAT(text.str(), HasSubstr("\n[access]\n"));
+}
+
+TEST(ConfigTest, ParsesTransportKeys) {
+  absl::StatusOr<NodeConfig> c =
+      ParseConfig(R"(
+insecure_plaintext = false
+idle_timeout = "90s"
+reflection = true
+rate_limit_per_identity = 100
+rate_limit_burst = 200
+access_denied_interval = "1m"
+
+[tls]
+ca_file = "tls/ca.pem"
+cert_file = "/etc/ledger/node.pem"
+key_file = "node.key"
+
+[access]
+policy_file = "policy.toml"
+)",
+                  "/etc/annotation-ledger/node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->insecure_plaintext);
+  EXPECT_EQ(c->idle_timeout, absl::Seconds(90));
+  EXPECT_TRUE(c->reflection);
+  EXPECT_EQ(c->rate_limit_per_identity, 100u);
+  EXPECT_EQ(c->rate_limit_burst, 200u);
+  EXPECT_EQ(c->access_denied_interval, absl::Minutes(1));
+  // Relative to the config file's directory; absolute as given.
+  EXPECT_EQ(c->tls_ca_file, "/etc/annotation-ledger/tls/ca.pem");
+  EXPECT_EQ(c->tls_cert_file, "/etc/ledger/node.pem");
+  EXPECT_EQ(c->tls_key_file, "/etc/annotation-ledger/node.key");
+  EXPECT_EQ(c->access_policy_file, "/etc/annotation-ledger/policy.toml");
+  EXPECT_TRUE(c->tls_configured());
+  EXPECT_TRUE(ValidateTransport(*c).ok());
+}
+
+TEST(ConfigTest, TransportMustBeChosen) {
+  NodeConfig neither;
+  absl::Status s = ValidateTransport(neither);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(s), HasSubstr("no transport security configured"));
+  EXPECT_THAT(Message(s), HasSubstr("[tls]"));
+  EXPECT_THAT(Message(s), HasSubstr("insecure_plaintext = true"));
+  EXPECT_THAT(Message(s), HasSubstr("--insecure-plaintext"));
+
+  NodeConfig insecure;
+  ConfigOverrides flag;
+  flag.insecure_plaintext = true;
+  ApplyOverrides(flag, &insecure);
+  EXPECT_TRUE(ValidateTransport(insecure).ok());
+
+  NodeConfig tls;
+  tls.tls_ca_file = "ca.pem";
+  tls.tls_cert_file = "node.pem";
+  tls.tls_key_file = "node.key";
+  s = ValidateTransport(tls);
+  EXPECT_THAT(Message(s), HasSubstr("access.policy_file: required"));
+  tls.access_policy_file = "p.toml";
+  EXPECT_TRUE(ValidateTransport(tls).ok());
+
+  NodeConfig both = tls;
+  both.insecure_plaintext = true;
+  s = ValidateTransport(both);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(s), HasSubstr("are both set"));
+
+  NodeConfig partial;
+  partial.tls_ca_file = "ca.pem";
+  partial.access_policy_file = "p.toml";
+  EXPECT_THAT(Message(ValidateTransport(partial)),
+              HasSubstr("ca_file, cert_file and key_file are all required"));
+
+  NodeConfig limits = tls;
+  limits.rate_limit_burst = 0;
+  EXPECT_THAT(Message(ValidateTransport(limits)),
+              HasSubstr("rate_limit_burst"));
+}
+
+TEST(ConfigTest, TransportKeyErrorsNameKeyAndLine) {
+  struct Case {
+    const char* toml;
+    const char* fragment;
+  } cases[] = {
+      {"insecure_plaintext = \"yes\"",
+       "n.toml:1: insecure_plaintext: must be true or false"},
+      {"reflection = 1", "reflection: must be true or false"},
+      {"idle_timeout = 0", "idle_timeout: must be positive"},
+      {"[tls]\nca_file = \"ca.pem\"\n",
+       "n.toml:1: [tls] needs ca_file, cert_file and key_file"},
+      {"[tls]\nca = \"ca.pem\"\n", "n.toml:2: tls.ca: unknown key"},
+      {"[tls]\nca_file = \"\"\n", "tls.ca_file: must not be empty"},
+      {"[access]\npolicy = \"p\"\n", "access.policy: unknown key"},
+      {"tls = 1", "tls: must be a table"},
+      {"rate_limit_burst = 0", "rate_limit_burst: must be between 1"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<NodeConfig> config = ParseConfig(c.toml, "n.toml");
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << c.toml;
+    EXPECT_THAT(Message(config.status()), HasSubstr(c.fragment)) << c.toml;
+  }
 }
 
 TEST(ConfigTest, ParsesEveryKey) {
@@ -100,6 +241,8 @@ full_check_max_entries = 0
 scrub_rate = 0
 scrub_interval = "90m"
 log_level = "debug"
+max_future_skew = "30s"
+max_event_age = "7d"
 
 [limits]
 max_event_bytes = 131072
@@ -127,6 +270,8 @@ max_payload_bytes = 1024
   EXPECT_EQ(c->scrub_rate, 0u);              // 0 allowed: no scrub
   EXPECT_EQ(c->scrub_interval, absl::Minutes(90));
   EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->max_future_skew, absl::Seconds(30));
+  EXPECT_EQ(c->max_event_age, absl::Hours(7 * 24));
   EXPECT_EQ(c->limits.max_event_bytes, 131072u);
   EXPECT_EQ(c->limits.max_string_bytes, 2048u);
   EXPECT_EQ(c->limits.max_attribute_value_bytes, 8192u);
@@ -141,6 +286,18 @@ TEST(ConfigTest, FractionalSecondsAreADuration) {
       ParseConfig("checkpoint_interval = 0.25\n", "node.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->checkpoint_interval, absl::Milliseconds(250));
+}
+
+TEST(ConfigTest, OccurredAtWindowDefaultsAndDays) {
+  absl::StatusOr<NodeConfig> c = ParseConfig("", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_future_skew, absl::Minutes(5));
+  EXPECT_EQ(c->max_event_age, absl::Hours(400 * 24));
+  c = ParseConfig("max_event_age = \"1.5d\"\nmax_future_skew = 90\n",
+                  "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_event_age, absl::Hours(36));
+  EXPECT_EQ(c->max_future_skew, absl::Seconds(90));
 }
 
 TEST(ConfigTest, FileValuesOverrideTheBase) {
@@ -192,6 +349,12 @@ TEST(ConfigTest, WrongTypesAreErrors) {
       {"scrub_rate = 1.5", "scrub_rate: must be an integer"},
       {"scrub_interval = 0", "scrub_interval: must be positive"},
       {"scrub_interval = \"daily\"", "is not a duration"},
+      {"max_future_skew = 0", "max_future_skew: must be positive"},
+      {"max_future_skew = \"-5m\"", "max_future_skew: must be positive"},
+      {"max_event_age = \"d\"", "max_event_age: \"d\" is not a duration"},
+      {"max_event_age = \"4 d\"", "is not a duration"},
+      {"max_event_age = \"-1d\"", "max_event_age: must be positive"},
+      {"max_event_age = \"400days\"", "is not a duration"},
       {"[limits]\nmax_refs = 5000000000", "limits.max_refs: must be between"},
   };
   for (const Case& c : cases) {

@@ -57,9 +57,10 @@ struct DataDirLayout {
         cosigner_key(keys + "/cosigner.key"),
         node_pub(keys + "/node.pub"),
         guard(keys + "/last-checkpoint.note"),
+        acked_head(keys + "/acked-head"),
         keys_staging(dir + "/keys.new") {}
   std::string root, origin_file, db, keys, node_key, cosigner_key, node_pub,
-      guard, keys_staging;
+      guard, acked_head, keys_staging;
 };
 
 // Opens `dir`, creating whatever is missing on first start. `origin` empty:

@@ -12,9 +12,15 @@
 #include "node/append_stream.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/input_bounds.h"
 
 namespace ledger::node {
 namespace {
+
+// Method names for the access.denied record (authorizer.h's table).
+constexpr std::string_view kAppend = "/ledger.v1.Ingest/Append";
+constexpr std::string_view kAppendBatch = "/ledger.v1.Ingest/AppendBatch";
+constexpr std::string_view kAppendStream = "/ledger.v1.Ingest/AppendStream";
 
 // A single Append has one event: name it "event", not "events[0]".
 absl::Status ForSingleEvent(const absl::Status& status) {
@@ -81,8 +87,23 @@ std::vector<Uuid> EventIds(const ledger::VerifiedBatch& batch) {
 }  // namespace
 
 absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
+    const Caller* caller, std::string_view method,
     const google::protobuf::RepeatedPtrField<v1::Event>& protos,
     bool has_signature, const v1::EmitterSignature& sig) const {
+  if (caller == nullptr) {
+    return absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy");
+  }
+  // Who may write which tenant: the caller's identity, before anything
+  // else (the key's own tenant is checked below, after its signature).
+  for (int i = 0; i < protos.size(); ++i) {
+    const std::string& tenant = protos[i].tenant();
+    if (caller->MaySee(tenant)) continue;
+    absl::Status s =
+        ctx_.authorizer->CheckTenant(*caller, method, tenant, "write events");
+    return absl::Status(s.code(),
+                        StrCat("events[", i, "]: ", ToStd(s.message())));
+  }
   if (protos.empty()) {
     return absl::InvalidArgumentError("events: must not be empty");
   }
@@ -122,8 +143,15 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   if (!batch.ok()) return InProtoTerms(batch.status());
   // Names the key and says why (revoked, expired, not yet valid), then
   // the first event the key may not write.
+  const int64_t now_ns = ctx_.clock->NowNs();
+  if (absl::Status s = CheckPermissions(*key, batch->events(), now_ns);
+      !s.ok()) {
+    return s;
+  }
+  // Admission policy, not validation: the ledger's own checks do not
+  // depend on a clock.
   if (absl::Status s =
-          CheckPermissions(*key, batch->events(), ctx_.clock->NowNs());
+          CheckOccurredAt(batch->events(), now_ns, ctx_.occurred_at_window);
       !s.ok()) {
     return s;
   }
@@ -140,10 +168,15 @@ grpc::ServerUnaryReactor* IngestService::Append(
     Refuse(context, reactor, s);
     return reactor;
   }
+  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   google::protobuf::RepeatedPtrField<v1::Event> events;
   *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(events, request->has_signature(), request->signature());
+      Verify(ctx_.authorizer->CallerOf(*context), kAppend, events,
+             request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(ForSingleEvent(batch.status())));
     return reactor;
@@ -178,8 +211,13 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     Refuse(context, reactor, s);
     return reactor;
   }
+  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
   absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(request->events(), request->has_signature(), request->signature());
+      Verify(ctx_.authorizer->CallerOf(*context), kAppendBatch,
+             request->events(), request->has_signature(), request->signature());
   if (!batch.ok()) {
     reactor->Finish(ToGrpcStatus(batch.status()));
     return reactor;
@@ -210,12 +248,16 @@ void IngestService::Refuse(grpc::CallbackServerContext* context,
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
-    grpc::CallbackServerContext*, grpc::ByteBuffer* response) {
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  // The caller is the connection's: resolved once for the whole stream.
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
   return new AppendStreamReactor(
       ctx_.sequencer,
-      [this](const v1::AppendBatchRequest& request) {
-        return Verify(request.events(), request.has_signature(),
-                      request.signature());
+      [this, caller](const v1::AppendBatchRequest& request)
+          -> absl::StatusOr<ledger::VerifiedBatch> {
+        if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) return s;
+        return Verify(caller, kAppendStream, request.events(),
+                      request.has_signature(), request.signature());
       },
       response);
 }

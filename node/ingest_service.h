@@ -3,7 +3,9 @@
 // ledger.v1.Ingest. Each request is converted, authenticated and verified
 // (VerifyBatch) on the gRPC handler thread, so signature checks use every
 // core; only verified batches reach the sequencer. A rejected request
-// stores nothing.
+// stores nothing. Besides the ledger's own checks, the node's admission
+// bounds (node/input_bounds.h): no unknown protobuf field anywhere in a
+// request, and every occurred_at within the configured window.
 //
 // Every method uses gRPC's callback API: the handler verifies and submits,
 // then returns; the publisher finishes the call when the group is durable.
@@ -46,9 +48,13 @@ class IngestService final
       grpc::ByteBuffer* response) override;
 
  private:
-  // Everything short of sequencing: shape, key lookup, conversion,
-  // validation, signature, key validity, tenant and type permissions.
+  // Everything short of sequencing: the caller's tenant (an emitter
+  // writes only its own: Authorizer::CheckTenant), shape, key lookup,
+  // conversion, validation, signature, key validity, tenant and type
+  // permissions of the key. `caller` null: refused (a peer the policy does
+  // not know; Admit lets none through).
   absl::StatusOr<ledger::VerifiedBatch> Verify(
+      const Caller* caller, std::string_view method,
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       bool has_signature, const v1::EmitterSignature& signature) const;
   // Finishes a unary call refused by the sequencer: the status, and for

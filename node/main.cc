@@ -2,6 +2,7 @@
 //
 //   ledger-node --data DIR [--listen HOST:PORT] [--config FILE]
 //               [--origin ORIGIN] [--node-name NAME] [--log-level LEVEL]
+//               [--insecure-plaintext]
 //   ledger-node keys --data DIR
 //   ledger-node verify --data DIR [--config FILE]
 //   ledger-node repair-indexes --data DIR [--config FILE]
@@ -21,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -54,10 +56,11 @@ int PrintKeys(const std::string& data_dir) {
 }
 
 // The configuration from the file and flags; nullopt (after logging why)
-// if it is unusable.
+// if it is unusable. `serving`: also the transport security a serving
+// node needs (verify and repair-indexes serve nothing).
 std::optional<NodeConfig> LoadConfig(
     const std::optional<std::string>& config_file,
-    const ConfigOverrides& overrides) {
+    const ConfigOverrides& overrides, bool serving) {
   NodeConfig config;
   if (config_file.has_value()) {
     absl::StatusOr<NodeConfig> loaded = LoadConfigFile(*config_file);
@@ -68,7 +71,9 @@ std::optional<NodeConfig> LoadConfig(
     config = *std::move(loaded);
   }
   ApplyOverrides(overrides, &config);
-  if (absl::Status s = ValidateConfig(config); !s.ok()) {
+  absl::Status s = ValidateConfig(config);
+  if (s.ok() && serving) s = ValidateTransport(config);
+  if (!s.ok()) {
     spdlog::error("configuration: {}", View(s));
     return std::nullopt;
   }
@@ -81,7 +86,8 @@ std::optional<NodeConfig> LoadConfig(
 // entries), prints the result and exits.
 int Check(const std::optional<std::string>& config_file,
           const ConfigOverrides& overrides, bool repair) {
-  std::optional<NodeConfig> config = LoadConfig(config_file, overrides);
+  std::optional<NodeConfig> config =
+      LoadConfig(config_file, overrides, /*serving=*/false);
   if (!config.has_value()) return kExitUsage;
   absl::StatusOr<NodeIdentity> id = LoadDataDir(config->data_dir);
   if (!id.ok()) {
@@ -104,6 +110,15 @@ int Check(const std::optional<std::string>& config_file,
     spdlog::critical("{}", View(guard.status()));
     return kExitDataLoss;
   }
+  if (std::filesystem::exists(layout.acked_head)) {
+    absl::StatusOr<std::unique_ptr<FileAckedHead>> acked =
+        FileAckedHead::Open(layout.acked_head);
+    if (!acked.ok()) {
+      spdlog::critical("{}", View(acked.status()));
+      return kExitDataLoss;
+    }
+    options.acknowledged_head = (*acked)->at_open();
+  }
   absl::StatusOr<std::unique_ptr<ledger::Ledger>> ledger =
       ledger::Ledger::Open(layout.db, options);
   if (!ledger.ok()) {
@@ -124,7 +139,8 @@ int Check(const std::optional<std::string>& config_file,
 
 int Run(const std::optional<std::string>& config_file,
         const ConfigOverrides& overrides, const sigset_t& signals) {
-  std::optional<NodeConfig> loaded = LoadConfig(config_file, overrides);
+  std::optional<NodeConfig> loaded =
+      LoadConfig(config_file, overrides, /*serving=*/true);
   if (!loaded.has_value()) return kExitUsage;
   const NodeConfig& config = *loaded;
 
@@ -206,6 +222,11 @@ int main(int argc, char** argv) {
                  "this node's name in cosignatures (default node-1)");
   app.add_option("--log-level", overrides.log_level,
                  "trace, debug, info, warn, error, critical or off");
+  bool insecure_plaintext = false;
+  app.add_flag("--insecure-plaintext", insecure_plaintext,
+               "serve WITHOUT TLS and WITHOUT authorization: every client "
+               "may do everything (tests and local experiments only; "
+               "otherwise the config file's [tls] and [access] are required)");
   CLI::App* keys = app.add_subcommand(
       "keys", "Print the node's verifier keys (log key, cosigner key)");
   std::string keys_data;
@@ -233,6 +254,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (insecure_plaintext) overrides.insecure_plaintext = true;
   if (keys->parsed()) return PrintKeys(keys_data);
   if (verify->parsed() || repair->parsed()) {
     return Check(check_config, check_overrides, repair->parsed());

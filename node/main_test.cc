@@ -116,8 +116,13 @@ class MainTest : public ::testing::Test {
     return std::atoi(line.value_or("").substr(prefix.size()).c_str());
   }
   std::vector<std::string> Args() {
-    return {"--data",      data_,      "--listen",
-            "127.0.0.1:0", "--origin", "ledger.test/main"};
+    return {"--data",
+            data_,
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "ledger.test/main",
+            "--insecure-plaintext"};
   }
   static std::unique_ptr<grpc::ClientContext> Context() {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -129,9 +134,14 @@ class MainTest : public ::testing::Test {
   // Runs the node, registers the emitter key unless `registered`, appends
   // events first .. first+count-1 of kTenant one by one, and stops the
   // node with SIGINT (which issues a checkpoint covering them). Returns
-  // the ledger size then.
-  uint64_t RunAndAppend(int first, int count, bool registered) {
-    NodeProcess node(Args(), stderr_);
+  // the ledger size then. With `kill`, it stops the node with SIGKILL
+  // instead (no final checkpoint).
+  uint64_t RunAndAppend(int first, int count, bool registered,
+                        std::vector<std::string> extra_args = {},
+                        bool kill = false) {
+    std::vector<std::string> args = Args();
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    NodeProcess node(std::move(args), stderr_);
     const int port = Start(node);
     EXPECT_GT(port, 0);
     auto channel = grpc::CreateChannel(StrCat("127.0.0.1:", port),
@@ -143,7 +153,6 @@ class MainTest : public ::testing::Test {
       request.set_verifier_key(emitter_.vkey());
       request.set_tenant(kTenant);
       request.set_producer("label-studio");
-      request.set_requested_by("test");
       v1::EntryRef ref;
       grpc::Status s =
           admin->RegisterEmitterKey(Context().get(), request, &ref);
@@ -161,8 +170,13 @@ class MainTest : public ::testing::Test {
     v1::NodeInfo info;
     grpc::Status s = admin->GetNodeInfo(Context().get(), {}, &info);
     EXPECT_TRUE(s.ok()) << s.error_message();
-    node.Signal(SIGINT);
-    EXPECT_EQ(node.Wait(), 0) << Stderr();
+    if (kill) {
+      node.Signal(SIGKILL);
+      node.Wait();
+    } else {
+      node.Signal(SIGINT);
+      EXPECT_EQ(node.Wait(), 0) << Stderr();
+    }
     return info.size();
   }
 
@@ -221,9 +235,30 @@ TEST_F(MainTest, UnknownConfigKeyExitsWithUsageError) {
 }
 
 TEST_F(MainTest, MissingDataDirExitsWithUsageError) {
-  NodeProcess node({"--listen", "127.0.0.1:0"}, stderr_);
+  NodeProcess node({"--listen", "127.0.0.1:0", "--insecure-plaintext"},
+                   stderr_);
   EXPECT_EQ(node.Wait(), 2);
   EXPECT_THAT(Stderr(), HasSubstr("data_dir: required"));
+}
+
+// Neither [tls] nor --insecure-plaintext: the node does not start, and
+// says what to give it.
+TEST_F(MainTest, NoTransportSecurityExitsWithUsageError) {
+  NodeProcess node({"--data", data_, "--listen", "127.0.0.1:0"}, stderr_);
+  EXPECT_EQ(node.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("no transport security configured"));
+  EXPECT_THAT(Stderr(), HasSubstr("[tls]"));
+  EXPECT_THAT(Stderr(), HasSubstr("--insecure-plaintext"));
+  EXPECT_FALSE(std::filesystem::exists(data_ + "/db"));
+}
+
+TEST_F(MainTest, InsecurePlaintextLogsAWarning) {
+  NodeProcess node(Args(), stderr_);
+  ASSERT_GT(Start(node), 0);
+  node.Signal(SIGTERM);
+  EXPECT_EQ(node.Wait(), 0) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr("[warning]"));
+  EXPECT_THAT(Stderr(), HasSubstr("WITHOUT TLS and WITHOUT authorization"));
 }
 
 TEST_F(MainTest, CorruptedLedgerIsRefusedWithExitCode3) {
@@ -286,6 +321,33 @@ TEST_F(MainTest, DatabaseRolledBackBehindItsCheckpointExitsWithCode3) {
                                          " entries but this log already "
                                          "signed a checkpoint of size ",
                                          new_size)));
+}
+
+// Entries acknowledged after the last checkpoint are lost (a database one
+// run behind, as a write-ahead log that lost a clean suffix would leave
+// it): the rollback guard alone cannot see it, the acknowledged head can.
+TEST_F(MainTest, DatabaseBehindItsAcknowledgedHeadExitsWithCode3) {
+  const uint64_t old_size = RunAndAppend(1, 2, /*registered=*/false);
+  const std::string db = data_ + "/db", aside = tmp_.path() + "/db.copy";
+  std::filesystem::copy(db, aside, std::filesystem::copy_options::recursive);
+  // No checkpoint after the start-up one: the three are acknowledged only.
+  const std::string config = tmp_.path() + "/node.toml";
+  std::ofstream(config) << "checkpoint_interval = \"1h\"\n"
+                        << "empty_interval = \"1h\"\n";
+  const uint64_t new_size = RunAndAppend(10, 3, /*registered=*/true,
+                                         {"--config", config}, /*kill=*/true);
+  ASSERT_EQ(new_size, old_size + 3);
+  std::filesystem::remove_all(db);
+  std::filesystem::rename(aside, db);
+
+  NodeProcess node(Args(), stderr_);
+  EXPECT_EQ(node.Wait(), 3) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr(StrCat("the ledger holds ", old_size,
+                                         " entries but this node "
+                                         "acknowledged ",
+                                         new_size, " to its clients")));
+  std::vector<std::string> out;
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 3) << Stderr();
 }
 
 // Damage below the last checkpoint, with start checking only the tail:

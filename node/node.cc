@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(
     std::function<void(const absl::Status&)> on_data_loss,
     NodeTestHooks hooks) {
   LEDGER_RETURN_IF_ERROR(ValidateConfig(config));
+  LEDGER_RETURN_IF_ERROR(ValidateTransport(config));
   std::unique_ptr<Node> node(new Node());
   node->on_data_loss_ = std::move(on_data_loss);
   LEDGER_RETURN_IF_ERROR(node->Open(config, clock, hooks));
@@ -99,8 +100,39 @@ absl::Status Node::RegisterCosigner(const NodeConfig& config,
   return absl::OkStatus();
 }
 
+absl::Status Node::LoadTransport(const NodeConfig& config,
+                                 std::optional<TlsMaterial>* tls,
+                                 std::unique_ptr<AccessPolicy>* policy) {
+  if (config.insecure_plaintext) {
+    spdlog::warn(
+        "insecure_plaintext: serving {} WITHOUT TLS and WITHOUT "
+        "authorization; every client can read and write everything and "
+        "administer the node. For tests and local experiments only",
+        config.listen);
+    if (!config.access_policy_file.empty()) {
+      spdlog::warn("access.policy_file {} is ignored without TLS",
+                   config.access_policy_file);
+    }
+    return absl::OkStatus();
+  }
+  LEDGER_ASSIGN_OR_RETURN(*tls,
+                          LoadTlsFiles(config.tls_ca_file, config.tls_cert_file,
+                                       config.tls_key_file));
+  LEDGER_ASSIGN_OR_RETURN(AccessPolicy loaded,
+                          AccessPolicy::Load(config.access_policy_file));
+  *policy = std::make_unique<AccessPolicy>(std::move(loaded));
+  spdlog::info("mutual TLS; {} identities in the access policy {}",
+               (*policy)->size(), config.access_policy_file);
+  return absl::OkStatus();
+}
+
 absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
                         const NodeTestHooks& hooks) {
+  // Before the ledger is opened (which can take a while): a mistake in
+  // the certificates or the policy is reported at once.
+  std::optional<TlsMaterial> tls;
+  std::unique_ptr<AccessPolicy> policy;
+  LEDGER_RETURN_IF_ERROR(LoadTransport(config, &tls, &policy));
   LEDGER_ASSIGN_OR_RETURN(
       NodeIdentity identity,
       OpenDataDir(config.data_dir, config.origin, config.node_name));
@@ -117,6 +149,8 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   options.full_check_max_entries = config.full_check_max_entries;
   options.env = hooks.env;
   if (guard_ != nullptr) options.signed_head = guard_->last();
+  LEDGER_ASSIGN_OR_RETURN(acked_head_, FileAckedHead::Open(layout.acked_head));
+  options.acknowledged_head = acked_head_->at_open();
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);
   };
@@ -142,6 +176,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   // After a tail-only open, appends wait for the index check (the scrub's
   // first step): a damaged event index could let an event in twice.
   sequencer_options.hold_writes = !ledger_->fully_checked();
+  sequencer_options.acked_head = acked_head_.get();
   sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
                                            clock, identity_.get(), guard_.get(),
                                            sequencer_options);
@@ -152,15 +187,51 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   LEDGER_RETURN_IF_ERROR(
       Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
 
-  ServiceContext ctx{ledger_.get(), sequencer_.get(), coordinator_.get(),
-                     clock,         identity_.get(),  config.node_name};
+  const Clock* access_clock =
+      hooks.access_clock != nullptr ? hooks.access_clock : clock;
+  if (policy != nullptr) {
+    DenialRecorderOptions denial_options;
+    denial_options.interval = config.access_denied_interval;
+    denials_ = std::make_unique<DenialRecorder>(
+        access_clock, denial_options,
+        [this, clock](Event event) -> absl::Status {
+          // The entry's time is the node's (the access clock may be a
+          // test's).
+          event.occurred_at_ns = clock->NowNs();
+          LEDGER_ASSIGN_OR_RETURN(
+              VerifiedBatch batch,
+              SignWithNodeKey(std::move(event), *identity_, ledger_->limits()));
+          return sequencer_->Append(std::move(batch)).status;
+        });
+    denials_->Start();
+  }
+  AuthorizerOptions authorizer_options;
+  authorizer_options.rate_limit_per_identity = config.rate_limit_per_identity;
+  authorizer_options.rate_limit_burst = config.rate_limit_burst;
+  authorizer_options.clock = access_clock;
+  authorizer_ = std::make_shared<Authorizer>(
+      std::move(policy), authorizer_options, denials_.get());
+
+  ServiceContext ctx{ledger_.get(),
+                     sequencer_.get(),
+                     coordinator_.get(),
+                     clock,
+                     identity_.get(),
+                     config.node_name,
+                     authorizer_.get(),
+                     {config.max_future_skew, config.max_event_age}};
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;
   server_options.grpc_memory_bytes = config.grpc_memory_bytes;
+  server_options.tls = std::move(tls);
+  server_options.authorizer = authorizer_;
+  server_options.idle_timeout = config.idle_timeout;
+  server_options.reflection = config.reflection;
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(server_options, ctx);
   if (!server.ok()) {
+    if (denials_ != nullptr) denials_->Stop();
     sequencer_->Shutdown();
     return server.status();
   }
@@ -228,6 +299,10 @@ void Node::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (scrubber_ != nullptr) scrubber_->Stop();
+  // Denials noted so far become entries while the sequencer still accepts
+  // them (those of calls finishing during the grace period are counted,
+  // not recorded).
+  if (denials_ != nullptr) denials_->Stop();
   if (sequencer_ != nullptr) sequencer_->StopAccepting();
   {
     MutexLock lock(&health_mu_);

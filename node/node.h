@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -14,14 +15,18 @@
 #include "absl/time/time.h"
 #include "base/sync.h"
 #include "ledger/ledger.h"
+#include "node/access_policy.h"
+#include "node/authorizer.h"
 #include "node/clock.h"
 #include "node/config.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/denial_recorder.h"
 #include "node/rollback_guard.h"
 #include "node/scrubber.h"
 #include "node/sequencer.h"
 #include "node/server.h"
+#include "node/tls_files.h"
 #include "rocksdb/env.h"
 
 namespace ledger::node {
@@ -31,18 +36,24 @@ struct NodeTestHooks {
   // Every file operation of the ledger's store goes through this Env
   // (ledger/fault_fs.h injects faults). Not owned.
   rocksdb::Env* env = nullptr;
+  // The clock of the per-identity rate limit and of the access.denied
+  // interval (default: the node's clock). Not owned.
+  const Clock* access_clock = nullptr;
 };
 
 class Node {
  public:
-  // Validates `config`, opens (or creates) the data directory and its
-  // rollback guard, opens and verifies the ledger (DataLoss if it does not
-  // verify, or holds less than the guard: the node must not serve),
-  // appends the genesis entry to an empty ledger and registers the
-  // cosigner key, issues a checkpoint if none covers the head, then serves
-  // on config.listen and starts the scrub. `on_data_loss` is called (once,
-  // from a background thread) if damage is found later, by the scrub or by
-  // the sequencer's rollback guard check: by then the node refuses writes,
+  // Validates `config` (transport security included: with [tls] the
+  // certificate files and the access policy are read and checked before
+  // anything else; with insecure_plaintext a WARNING says so), opens (or
+  // creates) the data directory and its rollback guard, opens and verifies
+  // the ledger (DataLoss if it does not verify, or holds less than the
+  // guard: the node must not serve), appends the genesis entry to an empty
+  // ledger and registers the cosigner key, issues a checkpoint if none
+  // covers the head, then serves on config.listen (mutual TLS and the
+  // access policy, or plaintext) and starts the scrub. `on_data_loss` is called
+  // (once, from a background thread) if damage is found later, by the scrub or
+  // by the sequencer's rollback guard check: by then the node refuses writes,
   // signs nothing more and reports NOT_SERVING, and should be stopped.
   // `clock` must outlive the node.
   static absl::StatusOr<std::unique_ptr<Node>> Start(
@@ -58,6 +69,9 @@ class Node {
   Sequencer& sequencer() { return *sequencer_; }
   Scrubber& scrubber() { return *scrubber_; }
   const Coordinator& coordinator() const { return *coordinator_; }
+  Authorizer& authorizer() { return *authorizer_; }
+  // Null when the node serves insecure_plaintext (nothing is denied).
+  DenialRecorder* denial_recorder() { return denials_.get(); }
 
   // Refuses new appends (Unavailable "node is shutting down"), gives calls
   // in flight `grace` to finish, appends everything queued, issues a final
@@ -69,6 +83,11 @@ class Node {
   Node() = default;
   absl::Status Open(const NodeConfig& config, const Clock* clock,
                     const NodeTestHooks& hooks);
+  // The TLS material and access policy of `config` ([tls], [access]), or
+  // nothing for insecure_plaintext.
+  absl::Status LoadTransport(const NodeConfig& config,
+                             std::optional<TlsMaterial>* tls,
+                             std::unique_ptr<AccessPolicy>* policy);
   // The rollback guard, or for a data directory written before there was
   // one (storage format 1), one made from its last checkpoint.
   absl::Status OpenGuard(const DataDirLayout& layout, bool* legacy);
@@ -82,9 +101,14 @@ class Node {
   std::function<void(const absl::Status&)> on_data_loss_;
   std::unique_ptr<NodeIdentity> identity_;
   std::unique_ptr<RollbackGuard> guard_;
+  std::unique_ptr<FileAckedHead> acked_head_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<LocalCoordinator> coordinator_;
   std::unique_ptr<Sequencer> sequencer_;
+  // Declared before server_, so destroyed after it: gRPC calls the
+  // authorizer until the server is gone.
+  std::unique_ptr<DenialRecorder> denials_;
+  std::shared_ptr<Authorizer> authorizer_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Scrubber> scrubber_;
   bool shut_down_ = false;

@@ -33,6 +33,7 @@ class NodeFaultTest : public ::testing::Test {
     config.listen = "127.0.0.1:0";
     config.origin = "ledger.test/fault";
     config.log_level = "off";
+    config.insecure_plaintext = true;
     absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(
         config, SystemClock::Default(), nullptr, NodeTestHooks{env_.get()});
     ASSERT_TRUE(node.ok()) << node.status();

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
@@ -53,6 +54,15 @@ crypto::Hash EmitterKeyPair::key_id() const {
   return KeyIdOf(key.public_key());
 }
 
+int64_t TestEpochSeconds() {
+  static const int64_t epoch = [] {
+    constexpr int64_t kDay = 24 * 3600;
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return now - now % kDay - 30 * kDay;
+  }();
+  return epoch;
+}
+
 v1::Event MakeEventProto(std::string_view tenant, int n) {
   v1::Event e;
   char id[40];
@@ -60,7 +70,7 @@ v1::Event MakeEventProto(std::string_view tenant, int n) {
   e.set_event_id(id);
   e.set_type("annotation.created");
   e.set_schema_version(1);
-  e.mutable_occurred_at()->set_seconds(1'767'225'600 + n);
+  e.mutable_occurred_at()->set_seconds(TestEpochSeconds() + n);
   e.set_producer("label-studio/1.13.1");
   e.set_tenant(std::string(tenant));
   e.set_project("street-scenes");
@@ -149,6 +159,9 @@ void NodeFixture::SetUp() {
   config_.listen = "127.0.0.1:0";
   config_.origin = "ledger.test/node";
   config_.log_level = "warn";
+  // The services' own tests run without TLS (every caller may do
+  // everything); node/authz_test.cc runs the node over mutual TLS.
+  config_.insecure_plaintext = true;
   Configure(config_);
   StartNode();
 }
@@ -196,7 +209,6 @@ v1::EntryRef NodeFixture::RegisterKey(const EmitterKeyPair& key,
   request.set_verifier_key(key.vkey());
   request.set_tenant(tenant);
   request.set_producer("label-studio");
-  request.set_requested_by("test");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
   EXPECT_TRUE(s.ok()) << s.error_message();

@@ -51,8 +51,13 @@ struct EmitterKeyPair {
   crypto::Hash key_id() const;
 };
 
+// Where MakeEventProto's occurred_at times start: 30 days before the start
+// of the UTC day the process first asked, fixed for the process (inside a
+// node's default occurred_at window).
+int64_t TestEpochSeconds();
+
 // A valid "annotation.created" event of `tenant`; `n` makes the event_id
-// and the content unique.
+// and the content unique; it occurred at TestEpochSeconds() + n.
 v1::Event MakeEventProto(std::string_view tenant, int n);
 // The same as a ledger event (for code below the RPC boundary).
 Event MakeEvent(std::string_view tenant, int n);

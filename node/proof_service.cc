@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
@@ -49,7 +50,59 @@ absl::Duration WaitBudget(const grpc::ServerContext* context,
   return std::max(budget, absl::ZeroDuration());
 }
 
+constexpr std::string_view kGetInclusionProof =
+    "/ledger.v1.Proof/GetInclusionProof";
+constexpr std::string_view kGetReceipt = "/ledger.v1.Proof/GetReceipt";
+
 }  // namespace
+
+absl::StatusOr<std::string> EntryTenant(std::string_view entry_bytes,
+                                        uint64_t index) {
+  absl::StatusOr<Entry> entry = DecodeEntry(entry_bytes);
+  if (!entry.ok()) {
+    return absl::DataLossError(StrCat("entry ", index, " does not decode: ",
+                                      ToStd(entry.status().message())));
+  }
+  absl::StatusOr<Event> event = DecodeEvent(entry->event_bytes);
+  if (!event.ok()) {
+    return absl::DataLossError(
+        StrCat("the event of entry ", index,
+               " does not decode: ", ToStd(event.status().message())));
+  }
+  return std::move(event->tenant);
+}
+
+absl::Status CheckTenantAccess(const ServiceContext& ctx, const Caller* caller,
+                               std::string_view method, std::string_view tenant,
+                               std::string_view what) {
+  if (caller == nullptr) {
+    return absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy");
+  }
+  return ctx.authorizer->CheckTenant(*caller, method, tenant, what);
+}
+
+absl::Status CheckEntryAccess(const ServiceContext& ctx, const Caller* caller,
+                              std::string_view method, uint64_t index,
+                              std::string_view what) {
+  if (caller == nullptr) {
+    return absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy");
+  }
+  if (caller->SeesAllTenants()) return absl::OkStatus();
+  absl::StatusOr<std::string> bytes = ctx.ledger->GetEntry(index);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<std::string> tenant = EntryTenant(*bytes, index);
+  if (!tenant.ok()) return tenant.status();
+  return ctx.authorizer->CheckTenant(*caller, method, *tenant, what);
+}
+
+absl::Status ProofService::CheckAccess(const grpc::ServerContextBase& context,
+                                       std::string_view method, uint64_t index,
+                                       std::string_view what) const {
+  return CheckEntryAccess(ctx_, ctx_.authorizer->CallerOf(context), method,
+                          index, what);
+}
 
 absl::StatusOr<uint64_t> ResolveEntry(const ledger::Ledger& ledger,
                                       uint64_t committed_size, bool has_index,
@@ -170,7 +223,7 @@ grpc::ServerUnaryReactor* ProofService::GetInclusionProof(
     grpc::CallbackServerContext* context,
     const v1::GetInclusionProofRequest* request, v1::InclusionProof* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(InclusionProof(request, response));
+  reactor->Finish(InclusionProof(*context, request, response));
   return reactor;
 }
 
@@ -184,6 +237,7 @@ grpc::ServerUnaryReactor* ProofService::GetConsistencyProof(
 }
 
 grpc::Status ProofService::InclusionProof(
+    const grpc::ServerContextBase& context,
     const v1::GetInclusionProofRequest* req, v1::InclusionProof* response) {
   absl::StatusOr<ledger::StoredCheckpoint> latest = Latest();
   if (!latest.ok()) return ToGrpcStatus(latest.status());
@@ -196,6 +250,11 @@ grpc::Status ProofService::InclusionProof(
   if (req->index() >= size) {
     return ToGrpcStatus(absl::OutOfRangeError(
         StrCat("index ", req->index(), " is not in a tree of size ", size)));
+  }
+  if (absl::Status s = CheckAccess(context, kGetInclusionProof, req->index(),
+                                   StrCat("prove entry ", req->index()));
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<std::vector<crypto::Hash>> proof =
       ctx_.ledger->InclusionProof(req->index(), size);
@@ -242,16 +301,29 @@ grpc::Status ProofService::ConsistencyProof(
 absl::Status ProofService::Receipt(grpc::ServerContext* context,
                                    const v1::GetReceiptRequest& req,
                                    v1::Receipt* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (req.has_event()) {
+    LEDGER_RETURN_IF_ERROR(CheckTenantAccess(
+        ctx_, caller, kGetReceipt, req.event().tenant(), "read receipts"));
+  }
   absl::StatusOr<uint64_t> index =
       ResolveEntry(*ctx_.ledger, ctx_.coordinator->Committed().size,
                    req.entry_case() == v1::GetReceiptRequest::kIndex,
                    req.index(), req.has_event() ? &req.event() : nullptr);
   if (!index.ok()) return index.status();
+  // Before waiting for a checkpoint: a refused caller does not wait.
+  absl::StatusOr<std::string> entry = ctx_.ledger->GetEntry(*index);
+  if (!entry.ok()) return entry.status();
+  if (caller == nullptr || !caller->SeesAllTenants()) {
+    absl::StatusOr<std::string> tenant = EntryTenant(*entry, *index);
+    if (!tenant.ok()) return tenant.status();
+    LEDGER_RETURN_IF_ERROR(
+        CheckTenantAccess(ctx_, caller, kGetReceipt, *tenant,
+                          StrCat("read the receipt of entry ", *index)));
+  }
   absl::StatusOr<ledger::StoredCheckpoint> checkpoint =
       AwaitCheckpoint(context, *index + 1, StrCat("entry ", *index));
   if (!checkpoint.ok()) return checkpoint.status();
-  absl::StatusOr<std::string> entry = ctx_.ledger->GetEntry(*index);
-  if (!entry.ok()) return entry.status();
   absl::StatusOr<std::vector<crypto::Hash>> proof =
       ctx_.ledger->InclusionProof(*index, checkpoint->size);
   if (!proof.ok()) return proof.status();

@@ -62,7 +62,8 @@ class ProofService final
   absl::StatusOr<ledger::StoredCheckpoint> AwaitCheckpoint(
       grpc::ServerContext* context, uint64_t size, std::string_view what);
   absl::StatusOr<ledger::StoredCheckpoint> Latest() const;
-  grpc::Status InclusionProof(const v1::GetInclusionProofRequest* req,
+  grpc::Status InclusionProof(const grpc::ServerContextBase& context,
+                              const v1::GetInclusionProofRequest* req,
                               v1::InclusionProof* response);
   grpc::Status ConsistencyProof(const v1::GetConsistencyProofRequest* req,
                                 v1::ConsistencyProof* response);
@@ -74,6 +75,10 @@ class ProofService final
   // entry signed by a node key.
   absl::StatusOr<std::vector<ledger::ProvenEntry>> KeyEntries(
       const std::string& entry_bytes, uint64_t size) const;
+  // The caller's tenant check for entry `index` (CheckEntryAccess).
+  absl::Status CheckAccess(const grpc::ServerContextBase& context,
+                           std::string_view method, uint64_t index,
+                           std::string_view what) const;
 
   ServiceContext ctx_;
   mutable Mutex cache_mu_;
@@ -89,5 +94,22 @@ absl::StatusOr<uint64_t> ResolveEntry(const ledger::Ledger& ledger,
                                       uint64_t committed_size, bool has_index,
                                       uint64_t index,
                                       const v1::EventKey* event);
+
+// The tenant checks of reads (shared by Query and Proof). `caller` null is
+// refused (Unauthenticated). Data of `tenant` (a request naming an event
+// by {tenant, event_id} is checked before the event is looked up, so no
+// other tenant's event ids can be probed).
+absl::Status CheckTenantAccess(const ServiceContext& ctx, const Caller* caller,
+                               std::string_view method, std::string_view tenant,
+                               std::string_view what);
+// Entry `index`'s event tenant against the caller's (the entry is read
+// and decoded only for a caller limited to its tenants). `what` says what
+// was asked for, e.g. "read entry 42".
+absl::Status CheckEntryAccess(const ServiceContext& ctx, const Caller* caller,
+                              std::string_view method, uint64_t index,
+                              std::string_view what);
+// The event tenant of entry bytes (DataLoss if they do not decode).
+absl::StatusOr<std::string> EntryTenant(std::string_view entry_bytes,
+                                        uint64_t index);
 
 }  // namespace ledger::node

@@ -11,9 +11,23 @@
 
 namespace ledger::node {
 
-grpc::Status QueryService::GetEntry(grpc::ServerContext*,
+namespace {
+
+constexpr std::string_view kGetEntry = "/ledger.v1.Query/GetEntry";
+
+}  // namespace
+
+grpc::Status QueryService::GetEntry(grpc::ServerContext* context,
                                     const v1::GetEntryRequest* request,
                                     v1::Entry* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (request->has_event()) {
+    if (absl::Status s = CheckTenantAccess(
+            ctx_, caller, kGetEntry, request->event().tenant(), "read entries");
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
   absl::StatusOr<uint64_t> index = ResolveEntry(
       *ctx_.ledger, ctx_.coordinator->Committed().size,
       request->entry_case() == v1::GetEntryRequest::kIndex, request->index(),
@@ -23,6 +37,12 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext*,
   if (!bytes.ok()) return ToGrpcStatus(bytes.status());
   absl::StatusOr<v1::Entry> entry = EntryToProto(*bytes);
   if (!entry.ok()) return ToGrpcStatus(entry.status());
+  if (absl::Status s =
+          CheckTenantAccess(ctx_, caller, kGetEntry, entry->event().tenant(),
+                            StrCat("read entry ", *index));
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   *response = *std::move(entry);
   return grpc::Status::OK;
 }
@@ -30,6 +50,11 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext*,
 grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
                                       const v1::GetEntriesRequest* request,
                                       grpc::ServerWriter<v1::Entry>* writer) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) {
+    return ToGrpcStatus(absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy"));
+  }
   uint64_t size = ctx_.coordinator->Committed().size;
   uint64_t start = request->start();
   if (request->end() != 0 && request->end() < start) {
@@ -56,6 +81,9 @@ grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
     for (const std::string& bytes : *chunk) {
       absl::StatusOr<v1::Entry> entry = EntryToProto(bytes);
       if (!entry.ok()) return ToGrpcStatus(entry.status());
+      // A caller limited to its tenants sees only their entries; the
+      // others in the range are skipped, not refused.
+      if (!caller->MaySee(entry->event().tenant())) continue;
       if (!writer->Write(*entry)) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
       }

@@ -12,12 +12,16 @@ class QueryService final : public v1::Query::Service {
  public:
   explicit QueryService(const ServiceContext& ctx) : ctx_(ctx) {}
 
+  // Refuses an entry of a tenant that is not the caller's (PermissionDenied,
+  // recorded as access.denied).
   grpc::Status GetEntry(grpc::ServerContext* context,
                         const v1::GetEntryRequest* request,
                         v1::Entry* response) override;
   // [start, end) with end 0 or past the ledger meaning its size; at most
-  // kMaxEntriesPerCall entries (the client continues from the last index
-  // + 1).
+  // kMaxEntriesPerCall indexes (the client continues from the last index
+  // + 1). A caller limited to its tenants (an officer) receives only its
+  // tenants' entries of the range; the others are skipped, so it
+  // continues from start + kMaxEntriesPerCall instead.
   grpc::Status GetEntries(grpc::ServerContext* context,
                           const v1::GetEntriesRequest* request,
                           grpc::ServerWriter<v1::Entry>* writer) override;

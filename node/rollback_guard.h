@@ -20,6 +20,7 @@
 #include "base/sync.h"
 #include "crypto/note.h"
 #include "ledger/checkpoint.h"
+#include "ledger/ledger.h"
 
 namespace ledger::node {
 
@@ -60,6 +61,48 @@ class FileRollbackGuard : public RollbackGuard {
   const std::string path_;
   mutable Mutex mu_;
   ledger::Checkpoint last_ ABSL_GUARDED_BY(mu_);
+};
+
+// The last head this node acknowledged to clients, kept beside the guard
+// so that acknowledged entries no checkpoint covers yet are checked on
+// start too (LedgerOptions::acknowledged_head). The sequencer records each
+// published head here, synced, before it acknowledges the group.
+class AckedHeadRecord {
+ public:
+  virtual ~AckedHeadRecord() = default;
+  virtual absl::Status Record(const ledger::Head& head) = 0;
+};
+
+// The record as a file of two slots 4 KiB apart, written in place
+// alternately and synced (fdatasync): a torn write damages one slot, and
+// the other still holds the previous head. Each slot: "ackh", a sequence
+// number, the size (both u64 little-endian), the root, and the first 16
+// bytes of the SHA-256 of those 52 bytes.
+class FileAckedHead : public AckedHeadRecord {
+ public:
+  // Opens `path`, creating it (empty) if missing. DataLoss if it exists
+  // but neither slot is intact.
+  static absl::StatusOr<std::unique_ptr<FileAckedHead>> Open(
+      const std::string& path);
+  ~FileAckedHead() override;
+
+  // The head read at Open (none for a new file).
+  const std::optional<ledger::Head>& at_open() const { return at_open_; }
+  absl::Status Record(const ledger::Head& head) override;
+
+ private:
+  FileAckedHead(std::string path, int fd, uint64_t sequence,
+                std::optional<ledger::Head> at_open)
+      : path_(std::move(path)),
+        fd_(fd),
+        sequence_(sequence),
+        at_open_(std::move(at_open)) {}
+
+  const std::string path_;
+  const int fd_;
+  Mutex mu_;
+  uint64_t sequence_ ABSL_GUARDED_BY(mu_);
+  const std::optional<ledger::Head> at_open_;
 };
 
 // Writes `contents` to `path` atomically and durably: a temporary file in

@@ -160,6 +160,61 @@ TEST_F(RollbackGuardTest, RecordThatCannotWriteLeavesTheGuardAsItWas) {
   EXPECT_EQ((*guard)->last()->size, 3u);
 }
 
+ledger::Head HeadOf(uint64_t size) {
+  ledger::Head head;
+  head.size = size;
+  head.root = crypto::EmptyRoot();
+  head.root[1] = static_cast<uint8_t>(size);
+  return head;
+}
+
+TEST_F(RollbackGuardTest, AckedHeadKeepsTheLastRecordedHead) {
+  const std::string path = tmp_.path() + "/acked-head";
+  {
+    auto acked = FileAckedHead::Open(path);
+    ASSERT_TRUE(acked.ok()) << acked.status();
+    EXPECT_FALSE((*acked)->at_open().has_value());
+    for (uint64_t size : {3, 7, 12}) {
+      ASSERT_TRUE((*acked)->Record(HeadOf(size)).ok());
+    }
+  }
+  auto acked = FileAckedHead::Open(path);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  ASSERT_TRUE((*acked)->at_open().has_value());
+  EXPECT_EQ((*acked)->at_open()->size, 12u);
+  EXPECT_EQ((*acked)->at_open()->root, HeadOf(12).root);
+  // Recording goes on from there, in the other slot.
+  ASSERT_TRUE((*acked)->Record(HeadOf(20)).ok());
+  acked = FileAckedHead::Open(path);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ((*acked)->at_open()->size, 20u);
+}
+
+// A torn write damages one slot; the other still holds the previous head,
+// which the ledger must also hold.
+TEST_F(RollbackGuardTest, AckedHeadWithOneDamagedSlotFallsBackToTheOther) {
+  const std::string path = tmp_.path() + "/acked-head";
+  {
+    auto acked = FileAckedHead::Open(path);
+    ASSERT_TRUE(acked.ok()) << acked.status();
+    ASSERT_TRUE((*acked)->Record(HeadOf(5)).ok());  // slot 1
+    ASSERT_TRUE((*acked)->Record(HeadOf(9)).ok());  // slot 0
+  }
+  std::string bytes = crypto::ReadFileToString(path).value();
+  bytes[30] ^= 1;  // inside slot 0's root
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  auto acked = FileAckedHead::Open(path);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  ASSERT_TRUE((*acked)->at_open().has_value());
+  EXPECT_EQ((*acked)->at_open()->size, 5u);
+
+  bytes[4096 + 30] ^= 1;  // and slot 1's
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  acked = FileAckedHead::Open(path);
+  EXPECT_TRUE(absl::IsDataLoss(acked.status())) << acked.status();
+  EXPECT_THAT(Message(acked.status()), HasSubstr("damaged in both"));
+}
+
 TEST_F(RollbackGuardTest, CreateRefusesAnExistingFile) {
   absl::StatusOr<std::unique_ptr<FileRollbackGuard>> guard =
       FileRollbackGuard::Create(layout_.guard, Note(5));

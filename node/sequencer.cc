@@ -712,6 +712,10 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
     if (absl::Status s = ledger_->Publish(head); !s.ok()) {
       failure = Annotate(
           s, StrCat("making entries up to size ", head.size, " durable"));
+    } else if (options_.acked_head != nullptr &&
+               !(s = options_.acked_head->Record(head)).ok()) {
+      failure = Annotate(
+          s, StrCat("recording the acknowledged head at size ", head.size));
     } else if (head.size != committed) {
       if (absl::Status c =
               commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;

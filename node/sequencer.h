@@ -80,6 +80,9 @@ struct SequencerOptions {
   int64_t resume_interval_ns = 1'000'000'000;
   // Start() holds appends (kVerifying) until ReleaseWrites().
   bool hold_writes = false;
+  // Each published head is recorded here, synced, before its group is
+  // acknowledged (not owned; nullptr: not recorded).
+  AckedHeadRecord* acked_head = nullptr;
 };
 
 enum class SequencerState {

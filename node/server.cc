@@ -1,19 +1,64 @@
 #include "node/server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "base/strings.h"
 #include "grpc/impl/codegen/grpc_types.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "node/log_limit.h"
 
 namespace ledger::node {
 namespace {
 
 constexpr std::string_view kIngestServiceName = "ledger.v1.Ingest";
+
+// Server reflection only when asked for. Loading gRPC's reflection
+// library registers its plugin for every server the process builds (a
+// static initializer), so the plugin is removed unless wanted, and then
+// added for this server alone.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool on) : on_(on) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    const std::string name =
+        grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins,
+                  [&name](const auto& p) { return p->name() == name; });
+    if (on_) {
+      plugins->push_back(
+          std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+    }
+  }
+
+ private:
+  const bool on_;
+};
+
+std::shared_ptr<grpc::ServerCredentials> Credentials(
+    const ServerOptions& options) {
+  if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = options.tls->ca_pem;
+  ssl.pem_key_cert_pairs.push_back(
+      {options.tls->key_pem, options.tls->cert_chain_pem});
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::SslServerCredentials(ssl);
+  credentials->SetAuthMetadataProcessor(options.authorizer);
+  return credentials;
+}
 
 }  // namespace
 
@@ -26,15 +71,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, const ServiceContext& ctx) {
   const std::string& listen = options.listen;
   const size_t max_message_bytes = options.max_message_bytes;
+  if (options.tls.has_value() &&
+      (options.authorizer == nullptr || !options.authorizer->secure())) {
+    return absl::InternalError("a TLS server needs an access policy");
+  }
+  InstallGrpcLogLimiter();
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::unique_ptr<Server> server(new Server(ctx));
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second node on a busy port would
   // silently share it. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(
+          std::clamp<int64_t>(absl::ToInt64Milliseconds(options.idle_timeout),
+                              1, std::numeric_limits<int>::max())));
+  builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
+  builder.AddListeningPort(listen, Credentials(options), &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   // Bounds gRPC's own buffers: past the quota it stops reading from
   // connections (flow control) instead of allocating more.
@@ -56,6 +110,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.RegisterService(&server->proof_);
   builder.RegisterService(&server->query_);
   builder.RegisterService(&server->admin_);
+  // Requests that never reach a handler (they do not parse, or name no
+  // method of ours) get a status that says why; node/request_guard.h.
+  InstallProtobufLogHandler();
+  builder.RegisterCallbackGenericService(&server->unknown_method_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(NewRequestGuardFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

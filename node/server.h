@@ -1,36 +1,53 @@
 #pragma once
 
 // The gRPC server: Ingest, Proof, Query and Admin, plus the standard health
-// service and server reflection. Health has two names: "" (the node: SERVING
-// while it serves reads) and "ledger.v1.Ingest" (the write path: SERVING
-// only while appends are accepted).
+// service and, when enabled, server reflection. Health has two names: ""
+// (the node: SERVING while it serves reads) and "ledger.v1.Ingest" (the
+// write path: SERVING only while appends are accepted).
+//
+// Transport: mutual TLS (gRPC's SSL credentials: the client must present a
+// certificate that chains to the CA bundle, or the handshake fails; TLS 1.3
+// is negotiated with every current gRPC client), with the Authorizer as the
+// credentials' AuthMetadataProcessor (node/authorizer.h), or, only when
+// told so, plaintext without authorization.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "node/admin_service.h"
+#include "node/authorizer.h"
 #include "node/ingest_service.h"
 #include "node/proof_service.h"
 #include "node/query_service.h"
+#include "node/request_guard.h"
 #include "node/service_context.h"
+#include "node/tls_files.h"
 
 namespace ledger::node {
 
 struct ServerOptions {
   std::string listen;  // "host:port"; port 0 picks a free one
-  size_t max_message_bytes = 64 << 20;
+  size_t max_message_bytes = 16 << 20;
   // gRPC's resource quota: the memory its buffers may take.
-  size_t grpc_memory_bytes = size_t{1} << 30;
+  size_t grpc_memory_bytes = size_t{256} << 20;
+  // Mutual TLS with this material, admitting calls through the
+  // Authorizer (which must then be secure()); nullopt: plaintext.
+  std::optional<TlsMaterial> tls;
+  std::shared_ptr<Authorizer> authorizer;
+  // Connections idle this long are closed.
+  absl::Duration idle_timeout = absl::Minutes(5);
+  bool reflection = false;
 };
 
 class Server {
  public:
   // Listens on options.listen. Unavailable with the address if it cannot
-  // bind. Health starts SERVING for "" and NOT_SERVING for the write path
-  // until SetServing says otherwise.
+  // bind (or, with TLS, if gRPC refuses the credentials). Health starts SERVING
+  // for "" and NOT_SERVING for the write path until SetServing says otherwise.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, const ServiceContext& ctx);
 
@@ -54,6 +71,7 @@ class Server {
   ProofService proof_;
   QueryService query_;
   AdminService admin_;
+  UnknownMethodService unknown_method_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

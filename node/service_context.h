@@ -4,9 +4,11 @@
 // outlives the services.
 
 #include "ledger/ledger.h"
+#include "node/authorizer.h"
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/input_bounds.h"
 #include "node/sequencer.h"
 
 namespace ledger::node {
@@ -18,6 +20,11 @@ struct ServiceContext {
   const Clock* clock = nullptr;
   const NodeIdentity* identity = nullptr;
   std::string node_name;
+  // Who calls (CallerOf) and the tenant check (CheckTenant); every service
+  // asks it before it touches tenant data.
+  Authorizer* authorizer = nullptr;
+  // Admission: the occurred_at values appends may carry.
+  OccurredAtWindow occurred_at_window;
 };
 
 }  // namespace ledger::node

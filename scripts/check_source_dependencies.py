@@ -3,7 +3,8 @@
 
 Every C++ file belongs to the first module whose path prefix matches it; each
 quoted or angled include that names one of our modules (or a guarded external
-library) must be allowed for the including module. No file outside the test
+library) must be allowed for the including module (its "may_include", and for
+its test files also its "test_may_include"). No file outside the test
 code ("test_only" files) may include a test-only header.
 
 With --targets FILE (the target list CMake writes into the build directory,
@@ -75,8 +76,11 @@ def check_includes(root, policy):
                             break
                     else:
                         dst = module_of(inc, modules)
-                        if dst is not None and \
-                                dst not in modules[src]["may_include"]:
+                        allowed = modules[src]["may_include"]
+                        if is_test:
+                            allowed = allowed + modules[src].get(
+                                "test_may_include", [])
+                        if dst is not None and dst not in allowed:
                             violations.append(
                                 f"{rel}: {src} may not include \"{inc}\" "
                                 f"({dst})")

@@ -56,7 +56,7 @@ if running; then
   echo "ledger-node is already running (pid $(cat "$PIDFILE"))"
 else
   : > "$DATA/node.out"
-  nohup "$NODE" --data "$DATA/node" --listen "$LISTEN" \
+  nohup "$NODE" --data "$DATA/node" --listen "$LISTEN" --insecure-plaintext \
     >"$DATA/node.out" 2>>"$DATA/node.log" </dev/null &
   echo $! > "$PIDFILE"
   for _ in $(seq 1 600); do
@@ -75,7 +75,7 @@ if [ ! -f "$DATA/emitter/demo.key" ]; then
   mkdir -p "$DATA/emitter"
   "$CTL" keygen --name demo --out "$DATA/emitter" >/dev/null
   "$CTL" register-key --server "$LISTEN" --pub "$DATA/emitter/demo.pub" \
-    --tenant demo --requested-by start.sh >/dev/null
+    --tenant demo >/dev/null
 fi
 "$CTL" keys --note --server "$LISTEN" > "$DATA/log.vkeys"
 

@@ -32,10 +32,10 @@ class SingleNodeE2ETest : public ::testing::Test {
   }
 
   void StartNode() {
-    absl::StatusOr<Process> p =
-        Process::Start({BinaryPath("node/ledger-node"), "--data",
-                        dir_ + "/node", "--listen", "127.0.0.1:0"},
-                       dir_ + "/node.log");
+    absl::StatusOr<Process> p = Process::Start(
+        {BinaryPath("node/ledger-node"), "--data", dir_ + "/node", "--listen",
+         "127.0.0.1:0", "--insecure-plaintext"},
+        dir_ + "/node.log");
     ASSERT_TRUE(p.ok()) << p.status();
     node_ = std::make_unique<Process>(*std::move(p));
     absl::StatusOr<std::string> line =

@@ -55,7 +55,7 @@ TEST_F(GoldenDataDirTest, VerifiesWhole) {
 TEST_F(GoldenDataDirTest, StartsAndServesTheSameTree) {
   absl::StatusOr<Process> node =
       Process::Start({BinaryPath("node/ledger-node"), "--data", dir_ + "/data",
-                      "--listen", "127.0.0.1:0"},
+                      "--listen", "127.0.0.1:0", "--insecure-plaintext"},
                      dir_ + "/node.log");
   ASSERT_TRUE(node.ok()) << node.status();
   absl::StatusOr<std::string> line =

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "ledger/batch.h"
 #include "ledger/entry.h"
@@ -62,13 +63,23 @@ std::string TestEventId(uint64_t seed, uint64_t n) {
   return FormatUuid(id);
 }
 
+int64_t TestEpochSeconds() {
+  // Fixed for the process, so that an event made twice is the same event.
+  static const int64_t epoch = [] {
+    constexpr int64_t kDay = 24 * 3600;
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return now - now % kDay - 30 * kDay;
+  }();
+  return epoch;
+}
+
 v1::Event TestEvent(std::string_view tenant, uint64_t seed, uint64_t n) {
   v1::Event e;
   e.set_event_id(TestEventId(seed, n));
   e.set_type("annotation.created");
   e.set_schema_version(1);
-  e.mutable_occurred_at()->set_seconds(1'767'225'600 +
-                                       static_cast<int64_t>(n % 100'000'000));
+  e.mutable_occurred_at()->set_seconds(TestEpochSeconds() +
+                                       static_cast<int64_t>(n % 1'000'000));
   e.set_producer("label-studio/1.13.1");
   e.set_tenant(std::string(tenant));
   e.set_project("street-scenes");
@@ -185,7 +196,6 @@ absl::StatusOr<v1::EntryRef> LedgerClient::RegisterEmitterKey(
   request.set_verifier_key(emitter.vkey());
   request.set_tenant(tenant);
   request.set_producer("label-studio");
-  request.set_requested_by("test");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
   if (!s.ok()) return FromGrpc(s);

@@ -42,9 +42,13 @@ struct Emitter {
 };
 
 // A valid "annotation.created" event of `tenant`, a pure function of
-// (seed, n): sending it again sends the same bytes. Event IDs differ for
-// every (seed, n).
+// (seed, n) within a process: sending it again sends the same bytes. Event
+// IDs differ for every (seed, n).
 v1::Event TestEvent(std::string_view tenant, uint64_t seed, uint64_t n);
+// Where TestEvent's occurred_at times start: 30 days before the start of
+// the UTC day the process first asked (inside a node's default occurred_at
+// window; events n are n % 1e6 seconds later, at most 12 days).
+int64_t TestEpochSeconds();
 // The event ID of TestEvent(_, seed, n).
 std::string TestEventId(uint64_t seed, uint64_t n);
 

@@ -48,10 +48,10 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     const NodeOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(
       subprocess::Process process,
-      subprocess::Process::Start(
-          {options.binary, "--data", options.data_dir, "--listen",
-           "127.0.0.1:0", "--log-level", options.log_level},
-          options.log_path));
+      subprocess::Process::Start({options.binary, "--data", options.data_dir,
+                                  "--listen", "127.0.0.1:0", "--log-level",
+                                  options.log_level, "--insecure-plaintext"},
+                                 options.log_path));
   std::unique_ptr<NodeProcess> node(
       new NodeProcess(options, std::move(process)));
   absl::StatusOr<std::string> line = node->process_.WaitForLine(
@@ -109,7 +109,6 @@ absl::Status NodeProcess::RegisterEmitterKey(const crypto::NoteSigner& emitter,
   request.set_verifier_key(crypto::FormatVerifierKey(emitter.verifier()));
   request.set_tenant(tenant);
   request.set_producer("label-studio");  // workload.cc's events
-  request.set_requested_by("ledger-bench");
   v1::EntryRef ref;
   grpc::ClientContext ctx;
   SetDeadline(ctx, 30);

@@ -25,7 +25,8 @@ struct NumberedLine {
 std::vector<NumberedLine> SplitLines(std::string_view text);
 
 // Parses and converts one line. InvalidArgument "line N: ..." naming the
-// problem (JSON syntax, unknown field, or the field conversion rejected).
+// problem (JSON syntax, unknown field, duplicate key, or the field
+// conversion rejected).
 absl::Status ParseEventLine(const NumberedLine& line, v1::Event* proto,
                             Event* event);
 

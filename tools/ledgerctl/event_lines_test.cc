@@ -70,6 +70,36 @@ TEST(EventLinesTest, UnknownFieldNamesTheLine) {
   EXPECT_EQ(ToStd(s.message()).rfind("line 2: ", 0), 0u) << s.message();
 }
 
+// A duplicate key would merge into one event that differs from what the
+// line says (the last value wins, or lists and objects merge): refused,
+// naming the line and the key.
+TEST(EventLinesTest, DuplicateKeyIsRefusedNamingTheLineAndTheKey) {
+  struct Case {
+    std::string line;
+    std::string message;
+  };
+  const std::string body = std::string(kSnake).substr(1);  // after '{'
+  for (const Case& c : std::vector<Case>{
+           {StrCat(R"({"tenant":"evil",)", body),
+            R"(line 2: duplicate key "tenant")"},
+           {StrCat(R"({"occurredAt":"2200-01-01T00:00:00Z",)", body),
+            R"(line 2: duplicate key "occurred_at" (the same field as )"
+            R"("occurredAt"))"},
+           {R"({"actor":{"id":"a","id":"b"},"type":"x"})",
+            R"(line 2: actor: duplicate key "id")"},
+           {R"({"subjects":[{"id":"a"},{"kind":1,"kind":2}]})",
+            R"(line 2: subjects[1]: duplicate key "kind")"},
+           {R"({"attributes":{"label":"car","label":"person"}})",
+            R"(line 2: attributes: duplicate key "label")"},
+           {R"({"actor":{"id":"a"},"actor":{"role":"r"}})",
+            R"(line 2: duplicate key "actor")"},
+       }) {
+    absl::Status s = ParseEventLines(StrCat(kSnake, "\n", c.line)).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.line;
+    EXPECT_EQ(ToStd(s.message()), c.message) << c.line;
+  }
+}
+
 TEST(EventLinesTest, ConversionErrorNamesTheLineAndTheField) {
   std::string bad = kSnake;
   bad.replace(bad.find("9f86d081"), 8, "zz86d081");

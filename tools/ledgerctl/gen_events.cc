@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/sha256.h"
@@ -17,7 +18,6 @@
 
 namespace ledger::ctl {
 using gen_internal::kProjects;
-using gen_internal::kStartSeconds;
 using gen_internal::Numbered;
 
 namespace {
@@ -65,10 +65,20 @@ uint64_t InitialState(std::string_view tenant, uint64_t seed) {
 
 }  // namespace
 
+int64_t DefaultGenStartSeconds(int64_t now_seconds) {
+  constexpr int64_t kDay = 24 * 3600;
+  const int64_t midnight = now_seconds - ((now_seconds % kDay) + kDay) % kDay;
+  return midnight - 300 * kDay;
+}
+
 EventGenerator::EventGenerator(GenEventsOptions options)
     : options_(std::move(options)),
       state_(InitialState(options_.tenant, options_.seed)),
-      clock_ns_(kStartSeconds * 1'000'000'000) {
+      clock_ns_(
+          (options_.start_seconds != 0
+               ? options_.start_seconds
+               : DefaultGenStartSeconds(absl::ToUnixSeconds(absl::Now()))) *
+          1'000'000'000) {
   project_ = std::string(kProjects[Uniform(kProjects.size())]);
   raw_dataset_ = StrCat(options_.tenant, "/", project_, "/raw");
   curated_dataset_ = StrCat(options_.tenant, "/", project_, "/curated");

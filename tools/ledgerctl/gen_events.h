@@ -30,11 +30,21 @@ struct GenEventsOptions {
   // its own producer's events); otherwise each event names the simulated
   // system that emits it (label-studio, airflow, annotation-platform).
   std::string producer{};
+  // The simulated clock starts here (Unix seconds); events are 1 to 21 s
+  // apart (about 11 s on average). 0: DefaultGenStartSeconds(now).
+  int64_t start_seconds = 0;
 };
+
+// 300 days before the start of the current UTC day (`now_seconds`): a
+// node's default occurred_at window (400 days back, nothing ahead) takes
+// the events of a run of up to about two million events, for 100 days
+// after the day they were generated. The same on every call of one day.
+int64_t DefaultGenStartSeconds(int64_t now_seconds);
 
 inline constexpr uint32_t kMaxGenEventSize = 32 * 1024;
 
-// Produces the events one at a time; the same options give the same events.
+// Produces the events one at a time; the same options (and, with the
+// default start, the same day) give the same events.
 class EventGenerator {
  public:
   explicit EventGenerator(GenEventsOptions options);

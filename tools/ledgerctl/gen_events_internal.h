@@ -13,8 +13,6 @@
 
 namespace ledger::ctl::gen_internal {
 
-// 2025-03-03T08:00:00Z.
-inline constexpr int64_t kStartSeconds = 1'740'988'800;
 inline constexpr uint64_t kItemsPerChunk = 20;
 inline constexpr uint64_t kAnnotators = 8;
 inline constexpr uint64_t kReviewers = 3;

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
 #include "ledger/event.h"
 #include "tools/ledgerctl/event_lines.h"
@@ -86,10 +87,39 @@ TEST(GenEventsTest, EveryDataEventNamesContentHashes) {
   }
 }
 
+// The simulated clock starts at the given time, or by default 300 days
+// before the current UTC day, so that a node's default occurred_at window
+// takes the events.
+TEST(GenEventsTest, EventsStartAtTheStartTime) {
+  EXPECT_EQ(DefaultGenStartSeconds(1'764'633'600 + 3600),  // 2025-12-02 01:00
+            1'764'633'600 - 300 * 86400);
+  EXPECT_EQ(DefaultGenStartSeconds(1'764'633'600), 1'764'633'600 - 300 * 86400);
+  absl::StatusOr<std::vector<EventLine>> events = ParseEventLines(Generate(
+      {.count = 20, .tenant = "acme", .start_seconds = 1'700'000'000}));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_GT(events->front().event.occurred_at_ns, 1'700'000'000'000'000'000);
+  EXPECT_LT(events->back().event.occurred_at_ns,
+            1'700'000'000'000'000'000 + 21 * 20 * int64_t{1'000'000'000});
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  events = ParseEventLines(Generate({.count = 20, .tenant = "acme"}));
+  ASSERT_TRUE(events.ok()) << events.status();
+  EXPECT_GT(events->front().event.occurred_at_ns,
+            now - int64_t{302} * 86400 * 1'000'000'000);
+  EXPECT_LT(events->back().event.occurred_at_ns,
+            now - int64_t{299} * 86400 * 1'000'000'000);
+}
+
 TEST(GenEventsTest, TheSeedDeterminesTheOutput) {
-  const std::string a = Generate({.count = 50, .tenant = "acme", .seed = 1});
-  EXPECT_EQ(a, Generate({.count = 50, .tenant = "acme", .seed = 1}));
-  EXPECT_NE(a, Generate({.count = 50, .tenant = "acme", .seed = 2}));
+  const std::string a = Generate(
+      {.count = 50, .tenant = "acme", .seed = 1, .start_seconds = 1'000});
+  EXPECT_EQ(
+      a,
+      Generate(
+          {.count = 50, .tenant = "acme", .seed = 1, .start_seconds = 1'000}));
+  EXPECT_NE(
+      a,
+      Generate(
+          {.count = 50, .tenant = "acme", .seed = 2, .start_seconds = 1'000}));
   // Other seeds and tenants share no event IDs (no overlapping streams).
   std::set<std::string> ids;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
@@ -104,8 +134,8 @@ TEST(GenEventsTest, TheSeedDeterminesTheOutput) {
     }
   }
   // A prefix of a longer run is the shorter run.
-  const std::string longer =
-      Generate({.count = 80, .tenant = "acme", .seed = 1});
+  const std::string longer = Generate(
+      {.count = 80, .tenant = "acme", .seed = 1, .start_seconds = 1'000});
   EXPECT_EQ(longer.substr(0, a.size()), a);
 }
 

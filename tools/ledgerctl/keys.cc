@@ -154,7 +154,6 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
   request.set_verifier_key(crypto::FormatVerifierKey(*key));
   request.set_tenant(options.tenant);
   request.set_producer(options.producer);
-  request.set_requested_by(options.requested_by);
   if (!options.valid_from.empty()) {
     auto ts = ParseTimestamp(options.valid_from, "--valid-from");
     if (!ts.ok()) return ts.status();
@@ -178,13 +177,12 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
 
 absl::Status RunRevokeKey(const ConnectionOptions& conn,
                           std::string_view key_id_hex, std::string_view reason,
-                          std::string_view requested_by, std::ostream& out) {
+                          std::ostream& out) {
   absl::StatusOr<std::string> key_id = ParseKeyId(key_id_hex);
   if (!key_id.ok()) return key_id.status();
   v1::RevokeEmitterKeyRequest request;
   request.set_key_id(*key_id);
   request.set_reason(std::string(reason));
-  request.set_requested_by(std::string(requested_by));
   absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;

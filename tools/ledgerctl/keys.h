@@ -43,10 +43,10 @@ struct RegisterKeyOptions {
   std::string producer;
   std::string valid_from;   // RFC 3339, optional
   std::string valid_until;  // RFC 3339, optional
-  std::string requested_by;
 };
 
-// Admin.RegisterEmitterKey; prints the EntryRef JSON.
+// Admin.RegisterEmitterKey; prints the EntryRef JSON. The node records
+// the authenticated caller as the registration's actor.
 absl::Status RunRegisterKey(const ConnectionOptions& conn,
                             const RegisterKeyOptions& options,
                             std::ostream& out);
@@ -55,7 +55,7 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
 // EntryRef JSON.
 absl::Status RunRevokeKey(const ConnectionOptions& conn,
                           std::string_view key_id_hex, std::string_view reason,
-                          std::string_view requested_by, std::ostream& out);
+                          std::ostream& out);
 
 struct RotateKeyOptions {
   std::string key_id;    // the old key, 64 hex digits

@@ -30,7 +30,7 @@ struct Flags {
   RegisterKeyOptions register_key;
   RotateKeyOptions rotate_key;
   bool key_evidence = false;
-  std::string key_id, reason, requested_by;
+  std::string key_id, reason;
   AppendOptions append;
   bool json = false;
   bool note = false;
@@ -42,6 +42,7 @@ struct Flags {
   std::vector<std::string> proofs, keys, emitter_keys;
   std::string origin;
   GenEventsOptions gen;
+  std::string gen_start;
   bool quiet = false;
 };
 
@@ -94,12 +95,10 @@ int main(int argc, char** argv) {
       ->required();
   reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
   reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
-  reg->add_option("--requested-by", f.register_key.requested_by, "who asks");
 
   CLI::App* revoke = app.add_subcommand("revoke-key", "revoke an emitter key");
   revoke->add_option("--key-id", f.key_id, "key ID (hex)")->required();
   revoke->add_option("--reason", f.reason, "why");
-  revoke->add_option("--requested-by", f.requested_by, "who asks");
 
   CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
 
@@ -192,6 +191,9 @@ int main(int argc, char** argv) {
   gen->add_option("--size", f.gen.size,
                   "pad each event's canonical bytes to this size")
       ->check(CLI::Range(0u, kMaxGenEventSize));
+  gen->add_option("--start", f.gen_start,
+                  "RFC 3339 time of the simulated clock's start (default: "
+                  "300 days before today, 00:00 UTC)");
 
   try {
     app.parse(argc, argv);
@@ -214,8 +216,7 @@ int main(int argc, char** argv) {
     return Finish(RunRegisterKey(f.conn, f.register_key, std::cout));
   }
   if (revoke->parsed()) {
-    return Finish(
-        RunRevokeKey(f.conn, f.key_id, f.reason, f.requested_by, std::cout));
+    return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout));
   }
   if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
   if (rotate->parsed()) {
@@ -250,6 +251,12 @@ int main(int argc, char** argv) {
     return *valid ? 0 : kExitError;
   }
   if (gen->parsed()) {
+    if (!f.gen_start.empty()) {
+      absl::StatusOr<google::protobuf::Timestamp> start =
+          ParseTimestamp(f.gen_start, "--start");
+      if (!start.ok()) return Finish(start.status());
+      f.gen.start_seconds = start->seconds();
+    }
     absl::Status s = GenerateEvents(f.gen, std::cout);
     return Finish(s);
   }

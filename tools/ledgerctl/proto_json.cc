@@ -7,6 +7,8 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "base/strings.h"
@@ -198,6 +200,7 @@ class Filler {
   bool key(std::string& k) {
     Frame& top = frames_.back();
     if (top.kind == Frame::kMap) {
+      if (!top.map_keys.insert(k).second) return Duplicate(k, "");
       top.map_key = std::move(k);
       return true;
     }
@@ -209,6 +212,12 @@ class Filler {
       top.unknown = std::move(k);
       return Fail(Bad(StrCat("no such field in ", d->full_name())));
     }
+    // A key given twice (or under both its names) would silently merge
+    // or override: refused, so that what is signed is what was written.
+    for (const auto& [seen, spelling] : top.fields_seen) {
+      if (seen == f) return Duplicate(k, spelling);
+    }
+    top.fields_seen.emplace_back(f, k);
     top.field = f;
     return true;
   }
@@ -300,7 +309,49 @@ class Filler {
     size_t index = 0;     // kArray: elements so far
     std::string map_key;  // kMap: the last key
     std::string unknown;  // kMessage: an unknown key, for the error path
+    // Keys of this object so far: fields as first spelled (kMessage; at
+    // most one per field of the message, so a short list) or map keys
+    // (kMap).
+    std::vector<std::pair<const FieldDescriptor*, std::string>> fields_seen;
+    std::unordered_set<std::string> map_keys;
   };
+
+  // The path of the value being read in the first `depth` frames:
+  // "subjects[1].kind", "attributes[\"label\"]".
+  std::string PathOf(size_t depth) const {
+    std::string path;
+    for (size_t i = 0; i < depth; ++i) {
+      const Frame& f = frames_[i];
+      switch (f.kind) {
+        case Frame::kMessage:
+          if (f.field != nullptr || !f.unknown.empty()) {
+            if (!path.empty()) path.push_back('.');
+            path += f.field != nullptr ? f.field->name() : f.unknown;
+          }
+          break;
+        case Frame::kArray:
+          path += StrCat("[", f.index, "]");
+          break;
+        case Frame::kMap:
+          path += StrCat("[\"", f.map_key, "\"]");
+          break;
+      }
+    }
+    return path;
+  }
+
+  // Key `k` occurs twice in the innermost object; `first` is how the
+  // field was spelled the first time ("" in a map).
+  bool Duplicate(std::string_view k, std::string_view first) {
+    std::string what = StrCat("duplicate key \"", k, "\"");
+    if (!first.empty() && first != k) {
+      what += StrCat(" (the same field as \"", first, "\")");
+    }
+    const std::string path = PathOf(frames_.size() - 1);
+    status_ = absl::InvalidArgumentError(
+        path.empty() ? what : StrCat(path, ": ", what));
+    return false;
+  }
 
   // Only our own messages are objects; well-known types other than
   // Timestamp (a string) are not supported.
@@ -359,23 +410,7 @@ class Filler {
 
   // Records `s` prefixed with the path of the value being read.
   bool Fail(const absl::Status& s) {
-    std::string path;
-    for (const Frame& f : frames_) {
-      switch (f.kind) {
-        case Frame::kMessage:
-          if (f.field != nullptr || !f.unknown.empty()) {
-            if (!path.empty()) path.push_back('.');
-            path += f.field != nullptr ? f.field->name() : f.unknown;
-          }
-          break;
-        case Frame::kArray:
-          path += StrCat("[", f.index, "]");
-          break;
-        case Frame::kMap:
-          path += StrCat("[\"", f.map_key, "\"]");
-          break;
-      }
-    }
+    const std::string path = PathOf(frames_.size());
     status_ = absl::InvalidArgumentError(
         path.empty() ? std::string(ToStd(s.message()))
                      : StrCat(path, ": ", ToStd(s.message())));

@@ -12,7 +12,9 @@
 // URL-safe base64 with or without padding, enums by name or number),
 // nested messages, repeated fields, maps and google.protobuf.Timestamp
 // (RFC 3339). Field names may be the proto name or its lowerCamelCase JSON
-// name; null leaves a field unset; unknown fields are errors. Other
+// name; null leaves a field unset; unknown fields are errors, and so are
+// duplicate keys (a field given twice, also under its two names, or a map
+// key given twice), which would otherwise merge or override. Other
 // well-known types are rejected as unsupported.
 
 #include <google/protobuf/message.h>

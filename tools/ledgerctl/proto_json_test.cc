@@ -100,6 +100,34 @@ TEST(ProtoJsonTest, ErrorsNameTheFieldPath) {
   }
 }
 
+TEST(ProtoJsonTest, DuplicateKeysAreErrorsNamingTheKey) {
+  for (const auto& [json, message] :
+       std::vector<std::pair<const char*, const char*>>{
+           {R"({"tenant":"a","tenant":"b"})", R"(duplicate key "tenant")"},
+           {R"({"run_id":"a","runId":"b"})",
+            R"(duplicate key "runId" (the same field as "run_id"))"},
+           {R"({"subjects":[{"id":"a"}],"subjects":[{"id":"b"}]})",
+            R"(duplicate key "subjects")"},
+           {R"({"outcome":{"status":1,"error_code":"x","errorCode":"y"}})",
+            R"(outcome: duplicate key "errorCode" (the same field as )"
+            R"("error_code"))"},
+           {R"({"attributes":{"a":"1","b":"2","a":"3"}})",
+            R"(attributes: duplicate key "a")"},
+       }) {
+    v1::Event e;
+    absl::Status s = ParseProtoJson(json, &e);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_EQ(ToStd(s.message()), message) << json;
+  }
+  // The same key in different objects is no duplicate.
+  v1::Event e;
+  EXPECT_TRUE(
+      ParseProtoJson(R"({"subjects":[{"id":"a"},{"id":"b"}],)"
+                     R"("inputs":[{"id":"a"}],"attributes":{"id":"a"}})",
+                     &e)
+          .ok());
+}
+
 TEST(ProtoJsonTest, ClearsTheMessageFirst) {
   v1::Event e;
   e.set_tenant("old");

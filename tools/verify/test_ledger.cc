@@ -191,6 +191,22 @@ Entry TestLedger::NextEntry() {
   return e;
 }
 
+Entry TestLedger::NextEntryWithEvent(const Event& event) {
+  Entry e;
+  e.index = size();
+  e.received_at_ns = kBaseNs + static_cast<int64_t>(size()) * 1'000'000 + 7;
+  e.event_bytes = EncodeEvent(event);
+  const std::string bytes[] = {e.event_bytes};
+  e.emitter.key_id = KeyIdOf(emitter_.key().public_key());
+  e.emitter.batch_root = crypto::HashLeaf(e.event_bytes);
+  e.emitter.signature = SignBatch(emitter_.key(), bytes);
+  e.prev_chain_hash = chain_;
+  for (const auto& [kind, id] : SubjectKeys(event)) {
+    e.back_links.push_back({kind, id, kNoPrevious});
+  }
+  return e;
+}
+
 void TestLedger::AppendEntry(const Entry& entry) {
   entries_.push_back(entry);
   AppendLeafBytes(EncodeEntry(entry));

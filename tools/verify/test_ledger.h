@@ -51,6 +51,10 @@ class TestLedger {
   // A new validly signed entry (a batch of one) for the next index, for a
   // test to alter before AppendEntry.
   Entry NextEntry();
+  // An entry for the next index holding `event` exactly as given, signed by
+  // the emitter key as a batch of one, without validating it: what an
+  // older ledger, with fewer rules, may have stored.
+  Entry NextEntryWithEvent(const Event& event);
 
   uint64_t size() const { return tree_.size(); }
   const Entry& entry(uint64_t i) const { return entries_[i]; }

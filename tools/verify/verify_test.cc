@@ -176,6 +176,24 @@ TEST_F(VerifyProofTest, IncludedEntryWithUndecodableEventFailsEvent) {
   EXPECT_EQ(r.failed_check(), kCheckEvent) << r.ToText();
 }
 
+// Ledgers appended bidirectional overrides before ledger/FORMAT.md section
+// 2.3 refused them; such entries keep verifying.
+TEST_F(VerifyProofTest, StoredEventWithABidiOverrideStillVerifies) {
+  Event event = TestLedger::MakeEvent(100);
+  event.actor.id =
+      "annotator-\xE2\x80\xAE"
+      "10";
+  event.subjects[0].id =
+      "item-\xE2\x81\xA6"
+      "100\xE2\x81\xA9";
+  ASSERT_FALSE(ValidateEvent(event, {}).ok());
+  ASSERT_TRUE(ValidateEvent(event, {}, TextRules::kStored).ok());
+  ledger_.AppendEntry(ledger_.NextEntryWithEvent(event));
+  Report r = Verify(ledger_.Proof(7, 8));
+  ASSERT_TRUE(r.valid()) << r.ToText();
+  EXPECT_EQ(StringField(r, "emitter_signature"), "verified");
+}
+
 TEST_F(VerifyProofTest, IncludedLeafThatIsNotAnEntryFailsEntry) {
   ledger_.AppendLeaf("not an entry");
   Report r = Verify(ledger_.Proof(7, 8));

@@ -1,0 +1,155 @@
+#pragma once
+
+// Authorization, in one place. Every call to a node serving mutual TLS
+// passes Authorizer::Admit before anything else happens to it: gRPC runs
+// it (as the server credentials' AuthMetadataProcessor) once the request's
+// headers have arrived and before the request message is read or the
+// method's handler runs, for every method, gRPC's health and reflection
+// services included. Admit
+//
+//   1. maps the peer's certificate to a Caller through the access policy
+//      (UNAUTHENTICATED for a certificate the policy does not know; such
+//      calls are counted, not recorded);
+//   2. takes a token from the caller's bucket (RESOURCE_EXHAUSTED with the
+//      wait in the message past `rate_limit_per_identity` requests/s and
+//      a burst of `rate_limit_burst`);
+//   3. looks the method up in the table below (UNIMPLEMENTED for a method
+//      the node does not serve) and refuses a caller none of whose roles
+//      may call it: PERMISSION_DENIED naming the identity, its role and the
+//      method, counted and recorded as an access.denied entry
+//      (node/denial_recorder.h).
+//
+// Roles x methods (mirrored in README.md's security model):
+//
+//   method                                   emitter officer regul. admin node
+//   Ingest.Append, AppendBatch, AppendStream  own*     -       -      -     -
+//   Proof.GetCheckpoint, GetConsistencyProof  yes     yes     yes    yes    -
+//   Proof.GetInclusionProof                    -      own*    yes     -     -
+//   Proof.GetReceipt                          own*    own*    yes     -     -
+//   Query.GetEntry, GetEntries                 -      own*    yes     -     -
+//   Admin.Register/Revoke/RotateEmitterKey     -       -       -     yes    -
+//   Admin.ListKeys                             -      own*    yes    yes    -
+//   Admin.GetNodeInfo, grpc.health.v1.Health  yes     yes     yes    yes   yes
+//   reflection (when enabled)                  -       -       -     yes    -
+//
+// own*: the method is allowed, and what it touches is limited to the
+// caller's own tenants. That needs the request (the events' tenant, the
+// entry read), so the services check it with CheckTenant, the one helper
+// for it, which refuses and records like Admit. A node's own future
+// replication methods will be for the node role only.
+//
+// With insecure_plaintext there is no TLS and no AuthMetadataProcessor:
+// every caller is InsecurePlaintextCaller() (every role, every tenant) and
+// nothing is checked or limited.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "base/sync.h"
+#include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/server_context.h"
+#include "node/access_policy.h"
+#include "node/clock.h"
+#include "node/denial_recorder.h"
+
+namespace ledger::node {
+
+// One row of the table: a full method name ("/ledger.v1.Ingest/Append")
+// and the roles that may call it; `own_tenants` marks the methods whose
+// services limit emitters and officers to their tenants (CheckTenant).
+struct MethodRule {
+  std::string_view method;
+  RoleSet roles;
+  bool own_tenants;
+};
+
+// The whole table, and one row of it (nullptr for a method not in it).
+absl::Span<const MethodRule> MethodRules();
+const MethodRule* FindMethodRule(std::string_view method);
+
+struct AuthorizerOptions {
+  // Requests per second and burst of each identity's token bucket; a rate
+  // of 0 turns the limit off.
+  uint64_t rate_limit_per_identity = 20'000;
+  uint64_t rate_limit_burst = 40'000;
+  // Measures the buckets. Not owned; must outlive the authorizer.
+  const Clock* clock = nullptr;
+};
+
+class Authorizer final : public grpc::AuthMetadataProcessor {
+ public:
+  // `policy` null: the node serves insecure_plaintext. `denials` (not
+  // owned, may be null in tests) records denied requests.
+  Authorizer(std::unique_ptr<AccessPolicy> policy, AuthorizerOptions options,
+             DenialRecorder* denials);
+  ~Authorizer() override;
+
+  // Whether calls are authenticated (mutual TLS with a policy).
+  bool secure() const { return policy_ != nullptr; }
+
+  // grpc::AuthMetadataProcessor: Admit() for the call's ":path". Runs on
+  // the thread that read the headers, so it never blocks.
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& auth_metadata,
+                       grpc::AuthContext* context,
+                       OutputMetadata* consumed_auth_metadata,
+                       OutputMetadata* response_metadata) override;
+
+  // The decision about a call of `method` by the TLS peer `peer` (see the
+  // file comment). Thread-safe.
+  grpc::Status Admit(std::string_view method, const grpc::AuthContext& peer);
+
+  // The caller of a call this node admitted, for its handler: the policy's
+  // identity for the peer (the same answer Admit had), or the
+  // insecure-plaintext caller. nullptr only for a peer the policy does not
+  // know, which Admit never lets through.
+  const Caller* CallerOf(const grpc::ServerContextBase& context) const;
+
+  // The shared tenant check: OK if `caller` may see data of `tenant`
+  // (Caller::MaySee); otherwise PermissionDenied naming the caller, `what`
+  // it asked for and the tenant, counted and recorded like a denial by
+  // Admit. `method` names the call in the record.
+  absl::Status CheckTenant(const Caller& caller, std::string_view method,
+                           std::string_view tenant, std::string_view what);
+
+  // Counters for Admin.GetNodeInfo: requests refused for a role or a
+  // tenant (denied), for a certificate the policy does not know
+  // (unauthenticated), for the rate limit (rate limited).
+  uint64_t denied_requests() const { return denied_.load(); }
+  uint64_t unauthenticated_requests() const { return unauthenticated_.load(); }
+  uint64_t rate_limited_requests() const { return rate_limited_.load(); }
+
+ private:
+  // Tokens are counted in billionths, so that refilling at `rate` tokens
+  // per second adds `rate` units per nanosecond: exact integer arithmetic.
+  struct Bucket {
+    Mutex mu;
+    int64_t units ABSL_GUARDED_BY(mu) = 0;
+    int64_t last_ns ABSL_GUARDED_BY(mu) = 0;
+  };
+  static constexpr int64_t kUnitsPerToken = 1'000'000'000;
+
+  // 0 if `caller` may make a request now, else the milliseconds until it
+  // may.
+  int64_t TakeToken(const Caller& caller);
+  // Counts, records and describes a denial.
+  void Deny(const Caller& caller, std::string_view method,
+            std::string_view reason);
+
+  const std::unique_ptr<AccessPolicy> policy_;
+  const AuthorizerOptions options_;
+  DenialRecorder* const denials_;
+  // One per policy caller (Caller::index).
+  std::unique_ptr<Bucket[]> buckets_;
+  std::atomic<uint64_t> denied_{0};
+  std::atomic<uint64_t> unauthenticated_{0};
+  std::atomic<uint64_t> rate_limited_{0};
+};
+
+}  // namespace ledger::node
