@@ -212,14 +212,11 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   authorizer_ = std::make_shared<Authorizer>(
       std::move(policy), authorizer_options, denials_.get());
 
-  ServiceContext ctx{ledger_.get(),
-                     sequencer_.get(),
-                     coordinator_.get(),
-                     clock,
-                     identity_.get(),
-                     config.node_name,
-                     authorizer_.get(),
-                     {config.max_future_skew, config.max_event_age}};
+  ServiceContext ctx{
+      ledger_.get(),      sequencer_.get(),
+      coordinator_.get(), clock,
+      identity_.get(),    config.node_name,
+      authorizer_.get(),  {config.max_future_skew, config.max_event_age}};
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;
