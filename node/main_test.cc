@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "ledger/v1/admin.grpc.pb.h"
 #include "ledger/v1/ingest.grpc.pb.h"
 #include "node/node_testing.h"
+#include "tools/common/dev_certs.h"
 
 extern char** environ;
 
@@ -33,6 +35,7 @@ namespace ledger::node {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 constexpr int kTimeoutMs = 60'000;
 
 // A child process running ledger-node; stderr goes to a file.
@@ -250,6 +253,69 @@ TEST_F(MainTest, NoTransportSecurityExitsWithUsageError) {
   EXPECT_THAT(Stderr(), HasSubstr("[tls]"));
   EXPECT_THAT(Stderr(), HasSubstr("--insecure-plaintext"));
   EXPECT_FALSE(std::filesystem::exists(data_ + "/db"));
+}
+
+// The operator's way: a config file whose [tls] and [access] name files
+// beside it (relative paths), client certificates of the same CA.
+TEST_F(MainTest, ServesMutualTlsFromAConfigFile) {
+  absl::StatusOr<devcerts::CertificateAuthority> ca =
+      devcerts::CertificateAuthority::Create("main test CA");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const std::string etc = tmp_.path() + "/etc";
+  std::filesystem::create_directories(etc + "/tls");
+  absl::StatusOr<devcerts::Pem> node_pem =
+      ca->Issue(devcerts::NodeLeaf("node-1"));
+  absl::StatusOr<devcerts::Pem> admin_pem =
+      ca->Issue(devcerts::ClientLeaf("admin", "ops"));
+  ASSERT_TRUE(node_pem.ok() && admin_pem.ok());
+  ASSERT_TRUE(devcerts::WritePem(*node_pem, etc + "/tls/node.pem",
+                                 etc + "/tls/node.key")
+                  .ok());
+  ASSERT_TRUE(
+      devcerts::WriteFile(etc + "/tls/ca.pem", ca->pem().cert, 0644).ok());
+  std::ofstream(etc + "/policy.toml")
+      << "[[identity]]\nuri = \"" << devcerts::IdentityUri("admin", "ops")
+      << "\"\nrole = \"admin\"\n";
+  std::ofstream(etc + "/node.toml") << R"(listen = "127.0.0.1:0"
+[tls]
+ca_file = "tls/ca.pem"
+cert_file = "tls/node.pem"
+key_file = "tls/node.key"
+[access]
+policy_file = "policy.toml"
+)";
+  {
+    NodeProcess node({"--config", etc + "/node.toml", "--data", data_},
+                     stderr_);
+    const int port = Start(node);
+    ASSERT_GT(port, 0) << Stderr();
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ca->pem().cert;
+    options.pem_private_key = admin_pem->key;
+    options.pem_cert_chain = admin_pem->cert;
+    auto admin = v1::Admin::NewStub(grpc::CreateChannel(
+        StrCat("127.0.0.1:", port), grpc::SslCredentials(options)));
+    v1::NodeInfo info;
+    grpc::Status s = admin->GetNodeInfo(Context().get(), {}, &info);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    // Plaintext is not served.
+    auto plain = v1::Admin::NewStub(grpc::CreateChannel(
+        StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    s = plain->GetNodeInfo(Context().get(), {}, &info);
+    EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+    node.Signal(SIGTERM);
+    EXPECT_EQ(node.Wait(), 0) << Stderr();
+    EXPECT_THAT(Stderr(), HasSubstr("mutual TLS; 1 identities"));
+    EXPECT_THAT(Stderr(), Not(HasSubstr("PRIVATE KEY")));
+  }
+  // A key others may read: the node does not start, and says why.
+  ASSERT_EQ(::chmod((etc + "/tls/node.key").c_str(), 0644), 0);
+  NodeProcess refused({"--config", etc + "/node.toml", "--data", data_},
+                      stderr_);
+  EXPECT_EQ(refused.Wait(), 1);
+  EXPECT_THAT(Stderr(), HasSubstr(etc + "/tls/node.key has mode 0644"));
+  EXPECT_THAT(Stderr(), HasSubstr("chmod 600"));
+  EXPECT_THAT(Stderr(), Not(HasSubstr("PRIVATE KEY")));
 }
 
 TEST_F(MainTest, InsecurePlaintextLogsAWarning) {

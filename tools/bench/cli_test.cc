@@ -133,7 +133,8 @@ TEST_F(LedgerBenchCliTest, ProofsAndOfflineVerificationRunOnAFilledLedger) {
 
 TEST_F(LedgerBenchCliTest, ProofsConnectMeasuresARunningNode) {
   absl::StatusOr<subprocess::Process> node = subprocess::Process::Start(
-      {LEDGER_NODE_BINARY, "--data", dir_ + "/node", "--listen", "127.0.0.1:0"},
+      {LEDGER_NODE_BINARY, "--data", dir_ + "/node", "--listen", "127.0.0.1:0",
+       "--insecure-plaintext"},
       dir_ + "/node.log");
   ASSERT_TRUE(node.ok()) << node.status();
   absl::StatusOr<std::string> line =
