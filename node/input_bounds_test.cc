@@ -182,9 +182,9 @@ TEST(UnknownFieldsTest, EveryNestedMessageTypeIsInspected) {
   EXPECT_EQ(inspected, 10);
 }
 
-TEST(LogLimiterTest, LetsABurstThroughPerIntervalAndCountsTheRest) {
+TEST(LogBurstLimiterTest, LetsABurstThroughPerIntervalAndCountsTheRest) {
   absl::Time now = absl::FromUnixSeconds(1000);
-  LogLimiter limiter(3, absl::Minutes(1), [&] { return now; });
+  LogBurstLimiter limiter(3, absl::Minutes(1), [&] { return now; });
   uint64_t suppressed = 99;
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(limiter.Allow(&suppressed));

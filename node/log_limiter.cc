@@ -4,11 +4,11 @@
 
 namespace ledger::node {
 
-LogLimiter::LogLimiter(uint64_t burst, absl::Duration interval,
-                       std::function<absl::Time()> now)
+LogBurstLimiter::LogBurstLimiter(uint64_t burst, absl::Duration interval,
+                                 std::function<absl::Time()> now)
     : burst_(burst), interval_(interval), now_(std::move(now)) {}
 
-bool LogLimiter::Allow(uint64_t* suppressed) {
+bool LogBurstLimiter::Allow(uint64_t* suppressed) {
   const absl::Time now = now_();
   MutexLock lock(&mu_);
   if (window_start_ == absl::InfinitePast() ||
@@ -26,7 +26,7 @@ bool LogLimiter::Allow(uint64_t* suppressed) {
   return true;
 }
 
-void LogLimiter::ResetForTesting() {
+void LogBurstLimiter::ResetForTesting() {
   MutexLock lock(&mu_);
   window_start_ = absl::InfinitePast();
   in_window_ = 0;

@@ -15,9 +15,9 @@ namespace ledger::node {
 
 // Lets at most `burst` lines through per `interval` (fixed windows) and
 // counts the rest. Thread-safe.
-class LogLimiter {
+class LogBurstLimiter {
  public:
-  LogLimiter(
+  LogBurstLimiter(
       uint64_t burst, absl::Duration interval,
       std::function<absl::Time()> now = [] { return absl::Now(); });
 

@@ -45,21 +45,21 @@ std::string RequestTypeOf(std::string_view method) {
   return m == nullptr ? "" : m->input_type()->full_name();
 }
 
-LogLimiter& UnparsableLog() {
-  static LogLimiter* limiter =
-      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogBurstLimiter& UnparsableLog() {
+  static LogBurstLimiter* limiter =
+      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
-LogLimiter& UnknownMethodLog() {
-  static LogLimiter* limiter =
-      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogBurstLimiter& UnknownMethodLog() {
+  static LogBurstLimiter* limiter =
+      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
-LogLimiter& ProtobufLog() {
-  static LogLimiter* limiter =
-      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogBurstLimiter& ProtobufLog() {
+  static LogBurstLimiter* limiter =
+      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
