@@ -11,7 +11,7 @@
 
 #include "base/strings.h"
 #include "ledger/v1/ingest.pb.h"
-#include "node/log_limiter.h"
+#include "node/log_limit.h"
 #include "node/node_testing.h"
 #include "node/request_guard.h"
 
@@ -182,9 +182,9 @@ TEST(UnknownFieldsTest, EveryNestedMessageTypeIsInspected) {
   EXPECT_EQ(inspected, 10);
 }
 
-TEST(LogBurstLimiterTest, LetsABurstThroughPerIntervalAndCountsTheRest) {
+TEST(LogLimiterTest, LetsABurstThroughPerIntervalAndCountsTheRest) {
   absl::Time now = absl::FromUnixSeconds(1000);
-  LogBurstLimiter limiter(3, absl::Minutes(1), [&] { return now; });
+  LogLimiter limiter(3, absl::Minutes(1), [&] { return now; });
   uint64_t suppressed = 99;
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(limiter.Allow(&suppressed));

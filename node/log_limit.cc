@@ -33,9 +33,10 @@ void LogGrpcLine(gpr_log_func_args* args) {
 }  // namespace
 
 bool LogLimiter::Allow(uint64_t* suppressed) {
-  const absl::Time now = absl::Now();
+  const absl::Time now = now_();
   MutexLock lock(&mu_);
-  if (now - window_start_ >= period_) {
+  if (window_start_ == absl::InfinitePast() || now - window_start_ >= period_ ||
+      now < window_start_) {
     window_start_ = now;
     in_window_ = 0;
   }
@@ -49,6 +50,13 @@ bool LogLimiter::Allow(uint64_t* suppressed) {
   *suppressed = pending_suppressed_;
   pending_suppressed_ = 0;
   return true;
+}
+
+void LogLimiter::ResetForTesting() {
+  MutexLock lock(&mu_);
+  window_start_ = absl::InfinitePast();
+  in_window_ = 0;
+  pending_suppressed_ = 0;
 }
 
 uint64_t LogLimiter::allowed() const {

@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "base/strings.h"
-#include "node/log_limiter.h"
+#include "node/log_limit.h"
 
 namespace ledger::node {
 namespace {
@@ -45,21 +45,21 @@ std::string RequestTypeOf(std::string_view method) {
   return m == nullptr ? "" : m->input_type()->full_name();
 }
 
-LogBurstLimiter& UnparsableLog() {
-  static LogBurstLimiter* limiter =
-      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogLimiter& UnparsableLog() {
+  static LogLimiter* limiter =
+      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
-LogBurstLimiter& UnknownMethodLog() {
-  static LogBurstLimiter* limiter =
-      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogLimiter& UnknownMethodLog() {
+  static LogLimiter* limiter =
+      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
-LogBurstLimiter& ProtobufLog() {
-  static LogBurstLimiter* limiter =
-      new LogBurstLimiter(kLogLinesPerMinute, absl::Minutes(1));
+LogLimiter& ProtobufLog() {
+  static LogLimiter* limiter =
+      new LogLimiter(kLogLinesPerMinute, absl::Minutes(1));
   return *limiter;
 }
 
