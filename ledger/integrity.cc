@@ -119,8 +119,7 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
     if (it == keys_.end()) return std::nullopt;
     return it->second;
   };
-  const bool key_event =
-      header->type == "key.registered" || header->type == "key.revoked";
+  const bool key_event = IsKeyEventType(header->type);
   const bool erasure = header->type == "key.erased";
   std::optional<Event> event;
   if (key_event || erasure || index == 0) {
@@ -140,16 +139,21 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
                         : absl::Span<const Event>(),
                     index == 0 && keys_.empty(), find);
   absl::Status allowed =
-      signer.ok() ? CheckSignerMayWrite(*signer, header->tenant, header->type,
-                                        entry.received_at_ns)
-                  : signer.status();
+      signer.ok()
+          ? CheckSignerMayWrite(
+                *signer,
+                SignedFields{header->tenant, header->type, header->producer},
+                index, entry.received_at_ns)
+          : signer.status();
   if (allowed.ok() && key_event) {
-    absl::StatusOr<std::optional<KeyInfo>> change =
+    absl::StatusOr<std::vector<KeyInfo>> changed =
         ApplyKeyEvent(*event, *signer, index, entry.received_at_ns, find);
-    if (!change.ok()) {
-      allowed = change.status();
-    } else if (change->has_value()) {
-      keys_[std::string(crypto::AsView((*change)->key_id))] = **change;
+    if (!changed.ok()) {
+      allowed = changed.status();
+    } else {
+      for (KeyInfo& info : *changed) {
+        keys_[std::string(crypto::AsView(info.key_id))] = std::move(info);
+      }
     }
   }
   if (!allowed.ok()) {
@@ -335,7 +339,7 @@ absl::StatusOr<EventHeader> PeekEventHeader(std::string_view event_bytes) {
   LEDGER_ASSIGN_OR_RETURN(h.type, d.GetBytes("type", 1 << 16));
   LEDGER_RETURN_IF_ERROR(d.GetU32("schema_version").status());
   LEDGER_RETURN_IF_ERROR(d.GetI64("occurred_at").status());
-  LEDGER_RETURN_IF_ERROR(d.GetBytes("producer", 1 << 16).status());
+  LEDGER_ASSIGN_OR_RETURN(h.producer, d.GetBytes("producer", 1 << 16));
   LEDGER_ASSIGN_OR_RETURN(h.tenant, d.GetBytes("tenant", 1 << 16));
   return h;
 }

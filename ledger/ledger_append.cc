@@ -189,7 +189,7 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   // "events[3]: ..." otherwise.
   const auto reject = [&](size_t i, const absl::Status& s) {
     const std::string_view m = ToStd(s.message());
-    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    const bool field = StartsWithSignedField(m);
     result.status = absl::Status(
         s.code(), StrCat("events[", i, "]", field ? "." : ": ", m));
     result.entries.clear();
@@ -197,8 +197,8 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   };
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    if (absl::Status s =
-            CheckSignerMayWrite(*signer, e.tenant, e.type, plan_.t);
+    if (absl::Status s = CheckSignerMayWrite(
+            *signer, SignedFields{e.tenant, e.type, e.producer}, next, plan_.t);
         !s.ok()) {
       // Key validity names the key, not the event.
       if (absl::IsUnauthenticated(s)) {
@@ -274,12 +274,11 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
                                    entry.received_at_ns, true};
       continue;
     }
-    absl::StatusOr<std::optional<KeyInfo>> key_change =
+    absl::StatusOr<std::vector<KeyInfo>> key_changed =
         ApplyKeyEvent(e, *signer, next, plan_.t, find);
-    if (!key_change.ok()) return reject(i, key_change.status());
-    if (key_change->has_value()) {
-      const KeyInfo& info = **key_change;
-      key_changes[std::string(crypto::AsView(info.key_id))] = info;
+    if (!key_changed.ok()) return reject(i, key_changed.status());
+    for (KeyInfo& info : *key_changed) {
+      key_changes[std::string(crypto::AsView(info.key_id))] = std::move(info);
     }
     if (e.type == "key.erased") {
       absl::Status rejection;

@@ -20,6 +20,15 @@
 namespace ledger {
 namespace {
 
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out.append(sep);
+    out.append(p);
+  }
+  return out;
+}
+
 constexpr std::string_view kRefuse =
     "; refusing to serve. Restore the data directory from a backup or a "
     "replica";
@@ -102,7 +111,8 @@ absl::Status RollbackError(uint64_t size, const Checkpoint& guard) {
 absl::StatusOr<IndexDigests> CheckDerived(
     Store& store, uint64_t size, const std::optional<IndexDigests>& record,
     const std::optional<IndexDigests>& from_entries,
-    const std::vector<KeyInfo>* keys, const LedgerOptions& options) {
+    const std::vector<KeyInfo>* keys, const LedgerOptions& options,
+    bool check_keys = true) {
   LEDGER_ASSIGN_OR_RETURN(IndexDigests stored, DigestDerivedFamilies(store));
   std::string differ;
   if (record.has_value()) {
@@ -124,7 +134,8 @@ absl::StatusOr<IndexDigests> CheckDerived(
   }
   LEDGER_ASSIGN_OR_RETURN(
       DerivedCheck check,
-      CheckDerivedFamilies(store, size, *keys, options.rebuild_indexes));
+      CheckDerivedFamilies(store, size, *keys, options.rebuild_indexes,
+                           check_keys));
   std::string list;
   for (const std::string& p : check.problems) list.append(StrCat("; ", p));
   if (check.wrong > check.problems.size()) {
@@ -164,9 +175,68 @@ absl::StatusOr<std::vector<KeyInfo>> LoadKeys(const Store& store) {
   return keys;
 }
 
+// Storage formats 1 and 2 stored key records of version 1, which lack
+// what producers and rotation added. While upgrading, each stored record
+// must be exactly the version-1 record of the key the entries define (so
+// nothing changed behind the ledger's back), unless the indexes are being
+// rebuilt anyway. Adds to `batch` the rewrite of every record in the
+// current version; written only once the rest of the check has passed.
+struct KeyUpgrade {
+  crypto::MultisetHash stored;   // digest of the version-1 records
+  crypto::MultisetHash written;  // and of the records that replace them
+};
+absl::StatusOr<KeyUpgrade> UpgradeKeyRecords(const Store& store,
+                                             const std::vector<KeyInfo>& keys,
+                                             const LedgerOptions& options,
+                                             rocksdb::WriteBatch& batch) {
+  absl::flat_hash_map<std::string, const KeyInfo*> derived;
+  for (const KeyInfo& k : keys) {
+    derived[std::string(crypto::AsView(k.key_id))] = &k;
+  }
+  KeyUpgrade out;
+  std::vector<std::string> wrong;
+  size_t found = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeys);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      out.stored.Add(key, it->value().ToStringView());
+      auto d = derived.find(key);
+      if (d == derived.end() ||
+          it->value().ToStringView() != EncodeKeyInfoV1(*d->second)) {
+        wrong.push_back(crypto::HexEncode(key).substr(0, 16));
+      } else {
+        ++found;
+      }
+      batch.Delete(store.handle(Cf::kKeys), key);
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading key records"));
+  }
+  if (found < derived.size()) {
+    wrong.push_back(StrCat("(", derived.size() - found, " missing)"));
+  }
+  if (!wrong.empty() && !options.rebuild_indexes) {
+    return absl::DataLossError(StrCat(
+        "ledger verification failed while upgrading the storage format to ",
+        kFormatVersion, ": the key records ", Join(wrong, ", "),
+        " do not match the key entries", kRefuse,
+        ". They are rebuilt from the entries by `ledger-node repair-indexes "
+        "--data DIR`"));
+  }
+  for (const KeyInfo& k : keys) {
+    const std::string id(crypto::AsView(k.key_id));
+    const std::string value = EncodeKeyInfo(k);
+    batch.Put(store.handle(Cf::kKeys), id, value);
+    out.written.Add(id, value);
+  }
+  return out;
+}
+
 absl::StatusOr<RecoveredState> Recover(Store& store,
                                        const LedgerOptions& options,
-                                       bool format1) {
+                                       std::string_view format) {
+  const bool format1 = format == kOldestFormatVersion;
+  const bool upgrade = format != kFormatVersion;
   RecoveredState state;
   LEDGER_ASSIGN_OR_RETURN(state.head, ReadHeadRecord(store, nullptr));
   LEDGER_ASSIGN_OR_RETURN(state.latest_checkpoint,
@@ -211,7 +281,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
     }
     LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigests(*value));
   }
-  const bool full = options.open_check == OpenCheck::kFull || format1 ||
+  const bool full = options.open_check == OpenCheck::kFull || upgrade ||
                     options.rebuild_indexes ||
                     (options.open_check == OpenCheck::kAuto &&
                      state.head.size <= options.full_check_max_entries);
@@ -280,11 +350,23 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   state.tree = std::move(scan.tree);
   if (full) {
     state.keys = std::move(scan.keys);
-    LEDGER_ASSIGN_OR_RETURN(state.digests,
-                            CheckDerived(store, state.head.size, record,
-                                         scan.derived, &state.keys, options));
-    if (format1) {
-      rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch;
+    std::optional<IndexDigests> from_entries = scan.derived;
+    std::optional<KeyUpgrade> keys_upgrade;
+    if (upgrade) {
+      // The old key records were just checked against the entries; the
+      // other families are checked below as usual.
+      LEDGER_ASSIGN_OR_RETURN(
+          keys_upgrade, UpgradeKeyRecords(store, state.keys, options, batch));
+      if (record.has_value()) record->keys = keys_upgrade->stored;
+      if (from_entries.has_value()) from_entries->keys = keys_upgrade->stored;
+    }
+    LEDGER_ASSIGN_OR_RETURN(
+        state.digests,
+        CheckDerived(store, state.head.size, record, from_entries, &state.keys,
+                     options, /*check_keys=*/!upgrade));
+    if (upgrade) {
+      state.digests.keys = keys_upgrade->written;
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
                 EncodeIndexDigests(state.digests));
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaFormatKey),
@@ -313,7 +395,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
       // Something differs: scan everything to say what.
       LedgerOptions full_options = options;
       full_options.open_check = OpenCheck::kFull;
-      return Recover(store, full_options, format1);
+      return Recover(store, full_options, format);
     }
     LEDGER_ASSIGN_OR_RETURN(state.keys, LoadKeys(store));
   }
@@ -372,16 +454,15 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   }
   LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> format,
                           store->Get(Cf::kMeta, kMetaFormatKey));
-  if (format != std::string(kFormatVersion) &&
+  if (format != std::string(kFormatVersion) && format != "2" &&
       format != std::string(kOldestFormatVersion)) {
     return absl::FailedPreconditionError(
         StrCat("the database in ", dir, " has storage format '",
                format.value_or("(none)"), "'; this build reads formats ",
                kOldestFormatVersion, " to ", kFormatVersion));
   }
-  LEDGER_ASSIGN_OR_RETURN(
-      RecoveredState state,
-      Recover(*store, options, format == std::string(kOldestFormatVersion)));
+  LEDGER_ASSIGN_OR_RETURN(RecoveredState state,
+                          Recover(*store, options, *format));
   std::unique_ptr<Ledger> ledger(
       new Ledger(std::move(options), std::move(store)));
   ledger->fully_checked_ = state.fully_checked;

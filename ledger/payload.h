@@ -1,7 +1,7 @@
 #pragma once
 
 // Encrypted event payloads (ledger/FORMAT.md section 3.4) and the key.erased
-// event that crypto-shreds them (section 8.7). Personal data goes only into
+// event that crypto-shreds them (section 8.8). Personal data goes only into
 // an event's payload, sealed by the emitter with XChaCha20-Poly1305 under a
 // per-data-subject key that the ledger generates (ledger/shred_keys.h). The
 // ledger and verifiers hash and sign the sealed bytes like any other
@@ -77,7 +77,7 @@ absl::StatusOr<PayloadKeyId> ParsePayloadKeyIdHex(std::string_view hex,
 Event KeyErasedEvent(std::string_view tenant, const PayloadKeyId& key_id,
                      std::string_view reason);
 
-// Parses a key.erased event (section 8.7): the ID of the erased key.
+// Parses a key.erased event (section 8.8): the ID of the erased key.
 // InvalidArgument naming the attribute.
 absl::StatusOr<PayloadKeyId> ErasedKeyIdOf(const Event& event);
 

@@ -12,6 +12,10 @@
 //        append and checked on every start. A format-1 database is
 //        upgraded on open: its derived families are checked against the
 //        entries and the digests written.
+//   "3"  key records of version 2 (EncodeKeyInfo: producer, revocation
+//        index and reason, rotation). A format-1 or -2 database is
+//        upgraded on open with a full check: each key record must be the
+//        version-1 record of the key the entries define, and is rewritten.
 //
 // Column family        key                              value
 // entries              BE64(index)                      entry bytes (FORMAT.md
@@ -22,7 +26,7 @@
 // hash keys                 key id (32)                      EncodeKeyInfo
 // (key_registry.h) meta                 "head" HeadRecord
 //                      "origin"                         the origin
-//                      "format"                         "1" or "2"
+//                      "format"                         "1", "2" or "3"
 //                      "index_digest"                   IndexDigests
 // subject_heads        u8 link kind || tenant 0x00 id   BE64(last index)
 // shred_keys           "h"                              32-byte secret of
@@ -70,7 +74,7 @@ enum class Cf : int {
 const std::vector<std::string>& ColumnFamilyNames();
 
 // The format this build writes, and the oldest it opens (and upgrades).
-inline constexpr std::string_view kFormatVersion = "2";
+inline constexpr std::string_view kFormatVersion = "3";
 inline constexpr std::string_view kOldestFormatVersion = "1";
 
 inline constexpr std::string_view kMetaHeadKey = "head";

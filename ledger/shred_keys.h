@@ -2,7 +2,7 @@
 
 // Payload keys: the per-data-subject keys under which emitters encrypt event
 // payloads, and their destruction (crypto-shredding; ledger/FORMAT.md
-// sections 3.4 and 8.7). They live in the shred_keys column family
+// sections 3.4 and 8.8). They live in the shred_keys column family
 // (ledger/schema.h), which holds secrets no entry holds: it is not derived
 // from the entries and has no digest. The subject's id is personal data
 // too, so it is stored only as HMAC-SHA-256 under a per-ledger secret kept

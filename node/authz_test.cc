@@ -256,6 +256,7 @@ class AuthzTest : public ::testing::Test {
     v1::RegisterEmitterKeyRequest request;
     request.set_verifier_key(key.vkey());
     request.set_tenant(tenant);
+    request.set_producer("label-studio");
     v1::EntryRef unused;
     return c.admin->RegisterEmitterKey(Context().get(), request,
                                        ref != nullptr ? ref : &unused);
@@ -333,6 +334,7 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Admin.RegisterEmitterKey", {"admin"}},
       {"Admin.RevokeEmitterKey", {"admin"}},
       {"Admin.EraseSubject", {"admin"}},
+      {"Admin.RotateEmitterKey", {"admin"}},
       {"Admin.ListKeys", {"officer", "regulator", "admin"}},
       {"Admin.GetNodeInfo",
        {"emitter", "officer", "regulator", "admin", "node"}},
@@ -463,6 +465,15 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
          return c.admin->EraseSubject(Context().get(), q, &r);
        },
        grpc::NOT_FOUND},
+      {"Admin.RotateEmitterKey",
+       [&](Client& c, const Identity&) {
+         v1::RotateEmitterKeyRequest q;
+         q.set_key_id(std::string(32, '\x07'));  // no such key
+         q.set_new_verifier_key(EmitterKeyPair("rotated", 0x7e).vkey());
+         v1::EntryRef r;
+         return c.admin->RotateEmitterKey(Context().get(), q, &r);
+       },
+       grpc::NOT_FOUND},
       {"Admin.ListKeys",
        [&](Client& c, const Identity&) {
          v1::ListKeysResponse r;
@@ -560,6 +571,7 @@ TEST_F(AuthzTlsTest, ClientsWithoutAValidCertificateAreRefusedAtTheHandshake) {
       v1::RegisterEmitterKeyRequest request;
       request.set_verifier_key(EmitterKeyPair("intruder", 0x66).vkey());
       request.set_tenant(kAcme);
+      request.set_producer("label-studio");
       v1::EntryRef ref;
       s = client.admin->RegisterEmitterKey(Context().get(), request, &ref);
       EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
@@ -740,28 +752,41 @@ TEST_F(AuthzTest, EmitterWritesOnlyItsOwnTenant) {
   EXPECT_EQ(node_->ledger().head().size, size + 1);
 }
 
-// The recorded requester is the certificate's identity, whatever the
-// request says: a client that still sends the removed requested_by field
-// (number 5) has it ignored.
+// The recorded requester is the certificate's identity. A client that
+// still sends the removed requested_by field (number 5) is told the node
+// does not know it, and nothing is written; sent without it, the
+// registration, a rotation and a revocation record their caller.
 TEST_F(AuthzTest, RequesterIsTheAuthenticatedIdentity) {
   EmitterKeyPair key("new-acme", 0x71);
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(key.vkey());
   request.set_tenant(kAcme);
+  request.set_producer("label-studio");
   request.GetReflection()->MutableUnknownFields(&request)->AddLengthDelimited(
       5, "mallory");
   v1::EntryRef ref;
+  const uint64_t size = node_->ledger().head().size;
   grpc::Status s =
       As("admin").admin->RegisterEmitterKey(Context().get(), request, &ref);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("unknown field 5"));
+  EXPECT_EQ(node_->ledger().head().size, size);
+  request.GetReflection()->MutableUnknownFields(&request)->Clear();
+  s = As("admin").admin->RegisterEmitterKey(Context().get(), request, &ref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EmitterKeyPair successor("new-acme-2", 0x73);
+  v1::RotateEmitterKeyRequest rotate;
+  rotate.set_key_id(KeyIdBytes(key));
+  rotate.set_new_verifier_key(successor.vkey());
+  v1::EntryRef rotated;
+  s = As("admin").admin->RotateEmitterKey(Context().get(), rotate, &rotated);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::RevokeEmitterKeyRequest revoke;
-  revoke.set_key_id(KeyIdBytes(key));
-  revoke.GetReflection()->MutableUnknownFields(&revoke)->AddLengthDelimited(
-      3, "mallory");
+  revoke.set_key_id(KeyIdBytes(successor));
   v1::EntryRef revoked;
   s = As("admin").admin->RevokeEmitterKey(Context().get(), revoke, &revoked);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  for (uint64_t index : {ref.index(), revoked.index()}) {
+  for (uint64_t index : {ref.index(), rotated.index(), revoked.index()}) {
     v1::GetEntryRequest q;
     q.set_index(index);
     v1::Entry entry;
@@ -905,6 +930,7 @@ TEST_F(AuthzTest, DenialsBecomeRateLimitedAccessDeniedEntries) {
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(EmitterKeyPair("rogue", 0x72).vkey());
   request.set_tenant(kBeta);
+  request.set_producer("label-studio");
   v1::EntryRef ref;
   grpc::Status s =
       As("emitter-acme")

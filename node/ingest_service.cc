@@ -66,12 +66,13 @@ absl::StatusOr<std::vector<Event>> ConvertEvents(
 absl::Status CheckPermissions(const KeyInfo& key,
                               const std::vector<Event>& events, int64_t now) {
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::Status s =
-        CheckSignerMayWrite(key, events[i].tenant, events[i].type, now);
+    absl::Status s = CheckSignerMayWrite(
+        key, SignedFields{events[i].tenant, events[i].type, events[i].producer},
+        kNextIndex, now);
     if (s.ok()) continue;
     if (absl::IsUnauthenticated(s)) return s;  // names the key
     const std::string_view m = ToStd(s.message());
-    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    const bool field = StartsWithSignedField(m);
     return absl::Status(s.code(),
                         StrCat("events[", i, "]", field ? "." : ": ", m));
   }
@@ -131,7 +132,8 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
     return absl::UnauthenticatedError(
         StrCat("emitter key ", KeyIdLabel(*key_id),
                " is not registered; register it with `ledgerctl "
-               "register-key`"));
+               "register-key` (an admin: --pub KEY.pub --tenant T "
+               "--producer P)"));
   }
   absl::StatusOr<std::vector<Event>> events = ConvertEvents(protos);
   if (!events.ok()) return events.status();

@@ -75,7 +75,7 @@ if [ ! -f "$DATA/emitter/demo.key" ]; then
   mkdir -p "$DATA/emitter"
   "$CTL" keygen --name demo --out "$DATA/emitter" >/dev/null
   "$CTL" register-key --server "$LISTEN" --pub "$DATA/emitter/demo.pub" \
-    --tenant demo >/dev/null
+    --tenant demo --producer label-studio >/dev/null
 fi
 "$CTL" keys --note --server "$LISTEN" > "$DATA/log.vkeys"
 
@@ -84,11 +84,11 @@ cat <<EOT
 The annotation ledger is running.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
   data           $DATA/node
-  emitter key    $DATA/emitter/demo.key  (tenant "demo", registered)
+  emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
   log keys       $DATA/log.vkeys          (for offline verification)
 
 Try next:
-  $CTL gen-events --count 1000 --tenant demo > events.jsonl
+  $CTL gen-events --count 1000 --tenant demo --producer label-studio/1.13.1 > events.jsonl
   $CTL append --server $LISTEN --key $DATA/emitter --file events.jsonl | tail -n 3
   $CTL checkpoint --server $LISTEN
   $CTL prove --server $LISTEN --index 5 --out entry5.tlog-proof

@@ -91,11 +91,11 @@ class CrashTest : public ::testing::Test {
 
   void StartNode() {
     WriteConfig(++starts_ % 2 == 0);
-    absl::StatusOr<Process> p =
-        Process::Start({BinaryPath("node/ledger-node"), "--data",
-                        dir_ + "/node", "--listen", "127.0.0.1:0", "--config",
-                        dir_ + "/node.toml", "--insecure-plaintext"},
-                       dir_ + "/node.log");
+    absl::StatusOr<Process> p = Process::Start(
+        {BinaryPath("node/ledger-node"), "--data", dir_ + "/node", "--listen",
+         "127.0.0.1:0", "--insecure-plaintext", "--config", dir_ + "/node.toml",
+         "--insecure-plaintext"},
+        dir_ + "/node.log");
     ASSERT_TRUE(p.ok()) << p.status();
     node_ = std::make_unique<Process>(*std::move(p));
     absl::StatusOr<std::string> line =

@@ -155,7 +155,8 @@ TEST_F(PayloadE2ETest, EncryptReadEraseProveRestart) {
   RunResult keygen = Run({BinaryPath("tools/ledgerctl/ledgerctl"), "keygen",
                           "--name", "cvat", "--out", keys});
   ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
-  Ctl({"register-key", "--pub", keys + "/cvat.pub", "--tenant", "acme-ai"});
+  Ctl({"register-key", "--pub", keys + "/cvat.pub", "--tenant", "acme-ai",
+       "--producer", "cvat"});
 
   const std::string events = dir_ + "/events.jsonl";
   WriteFile(events, EventLine(1, "user:jane", kJane) +

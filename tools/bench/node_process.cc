@@ -109,6 +109,7 @@ absl::Status NodeProcess::RegisterEmitterKey(const crypto::NoteSigner& emitter,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(crypto::FormatVerifierKey(emitter.verifier()));
   request.set_tenant(tenant);
+  request.set_producer("label-studio");  // workload.cc's events
   v1::EntryRef ref;
   grpc::ClientContext ctx;
   SetDeadline(ctx, 30);

@@ -122,7 +122,8 @@ v1::Event EventGenerator::Base(std::string_view type, std::string_view producer,
   e.mutable_occurred_at()->set_seconds(clock_ns_ / 1'000'000'000);
   e.mutable_occurred_at()->set_nanos(
       static_cast<int32_t>(clock_ns_ % 1'000'000'000));
-  e.set_producer(std::string(producer));
+  e.set_producer(options_.producer.empty() ? std::string(producer)
+                                           : options_.producer);
   e.set_tenant(options_.tenant);
   e.set_project(project_);
   e.mutable_actor()->set_kind(kind);

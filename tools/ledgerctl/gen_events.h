@@ -30,6 +30,10 @@ struct GenEventsOptions {
   // envelope adds 57 bytes). At most kMaxGenEventSize; events already
   // larger, or within 57 bytes of it, are left as they are.
   uint32_t size = 0;
+  // If non-empty, the producer of every event (one emitter key signs only
+  // its own producer's events); otherwise each event names the simulated
+  // system that emits it (label-studio, airflow, annotation-platform).
+  std::string producer{};
   // The simulated clock starts here (Unix seconds); events are 1 to 21 s
   // apart (about 11 s on average). 0: DefaultGenStartSeconds(now).
   int64_t start_seconds = 0;

@@ -56,6 +56,21 @@ TEST(GenEventsTest, EveryLineParsesConvertsAndValidates) {
   }
 }
 
+// One emitter key signs one producer's events: --producer makes every
+// event that producer's; without it the simulated systems differ.
+TEST(GenEventsTest, ProducerOptionSetsEveryEventsProducer) {
+  absl::StatusOr<std::vector<EventLine>> mixed =
+      ParseEventLines(Generate({.count = 200, .tenant = "t"}));
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  std::set<std::string> producers;
+  for (const EventLine& e : *mixed) producers.insert(e.event.producer);
+  EXPECT_GT(producers.size(), 1u);
+  absl::StatusOr<std::vector<EventLine>> one = ParseEventLines(
+      Generate({.count = 200, .tenant = "t", .producer = "acme-tool/2.0"}));
+  ASSERT_TRUE(one.ok()) << one.status();
+  for (const EventLine& e : *one) EXPECT_EQ(e.event.producer, "acme-tool/2.0");
+}
+
 TEST(GenEventsTest, EveryDataEventNamesContentHashes) {
   absl::StatusOr<std::vector<EventLine>> events =
       ParseEventLines(Generate({.count = 300, .tenant = "t"}));

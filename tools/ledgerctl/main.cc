@@ -29,6 +29,8 @@ struct Flags {
   ConnectionOptions conn;
   std::string name, out_dir;
   RegisterKeyOptions register_key;
+  RotateKeyOptions rotate_key;
+  bool key_evidence = false;
   std::string key_id, reason;
   AppendOptions append;
   bool json = false;
@@ -89,6 +91,10 @@ int main(int argc, char** argv) {
                                      "register an emitter key for a tenant");
   reg->add_option("--pub", f.register_key.pub_file, ".pub file")->required();
   reg->add_option("--tenant", f.register_key.tenant, "tenant")->required();
+  reg->add_option("--producer", f.register_key.producer,
+                  "the platform the key signs for (the events' producer, "
+                  "e.g. label-studio; admits label-studio/VERSION)")
+      ->required();
   reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
   reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
 
@@ -102,6 +108,18 @@ int main(int argc, char** argv) {
       app.add_subcommand("keys", "the node's identity, keys and write state");
   keys->add_flag("--note", f.note,
                  "print only the checkpoint verifier keys, one per line");
+  keys->require_subcommand(0, 1);
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate",
+      "replace an emitter key by a new one (one key.rotated entry): the old "
+      "key signs nothing after it, the new one everything after it");
+  rotate->add_option("--key-id", f.rotate_key.key_id, "old key ID (hex)")
+      ->required();
+  rotate->add_option("--pub", f.rotate_key.pub_file, "the new key's .pub file")
+      ->required();
+  rotate->add_option("--reason", f.rotate_key.reason, "why");
+  rotate->add_option("--valid-until", f.rotate_key.valid_until,
+                     "end of the new key's validity, RFC 3339");
 
   CLI::App* append =
       app.add_subcommand("append", "sign and append events read as JSON lines");
@@ -142,6 +160,10 @@ int main(int argc, char** argv) {
       "prove", "write an entry's receipt (c2sp tlog-proof) to a file");
   CLI::Option* prove_index = AddEntrySelector(prove, f);
   prove->add_option("--out", f.out_file, "output file")->required();
+  prove->add_flag("--key-evidence", f.key_evidence,
+                  "also carry the signing key's registration (and rotations, "
+                  "revocation) with inclusion proofs, so that ledger-verify "
+                  "needs no emitter keys");
 
   CLI::App* consistency =
       app.add_subcommand("consistency", "consistency proof between sizes");
@@ -177,6 +199,10 @@ int main(int argc, char** argv) {
   gen->add_option("--count", f.gen.count, "number of events")->required();
   gen->add_option("--tenant", f.gen.tenant, "tenant")->required();
   gen->add_option("--seed", f.gen.seed, "random seed")->capture_default_str();
+  gen->add_option("--producer", f.gen.producer,
+                  "producer of every event (default: the simulated systems' "
+                  "own names); give the producer the signing key is "
+                  "registered for");
   gen->add_option("--size", f.gen.size,
                   "pad each event's canonical bytes (once append has "
                   "encrypted the padding, personal data) to this size")
@@ -209,6 +235,9 @@ int main(int argc, char** argv) {
     return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout));
   }
   if (list_keys->parsed()) return Finish(RunListKeys(f.conn, std::cout));
+  if (rotate->parsed()) {
+    return Finish(RunRotateKey(f.conn, f.rotate_key, std::cout));
+  }
   if (keys->parsed()) return Finish(RunNodeKeys(f.conn, f.note, std::cout));
   if (append->parsed()) {
     f.append.progress = !f.quiet;
@@ -218,8 +247,8 @@ int main(int argc, char** argv) {
     return Finish(RunCheckpoint(f.conn, f.min_size, f.json, std::cout));
   }
   if (prove->parsed()) {
-    return Finish(
-        RunProve(f.conn, selector(prove_index), f.out_file, std::cout));
+    return Finish(RunProve(f.conn, selector(prove_index), f.key_evidence,
+                           f.out_file, std::cout));
   }
   if (consistency->parsed()) {
     return Finish(
