@@ -614,14 +614,35 @@ TEST_F(DerivedTamperTest, AcknowledgedHeadIsCheckedAtItsSize) {
   EXPECT_EQ(head.size, kSize);
 }
 
-// ---- format 1 ----
+// ---- formats 1 and 2 ----
 
 class FormatUpgradeTest : public DerivedTamperTest {
  protected:
+  // Rewrites the key records as version 1, as formats 1 and 2 stored them.
+  void MakeKeyRecordsV1() {
+    ledger_.reset();
+    WithStore([&](Store& store) {
+      rocksdb::WriteBatch batch;
+      std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeys);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        absl::StatusOr<KeyInfo> k = DecodeKeyInfo(it->value().ToStringView());
+        ASSERT_TRUE(k.ok()) << k.status();
+        batch.Put(store.handle(Cf::kKeys), it->key(), EncodeKeyInfoV1(*k));
+      }
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
   // Makes the database look as a format-1 build left it.
   void MakeFormat1() {
+    MakeKeyRecordsV1();
     Put(Cf::kMeta, std::string(kMetaFormatKey), "1");
     Delete(Cf::kMeta, std::string(kMetaIndexDigestKey));
+  }
+  // ... or a format-2 build (its digest record covers the v1 key records).
+  void MakeFormat2() {
+    MakeKeyRecordsV1();
+    Put(Cf::kMeta, std::string(kMetaFormatKey), "2");
+    ResealDigests();
   }
 };
 
@@ -636,10 +657,10 @@ TEST_F(FormatUpgradeTest, Format1IsUpgradedOnOpen) {
   ASSERT_TRUE(OpenWith(options).ok());
   EXPECT_TRUE(ledger_->fully_checked());
   EXPECT_THAT(progress, ::testing::Contains(
-                            HasSubstr("upgraded the storage format to 2")));
+                            HasSubstr("upgraded the storage format to 3")));
   EXPECT_EQ(ledger_->head().size, kSize);
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "2");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
   std::optional<std::string> record =
       Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
   ASSERT_TRUE(record.has_value());
@@ -665,6 +686,58 @@ TEST_F(FormatUpgradeTest, Format1WithAMissingRecordIsNotUpgraded) {
   // Nothing was written: still format 1, without a digest record.
   EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "1");
   EXPECT_FALSE(Get(Cf::kMeta, std::string(kMetaIndexDigestKey)).has_value());
+}
+
+TEST_F(FormatUpgradeTest, Format2WithARevokedKeyIsUpgradedOnOpen) {
+  ASSERT_TRUE(Reopen().ok());
+  KeyInfo info = *ledger_->keys().Find(KeyIdOf(emitter_key_.public_key()));
+  Event revoke = KeyRevokedEvent(info, "rotated by hand");
+  revoke.event_id = testing::UuidOf("00000000-0000-4000-8000-0000000000bb");
+  revoke.occurred_at_ns = testing::kNewYear2026Ns;
+  revoke.producer = "annotation-ledger/test";
+  revoke.actor = {ActorKind::kService, "admin", "admin"};
+  AppendResult r = AppendOne(Batch({revoke}, node_key_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  const uint64_t revoked = r.entries[0].index;
+  MakeFormat2();
+  LedgerOptions options = TailOptions();  // an upgrade checks everything
+  ASSERT_TRUE(OpenWith(options).ok());
+  EXPECT_TRUE(ledger_->fully_checked());
+  std::optional<KeyInfo> key = ledger_->keys().Find(info.key_id);
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->revoked_index, revoked);
+  EXPECT_EQ(key->revoke_reason, "rotated by hand");
+  ledger_.reset();
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  absl::StatusOr<KeyInfo> stored =
+      DecodeKeyInfo(*Get(Cf::kKeys, std::string(crypto::AsView(info.key_id))));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(*stored, *key);
+  // A tail open of format 3 loads the records as written.
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  EXPECT_FALSE(ledger_->fully_checked());
+  EXPECT_EQ(ledger_->keys().Find(info.key_id), key);
+}
+
+TEST_F(FormatUpgradeTest, Format2WithAnAlteredKeyRecordIsNotUpgraded) {
+  MakeFormat2();
+  const std::string id(crypto::AsView(KeyIdOf(emitter_key_.public_key())));
+  std::optional<std::string> v = Get(Cf::kKeys, id);
+  ASSERT_TRUE(v.has_value());
+  (*v)[v->size() - 1] ^= 1;  // registered_at
+  Put(Cf::kKeys, id, *v);
+  ResealDigests();
+  absl::Status s = OpenError();
+  EXPECT_THAT(Msg(s), HasSubstr("while upgrading the storage format to 3"));
+  EXPECT_THAT(Msg(s), HasSubstr(crypto::HexEncode(id).substr(0, 16)));
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "2");
+  // repair-indexes rebuilds the record from the entries.
+  LedgerOptions repair = Options();
+  repair.rebuild_indexes = true;
+  ASSERT_TRUE(OpenWith(repair).ok());
+  ledger_.reset();
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_TRUE(Reopen().ok());
 }
 
 }  // namespace

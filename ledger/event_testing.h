@@ -173,4 +173,61 @@ inline Event CosignerEvent() {
   return e;
 }
 
+// Seed 0x61..0x80: the key the emitter key is rotated to.
+inline crypto::Ed25519PrivateKey SecondEmitterKey() {
+  return crypto::Ed25519PrivateKey::FromSeed(SeedFrom(0x61));
+}
+inline constexpr char kExampleSecondEmitterName[] = "labelstudio-2";
+
+// The node registering the emitter key (EmitterKey(), "labelstudio") for
+// tenant acme-ai and producer label-studio, at an admin's request: entry 2
+// of the example log of FORMAT.md section 11.10.
+inline Event RegistrationEvent() {
+  const crypto::Ed25519PublicKey key = EmitterKey().public_key();
+  Event e;
+  e.event_id = UuidOf("00000000-0000-4000-8000-000000000012");
+  e.type = "key.registered";
+  e.occurred_at_ns = kNewYear2026Ns + 4000;
+  e.producer = "annotation-ledger/0.1.0";
+  e.tenant = "acme-ai";
+  e.actor = {ActorKind::kService, "spiffe://annotation-ledger/admin/ops",
+             "admin"};
+  e.attributes = {
+      {"key.algorithm", "ed25519"},
+      {"key.id", crypto::HexEncode(KeyIdOf(key))},
+      {"key.name", kExampleEmitterName},
+      {"key.producer", "label-studio"},
+      {"key.public_key", crypto::Base64Encode(key)},
+      {"key.role", "emitter"},
+      {"key.tenant", "acme-ai"},
+      {"key.valid_from", std::to_string(kNewYear2026Ns)},
+  };
+  return e;
+}
+
+// The emitter key rotated to SecondEmitterKey(): entry 4 of the example
+// log of FORMAT.md section 11.10.
+inline Event RotationEvent() {
+  const crypto::Ed25519PublicKey key = SecondEmitterKey().public_key();
+  Event e;
+  e.event_id = UuidOf("00000000-0000-4000-8000-000000000013");
+  e.type = "key.rotated";
+  e.occurred_at_ns = kNewYear2026Ns + 700'000000;
+  e.producer = "annotation-ledger/0.1.0";
+  e.tenant = "acme-ai";
+  e.actor = {ActorKind::kService, "spiffe://annotation-ledger/admin/ops",
+             "admin"};
+  e.attributes = {
+      {"key.id", crypto::HexEncode(KeyIdOf(EmitterKey().public_key()))},
+      {"key.new.algorithm", "ed25519"},
+      {"key.new.id", crypto::HexEncode(KeyIdOf(key))},
+      {"key.new.name", kExampleSecondEmitterName},
+      {"key.new.public_key", crypto::Base64Encode(key)},
+      {"key.producer", "label-studio"},
+      {"key.reason", "scheduled rotation"},
+      {"key.tenant", "acme-ai"},
+  };
+  return e;
+}
+
 }  // namespace ledger::format_testing

@@ -19,6 +19,11 @@
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/event_testing.h"
+#include "ledger/merkle.h"
+#include "ledger/payload.h"
+#include "ledger/payload_testing.h"
+#include "ledger/tlog_proof_extra.h"
+#include "ledger/tlog_proof_keys.h"
 
 namespace ledger {
 namespace {
@@ -35,7 +40,10 @@ using ::ledger::format_testing::kExampleOrigin;
 using ::ledger::format_testing::kNewYear2026Ns;
 using ::ledger::format_testing::MinimalEvent;
 using ::ledger::format_testing::NodeKey;
+using ::ledger::format_testing::RegistrationEvent;
 using ::ledger::format_testing::ReviewEvent;
+using ::ledger::format_testing::RotationEvent;
+using ::ledger::format_testing::SecondEmitterKey;
 using ::ledger::format_testing::SeedFrom;
 
 std::filesystem::path FormatMdPath() {
@@ -171,6 +179,64 @@ Entry ExampleEntry(const VerifiedBatch& batch) {
   return e;
 }
 
+// The encrypted payload and key.erased vectors (sections 11.11, 11.12).
+void AddPayloadVectors(std::map<std::string, std::string>& v) {
+  namespace ft = format_testing;
+  const Event full = FullEvent();
+  v["payload.key"] = std::string(crypto::AsView(ft::ExamplePayloadKey()));
+  v["payload.key_id"] = std::string(crypto::AsView(ft::ExamplePayloadKeyId()));
+  v["payload.nonce"] = std::string(crypto::AsView(ft::ExamplePayloadNonce()));
+  v["payload.plaintext"] = ft::kExamplePlaintext;
+  v["payload.aad"] = PayloadAad(full.tenant, full.event_id);
+  v["payload.bytes"] = ft::ExamplePayload();
+  const std::string erased = EncodeEvent(ft::ErasedEvent());
+  v["erased.event.bytes"] = erased;
+  v["erased.event.leaf_hash"] = View(crypto::HashLeaf(erased));
+}
+
+// The time of the example key log's checkpoint: 2026-01-01T00:00:02Z.
+constexpr uint64_t kKeyLogCheckpointTime = 1767225602;
+
+// Section 11.10: the example log of section 11.9 continued with the emitter
+// key's registration (entry 2), event.full signed by it alone (3) and its
+// rotation (4): every entry's bytes, in index order.
+absl::StatusOr<std::vector<std::string>> ExampleKeyLog(
+    const std::string& genesis_entry, const std::string& cosigner_entry,
+    const Hash& chain_1) {
+  std::vector<std::string> out = {genesis_entry, cosigner_entry};
+  Hash chain = chain_1;
+  const std::string admin = RegistrationEvent().actor.id;
+  const auto add = [&](const VerifiedBatch& batch, int64_t received_at_ns,
+                       std::vector<BackLink> links) {
+    Entry e;
+    e.index = out.size();
+    e.received_at_ns = received_at_ns;
+    e.event_bytes = batch.event_bytes()[0];
+    e.emitter = batch.SignatureFor(0);
+    e.prev_chain_hash = chain;
+    e.back_links = std::move(links);
+    out.push_back(EncodeEntry(e));
+    chain = ChainHash(chain, crypto::HashLeaf(out.back()));
+  };
+  absl::StatusOr<VerifiedBatch> reg = NodeSigned(RegistrationEvent());
+  if (!reg.ok()) return reg.status();
+  add(*reg, kNewYear2026Ns + 5000, {{LinkKind::kActor, admin, kNoPrevious}});
+  const crypto::Ed25519PrivateKey emitter = EmitterKey();
+  absl::StatusOr<VerifiedBatch> event = VerifyBatch(
+      {FullEvent()}, KeyIdOf(emitter.public_key()), emitter.public_key(),
+      SignBatch(emitter, {EncodeEvent(FullEvent())}), {});
+  if (!event.ok()) return event.status();
+  std::vector<BackLink> links;
+  for (auto& [kind, id] : SubjectKeys(FullEvent())) {
+    links.push_back({kind, id, kNoPrevious});
+  }
+  add(*event, kNewYear2026Ns + 600'000000, std::move(links));
+  absl::StatusOr<VerifiedBatch> rotation = NodeSigned(RotationEvent());
+  if (!rotation.ok()) return rotation.status();
+  add(*rotation, kNewYear2026Ns + 700'001000, {{LinkKind::kActor, admin, 2}});
+  return out;
+}
+
 class FormatVectorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -281,6 +347,37 @@ class FormatVectorsTest : public ::testing::Test {
     v["checkpoint.note"] = crypto::SignNote(
         FormatCheckpointBody(Checkpoint{kExampleOrigin, 2, root, {}}), signers,
         kCheckpointTime);
+
+    for (const auto& [name, event] :
+         {std::pair<const char*, Event>{"registration.event",
+                                        RegistrationEvent()},
+          std::pair<const char*, Event>{"rotation.event", RotationEvent()}}) {
+      const std::string bytes = EncodeEvent(event);
+      v[StrCat(name, ".bytes")] = bytes;
+      v[StrCat(name, ".leaf_hash")] = View(crypto::HashLeaf(bytes));
+    }
+    v["second_emitter.key_id"] = View(KeyIdOf(SecondEmitterKey().public_key()));
+    absl::StatusOr<std::vector<std::string>> log =
+        ExampleKeyLog(g_bytes, c_bytes, ChainHash(g_chain, c_leaf));
+    EXPECT_TRUE(log.ok()) << log.status();
+    if (!log.ok()) return v;
+    InMemoryTree tree;
+    for (const std::string& e : *log) tree.Append(crypto::HashLeaf(e));
+    const auto proof_of = [&](uint64_t i) {
+      absl::StatusOr<std::vector<Hash>> p = InclusionProof(tree, i, 5);
+      EXPECT_TRUE(p.ok()) << p.status();
+      return p.value_or(std::vector<Hash>{});
+    };
+    v["keylog.entry3.leaf_hash"] = View(crypto::HashLeaf((*log)[3]));
+    std::string path;
+    for (const Hash& h : proof_of(3)) path += View(h);
+    v["keylog.entry3.inclusion_proof"] = path;
+    v["keylog.checkpoint.note"] = crypto::SignNote(
+        FormatCheckpointBody(Checkpoint{kExampleOrigin, 5, tree.Root(), {}}),
+        signers, kKeyLogCheckpointTime);
+    v["keylog.receipt_extra"] = EncodeReceiptExtra(ReceiptExtra{
+        (*log)[3], {{2, (*log)[2], proof_of(2)}, {4, (*log)[4], proof_of(4)}}});
+    AddPayloadVectors(v);
     return v;
   }
 
@@ -313,6 +410,8 @@ TEST_F(FormatVectorsTest, DocumentedEventsDecodeToTheExamples) {
       {"event.review.bytes", ReviewEvent()},
       {"genesis.event.bytes", GenesisEvent()},
       {"cosigner.event.bytes", CosignerEvent()},
+      {"registration.event.bytes", RegistrationEvent()},
+      {"rotation.event.bytes", RotationEvent()},
   };
   for (const auto& [name, want] : events) {
     ASSERT_TRUE(vectors_.contains(name)) << name;
@@ -414,6 +513,73 @@ TEST_F(FormatVectorsTest, DocumentedCheckpointVerifiesWithTheDocumentedKeys) {
   EXPECT_EQ(View(crypto::HashChildren(*g, *c)), vectors_["checkpoint.root"]);
 }
 
+// Section 11.10: the documented receipt extra, checked with the documented
+// checkpoint and nothing but the log's documented keys, proves who the key
+// that signed entry 3 belongs to; one flipped bit anywhere in the key
+// entries makes it fail.
+TEST_F(FormatVectorsTest, DocumentedKeyEvidenceVerifiesWithTheLogKeysOnly) {
+  std::vector<crypto::NoteVerifier> verifiers;
+  for (const char* name : {"node.vkey", "cosigner.vkey"}) {
+    absl::StatusOr<crypto::NoteVerifier> v =
+        crypto::ParseVerifierKey(vectors_[name]);
+    ASSERT_TRUE(v.ok()) << name << ": " << v.status();
+    verifiers.push_back(*v);
+  }
+  absl::StatusOr<VerifiedCheckpoint> cp = OpenCheckpoint(
+      vectors_["keylog.checkpoint.note"], verifiers, kExampleOrigin);
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  EXPECT_EQ(cp->checkpoint.size, 5u);
+  const std::string& extra_bytes = vectors_["keylog.receipt_extra"];
+  absl::StatusOr<ReceiptExtra> extra = DecodeReceiptExtra(extra_bytes);
+  ASSERT_TRUE(extra.ok()) << extra.status();
+  EXPECT_EQ(EncodeReceiptExtra(*extra), extra_bytes);
+  EXPECT_EQ(View(crypto::HashLeaf(extra->entry)),
+            vectors_["keylog.entry3.leaf_hash"]);
+  std::vector<Hash> path;
+  const std::string& p = vectors_["keylog.entry3.inclusion_proof"];
+  for (size_t i = 0; i + 32 <= p.size(); i += 32) {
+    path.push_back(*crypto::ToArray<crypto::kHashSize>(p.substr(i, 32), "h"));
+  }
+  ASSERT_TRUE(VerifyInclusion(crypto::HashLeaf(extra->entry), 3, 5, path,
+                              cp->checkpoint.root)
+                  .ok());
+  absl::StatusOr<Entry> entry = DecodeEntry(extra->entry);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  absl::StatusOr<Event> event = DecodeEvent(entry->event_bytes);
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(*event, FullEvent());
+  absl::StatusOr<KeyEvidence> evidence =
+      VerifyKeyEvidence(*extra, cp->checkpoint, *entry, *event, verifiers);
+  ASSERT_TRUE(evidence.ok()) << evidence.status();
+  EXPECT_EQ(View(evidence->key.key_id), vectors_["emitter.key_id"]);
+  EXPECT_EQ(evidence->key.tenant, "acme-ai");
+  EXPECT_EQ(evidence->key.producer, "label-studio");
+  EXPECT_EQ(evidence->key.registered_at, 2u);
+  EXPECT_EQ(evidence->registered_by, RegistrationEvent().actor.id);
+  EXPECT_EQ(evidence->key.rotated_at, 4u);
+  EXPECT_EQ(View(evidence->key.rotated_to), vectors_["second_emitter.key_id"]);
+  // The registration and rotation events are the documented ones.
+  ASSERT_EQ(extra->key_entries.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    absl::StatusOr<Entry> e = DecodeEntry(extra->key_entries[k].entry);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(
+        e->event_bytes,
+        vectors_[k == 0 ? "registration.event.bytes" : "rotation.event.bytes"]);
+  }
+  // Every single-bit change of a key entry is caught.
+  for (size_t k = 0; k < 2; ++k) {
+    for (size_t at = 0; at < extra->key_entries[k].entry.size(); at += 7) {
+      ReceiptExtra bad = *extra;
+      bad.key_entries[k].entry[at] ^= 0x10;
+      EXPECT_FALSE(
+          VerifyKeyEvidence(bad, cp->checkpoint, *entry, *event, verifiers)
+              .ok())
+          << "key entry " << k << " byte " << at;
+    }
+  }
+}
+
 TEST_F(FormatVectorsTest, DocumentedBatchSignatureVerifies) {
   absl::StatusOr<crypto::Ed25519PublicKey> key =
       crypto::ToArray<crypto::kEd25519PublicKeySize>(
@@ -428,6 +594,28 @@ TEST_F(FormatVectorsTest, DocumentedBatchSignatureVerifies) {
 
 // Section 3.2's type lists are prose; check that they name exactly the
 // types the code knows.
+TEST_F(FormatVectorsTest, DocumentedPayloadOpensWithTheDocumentedKey) {
+  absl::StatusOr<Envelope> envelope = ParseEnvelope(vectors_["payload.bytes"]);
+  ASSERT_TRUE(envelope.ok()) << envelope.status();
+  EXPECT_EQ(std::string(crypto::AsView(envelope->key_id)),
+            vectors_["payload.key_id"]);
+  EXPECT_EQ(std::string(crypto::AsView(envelope->nonce)),
+            vectors_["payload.nonce"]);
+  absl::StatusOr<crypto::AeadKey> key =
+      crypto::ToArray<crypto::kAeadKeySize>(vectors_["payload.key"], "key");
+  ASSERT_TRUE(key.ok()) << key.status();
+  absl::StatusOr<std::string> plain = crypto::AeadOpen(
+      *key, envelope->nonce, vectors_["payload.aad"], envelope->sealed);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, vectors_["payload.plaintext"]);
+  absl::StatusOr<Event> erased = DecodeEvent(vectors_["erased.event.bytes"]);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  absl::StatusOr<PayloadKeyId> erased_id = ErasedKeyIdOf(*erased);
+  ASSERT_TRUE(erased_id.ok()) << erased_id.status();
+  EXPECT_EQ(std::string(crypto::AsView(*erased_id)),
+            vectors_["payload.key_id"]);
+}
+
 TEST_F(FormatVectorsTest, DocumentedTypeListsMatchTheCode) {
   auto types_between = [&](std::string_view from, std::string_view to) {
     std::set<std::string> out;

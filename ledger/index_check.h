@@ -39,7 +39,10 @@ struct DerivedCheck {
 // `repair`, writes the correct records, deletes the extra ones and stores
 // the new digests (synced) before it returns. The entries themselves must
 // already have been verified.
+// With `check_keys` false the keys family is left alone (a storage upgrade
+// checks and rewrites it itself).
 absl::StatusOr<DerivedCheck> CheckDerivedFamilies(
-    Store& store, uint64_t size, const std::vector<KeyInfo>& keys, bool repair);
+    Store& store, uint64_t size, const std::vector<KeyInfo>& keys, bool repair,
+    bool check_keys = true);
 
 }  // namespace ledger

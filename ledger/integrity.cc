@@ -34,6 +34,10 @@ class Scanner {
  private:
   void OnEntry(uint64_t index, std::string_view bytes);
   void Derive(uint64_t index, const Entry& entry);
+  // Records the erasure of a key.erased entry's event (already decoded).
+  void NoteErasure(uint64_t index, const Event& event);
+  // Without `derive`: finds key.erased entries by their header.
+  void FindErasure(uint64_t index, const Entry& entry);
   void CompareTile(int t, uint64_t index, const std::vector<Hash>& hashes);
   // Gives the visitor every root it asks for up to `size`.
   void VisitRoots(uint64_t size);
@@ -81,6 +85,28 @@ void Scanner::CompareTile(int t, uint64_t index,
   }
 }
 
+void Scanner::NoteErasure(uint64_t index, const Event& event) {
+  absl::StatusOr<PayloadKeyId> id = ErasedKeyIdOf(event);
+  if (!id.ok()) {
+    Bad(index, StrCat("entry ", index, " could not have been appended: ",
+                      id.status().message()));
+    return;
+  }
+  out_.erasures.push_back(PayloadKeyErasure{*id, event.tenant, index});
+}
+
+void Scanner::FindErasure(uint64_t index, const Entry& entry) {
+  absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
+  if (!header.ok() || header->type != "key.erased") return;
+  absl::StatusOr<Event> event = DecodeEvent(entry.event_bytes, spec_.limits);
+  if (!event.ok()) {
+    Bad(index, StrCat("entry ", index, "'s event cannot be decoded: ",
+                      event.status().message()));
+    return;
+  }
+  NoteErasure(index, *event);
+}
+
 void Scanner::Derive(uint64_t index, const Entry& entry) {
   absl::StatusOr<EventHeader> header = PeekEventHeader(entry.event_bytes);
   if (!header.ok()) {
@@ -93,10 +119,10 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
     if (it == keys_.end()) return std::nullopt;
     return it->second;
   };
-  const bool key_event =
-      header->type == "key.registered" || header->type == "key.revoked";
+  const bool key_event = IsKeyEventType(header->type);
+  const bool erasure = header->type == "key.erased";
   std::optional<Event> event;
-  if (key_event || index == 0) {
+  if (key_event || erasure || index == 0) {
     absl::StatusOr<Event> decoded =
         DecodeEvent(entry.event_bytes, spec_.limits);
     if (!decoded.ok()) {
@@ -113,21 +139,28 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
                         : absl::Span<const Event>(),
                     index == 0 && keys_.empty(), find);
   absl::Status allowed =
-      signer.ok() ? CheckSignerMayWrite(*signer, header->tenant, header->type,
-                                        entry.received_at_ns)
-                  : signer.status();
+      signer.ok()
+          ? CheckSignerMayWrite(
+                *signer,
+                SignedFields{header->tenant, header->type, header->producer},
+                index, entry.received_at_ns)
+          : signer.status();
   if (allowed.ok() && key_event) {
-    absl::StatusOr<std::optional<KeyInfo>> change =
+    absl::StatusOr<std::vector<KeyInfo>> changed =
         ApplyKeyEvent(*event, *signer, index, entry.received_at_ns, find);
-    if (!change.ok()) {
-      allowed = change.status();
-    } else if (change->has_value()) {
-      keys_[std::string(crypto::AsView((*change)->key_id))] = **change;
+    if (!changed.ok()) {
+      allowed = changed.status();
+    } else {
+      for (KeyInfo& info : *changed) {
+        keys_[std::string(crypto::AsView(info.key_id))] = std::move(info);
+      }
     }
   }
   if (!allowed.ok()) {
     Bad(index, StrCat("entry ", index,
                       " could not have been appended: ", allowed.message()));
+  } else if (erasure) {
+    NoteErasure(index, *event);
   }
   out_.derived.by_event_id.Add(
       EventIdKey(header->tenant, header->event_id),
@@ -165,7 +198,11 @@ void Scanner::OnEntry(uint64_t index, std::string_view bytes) {
       chain_ = entry->prev_chain_hash;  // resynchronise: report breaks once
     }
     out_.last_received_at_ns = entry->received_at_ns;
-    if (spec_.derive) Derive(index, *entry);
+    if (spec_.derive) {
+      Derive(index, *entry);
+    } else {
+      FindErasure(index, *entry);
+    }
   }
   chain_known_ = true;
   chain_ = ChainHash(chain_, leaf);
@@ -302,7 +339,7 @@ absl::StatusOr<EventHeader> PeekEventHeader(std::string_view event_bytes) {
   LEDGER_ASSIGN_OR_RETURN(h.type, d.GetBytes("type", 1 << 16));
   LEDGER_RETURN_IF_ERROR(d.GetU32("schema_version").status());
   LEDGER_RETURN_IF_ERROR(d.GetI64("occurred_at").status());
-  LEDGER_RETURN_IF_ERROR(d.GetBytes("producer", 1 << 16).status());
+  LEDGER_ASSIGN_OR_RETURN(h.producer, d.GetBytes("producer", 1 << 16));
   LEDGER_ASSIGN_OR_RETURN(h.tenant, d.GetBytes("tenant", 1 << 16));
   return h;
 }

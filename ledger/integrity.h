@@ -72,6 +72,8 @@ struct ScanOutcome {
   // With `derive`:
   std::vector<KeyInfo> keys;
   IndexDigests derived;  // the derived families as the entries define them
+  // Every key.erased entry of the scanned range (with or without `derive`).
+  std::vector<PayloadKeyErasure> erasures;
 
   std::vector<Problem> entry_problems;  // entries known to be bad
   std::vector<Problem> chain_problems;
@@ -101,11 +103,12 @@ struct ScanClaims {
 absl::Status JudgeScan(const ScanSpec& spec, const ScanOutcome& outcome,
                        const ScanClaims& claims);
 
-// The type, tenant and event_id of canonical event bytes, without decoding
-// the rest.
+// The type, producer, tenant and event_id of canonical event bytes, without
+// decoding the rest.
 struct EventHeader {
   Uuid event_id{};
   std::string_view type;
+  std::string_view producer;
   std::string_view tenant;
 };
 absl::StatusOr<EventHeader> PeekEventHeader(std::string_view event_bytes);

@@ -20,6 +20,7 @@ Ledger::Ledger(LedgerOptions options, std::unique_ptr<Store> store)
     : options_(std::move(options)),
       store_(std::move(store)),
       keys_(std::make_unique<KeyRegistry>()),
+      shred_(std::make_unique<ShredKeys>(*store_)),
       impl_(std::make_unique<Impl>()) {
   if (options_.tile_cache_slots > 0) {
     impl_->tile_cache = std::make_unique<TileCache>(options_.tile_cache_slots);

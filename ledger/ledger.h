@@ -34,6 +34,7 @@
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/key_registry.h"
+#include "ledger/shred_keys.h"
 #include "rocksdb/env.h"
 
 namespace ledger {
@@ -115,6 +116,9 @@ struct LedgerOptions {
   size_t tile_cache_slots = 1 << 16;
   // Called with human-readable progress lines during long start-up checks.
   std::function<void(std::string_view)> progress;
+  // Called with what an operator must know of (a payload key that a
+  // key.erased entry names found again, and destroyed). nullptr: progress.
+  std::function<void(std::string_view)> warn;
   // Every file operation of the store goes through this Env (fault
   // injection in tests). nullptr: the default. Not owned.
   rocksdb::Env* env = nullptr;
@@ -156,7 +160,11 @@ class Ledger {
   // stored checkpoint is verified with options.checkpoint_verifiers and
   // compared with the root, the rollback guard (options.signed_head) is
   // enforced, and the derived families are compared with their digests and
-  // (kFull) with the entries. Any mismatch is DataLoss naming the index
+  // (kFull) with the entries. Every payload key that a key.erased entry
+  // names is destroyed again if it is found held (options.warn names it;
+  // kFull: every such entry; kTail: those after the last checkpoint and
+  // every erasure recorded in shred_keys, the rest at the first Scrub).
+  // Any mismatch is DataLoss naming the index
   // range or the records that are wrong; FailedPrecondition if the
   // directory holds a ledger of another origin or an unknown format;
   // ResourceExhausted if the file system is too full to open it.
@@ -183,8 +191,9 @@ class Ledger {
   // Checks the whole ledger as of now against a snapshot, as OpenCheck::kFull
   // does, while appends go on: every entry, the chain, the stored tree,
   // every stored checkpoint up to the snapshot's head, the key records and
-  // the derived families. DataLoss naming the index range or records on a
-  // mismatch; Cancelled if `pace` stopped it.
+  // the derived families; and destroys again any payload key a key.erased
+  // entry names that is held (options.warn names it). DataLoss naming the
+  // index range or records on a mismatch; Cancelled if `pace` stopped it.
   absl::Status Scrub(const ScrubPace& pace) const;
 
   // ---- sequencer thread ----
@@ -195,7 +204,10 @@ class Ledger {
   // key may write only its own tenant and no ledger-internal types
   // (PermissionDenied); an event_id already stored (per tenant) with other
   // content is AlreadyExists, with the same content it is acknowledged again
-  // with duplicate = true. `received_at_ns` is raised to the previous
+  // with duplicate = true. A key.erased event (ledger/FORMAT.md 8.7) must
+  // name a payload key held for its tenant (NotFound) and not yet erased
+  // (FailedPrecondition); the key is destroyed in the same write as the
+  // entry. `received_at_ns` is raised to the previous
   // entry's if the clock went back. A storage failure or corruption fails
   // the group (GroupResult::status) and leaves the ledger unchanged: nothing
   // of the group is acknowledged, readable or built on. One thing a failure
@@ -246,6 +258,12 @@ class Ledger {
   const std::string& origin() const { return options_.origin; }
   const EventLimits& limits() const { return options_.limits; }
   const KeyRegistry& keys() const { return *keys_; }
+  // The payload keys (thread-safe). Erasures go through key.erased entries
+  // (Append), never through this object directly.
+  ShredKeys& payload_keys() const { return *shred_; }
+  // After a key.erased entry was appended: purges the destroyed key bytes
+  // from RocksDB's files (ShredKeys::Purge). Any thread.
+  absl::Status PurgeErasedKeys() const { return shred_->Purge(); }
 
   // Entry bytes at `index`; OutOfRange past head().size.
   absl::StatusOr<std::string> GetEntry(uint64_t index) const;
@@ -290,11 +308,20 @@ class Ledger {
   absl::Status LookupSubjectHeads(GroupPlan& plan) const;
   void BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results);
   absl::Status WriteGroup(GroupPlan& plan, bool sync);
+  // Destroys every payload key that `found` (key.erased entries read back)
+  // or an erasure recorded in shred_keys names, warning for each that was
+  // still held; `complete`: `found` holds every key.erased entry.
+  absl::Status EnforceErasures(std::vector<PayloadKeyErasure> found,
+                               bool complete) const;
+  // Scrub's checks against a snapshot; the key.erased entries it read.
+  absl::StatusOr<std::vector<PayloadKeyErasure>> ScrubSnapshot(
+      const ScrubPace& pace) const;
   LedgerOptions options_;
   bool fully_checked_ = false;
   std::string opened_format_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<KeyRegistry> keys_;
+  std::unique_ptr<ShredKeys> shred_;
   std::unique_ptr<Impl> impl_;
 };
 

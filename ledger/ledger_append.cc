@@ -3,7 +3,8 @@
 //
 //   1. LookupEventIds      every event id of the group, in one MultiGet
 //   2. PlanBatches         per batch: signer, permissions, key events,
-//                          duplicates; accepted batches get indexes
+//                          payload key erasures, duplicates; accepted
+//                          batches get indexes
 //   3. LookupSubjectHeads  the latest entry about each subject, one MultiGet
 //   4. BuildEntries        entries, chain, tree tiles, derived records and
 //                          their digests, into one WriteBatch
@@ -65,6 +66,8 @@ struct Ledger::GroupPlan {
   std::vector<bool> accepted;
   uint64_t next_index = 0;  // one past the group's last new entry
   absl::flat_hash_map<std::string, KeyInfo> key_changes;
+  // The payload keys the accepted key.erased events destroy.
+  std::vector<PayloadKeyErasure> erasures;
 
   // 3. The subjects of every new entry, in entry order, and the latest
   //    entry about each distinct subject.
@@ -100,6 +103,12 @@ class Ledger::GroupPlanner {
   std::optional<KeyInfo> FindKey(
       const Hash& id,
       const absl::flat_hash_map<std::string, KeyInfo>* batch_changes) const;
+  // Plans the key.erased event `e` at `index`: on success appends its
+  // erasure to `batch_erasures`, on a rejection sets `*rejection`. Returns
+  // only storage errors.
+  absl::Status PlanErasure(const Event& e, uint64_t index,
+                           std::vector<PayloadKeyErasure>& batch_erasures,
+                           absl::Status* rejection) const;
 
   Ledger& ledger_;
   GroupPlan& plan_;
@@ -120,6 +129,42 @@ std::optional<KeyInfo> Ledger::GroupPlanner::FindKey(
   return ledger_.keys_->Find(id);
 }
 
+absl::Status Ledger::GroupPlanner::PlanErasure(
+    const Event& e, uint64_t index,
+    std::vector<PayloadKeyErasure>& batch_erasures,
+    absl::Status* rejection) const {
+  absl::StatusOr<PayloadKeyId> id = ErasedKeyIdOf(e);
+  if (!id.ok()) {
+    *rejection = id.status();
+    return absl::OkStatus();
+  }
+  for (const std::vector<PayloadKeyErasure>* list :
+       {&plan_.erasures, &batch_erasures}) {
+    for (const PayloadKeyErasure& earlier : *list) {
+      if (earlier.key_id != *id) continue;
+      *rejection = absl::FailedPreconditionError(
+          StrCat("payload key ", PayloadKeyIdHex(*id),
+                 " is already erased by entry ", earlier.entry));
+      return absl::OkStatus();
+    }
+  }
+  LEDGER_ASSIGN_OR_RETURN(PayloadKeyLookup held, ledger_.shred_->Find(*id));
+  if (held.erasure.has_value()) {
+    *rejection = absl::FailedPreconditionError(
+        StrCat("payload key ", PayloadKeyIdHex(*id),
+               " is already erased by entry ", held.erasure->entry));
+    return absl::OkStatus();
+  }
+  if (!held.key.has_value() || held.key->tenant != e.tenant) {
+    *rejection =
+        absl::NotFoundError(StrCat("payload key ", PayloadKeyIdHex(*id),
+                                   " is not held for tenant '", e.tenant, "'"));
+    return absl::OkStatus();
+  }
+  batch_erasures.push_back(PayloadKeyErasure{*id, e.tenant, index});
+  return absl::OkStatus();
+}
+
 absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   const VerifiedBatch& batch = *plan_.batches[bi];
   const std::vector<Event>& events = batch.events();
@@ -136,6 +181,7 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   std::vector<Slot> slots(events.size());
   absl::flat_hash_map<std::string, size_t> in_batch;
   absl::flat_hash_map<std::string, KeyInfo> key_changes;
+  std::vector<PayloadKeyErasure> erasures;
   const auto find = [&](const Hash& id) { return FindKey(id, &key_changes); };
   result.entries.assign(events.size(), EntryRef{});
   uint64_t next = next_;
@@ -143,7 +189,7 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   // "events[3]: ..." otherwise.
   const auto reject = [&](size_t i, const absl::Status& s) {
     const std::string_view m = ToStd(s.message());
-    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    const bool field = StartsWithSignedField(m);
     result.status = absl::Status(
         s.code(), StrCat("events[", i, "]", field ? "." : ": ", m));
     result.entries.clear();
@@ -151,8 +197,8 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
   };
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    if (absl::Status s =
-            CheckSignerMayWrite(*signer, e.tenant, e.type, plan_.t);
+    if (absl::Status s = CheckSignerMayWrite(
+            *signer, SignedFields{e.tenant, e.type, e.producer}, next, plan_.t);
         !s.ok()) {
       // Key validity names the key, not the event.
       if (absl::IsUnauthenticated(s)) {
@@ -228,12 +274,16 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
                                    entry.received_at_ns, true};
       continue;
     }
-    absl::StatusOr<std::optional<KeyInfo>> key_change =
+    absl::StatusOr<std::vector<KeyInfo>> key_changed =
         ApplyKeyEvent(e, *signer, next, plan_.t, find);
-    if (!key_change.ok()) return reject(i, key_change.status());
-    if (key_change->has_value()) {
-      const KeyInfo& info = **key_change;
-      key_changes[std::string(crypto::AsView(info.key_id))] = info;
+    if (!key_changed.ok()) return reject(i, key_changed.status());
+    for (KeyInfo& info : *key_changed) {
+      key_changes[std::string(crypto::AsView(info.key_id))] = std::move(info);
+    }
+    if (e.type == "key.erased") {
+      absl::Status rejection;
+      LEDGER_RETURN_IF_ERROR(PlanErasure(e, next, erasures, &rejection));
+      if (!rejection.ok()) return reject(i, rejection);
     }
     slots[i].index = next++;
   }
@@ -244,6 +294,9 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
         Pending{bi, i, batch.event_hashes()[i]};
   }
   for (auto& [id, info] : key_changes) plan_.key_changes[id] = info;
+  for (PayloadKeyErasure& erasure : erasures) {
+    plan_.erasures.push_back(std::move(erasure));
+  }
   next_ = next;
   plan_.slots[bi] = std::move(slots);
   plan_.accepted[bi] = true;
@@ -401,6 +454,10 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
     }
     plan.digests.keys.Add(id, value);
     wb.Put(store_->handle(Cf::kKeys), id, value);
+  }
+  // Each key dies in the write that stores its key.erased entry.
+  for (const PayloadKeyErasure& erasure : plan.erasures) {
+    shred_->AddErasure(erasure, &wb);
   }
   plan.tree.Append(leaves, &wb, store_->handle(Cf::kTree),
                    &plan.completed_tiles);

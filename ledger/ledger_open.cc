@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
@@ -19,6 +20,15 @@
 namespace ledger {
 namespace {
 
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out.append(sep);
+    out.append(p);
+  }
+  return out;
+}
+
 constexpr std::string_view kRefuse =
     "; refusing to serve. Restore the data directory from a backup or a "
     "replica";
@@ -31,6 +41,8 @@ struct RecoveredState {
   IndexDigests digests;
   std::optional<StoredCheckpoint> latest_checkpoint;
   bool fully_checked = false;
+  // The key.erased entries the check read (all of them after a full check).
+  std::vector<PayloadKeyErasure> erasures;
 };
 
 absl::StatusOr<std::optional<StoredCheckpoint>> LastCheckpoint(
@@ -99,7 +111,8 @@ absl::Status RollbackError(uint64_t size, const Checkpoint& guard) {
 absl::StatusOr<IndexDigests> CheckDerived(
     Store& store, uint64_t size, const std::optional<IndexDigests>& record,
     const std::optional<IndexDigests>& from_entries,
-    const std::vector<KeyInfo>* keys, const LedgerOptions& options) {
+    const std::vector<KeyInfo>* keys, const LedgerOptions& options,
+    bool check_keys = true) {
   LEDGER_ASSIGN_OR_RETURN(IndexDigests stored, DigestDerivedFamilies(store));
   std::string differ;
   if (record.has_value()) {
@@ -121,7 +134,8 @@ absl::StatusOr<IndexDigests> CheckDerived(
   }
   LEDGER_ASSIGN_OR_RETURN(
       DerivedCheck check,
-      CheckDerivedFamilies(store, size, *keys, options.rebuild_indexes));
+      CheckDerivedFamilies(store, size, *keys, options.rebuild_indexes,
+                           check_keys));
   std::string list;
   for (const std::string& p : check.problems) list.append(StrCat("; ", p));
   if (check.wrong > check.problems.size()) {
@@ -161,9 +175,68 @@ absl::StatusOr<std::vector<KeyInfo>> LoadKeys(const Store& store) {
   return keys;
 }
 
+// Storage formats 1 and 2 stored key records of version 1, which lack
+// what producers and rotation added. While upgrading, each stored record
+// must be exactly the version-1 record of the key the entries define (so
+// nothing changed behind the ledger's back), unless the indexes are being
+// rebuilt anyway. Adds to `batch` the rewrite of every record in the
+// current version; written only once the rest of the check has passed.
+struct KeyUpgrade {
+  crypto::MultisetHash stored;   // digest of the version-1 records
+  crypto::MultisetHash written;  // and of the records that replace them
+};
+absl::StatusOr<KeyUpgrade> UpgradeKeyRecords(const Store& store,
+                                             const std::vector<KeyInfo>& keys,
+                                             const LedgerOptions& options,
+                                             rocksdb::WriteBatch& batch) {
+  absl::flat_hash_map<std::string, const KeyInfo*> derived;
+  for (const KeyInfo& k : keys) {
+    derived[std::string(crypto::AsView(k.key_id))] = &k;
+  }
+  KeyUpgrade out;
+  std::vector<std::string> wrong;
+  size_t found = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(Cf::kKeys);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      out.stored.Add(key, it->value().ToStringView());
+      auto d = derived.find(key);
+      if (d == derived.end() ||
+          it->value().ToStringView() != EncodeKeyInfoV1(*d->second)) {
+        wrong.push_back(crypto::HexEncode(key).substr(0, 16));
+      } else {
+        ++found;
+      }
+      batch.Delete(store.handle(Cf::kKeys), key);
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading key records"));
+  }
+  if (found < derived.size()) {
+    wrong.push_back(StrCat("(", derived.size() - found, " missing)"));
+  }
+  if (!wrong.empty() && !options.rebuild_indexes) {
+    return absl::DataLossError(StrCat(
+        "ledger verification failed while upgrading the storage format to ",
+        kFormatVersion, ": the key records ", Join(wrong, ", "),
+        " do not match the key entries", kRefuse,
+        ". They are rebuilt from the entries by `ledger-node repair-indexes "
+        "--data DIR`"));
+  }
+  for (const KeyInfo& k : keys) {
+    const std::string id(crypto::AsView(k.key_id));
+    const std::string value = EncodeKeyInfo(k);
+    batch.Put(store.handle(Cf::kKeys), id, value);
+    out.written.Add(id, value);
+  }
+  return out;
+}
+
 absl::StatusOr<RecoveredState> Recover(Store& store,
                                        const LedgerOptions& options,
-                                       bool format1) {
+                                       std::string_view format) {
+  const bool format1 = format == kOldestFormatVersion;
+  const bool upgrade = format != kFormatVersion;
   RecoveredState state;
   LEDGER_ASSIGN_OR_RETURN(state.head, ReadHeadRecord(store, nullptr));
   LEDGER_ASSIGN_OR_RETURN(state.latest_checkpoint,
@@ -208,7 +281,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
     }
     LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigests(*value));
   }
-  const bool full = options.open_check == OpenCheck::kFull || format1 ||
+  const bool full = options.open_check == OpenCheck::kFull || upgrade ||
                     options.rebuild_indexes ||
                     (options.open_check == OpenCheck::kAuto &&
                      state.head.size <= options.full_check_max_entries);
@@ -277,11 +350,23 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   state.tree = std::move(scan.tree);
   if (full) {
     state.keys = std::move(scan.keys);
-    LEDGER_ASSIGN_OR_RETURN(state.digests,
-                            CheckDerived(store, state.head.size, record,
-                                         scan.derived, &state.keys, options));
-    if (format1) {
-      rocksdb::WriteBatch batch;
+    rocksdb::WriteBatch batch;
+    std::optional<IndexDigests> from_entries = scan.derived;
+    std::optional<KeyUpgrade> keys_upgrade;
+    if (upgrade) {
+      // The old key records were just checked against the entries; the
+      // other families are checked below as usual.
+      LEDGER_ASSIGN_OR_RETURN(
+          keys_upgrade, UpgradeKeyRecords(store, state.keys, options, batch));
+      if (record.has_value()) record->keys = keys_upgrade->stored;
+      if (from_entries.has_value()) from_entries->keys = keys_upgrade->stored;
+    }
+    LEDGER_ASSIGN_OR_RETURN(
+        state.digests,
+        CheckDerived(store, state.head.size, record, from_entries, &state.keys,
+                     options, /*check_keys=*/!upgrade));
+    if (upgrade) {
+      state.digests.keys = keys_upgrade->written;
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
                 EncodeIndexDigests(state.digests));
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaFormatKey),
@@ -310,13 +395,14 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
       // Something differs: scan everything to say what.
       LedgerOptions full_options = options;
       full_options.open_check = OpenCheck::kFull;
-      return Recover(store, full_options, format1);
+      return Recover(store, full_options, format);
     }
     LEDGER_ASSIGN_OR_RETURN(state.keys, LoadKeys(store));
   }
   state.head.last_received_at_ns =
       std::max(state.head.last_received_at_ns, scan.last_received_at_ns);
   state.fully_checked = full;
+  state.erasures = std::move(scan.erasures);
   if (options.progress && state.head.size > 0) {
     options.progress(StrCat("verified ", full ? "all " : "", state.head.size,
                             " entries",
@@ -368,16 +454,15 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   }
   LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> format,
                           store->Get(Cf::kMeta, kMetaFormatKey));
-  if (format != std::string(kFormatVersion) &&
+  if (format != std::string(kFormatVersion) && format != "2" &&
       format != std::string(kOldestFormatVersion)) {
     return absl::FailedPreconditionError(
         StrCat("the database in ", dir, " has storage format '",
                format.value_or("(none)"), "'; this build reads formats ",
                kOldestFormatVersion, " to ", kFormatVersion));
   }
-  LEDGER_ASSIGN_OR_RETURN(
-      RecoveredState state,
-      Recover(*store, options, format == std::string(kOldestFormatVersion)));
+  LEDGER_ASSIGN_OR_RETURN(RecoveredState state,
+                          Recover(*store, options, *format));
   std::unique_ptr<Ledger> ledger(
       new Ledger(std::move(options), std::move(store)));
   ledger->fully_checked_ = state.fully_checked;
@@ -388,11 +473,60 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   im.last_received_at_ns = state.head.last_received_at_ns;
   im.digests = state.digests;
   const Head head{state.head.size, state.head.root, state.head.chain_hash};
-  MutexLock lock(&im.mu);
-  im.head = head;
-  im.written = head;
-  im.latest_checkpoint = std::move(state.latest_checkpoint);
+  {
+    MutexLock lock(&im.mu);
+    im.head = head;
+    im.written = head;
+    im.latest_checkpoint = std::move(state.latest_checkpoint);
+  }
+  // Before anything is served: no key a key.erased entry names is held.
+  LEDGER_RETURN_IF_ERROR(
+      ledger->EnforceErasures(state.erasures, state.fully_checked));
   return ledger;
+}
+
+absl::Status Ledger::EnforceErasures(std::vector<PayloadKeyErasure> found,
+                                     bool complete) const {
+  const auto warn = [&](std::string_view line) {
+    if (options_.warn) {
+      options_.warn(line);
+    } else if (options_.progress) {
+      options_.progress(line);
+    }
+  };
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> recorded,
+                          shred_->ListErasures());
+  absl::flat_hash_map<std::string, size_t> by_id;
+  for (size_t i = 0; i < found.size(); ++i) {
+    by_id[std::string(crypto::AsView(found[i].key_id))] = i;
+  }
+  for (const PayloadKeyErasure& r : recorded) {
+    auto it = by_id.find(std::string(crypto::AsView(r.key_id)));
+    if (it != by_id.end()) continue;
+    if (complete) {
+      // Every entry was read: no key.erased entry names this key. The key
+      // is gone all the same (it cannot be brought back), so say so and
+      // go on.
+      warn(StrCat("shred_keys records the erasure of payload key ",
+                  PayloadKeyIdHex(r.key_id), " (tenant '", r.tenant,
+                  "') by entry ", r.entry,
+                  ", but no key.erased entry of the ledger names it; it was "
+                  "written behind the ledger's back"));
+    }
+    found.push_back(r);
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> resurrected,
+                          shred_->EnforceErasures(found));
+  for (const PayloadKeyErasure& r : resurrected) {
+    warn(StrCat("payload key ", PayloadKeyIdHex(r.key_id), " of tenant '",
+                r.tenant, "' was erased by the key.erased entry ", r.entry,
+                " but was held again (restored from an older copy of the "
+                "database?); destroyed it again"));
+  }
+  if (!resurrected.empty()) {
+    LEDGER_RETURN_IF_ERROR(shred_->Purge());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Ledger::CheckDerivedDigests() const {
@@ -526,6 +660,16 @@ class CheckpointWalker : public RootVisitor {
 }  // namespace
 
 absl::Status Ledger::Scrub(const ScrubPace& pace) const {
+  LEDGER_ASSIGN_OR_RETURN(std::vector<PayloadKeyErasure> erasures,
+                          ScrubSnapshot(pace));
+  // With the snapshot released: it would pin the very key versions a purge
+  // must drop. (Not `complete`: erasures appended after the snapshot are
+  // recorded but were not scanned.)
+  return EnforceErasures(std::move(erasures), /*complete=*/false);
+}
+
+absl::StatusOr<std::vector<PayloadKeyErasure>> Ledger::ScrubSnapshot(
+    const ScrubPace& pace) const {
   Store::Snapshot snapshot(*store_);
   LEDGER_ASSIGN_OR_RETURN(HeadRecord head,
                           ReadHeadRecord(*store_, snapshot.get()));
@@ -567,7 +711,7 @@ absl::Status Ledger::Scrub(const ScrubPace& pace) const {
         "rebuild them from the entries with `ledger-node repair-indexes "
         "--data DIR`"));
   }
-  return absl::OkStatus();
+  return std::move(scan.erasures);
 }
 
 }  // namespace ledger

@@ -7,8 +7,8 @@ namespace ledger {
 
 const std::vector<std::string>& ColumnFamilyNames() {
   static const std::vector<std::string> kNames = {
-      "entries", "tree", "checkpoints",  "by_event_id",
-      "keys",    "meta", "subject_heads"};
+      "entries", "tree", "checkpoints",   "by_event_id",
+      "keys",    "meta", "subject_heads", "shred_keys"};
   return kNames;
 }
 

@@ -12,6 +12,10 @@
 //        append and checked on every start. A format-1 database is
 //        upgraded on open: its derived families are checked against the
 //        entries and the digests written.
+//   "3"  key records of version 2 (EncodeKeyInfo: producer, revocation
+//        index and reason, rotation). A format-1 or -2 database is
+//        upgraded on open with a full check: each key record must be the
+//        version-1 record of the key the entries define, and is rewritten.
 //
 // Column family        key                              value
 // entries              BE64(index)                      entry bytes (FORMAT.md
@@ -22,13 +26,23 @@
 // hash keys                 key id (32)                      EncodeKeyInfo
 // (key_registry.h) meta                 "head" HeadRecord
 //                      "origin"                         the origin
-//                      "format"                         "1" or "2"
+//                      "format"                         "1", "2" or "3"
 //                      "index_digest"                   IndexDigests
 // subject_heads        u8 link kind || tenant 0x00 id   BE64(last index)
+// shred_keys           "h"                              32-byte secret of
+//                                                       the subject hashes
+//                      's' || subject hash (32)         payload key id (16)
+//                      'k' || payload key id (16)       the key (shred_keys.h)
+//                      'e' || payload key id (16)       its erasure
 //
 // entries, tree and checkpoints are the record; by_event_id, subject_heads
 // and keys are derived from the entries and can be rebuilt from them. Every
-// append writes all families in one WriteBatch.
+// append writes all families in one WriteBatch. shred_keys holds secrets
+// that no entry holds (payload keys, ledger/shred_keys.h): it is neither
+// record nor derived and has no digest; an erasure ('e', and the key's 'k'
+// deleted) is written in the WriteBatch of its key.erased entry. A
+// database from before it gets the family, empty, when it is opened (the
+// storage format is unchanged).
 
 #include <cstdint>
 #include <optional>
@@ -52,6 +66,7 @@ enum class Cf : int {
   kKeys,
   kMeta,
   kSubjectHeads,
+  kShredKeys,
   kCount,
 };
 
@@ -59,7 +74,7 @@ enum class Cf : int {
 const std::vector<std::string>& ColumnFamilyNames();
 
 // The format this build writes, and the oldest it opens (and upgrades).
-inline constexpr std::string_view kFormatVersion = "2";
+inline constexpr std::string_view kFormatVersion = "3";
 inline constexpr std::string_view kOldestFormatVersion = "1";
 
 inline constexpr std::string_view kMetaHeadKey = "head";

@@ -153,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   for (size_t i = 0; i < names.size(); ++i) {
     const bool random =
         names[i] == "by_event_id" || names[i] == "subject_heads";
-    const bool point = random || names[i] == "keys";
+    const bool point = random || names[i] == "keys" || names[i] == "shred_keys";
     const size_t buffer = names[i] == "entries" ? (128 << 20) : (32 << 20);
     // Entries: one compression at every level. Their keys only grow, so a
     // flushed file never overlaps the files below it and RocksDB moves it

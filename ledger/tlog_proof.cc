@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "ledger/merkle.h"
+#include "ledger/tlog_proof_extra.h"
 
 namespace ledger {
 namespace {
@@ -114,7 +115,9 @@ absl::StatusOr<VerifiedTlogProof> VerifyTlogProof(
     const TlogProof& proof, absl::Span<const crypto::NoteVerifier> verifiers,
     std::optional<crypto::Hash> leaf_hash, std::string_view origin) {
   if (proof.extra.has_value()) {
-    const crypto::Hash extra_hash = crypto::HashLeaf(*proof.extra);
+    absl::StatusOr<ReceiptExtra> extra = DecodeReceiptExtra(*proof.extra);
+    if (!extra.ok()) return Annotate(extra.status(), "tlog-proof extra data");
+    const crypto::Hash extra_hash = crypto::HashLeaf(extra->entry);
     if (leaf_hash.has_value() && *leaf_hash != extra_hash) {
       return absl::DataLossError(StrCat("tlog-proof extra data hashes to leaf ",
                                         crypto::HexEncode(extra_hash),

@@ -2,7 +2,8 @@
 
 // C2SP tlog-proof@v1 (c2sp.org/tlog-proof): an offline-verifiable proof that
 // an entry is in a checkpointed tree. The ledger puts the entry bytes (the
-// bytes the leaf hash covers) in the `extra` line.
+// bytes the leaf hash covers), possibly with key evidence, in the `extra`
+// line (tlog_proof_extra.h).
 
 #include <cstdint>
 #include <optional>
@@ -40,12 +41,13 @@ struct VerifiedTlogProof {
 };
 
 // Verifies the checkpoint signature (OpenCheckpoint, whose errors are
-// returned) and the inclusion of `leaf_hash` (or, if absent,
-// HashLeaf(extra)) at `index`. When both are present HashLeaf(extra) must
-// equal `leaf_hash` (DataLoss otherwise), since the ledger's extra is the
-// entry. InvalidArgument if neither is available or the proof is malformed
-// (wrong length, index >= size), DataLoss if the proof does not lead to the
-// checkpoint root.
+// returned) and the inclusion of `leaf_hash` (or, if absent, the leaf hash
+// of the entry in `extra`: HashLeaf of its entry bytes, tlog_proof_extra.h) at
+// `index`. When both are present they must be equal (DataLoss otherwise).
+// Key evidence in `extra` is not checked here (tlog_proof_keys.h).
+// InvalidArgument if neither is available or the proof is malformed (wrong
+// length, index >= size), DataLoss if the proof does not lead to the checkpoint
+// root.
 absl::StatusOr<VerifiedTlogProof> VerifyTlogProof(
     const TlogProof& proof, absl::Span<const crypto::NoteVerifier> verifiers,
     std::optional<crypto::Hash> leaf_hash = std::nullopt,

@@ -1,5 +1,7 @@
 #include "node/admin_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 #include <utility>
 
@@ -11,7 +13,9 @@
 #include "ledger/key_registry.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/input_bounds.h"
 #include "node/ledger_events.h"
+#include "node/payloads.h"
 
 #ifndef LEDGER_NODE_VERSION
 #define LEDGER_NODE_VERSION "dev"
@@ -49,6 +53,7 @@ absl::StatusOr<v1::EntryRef> AdminService::AppendLedgerEvent(
 
 absl::StatusOr<v1::EntryRef> AdminService::Register(
     const Caller& caller, const v1::RegisterEmitterKeyRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckNoUnknownFields(request));
   absl::StatusOr<crypto::NoteVerifier> vkey =
       crypto::ParseVerifierKey(Trim(request.verifier_key()));
   if (!vkey.ok()) {
@@ -66,11 +71,18 @@ absl::StatusOr<v1::EntryRef> AdminService::Register(
         StrCat("tenant: \"", kLedgerTenant,
                "\" is reserved for the ledger's own keys"));
   }
+  if (request.producer().empty()) {
+    return absl::InvalidArgumentError(
+        "producer: required: the platform the key signs events for, as in "
+        "the events' producer field (e.g. \"label-studio\", which also "
+        "admits \"label-studio/1.13.1\")");
+  }
   KeyInfo info;
   info.public_key = vkey->key;
   info.key_id = KeyIdOf(vkey->key);
   info.name = vkey->name;
   info.tenant = request.tenant();
+  info.producer = request.producer();
   info.role = KeyRole::kEmitter;
   info.valid_from_ns = ctx_.clock->NowNs();
   if (request.has_valid_from()) {
@@ -101,6 +113,7 @@ absl::StatusOr<v1::EntryRef> AdminService::Register(
 
 absl::StatusOr<v1::EntryRef> AdminService::Revoke(
     const Caller& caller, const v1::RevokeEmitterKeyRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckNoUnknownFields(request));
   LEDGER_ASSIGN_OR_RETURN(
       crypto::Hash key_id,
       crypto::ToArray<crypto::kHashSize>(request.key_id(), "key_id"));
@@ -115,11 +128,147 @@ absl::StatusOr<v1::EntryRef> AdminService::Revoke(
                " is a node key; node keys are not revoked here"));
   }
   if (key->revoked_at_ns != 0) {
-    return absl::FailedPreconditionError(
-        StrCat("emitter key ", KeyIdLabel(key_id), " was already revoked at ",
-               key->revoked_at_ns, " ns"));
+    return absl::FailedPreconditionError(StrCat(
+        "emitter key ", KeyIdLabel(key_id), " was already revoked by ",
+        "entry ", key->revoked_index, " (at ", key->revoked_at_ns, " ns)"));
   }
   return AppendLedgerEvent(KeyRevokedEvent(*key, request.reason()), caller);
+}
+
+absl::StatusOr<v1::EraseSubjectResponse> AdminService::Erase(
+    const Caller& caller, const v1::EraseSubjectRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckNoUnknownFields(request));
+  LEDGER_RETURN_IF_ERROR(CheckEmitterTenant(request.tenant()));
+  LEDGER_RETURN_IF_ERROR(CheckDataSubject(request.data_subject()));
+  if (Trim(request.reason()).empty()) {
+    return absl::InvalidArgumentError(
+        "reason: required (it is recorded in the key.erased entry), e.g. the "
+        "erasure request's reference");
+  }
+  absl::StatusOr<PayloadKeyLookup> found =
+      ctx_.ledger->payload_keys().FindForSubject(request.tenant(),
+                                                 request.data_subject());
+  if (absl::IsNotFound(found.status())) {
+    return absl::NotFoundError(
+        StrCat("tenant '", request.tenant(),
+               "' has no payload key for this data subject: nothing of it is "
+               "encrypted in the ledger, so there is nothing to erase"));
+  }
+  LEDGER_RETURN_IF_ERROR(found.status());
+  if (found->erasure.has_value()) {
+    return absl::FailedPreconditionError(StrCat(
+        "the data subject's payload key ",
+        PayloadKeyIdHex(found->erasure->key_id),
+        " was already erased by the key.erased entry ", found->erasure->entry));
+  }
+  const PayloadKeyId key_id = found->key->key_id;
+  crypto::Wipe(found->key->key);
+  // The actor is the admin who asks, as authenticated. The event names
+  // the key, never the subject.
+  absl::StatusOr<v1::EntryRef> appended = AppendLedgerEvent(
+      KeyErasedEvent(request.tenant(), key_id, request.reason()), caller);
+  if (!appended.ok()) {
+    // The reason is the event's second attribute value.
+    std::string_view message = ToStd(appended.status().message());
+    constexpr std::string_view kReasonField = "attributes[1].value";
+    if (!message.starts_with(kReasonField)) return appended.status();
+    return absl::Status(appended.status().code(),
+                        StrCat("reason", message.substr(kReasonField.size())));
+  }
+  v1::EntryRef entry = *std::move(appended);
+  // The key died with the entry's write; now get its bytes out of
+  // RocksDB's files. A failure here leaves them in files that compaction
+  // will rewrite later: worth an operator's attention, but the erasure
+  // itself is done and recorded.
+  if (absl::Status s = ctx_.ledger->PurgeErasedKeys(); !s.ok()) {
+    spdlog::error(
+        "payload key {} is erased (entry {}) but purging it from the "
+        "database files failed: {}",
+        PayloadKeyIdHex(key_id), entry.index(), ToStd(s.message()));
+  }
+  v1::EraseSubjectResponse response;
+  *response.mutable_entry() = std::move(entry);
+  response.set_key_id(std::string(crypto::AsView(key_id)));
+  return response;
+}
+
+grpc::Status AdminService::EraseSubject(grpc::ServerContext* context,
+                                        const v1::EraseSubjectRequest* request,
+                                        v1::EraseSubjectResponse* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::EraseSubjectResponse> erased = Erase(*caller, *request);
+  if (!erased.ok()) return ToGrpcStatus(erased.status());
+  *response = *std::move(erased);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<v1::EntryRef> AdminService::Rotate(
+    const Caller& caller, const v1::RotateEmitterKeyRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckNoUnknownFields(request));
+  LEDGER_ASSIGN_OR_RETURN(
+      crypto::Hash key_id,
+      crypto::ToArray<crypto::kHashSize>(request.key_id(), "key_id"));
+  std::optional<KeyInfo> old_key = ctx_.ledger->keys().Find(key_id);
+  if (!old_key.has_value()) {
+    return absl::NotFoundError(
+        StrCat("key_id: emitter key ", KeyIdLabel(key_id),
+               " is not registered; register the new key with `ledgerctl "
+               "register-key` instead"));
+  }
+  if (old_key->role != KeyRole::kEmitter) {
+    return absl::FailedPreconditionError(StrCat(
+        "key_id: key ", KeyIdLabel(key_id), " is a ",
+        KeyRoleName(old_key->role), " key; only emitter keys are rotated"));
+  }
+  if (old_key->rotated_at != 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "key_id: emitter key ", KeyIdLabel(key_id),
+        " was already rotated out by entry ", old_key->rotated_at, " to key ",
+        KeyIdLabel(old_key->rotated_to), "; rotate that key instead"));
+  }
+  if (old_key->revoked_at_ns != 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "key_id: emitter key ", KeyIdLabel(key_id), " was revoked by entry ",
+        old_key->revoked_index,
+        "; a revoked key is not rotated: register a new key with `ledgerctl "
+        "register-key`"));
+  }
+  absl::StatusOr<crypto::NoteVerifier> vkey =
+      crypto::ParseVerifierKey(Trim(request.new_verifier_key()));
+  if (!vkey.ok()) {
+    return Annotate(vkey.status(),
+                    "new_verifier_key (expected name+keyid+base64, the .pub "
+                    "file of `ledgerctl keygen`)");
+  }
+  if (vkey->type != crypto::NoteSigType::kEd25519) {
+    return absl::InvalidArgumentError(StrCat(
+        "new_verifier_key: must be an Ed25519 key (type 0x01), got type 0x0",
+        static_cast<int>(vkey->type)));
+  }
+  KeyInfo new_key;
+  new_key.public_key = vkey->key;
+  new_key.key_id = KeyIdOf(vkey->key);
+  new_key.name = vkey->name;
+  if (std::optional<KeyInfo> existing =
+          ctx_.ledger->keys().Find(new_key.key_id);
+      existing.has_value()) {
+    return absl::AlreadyExistsError(
+        StrCat("new_verifier_key: key ", KeyIdLabel(new_key.key_id), " (",
+               existing->name, ") is already registered by entry ",
+               existing->registered_at, "; rotate to a freshly generated key"));
+  }
+  if (request.has_new_valid_until()) {
+    LEDGER_ASSIGN_OR_RETURN(
+        new_key.valid_until_ns,
+        TimestampToNs(request.new_valid_until(), "new_valid_until"));
+    if (new_key.valid_until_ns <= ctx_.clock->NowNs()) {
+      return absl::InvalidArgumentError(
+          "new_valid_until: must be in the future");
+    }
+  }
+  return AppendLedgerEvent(KeyRotatedEvent(*old_key, new_key, request.reason()),
+                           caller);
 }
 
 grpc::Status AdminService::RegisterEmitterKey(
@@ -144,6 +293,17 @@ grpc::Status AdminService::RevokeEmitterKey(
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::RotateEmitterKey(
+    grpc::ServerContext* context, const v1::RotateEmitterKeyRequest* request,
+    v1::EntryRef* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::EntryRef> ref = Rotate(*caller, *request);
+  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  *response = *std::move(ref);
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminService::ListKeys(grpc::ServerContext* context,
                                     const v1::ListKeysRequest*,
                                     v1::ListKeysResponse* response) {
@@ -155,7 +315,18 @@ grpc::Status AdminService::ListKeys(grpc::ServerContext* context,
     if (info.role == KeyRole::kEmitter && !caller->MaySee(info.tenant)) {
       continue;
     }
-    *response->add_keys() = KeyInfoToProto(info);
+    v1::KeyInfo* key = response->add_keys();
+    *key = KeyInfoToProto(info);
+    key->set_producer(info.producer);
+    key->set_revoked_index(info.revoked_index);
+    key->set_revoke_reason(info.revoke_reason);
+    key->set_rotated_at(info.rotated_at);
+    if (info.rotated_at != 0) {
+      key->set_rotated_to(std::string(crypto::AsView(info.rotated_to)));
+    }
+    if (info.rotated_from != crypto::Hash{}) {
+      key->set_rotated_from(std::string(crypto::AsView(info.rotated_from)));
+    }
   }
   return grpc::Status::OK;
 }

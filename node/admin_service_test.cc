@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
 #include "ledger/entry.h"
@@ -112,12 +113,15 @@ TEST_F(AdminServiceTest, BadRegistrationsAreRejectedWithoutAnEntry) {
          r.mutable_valid_until()->set_seconds(1'700'000'000);
        },
        grpc::INVALID_ARGUMENT, "valid_until: must be after valid_from"},
+      {"no producer", [](auto& r, const auto&) { r.clear_producer(); },
+       grpc::INVALID_ARGUMENT, "producer: required"},
   };
   const uint64_t before = LedgerSize();
   for (const Case& c : cases) {
     v1::RegisterEmitterKeyRequest request;
     request.set_verifier_key(other.vkey());
     request.set_tenant(kTenant);
+    request.set_producer("label-studio");
     if (c.code == grpc::OK) {  // the already-registered case
       request.set_verifier_key(emitter_.vkey());
     } else {
@@ -172,6 +176,7 @@ TEST_F(AdminServiceTest, ExpiredKeyCannotAppend) {
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(emitter_.vkey());
   request.set_tenant(kTenant);
+  request.set_producer("label-studio");
   request.mutable_valid_from()->set_seconds(1'600'000'000);
   request.mutable_valid_until()->set_seconds(1'600'000'100);
   v1::EntryRef ref;
@@ -179,6 +184,83 @@ TEST_F(AdminServiceTest, ExpiredKeyCannotAppend) {
   grpc::Status s = AppendAs(emitter_, 1);
   EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED);
   EXPECT_THAT(s.error_message(), HasSubstr("expired"));
+}
+
+TEST_F(AdminServiceTest, AKeySignsOnlyTheProducerItWasRegisteredFor) {
+  v1::RegisterEmitterKeyRequest request;
+  request.set_verifier_key(emitter_.vkey());
+  request.set_tenant(kTenant);
+  request.set_producer("cvat");
+  v1::EntryRef ref;
+  ASSERT_TRUE(Register(request, &ref).ok());
+  EXPECT_EQ(FindKey(emitter_.key_id()).producer(), "cvat");
+  grpc::Status s = AppendAs(emitter_, 1);  // producer label-studio/1.13.1
+  EXPECT_EQ(s.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("event.producer: emitter key"));
+  EXPECT_THAT(s.error_message(), HasSubstr(StrCat("entry ", ref.index())));
+}
+
+TEST_F(AdminServiceTest, RotationHandsOverAtTheRotationEntry) {
+  RegisterKey(emitter_);
+  ASSERT_TRUE(AppendAs(emitter_, 1).ok());
+  const uint64_t before = LedgerSize();
+  EmitterKeyPair next("labelstudio-2", 0x61);
+  v1::RotateEmitterKeyRequest request;
+  request.set_key_id(std::string(crypto::AsView(emitter_.key_id())));
+  request.set_new_verifier_key(next.vkey());
+  request.set_reason("yearly");
+  v1::EntryRef ref;
+  grpc::Status s = admin_->RotateEmitterKey(Context().get(), request, &ref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ref.index(), before);
+  EXPECT_EQ(LedgerSize(), before + 1);
+
+  v1::KeyInfo old_key = FindKey(emitter_.key_id());
+  EXPECT_EQ(old_key.rotated_at(), ref.index());
+  EXPECT_EQ(old_key.rotated_to(), crypto::AsView(next.key_id()));
+  v1::KeyInfo new_key = FindKey(next.key_id());
+  EXPECT_EQ(new_key.registered_at(), ref.index());
+  EXPECT_EQ(new_key.tenant(), kTenant);
+  EXPECT_EQ(new_key.producer(), "label-studio");
+  EXPECT_EQ(new_key.name(), "labelstudio-2");
+  EXPECT_EQ(new_key.rotated_from(), crypto::AsView(emitter_.key_id()));
+
+  s = AppendAs(emitter_, 2);
+  EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr(StrCat("rotated out by entry ", ref.index())));
+  EXPECT_TRUE(AppendAs(next, 3).ok());
+
+  // What cannot be rotated, and nothing is written for it.
+  const uint64_t size = LedgerSize();
+  EmitterKeyPair third("third", 0x71);
+  const auto rotate = [&](const std::string& key_id, const std::string& vkey) {
+    v1::RotateEmitterKeyRequest r;
+    r.set_key_id(key_id);
+    r.set_new_verifier_key(vkey);
+    v1::EntryRef out;
+    return admin_->RotateEmitterKey(Context().get(), r, &out);
+  };
+  s = rotate(std::string(crypto::AsView(emitter_.key_id())), third.vkey());
+  EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("already rotated out"));
+  s = rotate(std::string(32, 'x'), third.vkey());
+  EXPECT_EQ(s.error_code(), grpc::NOT_FOUND);
+  s = rotate(std::string(crypto::AsView(next.key_id())), emitter_.vkey());
+  EXPECT_EQ(s.error_code(), grpc::ALREADY_EXISTS);
+  s = rotate(std::string(crypto::AsView(next.key_id())), "x+y");
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("new_verifier_key"));
+  s = rotate(std::string(crypto::AsView(
+                 KeyIdOf(node_->identity().log_signer.key().public_key()))),
+             third.vkey());
+  EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(LedgerSize(), size);
+  // The old key's entries still verify: the whole ledger does on restart.
+  StopNode();
+  StartNode();
+  EXPECT_EQ(AppendAs(emitter_, 4).error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_TRUE(AppendAs(next, 5).ok());
 }
 
 TEST_F(AdminServiceTest, NodeInfoPublishesTheCheckpointKeys) {

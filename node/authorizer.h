@@ -23,11 +23,13 @@
 //
 //   method                                   emitter officer regul. admin node
 //   Ingest.Append, AppendBatch, AppendStream  own*     -       -      -     -
+//   Ingest.GetPayloadKey                      own*     -       -      -     -
 //   Proof.GetCheckpoint, GetConsistencyProof  yes     yes     yes    yes    -
 //   Proof.GetInclusionProof                    -      own*    yes     -     -
 //   Proof.GetReceipt                          own*    own*    yes     -     -
 //   Query.GetEntry, GetEntries                 -      own*    yes     -     -
 //   Admin.Register/Revoke/RotateEmitterKey     -       -       -     yes    -
+//   Admin.EraseSubject                         -       -       -     yes    -
 //   Admin.ListKeys                             -      own*    yes    yes    -
 //   Admin.GetNodeInfo, grpc.health.v1.Health  yes     yes     yes    yes   yes
 //   reflection (when enabled)                  -       -       -     yes    -

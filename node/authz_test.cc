@@ -256,6 +256,7 @@ class AuthzTest : public ::testing::Test {
     v1::RegisterEmitterKeyRequest request;
     request.set_verifier_key(key.vkey());
     request.set_tenant(tenant);
+    request.set_producer("label-studio");
     v1::EntryRef unused;
     return c.admin->RegisterEmitterKey(Context().get(), request,
                                        ref != nullptr ? ref : &unused);
@@ -322,6 +323,7 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Ingest.Append", {"emitter"}},
       {"Ingest.AppendBatch", {"emitter"}},
       {"Ingest.AppendStream", {"emitter"}},
+      {"Ingest.GetPayloadKey", {"emitter"}},
       {"Proof.GetCheckpoint", {"emitter", "officer", "regulator", "admin"}},
       {"Proof.GetConsistencyProof",
        {"emitter", "officer", "regulator", "admin"}},
@@ -331,6 +333,8 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Query.GetEntries", {"officer", "regulator"}},
       {"Admin.RegisterEmitterKey", {"admin"}},
       {"Admin.RevokeEmitterKey", {"admin"}},
+      {"Admin.EraseSubject", {"admin"}},
+      {"Admin.RotateEmitterKey", {"admin"}},
       {"Admin.ListKeys", {"officer", "regulator", "admin"}},
       {"Admin.GetNodeInfo",
        {"emitter", "officer", "regulator", "admin", "node"}},
@@ -385,6 +389,14 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
                                    {MakeEventProto(own_tenant(id), next_++)}));
          writer->WritesDone();
          return writer->Finish();
+       }},
+      {"Ingest.GetPayloadKey",
+       [&](Client& c, const Identity& id) {
+         v1::GetPayloadKeyRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_data_subject("user:matrix");
+         v1::PayloadKey r;
+         return c.ingest->GetPayloadKey(Context().get(), q, &r);
        }},
       {"Proof.GetCheckpoint",
        [&](Client& c, const Identity&) {
@@ -441,6 +453,25 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
          q.set_key_id(std::string(32, '\x07'));  // no such key
          v1::EntryRef r;
          return c.admin->RevokeEmitterKey(Context().get(), q, &r);
+       },
+       grpc::NOT_FOUND},
+      {"Admin.EraseSubject",
+       [&](Client& c, const Identity&) {
+         v1::EraseSubjectRequest q;
+         q.set_tenant(kAcme);
+         q.set_data_subject("user:never-seen");  // no payload key
+         q.set_reason("matrix");
+         v1::EraseSubjectResponse r;
+         return c.admin->EraseSubject(Context().get(), q, &r);
+       },
+       grpc::NOT_FOUND},
+      {"Admin.RotateEmitterKey",
+       [&](Client& c, const Identity&) {
+         v1::RotateEmitterKeyRequest q;
+         q.set_key_id(std::string(32, '\x07'));  // no such key
+         q.set_new_verifier_key(EmitterKeyPair("rotated", 0x7e).vkey());
+         v1::EntryRef r;
+         return c.admin->RotateEmitterKey(Context().get(), q, &r);
        },
        grpc::NOT_FOUND},
       {"Admin.ListKeys",
@@ -540,6 +571,7 @@ TEST_F(AuthzTlsTest, ClientsWithoutAValidCertificateAreRefusedAtTheHandshake) {
       v1::RegisterEmitterKeyRequest request;
       request.set_verifier_key(EmitterKeyPair("intruder", 0x66).vkey());
       request.set_tenant(kAcme);
+      request.set_producer("label-studio");
       v1::EntryRef ref;
       s = client.admin->RegisterEmitterKey(Context().get(), request, &ref);
       EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
@@ -720,28 +752,41 @@ TEST_F(AuthzTest, EmitterWritesOnlyItsOwnTenant) {
   EXPECT_EQ(node_->ledger().head().size, size + 1);
 }
 
-// The recorded requester is the certificate's identity, whatever the
-// request says: a client that still sends the removed requested_by field
-// (number 5) has it ignored.
+// The recorded requester is the certificate's identity. A client that
+// still sends the removed requested_by field (number 5) is told the node
+// does not know it, and nothing is written; sent without it, the
+// registration, a rotation and a revocation record their caller.
 TEST_F(AuthzTest, RequesterIsTheAuthenticatedIdentity) {
   EmitterKeyPair key("new-acme", 0x71);
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(key.vkey());
   request.set_tenant(kAcme);
+  request.set_producer("label-studio");
   request.GetReflection()->MutableUnknownFields(&request)->AddLengthDelimited(
       5, "mallory");
   v1::EntryRef ref;
+  const uint64_t size = node_->ledger().head().size;
   grpc::Status s =
       As("admin").admin->RegisterEmitterKey(Context().get(), request, &ref);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("unknown field 5"));
+  EXPECT_EQ(node_->ledger().head().size, size);
+  request.GetReflection()->MutableUnknownFields(&request)->Clear();
+  s = As("admin").admin->RegisterEmitterKey(Context().get(), request, &ref);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EmitterKeyPair successor("new-acme-2", 0x73);
+  v1::RotateEmitterKeyRequest rotate;
+  rotate.set_key_id(KeyIdBytes(key));
+  rotate.set_new_verifier_key(successor.vkey());
+  v1::EntryRef rotated;
+  s = As("admin").admin->RotateEmitterKey(Context().get(), rotate, &rotated);
   ASSERT_TRUE(s.ok()) << s.error_message();
   v1::RevokeEmitterKeyRequest revoke;
-  revoke.set_key_id(KeyIdBytes(key));
-  revoke.GetReflection()->MutableUnknownFields(&revoke)->AddLengthDelimited(
-      3, "mallory");
+  revoke.set_key_id(KeyIdBytes(successor));
   v1::EntryRef revoked;
   s = As("admin").admin->RevokeEmitterKey(Context().get(), revoke, &revoked);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  for (uint64_t index : {ref.index(), revoked.index()}) {
+  for (uint64_t index : {ref.index(), rotated.index(), revoked.index()}) {
     v1::GetEntryRequest q;
     q.set_index(index);
     v1::Entry entry;
@@ -751,6 +796,54 @@ TEST_F(AuthzTest, RequesterIsTheAuthenticatedIdentity) {
     EXPECT_EQ(entry.event().actor().role(), "admin");
     EXPECT_THAT(entry.entry_bytes(), Not(HasSubstr("mallory")));
   }
+}
+
+// Payload keys go to emitters of their own tenant only; only an admin
+// erases a data subject, and the key.erased entry's actor is the admin's
+// authenticated identity.
+TEST_F(AuthzTest, PayloadKeysAndErasureFollowRolesAndTenants) {
+  auto get_key = [](Client& c, const std::string& tenant, v1::PayloadKey* key) {
+    v1::GetPayloadKeyRequest q;
+    q.set_tenant(tenant);
+    q.set_data_subject("user:jane");
+    return c.ingest->GetPayloadKey(Context().get(), q, key);
+  };
+  v1::PayloadKey key;
+  grpc::Status s = get_key(As("emitter-acme"), kBeta, &key);
+  EXPECT_EQ(s.error_code(), grpc::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr(Id("emitter-acme").uri));
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant \"beta\""));
+  EXPECT_TRUE(key.key().empty());
+  s = get_key(As("emitter-beta"), kBeta, &key);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string key_id = key.key_id();
+
+  v1::EraseSubjectRequest erase;
+  erase.set_tenant(kBeta);
+  erase.set_data_subject("user:jane");
+  erase.set_reason("DSR-17");
+  v1::EraseSubjectResponse erased;
+  for (const char* label : {"emitter-beta", "officer-beta", "regulator"}) {
+    s = As(label).admin->EraseSubject(Context().get(), erase, &erased);
+    EXPECT_EQ(s.error_code(), grpc::PERMISSION_DENIED) << label;
+  }
+  // Not erased: the emitter gets the same key again.
+  v1::PayloadKey again;
+  ASSERT_TRUE(get_key(As("emitter-beta"), kBeta, &again).ok());
+  EXPECT_EQ(again.key_id(), key_id);
+
+  s = As("admin").admin->EraseSubject(Context().get(), erase, &erased);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(erased.key_id(), key_id);
+  v1::GetEntryRequest q;
+  q.set_index(erased.entry().index());
+  v1::Entry entry;
+  ASSERT_TRUE(As("regulator").query->GetEntry(Context().get(), q, &entry).ok());
+  EXPECT_EQ(entry.event().type(), "key.erased");
+  EXPECT_EQ(entry.event().actor().id(), Id("admin").uri);
+  EXPECT_EQ(entry.event().actor().role(), "admin");
+  s = get_key(As("emitter-beta"), kBeta, &again);
+  EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION) << s.error_message();
 }
 
 // An officer (or emitter) reads another tenant's entries, proofs,
@@ -837,6 +930,7 @@ TEST_F(AuthzTest, DenialsBecomeRateLimitedAccessDeniedEntries) {
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(EmitterKeyPair("rogue", 0x72).vkey());
   request.set_tenant(kBeta);
+  request.set_producer("label-studio");
   v1::EntryRef ref;
   grpc::Status s =
       As("emitter-acme")

@@ -13,6 +13,7 @@
 #include "node/convert.h"
 #include "node/grpc_status.h"
 #include "node/input_bounds.h"
+#include "node/payloads.h"
 
 namespace ledger::node {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 constexpr std::string_view kAppend = "/ledger.v1.Ingest/Append";
 constexpr std::string_view kAppendBatch = "/ledger.v1.Ingest/AppendBatch";
 constexpr std::string_view kAppendStream = "/ledger.v1.Ingest/AppendStream";
+constexpr std::string_view kGetPayloadKey = "/ledger.v1.Ingest/GetPayloadKey";
 
 // A single Append has one event: name it "event", not "events[0]".
 absl::Status ForSingleEvent(const absl::Status& status) {
@@ -64,12 +66,13 @@ absl::StatusOr<std::vector<Event>> ConvertEvents(
 absl::Status CheckPermissions(const KeyInfo& key,
                               const std::vector<Event>& events, int64_t now) {
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::Status s =
-        CheckSignerMayWrite(key, events[i].tenant, events[i].type, now);
+    absl::Status s = CheckSignerMayWrite(
+        key, SignedFields{events[i].tenant, events[i].type, events[i].producer},
+        kNextIndex, now);
     if (s.ok()) continue;
     if (absl::IsUnauthenticated(s)) return s;  // names the key
     const std::string_view m = ToStd(s.message());
-    const bool field = m.starts_with("tenant:") || m.starts_with("type:");
+    const bool field = StartsWithSignedField(m);
     return absl::Status(s.code(),
                         StrCat("events[", i, "]", field ? "." : ": ", m));
   }
@@ -129,7 +132,8 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
     return absl::UnauthenticatedError(
         StrCat("emitter key ", KeyIdLabel(*key_id),
                " is not registered; register it with `ledgerctl "
-               "register-key`"));
+               "register-key` (an admin: --pub KEY.pub --tenant T "
+               "--producer P)"));
   }
   absl::StatusOr<std::vector<Event>> events = ConvertEvents(protos);
   if (!events.ok()) return events.status();
@@ -153,7 +157,46 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
       !s.ok()) {
     return s;
   }
+  // Personal data only encrypted, under a key of the event's tenant that
+  // is not erased, bound to its event. (An event admitted here just before
+  // its key's key.erased entry is sequenced may land after it; its payload
+  // is then as unreadable as every other under that key.)
+  if (absl::Status s =
+          CheckPayloads(ctx_.ledger->payload_keys(), batch->events());
+      !s.ok()) {
+    return s;
+  }
   return batch;
+}
+
+grpc::Status IngestService::GetPayloadKey(
+    grpc::ServerContext* context, const v1::GetPayloadKeyRequest* request,
+    v1::PayloadKey* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) {
+    return ToGrpcStatus(absl::UnauthenticatedError(
+        "the client certificate is not in this node's access policy"));
+  }
+  // An emitter gets keys of its own tenant only (the key encrypts what it
+  // may write), before the tenant's form is even looked at.
+  if (!caller->MaySee(request->tenant())) {
+    return ToGrpcStatus(ctx_.authorizer->CheckTenant(
+        *caller, kGetPayloadKey, request->tenant(), "get payload keys"));
+  }
+  if (absl::Status s = CheckEmitterTenant(request->tenant()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckDataSubject(request->data_subject()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<PayloadKey> key = ctx_.ledger->payload_keys().GetOrCreate(
+      request->tenant(), request->data_subject(), ctx_.clock->NowNs());
+  if (!key.ok()) return ToGrpcStatus(key.status());
+  response->set_key_id(std::string(crypto::AsView(key->key_id)));
+  response->set_key(std::string(crypto::AsView(key->key)));
+  response->set_tenant(key->tenant);
+  crypto::Wipe(key->key);
+  return grpc::Status::OK;
 }
 
 grpc::ServerUnaryReactor* IngestService::Append(

@@ -46,13 +46,21 @@ class IngestService final
   grpc::ServerReadReactor<grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context,
       grpc::ByteBuffer* response) override;
+  // The data subject's payload key, created on first use (a synced write).
+  // InvalidArgument for a bad tenant or data_subject, FailedPrecondition
+  // naming the key.erased entry for an erased subject. Authorization: an
+  // emitter of request->tenant().
+  grpc::Status GetPayloadKey(grpc::ServerContext* context,
+                             const v1::GetPayloadKeyRequest* request,
+                             v1::PayloadKey* response) override;
 
  private:
   // Everything short of sequencing: the caller's tenant (an emitter
   // writes only its own: Authorizer::CheckTenant), shape, key lookup,
   // conversion, validation, signature, key validity, tenant and type
-  // permissions of the key. `caller` null: refused (a peer the policy does
-  // not know; Admit lets none through).
+  // permissions of the key, and encrypted payloads (node/payloads.h).
+  // `caller` null: refused (a peer the policy does not know; Admit lets
+  // none through).
   absl::StatusOr<ledger::VerifiedBatch> Verify(
       const Caller* caller, std::string_view method,
       const google::protobuf::RepeatedPtrField<v1::Event>& events,

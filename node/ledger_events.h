@@ -18,9 +18,9 @@ namespace ledger::node {
 // "annotation-ledger/<version>".
 std::string ProducerName();
 
-// Fills what KeyRegisteredEvent() / KeyRevokedEvent() leave to the caller:
-// a fresh v4 event_id, occurred_at = `now_ns`, the producer, and a service
-// actor {actor_id, actor_role}.
+// Fills what KeyRegisteredEvent() / KeyRotatedEvent() / KeyRevokedEvent()
+// leave to the caller: a fresh v4 event_id, occurred_at = `now_ns`, the
+// producer, and a service actor {actor_id, actor_role}.
 void StampLedgerEvent(int64_t now_ns, std::string_view actor_id,
                       std::string_view actor_role, Event* event);
 

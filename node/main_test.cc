@@ -155,6 +155,7 @@ class MainTest : public ::testing::Test {
       v1::RegisterEmitterKeyRequest request;
       request.set_verifier_key(emitter_.vkey());
       request.set_tenant(kTenant);
+      request.set_producer("label-studio");
       v1::EntryRef ref;
       grpc::Status s =
           admin->RegisterEmitterKey(Context().get(), request, &ref);

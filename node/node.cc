@@ -154,6 +154,9 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   options.progress = [](std::string_view line) {
     spdlog::info("ledger: {}", line);
   };
+  options.warn = [](std::string_view line) {
+    spdlog::warn("ledger: {}", line);
+  };
   spdlog::info("opening and verifying the ledger in {}", layout.db);
   LEDGER_ASSIGN_OR_RETURN(ledger_, ledger::Ledger::Open(layout.db, options));
   if (legacy_guard) LEDGER_RETURN_IF_ERROR(AdoptLegacyGuard(layout));

@@ -46,6 +46,7 @@ class NodeFaultTest : public ::testing::Test {
     v1::RegisterEmitterKeyRequest request;
     request.set_verifier_key(emitter_.vkey());
     request.set_tenant(kTenant);
+    request.set_producer("label-studio");
     v1::EntryRef ref;
     grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
     ASSERT_TRUE(s.ok()) << s.error_message();

@@ -208,6 +208,7 @@ v1::EntryRef NodeFixture::RegisterKey(const EmitterKeyPair& key,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(key.vkey());
   request.set_tenant(tenant);
+  request.set_producer("label-studio");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
   EXPECT_TRUE(s.ok()) << s.error_message();

@@ -11,7 +11,9 @@
 #include "crypto/rfc6962.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
+#include "ledger/key_registry.h"
 #include "ledger/tlog_proof.h"
+#include "ledger/tlog_proof_extra.h"
 #include "node/grpc_status.h"
 
 namespace ledger::node {
@@ -336,9 +338,71 @@ absl::Status ProofService::Receipt(grpc::ServerContext* context,
   AddHashes(*proof, inclusion->mutable_hashes());
   *inclusion->mutable_checkpoint() = *cp;
   *response->mutable_checkpoint() = *std::move(cp);
+  ledger::ReceiptExtra extra{*entry, {}};
+  if (req.key_evidence()) {
+    absl::StatusOr<std::vector<ledger::ProvenEntry>> key_entries =
+        KeyEntries(*entry, checkpoint->size);
+    if (!key_entries.ok()) return key_entries.status();
+    extra.key_entries = *std::move(key_entries);
+  }
   response->set_tlog_proof(ledger::FormatTlogProof(
-      ledger::TlogProof{*entry, *index, *std::move(proof), checkpoint->note}));
+      ledger::TlogProof{ledger::EncodeReceiptExtra(extra), *index,
+                        *std::move(proof), checkpoint->note}));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ledger::ProvenEntry>> ProofService::KeyEntries(
+    const std::string& entry_bytes, uint64_t size) const {
+  absl::StatusOr<ledger::Entry> entry = ledger::DecodeEntry(entry_bytes);
+  if (!entry.ok()) return entry.status();
+  std::optional<ledger::KeyInfo> key =
+      ctx_.ledger->keys().Find(entry->emitter.key_id);
+  // Entries signed by a node key are checked against the log's key itself.
+  if (!key.has_value() || key->role != ledger::KeyRole::kEmitter) {
+    return std::vector<ledger::ProvenEntry>();
+  }
+  // The lineage: the key's registration and, back along its rotations,
+  // each predecessor's; then the key's own end, if the checkpoint covers it.
+  std::vector<uint64_t> indexes;
+  ledger::KeyInfo cur = *key;
+  indexes.push_back(cur.registered_at);
+  while (cur.rotated_from != crypto::Hash{}) {
+    if (indexes.size() >= ledger::kMaxKeyEntries - 2) {
+      return absl::FailedPreconditionError(
+          StrCat("emitter key ", ledger::KeyIdLabel(key->key_id),
+                 " descends from more than ", ledger::kMaxKeyEntries - 2,
+                 " rotations; a receipt cannot carry its key evidence"));
+    }
+    std::optional<ledger::KeyInfo> prev =
+        ctx_.ledger->keys().Find(cur.rotated_from);
+    if (!prev.has_value()) {
+      return absl::DataLossError(
+          StrCat("the key registry has no record of key ",
+                 ledger::KeyIdLabel(cur.rotated_from), ", which key ",
+                 ledger::KeyIdLabel(cur.key_id), " replaced"));
+    }
+    cur = *std::move(prev);
+    indexes.push_back(cur.registered_at);
+  }
+  for (uint64_t end : {key->rotated_at, key->revoked_index}) {
+    if (end != 0 && end < size) indexes.push_back(end);
+  }
+  std::sort(indexes.begin(), indexes.end());
+  indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+  std::vector<ledger::ProvenEntry> out;
+  for (uint64_t i : indexes) {
+    ledger::ProvenEntry p;
+    p.index = i;
+    absl::StatusOr<std::string> bytes = ctx_.ledger->GetEntry(i);
+    if (!bytes.ok()) return bytes.status();
+    p.entry = *std::move(bytes);
+    absl::StatusOr<std::vector<crypto::Hash>> proof =
+        ctx_.ledger->InclusionProof(i, size);
+    if (!proof.ok()) return proof.status();
+    p.proof = *std::move(proof);
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 grpc::Status ProofService::GetReceipt(grpc::ServerContext* context,

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/sync.h"
+#include "ledger/tlog_proof_extra.h"
 #include "ledger/v1/proof.grpc.pb.h"
 #include "node/service_context.h"
 
@@ -69,6 +70,11 @@ class ProofService final
   absl::Status Receipt(grpc::ServerContext* context,
                        const v1::GetReceiptRequest& request,
                        v1::Receipt* response);
+  // The key entries of the emitter key that signed `entry_bytes`, proven
+  // in the tree of `size` (ledger/FORMAT.md section 10.5); empty for an
+  // entry signed by a node key.
+  absl::StatusOr<std::vector<ledger::ProvenEntry>> KeyEntries(
+      const std::string& entry_bytes, uint64_t size) const;
   // The caller's tenant check for entry `index` (CheckEntryAccess).
   absl::Status CheckAccess(const grpc::ServerContextBase& context,
                            std::string_view method, uint64_t index,

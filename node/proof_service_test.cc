@@ -14,6 +14,8 @@
 #include "ledger/entry.h"
 #include "ledger/merkle.h"
 #include "ledger/tlog_proof.h"
+#include "ledger/tlog_proof_extra.h"
+#include "ledger/tlog_proof_keys.h"
 #include "node/node_testing.h"
 
 namespace ledger::node {
@@ -123,6 +125,81 @@ TEST_F(ProofServiceTest, ReceiptVerifiesOfflineWithTheNodeKeys) {
                 .status()
                 .code(),
             absl::StatusCode::kDataLoss);
+}
+
+// FORMAT.md 10.5: with key_evidence the receipt carries the signing key's
+// registration (and rotation), proven in the same checkpoint; a verifier
+// holding only the log's keys learns the key's tenant and producer.
+TEST_F(ProofServiceTest, ReceiptWithKeyEvidenceProvesTheKeysRegistration) {
+  const uint64_t registered = LedgerSize() - 1;  // RegisterKey in SetUp
+  std::vector<v1::EntryRef> refs = AppendEvents(1, 2);
+  const auto receipt_of = [&](uint64_t index) {
+    v1::GetReceiptRequest request;
+    request.set_index(index);
+    request.set_key_evidence(true);
+    v1::Receipt receipt;
+    grpc::Status s = proof_->GetReceipt(Context().get(), request, &receipt);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return receipt;
+  };
+  const auto evidence_of =
+      [&](const v1::Receipt& receipt) -> absl::StatusOr<ledger::KeyEvidence> {
+    absl::StatusOr<ledger::TlogProof> tlog =
+        ledger::ParseTlogProof(receipt.tlog_proof());
+    if (!tlog.ok()) return tlog.status();
+    absl::StatusOr<ledger::VerifiedTlogProof> proven =
+        ledger::VerifyTlogProof(*tlog, verifiers_, std::nullopt, origin_);
+    if (!proven.ok()) return proven.status();
+    absl::StatusOr<ledger::ReceiptExtra> extra =
+        ledger::DecodeReceiptExtra(*tlog->extra);
+    if (!extra.ok()) return extra.status();
+    EXPECT_EQ(extra->entry, receipt.entry());
+    absl::StatusOr<ledger::Entry> entry = ledger::DecodeEntry(extra->entry);
+    if (!entry.ok()) return entry.status();
+    absl::StatusOr<ledger::Event> event =
+        ledger::DecodeEvent(entry->event_bytes);
+    if (!event.ok()) return event.status();
+    return ledger::VerifyKeyEvidence(*extra, proven->checkpoint.checkpoint,
+                                     *entry, *event, verifiers_);
+  };
+  const v1::Receipt first = receipt_of(refs[0].index());
+  absl::StatusOr<ledger::KeyEvidence> evidence = evidence_of(first);
+  ASSERT_TRUE(evidence.ok()) << evidence.status();
+  EXPECT_EQ(evidence->key.key_id, emitter_.key_id());
+  EXPECT_EQ(evidence->key.registered_at, registered);
+  EXPECT_EQ(evidence->key.tenant, kTenant);
+  EXPECT_EQ(evidence->key.producer, "label-studio");
+  EXPECT_EQ(evidence->registered_by_type, "key.registered");
+  EXPECT_EQ(evidence->key_entries, 1u);
+
+  // After a rotation: the new key's receipt carries both entries, the old
+  // entry's receipt (its checkpoint predates the rotation) is unchanged.
+  testing::EmitterKeyPair next("labelstudio-2", 0x61);
+  v1::RotateEmitterKeyRequest rotate;
+  rotate.set_key_id(std::string(crypto::AsView(emitter_.key_id())));
+  rotate.set_new_verifier_key(next.vkey());
+  v1::EntryRef rotated;
+  grpc::Status s = admin_->RotateEmitterKey(Context().get(), rotate, &rotated);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::AppendBatchResponse appended;
+  s = ingest_->AppendBatch(Context().get(),
+                           SignedBatch(next.key, {MakeEventProto(kTenant, 10)}),
+                           &appended);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  absl::StatusOr<ledger::KeyEvidence> by_new =
+      evidence_of(receipt_of(appended.entries(0).index()));
+  ASSERT_TRUE(by_new.ok()) << by_new.status();
+  EXPECT_EQ(by_new->key.key_id, next.key_id());
+  EXPECT_EQ(by_new->key.registered_at, rotated.index());
+  EXPECT_EQ(by_new->key.rotated_from, emitter_.key_id());
+  EXPECT_EQ(by_new->key_entries, 2u);
+  EXPECT_EQ(receipt_of(refs[0].index()).tlog_proof(), first.tlog_proof());
+
+  // An entry the node signed (the registration) carries no evidence.
+  absl::StatusOr<ledger::TlogProof> node_signed =
+      ledger::ParseTlogProof(receipt_of(registered).tlog_proof());
+  ASSERT_TRUE(node_signed.ok());
+  EXPECT_EQ(node_signed->extra, *node_->ledger().GetEntry(registered));
 }
 
 TEST_F(ProofServiceTest, ReceiptByEventKey) {

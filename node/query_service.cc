@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/payloads.h"
 #include "node/proof_service.h"
 
 namespace ledger::node {
@@ -43,6 +44,10 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext* context,
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  // Who may read an entry may read its plaintext (an officer of its tenant,
+  // a regulator: node/authorizer.cc).
+  FillPayloadView(ctx_.ledger->payload_keys(), /*may_read_plaintext=*/true,
+                  &*entry);
   *response = *std::move(entry);
   return grpc::Status::OK;
 }
@@ -84,6 +89,8 @@ grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
       // A caller limited to its tenants sees only their entries; the
       // others in the range are skipped, not refused.
       if (!caller->MaySee(entry->event().tenant())) continue;
+      FillPayloadView(ctx_.ledger->payload_keys(),
+                      /*may_read_plaintext=*/true, &*entry);
       if (!writer->Write(*entry)) {
         return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
       }

@@ -124,7 +124,7 @@ fi
 if [ ! -f "$DATA/emitter/demo.registered" ]; then
   # ALREADY_EXISTS: registered by an earlier start that left no marker.
   if out="$("$CTL" "${ADMIN[@]}" register-key --pub "$DATA/emitter/demo.pub" \
-             --tenant demo 2>&1)" || grep -q "ALREADY_EXISTS" <<<"$out"; then
+             --tenant demo --producer label-studio 2>&1)" || grep -q "ALREADY_EXISTS" <<<"$out"; then
     printf '%s\n' "$out" > "$DATA/emitter/demo.registered"
   else
     echo "start.sh: registering the demo emitter key failed: $out" >&2
@@ -140,13 +140,15 @@ The annotation ledger is running WITHOUT TLS (--insecure-plaintext): anyone
 who can reach $LISTEN may read and write everything. Local experiments only.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
   data           $DATA/node
-  emitter key    $DATA/emitter/demo.key  (tenant "demo", registered)
+  emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
   log keys       $DATA/log.vkeys          (for offline verification)
 
 Try next (every ledgerctl network command needs --insecure-plaintext):
-  $CTL gen-events --count 1000 --tenant demo > events.jsonl
+  $CTL gen-events --count 1000 --tenant demo --producer label-studio/1.13.1 > events.jsonl
   $CTL --insecure-plaintext --server $LISTEN append --emitter-key $DATA/emitter --file events.jsonl | tail -n 3
   $CTL --insecure-plaintext --server $LISTEN checkpoint
+  $CTL --insecure-plaintext --server $LISTEN prove --index 5 --out entry5.tlog-proof
+  $VERIFY proof entry5.tlog-proof --keys $DATA/log.vkeys --emitter-keys $DATA/emitter/demo.pub
 
 Stop it with: $STOP
 EOT
@@ -162,13 +164,13 @@ The annotation ledger is running over mutual TLS with roles.
   access policy  $TLS/access-policy.toml
   profiles       $TLS/{admin,regulator,emitter,officer}.profile
                  (emitter and officer: tenant "demo")
-  emitter key    $DATA/emitter/demo.key  (signs events of tenant "demo", registered)
+  emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
   log keys       $DATA/log.vkeys          (for offline verification)
 
 ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
 --profile FILE). Try next:
   export LEDGER_PROFILE=$TLS/emitter.profile
-  $CTL gen-events --count 1000 --tenant demo > events.jsonl
+  $CTL gen-events --count 1000 --tenant demo --producer label-studio/1.13.1 > events.jsonl
   $CTL append --emitter-key $DATA/emitter --file events.jsonl | tail -n 3
 
   export LEDGER_PROFILE=$TLS/regulator.profile

@@ -65,6 +65,18 @@ class SingleNodeE2ETest : public ::testing::Test {
     return r->out;
   }
 
+  // Runs ledgerctl with --server (plaintext, as the node serves) and returns
+  // whatever happened.
+  RunResult CtlResult(std::vector<std::string> args) {
+    args.insert(args.begin(), BinaryPath("tools/ledgerctl/ledgerctl"));
+    args.push_back("--server");
+    args.push_back(server_);
+    args.push_back("--insecure-plaintext");
+    absl::StatusOr<RunResult> r = ledger::testing::Run(args, seconds(120));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult{};
+  }
+
   RunResult Verify(std::vector<std::string> args) {
     args.insert(args.begin(), BinaryPath("tools/ledger-verify/ledger-verify"));
     absl::StatusOr<RunResult> r = ledger::testing::Run(args, seconds(60));
@@ -100,11 +112,11 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
   std::filesystem::create_directories(keys);
   Ctl({"keygen", "--name", "e2e-emitter", "--out", keys}, false);
   Ctl({"register-key", "--pub", keys + "/e2e-emitter.pub", "--tenant",
-       "acme-ai"});
+       "acme-ai", "--producer", "e2e-platform"});
 
   const std::string events = dir_ + "/events.jsonl";
   WriteFile(events, Ctl({"gen-events", "--count", "1000", "--tenant", "acme-ai",
-                         "--seed", "7"},
+                         "--seed", "7", "--producer", "e2e-platform/1.0"},
                         false));
   std::string out = Ctl({"append", "--emitter-key", keys, "--file", events});
   std::set<uint64_t> indexes;
@@ -158,7 +170,7 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
 
   // More entries, a second checkpoint, and consistency between the two.
   WriteFile(events, Ctl({"gen-events", "--count", "100", "--tenant", "acme-ai",
-                         "--seed", "8"},
+                         "--seed", "8", "--producer", "e2e-platform/1.0"},
                         false));
   Ctl({"append", "--emitter-key", keys, "--file", events});
   Json cp2 = WaitForCheckpoint(size1 + 100);
@@ -184,6 +196,113 @@ TEST_F(SingleNodeE2ETest, AppendProveVerifyRestart) {
   Json after = Json::parse(Ctl({"checkpoint", "--json"}));
   EXPECT_EQ(after["size"].get<uint64_t>(), size2);
   EXPECT_EQ(after["root_hash"], cp2["root_hash"]);
+}
+
+// Key lifecycle with the real tools: register for a producer, rotate,
+// revoke; receipts with key evidence verify with the log's keys alone, for
+// entries of the old key and of the new one, and not once tampered with;
+// the stopped node's whole ledger verifies.
+TEST_F(SingleNodeE2ETest, KeyRotationRevocationAndKeyEvidence) {
+  ASSERT_NO_FATAL_FAILURE(StartNode());
+  const std::string keys1 = dir_ + "/keys1";
+  const std::string keys2 = dir_ + "/keys2";
+  const Json k1 = Json::parse(
+      Ctl({"keygen", "--name", "platform-1", "--out", keys1}, false));
+  Ctl({"keygen", "--name", "platform-2", "--out", keys2}, false);
+  Ctl({"register-key", "--pub", keys1 + "/platform-1.pub", "--tenant",
+       "acme-ai", "--producer", "e2e-platform"});
+  const std::string events = dir_ + "/events.jsonl";
+  const auto gen = [&](int seed, const std::string& producer) {
+    WriteFile(events, Ctl({"gen-events", "--count", "20", "--tenant", "acme-ai",
+                           "--seed", StrCat(seed), "--producer", producer},
+                          false));
+  };
+  gen(1, "e2e-platform/1.0");
+  std::string out = Ctl({"append", "--emitter-key", keys1, "--file", events});
+  const uint64_t old_entry =
+      Json::parse(out.substr(0, out.find('\n')))["index"].get<uint64_t>();
+  // Another producer's events are refused for this key.
+  gen(2, "other-platform/1.0");
+  RunResult refused =
+      CtlResult({"append", "--emitter-key", keys1, "--file", events});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("PERMISSION_DENIED"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("producer"), std::string::npos) << refused.err;
+
+  const Json rotated = Json::parse(
+      Ctl({"keys", "rotate", "--key-id", k1["key_id"].get<std::string>(),
+           "--pub", keys2 + "/platform-2.pub", "--reason", "yearly"}));
+  const uint64_t rotation = rotated["index"].get<uint64_t>();
+  gen(3, "e2e-platform/1.1");
+  refused = CtlResult({"append", "--emitter-key", keys1, "--file", events});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find(StrCat("rotated out by entry ", rotation)),
+            std::string::npos)
+      << refused.err;
+  out = Ctl({"append", "--emitter-key", keys2, "--file", events});
+  const uint64_t new_entry =
+      Json::parse(out.substr(0, out.find('\n')))["index"].get<uint64_t>();
+  EXPECT_GT(new_entry, rotation);
+
+  const std::string vkeys = dir_ + "/log.vkeys";
+  WriteFile(vkeys, Ctl({"keys", "--note"}));
+  WaitForCheckpoint(new_entry + 1);
+  for (const uint64_t index : {old_entry, new_entry}) {
+    const std::string proof = StrCat(dir_, "/key", index, ".tlog-proof");
+    Ctl({"prove", "--index", StrCat(index), "--key-evidence", "--out", proof});
+    RunResult r = Verify({"proof", proof, "--keys", vkeys});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("  key_tenant: acme-ai\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  key_producer: e2e-platform\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  emitter_signature: verified (key from its "
+                         "registration)\n"),
+              std::string::npos)
+        << r.out;
+    if (index == new_entry) {
+      EXPECT_NE(r.out.find(StrCat("  key_registered_by_entry: ", rotation)),
+                std::string::npos)
+          << r.out;
+      // Tampering with the extra data (here: the base64 of its last key
+      // entry) makes the receipt INVALID.
+      std::ifstream in(proof);
+      std::string text(std::istreambuf_iterator<char>(in), {});
+      const size_t extra_end = text.find('\n');
+      const size_t at = text.find('\n', extra_end + 1) - 10;
+      text[at] = text[at] == 'A' ? 'B' : 'A';
+      WriteFile(proof + ".bad", text);
+      RunResult bad = Verify({"proof", proof + ".bad", "--keys", vkeys});
+      EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+    }
+  }
+
+  // Revocation: the new key signs nothing after it either.
+  const Json keys_listed = Json::parse(Ctl({"list-keys"}));
+  std::string k2_id;
+  for (const Json& k : keys_listed["keys"]) {
+    if (k["name"] == "platform-2") k2_id = k["key_id"].get<std::string>();
+  }
+  ASSERT_FALSE(k2_id.empty()) << keys_listed;
+  Ctl({"revoke-key", "--key-id", k2_id, "--reason", "laptop stolen"});
+  gen(4, "e2e-platform/1.1");
+  refused = CtlResult({"append", "--emitter-key", keys2, "--file", events});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("UNAUTHENTICATED"), std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("laptop stolen"), std::string::npos)
+      << refused.err;
+
+  // The stopped node's whole ledger, before and after the key changes,
+  // verifies.
+  absl::StatusOr<int> stopped = node_->Stop(SIGTERM, seconds(60));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  absl::StatusOr<RunResult> verified = ledger::testing::Run(
+      {BinaryPath("node/ledger-node"), "verify", "--data", dir_ + "/node"},
+      seconds(120));
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->exit_code, 0) << verified->out << verified->err;
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ absl::StatusOr<v1::EntryRef> LedgerClient::RegisterEmitterKey(
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(emitter.vkey());
   request.set_tenant(tenant);
+  request.set_producer("label-studio");
   v1::EntryRef ref;
   grpc::Status s = admin_->RegisterEmitterKey(Context().get(), request, &ref);
   if (!s.ok()) return FromGrpc(s);

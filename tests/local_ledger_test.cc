@@ -93,7 +93,8 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
 
   // The emitter appends events of its tenant with the registered key.
   const std::string events = dir_ + "/events.jsonl";
-  RunResult gen = Ctl("", {"gen-events", "--count", "20", "--tenant", "demo"});
+  RunResult gen = Ctl("", {"gen-events", "--count", "20", "--tenant", "demo",
+                           "--producer", "label-studio/1.13.1"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   std::ofstream(events) << gen.out;
   RunResult append =
@@ -117,7 +118,7 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
       << denied.err;
   denied = Ctl(Profile("officer"),
                {"register-key", "--pub", data_ + "/emitter/demo.pub",
-                "--tenant", "demo"});
+                "--tenant", "demo", "--producer", "label-studio/1.13.1"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos)
       << denied.err;

@@ -128,6 +128,7 @@ TEST_F(RequestMemoryTest, NearLimitRequestsFromManyClientsStayWithinTheBound) {
     v1::RegisterEmitterKeyRequest request;
     request.set_verifier_key(emitter.vkey());
     request.set_tenant("acme");
+    request.set_producer("label-studio");  // TestEvent's producer
     v1::EntryRef ref;
     grpc::ClientContext context;
     grpc::Status s = v1::Admin::NewStub(NewChannel())

@@ -264,6 +264,10 @@ absl::StatusOr<FloodResult> RunFlood(NodeProcess& node,
   WorkloadOptions workload;
   workload.events = options.pool_events;
   workload.batch_size = options.batch_size;
+  absl::StatusOr<PayloadSeal> seal =
+      node.GetPayloadKey(workload.tenant, "bench-subject");
+  if (!seal.ok()) return seal.status();
+  workload.payload_seal = *seal;
   absl::StatusOr<std::vector<SignedBatch>> batches =
       BuildWorkload(workload, key);
   if (!batches.ok()) return batches.status();

@@ -117,6 +117,7 @@ absl::StatusOr<json> RunGrowth(
     w.seed = env.seed;
     w.events = warmup;
     w.batch_size = options.batch_size;
+    w.payload_seal = node->payload_seal();
     LEDGER_ASSIGN_OR_RETURN(std::vector<SignedBatch> batches,
                             BuildWorkload(w, node->emitter().key()));
     LoadResult r =
@@ -143,6 +144,7 @@ absl::StatusOr<json> RunGrowth(
       w.first_event = sent;
       w.events = chunk;
       w.batch_size = options.batch_size;
+      w.payload_seal = node->payload_seal();
       LEDGER_ASSIGN_OR_RETURN(std::vector<SignedBatch> batches,
                               BuildWorkload(w, node->emitter().key()));
       std::vector<Message> all = ToMessages(batches);

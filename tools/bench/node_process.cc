@@ -15,6 +15,7 @@
 #include "base/strings.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
+#include "ledger/v1/ingest.grpc.pb.h"
 
 namespace ledger::bench {
 namespace {
@@ -121,12 +122,33 @@ absl::Status NodeProcess::RegisterEmitterKey(const crypto::NoteSigner& emitter,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(crypto::FormatVerifierKey(emitter.verifier()));
   request.set_tenant(tenant);
+  request.set_producer("label-studio");  // workload.cc's events
   v1::EntryRef ref;
   grpc::ClientContext ctx;
   SetDeadline(ctx, 30);
   ctx.set_wait_for_ready(true);
   return FromGrpc(stub->RegisterEmitterKey(&ctx, request, &ref),
                   "RegisterEmitterKey");
+}
+
+absl::StatusOr<PayloadSeal> NodeProcess::GetPayloadKey(
+    const std::string& tenant, const std::string& subject) {
+  // Payload keys are an emitter's to fetch (of its own tenant).
+  auto stub = v1::Ingest::NewStub(client_tls::CreateChannel(emitter_));
+  v1::GetPayloadKeyRequest request;
+  request.set_tenant(tenant);
+  request.set_data_subject(subject);
+  v1::PayloadKey key;
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, 30);
+  LEDGER_RETURN_IF_ERROR(
+      FromGrpc(stub->GetPayloadKey(&ctx, request, &key), "GetPayloadKey"));
+  PayloadSeal seal;
+  LEDGER_ASSIGN_OR_RETURN(
+      seal.key_id, crypto::ToArray<kPayloadKeyIdSize>(key.key_id(), "key_id"));
+  LEDGER_ASSIGN_OR_RETURN(
+      seal.key, crypto::ToArray<crypto::kAeadKeySize>(key.key(), "key"));
+  return seal;
 }
 
 absl::StatusOr<std::vector<v1::KeyInfo>> NodeProcess::ListKeys() {

@@ -20,6 +20,7 @@
 #include "crypto/note.h"
 #include "ledger/v1/admin.grpc.pb.h"
 #include "ledger/v1/proof.grpc.pb.h"
+#include "tools/bench/workload.h"
 #include "tools/common/client_tls.h"
 #include "tools/common/subprocess.h"
 
@@ -73,6 +74,9 @@ class NodeProcess {
   // Registers `emitter` (an Ed25519 note signer) for `tenant`.
   absl::Status RegisterEmitterKey(const crypto::NoteSigner& emitter,
                                   const std::string& tenant);
+  // The payload key of `subject` of `tenant` (Ingest.GetPayloadKey).
+  absl::StatusOr<PayloadSeal> GetPayloadKey(const std::string& tenant,
+                                            const std::string& subject);
   // Every registered key (node and emitters).
   absl::StatusOr<std::vector<v1::KeyInfo>> ListKeys();
   absl::StatusOr<v1::NodeInfo> GetNodeInfo();

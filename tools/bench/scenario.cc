@@ -17,9 +17,11 @@ namespace {
 
 using nlohmann::json;
 
-WorkloadOptions WorkloadFor(const IngestSpec& spec, uint64_t seed,
-                            uint64_t first_event, uint64_t events) {
+WorkloadOptions WorkloadFor(const IngestSpec& spec, const BenchNode& node,
+                            uint64_t seed, uint64_t first_event,
+                            uint64_t events) {
   WorkloadOptions w;
+  w.payload_seal = node.payload_seal();
   w.tenant = kTenant;
   w.seed = seed;
   w.first_event = first_event;
@@ -74,6 +76,8 @@ absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
   if (!node.ok()) return node.status();
   bn->node_ = *std::move(node);
   LEDGER_RETURN_IF_ERROR(bn->node_->RegisterEmitterKey(bn->emitter_, kTenant));
+  LEDGER_ASSIGN_OR_RETURN(bn->payload_seal_,
+                          bn->node_->GetPayloadKey(kTenant, "bench-subject"));
   return bn;
 }
 
@@ -126,8 +130,9 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
   if (spec.warmup_events > 0) {
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<SignedBatch> warm,
-        BuildWorkload(WorkloadFor(spec, seed, first_event, spec.warmup_events),
-                      key));
+        BuildWorkload(
+            WorkloadFor(spec, node, seed, first_event, spec.warmup_events),
+            key));
     LoadOptions closed = load;
     closed.rate = 0;
     LoadResult r =
@@ -140,9 +145,10 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
   {
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<SignedBatch> batches,
-        BuildWorkload(WorkloadFor(spec, seed, first_event + spec.warmup_events,
-                                  spec.events),
-                      key));
+        BuildWorkload(
+            WorkloadFor(spec, node, seed, first_event + spec.warmup_events,
+                        spec.events),
+            key));
     messages = ToMessages(batches);
   }
   LEDGER_ASSIGN_OR_RETURN(auto times0, node.node().CpuTimes());
@@ -203,6 +209,7 @@ absl::StatusOr<double> FillLedger(BenchNode& node, uint64_t events,
     w.first_event = first_event + done;
     w.events = std::min(kChunk, events - done);
     w.batch_size = 1000;
+    w.payload_seal = node.payload_seal();
     std::vector<Message> messages;
     {
       LEDGER_ASSIGN_OR_RETURN(std::vector<SignedBatch> batches,

@@ -45,6 +45,8 @@ class BenchNode {
 
   NodeProcess& node() { return *node_; }
   const crypto::NoteSigner& emitter() const { return emitter_; }
+  // The payload key the workloads seal their padding under.
+  const PayloadSeal& payload_seal() const { return payload_seal_; }
   const std::string& dir() const { return dir_; }
   std::string data_dir() const { return dir_ + "/data"; }
 
@@ -57,6 +59,7 @@ class BenchNode {
       : env_(env), emitter_(std::move(emitter)) {}
   BenchEnv env_;
   crypto::NoteSigner emitter_;
+  PayloadSeal payload_seal_;
   std::string dir_;
   uint64_t cleanup_ = 0;
   std::unique_ptr<NodeProcess> node_;

@@ -171,7 +171,7 @@ void FillOther(Rng& rng, Event& e, uint64_t item, uint64_t pick) {
 }  // namespace
 
 Event MakeEvent(const std::string& tenant, uint64_t seed, uint64_t n,
-                uint32_t event_bytes) {
+                uint32_t event_bytes, const PayloadSeal* seal) {
   Rng rng(seed, n);
   Event e;
   e.event_id = EventId(seed, n);
@@ -198,8 +198,17 @@ Event MakeEvent(const std::string& tenant, uint64_t seed, uint64_t n,
   }
   std::sort(e.attributes.begin(), e.attributes.end());
   size_t size = EncodedEventSize(e);
-  if (event_bytes > size) {
-    // An encrypted payload (personal data) stands in for the rest.
+  if (seal != nullptr && event_bytes >= size + kEnvelopeMinSize) {
+    // Encrypted personal data stands in for the rest. (The nonce comes
+    // from the event's generator, so event n of a seed stays one value; a
+    // real emitter draws it from the system's RNG.)
+    std::string plaintext(event_bytes - size - kEnvelopeMinSize, '\0');
+    for (char& c : plaintext) c = static_cast<char>(rng.Next());
+    crypto::AeadNonce nonce;
+    for (uint8_t& b : nonce) b = static_cast<uint8_t>(rng.Next());
+    e.payload = SealPayload(seal->key_id, seal->key, nonce, e.tenant,
+                            e.event_id, plaintext);
+  } else if (seal == nullptr && event_bytes > size) {
     std::string payload(event_bytes - size, '\0');
     for (char& c : payload) c = static_cast<char>(rng.Next());
     e.payload = std::move(payload);
@@ -217,8 +226,9 @@ SignedBatch BuildBatch(const WorkloadOptions& options,
   events.reserve(count);
   bytes.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    events.push_back(MakeEvent(options.tenant, options.seed, first + i,
-                               options.event_bytes));
+    events.push_back(MakeEvent(
+        options.tenant, options.seed, first + i, options.event_bytes,
+        options.payload_seal.has_value() ? &*options.payload_seal : nullptr));
     bytes.push_back(EncodeEvent(events.back()));
   }
   SignedBatch out;

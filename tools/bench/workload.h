@@ -11,14 +11,24 @@
 // parallel; event IDs are unique per (seed, n).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "crypto/aead.h"
 #include "crypto/ed25519.h"
 #include "ledger/event.h"
+#include "ledger/payload.h"
 
 namespace ledger::bench {
+
+// A payload key of the node (Ingest.GetPayloadKey): a node refuses payloads
+// that are not envelopes of its keys (ledger/FORMAT.md section 3.4).
+struct PayloadSeal {
+  PayloadKeyId key_id{};
+  crypto::AeadKey key{};
+};
 
 struct WorkloadOptions {
   std::string tenant = "bench";
@@ -30,9 +40,13 @@ struct WorkloadOptions {
   // Serialize v1::AppendRequest (one event, Append) instead of
   // v1::AppendBatchRequest (AppendBatch and AppendStream messages).
   bool single = false;
-  // Canonical event size to pad to with an opaque payload (events that are
-  // larger stay as they are). 0: no padding.
+  // Canonical event size to pad to with a payload (events that are larger
+  // stay as they are). 0: no padding.
   uint32_t event_bytes = 1024;
+  // The padding is personal data sealed under this key (an envelope, at
+  // least 57 bytes: a smaller gap is left unpadded). Without it, opaque
+  // bytes: only for the in-process peers, which bypass the node.
+  std::optional<PayloadSeal> payload_seal;
   // Keep each event's canonical bytes in SignedBatch::event_bytes (the
   // in-process peers need them; load runs do not).
   bool keep_event_bytes = false;
@@ -49,7 +63,7 @@ struct SignedBatch {
 
 // The event numbered `n`.
 Event MakeEvent(const std::string& tenant, uint64_t seed, uint64_t n,
-                uint32_t event_bytes);
+                uint32_t event_bytes, const PayloadSeal* seal = nullptr);
 
 // Builds options.events events in batches of options.batch_size, signs
 // each batch with `key` (ledger::SignBatch) and serializes the requests.

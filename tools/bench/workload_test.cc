@@ -27,6 +27,23 @@ TEST(WorkloadTest, EventsAreValidAndExactlyTheRequestedSize) {
   EXPECT_EQ(ids.size(), 2000u);
 }
 
+TEST(WorkloadTest, SealedPaddingIsAnEnvelopeOfTheEvent) {
+  PayloadSeal seal;
+  seal.key_id.fill(0x11);
+  seal.key = crypto::NewAeadKey();
+  for (uint64_t n = 0; n < 200; ++n) {
+    Event e = MakeEvent("bench", 7, n, 1024, &seal);
+    ASSERT_EQ(EncodeEvent(e).size(), 1024u) << n;
+    absl::StatusOr<Envelope> envelope = ParseEnvelope(e.payload);
+    ASSERT_TRUE(envelope.ok()) << n << ": " << envelope.status();
+    EXPECT_EQ(envelope->key_id, seal.key_id);
+    ASSERT_TRUE(OpenPayload(*envelope, seal.key, e.tenant, e.event_id).ok())
+        << n;
+  }
+  EXPECT_EQ(MakeEvent("bench", 1, 42, 1024, &seal),
+            MakeEvent("bench", 1, 42, 1024, &seal));
+}
+
 TEST(WorkloadTest, EventsAreAFunctionOfSeedAndNumber) {
   EXPECT_EQ(MakeEvent("bench", 1, 42, 1024), MakeEvent("bench", 1, 42, 1024));
   EXPECT_NE(MakeEvent("bench", 1, 42, 1024).event_id,

@@ -11,6 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "base/strings.h"
+#include "ledger/tlog_proof.h"
+#include "ledger/tlog_proof_extra.h"
 #include "nlohmann/json.hpp"
 #include "tools/verify/test_ledger.h"
 #include "tools/verify/verify.h"
@@ -152,6 +155,49 @@ TEST_F(LedgerVerifyCliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunVerify("consistency --old a --new b --keys " + keys_).exit_code,
             2);  // no --proof
   EXPECT_EQ(RunVerify("--help").exit_code, 0);
+}
+
+// A receipt with key evidence verifies with the log's keys alone and says
+// whom the key was registered for; tampering with the evidence in the extra
+// data makes it INVALID.
+TEST_F(LedgerVerifyCliTest, KeyEvidenceNeedsNoEmitterKeysAndResistsTampering) {
+  const uint64_t reg = ledger_.RegisterEmitter("label-studio");
+  ledger_.AppendBatch(1);
+  const uint64_t index = ledger_.size() - 1;
+  const TlogProof proof = ledger_.ProofWithKeys(index, ledger_.size(), {reg});
+  const std::string good = Write("good.tlog-proof", FormatTlogProof(proof));
+  ProcessResult r = RunVerify("proof " + good + " --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("VALID proof " + good + "\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("  key_tenant: acme\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  key_producer: label-studio\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(StrCat("  key_registered_by_entry: ", reg, "\n")),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  key_registered_by: admin-1 (admin)\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  emitter_signature: verified (key from its "
+                       "registration)\n"),
+            std::string::npos)
+      << r.out;
+
+  absl::StatusOr<ReceiptExtra> extra = DecodeReceiptExtra(*proof.extra);
+  ASSERT_TRUE(extra.ok()) << extra.status();
+  // The registration's tenant changed from "acme" to "acmf".
+  std::string& key_entry = extra->key_entries[0].entry;
+  const size_t at = key_entry.rfind("acme");
+  ASSERT_NE(at, std::string::npos);
+  key_entry[at + 3] = 'f';
+  TlogProof tampered = proof;
+  tampered.extra = EncodeReceiptExtra(*extra);
+  const std::string bad = Write("bad.tlog-proof", FormatTlogProof(tampered));
+  r = RunVerify("proof " + bad + " --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("INVALID proof " + bad + "\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("  failed check: key_evidence\n"), std::string::npos)
+      << r.out;
 }
 
 }  // namespace

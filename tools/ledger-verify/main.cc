@@ -6,6 +6,10 @@
 //   ledger-verify consistency --old CP1 --new CP2 --proof FILE
 //                 --keys LOG_VKEYS [--origin O] [--json]
 //
+// A receipt with key evidence (`ledgerctl prove --key-evidence`) needs no
+// --emitter-keys: it carries the signing key's registration, proven in the
+// same checkpoint (ledger/FORMAT.md section 10.5).
+//
 // Exit status: 0 if everything verified, 1 if anything is INVALID (each
 // report says which check failed and why), 2 on usage errors (bad flags,
 // unreadable or malformed key files).
@@ -85,7 +89,8 @@ int main(int argc, char** argv) {
   CLI::App* proof = app.add_subcommand(
       "proof",
       "verify tlog-proof files: checkpoint signature, inclusion, "
-      "entry, and the emitter's signature");
+      "entry, key evidence (the key's registration, when the receipt "
+      "carries it), and the emitter's signature");
   proof->add_option("FILE", flags.files, "tlog-proof files")->required();
   AddTrustFlags(proof, flags, /*emitter_keys=*/true);
 

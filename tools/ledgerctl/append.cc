@@ -337,8 +337,10 @@ absl::Status RunAppend(const ConnectionOptions& conn,
   {
     EventsText events;
     if (absl::Status s = events.Open(options.events_file); !s.ok()) return s;
+    // Asked only for lines with payload_plaintext.
+    NodePayloadKeys payload_keys(conn);
     requests = PrepareRequests(events.text(), signer->key(), options.batch_size,
-                               options.single, options.threads);
+                               options.single, options.threads, &payload_keys);
   }
   if (!requests.ok()) return requests.status();
   const double prepare_seconds = SecondsSince(start);

@@ -22,6 +22,7 @@
 #include "crypto/note.h"
 #include "ledger/v1/ingest.grpc.pb.h"
 #include "tools/ledgerctl/client.h"
+#include "tools/ledgerctl/payloads.h"
 
 namespace ledger::ctl {
 
@@ -51,9 +52,14 @@ struct PreparedRequest {
 // (EncodeEvent), and signs consecutive groups of `batch_size` events with
 // SignBatch (or each event alone when `single`). InvalidArgument naming the
 // lowest bad line number if any line fails; then nothing is returned.
+//
+// A line with payload_plaintext and data_subject (event_lines.h) gets its
+// payload encrypted under the subject's key from `payload_keys` before it
+// is encoded and signed; without a source such a line is an error.
 absl::StatusOr<std::vector<PreparedRequest>> PrepareRequests(
     std::string_view text, const crypto::Ed25519PrivateKey& key,
-    uint32_t batch_size, bool single, unsigned threads);
+    uint32_t batch_size, bool single, unsigned threads,
+    PayloadKeySource* payload_keys = nullptr);
 
 struct AppendStats {
   uint64_t events = 0;        // events in the requests

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "crypto/aead.h"
 #include "crypto/key_file.h"
 #include "ledger/batch.h"
 #include "ledger/event.h"
@@ -61,6 +62,7 @@ void SetSignature(v1::EmitterSignature* sig, const Hash& key_id,
 std::vector<PreparedRequest> PrepareGroup(absl::Span<const NumberedLine> lines,
                                           const crypto::Ed25519PrivateKey& key,
                                           const Hash& key_id, bool single,
+                                          PayloadKeySource* payload_keys,
                                           FirstError& first_error) {
   using google::protobuf::Arena;
   std::vector<PreparedRequest> out;
@@ -70,11 +72,21 @@ std::vector<PreparedRequest> PrepareGroup(absl::Span<const NumberedLine> lines,
   std::vector<std::string> bytes;
   bytes.reserve(single ? 1 : lines.size());
   Event event;
+  PlaintextPayload plain;
   for (const NumberedLine& line : lines) {
     v1::AppendRequest* request =
         single ? Arena::CreateMessage<v1::AppendRequest>(&arena) : nullptr;
     v1::Event* target = single ? request->mutable_event() : batch->add_events();
-    absl::Status s = ParseEventLine(line, target, &event);
+    bool has_plain = false;
+    absl::Status s = ParseEventLine(line, target, &event, &plain, &has_plain);
+    if (s.ok() && has_plain) {
+      s = payload_keys == nullptr
+              ? absl::InvalidArgumentError(
+                    "payload_plaintext needs the node's payload keys")
+              : EncryptPayload(plain, *payload_keys, &event, target);
+      crypto::Wipe(plain.plaintext);
+      if (!s.ok()) s = Annotate(s, StrCat("line ", line.number));
+    }
     if (!s.ok()) {
       first_error.Record(line.number, std::move(s));
       return out;
@@ -125,7 +137,8 @@ absl::StatusOr<crypto::NoteSigner> LoadEmitterKey(const std::string& path) {
 
 absl::StatusOr<std::vector<PreparedRequest>> PrepareRequests(
     std::string_view text, const crypto::Ed25519PrivateKey& key,
-    uint32_t batch_size, bool single, unsigned threads) {
+    uint32_t batch_size, bool single, unsigned threads,
+    PayloadKeySource* payload_keys) {
   if (batch_size == 0 || batch_size > kMaxBatchSize) {
     return absl::InvalidArgumentError(
         StrCat("--batch-size must be between 1 and ", kMaxBatchSize));
@@ -147,7 +160,7 @@ absl::StatusOr<std::vector<PreparedRequest>> PrepareRequests(
       if (lines[begin].number > first_error.lowest()) continue;
       results[g] =
           PrepareGroup(absl::MakeConstSpan(lines).subspan(begin, end - begin),
-                       key, key_id, single, first_error);
+                       key, key_id, single, payload_keys, first_error);
     }
   };
   std::vector<std::thread> pool;

@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "base/strings.h"
 #include "ledger/batch.h"
+#include "ledger/payload.h"
 #include "node/convert.h"
 #include "tools/ledgerctl/append.h"
+#include "tools/ledgerctl/payloads.h"
 
 namespace ledger::ctl {
 namespace {
@@ -215,6 +219,142 @@ TEST_F(PrepareRequestsTest, BatchSizeIsChecked) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A line with personal data for encryption: kSnake with two more members.
+std::string PlaintextLine(std::string_view subject = "annotator-01",
+                          std::string_view extra = "") {
+  std::string line = kSnake;
+  line.pop_back();  // the closing brace
+  return StrCat(line, R"(,"data_subject":")", subject,
+                R"(","payload_plaintext":"Jane Doe <jane@example.org>")", extra,
+                "}");
+}
+
+TEST(EventLinesTest, PlaintextMembersAreTakenOutOfTheEvent) {
+  v1::Event proto;
+  Event event;
+  PlaintextPayload plain;
+  bool has_plain = false;
+  absl::Status s =
+      ParseEventLine({3, PlaintextLine()}, &proto, &event, &plain, &has_plain);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(has_plain);
+  EXPECT_EQ(plain.plaintext, "Jane Doe <jane@example.org>");
+  EXPECT_EQ(plain.data_subject, "annotator-01");
+  EXPECT_TRUE(event.payload.empty());
+  // The rest is the event as without them.
+  v1::Event plain_proto;
+  Event plain_event;
+  ASSERT_TRUE(ParseEventLine({1, kSnake}, &plain_proto, &plain_event).ok());
+  EXPECT_EQ(event, plain_event);
+  // A line without them says so.
+  ASSERT_TRUE(
+      ParseEventLine({1, kSnake}, &proto, &event, &plain, &has_plain).ok());
+  EXPECT_FALSE(has_plain);
+}
+
+TEST(EventLinesTest, PlaintextMembersAreCheckedAndNeedAppend) {
+  v1::Event proto;
+  Event event;
+  PlaintextPayload plain;
+  // Only `ledgerctl append` encrypts.
+  absl::Status s = ParseEventLine({4, PlaintextLine()}, &proto, &event);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToStd(s.message()).rfind("line 4: payload_plaintext", 0), 0u) << s;
+  // Together or not at all.
+  std::string only_subject = kSnake;
+  only_subject.pop_back();
+  only_subject += R"(,"data_subject":"x"})";
+  s = ParseEventLine({5, only_subject}, &proto, &event, &plain);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("go together"), std::string::npos) << s;
+  // Not both a payload and a plaintext.
+  s = ParseEventLine({6, PlaintextLine("x", R"(,"payload":"AAEC")")}, &proto,
+                     &event, &plain);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("exclude each other"), std::string::npos) << s;
+  // Strings only.
+  std::string number = kSnake;
+  number.pop_back();
+  number += R"(,"data_subject":"x","payload_plaintext":7})";
+  s = ParseEventLine({7, number}, &proto, &event, &plain);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("must be strings"), std::string::npos) << s;
+}
+
+// A fixed key per subject, counting the requests.
+class FakePayloadKeys final : public PayloadKeySource {
+ public:
+  absl::StatusOr<PayloadKeyMaterial> Get(std::string_view tenant,
+                                         std::string_view subject) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    if (subject == "erased") {
+      return absl::FailedPreconditionError("erased by the key.erased entry 9");
+    }
+    PayloadKeyMaterial m;
+    m.key_id.fill(static_cast<uint8_t>(subject.size()));
+    m.key.fill(static_cast<uint8_t>(tenant.size() + subject.size()));
+    return m;
+  }
+  int calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  int calls_ = 0;
+};
+
+TEST_F(PrepareRequestsTest, PlaintextIsEncryptedForItsEventThenSigned) {
+  FakePayloadKeys keys;
+  const std::string text =
+      PlaintextLine("annotator-01") + "\n" + std::string(kSnake) + "\n";
+  absl::StatusOr<std::vector<PreparedRequest>> requests =
+      PrepareRequests(text, key_, 10, /*single=*/false, 1, &keys);
+  ASSERT_TRUE(requests.ok()) << requests.status();
+  v1::AppendBatchRequest request;
+  ASSERT_TRUE(request.ParseFromString(requests->front().serialized));
+  ASSERT_EQ(request.events_size(), 2);
+  const v1::Event& sealed = request.events(0);
+  EXPECT_EQ(sealed.payload().find("Jane"), std::string::npos);
+  absl::StatusOr<Envelope> envelope = ParseEnvelope(sealed.payload());
+  ASSERT_TRUE(envelope.ok()) << envelope.status();
+  PayloadKeyMaterial expected = *keys.Get("acme", "annotator-01");
+  EXPECT_EQ(envelope->key_id, expected.key_id);
+  absl::StatusOr<Event> event = node::EventFromProto(sealed);
+  ASSERT_TRUE(event.ok());
+  absl::StatusOr<std::string> plain =
+      OpenPayload(*envelope, expected.key, event->tenant, event->event_id);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(*plain, "Jane Doe <jane@example.org>");
+  EXPECT_TRUE(request.events(1).payload().empty());
+  // The signature covers the encrypted payload.
+  std::vector<Event> events;
+  for (const v1::Event& e : request.events()) {
+    events.push_back(*node::EventFromProto(e));
+  }
+  auto sig = crypto::ToArray<64>(request.signature().signature(), "sig");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(VerifyBatch(std::move(events), KeyIdOf(key_.public_key()),
+                          key_.public_key(), *sig, EventLimits{})
+                  .ok());
+}
+
+TEST_F(PrepareRequestsTest, PlaintextWithoutKeysOrWithAnErasedSubjectFails) {
+  absl::Status s =
+      PrepareRequests(PlaintextLine(), key_, 10, false, 1).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ToStd(s.message()).rfind("line 1: ", 0), 0u) << s;
+  FakePayloadKeys keys;
+  s = PrepareRequests(std::string(kSnake) + "\n" + PlaintextLine("erased"),
+                      key_, 10, false, 1, &keys)
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("line 2"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("key.erased entry 9"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "crypto/bytes.h"
 #include "crypto/sha256.h"
 #include "ledger/event.h"
+#include "ledger/payload.h"
 #include "node/convert.h"
 #include "tools/ledgerctl/gen_events_internal.h"
 #include "tools/verify/report.h"
@@ -121,7 +122,8 @@ v1::Event EventGenerator::Base(std::string_view type, std::string_view producer,
   e.mutable_occurred_at()->set_seconds(clock_ns_ / 1'000'000'000);
   e.mutable_occurred_at()->set_nanos(
       static_cast<int32_t>(clock_ns_ % 1'000'000'000));
-  e.set_producer(std::string(producer));
+  e.set_producer(options_.producer.empty() ? std::string(producer)
+                                           : options_.producer);
   e.set_tenant(options_.tenant);
   e.set_project(project_);
   e.mutable_actor()->set_kind(kind);
@@ -156,30 +158,29 @@ void EventGenerator::Refill() {
   ImportChunk();
 }
 
-absl::Status EventGenerator::Pad(v1::Event& event) {
+absl::Status EventGenerator::Pad(Generated& generated) {
   if (options_.size == 0) return absl::OkStatus();
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    absl::StatusOr<Event> converted = node::EventFromProto(event);
-    if (!converted.ok()) return converted.status();
-    const size_t size = EncodeEvent(*converted).size();
-    if (size == options_.size) break;
-    const int64_t want = static_cast<int64_t>(event.payload().size()) +
-                         static_cast<int64_t>(options_.size) -
-                         static_cast<int64_t>(size);
-    if (want < 0) break;  // already larger without padding
-    std::string payload(static_cast<size_t>(want), '\0');
-    for (char& c : payload) c = static_cast<char>(Random());
-    event.set_payload(std::move(payload));
-  }
+  absl::StatusOr<Event> converted = node::EventFromProto(generated.event);
+  if (!converted.ok()) return converted.status();
+  const size_t size = EncodeEvent(*converted).size();
+  if (size + kEnvelopeMinSize > options_.size) return absl::OkStatus();
+  // Personal data of the actor, in lowercase letters (one byte each, in
+  // JSON too), encrypted by `ledgerctl append`.
+  std::string text(options_.size - size - kEnvelopeMinSize, 'a');
+  for (char& c : text) c = static_cast<char>('a' + Uniform(26));
+  generated.plain.plaintext = std::move(text);
+  generated.plain.data_subject = generated.event.actor().id();
+  generated.has_plain = true;
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Event> EventGenerator::Next() {
+absl::StatusOr<EventGenerator::Generated> EventGenerator::Next() {
   while (pending_.empty()) Refill();
-  v1::Event e = std::move(pending_.front());
+  Generated g;
+  g.event = std::move(pending_.front());
   pending_.pop_front();
-  if (absl::Status s = Pad(e); !s.ok()) return s;
-  return e;
+  if (absl::Status s = Pad(g); !s.ok()) return s;
+  return g;
 }
 
 absl::Status GenerateEvents(const GenEventsOptions& options,
@@ -194,10 +195,18 @@ absl::Status GenerateEvents(const GenEventsOptions& options,
   EventGenerator generator(options);
   std::string text;
   for (uint64_t i = 0; i < options.count; ++i) {
-    absl::StatusOr<v1::Event> e = generator.Next();
-    if (!e.ok()) return e.status();
-    absl::StatusOr<std::string> line = EventJsonLine(*std::move(e));
+    absl::StatusOr<EventGenerator::Generated> g = generator.Next();
+    if (!g.ok()) return g.status();
+    absl::StatusOr<std::string> line = EventJsonLine(std::move(g->event));
     if (!line.ok()) return line.status();
+    if (g->has_plain) {
+      // Before the closing brace and the newline.
+      line->insert(
+          line->size() - 2,
+          StrCat(",\"data_subject\":", verify::JsonQuote(g->plain.data_subject),
+                 ",\"payload_plaintext\":",
+                 verify::JsonQuote(g->plain.plaintext)));
+    }
     text += *line;
     if (text.size() >= (1 << 20)) {
       out.write(text.data(), text.size());

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "ledger/v1/event.pb.h"
+#include "tools/ledgerctl/event_lines.h"
 
 namespace ledger::ctl {
 
@@ -22,10 +23,17 @@ struct GenEventsOptions {
   uint64_t count = 0;
   std::string tenant;
   uint64_t seed = 1;
-  // If non-zero, each event's canonical encoding is padded to this many
-  // bytes with a random (stand-in for encrypted) payload. At most
-  // kMaxGenEventSize; events already larger are left as they are.
+  // If non-zero, each event's canonical encoding, once `ledgerctl append`
+  // has encrypted its payload, is this many bytes: the line carries random
+  // personal data ("payload_plaintext", with the actor as "data_subject")
+  // of the length that pads it so (ledger/FORMAT.md section 3.4: an
+  // envelope adds 57 bytes). At most kMaxGenEventSize; events already
+  // larger, or within 57 bytes of it, are left as they are.
   uint32_t size = 0;
+  // If non-empty, the producer of every event (one emitter key signs only
+  // its own producer's events); otherwise each event names the simulated
+  // system that emits it (label-studio, airflow, annotation-platform).
+  std::string producer{};
   // The simulated clock starts here (Unix seconds); events are 1 to 21 s
   // apart (about 11 s on average). 0: DefaultGenStartSeconds(now).
   int64_t start_seconds = 0;
@@ -45,8 +53,13 @@ class EventGenerator {
  public:
   explicit EventGenerator(GenEventsOptions options);
 
+  struct Generated {
+    v1::Event event;
+    PlaintextPayload plain;  // padding to encrypt (options.size)
+    bool has_plain = false;
+  };
   // The next event, padded to options.size.
-  absl::StatusOr<v1::Event> Next();
+  absl::StatusOr<Generated> Next();
 
  private:
   uint64_t Random();
@@ -62,7 +75,7 @@ class EventGenerator {
   void AnnotateItem(uint64_t item);
   void CloseChunk();
   void Release();
-  absl::Status Pad(v1::Event& event);
+  absl::Status Pad(Generated& generated);
 
   GenEventsOptions options_;
   uint64_t state_;

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "base/strings.h"
 #include "ledger/event.h"
+#include "ledger/payload.h"
 #include "tools/ledgerctl/event_lines.h"
 
 namespace ledger::ctl {
@@ -53,6 +54,21 @@ TEST(GenEventsTest, EveryLineParsesConvertsAndValidates) {
         "batch.released", "data.cleaned", "dataset.exported"}) {
     EXPECT_TRUE(types.contains(type)) << type;
   }
+}
+
+// One emitter key signs one producer's events: --producer makes every
+// event that producer's; without it the simulated systems differ.
+TEST(GenEventsTest, ProducerOptionSetsEveryEventsProducer) {
+  absl::StatusOr<std::vector<EventLine>> mixed =
+      ParseEventLines(Generate({.count = 200, .tenant = "t"}));
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  std::set<std::string> producers;
+  for (const EventLine& e : *mixed) producers.insert(e.event.producer);
+  EXPECT_GT(producers.size(), 1u);
+  absl::StatusOr<std::vector<EventLine>> one = ParseEventLines(
+      Generate({.count = 200, .tenant = "t", .producer = "acme-tool/2.0"}));
+  ASSERT_TRUE(one.ok()) << one.status();
+  for (const EventLine& e : *one) EXPECT_EQ(e.event.producer, "acme-tool/2.0");
 }
 
 TEST(GenEventsTest, EveryDataEventNamesContentHashes) {
@@ -128,15 +144,23 @@ TEST(GenEventsTest, SizePadsTheCanonicalEncoding) {
   absl::StatusOr<std::vector<EventLine>> events = ParseEventLines(
       Generate({.count = 60, .tenant = "acme", .seed = 3, .size = 2048}));
   ASSERT_TRUE(events.ok()) << events.status();
+  size_t padded = 0;
   for (const EventLine& e : *events) {
+    // The padding is personal data that `ledgerctl append` encrypts into an
+    // envelope of 57 bytes more (ledger/FORMAT.md section 3.4).
+    EXPECT_TRUE(e.event.payload.empty()) << "line " << e.line;
     const size_t size = EncodeEvent(e.event).size();
-    if (e.event.payload.empty()) {
-      EXPECT_GE(size, 2048u) << "line " << e.line;
+    if (!e.has_plain) {
+      EXPECT_GT(size + kEnvelopeMinSize, 2048u) << "line " << e.line;
     } else {
-      EXPECT_EQ(size, 2048u) << "line " << e.line;
+      ++padded;
+      EXPECT_EQ(size + kEnvelopeMinSize + e.plain.plaintext.size(), 2048u)
+          << "line " << e.line;
+      EXPECT_EQ(e.plain.data_subject, e.event.actor.id) << "line " << e.line;
     }
     EXPECT_TRUE(ValidateEvent(e.event, EventLimits{}).ok()) << e.line;
   }
+  EXPECT_GT(padded, 50u);
 }
 
 TEST(GenEventsTest, RejectsBadOptions) {

@@ -47,7 +47,28 @@ Json KeyInfoJson(const v1::KeyInfo& key) {
   j["valid_until"] = TimestampJson(key.valid_until());
   j["revoked_at"] = TimestampJson(key.revoked_at());
   j["registered_at"] = key.registered_at();
+  if (!key.producer().empty()) j["producer"] = key.producer();
+  if (key.revoked_index() != 0) {
+    j["revoked_index"] = key.revoked_index();
+    if (!key.revoke_reason().empty()) j["revoke_reason"] = key.revoke_reason();
+  }
+  if (key.rotated_at() != 0) {
+    j["rotated_at"] = key.rotated_at();
+    j["rotated_to"] = Hex(key.rotated_to());
+  }
+  if (!key.rotated_from().empty()) j["rotated_from"] = Hex(key.rotated_from());
   return j;
+}
+
+absl::StatusOr<std::string> ParseKeyId(std::string_view key_id_hex) {
+  absl::StatusOr<std::string> key_id = crypto::HexDecode(key_id_hex);
+  if (!key_id.ok() || key_id->size() != crypto::kHashSize) {
+    return absl::InvalidArgumentError(
+        StrCat("--key-id: \"", key_id_hex,
+               "\" is not a key ID (64 hex digits, as keygen and list-keys "
+               "print)"));
+  }
+  return *key_id;
 }
 
 absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> AdminStub(
@@ -132,6 +153,7 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(crypto::FormatVerifierKey(*key));
   request.set_tenant(options.tenant);
+  request.set_producer(options.producer);
   if (!options.valid_from.empty()) {
     auto ts = ParseTimestamp(options.valid_from, "--valid-from");
     if (!ts.ok()) return ts.status();
@@ -156,13 +178,8 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
 absl::Status RunRevokeKey(const ConnectionOptions& conn,
                           std::string_view key_id_hex, std::string_view reason,
                           std::ostream& out) {
-  absl::StatusOr<std::string> key_id = crypto::HexDecode(key_id_hex);
-  if (!key_id.ok() || key_id->size() != crypto::kHashSize) {
-    return absl::InvalidArgumentError(
-        StrCat("--key-id: \"", key_id_hex,
-               "\" is not a key ID (64 hex digits, as keygen and list-keys "
-               "print)"));
-  }
+  absl::StatusOr<std::string> key_id = ParseKeyId(key_id_hex);
+  if (!key_id.ok()) return key_id.status();
   v1::RevokeEmitterKeyRequest request;
   request.set_key_id(*key_id);
   request.set_reason(std::string(reason));
@@ -172,6 +189,33 @@ absl::Status RunRevokeKey(const ConnectionOptions& conn,
   ctx.set_deadline(Deadline(conn));
   v1::EntryRef ref;
   absl::Status s = FromGrpc((*stub)->RevokeEmitterKey(&ctx, request, &ref));
+  if (!s.ok()) return s;
+  PrintJson(out, EntryRefJson(ref));
+  return absl::OkStatus();
+}
+
+absl::Status RunRotateKey(const ConnectionOptions& conn,
+                          const RotateKeyOptions& options, std::ostream& out) {
+  absl::StatusOr<std::string> key_id = ParseKeyId(options.key_id);
+  if (!key_id.ok()) return key_id.status();
+  absl::StatusOr<crypto::NoteVerifier> key =
+      ReadSingleVerifierKey(options.pub_file);
+  if (!key.ok()) return key.status();
+  v1::RotateEmitterKeyRequest request;
+  request.set_key_id(*key_id);
+  request.set_new_verifier_key(crypto::FormatVerifierKey(*key));
+  request.set_reason(options.reason);
+  if (!options.valid_until.empty()) {
+    auto ts = ParseTimestamp(options.valid_until, "--valid-until");
+    if (!ts.ok()) return ts.status();
+    *request.mutable_new_valid_until() = *ts;
+  }
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  if (!stub.ok()) return stub.status();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(conn));
+  v1::EntryRef ref;
+  absl::Status s = FromGrpc((*stub)->RotateEmitterKey(&ctx, request, &ref));
   if (!s.ok()) return s;
   PrintJson(out, EntryRefJson(ref));
   return absl::OkStatus();

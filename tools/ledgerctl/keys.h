@@ -1,7 +1,7 @@
 #pragma once
 
-// Key commands: keygen (local), register-key, revoke-key, list-keys and
-// keys (the node's note verifier keys).
+// Key commands: keygen (local), register-key, revoke-key, keys rotate,
+// list-keys and keys (the node's note verifier keys).
 
 #include <ostream>
 #include <string>
@@ -40,6 +40,7 @@ absl::StatusOr<crypto::NoteVerifier> ReadSingleVerifierKey(
 struct RegisterKeyOptions {
   std::string pub_file;
   std::string tenant;
+  std::string producer;
   std::string valid_from;   // RFC 3339, optional
   std::string valid_until;  // RFC 3339, optional
 };
@@ -55,6 +56,17 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
 absl::Status RunRevokeKey(const ConnectionOptions& conn,
                           std::string_view key_id_hex, std::string_view reason,
                           std::ostream& out);
+
+struct RotateKeyOptions {
+  std::string key_id;    // the old key, 64 hex digits
+  std::string pub_file;  // the new key's .pub file
+  std::string reason;
+  std::string valid_until;  // RFC 3339, optional
+};
+
+// Admin.RotateEmitterKey; prints the EntryRef JSON of the key.rotated entry.
+absl::Status RunRotateKey(const ConnectionOptions& conn,
+                          const RotateKeyOptions& options, std::ostream& out);
 
 // Admin.ListKeys; prints {"keys":[...]}.
 absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out);

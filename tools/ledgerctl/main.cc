@@ -18,6 +18,7 @@
 #include "tools/ledgerctl/client.h"
 #include "tools/ledgerctl/gen_events.h"
 #include "tools/ledgerctl/keys.h"
+#include "tools/ledgerctl/payloads.h"
 #include "tools/ledgerctl/proofs.h"
 
 namespace {
@@ -31,6 +32,8 @@ struct Flags {
   ConnectionOptions conn;
   std::string name, out_dir;
   RegisterKeyOptions register_key;
+  RotateKeyOptions rotate_key;
+  bool key_evidence = false;
   std::string key_id, reason;
   AppendOptions append;
   bool json = false;
@@ -45,6 +48,7 @@ struct Flags {
   GenEventsOptions gen;
   std::string gen_start;
   bool quiet = false;
+  std::string subject, tenant;
 };
 
 // Adds --index / --event, exactly one required.
@@ -99,6 +103,10 @@ int main(int argc, char** argv) {
                                      "register an emitter key for a tenant");
   reg->add_option("--pub", f.register_key.pub_file, ".pub file")->required();
   reg->add_option("--tenant", f.register_key.tenant, "tenant")->required();
+  reg->add_option("--producer", f.register_key.producer,
+                  "the platform the key signs for (the events' producer, "
+                  "e.g. label-studio; admits label-studio/VERSION)")
+      ->required();
   reg->add_option("--valid-from", f.register_key.valid_from, "RFC 3339");
   reg->add_option("--valid-until", f.register_key.valid_until, "RFC 3339");
 
@@ -112,6 +120,18 @@ int main(int argc, char** argv) {
       app.add_subcommand("keys", "the node's identity, keys and write state");
   keys->add_flag("--note", f.note,
                  "print only the checkpoint verifier keys, one per line");
+  keys->require_subcommand(0, 1);
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate",
+      "replace an emitter key by a new one (one key.rotated entry): the old "
+      "key signs nothing after it, the new one everything after it");
+  rotate->add_option("--key-id", f.rotate_key.key_id, "old key ID (hex)")
+      ->required();
+  rotate->add_option("--pub", f.rotate_key.pub_file, "the new key's .pub file")
+      ->required();
+  rotate->add_option("--reason", f.rotate_key.reason, "why");
+  rotate->add_option("--valid-until", f.rotate_key.valid_until,
+                     "end of the new key's validity, RFC 3339");
 
   CLI::App* append =
       app.add_subcommand("append", "sign and append events read as JSON lines");
@@ -122,7 +142,9 @@ int main(int argc, char** argv) {
       ->required();
   append
       ->add_option("--file", f.append.events_file,
-                   "events, one JSON object per line ('-': stdin)")
+                   "events, one JSON object per line ('-': stdin); a "
+                   "line's payload_plaintext is encrypted under the key of "
+                   "its data_subject")
       ->required();
   append->add_option("--batch-size", f.append.batch_size, "events per batch")
       ->capture_default_str()
@@ -150,6 +172,10 @@ int main(int argc, char** argv) {
       "prove", "write an entry's receipt (c2sp tlog-proof) to a file");
   CLI::Option* prove_index = AddEntrySelector(prove, f);
   prove->add_option("--out", f.out_file, "output file")->required();
+  prove->add_flag("--key-evidence", f.key_evidence,
+                  "also carry the signing key's registration (and rotations, "
+                  "revocation) with inclusion proofs, so that ledger-verify "
+                  "needs no emitter keys");
 
   CLI::App* consistency =
       app.add_subcommand("consistency", "consistency proof between sizes");
@@ -169,13 +195,29 @@ int main(int argc, char** argv) {
                      "emitter verifier keys (.pub)");
   verify->add_option("--origin", f.origin, "required log origin");
 
+  CLI::App* admin = app.add_subcommand("admin", "administration");
+  admin->require_subcommand(1);
+  CLI::App* erase = admin->add_subcommand(
+      "erase-subject",
+      "crypto-shred a data subject: a key.erased entry destroys the key of "
+      "its encrypted payloads, which stay unreadable for good");
+  erase->add_option("subject", f.subject, "the data subject's id")->required();
+  erase->add_option("--tenant", f.tenant, "its tenant")->required();
+  erase->add_option("--reason", f.reason, "why (recorded in the entry)")
+      ->required();
+
   CLI::App* gen = app.add_subcommand(
       "gen-events", "write realistic sample events as JSON lines");
   gen->add_option("--count", f.gen.count, "number of events")->required();
   gen->add_option("--tenant", f.gen.tenant, "tenant")->required();
   gen->add_option("--seed", f.gen.seed, "random seed")->capture_default_str();
+  gen->add_option("--producer", f.gen.producer,
+                  "producer of every event (default: the simulated systems' "
+                  "own names); give the producer the signing key is "
+                  "registered for");
   gen->add_option("--size", f.gen.size,
-                  "pad each event's canonical bytes to this size")
+                  "pad each event's canonical bytes (once append has "
+                  "encrypted the padding, personal data) to this size")
       ->check(CLI::Range(0u, kMaxGenEventSize));
   gen->add_option("--start", f.gen_start,
                   "RFC 3339 time of the simulated clock's start (default: "
@@ -206,6 +248,9 @@ int main(int argc, char** argv) {
   }
   if (list_keys->parsed())
     return Finish(RunListKeys(f.conn, std::cout), &f.conn);
+  if (rotate->parsed()) {
+    return Finish(RunRotateKey(f.conn, f.rotate_key, std::cout), &f.conn);
+  }
   if (keys->parsed())
     return Finish(RunNodeKeys(f.conn, f.note, std::cout), &f.conn);
   if (append->parsed()) {
@@ -217,9 +262,9 @@ int main(int argc, char** argv) {
                   &f.conn);
   }
   if (prove->parsed()) {
-    return Finish(
-        RunProve(f.conn, selector(prove_index), f.out_file, std::cout),
-        &f.conn);
+    return Finish(RunProve(f.conn, selector(prove_index), f.key_evidence,
+                           f.out_file, std::cout),
+                  &f.conn);
   }
   if (consistency->parsed()) {
     return Finish(
@@ -237,6 +282,11 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     return *valid ? 0 : kExitError;
+  }
+  if (erase->parsed()) {
+    return Finish(
+        RunEraseSubject(f.conn, f.subject, f.tenant, f.reason, std::cout),
+        &f.conn);
   }
   if (gen->parsed()) {
     if (!f.gen_start.empty()) {

@@ -12,8 +12,10 @@
 #include "ledger/event.h"
 #include "ledger/merkle.h"
 #include "ledger/tlog_proof.h"
+#include "ledger/tlog_proof_extra.h"
 #include "ledger/v1/proof.grpc.pb.h"
 #include "ledger/v1/query.grpc.pb.h"
+#include "tools/ledgerctl/payloads.h"
 #include "tools/verify/verify.h"
 
 namespace ledger::ctl {
@@ -60,6 +62,7 @@ absl::StatusOr<Json> EventJson(const v1::Event& event) {
 struct CheckedReceipt {
   TlogProof proof;
   Checkpoint checkpoint;
+  ReceiptExtra extra;
 };
 
 absl::StatusOr<CheckedReceipt> CheckReceipt(std::string_view text) {
@@ -72,11 +75,12 @@ absl::StatusOr<CheckedReceipt> CheckReceipt(std::string_view text) {
   if (!note.ok()) return Annotate(note.status(), "receipt checkpoint");
   absl::StatusOr<Checkpoint> cp = ParseCheckpointBody(note->text);
   if (!cp.ok()) return Annotate(cp.status(), "receipt checkpoint");
-  absl::Status s =
-      VerifyInclusion(crypto::HashLeaf(*proof->extra), proof->index, cp->size,
-                      proof->proof, cp->root);
+  absl::StatusOr<ReceiptExtra> extra = DecodeReceiptExtra(*proof->extra);
+  if (!extra.ok()) return Annotate(extra.status(), "receipt extra data");
+  absl::Status s = VerifyInclusion(crypto::HashLeaf(extra->entry), proof->index,
+                                   cp->size, proof->proof, cp->root);
   if (!s.ok()) return Annotate(s, "receipt from the node");
-  return CheckedReceipt{*std::move(proof), *std::move(cp)};
+  return CheckedReceipt{*std::move(proof), *std::move(cp), *std::move(extra)};
 }
 
 }  // namespace
@@ -120,8 +124,10 @@ absl::Status RunCheckpoint(const ConnectionOptions& conn, uint64_t min_size,
 }
 
 absl::Status RunProve(const ConnectionOptions& conn, const EntrySelector& entry,
-                      const std::string& out_file, std::ostream& out) {
+                      bool key_evidence, const std::string& out_file,
+                      std::ostream& out) {
   v1::GetReceiptRequest request;
+  request.set_key_evidence(key_evidence);
   if (entry.index.has_value()) {
     request.set_index(*entry.index);
   } else {
@@ -165,7 +171,7 @@ absl::Status RunProve(const ConnectionOptions& conn, const EntrySelector& entry,
 
   Json j;
   j["index"] = proof.index;
-  absl::StatusOr<Entry> decoded = DecodeEntry(*proof.extra);
+  absl::StatusOr<Entry> decoded = DecodeEntry(checked->extra.entry);
   if (decoded.ok()) {
     absl::StatusOr<Event> event = DecodeEvent(decoded->event_bytes);
     if (event.ok()) {
@@ -175,8 +181,15 @@ absl::Status RunProve(const ConnectionOptions& conn, const EntrySelector& entry,
     }
   }
   j["tree_size"] = cp.size;
-  j["leaf_hash"] = crypto::HexEncode(crypto::HashLeaf(*proof.extra));
+  j["leaf_hash"] = crypto::HexEncode(crypto::HashLeaf(checked->extra.entry));
   j["root_hash"] = crypto::HexEncode(cp.root);
+  if (key_evidence) {
+    Json indexes = Json::array();
+    for (const ProvenEntry& k : checked->extra.key_entries) {
+      indexes.push_back(k.index);
+    }
+    j["key_entries"] = std::move(indexes);
+  }
   j["out"] = out_file;
   PrintJson(out, j);
   return absl::OkStatus();
@@ -256,6 +269,7 @@ absl::Status RunGet(const ConnectionOptions& conn, const EntrySelector& entry,
     j["back_links"].push_back(std::move(l));
   }
   j["event"] = *std::move(event);
+  if (e.has_payload()) j["payload"] = PayloadViewJson(e.payload());
   j["entry_bytes"] = crypto::Base64Encode(e.entry_bytes());
   PrintJson(out, j);
   return absl::OkStatus();

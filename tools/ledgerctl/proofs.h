@@ -32,12 +32,14 @@ absl::StatusOr<v1::EventKey> ParseEventKey(std::string_view text);
 absl::Status RunCheckpoint(const ConnectionOptions& conn, uint64_t min_size,
                            bool json, std::ostream& out);
 
-// Proof.GetReceipt; writes its c2sp tlog-proof text (extra = entry bytes)
+// Proof.GetReceipt; writes its c2sp tlog-proof text (extra = entry bytes,
+// or with `key_evidence` the entry and its key's entries, FORMAT.md 10.5)
 // to `out_file` after checking that the proof leads to the checkpoint's
 // root; prints {index, event_id, tenant, type, tree_size, leaf_hash,
-// root_hash, out}.
+// root_hash, out} and, with key_evidence, key_entries (their indexes).
 absl::Status RunProve(const ConnectionOptions& conn, const EntrySelector& entry,
-                      const std::string& out_file, std::ostream& out);
+                      bool key_evidence, const std::string& out_file,
+                      std::ostream& out);
 
 // Proof.GetConsistencyProof (new_size 0: the latest checkpoint). Prints one
 // base64 hash per line (the file ledger-verify consistency --proof reads),

@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "ledger/v1/event.pb.h"
 #include "ledger/v1/query.pb.h"
+#include "nlohmann/json.hpp"
 #include "tools/ledgerctl/gen_events.h"
 
 namespace ledger::ctl {
@@ -45,7 +46,14 @@ TEST(ProtoJsonTest, GeneratedEventsParseAsProtobufParsesThem) {
                   .ok());
   std::istringstream in(out.str());
   std::string line;
-  while (std::getline(in, line)) ExpectSameAsProtobuf<v1::Event>(line);
+  while (std::getline(in, line)) {
+    // The padding is personal data for `ledgerctl append` to encrypt
+    // (gen_events.h), beside the Event.
+    nlohmann::json j = nlohmann::json::parse(line);
+    j.erase("data_subject");
+    j.erase("payload_plaintext");
+    ExpectSameAsProtobuf<v1::Event>(j.dump());
+  }
 }
 
 TEST(ProtoJsonTest, AcceptsTheMappingsVariants) {

@@ -29,6 +29,8 @@ inline constexpr std::string_view kCheckIndex = "index";
 inline constexpr std::string_view kCheckEvent = "event";
 inline constexpr std::string_view kCheckEmitterKey = "emitter_key";
 inline constexpr std::string_view kCheckEmitterSignature = "emitter_signature";
+inline constexpr std::string_view kCheckKeyEvidence = "key_evidence";
+inline constexpr std::string_view kCheckKeyValidity = "key_validity";
 inline constexpr std::string_view kCheckConsistency = "consistency";
 
 class Report {

@@ -9,6 +9,8 @@
 #include "crypto/sha256.h"
 #include "ledger/batch.h"
 #include "ledger/checkpoint.h"
+#include "ledger/entry_keys.h"
+#include "ledger/tlog_proof_extra.h"
 
 namespace ledger::verify::testing {
 namespace {
@@ -38,7 +40,9 @@ TestLedger::TestLedger(uint32_t size, std::string origin)
       cosigner_("node-1", crypto::NoteSigType::kCosignatureV1,
                 KeyFor(origin_ + "/node-1")),
       emitter_("emitter-acme", crypto::NoteSigType::kEd25519,
-               KeyFor("emitter-acme")) {
+               KeyFor("emitter-acme")),
+      emitter2_("emitter-acme-2", crypto::NoteSigType::kEd25519,
+                KeyFor("emitter-acme-2")) {
   if (size > 0) AppendBatch(size);
 }
 
@@ -76,8 +80,9 @@ void TestLedger::AppendBatch(uint32_t count) {
     events.push_back(MakeEvent(next_event_++));
     bytes.push_back(EncodeEvent(events.back()));
   }
-  const crypto::Ed25519PublicKey& pub = emitter_.key().public_key();
-  crypto::Ed25519Signature sig = SignBatch(emitter_.key(), bytes);
+  const crypto::NoteSigner& signer = second_ ? emitter2_ : emitter_;
+  const crypto::Ed25519PublicKey& pub = signer.key().public_key();
+  crypto::Ed25519Signature sig = SignBatch(signer.key(), bytes);
   VerifiedBatch batch = Must(
       VerifyBatch(std::move(events), KeyIdOf(pub), pub, sig, EventLimits{}),
       "VerifyBatch");
@@ -95,6 +100,84 @@ void TestLedger::AppendBatch(uint32_t count) {
     }
     AppendEntry(e);
   }
+}
+
+uint64_t TestLedger::AppendKeyEvent(Event event) {
+  const uint64_t n = next_key_event_++;
+  for (size_t i = 0; i < 8; ++i) {
+    event.event_id[8 + i] = static_cast<uint8_t>(n >> (8 * (7 - i)));
+  }
+  event.event_id[0] = 0x6b;  // distinct from MakeEvent's ids
+  event.event_id[6] = 0x40;
+  event.event_id[8] |= 0x80;
+  event.schema_version = 1;
+  event.occurred_at_ns = kBaseNs + static_cast<int64_t>(size()) * 1'000'000;
+  event.producer = "annotation-ledger/test";
+  event.actor = {ActorKind::kService, "admin-1", "admin"};
+  event.outcome = {OutcomeStatus::kSuccess, ""};
+  const std::string bytes = EncodeEvent(event);
+  const crypto::Ed25519PublicKey& pub = log_.key().public_key();
+  crypto::Ed25519Signature sig = SignBatch(log_.key(), {bytes});
+  std::vector<Event> events = {event};
+  VerifiedBatch batch = Must(
+      VerifyBatch(std::move(events), KeyIdOf(pub), pub, sig, EventLimits{}),
+      "VerifyBatch of a key event");
+  Entry e;
+  e.index = size();
+  e.received_at_ns = kBaseNs + static_cast<int64_t>(size()) * 1'000'000 + 7;
+  e.event_bytes = batch.event_bytes()[0];
+  e.emitter = batch.SignatureFor(0);
+  e.prev_chain_hash = chain_;
+  for (const auto& [kind, id] : SubjectKeys(batch.events()[0])) {
+    e.back_links.push_back({kind, id, kNoPrevious});
+  }
+  AppendEntry(e);
+  return e.index;
+}
+
+namespace {
+
+KeyInfo EmitterInfo(const crypto::NoteSigner& signer, std::string producer) {
+  KeyInfo info;
+  info.public_key = signer.key().public_key();
+  info.key_id = KeyIdOf(info.public_key);
+  info.name = signer.name();
+  info.tenant = "acme";
+  info.producer = std::move(producer);
+  info.role = KeyRole::kEmitter;
+  return info;
+}
+
+}  // namespace
+
+uint64_t TestLedger::RegisterEmitter(std::string producer) {
+  KeyInfo info = EmitterInfo(emitter_, std::move(producer));
+  info.valid_from_ns = kBaseNs;
+  return AppendKeyEvent(KeyRegisteredEvent(info));
+}
+
+uint64_t TestLedger::RotateEmitter() {
+  return AppendKeyEvent(KeyRotatedEvent(EmitterInfo(emitter_, "label-studio"),
+                                        EmitterInfo(emitter2_, ""),
+                                        "scheduled rotation"));
+}
+
+uint64_t TestLedger::RevokeEmitter(std::string reason) {
+  return AppendKeyEvent(KeyRevokedEvent(
+      EmitterInfo(second_ ? emitter2_ : emitter_, "label-studio"), reason));
+}
+
+TlogProof TestLedger::ProofWithKeys(uint64_t index, uint64_t size,
+                                    const std::vector<uint64_t>& key_indexes) {
+  TlogProof proof = Proof(index, size);
+  ReceiptExtra extra{bytes_[index], {}};
+  for (uint64_t k : key_indexes) {
+    extra.key_entries.push_back(
+        {k, bytes_[k],
+         Must(InclusionProof(tree_, k, size), "InclusionProof of a key")});
+  }
+  proof.extra = EncodeReceiptExtra(extra);
+  return proof;
 }
 
 Entry TestLedger::NextEntry() {

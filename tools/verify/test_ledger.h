@@ -27,8 +27,22 @@ class TestLedger {
   // A valid event, distinct for every n.
   static Event MakeEvent(uint64_t n);
 
-  // Appends `count` events signed by the emitter key in one batch.
+  // Appends `count` events signed by the emitter key in one batch (the
+  // second emitter key after UseSecondEmitter).
   void AppendBatch(uint32_t count);
+  // Appends a key event (ledger/FORMAT.md section 8) signed by the log key
+  // as a node key, with the ledger's informative fields filled in (actor
+  // "admin-1", role admin); returns its index.
+  uint64_t AppendKeyEvent(Event event);
+  // key.registered of the emitter key for tenant "acme" and `producer`.
+  uint64_t RegisterEmitter(std::string producer = "label-studio");
+  // key.rotated from the emitter key to the second one.
+  uint64_t RotateEmitter();
+  // key.revoked of the emitter key (the second one after UseSecondEmitter).
+  uint64_t RevokeEmitter(std::string reason);
+  // Signs the following batches with the second emitter key (or, with
+  // false, the first again).
+  void UseSecondEmitter(bool second = true) { second_ = second; }
   // Appends `entry` as it is (prev_chain_hash is not recomputed), so tests
   // can build entries that are included but wrong inside.
   void AppendEntry(const Entry& entry);
@@ -53,6 +67,8 @@ class TestLedger {
   std::vector<crypto::NoteVerifier> log_verifiers() const;
   std::vector<crypto::NoteVerifier> emitter_verifiers() const;
   const std::string& emitter_name() const { return emitter_.name(); }
+  const crypto::NoteSigner& emitter() const { return emitter_; }
+  const crypto::NoteSigner& second_emitter() const { return emitter2_; }
 
   // The signed checkpoint of the first `size` entries.
   std::string Checkpoint(uint64_t size);
@@ -61,6 +77,10 @@ class TestLedger {
   std::string ProofText(uint64_t index) {
     return FormatTlogProof(Proof(index, this->size()));
   }
+  // Proof() with key evidence (FORMAT.md 10.5): the entries `key_indexes`,
+  // each with its inclusion proof in the same tree.
+  TlogProof ProofWithKeys(uint64_t index, uint64_t size,
+                          const std::vector<uint64_t>& key_indexes);
   std::vector<Hash> Consistency(uint64_t old_size, uint64_t new_size);
 
  private:
@@ -70,6 +90,9 @@ class TestLedger {
   crypto::NoteSigner log_;
   crypto::NoteSigner cosigner_;
   crypto::NoteSigner emitter_;
+  crypto::NoteSigner emitter2_;
+  bool second_ = false;
+  uint64_t next_key_event_ = 1;
   std::vector<Entry> entries_;
   std::vector<std::string> bytes_;
   InMemoryTree tree_;

@@ -11,6 +11,8 @@
 #include "ledger/event.h"
 #include "ledger/merkle.h"
 #include "ledger/tlog_proof.h"
+#include "ledger/tlog_proof_extra.h"
+#include "ledger/tlog_proof_keys.h"
 #include "tools/verify/format.h"
 
 namespace ledger::verify {
@@ -96,6 +98,56 @@ void CheckEmitter(Report& report, const Entry& entry, const Trust& trust) {
   report.Set("emitter_signature", "verified");
 }
 
+// Checks the key evidence of a receipt and reports what it shows about the
+// key that signed the entry: for whom, when and by whom it was registered,
+// and what became of it up to the checkpoint.
+void CheckKeyEvidence(Report& report, const ReceiptExtra& extra,
+                      const VerifiedCheckpoint& cp, const Entry& entry,
+                      const Event& event, const Trust& trust) {
+  absl::StatusOr<KeyEvidence> evidence =
+      VerifyKeyEvidence(extra, cp.checkpoint, entry, event, trust.log_keys);
+  if (!evidence.ok()) {
+    const bool rule = absl::IsUnauthenticated(evidence.status()) ||
+                      absl::IsPermissionDenied(evidence.status());
+    report.Fail(rule ? kCheckKeyValidity : kCheckKeyEvidence,
+                evidence.status());
+    return;
+  }
+  const KeyInfo& key = evidence->key;
+  report.Set("key_evidence", StrCat("verified (", evidence->key_entries,
+                                    " key entries included in the "
+                                    "checkpoint)"));
+  report.Set("emitter_key", key.name);
+  report.Set("key_tenant", key.tenant);
+  report.Set("key_producer",
+             key.producer.empty() ? std::string("(any)") : key.producer);
+  report.Set("key_registered_by_entry", key.registered_at);
+  report.Set("key_registered_by_type", evidence->registered_by_type);
+  report.Set("key_registered_at", FormatRfc3339(evidence->registered_at_ns));
+  report.Set("key_registered_by",
+             evidence->registered_by_role.empty()
+                 ? evidence->registered_by
+                 : StrCat(evidence->registered_by, " (",
+                          evidence->registered_by_role, ")"));
+  if (key.rotated_from != Hash{}) {
+    report.Set("key_replaced", crypto::HexEncode(key.rotated_from));
+  }
+  std::string later = "neither rotated out nor revoked up to the checkpoint";
+  if (key.rotated_at != 0) {
+    later = StrCat("rotated out by entry ", key.rotated_at, " to key ",
+                   crypto::HexEncode(key.rotated_to));
+  }
+  if (key.revoked_index != 0) {
+    later = StrCat(key.rotated_at != 0 ? later + "; " : std::string(),
+                   "revoked by entry ", key.revoked_index,
+                   key.revoke_reason.empty()
+                       ? std::string()
+                       : StrCat(" (reason: ", key.revoke_reason, ")"));
+  }
+  report.Set("key_valid_at_entry", StrCat("yes; after it: ", later));
+  report.Set("emitter_signature", "verified (key from its registration)");
+}
+
 std::string ReadError(const absl::Status& status) {
   return std::string(ToStd(status.message()));
 }
@@ -147,14 +199,19 @@ Report VerifyProof(std::string_view subject, std::string_view tlog_proof,
                 "the proof has no extra line, so it carries no entry bytes");
     return report;
   }
-  report.Set("leaf_hash", crypto::HexEncode(crypto::HashLeaf(*proof->extra)));
+  absl::StatusOr<ReceiptExtra> extra = DecodeReceiptExtra(*proof->extra);
+  if (!extra.ok()) {
+    report.Fail(kCheckEntry, Annotate(extra.status(), "extra data"));
+    return report;
+  }
+  report.Set("leaf_hash", crypto::HexEncode(crypto::HashLeaf(extra->entry)));
   absl::StatusOr<VerifiedTlogProof> included =
       VerifyTlogProof(*proof, trust.log_keys, std::nullopt, trust.origin);
   if (!included.ok()) {
     report.Fail(kCheckInclusion, included.status());
     return report;
   }
-  absl::StatusOr<Entry> entry = DecodeEntry(*proof->extra);
+  absl::StatusOr<Entry> entry = DecodeEntry(extra->entry);
   if (!entry.ok()) {
     report.Fail(kCheckEntry, Annotate(entry.status(), "entry bytes"));
     return report;
@@ -171,6 +228,14 @@ Report VerifyProof(std::string_view subject, std::string_view tlog_proof,
     return report;
   }
   AddEventFields(report, *event);
+  if (!extra->key_entries.empty()) {
+    CheckKeyEvidence(report, *extra, *cp, *entry, *event, trust);
+    // Pinned emitter keys, if given, are checked as well.
+    if (report.valid() && !trust.emitter_keys.empty()) {
+      CheckEmitter(report, *entry, trust);
+    }
+    return report;
+  }
   CheckEmitter(report, *entry, trust);
   return report;
 }

@@ -44,9 +44,13 @@ absl::StatusOr<Trust> LoadTrust(
 // checkpoint signature (checkpoint); extra present and inclusion of its leaf
 // hash at the proof's index (entry, inclusion); entry bytes decode (entry);
 // entry index equals the proof index (index); event bytes decode (event);
-// then, if trust.emitter_keys is non-empty, a key whose KeyIdOf matches the
-// entry's key ID (emitter_key) verifies the emitter signature
-// (emitter_signature).
+// then, if the extra data carries key evidence (FORMAT.md 10.5), the key
+// entries and what they define (key_evidence: inclusion, decoding, the log
+// key's signatures, the replay; key_validity: the key may sign the event at
+// its index; the emitter signature under the registered key), reporting
+// the key's tenant, producer, registering entry, time and actor; then, if
+// trust.emitter_keys is non-empty, a key whose KeyIdOf matches the entry's
+// key ID (emitter_key) verifies the emitter signature (emitter_signature).
 Report VerifyProof(std::string_view subject, std::string_view tlog_proof,
                    const Trust& trust);
 Report VerifyProofFile(const std::string& path, const Trust& trust);
