@@ -4,6 +4,8 @@
 #include <array>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/strings.h"
 #include "crypto/sha256.h"
 #include "ledger/batch.h"
@@ -14,7 +16,18 @@
 namespace ledger::bench {
 namespace {
 
-constexpr int64_t kEpoch2026Ns = 1767225600'000000000;
+// When the workload's events start: midnight UTC 30 days before the day
+// the process first asks, so that they lie inside a node's occurred_at
+// window (max_event_age, 400 days by default) whenever the benchmark runs,
+// and are the same for the whole run. Event n occurs about n * 50 ms later.
+int64_t WorkloadEpochNs() {
+  static const int64_t epoch = [] {
+    constexpr int64_t kDay = 24 * 3600;
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return (now - now % kDay - 30 * kDay) * 1'000'000'000;
+  }();
+  return epoch;
+}
 
 // SplitMix64: a bijective, well-mixed function of its input.
 uint64_t Mix(uint64_t x) {
@@ -176,7 +189,7 @@ Event MakeEvent(const std::string& tenant, uint64_t seed, uint64_t n,
   Event e;
   e.event_id = EventId(seed, n);
   e.schema_version = 1;
-  e.occurred_at_ns = kEpoch2026Ns + static_cast<int64_t>(n) * 50'000'000 +
+  e.occurred_at_ns = WorkloadEpochNs() + static_cast<int64_t>(n) * 50'000'000 +
                      static_cast<int64_t>(rng.Below(50'000'000));
   e.producer = "label-studio/1.13.1";
   e.tenant = tenant;
