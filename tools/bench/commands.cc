@@ -45,7 +45,7 @@ absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
 absl::StatusOr<json> FloodCommand(const BenchEnv& env,
                                   const FloodOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
-                          BenchNode::Start(env));
+                          BenchNode::Start(env, /*health_endpoint=*/true));
   std::cerr << "ledger-bench: " << options.clients << " clients x "
             << options.outstanding << " calls for " << options.seconds
             << " s, then " << options.streams << " open streams ..."

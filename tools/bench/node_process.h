@@ -2,9 +2,10 @@
 
 // A `ledger-node` child process for the benchmark: started on
 // 127.0.0.1:0 with a fresh data directory, its port read from the
-// "listening on" line, its CPU time read from /proc, stopped with SIGTERM
-// (SIGKILL if it does not exit). Plus the few RPCs the benchmark needs
-// besides the load itself.
+// "listening on" line (and, with a health endpoint of its own, that port
+// from the "health listening on" line), its CPU time read from /proc, stopped
+// with SIGTERM (SIGKILL if it does not exit). Plus the few RPCs the benchmark
+// needs besides the load itself.
 
 #include <sys/types.h>
 
@@ -29,6 +30,8 @@ struct NodeOptions {
   std::string log_path;  // the node's stderr
   std::string log_level = "warn";
   double start_timeout_seconds = 120;  // opening verifies the whole ledger
+  // Also serve health alone on a port of its own (--health-listen).
+  bool health_endpoint = false;
 };
 
 class NodeProcess {
@@ -38,6 +41,8 @@ class NodeProcess {
   ~NodeProcess();  // kills a node still running
 
   const std::string& target() const { return target_; }  // "127.0.0.1:PORT"
+  // The health endpoint's "127.0.0.1:PORT"; "" without one.
+  const std::string& health_target() const { return health_target_; }
   pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return options_.data_dir; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
@@ -70,6 +75,7 @@ class NodeProcess {
   NodeOptions options_;
   subprocess::Process process_;
   std::string target_;
+  std::string health_target_;
   std::shared_ptr<grpc::Channel> channel_;
   bool stopped_ = false;
 };

@@ -45,7 +45,7 @@ json SpecJson(const IngestSpec& spec) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
-    const BenchEnv& env) {
+    const BenchEnv& env, bool health_endpoint) {
   std::unique_ptr<BenchNode> bn(new BenchNode(
       env, crypto::NoteSigner("bench-emitter", crypto::NoteSigType::kEd25519,
                               crypto::Ed25519PrivateKey::Generate())));
@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
   options.data_dir = bn->data_dir();
   options.log_path = bn->dir_ + "/node.log";
   options.log_level = env.node_log_level;
+  options.health_endpoint = health_endpoint;
   absl::StatusOr<std::unique_ptr<NodeProcess>> node =
       NodeProcess::Start(options);
   const std::string dir = bn->dir_;
