@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -278,6 +279,88 @@ TEST_F(NodeTest, HealthEndpointBoundsWatchesAndKeepsAnsweringChecks) {
 
   for (auto& c : contexts) c->TryCancel();
   for (auto& w : watches) EXPECT_EQ(w->Finish().error_code(), grpc::CANCELLED);
+}
+
+// Threads of this process with the name `name` (/proc/self/task/*/comm).
+int CountThreadsNamed(const std::string& name) {
+  int n = 0;
+  for (const fs::directory_entry& task :
+       fs::directory_iterator("/proc/self/task")) {
+    std::string comm;
+    std::getline(std::ifstream(task.path() / "comm"), comm);
+    n += comm == name;
+  }
+  return n;
+}
+
+// gRPC 1.51 (Linux) runs every callback of the process, of every server
+// and client, on a few threads of its own ("nexting_thread", two on two
+// cores): the append verification of the service port, and gRPC's default
+// health service (a callback service) there. The health endpoint's own
+// service runs on the health server's threads: it answers with all of
+// those held (here by client callbacks that block). (The service port's
+// health check does not, here; but that is gRPC's to decide.)
+TEST_F(NodeTest, HealthEndpointAnswersWhileGrpcsCallbackThreadsAreHeld) {
+  const int threads = CountThreadsNamed("nexting_thread");
+  ASSERT_GT(threads, 0) << "no gRPC callback threads by that name";
+
+  // Shared with the callbacks, which may still be unlocking its mutex when
+  // the test returns.
+  struct Hold {
+    Mutex mu;
+    int entered ABSL_GUARDED_BY(mu) = 0;
+    int left ABSL_GUARDED_BY(mu) = 0;
+    bool release ABSL_GUARDED_BY(mu) = false;
+  };
+  auto hold = std::make_shared<Hold>();
+  // Releases the callbacks and waits until they have returned, whatever
+  // the test asserted.
+  struct Releaser {
+    std::shared_ptr<Hold> hold;
+    int calls;
+    ~Releaser() {
+      MutexLock lock(&hold->mu);
+      hold->release = true;
+      auto all_left = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hold->mu) {
+        return hold->left == calls;
+      };
+      EXPECT_TRUE(hold->mu.AwaitWithTimeout(all_left, kWait));
+    }
+  };
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<HealthResponse> responses(threads);
+  const HealthRequest request = HealthOf("");
+  Releaser releaser{hold, threads};  // destroyed before what the calls use
+  for (int i = 0; i < threads; ++i) {
+    contexts.push_back(Context());
+    health_->async()->Check(
+        contexts.back().get(), &request, &responses[i], [hold](grpc::Status) {
+          MutexLock lock(&hold->mu);
+          ++hold->entered;
+          auto released = [&hold]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hold->mu) {
+            return hold->release;
+          };
+          hold->mu.Await(released);
+          ++hold->left;
+        });
+  }
+  {
+    MutexLock lock(&hold->mu);
+    auto all_held = [&hold, threads]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(hold->mu) {
+      return hold->entered == threads;
+    };
+    ASSERT_TRUE(hold->mu.AwaitWithTimeout(all_held, kWait));
+  }
+
+  for (const char* service : {"", "ledger.v1.Ingest"}) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    HealthResponse r;
+    grpc::Status s = health_endpoint_->Check(&context, HealthOf(service), &r);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(r.status(), HealthResponse::SERVING) << service;
+  }
 }
 
 TEST_F(NodeTest, HealthEndpointThatCannotBindRefusesStart) {
