@@ -110,7 +110,7 @@ class HealthService final : public grpc::health::v1::Health::Service {
                      Response* response) override {
     MutexLock lock(&mu_);
     const Response::ServingStatus status = StatusOf(request->service());
-    if (status == Response::SERVICE_UNKNOWN) return UnknownService(*request);
+    if (status == Response::SERVICE_UNKNOWN) return UnknownService();
     response->set_status(status);
     return grpc::Status::OK;
   }
@@ -150,11 +150,11 @@ class HealthService final : public grpc::health::v1::Health::Service {
     return serving ? Response::SERVING : Response::NOT_SERVING;
   }
 
-  static grpc::Status UnknownService(const Request& request) {
+  static grpc::Status UnknownService() {
     return grpc::Status(
         grpc::StatusCode::NOT_FOUND,
-        StrCat("service name unknown: \"", request.service().substr(0, 100),
-               "\" (this node reports \"\" for itself and \"",
+        StrCat("service name unknown (this node reports \"\" for itself and "
+               "\"",
                kIngestServiceName, "\" for its write path)"));
   }
 
