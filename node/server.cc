@@ -1,18 +1,16 @@
 #include "node/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <memory>
-#include <optional>
 #include <utility>
 #include <vector>
 
 #include "base/strings.h"
-#include "base/sync.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/impl/codegen/grpc_types.h"
-#include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
@@ -71,138 +69,6 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(
 }
 
 }  // namespace
-
-// Check answers from the statuses under the mutex. Watch is a loop on its
-// call's thread: it sends the status whenever it changes, and wakes every
-// kWatchPoll to notice a cancelled call (gRPC tells a synchronous handler
-// only when it asks).
-class HealthService final : public grpc::health::v1::Health::Service {
- public:
-  using Request = grpc::health::v1::HealthCheckRequest;
-  using Response = grpc::health::v1::HealthCheckResponse;
-
-  void SetServing(bool node, bool ingest) {
-    MutexLock lock(&mu_);
-    if (shut_down_) return;
-    node_ = node;
-    ingest_ = ingest;
-    ++version_;
-  }
-
-  // Every name NOT_SERVING from now on; SetServing is ignored.
-  void Shutdown() {
-    MutexLock lock(&mu_);
-    shut_down_ = true;
-    node_ = false;
-    ingest_ = false;
-    ++version_;
-  }
-
-  // Watch calls send the status once more if it changed, then end
-  // UNAVAILABLE; new ones do so at once.
-  void Stop() {
-    MutexLock lock(&mu_);
-    stopped_ = true;
-    ++version_;
-  }
-
-  grpc::Status Check(grpc::ServerContext*, const Request* request,
-                     Response* response) override {
-    MutexLock lock(&mu_);
-    const Response::ServingStatus status = StatusOf(request->service());
-    if (status == Response::SERVICE_UNKNOWN) return UnknownService();
-    response->set_status(status);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status Watch(grpc::ServerContext* context, const Request* request,
-                     grpc::ServerWriter<Response>* writer) override {
-    {
-      MutexLock lock(&mu_);
-      if (watches_ >= kHealthMaxWatches) {
-        return grpc::Status(
-            grpc::StatusCode::RESOURCE_EXHAUSTED,
-            StrCat("this health endpoint serves at most ", kHealthMaxWatches,
-                   " Watch calls at a time; use Check, or retry when a "
-                   "watch has ended"));
-      }
-      ++watches_;
-    }
-    grpc::Status status = WatchLoop(context, request->service(), writer);
-    MutexLock lock(&mu_);
-    --watches_;
-    return status;
-  }
-
- private:
-  static constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
-
-  Response::ServingStatus StatusOf(const std::string& service) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    bool serving = false;
-    if (service.empty()) {
-      serving = node_;
-    } else if (service == kIngestServiceName) {
-      serving = ingest_;
-    } else {
-      return Response::SERVICE_UNKNOWN;
-    }
-    return serving ? Response::SERVING : Response::NOT_SERVING;
-  }
-
-  static grpc::Status UnknownService() {
-    return grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        StrCat("service name unknown (this node reports \"\" for itself and "
-               "\"",
-               kIngestServiceName, "\" for its write path)"));
-  }
-
-  grpc::Status WatchLoop(grpc::ServerContext* context,
-                         const std::string& service,
-                         grpc::ServerWriter<Response>* writer) {
-    std::optional<Response::ServingStatus> sent;
-    uint64_t seen = 0;
-    for (;;) {
-      Response response;
-      bool stopped = false;
-      {
-        MutexLock lock(&mu_);
-        auto news = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return !sent.has_value() || version_ != seen || stopped_;
-        };
-        while (!mu_.AwaitWithTimeout(news, kWatchPoll)) {
-          if (context->IsCancelled()) {
-            return grpc::Status(grpc::StatusCode::CANCELLED,
-                                "the watch was cancelled");
-          }
-        }
-        seen = version_;
-        stopped = stopped_;
-        response.set_status(StatusOf(service));
-      }
-      if (response.status() != sent) {
-        if (!writer->Write(response)) {
-          return grpc::Status(grpc::StatusCode::CANCELLED,
-                              "the watcher went away");
-        }
-        sent = response.status();
-      }
-      if (stopped) {
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            "the node is shutting down");
-      }
-    }
-  }
-
-  Mutex mu_;
-  bool node_ ABSL_GUARDED_BY(mu_) = true;
-  bool ingest_ ABSL_GUARDED_BY(mu_) = false;
-  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t version_ ABSL_GUARDED_BY(mu_) = 1;
-  int watches_ ABSL_GUARDED_BY(mu_) = 0;
-};
 
 Server::Server(const ServiceContext& ctx)
     : ingest_(ctx), proof_(ctx), query_(ctx), admin_(ctx) {}
@@ -273,39 +139,37 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
 }
 
 absl::Status Server::StartHealth(const ServerOptions& options) {
-  health_service_ = std::make_unique<HealthService>();
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, IdleMs(options));
-  // gRPC would add its default health service to this server too
-  // (EnableDefaultHealthCheckService is process-wide): ours replaces it.
-  builder.SetOption(
-      std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+  // gRPC adds its default health service to this server too
+  // (EnableDefaultHealthCheckService is process-wide), with statuses of its
+  // own, set with the main server's by SetServing.
   builder.SetOption(std::make_unique<ReflectionOption>(false));
   builder.AddListeningPort(options.health_listen, Credentials(options),
                            &health_port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kHealthMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kHealthMaxMessageBytes));
   // Its own quota: the main server's filling up does not stop this one
-  // reading. And its own few threads (one completion queue, one or two
-  // idle pollers).
+  // reading.
   grpc::ResourceQuota quota("ledger-node-health");
   quota.Resize(kHealthMemoryBytes);
-  quota.SetMaxThreads(kHealthMaxThreads);
   builder.SetResourceQuota(quota);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS,
-                              1);
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 1);
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 2);
-  builder.RegisterService(health_service_.get());
+  // gRPC 1.51 builds no server without a registered method (the default
+  // health service is added after that check); this one also answers
+  // other methods UNIMPLEMENTED, naming them.
+  builder.RegisterCallbackGenericService(&health_unknown_method_);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(NewRequestGuardFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   health_server_ = builder.BuildAndStart();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(true);
+    health_server_->GetHealthCheckService()->SetServingStatus(
+        std::string(kIngestServiceName), false);
+  }
   if (health_server_ == nullptr || health_port_ == 0) {
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.health_listen,
@@ -316,28 +180,35 @@ absl::Status Server::StartHealth(const ServerOptions& options) {
 }
 
 void Server::SetServing(bool node, bool ingest) {
-  if (health_service_ != nullptr) health_service_->SetServing(node, ingest);
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(node);
-  health->SetServingStatus(std::string(kIngestServiceName), ingest);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    health->SetServingStatus(node);
+    health->SetServingStatus(std::string(kIngestServiceName), ingest);
+  }
 }
 
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
-  if (health_service_ != nullptr) health_service_->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  const absl::Time start = absl::Now();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
   server_->Wait();
+  spdlog::info("the service port stopped in {} ms",
+               absl::ToInt64Milliseconds(absl::Now() - start));
   if (health_server_ != nullptr) {
-    // Watch calls end once they have sent NOT_SERVING; a second is for one
-    // whose watcher does not read.
-    health_service_->Stop();
+    // Its Watch calls (NOT_SERVING since the start of the shutdown) are
+    // cancelled after a second.
     health_server_->Shutdown(std::chrono::system_clock::now() +
                              std::chrono::seconds(1));
     health_server_->Wait();
+    spdlog::info("the health endpoint stopped");
   }
 }
 

@@ -6,14 +6,14 @@
 // write path: SERVING only while appends are accepted).
 //
 // With ServerOptions::health_listen set, a second gRPC server serves the
-// health service alone on that address: the same two names and statuses
-// (SetServing sets both servers at once), the same transport security, and
-// its own gRPC memory quota and threads, so a flood that fills the main
-// server's quota (gRPC then stops reading its connections) leaves health
-// checks on the second one answered. Its health service is ours, on its own
-// synchronous threads, not gRPC's default one, whose callbacks run on the
-// threads that also run the main server's callback handlers (append
-// verification); docs/decisions.md, "A health endpoint of its own".
+// health service alone on that address: gRPC's default health service with
+// the same two names and statuses (SetServing sets both servers at once),
+// the same transport security, and its own gRPC memory quota, so a flood
+// that fills the main server's quota (gRPC then stops reading its
+// connections) does not stop it reading. It does not have threads of its
+// own: gRPC 1.51 runs its health service, like the main server's callback
+// methods, on the process's callback threads (docs/decisions.md, "A health
+// endpoint of its own", says what that leaves).
 //
 // Transport: mutual TLS (gRPC's SSL credentials: the client must present a
 // certificate that chains to the CA bundle, or the handshake fails; TLS 1.3
@@ -59,17 +59,6 @@ struct ServerOptions {
 // The health-only server's fixed settings: requests are a service name.
 inline constexpr size_t kHealthMaxMessageBytes = 4096;
 inline constexpr size_t kHealthMemoryBytes = size_t{8} << 20;
-// Watch holds a thread for as long as the caller watches: at most
-// kHealthMaxWatches at a time (more are RESOURCE_EXHAUSTED), and threads to
-// spare for Check beyond them.
-inline constexpr int kHealthMaxWatches = 8;
-inline constexpr int kHealthMaxThreads = kHealthMaxWatches + 4;
-
-// grpc.health.v1.Health (Check and Watch) on synchronous threads, for the
-// health-only server. Names "" and "ledger.v1.Ingest"; any other is
-// NOT_FOUND for Check and SERVICE_UNKNOWN for Watch, as gRPC's default
-// service answers.
-class HealthService;
 
 class Server {
  public:
@@ -92,8 +81,8 @@ class Server {
 
   // Health goes NOT_SERVING (on both servers), new calls are refused, calls
   // in flight get `grace` to finish before they are cancelled; then the
-  // health-only server ends its Watch calls (after they have sent
-  // NOT_SERVING) and stops. Idempotent; call from one thread.
+  // health-only server stops (its Watch calls cancelled after a second).
+  // Idempotent; call from one thread.
   void Shutdown(absl::Duration grace);
 
  private:
@@ -108,7 +97,7 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   // Declared before health_server_: it outlives the server that calls it.
-  std::unique_ptr<HealthService> health_service_;
+  UnknownMethodService health_unknown_method_;
   std::unique_ptr<grpc::Server> health_server_;
   int health_port_ = 0;
   bool shut_down_ = false;
