@@ -57,9 +57,9 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:7400";
   // Empty: off. Otherwise "host:port" of a second gRPC server that serves
   // only grpc.health.v1.Health, with the same statuses and the same
-  // transport security as `listen`, and its own small memory quota and
-  // threads, so that clients flooding `listen` cannot starve health checks
-  // (docs/decisions.md, "A health endpoint of its own").
+  // transport security as `listen`, and its own small gRPC memory quota
+  // (docs/decisions.md, "A health endpoint of its own": under a flood it
+  // misses as many checks as `listen` does).
   std::string health_listen;
   // Empty: the origin stored in the data directory, or on first start a new
   // "annotation-ledger.local/<8 hex>". A non-empty value must match the

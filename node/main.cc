@@ -228,8 +228,8 @@ int main(int argc, char** argv) {
                  "picks a free port)");
   app.add_option("--health-listen", overrides.health_listen,
                  "HOST:PORT of a health endpoint of its own: only "
-                 "grpc.health.v1.Health, with its own gRPC memory and "
-                 "threads, so floods on --listen cannot starve it (default: "
+                 "grpc.health.v1.Health, same statuses and transport "
+                 "security as --listen, its own gRPC memory quota (default: "
                  "none; port 0 picks a free port)");
   app.add_option("--origin", overrides.origin,
                  "log origin (default: generated on first start)");
