@@ -194,6 +194,9 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   std::string where = Where(source, node, k);
   if (k == "data_dir") return GetString(where, node, &config->data_dir);
   if (k == "listen") return GetString(where, node, &config->listen);
+  if (k == "health_listen") {
+    return GetString(where, node, &config->health_listen);
+  }
   if (k == "origin") return GetString(where, node, &config->origin);
   if (k == "node_name") return GetString(where, node, &config->node_name);
   if (k == "log_level") return GetString(where, node, &config->log_level);
@@ -263,7 +266,8 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   }
   return absl::InvalidArgumentError(
       StrCat(where,
-             ": unknown key (known: data_dir, listen, origin, node_name, "
+             ": unknown key (known: data_dir, listen, health_listen, origin, "
+             "node_name, "
              "checkpoint_interval, empty_interval, max_group_events, "
              "max_message_bytes, block_cache_bytes, max_queued_events, "
              "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
@@ -305,6 +309,9 @@ absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path,
 void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config) {
   if (overrides.data_dir) config->data_dir = *overrides.data_dir;
   if (overrides.listen) config->listen = *overrides.listen;
+  if (overrides.health_listen) {
+    config->health_listen = *overrides.health_listen;
+  }
   if (overrides.origin) config->origin = *overrides.origin;
   if (overrides.node_name) config->node_name = *overrides.node_name;
   if (overrides.log_level) config->log_level = *overrides.log_level;
@@ -337,6 +344,23 @@ absl::Status ValidateConfig(const NodeConfig& config) {
   }
   if (absl::Status s = SplitHostPort(config.listen).status(); !s.ok()) {
     return s;
+  }
+  if (!config.health_listen.empty()) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> health =
+        SplitHostPort(config.health_listen);
+    if (!health.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("health_listen: \"", config.health_listen,
+                 "\" is not host:port (examples: 127.0.0.1:7401, [::]:7401, "
+                 "0.0.0.0:0 for any free port; leave it empty for no health "
+                 "endpoint of its own)"));
+    }
+    if (health->second != 0 && config.health_listen == config.listen) {
+      return absl::InvalidArgumentError(
+          StrCat("health_listen: \"", config.health_listen,
+                 "\" is the service address (listen) too; give the health "
+                 "endpoint a port of its own, or leave it empty"));
+    }
   }
   if (!config.origin.empty() && !crypto::IsValidKeyName(config.origin)) {
     return absl::InvalidArgumentError(

@@ -5,6 +5,7 @@
 //
 //   data_dir = "/var/lib/ledger"
 //   listen = "0.0.0.0:7400"
+//   health_listen = "0.0.0.0:7401" # health alone, on a server of its own
 //   node_name = "node-1"
 //   checkpoint_interval = "1s"     # or a number of seconds
 //   empty_interval = "60s"
@@ -54,6 +55,12 @@ namespace ledger::node {
 struct NodeConfig {
   std::string data_dir;  // required
   std::string listen = "127.0.0.1:7400";
+  // Empty: off. Otherwise "host:port" of a second gRPC server that serves
+  // only grpc.health.v1.Health, with the same statuses and the same
+  // transport security as `listen`, and its own small gRPC memory quota
+  // (docs/decisions.md, "A health endpoint of its own": under a flood it
+  // misses as many checks as `listen` does).
+  std::string health_listen;
   // Empty: the origin stored in the data directory, or on first start a new
   // "annotation-ledger.local/<8 hex>". A non-empty value must match the
   // stored one.
@@ -128,6 +135,7 @@ struct NodeConfig {
 struct ConfigOverrides {
   std::optional<std::string> data_dir;
   std::optional<std::string> listen;
+  std::optional<std::string> health_listen;  // --health-listen
   std::optional<std::string> origin;
   std::optional<std::string> node_name;
   std::optional<std::string> log_level;
@@ -147,7 +155,8 @@ absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path,
 
 void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config);
 
-// Checks the assembled configuration: data_dir set, listen "host:port",
+// Checks the assembled configuration: data_dir set, listen "host:port"
+// (and health_listen, if set, another "host:port"),
 // names usable as note key names, positive intervals and limits, a known
 // log level. InvalidArgument naming the setting.
 absl::Status ValidateConfig(const NodeConfig& config);

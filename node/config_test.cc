@@ -85,6 +85,7 @@ TEST(ConfigTest, ShippedExampleMentionsEveryKey) {
   text << in.rdbuf();
   for (const char* key : {"data_dir",
                           "listen",
+                          "health_listen",
                           "origin",
                           "node_name",
                           "checkpoint_interval",
@@ -404,6 +405,12 @@ TEST(ConfigTest, ValidateRejectsUnusableSettings) {
       {[](NodeConfig& c) { c.listen = "7400"; }, "is not host:port"},
       {[](NodeConfig& c) { c.listen = "host:70000"; }, "is not host:port"},
       {[](NodeConfig& c) { c.listen = ":7400"; }, "is not host:port"},
+      {[](NodeConfig& c) { c.health_listen = "7401"; },
+       "health_listen: \"7401\" is not host:port"},
+      {[](NodeConfig& c) { c.health_listen = "127.0.0.1:99999"; },
+       "health_listen: \"127.0.0.1:99999\" is not host:port"},
+      {[](NodeConfig& c) { c.health_listen = c.listen; },
+       "is the service address (listen) too"},
       {[](NodeConfig& c) { c.origin = "has space"; }, "origin:"},
       {[](NodeConfig& c) { c.node_name = "a+b"; }, "node_name:"},
       {[](NodeConfig& c) { c.node_name.clear(); }, "node_name:"},
@@ -429,6 +436,27 @@ TEST(ConfigTest, ValidateRejectsUnusableSettings) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.fragment;
     EXPECT_THAT(Message(s), HasSubstr(c.fragment));
   }
+}
+
+TEST(ConfigTest, HealthListenIsOffByDefaultAndSetByFileOrFlag) {
+  absl::StatusOr<NodeConfig> c = ParseConfig("", "n.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->health_listen, "");
+  c = ParseConfig("health_listen = \"0.0.0.0:7401\"\n", "n.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->health_listen, "0.0.0.0:7401");
+  ConfigOverrides o;
+  o.health_listen = "127.0.0.1:0";
+  ApplyOverrides(o, &*c);
+  EXPECT_EQ(c->health_listen, "127.0.0.1:0");
+  c->data_dir = "/d";
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  // Both on port 0: two different free ports.
+  c->listen = "127.0.0.1:0";
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  c = ParseConfig("health_listen = 7401\n", "n.toml");
+  EXPECT_THAT(Message(c.status()),
+              HasSubstr("n.toml:1: health_listen: must be a string"));
 }
 
 TEST(ConfigTest, SplitHostPortHandlesIpv6) {

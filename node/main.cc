@@ -1,14 +1,17 @@
 // ledger-node: serves the annotation ledger over gRPC.
 //
 //   ledger-node --data DIR [--listen HOST:PORT] [--config FILE]
-//               [--origin ORIGIN] [--node-name NAME] [--log-level LEVEL]
+//               [--health-listen HOST:PORT] [--origin ORIGIN] [--node-name
+//               NAME] [--log-level LEVEL]
 //               [--insecure-plaintext]
 //   ledger-node keys --data DIR
 //   ledger-node verify --data DIR [--config FILE]
 //   ledger-node repair-indexes --data DIR [--config FILE]
 //
 // Logs go to stderr. stdout carries one machine-readable line once the
-// server is up: "listening on HOST:PORT" (the real port when PORT was 0).
+// server is up: "listening on HOST:PORT" (the real port when PORT was 0),
+// then, with a health endpoint of its own (health_listen), a second one:
+// "health listening on HOST:PORT".
 // SIGINT/SIGTERM shut down gracefully. Exit codes: 0 clean shutdown,
 // 1 runtime error, 2 bad usage or configuration, 3 the ledger failed
 // verification, on start or later in the background scrub (the node
@@ -169,6 +172,13 @@ int Run(const std::optional<std::string>& config_file,
                crypto::FormatVerifierKey(id.cosigner.verifier()));
   spdlog::info("listening on {}:{}", host, (*node)->port());
   std::printf("listening on %s:%d\n", host.c_str(), (*node)->port());
+  if (!config.health_listen.empty()) {
+    const std::string health_host = SplitHostPort(config.health_listen)->first;
+    spdlog::info("health listening on {}:{}", health_host,
+                 (*node)->health_port());
+    std::printf("health listening on %s:%d\n", health_host.c_str(),
+                (*node)->health_port());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -216,6 +226,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", overrides.listen,
                  "HOST:PORT to serve on (default 127.0.0.1:7400; port 0 "
                  "picks a free port)");
+  app.add_option("--health-listen", overrides.health_listen,
+                 "HOST:PORT of a health endpoint of its own: only "
+                 "grpc.health.v1.Health, same statuses and transport "
+                 "security as --listen, its own gRPC memory quota (default: "
+                 "none; port 0 picks a free port)");
   app.add_option("--origin", overrides.origin,
                  "log origin (default: generated on first start)");
   app.add_option("--node-name", overrides.node_name,

@@ -22,6 +22,7 @@
 
 #include "base/strings.h"
 #include "crypto/key_file.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "ledger/v1/admin.grpc.pb.h"
@@ -115,6 +116,15 @@ class MainTest : public ::testing::Test {
     std::optional<std::string> line = node.ReadLine();
     EXPECT_TRUE(line.has_value()) << Stderr();
     const std::string prefix = "listening on 127.0.0.1:";
+    EXPECT_EQ(line.value_or("").substr(0, prefix.size()), prefix);
+    return std::atoi(line.value_or("").substr(prefix.size()).c_str());
+  }
+  // The health endpoint's port from the "health listening on" line, which
+  // follows the "listening on" one.
+  int StartHealth(NodeProcess& node) {
+    std::optional<std::string> line = node.ReadLine();
+    EXPECT_TRUE(line.has_value()) << Stderr();
+    const std::string prefix = "health listening on 127.0.0.1:";
     EXPECT_EQ(line.value_or("").substr(0, prefix.size()), prefix);
     return std::atoi(line.value_or("").substr(prefix.size()).c_str());
   }
@@ -277,6 +287,7 @@ TEST_F(MainTest, ServesMutualTlsFromAConfigFile) {
       << "[[identity]]\nuri = \"" << devcerts::IdentityUri("admin", "ops")
       << "\"\nrole = \"admin\"\n";
   std::ofstream(etc + "/node.toml") << R"(listen = "127.0.0.1:0"
+health_listen = "127.0.0.1:0"
 [tls]
 ca_file = "tls/ca.pem"
 cert_file = "tls/node.pem"
@@ -289,6 +300,8 @@ policy_file = "policy.toml"
                      stderr_);
     const int port = Start(node);
     ASSERT_GT(port, 0) << Stderr();
+    const int health_port = StartHealth(node);
+    ASSERT_GT(health_port, 0) << Stderr();
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ca->pem().cert;
     options.pem_private_key = admin_pem->key;
@@ -303,6 +316,38 @@ policy_file = "policy.toml"
         StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
     s = plain->GetNodeInfo(Context().get(), {}, &info);
     EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+
+    // The health endpoint: the same mutual TLS.
+    const std::string health_at = StrCat("127.0.0.1:", health_port);
+    grpc::health::v1::HealthCheckResponse health;
+    s = grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(health_at, grpc::SslCredentials(options)))
+            ->Check(Context().get(), {}, &health);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+    // A TLS client without a certificate: refused in the handshake.
+    grpc::SslCredentialsOptions anonymous;
+    anonymous.pem_root_certs = ca->pem().cert;
+    s = grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(health_at, grpc::SslCredentials(anonymous)))
+            ->Check(Context().get(), {}, &health);
+    EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+    s = grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(health_at, grpc::InsecureChannelCredentials()))
+            ->Check(Context().get(), {}, &health);
+    EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
+    // A certificate of the CA that the policy does not name: refused by the
+    // access policy, as on the service port.
+    absl::StatusOr<devcerts::Pem> stranger_pem =
+        ca->Issue(devcerts::ClientLeaf("stranger", "elsewhere"));
+    ASSERT_TRUE(stranger_pem.ok());
+    grpc::SslCredentialsOptions stranger = options;
+    stranger.pem_private_key = stranger_pem->key;
+    stranger.pem_cert_chain = stranger_pem->cert;
+    s = grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(health_at, grpc::SslCredentials(stranger)))
+            ->Check(Context().get(), {}, &health);
+    EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED) << s.error_message();
     node.Signal(SIGTERM);
     EXPECT_EQ(node.Wait(), 0) << Stderr();
     EXPECT_THAT(Stderr(), HasSubstr("mutual TLS; 1 identities"));
@@ -316,6 +361,62 @@ policy_file = "policy.toml"
   EXPECT_THAT(Stderr(), HasSubstr(etc + "/tls/node.key has mode 0644"));
   EXPECT_THAT(Stderr(), HasSubstr("chmod 600"));
   EXPECT_THAT(Stderr(), Not(HasSubstr("PRIVATE KEY")));
+}
+
+TEST_F(MainTest, HealthListenPrintsASecondLineAndServesHealth) {
+  std::vector<std::string> args = Args();
+  args.insert(args.end(), {"--health-listen", "127.0.0.1:0"});
+  NodeProcess node(std::move(args), stderr_);
+  const int port = Start(node);  // the first line is unchanged
+  ASSERT_GT(port, 0) << Stderr();
+  const int health_port = StartHealth(node);
+  ASSERT_GT(health_port, 0) << Stderr();
+  EXPECT_NE(health_port, port);
+  for (const char* service : {"", "ledger.v1.Ingest"}) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse health;
+    grpc::Status s =
+        grpc::health::v1::Health::NewStub(
+            grpc::CreateChannel(StrCat("127.0.0.1:", health_port),
+                                grpc::InsecureChannelCredentials()))
+            ->Check(Context().get(), request, &health);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+  node.Signal(SIGTERM);
+  EXPECT_EQ(node.Wait(), 0) << Stderr();
+  EXPECT_THAT(Stderr(),
+              HasSubstr(StrCat("health listening on 127.0.0.1:", health_port)));
+
+  // Its port taken (by the node's own service port, which a node started
+  // on the same address would find in use): exit 1 naming the address.
+  {
+    NodeProcess holder(Args(), tmp_.path() + "/holder.log");
+    const int taken = Start(holder);
+    ASSERT_GT(taken, 0);
+    std::vector<std::string> clash = {"--data",
+                                      tmp_.path() + "/other",
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--health-listen",
+                                      StrCat("127.0.0.1:", taken),
+                                      "--insecure-plaintext"};
+    NodeProcess refused(std::move(clash), stderr_);
+    EXPECT_EQ(refused.Wait(), 1);
+    EXPECT_THAT(Stderr(), HasSubstr(StrCat("cannot listen on 127.0.0.1:", taken,
+                                           " for the health endpoint "
+                                           "(health_listen)")));
+    holder.Signal(SIGTERM);
+    EXPECT_EQ(holder.Wait(), 0);
+  }
+  // Not an address: a usage error.
+  args = Args();
+  args.insert(args.end(), {"--health-listen", "7401"});
+  NodeProcess bad(std::move(args), stderr_);
+  EXPECT_EQ(bad.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("health_listen: \"7401\" is not host:port"));
 }
 
 TEST_F(MainTest, InsecurePlaintextLogsAWarning) {

@@ -228,6 +228,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   server_options.authorizer = authorizer_;
   server_options.idle_timeout = config.idle_timeout;
   server_options.reflection = config.reflection;
+  server_options.health_listen = config.health_listen;
   absl::StatusOr<std::unique_ptr<Server>> server =
       Server::Start(server_options, ctx);
   if (!server.ok()) {

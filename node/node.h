@@ -51,10 +51,12 @@ class Node {
   // guard: the node must not serve), appends the genesis entry to an empty
   // ledger and registers the cosigner key, issues a checkpoint if none
   // covers the head, then serves on config.listen (mutual TLS and the
-  // access policy, or plaintext) and starts the scrub. `on_data_loss` is called
-  // (once, from a background thread) if damage is found later, by the scrub or
-  // by the sequencer's rollback guard check: by then the node refuses writes,
-  // signs nothing more and reports NOT_SERVING, and should be stopped.
+  // access policy, or plaintext) and health alone on config.health_listen
+  // if set (Unavailable naming the address if either cannot bind), and
+  // starts the scrub. `on_data_loss` is called (once, from a background
+  // thread) if damage is found later, by the scrub or by the sequencer's
+  // rollback guard check: by then the node refuses writes, signs nothing
+  // more and reports NOT_SERVING, and should be stopped.
   // `clock` must outlive the node.
   static absl::StatusOr<std::unique_ptr<Node>> Start(
       const NodeConfig& config, const Clock* clock = SystemClock::Default(),
@@ -64,6 +66,8 @@ class Node {
 
   // The port the server is bound to.
   int port() const { return server_->port(); }
+  // The health endpoint's port (config.health_listen); 0 without one.
+  int health_port() const { return server_->health_port(); }
   const NodeIdentity& identity() const { return *identity_; }
   ledger::Ledger& ledger() { return *ledger_; }
   Sequencer& sequencer() { return *sequencer_; }

@@ -6,11 +6,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/strings.h"
@@ -35,6 +39,10 @@ std::string Message(const absl::Status& s) {
 
 class NodeTest : public testing::NodeFixture {
  protected:
+  // Every node here has a health endpoint of its own, so every Health()
+  // below asks both it and the service port, and fails on a difference.
+  void Configure(NodeConfig& c) override { c.health_listen = "127.0.0.1:0"; }
+
   DataDirLayout Layout() const { return DataDirLayout(config_.data_dir); }
 
   bool Stored(int n) {
@@ -183,6 +191,101 @@ TEST_F(NodeTest, DataLossTakesTheWholeNodeOutOfService) {
   EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("found corrupt data"));
   EXPECT_EQ(LedgerSize(), before);
+}
+
+// ---- The health endpoint of its own (health_listen) ----
+
+using HealthRequest = grpc::health::v1::HealthCheckRequest;
+using HealthResponse = grpc::health::v1::HealthCheckResponse;
+
+HealthRequest HealthOf(const std::string& service) {
+  HealthRequest request;
+  request.set_service(service);
+  return request;
+}
+
+TEST_F(NodeTest, HealthEndpointServesHealthAloneOnAPortOfItsOwn) {
+  ASSERT_NE(node_->health_port(), 0);
+  EXPECT_NE(node_->health_port(), node_->port());
+  EXPECT_EQ(HealthAt(true, ""), "SERVING");
+  EXPECT_EQ(HealthAt(true, "ledger.v1.Ingest"), "SERVING");
+  // A name neither knows: NOT_FOUND from both, as gRPC's own service says.
+  EXPECT_THAT(HealthAt(false, "ledger.v1.Nothing"), HasSubstr("error 5:"));
+  EXPECT_THAT(HealthAt(true, "ledger.v1.Nothing"), HasSubstr("error 5:"));
+  // No other service there.
+  auto admin = v1::Admin::NewStub(health_channel_);
+  v1::NodeInfo info;
+  grpc::Status s = admin->GetNodeInfo(Context().get(), {}, &info);
+  EXPECT_EQ(s.error_code(), grpc::UNIMPLEMENTED) << s.error_message();
+}
+
+// Reads `watch` until it says `status` (gRPC's health service may repeat
+// an unchanged status; at most 20 messages); false if the stream ends first.
+bool WatchUntil(grpc::ClientReader<HealthResponse>& watch,
+                HealthResponse::ServingStatus status) {
+  HealthResponse r;
+  for (int i = 0; i < 20 && watch.Read(&r); ++i) {
+    if (r.status() == status) return true;
+  }
+  return false;
+}
+
+// Watch on the health endpoint: the write path going down, then the node
+// shutting down (NOT_SERVING before the stream ends).
+TEST_F(NodeTest, HealthEndpointWatchFollowsTheWritePathAndShutdown) {
+  RegisterKey(emitter_);
+  std::unique_ptr<grpc::ClientContext> ingest_context = Context();
+  std::unique_ptr<grpc::ClientContext> node_context = Context();
+  auto ingest_watch = health_endpoint_->Watch(ingest_context.get(),
+                                              HealthOf("ledger.v1.Ingest"));
+  auto node_watch = health_endpoint_->Watch(node_context.get(), HealthOf(""));
+  ASSERT_TRUE(WatchUntil(*ingest_watch, HealthResponse::SERVING));
+  ASSERT_TRUE(WatchUntil(*node_watch, HealthResponse::SERVING));
+
+  node_->sequencer().FailCommitsForTesting(
+      absl::UnavailableError("the replication quorum is lost"));
+  EXPECT_EQ(AppendEvents(1, 1).error_code(), grpc::UNAVAILABLE);
+  EXPECT_TRUE(WatchUntil(*ingest_watch, HealthResponse::NOT_SERVING));
+  EXPECT_EQ(Health("ledger.v1.Ingest"), "NOT_SERVING");  // both ports
+  EXPECT_EQ(Health(""), "SERVING");
+
+  std::thread stopper([this] { node_->Shutdown(); });
+  EXPECT_TRUE(WatchUntil(*node_watch, HealthResponse::NOT_SERVING));
+  EXPECT_FALSE(WatchUntil(*node_watch, HealthResponse::SERVING));  // ended
+  EXPECT_FALSE(node_watch->Finish().ok());
+  stopper.join();
+}
+
+TEST_F(NodeTest, HealthEndpointThatCannotBindRefusesStart) {
+  StopNode();
+  // A port taken by a listening socket (gRPC does not share it:
+  // SO_REUSEPORT is off).
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string taken = StrCat("127.0.0.1:", ntohs(addr.sin_port));
+
+  config().health_listen = taken;
+  absl::Status s = TryStartNode();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_THAT(Message(s), HasSubstr(StrCat("cannot listen on ", taken,
+                                           " for the health endpoint "
+                                           "(health_listen)")));
+  config().health_listen = "localhost";
+  s = TryStartNode();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(Message(s), HasSubstr("health_listen: \"localhost\" is not "
+                                    "host:port"));
+  close(fd);
+  config().health_listen = "127.0.0.1:0";
+  StartNode();  // nothing of the failed starts is left in the way
+  EXPECT_EQ(Health(""), "SERVING");
 }
 
 // ---- The background scrub ----

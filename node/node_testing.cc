@@ -190,6 +190,12 @@ absl::Status NodeFixture::TryStartNode() {
   query_ = v1::Query::NewStub(channel_);
   admin_ = v1::Admin::NewStub(channel_);
   health_ = grpc::health::v1::Health::NewStub(channel_);
+  if (node_->health_port() != 0) {
+    health_channel_ =
+        grpc::CreateChannel(StrCat("127.0.0.1:", node_->health_port()),
+                            grpc::InsecureChannelCredentials());
+    health_endpoint_ = grpc::health::v1::Health::NewStub(health_channel_);
+  }
   return absl::OkStatus();
 }
 
@@ -199,6 +205,8 @@ void NodeFixture::StopNode() {
   query_.reset();
   admin_.reset();
   health_.reset();
+  health_endpoint_.reset();
+  health_channel_.reset();
   channel_.reset();
   node_.reset();
 }
@@ -233,10 +241,22 @@ grpc::Status NodeFixture::AppendEvents(int first, int count) {
 }
 
 std::string NodeFixture::Health(const std::string& service) {
+  const std::string main = HealthAt(false, service);
+  if (health_endpoint_ == nullptr) return main;
+  const std::string own = HealthAt(true, service);
+  if (own == main) return main;
+  return StrCat("service port: ", main, "; health endpoint: ", own);
+}
+
+std::string NodeFixture::HealthAt(bool health_endpoint,
+                                  const std::string& service) {
+  grpc::health::v1::Health::Stub* stub =
+      health_endpoint ? health_endpoint_.get() : health_.get();
+  if (stub == nullptr) return "no health endpoint";
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
-  grpc::Status s = health_->Check(Context().get(), request, &response);
+  grpc::Status s = stub->Check(Context().get(), request, &response);
   if (!s.ok()) {
     return StrCat("error ", static_cast<int>(s.error_code()), ": ",
                   s.error_message());

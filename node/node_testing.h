@@ -109,8 +109,12 @@ class NodeFixture : public ::testing::Test {
   // emitter_ (registered by the caller); OK or why not.
   grpc::Status AppendEvents(int first, int count);
   // What the standard health service says about `service` ("" for the
-  // node): "SERVING", "NOT_SERVING", ..., or the RPC's error.
+  // node): "SERVING", "NOT_SERVING", ..., or the RPC's error. With a
+  // health endpoint of its own (config health_listen), both are asked and
+  // a difference is reported: "service port: X; health endpoint: Y".
   std::string Health(const std::string& service);
+  // What one of the two says (`health_endpoint`: the health-only server's).
+  std::string HealthAt(bool health_endpoint, const std::string& service);
   // Admin.GetNodeInfo (a test failure if the call fails).
   v1::NodeInfo GetNodeInfo();
 
@@ -125,6 +129,9 @@ class NodeFixture : public ::testing::Test {
   std::unique_ptr<v1::Query::Stub> query_;
   std::unique_ptr<v1::Admin::Stub> admin_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  // With health_listen: a channel to the health endpoint.
+  std::shared_ptr<grpc::Channel> health_channel_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_endpoint_;
   EmitterKeyPair emitter_{"labelstudio", 0x51};
 };
 

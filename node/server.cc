@@ -1,5 +1,7 @@
 #include "node/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <limits>
@@ -46,6 +48,12 @@ class ReflectionOption : public grpc::ServerBuilderOption {
   const bool on_;
 };
 
+int IdleMs(const ServerOptions& options) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options.idle_timeout), 1,
+                          std::numeric_limits<int>::max()));
+}
+
 std::shared_ptr<grpc::ServerCredentials> Credentials(
     const ServerOptions& options) {
   if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
@@ -82,11 +90,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   // gRPC sets SO_REUSEPORT by default: a second node on a busy port would
   // silently share it. Fail instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-      static_cast<int>(
-          std::clamp<int64_t>(absl::ToInt64Milliseconds(options.idle_timeout),
-                              1, std::numeric_limits<int>::max())));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, IdleMs(options));
   builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
   builder.AddListeningPort(listen, Credentials(options), &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
@@ -128,23 +132,84 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   server->server_->GetHealthCheckService()->SetServingStatus(
       std::string(kIngestServiceName), false);
+  if (!options.health_listen.empty()) {
+    if (absl::Status s = server->StartHealth(options); !s.ok()) return s;
+  }
   return server;
 }
 
+absl::Status Server::StartHealth(const ServerOptions& options) {
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, IdleMs(options));
+  // gRPC adds its default health service to this server too
+  // (EnableDefaultHealthCheckService is process-wide), with statuses of its
+  // own, set with the main server's by SetServing.
+  builder.SetOption(std::make_unique<ReflectionOption>(false));
+  builder.AddListeningPort(options.health_listen, Credentials(options),
+                           &health_port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kHealthMaxMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(kHealthMaxMessageBytes));
+  // Its own quota: the main server's filling up does not stop this one
+  // reading.
+  grpc::ResourceQuota quota("ledger-node-health");
+  quota.Resize(kHealthMemoryBytes);
+  builder.SetResourceQuota(quota);
+  // gRPC 1.51 builds no server without a registered method (the default
+  // health service is added after that check); this one also answers
+  // other methods UNIMPLEMENTED, naming them.
+  builder.RegisterCallbackGenericService(&health_unknown_method_);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(NewRequestGuardFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  health_server_ = builder.BuildAndStart();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(true);
+    health_server_->GetHealthCheckService()->SetServingStatus(
+        std::string(kIngestServiceName), false);
+  }
+  if (health_server_ == nullptr || health_port_ == 0) {
+    return absl::UnavailableError(
+        StrCat("cannot listen on ", options.health_listen,
+               " for the health endpoint (health_listen): address in use, or "
+               "not an address of this host?"));
+  }
+  return absl::OkStatus();
+}
+
 void Server::SetServing(bool node, bool ingest) {
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  if (health == nullptr) return;
-  health->SetServingStatus(node);
-  health->SetServingStatus(std::string(kIngestServiceName), ingest);
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    if (health == nullptr) continue;
+    health->SetServingStatus(node);
+    health->SetServingStatus(std::string(kIngestServiceName), ingest);
+  }
 }
 
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  const absl::Time start = absl::Now();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
   server_->Wait();
+  spdlog::info("the service port stopped in {} ms",
+               absl::ToInt64Milliseconds(absl::Now() - start));
+  if (health_server_ != nullptr) {
+    // Its Watch calls (NOT_SERVING since the start of the shutdown) are
+    // cancelled after a second.
+    health_server_->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::seconds(1));
+    health_server_->Wait();
+    spdlog::info("the health endpoint stopped");
+  }
 }
 
 }  // namespace ledger::node

@@ -44,7 +44,7 @@ absl::StatusOr<json> IngestCommand(const BenchEnv& env, const IngestSpec& spec,
 absl::StatusOr<json> FloodCommand(const BenchEnv& env,
                                   const FloodOptions& options) {
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<BenchNode> node,
-                          BenchNode::Start(env));
+                          BenchNode::Start(env, /*health_endpoint=*/true));
   std::cerr << "ledger-bench: " << options.clients << " clients x "
             << options.outstanding << " calls for " << options.seconds
             << " s, then " << options.streams << " open streams ..."
@@ -52,8 +52,19 @@ absl::StatusOr<json> FloodCommand(const BenchEnv& env,
   LEDGER_ASSIGN_OR_RETURN(
       FloodResult result,
       RunFlood(node->node(), node->emitter().key(), options));
-  LEDGER_RETURN_IF_ERROR(node->Stop());
-  return json{{"flood", FloodToJson(options, result)}};
+  // What was measured is reported even if the node then fails to stop
+  // (that is a finding too).
+  json out{{"flood", FloodToJson(options, result)}};
+  const auto stop_start = std::chrono::steady_clock::now();
+  absl::Status stopped = node->Stop();
+  out["flood"]["stop_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                    stop_start)
+          .count();
+  if (!stopped.ok()) {
+    out["flood"]["stop_error"] = std::string(ToStd(stopped.message()));
+  }
+  return out;
 }
 
 absl::StatusOr<json> ProofsCommand(const BenchEnv& env, uint64_t size,

@@ -98,11 +98,17 @@ std::string HealthAnswer(const grpc::ByteBuffer& reply) {
   }
 }
 
-// Samples the node every 250 ms until stopped.
+// Samples the node every 250 ms until stopped: /proc on one thread, health
+// on each endpoint on a thread of its own (a slow endpoint does not delay
+// the other's checks).
 class Sampler {
  public:
   Sampler(NodeProcess& node) : node_(node) {
-    thread_ = std::thread([this] { Run(); });
+    threads_.emplace_back([this] { Run(); });
+    threads_.emplace_back([this] { Probe(node_.reader_endpoint(), false); });
+    if (!node_.health_target().empty()) {
+      threads_.emplace_back([this] { Probe(node_.health_endpoint(), true); });
+    }
   }
   ~Sampler() { Stop(); }
   NodeSamples Stop() {
@@ -110,26 +116,30 @@ class Sampler {
       MutexLock lock(&mu_);
       stop_ = true;
     }
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
     MutexLock lock(&mu_);
     return samples_;
   }
 
  private:
+  // Waits 250 ms; false once stopped.
+  bool Wait() {
+    MutexLock lock(&mu_);
+    auto stopped = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    mu_.AwaitWithTimeout(stopped, absl::Milliseconds(250));
+    return !stop_;
+  }
   void Run() {
-    auto channel = NewChannel(node_.reader_endpoint());
+    while (Wait()) ReadProc();
+  }
+  void Probe(const client_tls::Endpoint& endpoint, bool health_endpoint) {
+    auto channel = NewChannel(endpoint);
     grpc::GenericStub stub(channel);
-    for (;;) {
-      {
-        MutexLock lock(&mu_);
-        auto stopped = [&]()
-                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-        mu_.AwaitWithTimeout(stopped, absl::Milliseconds(250));
-        if (stop_) return;
-      }
-      ReadProc();
-      Check(stub, "");
-      Check(stub, "ledger.v1.Ingest");
+    while (Wait()) {
+      Check(stub, "", health_endpoint);
+      Check(stub, "ledger.v1.Ingest", health_endpoint);
     }
   }
   void ReadProc() {
@@ -150,7 +160,8 @@ class Sampler {
     samples_.last_threads = threads;
     samples_.max_threads = std::max(samples_.max_threads, threads);
   }
-  void Check(grpc::GenericStub& stub, const std::string& service) {
+  void Check(grpc::GenericStub& stub, const std::string& service,
+             bool health_endpoint) {
     grpc::CompletionQueue cq;
     grpc::ClientContext ctx;
     ctx.set_deadline(Deadline(2));
@@ -171,20 +182,22 @@ class Sampler {
     while (cq.Next(&tag, &ok)) {
     }
     MutexLock lock(&mu_);
-    ++samples_.health_checks;
+    HealthSamples& h =
+        health_endpoint ? samples_.health_endpoint : samples_.health;
+    ++h.checks;
     if (!status.ok()) {
-      ++samples_.health_failures;
+      ++h.failures;
       return;
     }
-    samples_.health_latency.Record(ns);
-    if (!service.empty()) ++samples_.ingest_health[HealthAnswer(reply)];
+    h.latency.Record(ns);
+    if (!service.empty()) ++h.ingest[HealthAnswer(reply)];
   }
 
   NodeProcess& node_;
   Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   NodeSamples samples_ ABSL_GUARDED_BY(mu_);
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 NodeSamples SampleFor(NodeProcess& node, double seconds) {
@@ -276,6 +289,7 @@ absl::StatusOr<FloodResult> RunFlood(NodeProcess& node,
   if (pool.empty()) return absl::InvalidArgumentError("empty workload");
 
   FloodResult result;
+  result.health_target = node.health_target();
   result.idle = SampleFor(node, 2);
 
   // The flood.
@@ -356,25 +370,33 @@ absl::StatusOr<FloodResult> RunFlood(NodeProcess& node,
 
 nlohmann::json FloodToJson(const FloodOptions& options,
                            const FloodResult& result) {
-  const auto samples = [](const NodeSamples& s) {
+  // The service port's checks as before ("health_*"); the health
+  // endpoint's in "health_endpoint" with the same names.
+  const auto health = [](const HealthSamples& h, nlohmann::json& j) {
+    j["health_checks"] = h.checks;
+    j["health_failures"] = h.failures;
+    j["health_latency_ms_p50"] =
+        static_cast<double>(h.latency.ValueAtPercentile(50)) / 1e6;
+    j["health_latency_ms_p99"] =
+        static_cast<double>(h.latency.ValueAtPercentile(99)) / 1e6;
+    j["health_latency_ms_max"] = static_cast<double>(h.latency.max()) / 1e6;
+    j["ingest_health"] = h.ingest;
+  };
+  const auto samples = [&health](const NodeSamples& s) {
     nlohmann::json j;
     j["max_rss_mib"] = static_cast<double>(s.max_rss_bytes) / (1 << 20);
     j["last_rss_mib"] = static_cast<double>(s.last_rss_bytes) / (1 << 20);
     j["max_threads"] = s.max_threads;
     j["last_threads"] = s.last_threads;
-    j["health_checks"] = s.health_checks;
-    j["health_failures"] = s.health_failures;
-    j["health_latency_ms_p50"] =
-        static_cast<double>(s.health_latency.ValueAtPercentile(50)) / 1e6;
-    j["health_latency_ms_p99"] =
-        static_cast<double>(s.health_latency.ValueAtPercentile(99)) / 1e6;
-    j["health_latency_ms_max"] =
-        static_cast<double>(s.health_latency.max()) / 1e6;
-    j["ingest_health"] = s.ingest_health;
+    health(s.health, j);
+    if (s.health_endpoint.checks > 0) {
+      health(s.health_endpoint, j["health_endpoint"]);
+    }
     return j;
   };
   nlohmann::json j;
   j["clients"] = options.clients;
+  j["health_endpoint_target"] = result.health_target;
   j["outstanding_per_client"] = options.outstanding;
   j["seconds"] = options.seconds;
   j["batch_size"] = options.batch_size;

@@ -14,8 +14,11 @@
 // then all finish.
 //
 // Throughout, every 250 ms: the node's resident memory and thread count
-// (/proc/PID/status), and a grpc.health.v1 Check of "" and of
-// "ledger.v1.Ingest" with a 2 s deadline (its latency and answer).
+// (/proc/PID/status); and, on each of two endpoints, the service port and
+// the node's health-only port (health_listen), a grpc.health.v1 Check of
+// "" and of "ledger.v1.Ingest" with a 2 s deadline (its latency and
+// answer), each endpoint probed by a thread of its own, 250 ms after its
+// previous answer.
 
 #include <cstdint>
 #include <map>
@@ -38,16 +41,22 @@ struct FloodOptions {
   double hold_seconds = 10;
 };
 
+// Health checks of one endpoint during one phase.
+struct HealthSamples {
+  uint64_t checks = 0;
+  uint64_t failures = 0;  // no answer within the deadline, or error
+  Histogram latency;      // ns, of the answered checks
+  std::map<std::string, uint64_t> ingest;  // answer -> count
+};
+
 // What the sampler saw during one phase.
 struct NodeSamples {
   uint64_t max_rss_bytes = 0;
   uint64_t last_rss_bytes = 0;
   int max_threads = 0;
   int last_threads = 0;
-  uint64_t health_checks = 0;
-  uint64_t health_failures = 0;  // no answer within the deadline, or error
-  Histogram health_latency;      // ns
-  std::map<std::string, uint64_t> ingest_health;  // answer -> count
+  HealthSamples health;           // on the service port
+  HealthSamples health_endpoint;  // on the health-only port, if any
 };
 
 struct FloodResult {
@@ -62,7 +71,8 @@ struct FloodResult {
   int streams_ok = 0;
   std::string first_stream_error;
   NodeSamples streams;
-  NodeSamples idle;  // before the flood
+  NodeSamples idle;           // before the flood
+  std::string health_target;  // the health-only port probed, or ""
 };
 
 // Runs both phases against `node` (whose emitter key for the workload's

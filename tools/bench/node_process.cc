@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -45,6 +46,25 @@ NodeProcess::~NodeProcess() {
   if (!stopped_) (void)Stop(10);
 }
 
+namespace {
+
+// The port at the end of "... listening on HOST:PORT".
+absl::StatusOr<uint64_t> PortOf(const std::string& line) {
+  size_t colon = line.rfind(':');
+  std::optional<uint64_t> port =
+      colon == std::string::npos
+          ? std::nullopt
+          : ParseCanonicalUint64(
+                Trim(std::string_view(line).substr(colon + 1)));
+  if (!port.has_value() || *port == 0 || *port > 65535) {
+    return absl::InternalError(
+        StrCat("cannot parse the port from \"", line, "\""));
+  }
+  return *port;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     const NodeOptions& options) {
   std::vector<std::string> argv = {
@@ -54,6 +74,9 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     argv.insert(argv.end(), {"--config", options.access.config_file});
   } else {
     argv.push_back("--insecure-plaintext");
+  }
+  if (options.health_endpoint) {
+    argv.insert(argv.end(), {"--health-listen", "127.0.0.1:0"});
   }
   LEDGER_ASSIGN_OR_RETURN(subprocess::Process process,
                           subprocess::Process::Start(argv, options.log_path));
@@ -66,17 +89,15 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
         line.status(),
         StrCat("ledger-node did not start (log: ", options.log_path, ")"));
   }
-  size_t colon = line->rfind(':');
-  std::optional<uint64_t> port =
-      colon == std::string::npos
-          ? std::nullopt
-          : ParseCanonicalUint64(
-                Trim(std::string_view(*line).substr(colon + 1)));
-  if (!port.has_value() || *port == 0 || *port > 65535) {
-    return absl::InternalError(
-        StrCat("cannot parse the port from \"", *line, "\""));
+  LEDGER_ASSIGN_OR_RETURN(uint64_t port, PortOf(*line));
+  node->target_ = StrCat("127.0.0.1:", port);
+  if (options.health_endpoint) {
+    // The line after "listening on".
+    line = node->process_.WaitForLine("health listening on", Ms(10));
+    if (!line.ok()) return Annotate(line.status(), "ledger-node's health port");
+    LEDGER_ASSIGN_OR_RETURN(uint64_t health_port, PortOf(*line));
+    node->health_target_ = StrCat("127.0.0.1:", health_port);
   }
-  node->target_ = StrCat("127.0.0.1:", *port);
   const auto endpoint = [&](client_tls::ClientSettings settings,
                             client_tls::Endpoint* out) -> absl::Status {
     settings.address = node->target_;

@@ -2,10 +2,11 @@
 
 // A `ledger-node` child process for the benchmark: started on
 // 127.0.0.1:0 with a fresh data directory, its port read from the
-// "listening on" line, its CPU time read from /proc, stopped with SIGTERM
-// (SIGKILL if it does not exit). Plus the few RPCs the benchmark needs
-// besides the load itself, and the endpoints (plaintext or mutual TLS) of
-// the roles the benchmark acts in.
+// "listening on" line (and, with a health endpoint of its own, that port
+// from the "health listening on" line), its CPU time read from /proc,
+// stopped with SIGTERM (SIGKILL if it does not exit). Plus the few RPCs the
+// benchmark needs besides the load itself, and the endpoints (plaintext or
+// mutual TLS) of the roles the benchmark acts in.
 
 #include <sys/types.h>
 
@@ -46,6 +47,8 @@ struct NodeOptions {
   std::string log_level = "warn";
   double start_timeout_seconds = 120;  // opening verifies the whole ledger
   NodeAccess access;                   // default: plaintext
+  // Also serve health alone on a port of its own (--health-listen).
+  bool health_endpoint = false;
 };
 
 class NodeProcess {
@@ -55,6 +58,8 @@ class NodeProcess {
   ~NodeProcess();  // kills a node still running
 
   const std::string& target() const { return target_; }  // "127.0.0.1:PORT"
+  // The health endpoint's "127.0.0.1:PORT"; "" without one.
+  const std::string& health_target() const { return health_target_; }
   pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return options_.data_dir; }
   bool tls() const { return options_.access.tls(); }
@@ -63,6 +68,13 @@ class NodeProcess {
   // without TLS.
   const client_tls::Endpoint& emitter_endpoint() const { return emitter_; }
   const client_tls::Endpoint& reader_endpoint() const { return reader_; }
+  // The health endpoint as the reader (same credentials, its own port);
+  // meaningful only with a health_target().
+  client_tls::Endpoint health_endpoint() const {
+    client_tls::Endpoint e = reader_;
+    e.address = health_target_;
+    return e;
+  }
   // A channel as the reader.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
 
@@ -98,6 +110,7 @@ class NodeProcess {
   subprocess::Process process_;
   std::string target_;
   client_tls::Endpoint emitter_, reader_, admin_;
+  std::string health_target_;
   std::shared_ptr<grpc::Channel> channel_;
   bool stopped_ = false;
 };

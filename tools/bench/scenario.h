@@ -40,7 +40,10 @@ struct BenchEnv {
 // node and removes the directory (unless env.keep) on destruction.
 class BenchNode {
  public:
-  static absl::StatusOr<std::unique_ptr<BenchNode>> Start(const BenchEnv& env);
+  // `health_endpoint`: the node also serves health alone on a port of its
+  // own (NodeProcess::health_target()).
+  static absl::StatusOr<std::unique_ptr<BenchNode>> Start(
+      const BenchEnv& env, bool health_endpoint = false);
   ~BenchNode();
 
   NodeProcess& node() { return *node_; }
