@@ -172,6 +172,13 @@ absl::Status Authorizer::CheckTenant(const Caller& caller,
       RoleSetName(caller.roles), " is limited to its own tenants"));
 }
 
+absl::Status Authorizer::Refuse(const Caller& caller, std::string_view method,
+                                absl::Status refusal) {
+  if (refusal.ok() || !secure()) return refusal;
+  Deny(caller, method, ToStd(refusal.message()));
+  return refusal;
+}
+
 int64_t Authorizer::TakeToken(const Caller& caller) {
   if (options_.rate_limit_per_identity == 0) return 0;
   // ValidateTransport bounds both by 1e9, so nothing here overflows.

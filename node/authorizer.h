@@ -37,8 +37,11 @@
 // own*: the method is allowed, and what it touches is limited to the
 // caller's own tenants. That needs the request (the events' tenant, the
 // entry read), so the services check it with CheckTenant, the one helper
-// for it, which refuses and records like Admit. A node's own future
-// replication methods will be for the node role only.
+// for it, which refuses and records like Admit. An append the caller's
+// role and tenant allow may still be refused for its signing key; the
+// ingest service reports that through Refuse, which counts and records it
+// the same way. A node's own future replication methods will be for the
+// node role only.
 //
 // With insecure_plaintext there is no TLS and no AuthMetadataProcessor:
 // every caller is InsecurePlaintextCaller() (every role, every tenant) and
@@ -120,9 +123,24 @@ class Authorizer final : public grpc::AuthMetadataProcessor {
   absl::Status CheckTenant(const Caller& caller, std::string_view method,
                            std::string_view tenant, std::string_view what);
 
-  // Counters for Admin.GetNodeInfo: requests refused for a role or a
-  // tenant (denied), for a certificate the policy does not know
-  // (unauthenticated), for the rate limit (rate limited).
+  // A call its method and tenant allow, refused by the service because the
+  // caller lacks another authority it claims: for an append, the signing
+  // key (the batch signature does not verify; the key is not registered,
+  // revoked, rotated out, expired, not yet valid, or bound to another
+  // tenant or producer). Counted and recorded like a denial by Admit, the
+  // record's reason being `refusal`'s message (which names the key);
+  // returns `refusal` unchanged. Not for bad input (a malformed event, an
+  // occurred_at outside the window, an unknown field): that is no attempt
+  // to act without authority, and it is neither counted nor recorded. With
+  // insecure_plaintext nothing is counted or recorded (as CheckTenant,
+  // which refuses nobody there).
+  absl::Status Refuse(const Caller& caller, std::string_view method,
+                      absl::Status refusal);
+
+  // Counters for Admin.GetNodeInfo: requests refused for a role, a tenant
+  // or a signing key (denied; CheckTenant, Refuse), for a certificate the
+  // policy does not know (unauthenticated), for the rate limit (rate
+  // limited).
   uint64_t denied_requests() const { return denied_.load(); }
   uint64_t unauthenticated_requests() const { return unauthenticated_.load(); }
   uint64_t rate_limited_requests() const { return rate_limited_.load(); }

@@ -213,6 +213,40 @@ TEST_F(AuthorizerTest, CheckTenantRefusesAndRecordsOtherTenants) {
                   .ok());
 }
 
+TEST_F(AuthorizerTest, RefuseCountsAndRecordsAndReturnsTheStatus) {
+  absl::StatusOr<AccessPolicy> policy = AccessPolicy::Parse(kPolicy, "p");
+  ASSERT_TRUE(policy.ok());
+  const Caller& emitter = policy->caller(0);
+  const absl::Status refusal = absl::UnauthenticatedError(
+      "batch signature does not verify for key 0123456789abcdef...");
+  absl::Status s =
+      authorizer_->Refuse(emitter, "/ledger.v1.Ingest/AppendBatch", refusal);
+  EXPECT_EQ(s, refusal);
+  EXPECT_EQ(authorizer_->denied_requests(), 1u);
+  EXPECT_EQ(recorder_->denials(), 1u);
+  // OK is no refusal.
+  EXPECT_TRUE(
+      authorizer_->Refuse(emitter, "/ledger.v1.Ingest/Append", absl::OkStatus())
+          .ok());
+  EXPECT_EQ(authorizer_->denied_requests(), 1u);
+}
+
+TEST(InsecureAuthorizerTest, RefuseNeitherCountsNorRecords) {
+  FakeClock clock;
+  DenialRecorder recorder(&clock, DenialRecorderOptions{},
+                          [](Event) { return absl::OkStatus(); });
+  AuthorizerOptions options;
+  options.clock = &clock;
+  Authorizer authorizer(nullptr, options, &recorder);
+  const absl::Status refusal =
+      absl::UnauthenticatedError("emitter key 0123456789abcdef is revoked");
+  EXPECT_EQ(authorizer.Refuse(InsecurePlaintextCaller(),
+                              "/ledger.v1.Ingest/Append", refusal),
+            refusal);
+  EXPECT_EQ(authorizer.denied_requests(), 0u);
+  EXPECT_EQ(recorder.denials(), 0u);
+}
+
 TEST(InsecureAuthorizerTest, AdmitsEverything) {
   FakeClock clock;
   AuthorizerOptions options;

@@ -26,6 +26,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "ledger/entry.h"
+#include "ledger/entry_keys.h"
 #include "node/authz_testing.h"
 #include "node/log_limit.h"
 #include "node/node_testing.h"
@@ -858,6 +859,90 @@ TEST_F(AuthzIdleTest, IdleConnectionIsClosedByTheNode) {
   EXPECT_NE(c.channel->GetState(false), GRPC_CHANNEL_READY);
   // And the next call connects again.
   EXPECT_TRUE(c.admin->GetNodeInfo(Context().get(), {}, &info).ok());
+}
+
+// ---- Appends refused for their signing key are denials too ----
+
+// An emitter's appends that its role and tenant allow but its signing key
+// does not: a revoked key (Append) and a forged signature (AppendStream).
+// Each is answered as without the record, counted, and becomes an
+// access.denied entry naming the identity, the method and the key; bad
+// input in between (a malformed signature) is neither.
+TEST_F(AuthzTest, AppendsRefusedForTheirSigningKeyAreRecorded) {
+  const std::string acme_uri = Id("emitter-acme").uri;
+  EmitterKeyPair old_key("acme-old", 0x74);
+  v1::EntryRef registered;
+  ASSERT_TRUE(Register(As("admin"), old_key, kAcme, &registered).ok());
+  v1::RevokeEmitterKeyRequest revoke;
+  revoke.set_key_id(KeyIdBytes(old_key));
+  revoke.set_reason("laptop lost");
+  v1::EntryRef revoked;
+  ASSERT_TRUE(As("admin")
+                  .admin->RevokeEmitterKey(Context().get(), revoke, &revoked)
+                  .ok());
+  ASSERT_EQ(node_->authorizer().denied_requests(), 0u);
+  const uint64_t size = node_->ledger().head().size;
+
+  // The revoked key, unary Append.
+  v1::AppendResponse one;
+  grpc::Status s = Append(As("emitter-acme"), old_key, kAcme, &one);
+  EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED);
+  const std::string revoked_reason =
+      StrCat("emitter key ", KeyIdLabel(old_key.key_id()),
+             " (acme-old) was revoked by entry ", revoked.index(),
+             " (reason: laptop lost)");
+  EXPECT_THAT(s.error_message(), HasSubstr(revoked_reason));
+  ASSERT_TRUE(node_->denial_recorder()->Flush(kWait));
+  std::vector<v1::Entry> denied = EntriesOfType("access.denied");
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].event().tenant(), kAcme);
+  EXPECT_EQ(denied[0].event().actor().id(), acme_uri);
+  EXPECT_EQ(denied[0].event().actor().role(), "emitter");
+  EXPECT_EQ(Attribute(denied[0], "method"), "/ledger.v1.Ingest/Append");
+  EXPECT_THAT(Attribute(denied[0], "reason"), HasSubstr(revoked_reason));
+  EXPECT_EQ(Attribute(denied[0], "count"), "1");
+
+  // Bad input: refused, not a denial.
+  v1::AppendBatchRequest malformed =
+      SignedBatch(key_acme_.key, {MakeEventProto(kAcme, next_++)});
+  malformed.mutable_signature()->mutable_signature()->resize(63);
+  v1::AppendBatchResponse batch;
+  s = As("emitter-acme")
+          .ingest->AppendBatch(Context().get(), malformed, &batch);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+
+  // A forged signature under its own key, on a stream.
+  v1::AppendBatchRequest forged =
+      SignedBatch(key_acme_.key, {MakeEventProto(kAcme, next_++)});
+  (*forged.mutable_signature()->mutable_signature())[5] ^= 0x01;
+  auto context = Context();
+  v1::AppendStreamResponse streamed;
+  auto writer =
+      As("emitter-acme").ingest->AppendStream(context.get(), &streamed);
+  writer->Write(forged);
+  writer->WritesDone();
+  s = writer->Finish();
+  EXPECT_EQ(s.error_code(), grpc::UNAUTHENTICATED) << s.error_message();
+  const std::string forged_reason =
+      StrCat("batch signature does not verify for key ",
+             KeyIdLabel(key_acme_.key_id()));
+  EXPECT_THAT(s.error_message(), HasSubstr(forged_reason));
+  EXPECT_EQ(node_->authorizer().denied_requests(), 2u);
+
+  // Within the interval the second denial waits; after it, its entry.
+  ASSERT_TRUE(node_->denial_recorder()->Flush(kWait));
+  ASSERT_EQ(EntriesOfType("access.denied").size(), 1u);
+  access_clock_.Advance(
+      absl::ToInt64Nanoseconds(config_.access_denied_interval));
+  ASSERT_TRUE(node_->denial_recorder()->Flush(kWait));
+  denied = EntriesOfType("access.denied");
+  ASSERT_EQ(denied.size(), 2u);
+  EXPECT_EQ(denied[1].event().actor().id(), acme_uri);
+  EXPECT_EQ(Attribute(denied[1], "method"), "/ledger.v1.Ingest/AppendStream");
+  EXPECT_THAT(Attribute(denied[1], "reason"), HasSubstr(forged_reason));
+  EXPECT_EQ(Attribute(denied[1], "count"), "1");
+  // Nothing else was written.
+  EXPECT_EQ(node_->ledger().head().size, size + 2);
 }
 
 }  // namespace

@@ -127,13 +127,20 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
                                                      "signature.signature");
   if (!signature.ok()) return signature.status();
 
+  // A refusal for the signing key is an attempt to write without its
+  // authority: counted and recorded (Authorizer::Refuse), in the words the
+  // client gets (a single Append's "event"). Bad input is neither.
+  auto refuse_for_key = [&](const absl::Status& s) {
+    return ctx_.authorizer->Refuse(*caller, method,
+                                   method == kAppend ? ForSingleEvent(s) : s);
+  };
   std::optional<KeyInfo> key = ctx_.ledger->keys().Find(*key_id);
   if (!key.has_value()) {
-    return absl::UnauthenticatedError(
+    return refuse_for_key(absl::UnauthenticatedError(
         StrCat("emitter key ", KeyIdLabel(*key_id),
                " is not registered; register it with `ledgerctl "
                "register-key` (an admin: --pub KEY.pub --tenant T "
-               "--producer P)"));
+               "--producer P)")));
   }
   absl::StatusOr<std::vector<Event>> events = ConvertEvents(protos);
   if (!events.ok()) return events.status();
@@ -142,13 +149,20 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   absl::StatusOr<ledger::VerifiedBatch> batch =
       VerifyBatch(*std::move(events), *key_id, key->public_key, *signature,
                   ctx_.ledger->limits());
-  if (!batch.ok()) return InProtoTerms(batch.status());
+  if (!batch.ok()) {
+    // Unauthenticated: the signature does not verify (VerifyBatch's
+    // contract); anything else is a malformed event.
+    if (absl::IsUnauthenticated(batch.status())) {
+      return refuse_for_key(batch.status());
+    }
+    return InProtoTerms(batch.status());
+  }
   // Names the key and says why (revoked, expired, not yet valid), then
   // the first event the key may not write.
   const int64_t now_ns = ctx_.clock->NowNs();
   if (absl::Status s = CheckPermissions(*key, batch->events(), now_ns);
       !s.ok()) {
-    return s;
+    return refuse_for_key(s);
   }
   // Admission policy, not validation: the ledger's own checks do not
   // depend on a clock.

@@ -60,7 +60,10 @@ class IngestService final
   // conversion, validation, signature, key validity, tenant and type
   // permissions of the key, and encrypted payloads (node/payloads.h).
   // `caller` null: refused (a peer the policy does not know; Admit lets
-  // none through).
+  // none through). Refusals for the signing key (signature, registration,
+  // validity, the key's tenant, producer and types) go through
+  // Authorizer::Refuse: counted and recorded as denials; malformed or
+  // out-of-bounds input and an unsigned request are not.
   absl::StatusOr<ledger::VerifiedBatch> Verify(
       const Caller* caller, std::string_view method,
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
