@@ -27,14 +27,6 @@ constexpr std::string_view kNewName = "key.new.name";
 constexpr std::string_view kNewPublicKey = "key.new.public_key";
 constexpr std::string_view kNewValidUntil = "key.new.valid_until";
 
-const std::string* FindAttribute(const Event& event, std::string_view key) {
-  auto it = std::lower_bound(
-      event.attributes.begin(), event.attributes.end(), key,
-      [](const auto& kv, std::string_view k) { return kv.first < k; });
-  if (it == event.attributes.end() || it->first != key) return nullptr;
-  return &it->second;
-}
-
 absl::Status MissingAttribute(std::string_view key) {
   return absl::InvalidArgumentError(
       StrCat("attributes[\"", key, "\"]: required for ", "key events"));

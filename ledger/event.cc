@@ -138,6 +138,14 @@ absl::Status ReadAttributes(Decoder& d, const EventLimits& limits, Event* e) {
 
 }  // namespace
 
+const std::string* FindAttribute(const Event& event, std::string_view key) {
+  auto it = std::lower_bound(
+      event.attributes.begin(), event.attributes.end(), key,
+      [](const auto& kv, std::string_view k) { return kv.first < k; });
+  if (it == event.attributes.end() || it->first != key) return nullptr;
+  return &it->second;
+}
+
 absl::StatusOr<Uuid> ParseUuid(std::string_view text) {
   Uuid out{};
   if (text.size() != 36) {

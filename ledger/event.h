@@ -142,4 +142,8 @@ bool IsKnownEventType(std::string_view type);
 // Types only the ledger itself may write (family 10 and grade.propagated).
 bool IsLedgerInternalType(std::string_view type);
 
+// The value of attribute `key` (attributes are sorted by key, as
+// ValidateEvent requires); nullptr if the event has none.
+const std::string* FindAttribute(const Event& event, std::string_view key);
+
 }  // namespace ledger

@@ -10,14 +10,6 @@ namespace {
 constexpr std::string_view kKeyId = "key.id";
 constexpr std::string_view kReason = "key.reason";
 
-const std::string* FindAttribute(const Event& event, std::string_view key) {
-  auto it = std::lower_bound(
-      event.attributes.begin(), event.attributes.end(), key,
-      [](const auto& kv, std::string_view k) { return kv.first < k; });
-  if (it == event.attributes.end() || it->first != key) return nullptr;
-  return &it->second;
-}
-
 }  // namespace
 
 absl::StatusOr<Envelope> ParseEnvelope(std::string_view payload) {
