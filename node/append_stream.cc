@@ -32,10 +32,13 @@ absl::Status AddEntryRefs(
 // lock, and then call Finish as the last thing. A thread that did not
 // decide to finish touches nothing after releasing the lock.
 
-AppendStreamReactor::AppendStreamReactor(Sequencer* sequencer,
+AppendStreamReactor::AppendStreamReactor(Sequencer* sequencer, VerifyPool* pool,
                                          BatchVerifier verify,
                                          grpc::ByteBuffer* response)
-    : sequencer_(sequencer), verify_(std::move(verify)), response_(response) {
+    : sequencer_(sequencer),
+      pool_(pool),
+      verify_(std::move(verify)),
+      response_(response) {
   MutexLock lock(&mu_);
   reading_ = true;
   StartRead(&buffer_);
@@ -95,7 +98,10 @@ void AppendStreamReactor::OnReadDone(bool ok) {
     }
   }
   if (process) {
-    Process(std::move(request), number);
+    // processing_ keeps the call (and this reactor) alive meanwhile.
+    pool_->Schedule([this, request = std::move(request), number]() mutable {
+      Process(std::move(request), number);
+    });
   } else if (finish) {
     Finish(status);
   }

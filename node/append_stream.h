@@ -30,6 +30,7 @@
 #include "ledger/batch.h"
 #include "ledger/v1/ingest.pb.h"
 #include "node/sequencer.h"
+#include "node/verify_pool.h"
 
 namespace ledger::node {
 
@@ -43,8 +44,10 @@ class AppendStreamReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   static constexpr size_t kMaxInFlight = 64;
 
   // Starts reading at once. Deletes itself when the call is done.
-  AppendStreamReactor(Sequencer* sequencer, BatchVerifier verify,
-                      grpc::ByteBuffer* response);
+  // Each message is verified on `pool` (node/verify_pool.h), not on
+  // gRPC's thread; one message of a stream at a time, so in order.
+  AppendStreamReactor(Sequencer* sequencer, VerifyPool* pool,
+                      BatchVerifier verify, grpc::ByteBuffer* response);
 
   void OnReadDone(bool ok) override;
   void OnCancel() override;
@@ -77,6 +80,7 @@ class AppendStreamReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   grpc::Status FinalStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Sequencer* const sequencer_;
+  VerifyPool* const pool_;
   const BatchVerifier verify_;
   grpc::ByteBuffer* const response_;
   grpc::ByteBuffer buffer_;  // the message being read

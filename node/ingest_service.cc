@@ -217,16 +217,10 @@ grpc::ServerUnaryReactor* IngestService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s =
-          ctx_.sequencer->CheckAdmission(1, request->ByteSizeLong());
-      !s.ok()) {
-    Refuse(context, reactor, s);
-    return reactor;
-  }
-  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
+  if (!Admit(context, reactor, *request, 1)) return reactor;
+  // One event: verified here, on gRPC's thread. Its one signature costs
+  // about what the call itself does, and a hop to the pool (at its lower
+  // priority) cost per-event ingest 17% in the benchmark (docs/decisions.md).
   google::protobuf::RepeatedPtrField<v1::Event> events;
   *events.Add() = request->event();
   absl::StatusOr<ledger::VerifiedBatch> batch =
@@ -237,13 +231,8 @@ grpc::ServerUnaryReactor* IngestService::Append(
     return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
-  std::shared_ptr<PendingAppend> pending;
-  if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
-      !s.ok()) {
-    Refuse(context, reactor, s);
-    return reactor;
-  }
-  pending->OnDone(
+  SubmitWhenRoom(
+      context, reactor, *std::move(batch),
       [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
         google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
         if (absl::Status s = AddEntryRefs(result, ids, &refs); !s.ok()) {
@@ -260,36 +249,83 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     grpc::CallbackServerContext* context, const v1::AppendBatchRequest* request,
     v1::AppendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = ctx_.sequencer->CheckAdmission(
-          static_cast<size_t>(request->events_size()), request->ByteSizeLong());
-      !s.ok()) {
-    Refuse(context, reactor, s);
+  if (!Admit(context, reactor, *request,
+             static_cast<size_t>(request->events_size()))) {
     return reactor;
   }
-  if (absl::Status s = CheckNoUnknownFields(*request); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-  absl::StatusOr<ledger::VerifiedBatch> batch =
-      Verify(ctx_.authorizer->CallerOf(*context), kAppendBatch,
-             request->events(), request->has_signature(), request->signature());
-  if (!batch.ok()) {
-    reactor->Finish(ToGrpcStatus(batch.status()));
-    return reactor;
-  }
-  std::vector<Uuid> ids = EventIds(*batch);
-  std::shared_ptr<PendingAppend> pending;
-  if (absl::Status s = ctx_.sequencer->TrySubmit(*std::move(batch), &pending);
-      !s.ok()) {
-    Refuse(context, reactor, s);
-    return reactor;
-  }
-  pending->OnDone([reactor, response,
-                   ids = std::move(ids)](ledger::AppendResult result) {
-    reactor->Finish(
-        ToGrpcStatus(AddEntryRefs(result, ids, response->mutable_entries())));
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  verify_pool_.Schedule([this, context, reactor, caller, request, response] {
+    if (Abandoned(context, reactor)) return;
+    absl::StatusOr<ledger::VerifiedBatch> batch =
+        Verify(caller, kAppendBatch, request->events(),
+               request->has_signature(), request->signature());
+    if (!batch.ok()) {
+      reactor->Finish(ToGrpcStatus(batch.status()));
+      return;
+    }
+    std::vector<Uuid> ids = EventIds(*batch);
+    SubmitWhenRoom(
+        context, reactor, *std::move(batch),
+        [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
+          reactor->Finish(ToGrpcStatus(
+              AddEntryRefs(result, ids, response->mutable_entries())));
+        });
   });
   return reactor;
+}
+
+bool IngestService::Admit(grpc::CallbackServerContext* context,
+                          grpc::ServerUnaryReactor* reactor,
+                          const google::protobuf::Message& request,
+                          size_t events) {
+  if (absl::Status s =
+          ctx_.sequencer->CheckAdmission(events, request.ByteSizeLong());
+      !s.ok()) {
+    Refuse(context, reactor, s);
+    return false;
+  }
+  if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) {
+    reactor->Finish(ToGrpcStatus(s));
+    return false;
+  }
+  return true;
+}
+
+void IngestService::SubmitWhenRoom(
+    grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+    ledger::VerifiedBatch batch,
+    absl::AnyInvocable<void(ledger::AppendResult) &&> done) {
+  const size_t events = batch.size();
+  size_t bytes = 0;
+  for (const std::string& b : batch.event_bytes()) bytes += b.size();
+  std::shared_ptr<PendingAppend> pending;
+  absl::Status s = ctx_.sequencer->TrySubmit(std::move(batch), &pending);
+  if (absl::IsResourceExhausted(s)) {
+    // Received, parsed and verified: wait for room rather than have the
+    // client send it all again (TrySubmit left `batch` whole).
+    ctx_.sequencer->WhenSpace(
+        events, bytes,
+        [this, context, reactor, batch = std::move(batch),
+         done = std::move(done)]() mutable {
+          if (Abandoned(context, reactor)) return;
+          SubmitWhenRoom(context, reactor, std::move(batch), std::move(done));
+        });
+    return;
+  }
+  if (!s.ok()) {
+    Refuse(context, reactor, s);
+    return;
+  }
+  pending->OnDone(std::move(done));
+}
+
+bool IngestService::Abandoned(grpc::CallbackServerContext* context,
+                              grpc::ServerUnaryReactor* reactor) {
+  if (!context->IsCancelled()) return false;
+  reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                               "the call was cancelled before it was "
+                               "verified; nothing was appended"));
+  return true;
 }
 
 void IngestService::Refuse(grpc::CallbackServerContext* context,
@@ -307,7 +343,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
   // The caller is the connection's: resolved once for the whole stream.
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   return new AppendStreamReactor(
-      ctx_.sequencer,
+      ctx_.sequencer, &verify_pool_,
       [this, caller](const v1::AppendBatchRequest& request)
           -> absl::StatusOr<ledger::VerifiedBatch> {
         if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) return s;

@@ -1,14 +1,17 @@
 #pragma once
 
 // ledger.v1.Ingest. Each request is converted, authenticated and verified
-// (VerifyBatch) on the gRPC handler thread, so signature checks use every
-// core; only verified batches reach the sequencer. A rejected request
-// stores nothing. Besides the ledger's own checks, the node's admission
+// (VerifyBatch) on the node's verify pool, one thread per core
+// (node/verify_pool.h), not on gRPC's threads, which stay free for other
+// calls (health checks among them); only verified batches reach the
+// sequencer. A call cancelled before its turn is not verified. A rejected
+// request stores nothing. Besides the ledger's own checks, the node's admission
 // bounds (node/input_bounds.h): no unknown protobuf field anywhere in a
 // request, and every occurred_at within the configured window.
 //
-// Every method uses gRPC's callback API: the handler verifies and submits,
-// then returns; the publisher finishes the call when the group is durable.
+// Every method uses gRPC's callback API: the handler admits the call (the
+// sequencer's queue, unknown fields) and returns; a pool thread verifies
+// and submits; the publisher finishes the call when the group is durable.
 // A waiting append holds no thread, and neither does an open stream
 // (node/append_stream.h).
 //
@@ -20,11 +23,13 @@
 
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "ledger/batch.h"
 #include "ledger/v1/ingest.grpc.pb.h"
 #include "node/service_context.h"
+#include "node/verify_pool.h"
 
 namespace ledger::node {
 
@@ -68,6 +73,24 @@ class IngestService final
       const Caller* caller, std::string_view method,
       const google::protobuf::RepeatedPtrField<v1::Event>& events,
       bool has_signature, const v1::EmitterSignature& signature) const;
+  // On gRPC's thread, before the pool: the sequencer's admission (a full
+  // or failed node spends nothing on verifying what it would refuse) and
+  // unknown fields. False, and the call finished, if refused.
+  bool Admit(grpc::CallbackServerContext* context,
+             grpc::ServerUnaryReactor* reactor,
+             const google::protobuf::Message& request, size_t events);
+  // On the pool: true, and the call finished CANCELLED, if the client has
+  // gone (or its deadline passed) while the call waited.
+  static bool Abandoned(grpc::CallbackServerContext* context,
+                        grpc::ServerUnaryReactor* reactor);
+  // Submits a verified batch and calls `done` with its result; when the
+  // sequencer's queue is full, waits for room (Sequencer::WhenSpace)
+  // instead of refusing what was already received and verified (only
+  // Admit refuses for a full queue). Other refusals finish the call.
+  void SubmitWhenRoom(grpc::CallbackServerContext* context,
+                      grpc::ServerUnaryReactor* reactor,
+                      ledger::VerifiedBatch batch,
+                      absl::AnyInvocable<void(ledger::AppendResult) &&> done);
   // Finishes a unary call refused by the sequencer: the status, and for
   // pushback the retry hint in the trailing metadata.
   void Refuse(grpc::CallbackServerContext* context,
@@ -75,6 +98,9 @@ class IngestService final
               const absl::Status& status) const;
 
   ServiceContext ctx_;
+  // Last: stopped (what it holds runs) before the rest is destroyed; by
+  // then the server has shut down and every call has finished.
+  VerifyPool verify_pool_;
 };
 
 }  // namespace ledger::node

@@ -67,7 +67,6 @@ bool Interleave(int attacks, int threads, int lead,
   int started = 0;      // attacks taken by a thread
   int victim_done = 0;  // victim steps finished
   bool timed_out = false;
-  const absl::Time deadline = absl::Now() + kWait;
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
@@ -76,13 +75,13 @@ bool Interleave(int attacks, int threads, int lead,
         int n = 0;
         {
           MutexLock lock(&mu);
-          const bool may = mu.AwaitWithDeadline(
+          const bool may = mu.AwaitWithTimeout(
               [&] {
                 return timed_out || started >= attacks ||
                        victim_done >= steps ||
                        started < (victim_done + 1) * lead;
               },
-              deadline);
+              kWait);
           if (!may) timed_out = true;
           if (timed_out || started >= attacks) return;
           n = started++;
@@ -96,8 +95,8 @@ bool Interleave(int attacks, int threads, int lead,
       {
         MutexLock lock(&mu);
         const int want = std::min(i * lead + 1, attacks);
-        if (!mu.AwaitWithDeadline([&] { return timed_out || started >= want; },
-                                  deadline)) {
+        if (!mu.AwaitWithTimeout([&] { return timed_out || started >= want; },
+                                 kWait)) {
           timed_out = true;
         }
         if (timed_out) return;
