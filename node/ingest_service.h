@@ -51,6 +51,9 @@ class IngestService final
   grpc::ServerReadReactor<grpc::ByteBuffer>* AppendStream(
       grpc::CallbackServerContext* context,
       grpc::ByteBuffer* response) override;
+  // Joins the verify pool's threads; later work runs on the caller's
+  // thread. For the server, after its shutdown has finished every call.
+  void StopVerifying() { verify_pool_.Stop(); }
   // The data subject's payload key, created on first use (a synced write).
   // InvalidArgument for a bad tenant or data_subject, FailedPrecondition
   // naming the key.erased entry for an erased subject. Authorization: an

@@ -200,6 +200,10 @@ void Server::Shutdown(absl::Duration grace) {
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(grace));
   server_->Wait();
+  // Every call has finished; the verify pool's threads may still be
+  // returning from the last Finish. Joined here, before the server that
+  // call belonged to is destroyed.
+  ingest_.StopVerifying();
   spdlog::info("the service port stopped in {} ms",
                absl::ToInt64Milliseconds(absl::Now() - start));
   if (health_server_ != nullptr) {
