@@ -228,7 +228,11 @@ absl::Status CheckSignerMayWrite(const KeyInfo& signer,
   if (IsLedgerInternalType(fields.type)) {
     return absl::PermissionDeniedError(
         StrCat("type: \"", fields.type,
-               "\" is written by the ledger itself, not by emitters"));
+               "\" is written by the ledger itself, not by emitters: emitter "
+               "key ",
+               KeyIdLabel(signer.key_id), " (", signer.name,
+               ") may not sign it (key changes go through the Admin "
+               "service)"));
   }
   return absl::OkStatus();
 }

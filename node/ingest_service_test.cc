@@ -151,7 +151,8 @@ TEST_F(IngestServiceTest, AppendRejectsBadInputWithoutStoringAnything) {
   v1::Event internal = MakeEventProto(kTenant, 1);
   internal.set_type("key.registered");
   cases.push_back({{"ledger-internal type", grpc::PERMISSION_DENIED,
-                    "written by the ledger itself"},
+                    "written by the ledger itself, not by emitters: "
+                    "emitter key "},
                    SignedAppend(emitter_.key, internal)});
   v1::Event big = MakeEventProto(kTenant, 1);
   for (int i = 0; i < 20; ++i) {
