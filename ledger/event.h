@@ -142,6 +142,11 @@ bool IsKnownEventType(std::string_view type);
 // Types only the ledger itself may write (family 10 and grade.propagated).
 bool IsLedgerInternalType(std::string_view type);
 
+// `text` quoted for an error message, as ValidateEvent quotes what it
+// names: in single quotes, printable ASCII as is, other bytes (and the
+// quote and backslash) as \xNN, at most 64 bytes of input then "...".
+std::string QuoteForMessage(std::string_view text);
+
 // The value of attribute `key` (attributes are sorted by key, as
 // ValidateEvent requires); nullptr if the event has none.
 const std::string* FindAttribute(const Event& event, std::string_view key);

@@ -350,6 +350,8 @@ bool IsKnownEventType(std::string_view type) {
   return std::binary_search(kEventTypes.begin(), kEventTypes.end(), type);
 }
 
+std::string QuoteForMessage(std::string_view text) { return Quote(text); }
+
 bool IsLedgerInternalType(std::string_view type) {
   return std::binary_search(kLedgerInternalTypes.begin(),
                             kLedgerInternalTypes.end(), type);

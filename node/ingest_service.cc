@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "ledger/key_registry.h"
+#include "ledger/lineage_rules.h"
 #include "node/append_stream.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
@@ -169,6 +170,12 @@ absl::StatusOr<ledger::VerifiedBatch> IngestService::Verify(
   if (absl::Status s =
           CheckOccurredAt(batch->events(), now_ns, ctx_.occurred_at_window);
       !s.ok()) {
+    return s;
+  }
+  // Processing events name what they read and produced (the coming
+  // lineage queries follow these edges); refused here, not in validation,
+  // so entries stored before the rule keep verifying.
+  if (absl::Status s = CheckBatchLineage(batch->events()); !s.ok()) {
     return s;
   }
   // Personal data only encrypted, under a key of the event's tenant that

@@ -240,6 +240,77 @@ TEST_F(IngestServiceTest, AppendBatchRejectsBadInputWithoutStoringAnything) {
   }
 }
 
+// A processing event as a pipeline sends it: reads raw v1, writes clean v2.
+v1::Event ProcessingEventProto(int n, std::string_view type) {
+  v1::Event e = MakeEventProto("acme-ai", n);
+  e.set_type(std::string(type));
+  e.mutable_actor()->set_kind(v1::ACTOR_KIND_SERVICE);
+  e.mutable_actor()->set_id("svc:pipeline");
+  v1::SubjectRef* in = e.add_inputs();
+  in->set_kind(v1::SUBJECT_KIND_DATASET);
+  in->set_id("dataset:raw");
+  in->set_version("v1");
+  v1::SubjectRef* out = e.add_outputs();
+  out->set_kind(v1::SUBJECT_KIND_DATASET);
+  out->set_id("dataset:clean");
+  out->set_version("v2");
+  return e;
+}
+
+// Lineage rules (ledger/lineage_rules.h) are checked on the signed batch:
+// one incomplete event among good ones refuses the whole batch, naming it.
+TEST_F(IngestServiceTest, BatchWithAnEventMissingLineageIsRefusedWhole) {
+  std::vector<v1::Event> good;
+  good.push_back(MakeEventProto(kTenant, 20));
+  good.push_back(ProcessingEventProto(21, "data.filtered"));
+  good.push_back(ProcessingEventProto(22, "dataset.version_created"));
+  good.push_back(ProcessingEventProto(23, "data.filtered"));
+  good.push_back(ProcessingEventProto(24, "prelabel.applied"));
+  struct Case {
+    std::string name;
+    std::function<void(std::vector<v1::Event>&)> mutate;
+    std::string fragment;
+  };
+  const std::vector<Case> cases = {
+      {"no inputs", [](auto& e) { e[3].clear_inputs(); },
+       "events[3].inputs: data.filtered must name at least one input (what "
+       "the action read)"},
+      {"no outputs", [](auto& e) { e[4].clear_outputs(); },
+       "events[4].outputs: prelabel.applied with outcome success must name "
+       "at least one output"},
+      {"self-loop", [](auto& e) { *e[2].mutable_outputs(0) = e[2].inputs(0); },
+       "events[2].outputs[0]: dataset 'dataset:raw' version 'v1' is also "
+       "inputs[0]"},
+  };
+  const uint64_t before = LedgerSize();
+  for (const Case& c : cases) {
+    std::vector<v1::Event> events = good;
+    c.mutate(events);
+    ExpectRejected({c.name, grpc::INVALID_ARGUMENT, c.fragment},
+                   AppendBatch(SignedBatch(emitter_.key, events)), before);
+  }
+  // The same batch with the lineage complete, and a failed run that
+  // produced nothing, is taken whole.
+  good[3].clear_outputs();
+  good[3].mutable_outcome()->set_status(v1::OUTCOME_STATUS_FAILURE);
+  good[3].mutable_outcome()->set_error_code("E_SOURCE_UNREADABLE");
+  v1::AppendBatchResponse response;
+  grpc::Status s = AppendBatch(SignedBatch(emitter_.key, good), &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.entries_size(), 5);
+  EXPECT_EQ(LedgerSize(), before + 5);
+}
+
+TEST_F(IngestServiceTest, SingleAppendMissingLineageNamesTheEvent) {
+  v1::Event e = ProcessingEventProto(30, "data.deidentified");
+  e.clear_inputs();
+  const uint64_t before = LedgerSize();
+  ExpectRejected({"no inputs", grpc::INVALID_ARGUMENT,
+                  "event.inputs: data.deidentified must name at least one "
+                  "input"},
+                 Append(SignedAppend(emitter_.key, e)), before);
+}
+
 TEST_F(IngestServiceTest, DuplicateEventIdIsIdempotentOnlyForSameContent) {
   v1::AppendResponse first;
   ASSERT_TRUE(

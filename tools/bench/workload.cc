@@ -145,6 +145,8 @@ void FillOther(Rng& rng, Event& e, uint64_t item, uint64_t pick) {
         Ref(SubjectKind::kItem, StrCat("item:scenes/", item), "v1", true, 1),
         Ref(SubjectKind::kAnnotation, StrCat("annotation:", item, "-0"), "r1",
             true)};
+    e.inputs = {e.subjects[0]};   // the item it read
+    e.outputs = {e.subjects[1]};  // the draft annotation it wrote
     e.attributes = {{"model.id", "detr-r50"},
                     {"model.score", StrCat("0.", 50 + rng.Below(50))}};
   } else if (pick < 33) {
@@ -176,6 +178,7 @@ void FillOther(Rng& rng, Event& e, uint64_t item, uint64_t pick) {
                       190000)};
     e.outputs = {Ref(SubjectKind::kDataset,
                      StrCat("dataset:export-", rng.Hex(8)), "1", true, 190000)};
+    e.inputs = e.subjects;  // what was exported
     e.attributes = {{"approval.ref", StrCat("approval:", rng.Hex(12))},
                     {"export.format", "coco-json"}};
   }

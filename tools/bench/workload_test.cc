@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "ledger/batch.h"
 #include "ledger/entry.h"
+#include "ledger/lineage_rules.h"
 #include "ledger/v1/ingest.pb.h"
 #include "node/convert.h"
 
@@ -18,12 +19,17 @@ TEST(WorkloadTest, EventsAreValidAndExactlyTheRequestedSize) {
     Event e = MakeEvent("bench", 7, n, 1024);
     ASSERT_TRUE(ValidateEvent(e, EventLimits{}).ok())
         << n << ": " << ValidateEvent(e, EventLimits{});
+    // A node admits it (prelabel.applied and dataset.exported name their
+    // lineage).
+    ASSERT_TRUE(CheckLineage(e).ok()) << n << ": " << CheckLineage(e);
     ASSERT_EQ(EncodeEvent(e).size(), 1024u) << n;
     ASSERT_FALSE(e.subjects.empty()) << n;
     types.insert(e.type);
     ids.insert(e.event_id);
   }
   EXPECT_GE(types.size(), 8u);  // a realistic mix, not one type
+  EXPECT_TRUE(types.contains("prelabel.applied"));
+  EXPECT_TRUE(types.contains("dataset.exported"));
   EXPECT_EQ(ids.size(), 2000u);
 }
 

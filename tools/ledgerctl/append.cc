@@ -47,6 +47,28 @@ std::string LineRange(const PreparedRequest& r) {
   return StrCat("lines ", r.lines.front(), "-", r.lines.back());
 }
 
+// Where a refusal points in the file: a node names the event of a batch
+// it refuses ("events[3].inputs: ..."); that is line 24 of lines 21-30.
+std::string WhereInFile(const PreparedRequest& r, std::string_view message) {
+  constexpr std::string_view kEvents = "events[";
+  if (r.lines.size() < 2 || message.substr(0, kEvents.size()) != kEvents) {
+    return LineRange(r);
+  }
+  size_t n = 0;
+  size_t at = kEvents.size();
+  for (; at < message.size() && at < kEvents.size() + 7 && message[at] >= '0' &&
+         message[at] <= '9';
+       ++at) {
+    n = n * 10 + static_cast<size_t>(message[at] - '0');
+  }
+  if (at == kEvents.size() || at >= message.size() || message[at] != ']' ||
+      n >= r.lines.size()) {
+    return LineRange(r);
+  }
+  return StrCat("line ", r.lines[n], " (events[", n, "] of ", LineRange(r),
+                ")");
+}
+
 // One outstanding call. Unary async calls serialize the request when they
 // are prepared, so only the context and the response must outlive them.
 struct Call {
@@ -126,7 +148,10 @@ Outcome Finish(Call& call, const PreparedRequest& request, bool single) {
       o.entries.clear();
     }
   }
-  if (!o.status.ok()) o.status = Annotate(o.status, LineRange(request));
+  if (!o.status.ok()) {
+    o.status =
+        Annotate(o.status, WhereInFile(request, ToStd(o.status.message())));
+  }
   return o;
 }
 

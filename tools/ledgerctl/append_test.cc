@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "ledger/batch.h"
+#include "ledger/lineage_rules.h"
 #include "nlohmann/json.hpp"
 #include "node/convert.h"
 #include "tools/ledgerctl/gen_events.h"
@@ -79,8 +80,9 @@ class FakeIngest final : public v1::Ingest::Service {
     std::vector<Event> events;
     for (const v1::Event& p : protos) {
       if (p.attributes().contains("fail")) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            "events[0]: rejected by the test");
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            StrCat("events[", events.size(), "]: rejected by the test"));
       }
       absl::StatusOr<Event> e = node::EventFromProto(p);
       if (!e.ok()) {
@@ -88,6 +90,11 @@ class FakeIngest final : public v1::Ingest::Service {
                             std::string(e.status().message()));
       }
       events.push_back(*e);
+    }
+    // The node's admission rule on lineage (ingest_service.cc).
+    if (absl::Status s = CheckBatchLineage(events); !s.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          std::string(s.message()));
     }
     auto key_id = crypto::ToArray<32>(signature.key_id(), "key_id");
     auto sig = crypto::ToArray<64>(signature.signature(), "signature");
@@ -255,12 +262,50 @@ TEST_F(AppendTest, ARejectedBatchIsNamedAndStopsTheRest) {
                              out, err);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ErrorLine(s),
-            "error: INVALID_ARGUMENT: lines 21-30: events[0]: rejected by "
-            "the test\n");
+            "error: INVALID_ARGUMENT: line 25 (events[4] of lines 21-30): "
+            "events[4]: rejected by the test\n");
   EXPECT_EQ(service_->requests(), 3u);  // nothing after the failure
   EXPECT_EQ(Acks(out.str()).size(), 20u);
   EXPECT_NE(err.str().find("1 failed requests"), std::string::npos)
       << err.str();
+}
+
+// A node names the refused event of a batch by its position; the error
+// names its line.
+TEST_F(AppendTest, AnEventWithoutLineageIsNamedByItsLine) {
+  std::ostringstream events;
+  ASSERT_TRUE(GenerateEvents({.count = 50, .tenant = "acme"}, events).ok());
+  std::string text = events.str();
+  // Line 25 (the fifth event of batch 3) becomes a filter run that does
+  // not say what it read.
+  size_t begin = 0;
+  for (int i = 0; i < 24; ++i) begin = text.find('\n', begin) + 1;
+  const size_t end = text.find('\n', begin);
+  nlohmann::json line = nlohmann::json::parse(text.substr(begin, end - begin));
+  line["type"] = "data.filtered";
+  line.erase("inputs");
+  line["outputs"] = nlohmann::json::array({{{"kind", "SUBJECT_KIND_DATASET"},
+                                            {"id", "filtered"},
+                                            {"version", "1"}}});
+  text.replace(begin, end - begin, line.dump());
+  std::ofstream(dir_ + "/e.jsonl") << text;
+  std::ostringstream out, err;
+  absl::Status s = RunAppend(conn_,
+                             {.key = dir_ + "/keys",
+                              .events_file = dir_ + "/e.jsonl",
+                              .batch_size = 10,
+                              .in_flight = 1,
+                              .progress = false},
+                             out, err);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorLine(s).rfind(
+                "error: INVALID_ARGUMENT: line 25 (events[4] of lines 21-30): "
+                "events[4].inputs: data.filtered must name at least one input",
+                0),
+            0u)
+      << ErrorLine(s);
+  EXPECT_EQ(service_->requests(), 3u);
+  EXPECT_EQ(Acks(out.str()).size(), 20u);
 }
 
 // Pushback is not a failure: the refused batches are sent again after the

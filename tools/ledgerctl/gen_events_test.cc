@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "base/strings.h"
 #include "ledger/event.h"
+#include "ledger/lineage_rules.h"
 #include "ledger/payload.h"
 #include "tools/ledgerctl/event_lines.h"
 
@@ -34,6 +35,9 @@ TEST(GenEventsTest, EveryLineParsesConvertsAndValidates) {
     absl::Status valid = ValidateEvent(e.event, EventLimits{});
     EXPECT_TRUE(valid.ok()) << "line " << e.line << ": " << valid << "\n"
                             << e.proto.DebugString();
+    // What a node admits: processing events name their lineage.
+    absl::Status lineage = CheckLineage(e.event);
+    EXPECT_TRUE(lineage.ok()) << "line " << e.line << ": " << lineage;
     EXPECT_TRUE(IsKnownEventType(e.event.type)) << e.event.type;
     EXPECT_FALSE(IsLedgerInternalType(e.event.type)) << e.event.type;
     EXPECT_EQ(e.event.tenant, "acme");
@@ -51,7 +55,8 @@ TEST(GenEventsTest, EveryLineParsesConvertsAndValidates) {
        {"dataset.registered", "grade.assigned", "training.completed",
         "item.imported", "task.assigned", "annotation.created",
         "annotation.submitted", "review.accepted", "qa.sample_drawn",
-        "batch.released", "data.cleaned", "dataset.exported"}) {
+        "batch.released", "data.cleaned", "dataset.exported",
+        "prelabel.applied", "dataset.version_created"}) {
     EXPECT_TRUE(types.contains(type)) << type;
   }
 }

@@ -132,6 +132,13 @@ void EventGenerator::AnnotateItem(uint64_t item) {
                          "prelabel-yolo-v8", "prelabeler");
     AddRef(pre.mutable_subjects(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
            item_hash);
+    // The model read the item and wrote a draft annotation ("r0"), which
+    // the annotator's revisions then replace.
+    AddRef(pre.mutable_inputs(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
+           item_hash);
+    const std::string draft = AnnotationId(item, 0);
+    AddRef(pre.mutable_outputs(), v1::SUBJECT_KIND_ANNOTATION, draft, "r0",
+           ContentHash(draft));
     SetAttr(pre, "confidence", StrCat("0.", 50 + Uniform(50)));
     SetAttr(pre, "model_id", "prelabel-yolo-v8@sha256:3f9a");
     pending_.push_back(std::move(pre));
@@ -226,6 +233,19 @@ void EventGenerator::Release() {
                            v1::ACTOR_KIND_SERVICE, "svc-pipeline", "pipeline");
   AddRef(version.mutable_subjects(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
          new_version, curated_hash, items);
+  // Lineage: the previous curated version, or for the first release the
+  // raw dataset it was curated from (dataset_version_ starts at 1, and
+  // the first release is v2).
+  if (dataset_version_ == 2) {
+    AddRef(version.mutable_inputs(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
+           "v1", ContentHash(raw_dataset_), items);
+  } else {
+    AddRef(version.mutable_inputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
+           old_version, ContentHash(StrCat(curated_dataset_, "@", old_version)),
+           items);
+  }
+  AddRef(version.mutable_outputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
+         new_version, curated_hash, items);
   SetAttr(version, "previous_version", old_version);
   version.set_run_id(run);
   version.set_purpose("data-processing");
@@ -237,6 +257,10 @@ void EventGenerator::Release() {
          new_version, curated_hash, items);
   AddRef(exp.mutable_inputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
          new_version, curated_hash, items);
+  // The export artifact, a dataset of its own.
+  const std::string artifact = StrCat(curated_dataset_, "/export");
+  AddRef(exp.mutable_outputs(), v1::SUBJECT_KIND_DATASET, artifact, new_version,
+         ContentHash(StrCat(artifact, "@", new_version)), items);
   SetAttr(exp, "approval_ref", Numbered("APR-2025-", dataset_version_, 4));
   SetAttr(exp, "destination", "s3://training-bucket/curated");
   SetAttr(exp, "format", "coco-json");
