@@ -109,6 +109,9 @@ void AppendStreamReactor::OnReadDone(bool ok) {
 
 void AppendStreamReactor::Process(v1::AppendBatchRequest request,
                                   uint64_t number) {
+  // The stream failed or was cancelled while this message waited for the
+  // pool: it is not verified, let alone appended.
+  if (DroppedAfterError()) return;
   // Cheap checks first: a full or failed node does not spend CPU on
   // verifying what it would refuse.
   const size_t events = static_cast<size_t>(request.events_size());
@@ -136,6 +139,20 @@ void AppendStreamReactor::Process(v1::AppendBatchRequest request,
   for (const Event& e : batch->events()) ids.push_back(e.event_id);
   SubmitOrWait(std::make_shared<ledger::VerifiedBatch>(*std::move(batch)),
                std::move(ids), number);
+}
+
+bool AppendStreamReactor::DroppedAfterError() {
+  bool finish = false;
+  grpc::Status status;
+  {
+    MutexLock lock(&mu_);
+    if (error_.ok()) return false;
+    --processing_;
+    finish = ShouldFinishLocked();
+    if (finish) status = FinalStatusLocked();
+  }
+  if (finish) Finish(status);
+  return true;
 }
 
 void AppendStreamReactor::SubmitOrWait(

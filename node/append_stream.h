@@ -63,6 +63,10 @@ class AppendStreamReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
   // Admission, verification and submission of message `number`.
   void Process(v1::AppendBatchRequest request, uint64_t number);
+  // True, and message settled (the call finished if it was the last
+  // thing outstanding), if the stream already has an error: a message
+  // that waited for the pool while the stream failed or was cancelled.
+  bool DroppedAfterError();
   // Submits a verified batch, or waits for room and tries again.
   void SubmitOrWait(std::shared_ptr<ledger::VerifiedBatch> batch,
                     std::vector<Uuid> ids, uint64_t number);

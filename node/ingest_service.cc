@@ -263,6 +263,16 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   verify_pool_.Schedule([this, context, reactor, caller, request, response] {
     if (Abandoned(context, reactor)) return;
+    // The node may have stopped accepting (shutdown, a failure) while the
+    // call waited: refused without verifying. A full queue is not a reason
+    // here; the verified batch waits for room (SubmitWhenRoom).
+    if (absl::Status s = ctx_.sequencer->CheckAdmission(
+            static_cast<size_t>(request->events_size()),
+            request->ByteSizeLong());
+        !s.ok() && !absl::IsResourceExhausted(s)) {
+      Refuse(context, reactor, s);
+      return;
+    }
     absl::StatusOr<ledger::VerifiedBatch> batch =
         Verify(caller, kAppendBatch, request->events(),
                request->has_signature(), request->signature());
@@ -330,8 +340,8 @@ bool IngestService::Abandoned(grpc::CallbackServerContext* context,
                               grpc::ServerUnaryReactor* reactor) {
   if (!context->IsCancelled()) return false;
   reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                               "the call was cancelled before it was "
-                               "verified; nothing was appended"));
+                               "the call was cancelled while it waited; "
+                               "nothing was appended"));
   return true;
 }
 

@@ -1,17 +1,20 @@
 #pragma once
 
 // ledger.v1.Ingest. Each request is converted, authenticated and verified
-// (VerifyBatch) on the node's verify pool, one thread per core
-// (node/verify_pool.h), not on gRPC's threads, which stay free for other
-// calls (health checks among them); only verified batches reach the
-// sequencer. A call cancelled before its turn is not verified. A rejected
-// request stores nothing. Besides the ledger's own checks, the node's admission
-// bounds (node/input_bounds.h): no unknown protobuf field anywhere in a
-// request, and every occurred_at within the configured window.
+// (VerifyBatch); AppendBatch requests and AppendStream messages on the
+// node's verify pool, one thread per core (node/verify_pool.h), not on
+// gRPC's threads, which stay free for other calls (health checks among
+// them); a single Append on gRPC's thread (its one signature costs about
+// what the call does). Only verified batches reach the sequencer. A call
+// cancelled, or a stream failed, before its turn is not verified. A
+// rejected request stores nothing. Besides the ledger's own checks, the node's
+// admission bounds (node/input_bounds.h): no unknown protobuf field anywhere in
+// a request, and every occurred_at within the configured window.
 //
-// Every method uses gRPC's callback API: the handler admits the call (the
-// sequencer's queue, unknown fields) and returns; a pool thread verifies
-// and submits; the publisher finishes the call when the group is durable.
+// Every method uses gRPC's callback API: the AppendBatch handler admits the
+// call (the sequencer's queue, unknown fields) and returns; a pool thread
+// verifies and submits; the publisher finishes the call when the group is
+// durable.
 // A waiting append holds no thread, and neither does an open stream
 // (node/append_stream.h).
 //
@@ -82,8 +85,9 @@ class IngestService final
   bool Admit(grpc::CallbackServerContext* context,
              grpc::ServerUnaryReactor* reactor,
              const google::protobuf::Message& request, size_t events);
-  // On the pool: true, and the call finished CANCELLED, if the client has
-  // gone (or its deadline passed) while the call waited.
+  // True, and the call finished CANCELLED, if the client has gone (or its
+  // deadline passed) while the call waited: for the pool before verifying,
+  // or for room in the sequencer's queue after.
   static bool Abandoned(grpc::CallbackServerContext* context,
                         grpc::ServerUnaryReactor* reactor);
   // Submits a verified batch and calls `done` with its result; when the

@@ -18,12 +18,15 @@
 // checks, still run at once, and the requests wait here (and, once
 // gRPC's quota is full, in the clients) instead of the health checks.
 // Measured (BENCHMARKS.md, "Overload"): under a flood of 4,096 calls in
-// flight on two cores, every health check answered, p50 1 ms, against
-// about two thirds within 2 s when verification ran on gRPC's threads.
+// flight on two cores, all but one of about 470 health checks a minute
+// answered, p50 2 ms, against about two thirds within 2 s when
+// verification ran on gRPC's threads.
 //
 // The queue has no bound of its own, on purpose: what waits here is the
 // requests gRPC has already received and handed to a handler, which
-// gRPC's memory quota (grpc_memory_bytes) bounds; when it is full, gRPC
+// gRPC's memory quota (grpc_memory_bytes) bounds (a verified batch that
+// then waits for room in the sequencer holds a copy of its events beside
+// its request, so at most about twice that); when it is full, gRPC
 // stops reading, which costs nothing per call. A bound here would have to
 // refuse calls that were already received and parsed, and clients that
 // resend at once turn such refusals into a storm (BENCHMARKS.md,
@@ -61,6 +64,8 @@ class VerifyPool {
   void Schedule(absl::AnyInvocable<void() &&> task);
 
   // Tasks run first, then the threads end; later Schedule calls run inline.
+  // One caller at a time (a second one, concurrent, may return before the
+  // threads are joined).
   void Stop();
 
   // Tasks waiting for a thread (not those running).
