@@ -173,6 +173,28 @@ class AppendTest : public ::testing::Test {
     return path;
   }
 
+  // Where line `n` (from 1) of `text` starts.
+  static size_t LineStart(const std::string& text, int n) {
+    size_t pos = 0;
+    for (int i = 1; i < n; ++i) pos = text.find('\n', pos) + 1;
+    return pos;
+  }
+
+  // Appends `text` as an events file in batches of 10, one at a time (so
+  // nothing is sent after a failed batch).
+  absl::Status AppendOneBatchOfTenAtATime(const std::string& text,
+                                          std::ostringstream& out,
+                                          std::ostringstream& err) {
+    std::ofstream(dir_ + "/e.jsonl") << text;
+    return RunAppend(conn_,
+                     {.key = dir_ + "/keys",
+                      .events_file = dir_ + "/e.jsonl",
+                      .batch_size = 10,
+                      .in_flight = 1,
+                      .progress = false},
+                     out, err);
+  }
+
   // The acknowledgement lines printed by an append.
   static std::vector<nlohmann::json> Acks(const std::string& out) {
     std::vector<nlohmann::json> acks;
@@ -247,19 +269,10 @@ TEST_F(AppendTest, ARejectedBatchIsNamedAndStopsTheRest) {
   ASSERT_TRUE(GenerateEvents({.count = 50, .tenant = "acme"}, events).ok());
   std::string text = events.str();
   // Mark line 25 (batch 3 of 10) for the fake node to reject.
-  size_t pos = 0;
-  for (int i = 0; i < 24; ++i) pos = text.find('\n', pos) + 1;
-  pos = text.find("\"attributes\":{", pos) + 14;
+  size_t pos = text.find("\"attributes\":{", LineStart(text, 25)) + 14;
   text.insert(pos, "\"fail\":\"yes\",");
-  std::ofstream(dir_ + "/e.jsonl") << text;
   std::ostringstream out, err;
-  absl::Status s = RunAppend(conn_,
-                             {.key = dir_ + "/keys",
-                              .events_file = dir_ + "/e.jsonl",
-                              .batch_size = 10,
-                              .in_flight = 1,
-                              .progress = false},
-                             out, err);
+  absl::Status s = AppendOneBatchOfTenAtATime(text, out, err);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ErrorLine(s),
             "error: INVALID_ARGUMENT: line 25 (events[4] of lines 21-30): "
@@ -278,8 +291,7 @@ TEST_F(AppendTest, AnEventWithoutLineageIsNamedByItsLine) {
   std::string text = events.str();
   // Line 25 (the fifth event of batch 3) becomes a filter run that does
   // not say what it read.
-  size_t begin = 0;
-  for (int i = 0; i < 24; ++i) begin = text.find('\n', begin) + 1;
+  const size_t begin = LineStart(text, 25);
   const size_t end = text.find('\n', begin);
   nlohmann::json line = nlohmann::json::parse(text.substr(begin, end - begin));
   line["type"] = "data.filtered";
@@ -288,15 +300,8 @@ TEST_F(AppendTest, AnEventWithoutLineageIsNamedByItsLine) {
                                             {"id", "filtered"},
                                             {"version", "1"}}});
   text.replace(begin, end - begin, line.dump());
-  std::ofstream(dir_ + "/e.jsonl") << text;
   std::ostringstream out, err;
-  absl::Status s = RunAppend(conn_,
-                             {.key = dir_ + "/keys",
-                              .events_file = dir_ + "/e.jsonl",
-                              .batch_size = 10,
-                              .in_flight = 1,
-                              .progress = false},
-                             out, err);
+  absl::Status s = AppendOneBatchOfTenAtATime(text, out, err);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ErrorLine(s).rfind(
                 "error: INVALID_ARGUMENT: line 25 (events[4] of lines 21-30): "
