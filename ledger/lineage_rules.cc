@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "ledger/entry.h"
 
 namespace ledger {
 namespace {
@@ -25,16 +26,10 @@ constexpr std::array<std::string_view, 8> kLineageTypes = {
     "prelabel.applied",
 };
 
+// A subject's kind as the API spells it; SubjectKind and LinkKind share
+// their values (entry.cc's back-links convert the same way).
 std::string_view KindName(SubjectKind kind) {
-  switch (kind) {
-    case SubjectKind::kDataset:
-      return "dataset";
-    case SubjectKind::kItem:
-      return "item";
-    case SubjectKind::kAnnotation:
-      return "annotation";
-  }
-  return "ref";
+  return LinkKindName(static_cast<LinkKind>(kind));
 }
 
 // What makes two refs the same node of the lineage graph.
