@@ -117,8 +117,10 @@ v1::Event EventGenerator::Base(std::string_view type, std::string_view producer,
   e.set_event_id(NewUuid());
   e.set_type(std::string(type));
   e.set_schema_version(1);
-  clock_ns_ += static_cast<int64_t>(1 + Uniform(20)) * 1'000'000'000 +
-               static_cast<int64_t>(Uniform(1000)) * 1'000'000;
+  // One draw per statement: the operands of + and the arguments of a call
+  // are evaluated in an unspecified order, which differs between compilers.
+  clock_ns_ += static_cast<int64_t>(1 + Uniform(20)) * 1'000'000'000;
+  clock_ns_ += static_cast<int64_t>(Uniform(1000)) * 1'000'000;
   e.mutable_occurred_at()->set_seconds(clock_ns_ / 1'000'000'000);
   e.mutable_occurred_at()->set_nanos(
       static_cast<int32_t>(clock_ns_ % 1'000'000'000));
@@ -130,8 +132,9 @@ v1::Event EventGenerator::Base(std::string_view type, std::string_view producer,
   e.mutable_actor()->set_id(std::string(actor));
   e.mutable_actor()->set_role(std::string(role));
   if (kind == v1::ACTOR_KIND_HUMAN) {
-    e.mutable_source()->set_ip(
-        StrCat("10.20.", Uniform(4), ".", 10 + Uniform(200)));
+    const uint64_t subnet = Uniform(4);
+    const uint64_t host = 10 + Uniform(200);
+    e.mutable_source()->set_ip(StrCat("10.20.", subnet, ".", host));
     e.mutable_source()->set_session(
         StrCat("sess-", ContentHash(actor).substr(0, 12)));
   }
@@ -191,6 +194,17 @@ absl::Status GenerateEvents(const GenEventsOptions& options,
   if (options.size > kMaxGenEventSize) {
     return absl::InvalidArgumentError(
         StrCat("--size must be at most ", kMaxGenEventSize, " bytes"));
+  }
+  if (options.workflow_depth < 1 ||
+      options.workflow_depth > kMaxGenWorkflowDepth) {
+    return absl::InvalidArgumentError(
+        StrCat("--workflow-depth must be between 1 and ", kMaxGenWorkflowDepth,
+               " steps, not ", options.workflow_depth));
+  }
+  if (options.fan_in < 2 || options.fan_in > kMaxGenFanIn) {
+    return absl::InvalidArgumentError(StrCat("--fan-in must be between 2 and ",
+                                             kMaxGenFanIn, " inputs, not ",
+                                             options.fan_in));
   }
   EventGenerator generator(options);
   std::string text;

@@ -2,11 +2,20 @@
 
 // `ledgerctl gen-events`: deterministic, realistic sample events for one
 // tenant (ledger/FORMAT.md section 3) as JSON lines that `ledgerctl append`
-// reads. A simulated annotation project: a dataset is registered and
-// graded, annotators and reviewers complete training, items are imported,
-// pre-labelled, annotated, submitted and reviewed (some rejected and
-// reworked), QA samples and metrics are recorded, batches released, and the
-// data is cleaned, versioned and exported.
+// reads. A simulated annotation project with its lineage: source datasets
+// are registered (attribute "source") and graded, annotators and reviewers
+// complete training, items are imported, pre-labelled by a model,
+// annotated, submitted and reviewed (some rejected or reopened and
+// reworked), QA samples and metrics are recorded and batches released.
+// Each release runs a pipeline (run_id, parent_run_id, attribute
+// "run.state"): the raw data is filtered, then cleaned and de-identified
+// in two branches that an aggregation merges with the partner sources (a
+// diamond with fan-in `fan_in`), a chain of `workflow_depth` further steps
+// leads to a new curated dataset version, which is exported and sometimes
+// transferred across the border. Some steps fail and are retried, some
+// runs never end, some transfers are aborted, and now and then an analyst
+// works on a dataset of unknown source (an orphan). Every event passes
+// ValidateEvent and CheckLineage (ledger/lineage_rules.h).
 
 #include <cstdint>
 #include <deque>
@@ -37,6 +46,13 @@ struct GenEventsOptions {
   // The simulated clock starts here (Unix seconds); events are 1 to 21 s
   // apart (about 11 s on average). 0: DefaultGenStartSeconds(now).
   int64_t start_seconds = 0;
+  // Processing steps in the chain that follows each release's aggregation
+  // (1 to kMaxGenWorkflowDepth): the lineage from a release's merged
+  // dataset to its curated version is this many steps long.
+  uint32_t workflow_depth = 4;
+  // Inputs of each release's aggregation (2 to kMaxGenFanIn): the two
+  // branches of the diamond and fan_in - 2 partner sources.
+  uint32_t fan_in = 3;
 };
 
 // 300 days before the start of the current UTC day (`now_seconds`): a
@@ -46,6 +62,11 @@ struct GenEventsOptions {
 int64_t DefaultGenStartSeconds(int64_t now_seconds);
 
 inline constexpr uint32_t kMaxGenEventSize = 32 * 1024;
+// Bounds of the workflow's shape: a release's events are generated
+// together, so their number (about workflow_depth + fan_in + 15) bounds
+// the generator's memory.
+inline constexpr uint32_t kMaxGenWorkflowDepth = 1000;
+inline constexpr uint32_t kMaxGenFanIn = 100;
 
 // Produces the events one at a time; the same options (and, with the
 // default start, the same day) give the same events.
@@ -75,6 +96,16 @@ class EventGenerator {
   void AnnotateItem(uint64_t item);
   void CloseChunk();
   void Release();
+  void Transfer(std::string_view artifact, std::string_view version,
+                uint64_t items, bool abort_first);
+  void Orphan();
+  // Partner source k (1 to fan_in - 2) and its item count.
+  std::string Partner(uint64_t k) const;
+  static uint64_t PartnerItems(uint64_t k) { return 4000 + 1500 * k; }
+  std::string DatasetHash(std::string_view id, std::string_view version);
+  v1::Event Step(std::string_view type, std::string_view actor,
+                 std::string_view run, std::string_view parent_run,
+                 std::string_view state);
   absl::Status Pad(Generated& generated);
 
   GenEventsOptions options_;
@@ -84,6 +115,8 @@ class EventGenerator {
   std::string raw_dataset_;
   std::string curated_dataset_;
   uint64_t dataset_version_ = 1;
+  uint64_t releases_ = 0;
+  uint64_t orphans_ = 0;
   uint64_t next_item_ = 1;
   uint64_t chunk_begin_ = 0;
   uint64_t chunk_end_ = 0;
@@ -94,7 +127,7 @@ class EventGenerator {
 };
 
 // Writes options.count events, one JSON object per line (snake_case field
-// names). InvalidArgument for a bad count, tenant or size.
+// names). InvalidArgument for a bad tenant, size, workflow_depth or fan_in.
 absl::Status GenerateEvents(const GenEventsOptions& options, std::ostream& out);
 
 }  // namespace ledger::ctl

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <sstream>
+#include <streambuf>
+#include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "base/strings.h"
@@ -176,8 +181,342 @@ TEST(GenEventsTest, RejectsBadOptions) {
       GenerateEvents({.count = 1, .tenant = "a", .size = 40000}, out).code(),
       absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(out.str().empty());
+  for (uint32_t depth : {0u, kMaxGenWorkflowDepth + 1}) {
+    absl::Status s = GenerateEvents(
+        {.count = 1, .tenant = "a", .workflow_depth = depth}, out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << depth;
+    EXPECT_NE(s.message().find("--workflow-depth"), std::string::npos) << s;
+  }
+  for (uint32_t fan_in : {0u, 1u, kMaxGenFanIn + 1}) {
+    absl::Status s =
+        GenerateEvents({.count = 1, .tenant = "a", .fan_in = fan_in}, out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << fan_in;
+    EXPECT_NE(s.message().find("--fan-in"), std::string::npos) << s;
+  }
+  EXPECT_TRUE(out.str().empty());
   EXPECT_TRUE(GenerateEvents({.count = 0, .tenant = "a"}, out).ok());
   EXPECT_TRUE(out.str().empty());
+}
+
+std::vector<EventLine> Parsed(const GenEventsOptions& options) {
+  absl::StatusOr<std::vector<EventLine>> events =
+      ParseEventLines(Generate(options));
+  EXPECT_TRUE(events.ok()) << events.status();
+  return events.ok() ? *std::move(events) : std::vector<EventLine>{};
+}
+
+std::string Attr(const EventLine& e, const std::string& key) {
+  auto it = e.proto.attributes().find(key);
+  return it == e.proto.attributes().end() ? "" : it->second;
+}
+
+// A node of the lineage graph, as the test sees it: kind, id, version.
+using Node = std::tuple<SubjectKind, std::string, std::string>;
+Node NodeOf(const SubjectRef& r) { return {r.kind, r.id, r.version}; }
+
+// The lineage graph of a list of events, built here from the events'
+// inputs and outputs alone.
+struct Graph {
+  // Per event (by position): its distinct input and output nodes.
+  std::vector<std::vector<Node>> inputs, outputs;
+  // Node -> positions of the events that produced it.
+  std::map<Node, std::vector<size_t>> producers;
+
+  explicit Graph(const std::vector<EventLine>& events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      std::set<Node> in, out;
+      for (const SubjectRef& r : events[i].event.inputs) in.insert(NodeOf(r));
+      for (const SubjectRef& r : events[i].event.outputs) out.insert(NodeOf(r));
+      inputs.emplace_back(in.begin(), in.end());
+      outputs.emplace_back(out.begin(), out.end());
+      for (const Node& n : out) producers[n].push_back(i);
+    }
+  }
+  // The nodes some event read to produce `n`.
+  std::set<Node> Parents(const Node& n) const {
+    std::set<Node> parents;
+    auto it = producers.find(n);
+    if (it == producers.end()) return parents;
+    for (size_t e : it->second) {
+      parents.insert(inputs[e].begin(), inputs[e].end());
+    }
+    return parents;
+  }
+};
+
+constexpr uint64_t kShapeEvents = 2500;
+
+GenEventsOptions ShapeOptions(uint32_t depth, uint32_t fan_in) {
+  return {.count = kShapeEvents,
+          .tenant = "acme",
+          .seed = 5,
+          .start_seconds = 1'700'000'000,
+          .workflow_depth = depth,
+          .fan_in = fan_in};
+}
+
+// Every event of larger workflows, of several shapes, is one a node admits.
+TEST(GenEventsTest, EveryWorkflowEventIsAdmissible) {
+  for (auto [depth, fan_in] :
+       {std::pair<uint32_t, uint32_t>{1, 2}, {4, 3}, {12, 5}, {40, 30}}) {
+    const std::vector<EventLine> events = Parsed(ShapeOptions(depth, fan_in));
+    ASSERT_EQ(events.size(), kShapeEvents);
+    for (const EventLine& e : events) {
+      absl::Status valid = ValidateEvent(e.event, EventLimits{});
+      ASSERT_TRUE(valid.ok()) << "depth " << depth << " fan-in " << fan_in
+                              << " line " << e.line << ": " << valid;
+      absl::Status lineage = CheckLineage(e.event);
+      ASSERT_TRUE(lineage.ok()) << "depth " << depth << " fan-in " << fan_in
+                                << " line " << e.line << ": " << lineage;
+    }
+  }
+}
+
+TEST(GenEventsTest, TheWorkflowOptionsAreDeterministic) {
+  const std::string a = Generate(ShapeOptions(7, 4));
+  EXPECT_EQ(a, Generate(ShapeOptions(7, 4)));
+  EXPECT_NE(a, Generate(ShapeOptions(8, 4)));
+  EXPECT_NE(a, Generate(ShapeOptions(7, 5)));
+  GenEventsOptions other_seed = ShapeOptions(7, 4);
+  other_seed.seed = 6;
+  EXPECT_NE(a, Generate(other_seed));
+}
+
+// The workflow has every family and shape the provenance queries look
+// for, found by a scan of the events that knows only what each shape is.
+TEST(GenEventsTest, TheWorkflowHasEveryFamilyAndShape) {
+  constexpr uint32_t kDepth = 7;
+  constexpr uint32_t kFanIn = 4;
+  const std::vector<EventLine> events = Parsed(ShapeOptions(kDepth, kFanIn));
+  ASSERT_EQ(events.size(), kShapeEvents);
+  const Graph graph(events);
+
+  std::map<std::string, size_t> types;
+  std::set<std::string> annotators;
+  std::set<std::string> sourced;  // dataset ids registered with a source
+  bool model_prelabel = false;
+  for (const EventLine& e : events) {
+    ++types[e.event.type];
+    if (e.event.type.starts_with("annotation.")) {
+      annotators.insert(e.event.actor.id);
+    }
+    if (e.event.type == "prelabel.applied") {
+      model_prelabel =
+          model_prelabel || e.event.actor.kind == ActorKind::kModel;
+    }
+    if (e.event.type == "dataset.registered" && !Attr(e, "source").empty()) {
+      for (const SubjectRef& r : e.event.subjects) sourced.insert(r.id);
+    }
+  }
+  for (const char* type :
+       {"dataset.registered", "item.imported", "data.filtered", "data.cleaned",
+        "data.deidentified", "data.aggregated", "dataset.version_created",
+        "prelabel.applied", "task.assigned", "annotation.created",
+        "annotation.updated", "annotation.submitted", "review.accepted",
+        "review.rejected", "review.reopened", "qa.sample_drawn",
+        "batch.released", "dataset.exported",
+        "data.transferred_cross_border"}) {
+    EXPECT_TRUE(types.contains(type)) << type;
+  }
+  EXPECT_TRUE(model_prelabel);
+  EXPECT_GE(annotators.size(), 3u);
+  // A registered source per aggregation input beyond the diamond's two,
+  // plus the raw dataset.
+  EXPECT_EQ(sourced.size(), kFanIn - 1);
+  // Realistic proportions: the human annotation work dominates, the
+  // pipeline's processing steps are a minority.
+  size_t annotation = 0;
+  size_t processing = 0;
+  for (const auto& [type, n] : types) {
+    if (type.starts_with("annotation.") || type.starts_with("review.")) {
+      annotation += n;
+    }
+    if (type.starts_with("data.")) processing += n;
+  }
+  EXPECT_GT(annotation, kShapeEvents / 2);
+  EXPECT_GT(processing, 0u);
+  EXPECT_LT(processing, kShapeEvents / 5);
+
+  // Fan-in: an event that reads kFanIn distinct datasets.
+  size_t max_fan_in = 0;
+  for (const std::vector<Node>& in : graph.inputs) {
+    max_fan_in = std::max(max_fan_in, in.size());
+  }
+  EXPECT_EQ(max_fan_in, kFanIn);
+
+  // A diamond: A -> B, A -> C, B -> D, C -> D with B != C.
+  bool diamond = false;
+  for (size_t e = 0; e < events.size() && !diamond; ++e) {
+    const std::vector<Node>& in = graph.inputs[e];
+    for (size_t b = 0; b < in.size() && !diamond; ++b) {
+      const std::set<Node> pb = graph.Parents(in[b]);
+      for (size_t c = b + 1; c < in.size() && !diamond; ++c) {
+        for (const Node& a : graph.Parents(in[c])) {
+          if (pb.contains(a)) diamond = true;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(diamond);
+
+  // A chain: steps of one input and one output, each reading the previous
+  // step's output. chain[n] = length of the chain that ends at n.
+  std::map<Node, size_t> chain;
+  size_t longest = 0;
+  for (size_t e = 0; e < events.size(); ++e) {
+    if (graph.inputs[e].size() != 1 || graph.outputs[e].size() != 1) continue;
+    auto it = chain.find(graph.inputs[e][0]);
+    const size_t length = (it == chain.end() ? 0 : it->second) + 1;
+    chain[graph.outputs[e][0]] = length;
+    longest = std::max(longest, length);
+  }
+  EXPECT_GE(longest, kDepth);
+  // ... and its length follows --workflow-depth.
+  {
+    const std::vector<EventLine> shallow = Parsed(ShapeOptions(2, kFanIn));
+    const Graph g(shallow);
+    std::map<Node, size_t> c;
+    size_t max_shallow = 0;
+    for (size_t e = 0; e < shallow.size(); ++e) {
+      if (g.inputs[e].size() != 1 || g.outputs[e].size() != 1) continue;
+      auto it = c.find(g.inputs[e][0]);
+      const size_t length = (it == c.end() ? 0 : it->second) + 1;
+      c[g.outputs[e][0]] = length;
+      max_shallow = std::max(max_shallow, length);
+    }
+    EXPECT_LT(max_shallow, kDepth);
+  }
+
+  // Orphans: dataset ids none of whose versions reaches, upstream, a
+  // dataset registered with a source. Fixpoint over the graph, at most one
+  // round per event.
+  std::set<Node> reaches;
+  std::set<Node> datasets;
+  for (const EventLine& e : events) {
+    for (const auto* refs :
+         {&e.event.subjects, &e.event.inputs, &e.event.outputs}) {
+      for (const SubjectRef& r : *refs) {
+        if (r.kind != SubjectKind::kDataset) continue;
+        datasets.insert(NodeOf(r));
+        if (sourced.contains(r.id)) reaches.insert(NodeOf(r));
+      }
+    }
+  }
+  for (size_t round = 0; round <= events.size(); ++round) {
+    bool changed = false;
+    for (size_t e = 0; e < events.size(); ++e) {
+      bool any = false;
+      for (const Node& n : graph.inputs[e]) any = any || reaches.contains(n);
+      if (!any) continue;
+      for (const Node& n : graph.outputs[e]) {
+        changed = reaches.insert(n).second || changed;
+      }
+    }
+    if (!changed) break;
+  }
+  std::set<std::string> orphan_ids, sourced_ids;
+  for (const Node& n : datasets) {
+    (reaches.contains(n) ? sourced_ids : orphan_ids).insert(std::get<1>(n));
+  }
+  for (const std::string& id : sourced_ids) orphan_ids.erase(id);
+  EXPECT_FALSE(orphan_ids.empty());
+  // The curated versions and what was sent abroad trace back to sources.
+  for (const EventLine& e : events) {
+    if (e.event.type != "dataset.version_created" &&
+        e.event.type != "data.transferred_cross_border") {
+      continue;
+    }
+    for (const SubjectRef& r : e.event.outputs) {
+      EXPECT_TRUE(reaches.contains(NodeOf(r))) << r.id << "@" << r.version;
+    }
+  }
+
+  // Runs: ids, parents, end states; at least one run never ends.
+  const std::set<std::string> lineage_types = {"data.aggregated",
+                                               "data.cleaned",
+                                               "data.deidentified",
+                                               "data.filtered",
+                                               "data.transferred_cross_border",
+                                               "dataset.exported",
+                                               "dataset.version_created",
+                                               "prelabel.applied"};
+  std::set<std::string> runs, ended, parents, end_states;
+  for (const EventLine& e : events) {
+    const std::string& run = e.event.run_id;
+    if (!e.event.parent_run_id.empty()) parents.insert(e.event.parent_run_id);
+    if (run.empty()) continue;
+    runs.insert(run);
+    const std::string state = Attr(e, "run.state");
+    if (state == "completed" || state == "failed" || state == "aborted") {
+      ended.insert(run);
+      end_states.insert(state);
+    } else if (state.empty() && lineage_types.contains(e.event.type)) {
+      ended.insert(run);
+    }
+  }
+  EXPECT_EQ(end_states,
+            (std::set<std::string>{"aborted", "completed", "failed"}));
+  EXPECT_LT(ended.size(), runs.size());
+  EXPECT_FALSE(parents.empty());
+  for (const std::string& parent : parents) {
+    EXPECT_TRUE(runs.contains(parent)) << parent;
+  }
+
+  // Cross-border transfers: from the event's region to another.
+  size_t transfers = 0;
+  for (const EventLine& e : events) {
+    if (e.event.type != "data.transferred_cross_border") continue;
+    const std::string to = Attr(e, "destination_region");
+    EXPECT_FALSE(to.empty()) << e.line;
+    EXPECT_FALSE(e.event.region.empty()) << e.line;
+    EXPECT_NE(to, e.event.region) << e.line;
+    if (e.event.outcome.status == OutcomeStatus::kSuccess) {
+      EXPECT_FALSE(e.event.outputs.empty()) << e.line;
+      ++transfers;
+    }
+  }
+  EXPECT_GT(transfers, 0u);
+}
+
+// Counts the bytes and lines written to it, keeping none.
+class CountingBuffer : public std::streambuf {
+ public:
+  uint64_t bytes = 0;
+  uint64_t lines = 0;
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (c != traits_type::eof()) Count(static_cast<char>(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    for (std::streamsize i = 0; i < n; ++i) Count(s[i]);
+    return n;
+  }
+
+ private:
+  void Count(char c) {
+    ++bytes;
+    if (c == '\n') ++lines;
+  }
+};
+
+// A large run streams through (the generator keeps at most one release's
+// events pending, whatever the count); no timing is asserted.
+TEST(GenEventsTest, ALargeRunStreams) {
+  constexpr uint64_t kCount = 50'000;
+  CountingBuffer counter;
+  std::ostream out(&counter);
+  ASSERT_TRUE(GenerateEvents({.count = kCount,
+                              .tenant = "acme",
+                              .seed = 9,
+                              .start_seconds = 1'600'000'000,
+                              .workflow_depth = 20,
+                              .fan_in = 6},
+                             out)
+                  .ok());
+  EXPECT_EQ(counter.lines, kCount);
+  EXPECT_GT(counter.bytes, kCount * 200);
 }
 
 }  // namespace

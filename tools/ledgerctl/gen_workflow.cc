@@ -1,5 +1,13 @@
 // The simulated annotation workflow behind `ledgerctl gen-events`: which
-// events follow which, with what subjects and attributes.
+// events follow which, with what subjects, lineage, runs and attributes.
+//
+// Every random draw is a statement or a single call in its expression: the
+// order in which C++ evaluates function arguments is unspecified, and two
+// draws in one argument list would give different events with GCC and
+// Clang.
+
+#include <array>
+#include <utility>
 
 #include "base/strings.h"
 #include "tools/ledgerctl/gen_events.h"
@@ -21,8 +29,9 @@ using gen_internal::SetAttr;
 
 namespace {
 
-v1::SubjectRef* AddRef(google::protobuf::RepeatedPtrField<v1::SubjectRef>* refs,
-                       v1::SubjectKind kind, std::string_view id,
+using Refs = google::protobuf::RepeatedPtrField<v1::SubjectRef>;
+
+v1::SubjectRef* AddRef(Refs* refs, v1::SubjectKind kind, std::string_view id,
                        std::string_view version, std::string_view hash,
                        uint64_t item_count = 0) {
   v1::SubjectRef* ref = refs->Add();
@@ -34,24 +43,90 @@ v1::SubjectRef* AddRef(google::protobuf::RepeatedPtrField<v1::SubjectRef>* refs,
   return ref;
 }
 
+// Where the partner sources come from (attribute "source" of their
+// registration), in turn.
+constexpr std::array<std::string_view, 4> kPartnerSources = {
+    "partner:municipal-open-data", "vendor:crowd-capture-ltd",
+    "partner:university-vision-lab", "vendor:synthetic-scenes-inc"};
+
+// The steps of the chain after a release's aggregation, in turn.
+struct ChainStep {
+  std::string_view type;
+  std::string_view method;
+};
+constexpr std::array<ChainStep, 5> kChainSteps = {{
+    {"data.filtered", "drop-low-confidence-labels"},
+    {"data.cleaned", "fix-out-of-frame-boxes"},
+    {"data.deidentified", "redact-licence-plates"},
+    {"data.cleaned", "normalise-class-names"},
+    {"data.filtered", "balance-classes"},
+}};
+
+// Where cross-border transfers go: the destination region and recipient.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3>
+    kDestinations = {{{"ap-southeast-1", "partner-lab-singapore"},
+                      {"eu-central-1", "partner-lab-frankfurt"},
+                      {"us-west-2", "model-vendor-oregon"}}};
+
+// Attribute "run.state" of run events: "started" while a run works, and
+// its end is an event with "completed", "failed" or "aborted". A run with
+// no such event never ended (a provenance query lists it as an orphan).
+constexpr std::string_view kRunState = "run.state";
+
 }  // namespace
+
+std::string EventGenerator::DatasetHash(std::string_view id,
+                                        std::string_view version) {
+  return ContentHash(StrCat(id, "@", version));
+}
+
+// An event of a pipeline step run by a service: its own run (`run`), part
+// of the orchestrating run `parent_run` if not empty, in `state` if not
+// empty.
+v1::Event EventGenerator::Step(std::string_view type, std::string_view actor,
+                               std::string_view run,
+                               std::string_view parent_run,
+                               std::string_view state) {
+  v1::Event e =
+      Base(type, kPipeline, v1::ACTOR_KIND_SERVICE, actor, "pipeline");
+  e.set_run_id(std::string(run));
+  e.set_parent_run_id(std::string(parent_run));
+  if (!state.empty()) SetAttr(e, kRunState, state);
+  e.set_purpose("data-processing");
+  return e;
+}
 
 void EventGenerator::Setup() {
   const std::string v1 = "v1";
+  const std::string raw_hash = DatasetHash(raw_dataset_, v1);
   v1::Event reg = Base("dataset.registered", kPipeline, v1::ACTOR_KIND_SERVICE,
                        "svc-ingest", "pipeline");
   AddRef(reg.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_, v1,
-         ContentHash(raw_dataset_), 0);
+         raw_hash, 0);
   SetAttr(reg, "collection_method", "field-capture");
   SetAttr(reg, "legal_basis", "contract");
   SetAttr(reg, "source", "vendor:acme-data-services");
   reg.set_purpose("dataset-onboarding");
   pending_.push_back(std::move(reg));
 
+  // The partner sources that each release's aggregation merges in.
+  for (uint64_t k = 1; k + 2 <= options_.fan_in; ++k) {
+    const std::string partner = Partner(k);
+    v1::Event p = Base("dataset.registered", kPipeline, v1::ACTOR_KIND_SERVICE,
+                       "svc-ingest", "pipeline");
+    AddRef(p.mutable_subjects(), v1::SUBJECT_KIND_DATASET, partner, v1,
+           DatasetHash(partner, v1), PartnerItems(k));
+    SetAttr(p, "collection_method", "licensed-dataset");
+    SetAttr(p, "legal_basis", "data-licence-agreement");
+    SetAttr(p, "source", kPartnerSources[(k - 1) % kPartnerSources.size()]);
+    p.set_purpose("dataset-onboarding");
+    pending_.push_back(std::move(p));
+  }
+
   v1::Event grade = Base("grade.assigned", kPlatform, v1::ACTOR_KIND_HUMAN,
                          "dpo-01", "data-protection-officer");
   AddRef(grade.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_, v1,
-         ContentHash(raw_dataset_));
+         raw_hash);
   SetAttr(grade, "basis", "GB/T 43697-2024 4.2: scale and precision");
   SetAttr(grade, "flags",
           project_ == "clinical-notes" ? "pi,sensitive_pi" : "pi");
@@ -73,6 +148,11 @@ void EventGenerator::Setup() {
   }
 }
 
+std::string EventGenerator::Partner(uint64_t k) const {
+  return StrCat(options_.tenant, "/", project_, "/partner-",
+                Numbered("", k, 2));
+}
+
 void EventGenerator::ImportChunk() {
   chunk_begin_ = next_item_;
   chunk_end_ = next_item_ + kItemsPerChunk;
@@ -81,32 +161,41 @@ void EventGenerator::ImportChunk() {
   v1::Event imp = Base("item.imported", kPipeline, v1::ACTOR_KIND_SERVICE,
                        "svc-ingest", "pipeline");
   AddRef(imp.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_, "v1",
-         ContentHash(raw_dataset_), chunk_end_ - 1);
+         DatasetHash(raw_dataset_, "v1"), chunk_end_ - 1);
   for (uint64_t i = chunk_begin_; i < chunk_end_; ++i) {
     AddRef(imp.mutable_outputs(), v1::SUBJECT_KIND_ITEM, ItemId(i), "v1",
            ContentHash(ItemId(i)));
   }
   SetAttr(imp, "batch", Numbered("import-", chunks_ + 1, 4));
+  // An import is a run of one event, which ends it.
   imp.set_run_id(imp.event_id());
+  SetAttr(imp, kRunState, "completed");
   pending_.push_back(std::move(imp));
 }
 
 void EventGenerator::AnnotateItem(uint64_t item) {
   const std::string item_id = ItemId(item);
   const std::string item_hash = ContentHash(item_id);
-  const std::string annotator = Annotator(1 + Uniform(kAnnotators));
+  const uint64_t annotator_number = 1 + Uniform(kAnnotators);
+  std::string annotator = Annotator(annotator_number);
   const std::string reviewer = Reviewer(1 + Uniform(kReviewers));
   const std::string task = Numbered("task-", item, 6);
 
-  v1::Event assign = Base("task.assigned", kLabelStudio, v1::ACTOR_KIND_SERVICE,
-                          "svc-scheduler", "scheduler");
-  AddRef(assign.mutable_subjects(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
-         item_hash);
-  SetAttr(assign, "assignee", annotator);
-  SetAttr(assign, "task_id", task);
-  pending_.push_back(std::move(assign));
+  auto assign = [&] {
+    v1::Event a = Base("task.assigned", kLabelStudio, v1::ACTOR_KIND_SERVICE,
+                       "svc-scheduler", "scheduler");
+    AddRef(a.mutable_subjects(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
+           item_hash);
+    SetAttr(a, "assignee", annotator);
+    SetAttr(a, "task_id", task);
+    pending_.push_back(std::move(a));
+  };
+  assign();
 
+  // The revision being worked on, and the one it starts from (0: the
+  // model's draft; -1: none).
   uint64_t revision = 1;
+  int64_t based_on = -1;
   auto annotation_event = [&](std::string_view type, bool with_content) {
     const std::string anno = AnnotationId(item, revision);
     v1::Event e =
@@ -118,13 +207,20 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     if (with_content) {
       AddRef(e.mutable_inputs(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
              item_hash);
+      if (based_on >= 0) {
+        const std::string previous =
+            AnnotationId(item, static_cast<uint64_t>(based_on));
+        AddRef(e.mutable_inputs(), v1::SUBJECT_KIND_ANNOTATION, previous,
+               StrCat("r", based_on), ContentHash(previous));
+      }
       AddRef(e.mutable_outputs(), v1::SUBJECT_KIND_ANNOTATION, anno,
              StrCat("r", revision), ContentHash(anno));
       SetAttr(e, "label_count", StrCat(1 + Uniform(12)));
       SetAttr(e, "lead_time_ms", StrCat(5000 + Uniform(120000)));
+      based_on = static_cast<int64_t>(revision);
     }
     SetAttr(e, "task_id", task);
-    return e;
+    pending_.push_back(std::move(e));
   };
 
   if (Uniform(100) < 60) {
@@ -142,13 +238,19 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     SetAttr(pre, "confidence", StrCat("0.", 50 + Uniform(50)));
     SetAttr(pre, "model_id", "prelabel-yolo-v8@sha256:3f9a");
     pending_.push_back(std::move(pre));
+    based_on = 0;
   }
-  pending_.push_back(annotation_event("annotation.created", true));
-  pending_.push_back(annotation_event("annotation.submitted", false));
+  annotation_event("annotation.created", true);
+  if (Uniform(100) < 20) {
+    // The annotator corrects their own work before submitting it.
+    ++revision;
+    annotation_event("annotation.updated", true);
+  }
+  annotation_event("annotation.submitted", false);
 
-  auto review = [&](std::string_view type) {
-    v1::Event r =
-        Base(type, kLabelStudio, v1::ACTOR_KIND_HUMAN, reviewer, "reviewer");
+  auto review = [&](std::string_view type, std::string_view who,
+                    std::string_view role) {
+    v1::Event r = Base(type, kLabelStudio, v1::ACTOR_KIND_HUMAN, who, role);
     AddRef(r.mutable_subjects(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
            item_hash);
     const std::string anno = AnnotationId(item, revision);
@@ -167,23 +269,39 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     pending_.push_back(std::move(view));
   }
   if (Uniform(100) < 15) {
-    v1::Event rejected = review("review.rejected");
+    v1::Event rejected = review("review.rejected", reviewer, "reviewer");
     SetAttr(rejected, "issue_tags", "missed-object,loose-bbox");
     pending_.push_back(std::move(rejected));
     ++revision;
-    pending_.push_back(annotation_event("annotation.updated", true));
-    pending_.push_back(annotation_event("annotation.submitted", false));
+    annotation_event("annotation.updated", true);
+    annotation_event("annotation.submitted", false);
   }
-  pending_.push_back(review("review.accepted"));
+  pending_.push_back(review("review.accepted", reviewer, "reviewer"));
+  if (Uniform(100) < 4) {
+    // The QA lead reopens an accepted annotation (a sample disagreed); the
+    // task goes to another annotator, whose rework is reviewed again.
+    v1::Event reopened = review("review.reopened", Reviewer(1), "qa-lead");
+    SetAttr(reopened, "reason", "qa-sample-disagreement");
+    pending_.push_back(std::move(reopened));
+    const uint64_t other =
+        (annotator_number + Uniform(kAnnotators - 1)) % kAnnotators;
+    annotator = Annotator(1 + other);
+    assign();
+    ++revision;
+    annotation_event("annotation.updated", true);
+    annotation_event("annotation.submitted", false);
+    pending_.push_back(review("review.accepted", reviewer, "reviewer"));
+  }
 }
 
 void EventGenerator::CloseChunk() {
   ++chunks_;
   const std::string batch = Numbered("batch-", chunks_, 4);
+  const std::string raw_hash = DatasetHash(raw_dataset_, "v1");
   v1::Event sample = Base("qa.sample_drawn", kPlatform, v1::ACTOR_KIND_HUMAN,
                           Reviewer(1), "qa-lead");
   AddRef(sample.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-         "v1", ContentHash(raw_dataset_), kItemsPerChunk);
+         "v1", raw_hash, kItemsPerChunk);
   SetAttr(sample, "batch", batch);
   SetAttr(sample, "plan", "ISO-2859-1 level II, AQL 2.5");
   SetAttr(sample, "seed", StrCat(Random() % 1'000'000));
@@ -193,7 +311,7 @@ void EventGenerator::CloseChunk() {
   v1::Event metrics = Base("qa.metrics_recorded", kPlatform,
                            v1::ACTOR_KIND_HUMAN, Reviewer(1), "qa-lead");
   AddRef(metrics.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-         "v1", ContentHash(raw_dataset_), kItemsPerChunk);
+         "v1", raw_hash, kItemsPerChunk);
   SetAttr(metrics, "accuracy", StrCat("0.9", Uniform(10)));
   SetAttr(metrics, "agreement_kappa", StrCat("0.8", Uniform(10)));
   SetAttr(metrics, "batch", batch);
@@ -203,69 +321,244 @@ void EventGenerator::CloseChunk() {
   v1::Event release = Base("batch.released", kPlatform, v1::ACTOR_KIND_HUMAN,
                            Reviewer(1), "qa-lead");
   AddRef(release.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-         "v1", ContentHash(raw_dataset_), kItemsPerChunk);
+         "v1", raw_hash, kItemsPerChunk);
   SetAttr(release, "batch", batch);
   release.set_purpose("quality-inspection");
   pending_.push_back(std::move(release));
-  if (chunks_ % 5 == 0) Release();
+  // A pilot release after the first batch, then one every five batches.
+  if (chunks_ == 1 || chunks_ % 5 == 0) Release();
 }
 
 void EventGenerator::Release() {
+  const uint64_t release = ++releases_;
+  // The pilot release meets every teething problem once (a stalled worker,
+  // a failed step, an aborted transfer, an analyst's orphan dataset), so a
+  // short run of the generator shows each; later releases meet them by
+  // chance.
+  const bool pilot = release == 1;
   const std::string old_version = StrCat("v", dataset_version_);
   const std::string new_version = StrCat("v", ++dataset_version_);
-  const std::string run = NewUuid();
-  const std::string curated_hash =
-      ContentHash(StrCat(curated_dataset_, "@", new_version));
+  // The intermediate datasets of this release.
+  const std::string step_version = StrCat("v", release);
+  const std::string base = StrCat(options_.tenant, "/", project_);
   const uint64_t items = next_item_ - 1;
+  const uint64_t partners = options_.fan_in - 2;
+  auto dataset = [&](Refs* refs, std::string_view id, std::string_view version,
+                     uint64_t count) {
+    AddRef(refs, v1::SUBJECT_KIND_DATASET, id, version,
+           DatasetHash(id, version), count);
+  };
 
-  v1::Event clean = Base("data.cleaned", kPipeline, v1::ACTOR_KIND_SERVICE,
-                         "svc-pipeline", "pipeline");
-  AddRef(clean.mutable_inputs(), v1::SUBJECT_KIND_DATASET, raw_dataset_, "v1",
-         ContentHash(raw_dataset_), items);
-  AddRef(clean.mutable_outputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-         new_version, curated_hash, items);
-  SetAttr(clean, "method", "dedupe+blur-faces");
-  clean.set_run_id(run);
-  clean.set_purpose("data-processing");
+  // The orchestrating run snapshots its sources; the new dataset version
+  // ends it.
+  const std::string pipeline_run = NewUuid();
+  v1::Event start =
+      Step("dataset.queried", "svc-pipeline", pipeline_run, "", "started");
+  dataset(start.mutable_subjects(), raw_dataset_, "v1", items);
+  for (uint64_t k = 1; k <= partners; ++k) {
+    dataset(start.mutable_subjects(), Partner(k), "v1", PartnerItems(k));
+  }
+  SetAttr(start, "release", Numbered("release-", release, 3));
+  pending_.push_back(std::move(start));
+
+  if (pilot || Uniform(100) < 15) {
+    // A worker that took a shard and died: its run never ends.
+    const std::string shard = StrCat(Uniform(16), "/16");
+    v1::Event stalled = Step("dataset.queried", "svc-worker", NewUuid(),
+                             pipeline_run, "started");
+    dataset(stalled.mutable_subjects(), raw_dataset_, "v1", items);
+    SetAttr(stalled, "shard", shard);
+    pending_.push_back(std::move(stalled));
+  }
+
+  const std::string filtered = StrCat(base, "/filtered");
+  const uint64_t kept = items - items / (10 + Uniform(10));
+  v1::Event filter = Step("data.filtered", "svc-pipeline", NewUuid(),
+                          pipeline_run, "completed");
+  dataset(filter.mutable_inputs(), raw_dataset_, "v1", items);
+  dataset(filter.mutable_outputs(), filtered, step_version, kept);
+  SetAttr(filter, "method", "drop-blurred,min-resolution-640");
+  pending_.push_back(std::move(filter));
+
+  // Two branches of the filtered data (a diamond, merged below): the
+  // images are cleaned, their metadata de-identified.
+  if (pilot || Uniform(100) < 10) {
+    v1::Event failed =
+        Step("data.cleaned", "svc-pipeline", NewUuid(), pipeline_run, "failed");
+    dataset(failed.mutable_inputs(), filtered, step_version, kept);
+    failed.mutable_outcome()->set_status(v1::OUTCOME_STATUS_FAILURE);
+    failed.mutable_outcome()->set_error_code("OOM_KILLED");
+    SetAttr(failed, "attempt", "1");
+    SetAttr(failed, "part", "images");
+    pending_.push_back(std::move(failed));
+  }
+  const std::string cleaned = StrCat(base, "/cleaned");
+  v1::Event clean = Step("data.cleaned", "svc-pipeline", NewUuid(),
+                         pipeline_run, "completed");
+  dataset(clean.mutable_inputs(), filtered, step_version, kept);
+  dataset(clean.mutable_outputs(), cleaned, step_version, kept);
+  SetAttr(clean, "method", "dedupe+fix-exif-rotation");
+  SetAttr(clean, "part", "images");
   pending_.push_back(std::move(clean));
 
-  v1::Event version = Base("dataset.version_created", kPipeline,
-                           v1::ACTOR_KIND_SERVICE, "svc-pipeline", "pipeline");
+  const std::string deidentified = StrCat(base, "/deidentified");
+  v1::Event deid = Step("data.deidentified", "svc-deid", NewUuid(),
+                        pipeline_run, "completed");
+  dataset(deid.mutable_inputs(), filtered, step_version, kept);
+  dataset(deid.mutable_outputs(), deidentified, step_version, kept);
+  SetAttr(deid, "method", "blur-faces+drop-gps+k-anonymity-5");
+  SetAttr(deid, "part", "metadata");
+  pending_.push_back(std::move(deid));
+
+  uint64_t merged_items = kept;
+  for (uint64_t k = 1; k <= partners; ++k) {
+    v1::Event p = Step("data.cleaned", "svc-pipeline", NewUuid(), pipeline_run,
+                       "completed");
+    dataset(p.mutable_inputs(), Partner(k), "v1", PartnerItems(k));
+    dataset(p.mutable_outputs(), StrCat(Partner(k), "/cleaned"), step_version,
+            PartnerItems(k));
+    SetAttr(p, "method", "convert-to-house-schema");
+    pending_.push_back(std::move(p));
+    merged_items += PartnerItems(k);
+  }
+
+  // The merge: both branches and every partner source (fan-in fan_in).
+  const std::string merged = StrCat(base, "/merged");
+  v1::Event merge = Step("data.aggregated", "svc-pipeline", NewUuid(),
+                         pipeline_run, "completed");
+  dataset(merge.mutable_inputs(), cleaned, step_version, kept);
+  dataset(merge.mutable_inputs(), deidentified, step_version, kept);
+  for (uint64_t k = 1; k <= partners; ++k) {
+    dataset(merge.mutable_inputs(), StrCat(Partner(k), "/cleaned"),
+            step_version, PartnerItems(k));
+  }
+  dataset(merge.mutable_outputs(), merged, step_version, merged_items);
+  SetAttr(merge, "method", "join-images-metadata+union-sources");
+  pending_.push_back(std::move(merge));
+
+  // The chain: workflow_depth steps of one input and one output each.
+  std::string previous = merged;
+  uint64_t count = merged_items;
+  for (uint32_t i = 1; i <= options_.workflow_depth; ++i) {
+    const ChainStep& s = kChainSteps[(i - 1) % kChainSteps.size()];
+    const std::string stage = StrCat(base, "/stage-", Numbered("", i, 2));
+    v1::Event e =
+        Step(s.type, "svc-pipeline", NewUuid(), pipeline_run, "completed");
+    dataset(e.mutable_inputs(), previous, step_version, count);
+    if (s.type == "data.filtered") count -= count / 50;
+    dataset(e.mutable_outputs(), stage, step_version, count);
+    SetAttr(e, "method", s.method);
+    SetAttr(e, "step", StrCat(i, "/", options_.workflow_depth));
+    pending_.push_back(std::move(e));
+    previous = stage;
+  }
+
+  const std::string curated_hash = DatasetHash(curated_dataset_, new_version);
+  v1::Event version = Step("dataset.version_created", "svc-pipeline",
+                           pipeline_run, "", "completed");
   AddRef(version.mutable_subjects(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-         new_version, curated_hash, items);
-  // Lineage: the previous curated version, or for the first release the
-  // raw dataset it was curated from (dataset_version_ starts at 1, and
-  // the first release is v2).
-  if (dataset_version_ == 2) {
-    AddRef(version.mutable_inputs(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-           "v1", ContentHash(raw_dataset_), items);
-  } else {
-    AddRef(version.mutable_inputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-           old_version, ContentHash(StrCat(curated_dataset_, "@", old_version)),
-           items);
+         new_version, curated_hash, count);
+  // Lineage: the chain's last dataset and the previous curated version
+  // (the first release, v2, has none).
+  dataset(version.mutable_inputs(), previous, step_version, count);
+  if (!pilot) {
+    dataset(version.mutable_inputs(), curated_dataset_, old_version, items);
+    SetAttr(version, "previous_version", old_version);
   }
   AddRef(version.mutable_outputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-         new_version, curated_hash, items);
-  SetAttr(version, "previous_version", old_version);
-  version.set_run_id(run);
-  version.set_purpose("data-processing");
+         new_version, curated_hash, count);
   pending_.push_back(std::move(version));
 
   v1::Event exp = Base("dataset.exported", kPlatform, v1::ACTOR_KIND_HUMAN,
                        "ml-engineer-01", "ml-engineer");
   AddRef(exp.mutable_subjects(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-         new_version, curated_hash, items);
+         new_version, curated_hash, count);
   AddRef(exp.mutable_inputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
-         new_version, curated_hash, items);
+         new_version, curated_hash, count);
   // The export artifact, a dataset of its own.
   const std::string artifact = StrCat(curated_dataset_, "/export");
-  AddRef(exp.mutable_outputs(), v1::SUBJECT_KIND_DATASET, artifact, new_version,
-         ContentHash(StrCat(artifact, "@", new_version)), items);
+  dataset(exp.mutable_outputs(), artifact, new_version, count);
   SetAttr(exp, "approval_ref", Numbered("APR-2025-", dataset_version_, 4));
   SetAttr(exp, "destination", "s3://training-bucket/curated");
   SetAttr(exp, "format", "coco-json");
+  exp.set_run_id(NewUuid());
+  SetAttr(exp, kRunState, "completed");
   exp.set_purpose("model-training");
   pending_.push_back(std::move(exp));
+
+  if (pilot || Uniform(100) < 40) {
+    const bool abort_first = pilot || Uniform(100) < 10;
+    Transfer(artifact, new_version, count, abort_first);
+  }
+  if (pilot || Uniform(100) < 10) Orphan();
+}
+
+void EventGenerator::Transfer(std::string_view artifact,
+                              std::string_view version, uint64_t items,
+                              bool abort_first) {
+  const auto& [region, recipient] =
+      kDestinations[Uniform(kDestinations.size())];
+  const std::string assessment =
+      Numbered("CAC-ASSESS-2025-", 1 + Uniform(40), 4);
+  auto transfer = [&](bool aborted) {
+    // The event's region is where the data left from.
+    v1::Event t =
+        Base("data.transferred_cross_border", kPipeline, v1::ACTOR_KIND_SERVICE,
+             "svc-transfer", "transfer-agent");
+    t.set_run_id(NewUuid());
+    SetAttr(t, kRunState, aborted ? "aborted" : "completed");
+    AddRef(t.mutable_inputs(), v1::SUBJECT_KIND_DATASET, artifact, version,
+           DatasetHash(artifact, version), items);
+    if (aborted) {
+      // Stopped before any byte left: nothing was produced.
+      t.mutable_outcome()->set_status(v1::OUTCOME_STATUS_FAILURE);
+      t.mutable_outcome()->set_error_code("APPROVAL_WITHDRAWN");
+    } else {
+      const std::string copy = StrCat(artifact, "-", region);
+      AddRef(t.mutable_outputs(), v1::SUBJECT_KIND_DATASET, copy, version,
+             DatasetHash(copy, version), items);
+    }
+    SetAttr(t, "assessment_ref", assessment);
+    SetAttr(t, "destination_region", region);
+    SetAttr(t, "legal_basis", "standard-contract");
+    SetAttr(t, "recipient", recipient);
+    t.set_purpose("model-training");
+    pending_.push_back(std::move(t));
+  };
+  if (abort_first) transfer(true);
+  transfer(false);
+}
+
+// An analyst's dataset whose source nobody recorded: either never
+// registered or registered without a "source"; a sample is drawn from it.
+// Neither reaches a registered source upstream (provenance orphans).
+void EventGenerator::Orphan() {
+  const uint64_t n = ++orphans_;
+  const std::string scratch =
+      StrCat(options_.tenant, "/", project_, "/scratch-", Numbered("", n, 3));
+  const uint64_t items = 200 + Uniform(5000);
+  if (n % 2 == 0) {
+    v1::Event reg = Base("dataset.registered", kPlatform, v1::ACTOR_KIND_HUMAN,
+                         "data-scientist-01", "data-scientist");
+    AddRef(reg.mutable_subjects(), v1::SUBJECT_KIND_DATASET, scratch, "v1",
+           DatasetHash(scratch, "v1"), items);
+    SetAttr(reg, "collection_method", "unknown");
+    SetAttr(reg, "note", "copied from a shared drive; origin not recorded");
+    reg.set_purpose("exploration");
+    pending_.push_back(std::move(reg));
+  }
+  const std::string sample = StrCat(scratch, "/sample");
+  v1::Event e = Base("data.filtered", kPlatform, v1::ACTOR_KIND_HUMAN,
+                     "data-scientist-01", "data-scientist");
+  AddRef(e.mutable_inputs(), v1::SUBJECT_KIND_DATASET, scratch, "v1",
+         DatasetHash(scratch, "v1"), items);
+  AddRef(e.mutable_outputs(), v1::SUBJECT_KIND_DATASET, sample, "v1",
+         DatasetHash(sample, "v1"), items / 10);
+  SetAttr(e, "method", "random-sample-10pct");
+  e.set_run_id(NewUuid());
+  SetAttr(e, kRunState, "completed");
+  e.set_purpose("exploration");
+  pending_.push_back(std::move(e));
 }
 
 }  // namespace ledger::ctl

@@ -222,6 +222,16 @@ int main(int argc, char** argv) {
   gen->add_option("--start", f.gen_start,
                   "RFC 3339 time of the simulated clock's start (default: "
                   "300 days before today, 00:00 UTC)");
+  gen->add_option("--workflow-depth", f.gen.workflow_depth,
+                  "processing steps in the chain from each release's merged "
+                  "dataset to its curated version (a lineage chain this long)")
+      ->check(CLI::Range(1u, kMaxGenWorkflowDepth))
+      ->capture_default_str();
+  gen->add_option("--fan-in", f.gen.fan_in,
+                  "inputs of each release's aggregation: the two branches of "
+                  "a diamond plus fan-in - 2 registered partner sources")
+      ->check(CLI::Range(2u, kMaxGenFanIn))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
