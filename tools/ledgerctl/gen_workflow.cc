@@ -496,8 +496,10 @@ void EventGenerator::Release() {
 void EventGenerator::Transfer(std::string_view artifact,
                               std::string_view version, uint64_t items,
                               bool abort_first) {
-  const auto& [region, recipient] =
-      kDestinations[Uniform(kDestinations.size())];
+  // Named variables, not a structured binding: lambdas capture these.
+  const auto& destination = kDestinations[Uniform(kDestinations.size())];
+  const std::string_view region = destination.first;
+  const std::string_view recipient = destination.second;
   const std::string assessment =
       Numbered("CAC-ASSESS-2025-", 1 + Uniform(40), 4);
   auto transfer = [&](bool aborted) {
