@@ -207,7 +207,10 @@ int main(int argc, char** argv) {
       ->required();
 
   CLI::App* gen = app.add_subcommand(
-      "gen-events", "write realistic sample events as JSON lines");
+      "gen-events",
+      "write realistic sample events as JSON lines: a seeded annotation "
+      "project with its lineage (sources, pipeline runs, diamonds, chains, "
+      "exports, cross-border transfers, orphans)");
   gen->add_option("--count", f.gen.count, "number of events")->required();
   gen->add_option("--tenant", f.gen.tenant, "tenant")->required();
   gen->add_option("--seed", f.gen.seed, "random seed")->capture_default_str();
