@@ -92,8 +92,8 @@ absl::Status CheckText(std::string_view field, std::string_view value,
     const auto c = static_cast<uint8_t>(value[i]);
     if (c < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(
-          StrCat(field, ": control character 0x", crypto::HexEncode(value.substr(i, 1)),
-                 " at byte ", i));
+          StrCat(field, ": control character 0x",
+                 crypto::HexEncode(value.substr(i, 1)), " at byte ", i));
     }
   }
   return absl::OkStatus();
@@ -101,9 +101,9 @@ absl::Status CheckText(std::string_view field, std::string_view value,
 
 absl::Status CheckParamName(std::string_view name) {
   if (name.empty() || name.size() > kMaxAnswerParamNameBytes) {
-    return absl::InvalidArgumentError(
-        StrCat("param name: must have 1 to ", kMaxAnswerParamNameBytes,
-               " bytes, got ", name.size()));
+    return absl::InvalidArgumentError(StrCat("param name: must have 1 to ",
+                                             kMaxAnswerParamNameBytes,
+                                             " bytes, got ", name.size()));
   }
   for (char c : name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
@@ -167,13 +167,15 @@ const BackLink* FindBackLink(const Entry& entry, const AnswerSubject& subject) {
 }
 
 std::string SubjectName(const Answer& a) {
-  return StrCat(LinkKindName(a.subject->kind), " ", QuoteForMessage(a.subject->id),
-                " of tenant ", QuoteForMessage(a.tenant));
+  return StrCat(LinkKindName(a.subject->kind), " ",
+                QuoteForMessage(a.subject->id), " of tenant ",
+                QuoteForMessage(a.tenant));
 }
 
 std::string PreviousName(uint64_t previous) {
-  return previous == kNoPrevious ? std::string("none (the subject's first entry)")
-                                 : StrCat("entry ", previous);
+  return previous == kNoPrevious
+             ? std::string("none (the subject's first entry)")
+             : StrCat("entry ", previous);
 }
 
 }  // namespace
@@ -214,8 +216,8 @@ absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
                                              " exceed the limit of ",
                                              kMaxAnswerParams));
   }
-  std::string out = StrCat(kAnswerHeader, "\n", kQueryPrefix,
-                           AnswerKindName(a.kind), "\n");
+  std::string out =
+      StrCat(kAnswerHeader, "\n", kQueryPrefix, AnswerKindName(a.kind), "\n");
   for (const auto& [name, value] : a.params) {
     if (absl::Status s = CheckParamName(name); !s.ok()) return s;
     if (absl::Status s =
@@ -245,8 +247,8 @@ absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
         !s.ok()) {
       return s;
     }
-    out += StrCat(kEntryPrefix, e.index, " ", e.row ? kRowMark : kLinkMark,
-                  " ", crypto::Base64Encode(e.bytes), "\n");
+    out += StrCat(kEntryPrefix, e.index, " ", e.row ? kRowMark : kLinkMark, " ",
+                  crypto::Base64Encode(e.bytes), "\n");
   }
   if (a.proof.size() > MaxProofHashes(a.entries.size())) {
     return absl::InvalidArgumentError(
@@ -281,8 +283,8 @@ absl::StatusOr<Answer> ParseAnswer(std::string_view text) {
   a.kind = *kind;
   while ((line = reader.NextWith(kParamPrefix)).has_value()) {
     if (a.params.size() == kMaxAnswerParams) {
-      return Malformed(reader.line_no(), StrCat("more than ", kMaxAnswerParams,
-                                                " param lines"));
+      return Malformed(reader.line_no(),
+                       StrCat("more than ", kMaxAnswerParams, " param lines"));
     }
     const size_t space = line->find(' ');
     if (space == std::string_view::npos) {
@@ -334,8 +336,8 @@ absl::StatusOr<Answer> ParseAnswer(std::string_view text) {
   a.as_of = *as_of;
   while ((line = reader.NextWith(kEntryPrefix)).has_value()) {
     if (a.entries.size() == kMaxAnswerEntries) {
-      return Malformed(reader.line_no(), StrCat("more than ", kMaxAnswerEntries,
-                                                " entries"));
+      return Malformed(reader.line_no(),
+                       StrCat("more than ", kMaxAnswerEntries, " entries"));
     }
     std::vector<std::string_view> parts = Split(*line, ' ');
     std::optional<uint64_t> index;
@@ -365,10 +367,10 @@ absl::StatusOr<Answer> ParseAnswer(std::string_view text) {
     }
     if (line->empty()) break;
     if (a.proof.size() == MaxProofHashes(a.entries.size())) {
-      return Malformed(reader.line_no(),
-                       StrCat("more than ", MaxProofHashes(a.entries.size()),
-                              " proof hashes for ", a.entries.size(),
-                              " entries"));
+      return Malformed(
+          reader.line_no(),
+          StrCat("more than ", MaxProofHashes(a.entries.size()),
+                 " proof hashes for ", a.entries.size(), " entries"));
     }
     absl::StatusOr<crypto::Hash> h = crypto::HashFromBase64(*line);
     if (!h.ok()) {
@@ -474,9 +476,8 @@ void Verify(const Answer& a, absl::Span<const crypto::NoteVerifier> verifiers,
       return;
     }
     if (e->index != ae.index) {
-      fail(kAnswerCheckEntries,
-           StrCat("the entry listed as index ", ae.index, " says it is index ",
-                  e->index));
+      fail(kAnswerCheckEntries, StrCat("the entry listed as index ", ae.index,
+                                       " says it is index ", e->index));
       return;
     }
     if (ae.index >= a.as_of) {
@@ -502,8 +503,9 @@ void Verify(const Answer& a, absl::Span<const crypto::NoteVerifier> verifiers,
     entries.push_back(*std::move(e));
   }
   pass(kAnswerCheckEntries,
-       StrCat(entries.size(), " entries decode, name their indexes, lie below "
-                              "size ",
+       StrCat(entries.size(),
+              " entries decode, name their indexes, lie below "
+              "size ",
               a.as_of, " and are of tenant ", QuoteForMessage(a.tenant)));
 
   size_t rows = 0;
@@ -583,25 +585,24 @@ void Verify(const Answer& a, absl::Span<const crypto::NoteVerifier> verifiers,
       }
     }
     pass(kAnswerCheckRows,
-         StrCat(rows, " rows are exactly the chain's entries of the label "
-                      "families"));
+         StrCat(rows,
+                " rows are exactly the chain's entries of the label "
+                "families"));
   }
 
   out.proven.push_back(included);
   if (entries.empty()) {
-    out.not_proven.push_back(
-        StrCat("completeness: the answer has no entries; that ", SubjectName(a),
-               " has none below size ", a.as_of,
-               " is not provable with back-links"));
+    out.not_proven.push_back(StrCat(
+        "completeness: the answer has no entries; that ", SubjectName(a),
+        " has none below size ", a.as_of, " is not provable with back-links"));
     return;
   }
   const uint64_t first = a.entries.front().index;
   const uint64_t last = a.entries.back().index;
   out.proven.push_back(StrCat("about: every entry is about ", SubjectName(a)));
-  out.proven.push_back(
-      StrCat("complete between index ", first, " and ", last,
-             ": no entry about ", SubjectName(a),
-             " between them was left out"));
+  out.proven.push_back(StrCat("complete between index ", first, " and ", last,
+                              ": no entry about ", SubjectName(a),
+                              " between them was left out"));
   if (IsFilteredQuery(a.kind)) {
     out.proven.push_back(
         StrCat("filter: the ", rows,
@@ -609,9 +610,9 @@ void Verify(const Answer& a, absl::Span<const crypto::NoteVerifier> verifiers,
                "the label families"));
   }
   if (previous.front() == kNoPrevious) {
-    out.proven.push_back(StrCat(
-        "complete from the subject's first entry: entry ", first,
-        " is the first entry about the subject"));
+    out.proven.push_back(
+        StrCat("complete from the subject's first entry: entry ", first,
+               " is the first entry about the subject"));
   } else {
     out.not_proven.push_back(
         StrCat("entries before index ", first,
@@ -629,9 +630,9 @@ void Verify(const Answer& a, absl::Span<const crypto::NoteVerifier> verifiers,
 
 }  // namespace
 
-AnswerVerification VerifyAnswer(const Answer& answer,
-                                absl::Span<const crypto::NoteVerifier> verifiers,
-                                std::string_view origin) {
+AnswerVerification VerifyAnswer(
+    const Answer& answer, absl::Span<const crypto::NoteVerifier> verifiers,
+    std::string_view origin) {
   AnswerVerification out;
   Verify(answer, verifiers, origin, out);
   if (out.failure() != nullptr) {

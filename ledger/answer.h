@@ -145,9 +145,9 @@ struct AnswerVerification {
 // entry has a back-link for the subject and each back-link's `previous` is
 // the entry listed before it; for label_history the rows are exactly the
 // chain's entries of IsLabelHistoryType types.
-AnswerVerification VerifyAnswer(const Answer& answer,
-                                absl::Span<const crypto::NoteVerifier> verifiers,
-                                std::string_view origin = "");
+AnswerVerification VerifyAnswer(
+    const Answer& answer, absl::Span<const crypto::NoteVerifier> verifiers,
+    std::string_view origin = "");
 // ParseAnswer (check "parse"), then VerifyAnswer.
 AnswerVerification VerifyAnswerText(
     std::string_view text, absl::Span<const crypto::NoteVerifier> verifiers,

@@ -22,8 +22,8 @@ absl::StatusOr<uint64_t> PreviousAbout(const Entry& entry,
 
 // For a filtered answer: the chain of the subject from the last row back
 // to the first, with each entry's bytes, ascending, rows marked.
-absl::StatusOr<std::vector<AnswerEntry>> ReadChain(
-    const Ledger& ledger, const AnswerRequest& r) {
+absl::StatusOr<std::vector<AnswerEntry>> ReadChain(const Ledger& ledger,
+                                                   const AnswerRequest& r) {
   std::vector<AnswerEntry> chain;
   if (r.indexes.empty()) return chain;
   const uint64_t first = r.indexes.front();
@@ -41,13 +41,12 @@ absl::StatusOr<std::vector<AnswerEntry>> ReadChain(
     // A row the walk stepped over is not on the chain.
     if (previous == kNoPrevious || previous >= at ||
         (next_row > 0 && previous < r.indexes[next_row - 1])) {
-      return absl::InvalidArgumentError(
-          StrCat("indexes: entry ", r.indexes[next_row - 1],
-                 " is not on the back-link chain of ",
-                 LinkKindName(r.subject->kind), " ",
-                 QuoteForMessage(r.subject->id), " of tenant ",
-                 QuoteForMessage(r.tenant), " that leads back from entry ",
-                 r.indexes.back()));
+      return absl::InvalidArgumentError(StrCat(
+          "indexes: entry ", r.indexes[next_row - 1],
+          " is not on the back-link chain of ", LinkKindName(r.subject->kind),
+          " ", QuoteForMessage(r.subject->id), " of tenant ",
+          QuoteForMessage(r.tenant), " that leads back from entry ",
+          r.indexes.back()));
     }
     at = previous;
   }
@@ -60,19 +59,18 @@ absl::StatusOr<Answer> BuildAnswer(const Ledger& ledger,
                                    const AnswerRequest& r) {
   const uint64_t head = ledger.head().size;
   if (r.as_of > head) {
-    return absl::InvalidArgumentError(StrCat(
-        "as_of: ", r.as_of, " is beyond the ledger's size ", head));
+    return absl::InvalidArgumentError(
+        StrCat("as_of: ", r.as_of, " is beyond the ledger's size ", head));
   }
   for (size_t k = 0; k < r.indexes.size(); ++k) {
     if (r.indexes[k] >= r.as_of) {
-      return absl::InvalidArgumentError(
-          StrCat("indexes: entry ", r.indexes[k], " is not below as_of ",
-                 r.as_of));
+      return absl::InvalidArgumentError(StrCat(
+          "indexes: entry ", r.indexes[k], " is not below as_of ", r.as_of));
     }
     if (k > 0 && r.indexes[k] <= r.indexes[k - 1]) {
-      return absl::InvalidArgumentError(
-          StrCat("indexes: must increase, got ", r.indexes[k - 1], " then ",
-                 r.indexes[k]));
+      return absl::InvalidArgumentError(StrCat("indexes: must increase, got ",
+                                               r.indexes[k - 1], " then ",
+                                               r.indexes[k]));
     }
   }
   if (IsSubjectQuery(r.kind) != r.subject.has_value()) {

@@ -19,9 +19,9 @@
 namespace ledger {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::Contains;
 
 class AnswerTest : public testing::LedgerFixture {
  protected:
@@ -114,16 +114,15 @@ TEST_F(AnswerTest, WholeHistoryRoundTripsAndProvesCompleteness) {
   for (const AnswerCheck& c : v.checks) names.push_back(c.name);
   EXPECT_EQ(names, (std::vector<std::string>{"parse", "checkpoint", "inclusion",
                                              "entries", "subject", "chain"}));
-  EXPECT_THAT(v.proven,
-              Contains(StrCat("entries: 10 entries, all included in "
-                              "checkpoint of size ",
-                              second_size_, " (origin ", testing::kOrigin,
-                              ")")));
-  EXPECT_THAT(v.proven,
-              Contains(StrCat("complete between index ", x.front(), " and ",
-                              x.back(),
-                              ": no entry about item 'item:x' of tenant "
-                              "'acme-ai' between them was left out")));
+  EXPECT_THAT(v.proven, Contains(StrCat("entries: 10 entries, all included in "
+                                        "checkpoint of size ",
+                                        second_size_, " (origin ",
+                                        testing::kOrigin, ")")));
+  EXPECT_THAT(
+      v.proven,
+      Contains(StrCat("complete between index ", x.front(), " and ", x.back(),
+                      ": no entry about item 'item:x' of tenant "
+                      "'acme-ai' between them was left out")));
   EXPECT_THAT(v.proven, Contains(StrCat("complete from the subject's first "
                                         "entry: entry ",
                                         x.front(),
@@ -175,8 +174,8 @@ TEST_F(AnswerTest, PicksTheFirstCheckpointCoveringAsOf) {
 
   // Nothing covers the head yet: retry later.
   const uint64_t head = ledger_->head().size;
-  absl::StatusOr<Answer> none = BuildAnswer(*ledger_, History("item:y", early,
-                                                              head));
+  absl::StatusOr<Answer> none =
+      BuildAnswer(*ledger_, History("item:y", early, head));
   EXPECT_TRUE(absl::IsUnavailable(none.status())) << none.status();
   EXPECT_THAT(none.status().message(),
               HasSubstr(StrCat("no checkpoint covers size ", head,
@@ -289,8 +288,7 @@ TEST_F(AnswerAttackTest, ReorderedEntriesAreRejected) {
   }
   const AnswerVerification v =
       VerifyAnswerText(swapped, Verifiers(), testing::kOrigin);
-  EXPECT_THAT(FailureOf(v),
-              HasSubstr("parse: answer line 10: entry"));
+  EXPECT_THAT(FailureOf(v), HasSubstr("parse: answer line 10: entry"));
   EXPECT_THAT(FailureOf(v),
               HasSubstr("entries must be in increasing index order"));
 }
@@ -298,8 +296,7 @@ TEST_F(AnswerAttackTest, ReorderedEntriesAreRejected) {
 TEST_F(AnswerAttackTest, AlteredEntryByteChangesTheRoot) {
   Answer a = good_;
   a.entries[5].bytes[a.entries[5].bytes.size() / 2] ^= 0x01;
-  EXPECT_THAT(FailureOf(Verify(a)),
-              HasSubstr("but the checkpoint's root is"));
+  EXPECT_THAT(FailureOf(Verify(a)), HasSubstr("but the checkpoint's root is"));
 }
 
 TEST_F(AnswerAttackTest, AlteredDroppedOrAddedProofHashIsRejected) {
@@ -359,14 +356,14 @@ TEST_F(AnswerAttackTest, EntryLeftOutOfTheChainIsNamed) {
   x.erase(x.begin() + 4);
   const Answer a = Build(History("item:x", x, second_size_));
   const AnswerVerification v = Verify(a);
-  EXPECT_THAT(FailureOf(v),
-              HasSubstr(StrCat("chain: entry ", after,
-                               "'s back-link for item 'item:x' of tenant "
-                               "'acme-ai' points at entry ",
-                               removed, ", but the entry listed before it is ",
-                               before, ": entries about the subject between ",
-                               before, " and ", after,
-                               " are missing from the answer")));
+  EXPECT_THAT(
+      FailureOf(v),
+      HasSubstr(StrCat("chain: entry ", after,
+                       "'s back-link for item 'item:x' of tenant "
+                       "'acme-ai' points at entry ",
+                       removed, ", but the entry listed before it is ", before,
+                       ": entries about the subject between ", before, " and ",
+                       after, " are missing from the answer")));
   EXPECT_THAT(v.proven, IsEmpty());
 }
 
@@ -392,10 +389,12 @@ TEST(AnswerParseTest, DeviationsNameTheLine) {
       {"ledger-answer/v1\nquery history\ntenant t\nas-of 5\n" + tail,
        "answer line 4: subject: a history answer must name a subject"},
       {"ledger-answer/v1\nquery upstream\ntenant t\nsubject item i\nas-of "
-       "5\n" + tail,
+       "5\n" +
+           tail,
        "answer line 4: subject: a upstream answer must not name a subject"},
       {"ledger-answer/v1\nquery label_history\ntenant t\nsubject actor "
-       "i\nas-of 5\n" + tail,
+       "i\nas-of 5\n" +
+           tail,
        "label_history answer is about an item"},
       {"ledger-answer/v1\nquery history\ntenant t\nsubject thing i\n",
        "answer line 4: expected 'subject KIND ID'"},
@@ -410,8 +409,7 @@ TEST(AnswerParseTest, DeviationsNameTheLine) {
        "answer line 3: tenant: must not be empty"},
       {head + "entry 2 link RU4=\n" + tail,
        "answer line 6: entry 2: a history answer has rows only"},
-      {head + entry + entry + tail,
-       "answer line 7: entry 2 follows entry 2"},
+      {head + entry + entry + tail, "answer line 7: entry 2 follows entry 2"},
       {head + "entry 2 row RU4\n" + tail,
        "answer line 6: entry bytes are not standard base64"},
       {head + "entry 02 row RU4=\n" + tail, "answer line 6: expected 'entry"},

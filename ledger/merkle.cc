@@ -227,10 +227,9 @@ absl::StatusOr<Hash> MultiProofRoot(uint64_t lo, uint64_t hi,
                                     size_t* next) {
   if (leaves.empty()) {
     if (*next >= proof.size()) {
-      return absl::InvalidArgumentError(
-          StrCat("multi-leaf inclusion proof has too few hashes: ",
-                 proof.size(), " run out at the subtree of leaves [", lo, ", ",
-                 hi, ")"));
+      return absl::InvalidArgumentError(StrCat(
+          "multi-leaf inclusion proof has too few hashes: ", proof.size(),
+          " run out at the subtree of leaves [", lo, ", ", hi, ")"));
     }
     return proof[(*next)++];
   }

@@ -78,11 +78,16 @@ bool CheckSet(InMemoryTree& tree, const std::vector<Hash>& leaves,
       RootFromMultiInclusionProof(set, HashesOf(leaves, set), n, *proof);
   EXPECT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got.value_or(Hash{}), root) << "size " << n;
-  // Each leaf's own RFC 9162 proof leads to the same root.
+  // Each leaf's own RFC 9162 proof leads to the same root; for one leaf
+  // the two proofs hold the same hashes (bottom up there, left to right
+  // here).
   for (uint64_t i : set) {
     absl::StatusOr<std::vector<Hash>> single = InclusionProof(tree, i, n);
     EXPECT_TRUE(single.ok());
     EXPECT_TRUE(VerifyInclusion(leaves[i], i, n, *single, root).ok());
+    if (set.size() == 1) {
+      EXPECT_THAT(*proof, ::testing::UnorderedElementsAreArray(*single));
+    }
   }
   return *proof == want && got.ok() && *got == root;
 }
@@ -98,8 +103,8 @@ TEST(MultiProofTest, EverySubsetOfSmallTreesMatchesTheDefinition) {
       for (uint64_t i = 0; i < n; ++i) {
         if (mask & (uint64_t{1} << i)) set.push_back(i);
       }
-      ASSERT_TRUE(CheckSet(tree, leaves, set)) << "size " << n << " mask "
-                                               << mask;
+      ASSERT_TRUE(CheckSet(tree, leaves, set))
+          << "size " << n << " mask " << mask;
     }
   }
 }
@@ -137,7 +142,8 @@ TEST(MultiProofTest, TamperedProofsAreRejected) {
     EXPECT_NE(*RootFromMultiInclusionProof(set, hashes, 37, changed), root);
   }
   std::vector<Hash> shorter(proof.begin(), proof.end() - 1);
-  absl::StatusOr<Hash> r = RootFromMultiInclusionProof(set, hashes, 37, shorter);
+  absl::StatusOr<Hash> r =
+      RootFromMultiInclusionProof(set, hashes, 37, shorter);
   EXPECT_TRUE(absl::IsInvalidArgument(r.status()));
   EXPECT_THAT(r.status().message(), HasSubstr("too few hashes"));
   std::vector<Hash> longer = proof;
@@ -219,8 +225,8 @@ TEST(MultiProofTest, ReadsStoredSubtreeRootsInOneCall) {
   // perfect subtrees 256 + 128 + 64 + 32 + 8: 14 nodes, no leaf above 0.
   EXPECT_EQ(reader2.read.size(), 9u + 5u);
   for (const NodeId& id : reader2.read) {
-    EXPECT_FALSE(id.level == 0 && id.index > 1) << int{id.level} << " "
-                                                << id.index;
+    EXPECT_FALSE(id.level == 0 && id.index > 1)
+        << int{id.level} << " " << id.index;
   }
 }
 

@@ -230,9 +230,9 @@ Answer MakeAnswer(testing::TestLedger& ledger, AnswerKind kind,
 
 TEST_F(LedgerVerifyCliTest, AnswerSaysWhatItProvesAndFailsWhenTampered) {
   // Entry 2 is the only entry about item-3 (TestLedger::MakeEvent).
-  const Answer history = MakeAnswer(
-      ledger_, AnswerKind::kHistory, AnswerSubject{LinkKind::kItem, "item-3"},
-      {2});
+  const Answer history =
+      MakeAnswer(ledger_, AnswerKind::kHistory,
+                 AnswerSubject{LinkKind::kItem, "item-3"}, {2});
   const std::string good = Write("history.answer", *EncodeAnswer(history));
   ProcessResult r = RunVerify("answer " + good + " --keys " + keys_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -272,8 +272,9 @@ TEST_F(LedgerVerifyCliTest, AnswerSaysWhatItProvesAndFailsWhenTampered) {
   const std::string bad = Write("bad.answer", *EncodeAnswer(lineage));
   r = RunVerify("answer " + bad + " " + good + " --keys " + keys_);
   EXPECT_EQ(r.exit_code, 1) << r.out;
-  EXPECT_EQ(r.out.rfind("INVALID answer " + bad + "\n  failed check: "
-                        "inclusion\n  reason: the entries and the ",
+  EXPECT_EQ(r.out.rfind("INVALID answer " + bad +
+                            "\n  failed check: "
+                            "inclusion\n  reason: the entries and the ",
                         0),
             0u)
       << r.out;

@@ -85,7 +85,8 @@ int Print(const std::vector<Report>& reports, bool json) {
 int main(int argc, char** argv) {
   CLI::App app{
       "Verifies annotation-ledger receipts (c2sp tlog-proof files), query "
-      "answer files, signed checkpoints and consistency proofs offline, trusting nothing but "
+      "answer files, signed checkpoints and consistency proofs offline, "
+      "trusting nothing but "
       "public keys."};
   app.name("ledger-verify");
   app.require_subcommand(1);

@@ -4,9 +4,9 @@
 #include <optional>
 
 #include "base/strings.h"
-#include "ledger/answer.h"
 #include "crypto/key_file.h"
 #include "crypto/rfc6962.h"
+#include "ledger/answer.h"
 #include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"
