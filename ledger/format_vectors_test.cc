@@ -4,12 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "base/strings.h"
 #include "crypto/note.h"
@@ -125,6 +127,25 @@ crypto::NoteSigner LogSigner() {
 crypto::NoteSigner Cosigner() {
   return crypto::NoteSigner(kExampleCosignerName,
                             crypto::NoteSigType::kCosignatureV1, CosignerKey());
+}
+
+// Section 12.5: the multi-leaf proof of leaves {1, 4, 5} in the tree of
+// the 7 one-byte leaves 00..06.
+std::vector<Hash> Tree7Leaves() {
+  std::vector<Hash> leaves;
+  for (char i = 0; i < 7; ++i) leaves.push_back(crypto::HashLeaf({&i, 1}));
+  return leaves;
+}
+
+void AddAnswerVectors(std::map<std::string, std::string>& v) {
+  InMemoryTree tree(Tree7Leaves());
+  v["answer.tree7.root"] = View(tree.Root());
+  absl::StatusOr<std::vector<Hash>> proof =
+      MultiInclusionProof(tree, std::vector<uint64_t>{1, 4, 5}, 7);
+  EXPECT_TRUE(proof.ok()) << proof.status();
+  std::string bytes;
+  for (const Hash& h : proof.value_or(std::vector<Hash>{})) bytes += View(h);
+  v["answer.tree7.proof_1_4_5"] = bytes;
 }
 
 // The example checkpoint's cosignature time: 2026-01-01T00:00:01Z.
@@ -378,6 +399,7 @@ class FormatVectorsTest : public ::testing::Test {
     v["keylog.receipt_extra"] = EncodeReceiptExtra(ReceiptExtra{
         (*log)[3], {{2, (*log)[2], proof_of(2)}, {4, (*log)[4], proof_of(4)}}});
     AddPayloadVectors(v);
+    AddAnswerVectors(v);
     return v;
   }
 
@@ -645,6 +667,31 @@ TEST_F(FormatVectorsTest, DocumentedTypeListsMatchTheCode) {
   EXPECT_EQ(internal.size(), 8u);
   for (const std::string& type : internal) {
     EXPECT_TRUE(IsLedgerInternalType(type)) << type;
+  }
+}
+
+// Section 12.5: the documented proof, with the documented leaves, leads to
+// the documented root, and no changed hash does.
+TEST_F(FormatVectorsTest, DocumentedMultiLeafProofLeadsToTheRoot) {
+  const std::string& bytes = vectors_["answer.tree7.proof_1_4_5"];
+  ASSERT_EQ(bytes.size(), 3 * crypto::kHashSize);
+  std::vector<Hash> proof(3);
+  for (size_t k = 0; k < 3; ++k) {
+    std::copy_n(bytes.begin() + static_cast<ptrdiff_t>(k * crypto::kHashSize),
+                crypto::kHashSize, proof[k].begin());
+  }
+  const std::vector<Hash> leaves = Tree7Leaves();
+  const std::vector<uint64_t> set = {1, 4, 5};
+  const std::vector<Hash> hashes = {leaves[1], leaves[4], leaves[5]};
+  absl::StatusOr<Hash> root =
+      RootFromMultiInclusionProof(set, hashes, 7, proof);
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(View(*root), vectors_["answer.tree7.root"]);
+  for (size_t k = 0; k < 3; ++k) {
+    std::vector<Hash> changed = proof;
+    changed[k][31] ^= 1;
+    EXPECT_NE(View(*RootFromMultiInclusionProof(set, hashes, 7, changed)),
+              vectors_["answer.tree7.root"]);
   }
 }
 

@@ -161,6 +161,17 @@ absl::StatusOr<std::vector<Hash>> Ledger::InclusionProof(uint64_t index,
   return ledger::InclusionProof(reader, index, size);
 }
 
+absl::StatusOr<std::vector<Hash>> Ledger::MultiInclusionProof(
+    absl::Span<const uint64_t> indexes, uint64_t size) const {
+  const uint64_t current = head().size;
+  if (size > current) {
+    return absl::OutOfRangeError(
+        StrCat("tree size ", size, " exceeds the ledger size ", current));
+  }
+  TileReader reader(*store_, impl_->tile_cache.get());
+  return ledger::MultiInclusionProof(reader, indexes, size);
+}
+
 absl::StatusOr<std::vector<Hash>> Ledger::ConsistencyProof(
     uint64_t old_size, uint64_t new_size) const {
   const uint64_t current = head().size;

@@ -282,6 +282,11 @@ class Ledger {
                                                    uint64_t size) const;
   absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t old_size,
                                                      uint64_t new_size) const;
+  // The compact multi-leaf inclusion proof of the sorted leaf set
+  // `indexes` in the tree of `size` leaves (merkle.h, FORMAT.md 12.2),
+  // read from the stored tree. OutOfRange past head().size.
+  absl::StatusOr<std::vector<Hash>> MultiInclusionProof(
+      absl::Span<const uint64_t> indexes, uint64_t size) const;
 
   std::optional<StoredCheckpoint> LatestCheckpoint() const;
   absl::StatusOr<StoredCheckpoint> GetCheckpoint(uint64_t sequence) const;

@@ -171,6 +171,139 @@ absl::StatusOr<std::vector<Hash>> ConsistencyProof(NodeReader& reader,
   return proof;
 }
 
+namespace {
+
+// InvalidArgument unless `indexes` is strictly increasing and below `size`.
+absl::Status CheckLeafSet(absl::Span<const uint64_t> indexes, uint64_t size) {
+  for (size_t k = 0; k < indexes.size(); ++k) {
+    if (indexes[k] >= size) {
+      return absl::InvalidArgumentError(
+          StrCat("multi-leaf inclusion proof: leaf index ", indexes[k],
+                 " is not below tree size ", size));
+    }
+    if (k > 0 && indexes[k] <= indexes[k - 1]) {
+      return absl::InvalidArgumentError(
+          StrCat("multi-leaf inclusion proof: leaf indexes must increase, "
+                 "got ",
+                 indexes[k - 1], " then ", indexes[k]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The largest power of two below n (n >= 2): the size of the left subtree
+// of a tree of n leaves (RFC 6962 section 2.1).
+uint64_t LeftSubtreeSize(uint64_t n) { return std::bit_floor(n - 1); }
+
+// The first position in `leaves` (sorted) whose index is >= `bound`.
+size_t SplitAt(absl::Span<const uint64_t> leaves, uint64_t bound) {
+  return static_cast<size_t>(
+      std::lower_bound(leaves.begin(), leaves.end(), bound) - leaves.begin());
+}
+
+// Calls `on_hash(begin, end)` for every subtree [begin, end) of the
+// recursion over [lo, hi) that holds none of `leaves` (all within
+// [lo, hi)), left to right. Recursion depth is at most 64.
+template <typename OnHash>
+void VisitMultiProof(uint64_t lo, uint64_t hi,
+                     absl::Span<const uint64_t> leaves, OnHash& on_hash) {
+  if (leaves.empty()) {
+    on_hash(lo, hi);
+    return;
+  }
+  if (hi - lo == 1) return;  // the leaf itself: the verifier hashes it
+  const uint64_t mid = lo + LeftSubtreeSize(hi - lo);
+  const size_t split = SplitAt(leaves, mid);
+  VisitMultiProof(lo, mid, leaves.subspan(0, split), on_hash);
+  VisitMultiProof(mid, hi, leaves.subspan(split), on_hash);
+}
+
+// The verifier's side of VisitMultiProof: the root of [lo, hi) from the
+// hashes of `leaves` (leaf_hashes in step) and the proof from *next on.
+absl::StatusOr<Hash> MultiProofRoot(uint64_t lo, uint64_t hi,
+                                    absl::Span<const uint64_t> leaves,
+                                    absl::Span<const Hash> leaf_hashes,
+                                    absl::Span<const Hash> proof,
+                                    size_t* next) {
+  if (leaves.empty()) {
+    if (*next >= proof.size()) {
+      return absl::InvalidArgumentError(StrCat(
+          "multi-leaf inclusion proof has too few hashes: ", proof.size(),
+          " run out at the subtree of leaves [", lo, ", ", hi, ")"));
+    }
+    return proof[(*next)++];
+  }
+  if (hi - lo == 1) return leaf_hashes.front();
+  const uint64_t mid = lo + LeftSubtreeSize(hi - lo);
+  const size_t split = SplitAt(leaves, mid);
+  absl::StatusOr<Hash> left =
+      MultiProofRoot(lo, mid, leaves.subspan(0, split),
+                     leaf_hashes.subspan(0, split), proof, next);
+  if (!left.ok()) return left.status();
+  absl::StatusOr<Hash> right = MultiProofRoot(
+      mid, hi, leaves.subspan(split), leaf_hashes.subspan(split), proof, next);
+  if (!right.ok()) return right.status();
+  return HashChildren(*left, *right);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Hash>> MultiInclusionProof(
+    NodeReader& reader, absl::Span<const uint64_t> indexes, uint64_t size) {
+  if (absl::Status s = CheckLeafSet(indexes, size); !s.ok()) return s;
+  if (size == 0) return std::vector<Hash>{};
+  ReadPlan plan;
+  auto add = [&](uint64_t begin, uint64_t end) { plan.AddRange(begin, end); };
+  VisitMultiProof(0, size, indexes, add);
+  absl::StatusOr<std::vector<Hash>> proof = plan.Execute(reader);
+  if (!proof.ok()) {
+    return Annotate(proof.status(),
+                    StrCat("multi-leaf inclusion proof for ", indexes.size(),
+                           " leaves in tree size ", size));
+  }
+  return proof;
+}
+
+size_t MultiInclusionProofLength(absl::Span<const uint64_t> indexes,
+                                 uint64_t size) {
+  if (size == 0) return 0;
+  size_t count = 0;
+  auto add = [&](uint64_t, uint64_t) { ++count; };
+  VisitMultiProof(0, size, indexes, add);
+  return count;
+}
+
+absl::StatusOr<Hash> RootFromMultiInclusionProof(
+    absl::Span<const uint64_t> indexes, absl::Span<const Hash> leaf_hashes,
+    uint64_t size, absl::Span<const Hash> proof) {
+  if (absl::Status s = CheckLeafSet(indexes, size); !s.ok()) return s;
+  if (indexes.size() != leaf_hashes.size()) {
+    return absl::InvalidArgumentError(
+        StrCat("multi-leaf inclusion proof: ", indexes.size(),
+               " leaf indexes but ", leaf_hashes.size(), " leaf hashes"));
+  }
+  if (size == 0) {
+    if (!proof.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("multi-leaf inclusion proof in the empty tree must have no "
+                 "hashes, got ",
+                 proof.size()));
+    }
+    return crypto::EmptyRoot();
+  }
+  size_t next = 0;
+  absl::StatusOr<Hash> root =
+      MultiProofRoot(0, size, indexes, leaf_hashes, proof, &next);
+  if (!root.ok()) return root.status();
+  if (next != proof.size()) {
+    return absl::InvalidArgumentError(
+        StrCat("multi-leaf inclusion proof for ", indexes.size(),
+               " leaves in tree size ", size, " must have ", next,
+               " hashes, got ", proof.size()));
+  }
+  return root;
+}
+
 absl::StatusOr<Hash> RootFromInclusionProof(const Hash& leaf_hash,
                                             uint64_t index, uint64_t size,
                                             absl::Span<const Hash> proof) {

@@ -75,6 +75,32 @@ absl::Status VerifyInclusion(const Hash& leaf_hash, uint64_t index,
                              uint64_t size, absl::Span<const Hash> proof,
                              const Hash& root);
 
+// The compact multi-leaf inclusion proof of the sorted leaf set `indexes`
+// (strictly increasing, each below `size`) in the tree of `size` leaves
+// (ledger/FORMAT.md section 12.2): over the RFC 6962 recursion, left to
+// right, one hash for every maximal subtree that holds none of the leaves.
+// Every such subtree is read as stored nodes (one ReadNodes call), never
+// recomputed from its leaves. Empty for size 0 (then `indexes` must be
+// empty too). InvalidArgument for unsorted, repeated or out-of-range
+// indexes.
+absl::StatusOr<std::vector<Hash>> MultiInclusionProof(
+    NodeReader& reader, absl::Span<const uint64_t> indexes, uint64_t size);
+
+// The number of hashes MultiInclusionProof returns for these arguments
+// (which must be valid: sorted, distinct, below size).
+size_t MultiInclusionProofLength(absl::Span<const uint64_t> indexes,
+                                 uint64_t size);
+
+// Runs the recursion of MultiInclusionProof from the leaves' hashes
+// (leaf_hashes[k] is the hash of leaf indexes[k]) and the proof, consuming
+// the proof's hashes in order, and returns the root it arrives at
+// (EmptyRoot() for size 0). InvalidArgument naming the problem if the
+// indexes are not strictly increasing and below `size`, the counts differ,
+// or the proof has too few or too many hashes.
+absl::StatusOr<Hash> RootFromMultiInclusionProof(
+    absl::Span<const uint64_t> indexes, absl::Span<const Hash> leaf_hashes,
+    uint64_t size, absl::Span<const Hash> proof);
+
 // RFC 9162 section 2.1.4.2. DataLoss on a root mismatch, InvalidArgument on
 // a malformed proof or sizes. When old_size == 0 or old_size == new_size the
 // proof must be empty; old_root must then be EmptyRoot() (old_size == 0) or

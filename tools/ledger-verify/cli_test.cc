@@ -8,10 +8,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "base/strings.h"
+#include "crypto/rfc6962.h"
+#include "ledger/answer.h"
+#include "ledger/merkle.h"
 #include "ledger/tlog_proof.h"
 #include "ledger/tlog_proof_extra.h"
 #include "nlohmann/json.hpp"
@@ -197,6 +201,91 @@ TEST_F(LedgerVerifyCliTest, KeyEvidenceNeedsNoEmitterKeysAndResistsTampering) {
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_EQ(r.out.rfind("INVALID proof " + bad + "\n", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("  failed check: key_evidence\n"), std::string::npos)
+      << r.out;
+}
+
+// An answer file for entries `indexes` of the test ledger, proven in its
+// checkpoint of the whole ledger.
+Answer MakeAnswer(testing::TestLedger& ledger, AnswerKind kind,
+                  std::optional<AnswerSubject> subject,
+                  const std::vector<uint64_t>& indexes) {
+  std::vector<Hash> leaves;
+  for (uint64_t i = 0; i < ledger.size(); ++i) {
+    leaves.push_back(crypto::HashLeaf(ledger.entry_bytes(i)));
+  }
+  InMemoryTree tree(leaves);
+  Answer a;
+  a.kind = kind;
+  a.params = {{"depth", "2"}};
+  a.tenant = "acme";
+  a.subject = std::move(subject);
+  a.as_of = ledger.size();
+  for (uint64_t i : indexes) {
+    a.entries.push_back({i, true, ledger.entry_bytes(i)});
+  }
+  a.proof = *MultiInclusionProof(tree, indexes, ledger.size());
+  a.checkpoint = ledger.Checkpoint(ledger.size());
+  return a;
+}
+
+TEST_F(LedgerVerifyCliTest, AnswerSaysWhatItProvesAndFailsWhenTampered) {
+  // Entry 2 is the only entry about item-3 (TestLedger::MakeEvent).
+  const Answer history =
+      MakeAnswer(ledger_, AnswerKind::kHistory,
+                 AnswerSubject{LinkKind::kItem, "item-3"}, {2});
+  const std::string good = Write("history.answer", *EncodeAnswer(history));
+  ProcessResult r = RunVerify("answer " + good + " --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("VALID answer " + good + "\n", 0), 0u) << r.out;
+  for (const std::string& line : {
+           std::string("  query: history (depth=2)\n"),
+           std::string("  subject: item item-3\n"),
+           std::string("  check_inclusion: ok: 1 entries with "),
+           std::string("  check_chain: ok: each entry's back-link points"),
+           StrCat("  proven_1: entries: 1 entries, all included in "
+                  "checkpoint of size 6 (origin ",
+                  testing::kOrigin, ")\n"),
+           std::string("  proven_3: complete between index 2 and 2: no entry "
+                       "about item 'item-3' of tenant 'acme' between them "
+                       "was left out\n"),
+           std::string("  proven_4: complete from the subject's first entry: "
+                       "entry 2 is the first entry about the subject\n"),
+           std::string("  not_proven_1: entries after index 2 up to size 6 "
+                       "not covered (completeness after the last returned "
+                       "entry is not provable with back-links)\n"),
+       }) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+  }
+
+  // Several entries of a lineage answer, one byte of one entry changed.
+  Answer lineage =
+      MakeAnswer(ledger_, AnswerKind::kUpstream, std::nullopt, {1, 3, 4});
+  const std::string ok = Write("lineage.answer", *EncodeAnswer(lineage));
+  r = RunVerify("answer " + ok + " --keys " + keys_ + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["result"], "VALID");
+  EXPECT_EQ(report["entries"], 3);
+  EXPECT_NE(report["not_proven_1"].get<std::string>().find("completeness"),
+            std::string::npos);
+  lineage.entries[1].bytes[10] ^= 0x01;
+  const std::string bad = Write("bad.answer", *EncodeAnswer(lineage));
+  r = RunVerify("answer " + bad + " " + good + " --keys " + keys_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("INVALID answer " + bad +
+                            "\n  failed check: "
+                            "inclusion\n  reason: the entries and the ",
+                        0),
+            0u)
+      << r.out;
+  EXPECT_NE(r.out.find("summary: 1 valid, 1 invalid\n"), std::string::npos)
+      << r.out;
+  // Not an answer at all.
+  r = RunVerify("answer " + Write("x", ledger_.ProofText(1)) + " --keys " +
+                keys_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("  failed check: parse\n  reason: answer line 1: "),
+            std::string::npos)
       << r.out;
 }
 

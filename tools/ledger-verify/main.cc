@@ -3,8 +3,13 @@
 //   ledger-verify proof FILE... --keys LOG_VKEYS [--emitter-keys FILE]
 //                 [--origin O] [--json]
 //   ledger-verify checkpoint FILE... --keys LOG_VKEYS [--origin O] [--json]
+//   ledger-verify answer FILE... --keys LOG_VKEYS [--origin O] [--json]
 //   ledger-verify consistency --old CP1 --new CP2 --proof FILE
 //                 --keys LOG_VKEYS [--origin O] [--json]
+//
+// An answer file (ledger/FORMAT.md section 12) is checked with the log's
+// keys alone: the report has one line per check passed, then what the
+// file proves (proven_N) and what it does not (not_proven_N).
 //
 // A receipt with key evidence (`ledgerctl prove --key-evidence`) needs no
 // --emitter-keys: it carries the signing key's registration, proven in the
@@ -79,8 +84,9 @@ int Print(const std::vector<Report>& reports, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "Verifies annotation-ledger receipts (c2sp tlog-proof files), signed "
-      "checkpoints and consistency proofs offline, trusting nothing but "
+      "Verifies annotation-ledger receipts (c2sp tlog-proof files), query "
+      "answer files, signed checkpoints and consistency proofs offline, "
+      "trusting nothing but "
       "public keys."};
   app.name("ledger-verify");
   app.require_subcommand(1);
@@ -93,6 +99,14 @@ int main(int argc, char** argv) {
       "carries it), and the emitter's signature");
   proof->add_option("FILE", flags.files, "tlog-proof files")->required();
   AddTrustFlags(proof, flags, /*emitter_keys=*/true);
+
+  CLI::App* answer = app.add_subcommand(
+      "answer",
+      "verify query answer files: checkpoint signature, inclusion of every "
+      "entry, and for a query about one subject that no entry about it "
+      "between the first and last returned one was left out");
+  answer->add_option("FILE", flags.files, "answer files")->required();
+  AddTrustFlags(answer, flags, /*emitter_keys=*/false);
 
   CLI::App* checkpoint =
       app.add_subcommand("checkpoint", "verify signed checkpoint notes");
@@ -130,6 +144,10 @@ int main(int argc, char** argv) {
   if (proof->parsed()) {
     for (const std::string& f : flags.files) {
       reports.push_back(ledger::verify::VerifyProofFile(f, *trust));
+    }
+  } else if (answer->parsed()) {
+    for (const std::string& f : flags.files) {
+      reports.push_back(ledger::verify::VerifyAnswerFile(f, *trust));
     }
   } else if (checkpoint->parsed()) {
     for (const std::string& f : flags.files) {

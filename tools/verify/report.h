@@ -38,8 +38,8 @@ class Report {
   using Value =
       std::variant<std::string, uint64_t, bool, std::vector<std::string>>;
 
-  // `kind` is "proof", "checkpoint" or "consistency"; `subject` names what
-  // was verified (usually a file name).
+  // `kind` is "proof", "answer", "checkpoint" or "consistency"; `subject` names
+  // what was verified (usually a file name).
   Report(std::string kind, std::string subject)
       : kind_(std::move(kind)), subject_(std::move(subject)) {}
 

@@ -55,6 +55,20 @@ Report VerifyProof(std::string_view subject, std::string_view tlog_proof,
                    const Trust& trust);
 Report VerifyProofFile(const std::string& path, const Trust& trust);
 
+// Verifies an answer file (ledger/FORMAT.md section 12, ledger/answer.h):
+// parse; checkpoint (signature with trust.log_keys, origin, as-of within
+// its size); inclusion (the multi-leaf proof of every entry to the
+// checkpoint's root); entries (each decodes, names its index, lies below
+// the as-of, is of the answer's tenant); for a subject query subject (a
+// back-link for it in every entry) and chain (each back-link points at
+// the entry listed before it); for label_history rows (the row marks are
+// the label filter). Reports one field per check passed ("check_NAME") and
+// the numbered statements of what the file proves ("proven_N") and what
+// it does not ("not_proven_N"). Emitter signatures are not checked.
+Report VerifyAnswer(std::string_view subject, std::string_view text,
+                    const Trust& trust);
+Report VerifyAnswerFile(const std::string& path, const Trust& trust);
+
 // Verifies a signed checkpoint note (checkpoint).
 Report VerifyCheckpoint(std::string_view subject, std::string_view note,
                         const Trust& trust);
