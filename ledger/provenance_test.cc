@@ -604,7 +604,9 @@ TEST_F(ProvenanceTest, HistoryOfEverySubjectMatchesTheModelWholeAndPaged) {
   Provenance p(*ledger_);
   for (const std::string& tenant :
        {std::string(testing::kTenant), std::string(kOther)}) {
-    for (const auto& [kind, id] : Subjects(tenant)) {
+    for (const auto& subject : Subjects(tenant)) {
+      const LinkKind kind = subject.first;
+      const std::string& id = subject.second;
       const std::string what = StrCat(tenant, " ", LinkKindName(kind), " ", id);
       const auto want = model_.About(tenant, kind, id, Size());
       ASSERT_FALSE(want.empty()) << what;
@@ -633,7 +635,9 @@ TEST_F(ProvenanceTest, LabelHistoryOfEveryItemMatchesTheModel) {
   Provenance p(*ledger_);
   int with_reviews = 0;
   int with_models = 0;
-  for (const auto& [kind, id] : Subjects(testing::kTenant)) {
+  for (const auto& subject : Subjects(testing::kTenant)) {
+    const LinkKind kind = subject.first;
+    const std::string& id = subject.second;
     if (kind != LinkKind::kItem) continue;
     std::vector<LabelRow> want;
     for (const ModelEntry* m :
@@ -695,7 +699,9 @@ TEST_F(ProvenanceTest, WhoTouchedAndActorActivityMatchTheModelInWindows) {
   for (int64_t a = kNewYear2026Ns; a < end; a += 97 * kStepNs) {
     windows.push_back({a + 5, a + 41 * kStepNs});
   }
-  for (const auto& [kind, id] : Subjects(testing::kTenant)) {
+  for (const auto& subject : Subjects(testing::kTenant)) {
+    const LinkKind kind = subject.first;
+    const std::string& id = subject.second;
     for (const TimeWindow& w : windows) {
       const std::string what = StrCat(LinkKindName(kind), " ", id, " [",
                                       w.t0_ns, ", ", w.t1_ns, ")");
