@@ -295,6 +295,14 @@ class Workflow {
                   {Ds("mystery-f")})});
     Step({Process("data.cleaned", pipeline, {Ds("mystery-f")},
                   {Ds("mystery-c")})});
+    {
+      // A source named by something else than a registration does not
+      // count.
+      Event hearsay = Make("dataset.queried", officer);
+      hearsay.subjects = {Ds("mystery")};
+      hearsay.attributes = {{"source", "hearsay"}};
+      Step({hearsay});
+    }
     // Runs: one with no lineage and no state (no end), one failed.
     for (int i = 0; i < 2; ++i) {
       Event v = Make("dataset.queried", pipeline);
