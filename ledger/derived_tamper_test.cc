@@ -632,17 +632,47 @@ class FormatUpgradeTest : public DerivedTamperTest {
       ASSERT_TRUE(store.Write(&batch).ok());
     });
   }
+  // Empties the index families, which formats 1 to 3 did not have.
+  void DropIndexFamilies() {
+    WithStore([&](Store& store) {
+      rocksdb::WriteBatch batch;
+      for (Cf cf : {Cf::kBySubject, Cf::kByType, Cf::kByRun, Cf::kLineage}) {
+        std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(cf);
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          batch.Delete(store.handle(cf), it->key());
+        }
+      }
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
+  // The digest record of formats 2 and 3: the first three families only.
+  void ResealDigestsV2() {
+    ResealDigests();
+    std::optional<std::string> v =
+        Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
+    ASSERT_TRUE(v.has_value());
+    Put(Cf::kMeta, std::string(kMetaIndexDigestKey),
+        v->substr(0, 3 * crypto::MultisetHash::kEncodedSize));
+  }
   // Makes the database look as a format-1 build left it.
   void MakeFormat1() {
+    DropIndexFamilies();
     MakeKeyRecordsV1();
     Put(Cf::kMeta, std::string(kMetaFormatKey), "1");
     Delete(Cf::kMeta, std::string(kMetaIndexDigestKey));
   }
   // ... or a format-2 build (its digest record covers the v1 key records).
   void MakeFormat2() {
+    DropIndexFamilies();
     MakeKeyRecordsV1();
     Put(Cf::kMeta, std::string(kMetaFormatKey), "2");
-    ResealDigests();
+    ResealDigestsV2();
+  }
+  // ... or a format-3 build (key records of version 2, no index families).
+  void MakeFormat3() {
+    DropIndexFamilies();
+    Put(Cf::kMeta, std::string(kMetaFormatKey), "3");
+    ResealDigestsV2();
   }
 };
 
@@ -656,11 +686,12 @@ TEST_F(FormatUpgradeTest, Format1IsUpgradedOnOpen) {
   };
   ASSERT_TRUE(OpenWith(options).ok());
   EXPECT_TRUE(ledger_->fully_checked());
-  EXPECT_THAT(progress, ::testing::Contains(
-                            HasSubstr("upgraded the storage format to 3")));
+  EXPECT_THAT(progress,
+              ::testing::Contains(HasSubstr(
+                  StrCat("upgraded the storage format to ", kFormatVersion))));
   EXPECT_EQ(ledger_->head().size, kSize);
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   std::optional<std::string> record =
       Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
   ASSERT_TRUE(record.has_value());
@@ -708,12 +739,12 @@ TEST_F(FormatUpgradeTest, Format2WithARevokedKeyIsUpgradedOnOpen) {
   EXPECT_EQ(key->revoked_index, revoked);
   EXPECT_EQ(key->revoke_reason, "rotated by hand");
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   absl::StatusOr<KeyInfo> stored =
       DecodeKeyInfo(*Get(Cf::kKeys, std::string(crypto::AsView(info.key_id))));
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(*stored, *key);
-  // A tail open of format 3 loads the records as written.
+  // A tail open of the current format loads the records as written.
   ASSERT_TRUE(OpenWith(TailOptions()).ok());
   EXPECT_FALSE(ledger_->fully_checked());
   EXPECT_EQ(ledger_->keys().Find(info.key_id), key);
@@ -726,9 +757,10 @@ TEST_F(FormatUpgradeTest, Format2WithAnAlteredKeyRecordIsNotUpgraded) {
   ASSERT_TRUE(v.has_value());
   (*v)[v->size() - 1] ^= 1;  // registered_at
   Put(Cf::kKeys, id, *v);
-  ResealDigests();
+  ResealDigestsV2();
   absl::Status s = OpenError();
-  EXPECT_THAT(Msg(s), HasSubstr("while upgrading the storage format to 3"));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("while upgrading the storage format to ",
+                                       kFormatVersion)));
   EXPECT_THAT(Msg(s), HasSubstr(crypto::HexEncode(id).substr(0, 16)));
   EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "2");
   // repair-indexes rebuilds the record from the entries.
@@ -736,7 +768,7 @@ TEST_F(FormatUpgradeTest, Format2WithAnAlteredKeyRecordIsNotUpgraded) {
   repair.rebuild_indexes = true;
   ASSERT_TRUE(OpenWith(repair).ok());
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   EXPECT_TRUE(Reopen().ok());
 }
 

@@ -1,6 +1,8 @@
 #include "ledger/index_check.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
@@ -241,7 +243,133 @@ absl::Status DigestFamily(const Store& store, Cf cf,
   return FromRocks(it->status(), "reading an index");
 }
 
+// The index families, with their digests, in Cf order.
+constexpr Cf kIndexFamilies[] = {Cf::kBySubject, Cf::kByType, Cf::kByRun,
+                                 Cf::kLineage};
+
+const IndexKeys& KeysOf(const IndexFamilyKeys& keys, Cf cf) {
+  switch (cf) {
+    case Cf::kBySubject:
+      return keys.by_subject;
+    case Cf::kByType:
+      return keys.by_type;
+    case Cf::kByRun:
+      return keys.by_run;
+    default:
+      return keys.lineage;
+  }
+}
+
+crypto::MultisetHash& DigestOf(IndexDigests& digests, Cf cf) {
+  switch (cf) {
+    case Cf::kBySubject:
+      return digests.by_subject;
+    case Cf::kByType:
+      return digests.by_type;
+    case Cf::kByRun:
+      return digests.by_run;
+    default:
+      return digests.lineage;
+  }
+}
+
+std::string_view CfName(Cf cf) {
+  return ColumnFamilyNames()[static_cast<int>(cf)];
+}
+
+// Reads entries [0, size) in chunks of kChunk and hands each chunk's index
+// keys (sorted, each once) to `chunk`, with the index one past the chunk.
+absl::Status ForEachIndexChunk(
+    const Store& store, uint64_t size,
+    const std::function<absl::Status(const IndexFamilyKeys&, uint64_t)>&
+        chunk) {
+  IndexFamilyKeys keys;
+  std::unique_ptr<rocksdb::Iterator> it =
+      store.NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
+  uint64_t index = 0;
+  const EventLimits limits = UnboundedEventLimits();
+  for (it->SeekToFirst(); it->Valid() && index < size; it->Next(), ++index) {
+    if (it->key().ToStringView() != EntryKey(index)) {
+      return absl::DataLossError(StrCat("entry ", index, " is missing"));
+    }
+    LEDGER_ASSIGN_OR_RETURN(Entry entry,
+                            DecodeEntry(it->value().ToStringView()));
+    LEDGER_ASSIGN_OR_RETURN(Event event,
+                            DecodeEvent(entry.event_bytes, limits));
+    AddIndexKeys(event, index, keys);
+    if ((index + 1) % kChunk == 0) {
+      keys.SortUnique();
+      LEDGER_RETURN_IF_ERROR(chunk(keys, index + 1));
+      keys.Clear();
+    }
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
+  if (index < size) {
+    return absl::DataLossError(StrCat("entry ", index, " is missing"));
+  }
+  keys.SortUnique();
+  return chunk(keys, index);
+}
+
 }  // namespace
+
+absl::StatusOr<IndexDigests> BuildIndexFamilies(
+    Store& store, uint64_t size,
+    const std::function<void(std::string_view)>& progress) {
+  // Whatever the families hold (nothing, unless an earlier upgrade was cut
+  // short) goes first.
+  for (Cf cf : kIndexFamilies) {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it =
+        store.NewIterator(cf, nullptr, /*fill_cache=*/false);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      batch.Delete(store.handle(cf), it->key());
+    }
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(it->status(), StrCat("reading ", CfName(cf))));
+    if (batch.Count() > 0) LEDGER_RETURN_IF_ERROR(store.Write(&batch));
+  }
+  if (progress) {
+    progress(
+        StrCat("building the index families (by_subject, by_type, "
+               "by_run, lineage) from ",
+               size, " entries"));
+  }
+  IndexDigests digests;
+  auto last_report = std::chrono::steady_clock::now();
+  LEDGER_RETURN_IF_ERROR(ForEachIndexChunk(
+      store, size,
+      [&](const IndexFamilyKeys& keys, uint64_t done) -> absl::Status {
+        rocksdb::WriteBatch batch;
+        for (Cf cf : kIndexFamilies) {
+          const IndexKeys& family = KeysOf(keys, cf);
+          crypto::MultisetHash& digest = DigestOf(digests, cf);
+          for (size_t k = 0; k < family.size(); ++k) {
+            const std::string_view key = family[k];
+            batch.Put(store.handle(cf), rocksdb::Slice(key.data(), key.size()),
+                      rocksdb::Slice());
+            digest.Add(key, "");
+          }
+        }
+        LEDGER_RETURN_IF_ERROR(store.WriteNoSync(&batch));
+        if (progress && done < size &&
+            std::chrono::steady_clock::now() - last_report >
+                std::chrono::seconds(2)) {
+          last_report = std::chrono::steady_clock::now();
+          progress(StrCat("indexed ", done, " of ", size, " entries"));
+        }
+        return absl::OkStatus();
+      }));
+  // Durable before the format record says the families exist.
+  LEDGER_RETURN_IF_ERROR(store.SyncWal());
+  if (progress) {
+    progress(StrCat(
+        "built the index families: by_subject ", digests.by_subject.count(),
+        " records, by_type ", digests.by_type.count(), ", by_run ",
+        digests.by_run.count(), ", lineage ", digests.lineage.count()));
+  }
+  return digests;
+}
 
 absl::StatusOr<IndexDigests> DigestDerivedFamilies(
     const Store& store, const rocksdb::Snapshot* snapshot) {
@@ -251,6 +379,13 @@ absl::StatusOr<IndexDigests> DigestDerivedFamilies(
   LEDGER_RETURN_IF_ERROR(
       DigestFamily(store, Cf::kSubjectHeads, snapshot, &d.subject_heads));
   LEDGER_RETURN_IF_ERROR(DigestFamily(store, Cf::kKeys, snapshot, &d.keys));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kBySubject, snapshot, &d.by_subject));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kByType, snapshot, &d.by_type));
+  LEDGER_RETURN_IF_ERROR(DigestFamily(store, Cf::kByRun, snapshot, &d.by_run));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kLineage, snapshot, &d.lineage));
   return d;
 }
 
@@ -269,6 +404,10 @@ std::string DifferingFamilies(const IndexDigests& digests,
   compare("by_event_id", digests.by_event_id, expected.by_event_id);
   compare("subject_heads", digests.subject_heads, expected.subject_heads);
   compare("keys", digests.keys, expected.keys);
+  compare("by_subject", digests.by_subject, expected.by_subject);
+  compare("by_type", digests.by_type, expected.by_type);
+  compare("by_run", digests.by_run, expected.by_run);
+  compare("lineage", digests.lineage, expected.lineage);
   return out;
 }
 
