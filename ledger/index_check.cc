@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <iterator>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
@@ -55,6 +56,8 @@ class Checker {
   absl::Status CheckExtraEventIds();
   absl::Status CheckSubjectHeads();
   absl::Status CheckKeys(const std::vector<KeyInfo>& keys);
+  // by_subject, by_type, by_run and lineage against the entries.
+  absl::Status CheckIndexFamilies();
   absl::Status Finish();
 
   DerivedCheck result;
@@ -68,6 +71,8 @@ class Checker {
   }
   absl::Status CompareEventIdChunk(std::vector<std::string>& keys,
                                    std::vector<std::string>& values);
+  // The records of family `cf` that no entry defines.
+  absl::Status CheckExtraIndexRecords(Cf cf);
 
   Store& store_;
   const uint64_t size_;
@@ -313,6 +318,158 @@ absl::Status ForEachIndexChunk(
 
 }  // namespace
 
+namespace {
+
+// "by_type record of type 'x' of tenant 't' at entry 7", or the key in hex
+// if it does not have the family's layout.
+std::string DescribeIndexKey(Cf cf, std::string_view key) {
+  const std::string raw =
+      StrCat(CfName(cf), " record ", crypto::HexEncode(key));
+  if (key.size() < 8 + 2) return raw;
+  const uint64_t index = IndexOfIndexKey(key);
+  std::string_view body = key.substr(0, key.size() - 8);
+  if (body.back() != '\0') return raw;
+  body.remove_suffix(1);
+  // The 0x00-separated parts of the body.
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    const size_t zero = body.find('\0', start);
+    parts.push_back(body.substr(start, zero - start));
+    if (zero == std::string_view::npos) break;
+    start = zero + 1;
+  }
+  const auto lead = [](std::string_view part) {
+    return part.empty() ? '\0' : part[0];
+  };
+  const std::string at = StrCat(" at entry ", index);
+  switch (cf) {
+    case Cf::kBySubject: {
+      const char kind = lead(parts[0]);
+      if (parts.size() != 2 || kind < 1 || kind > 4) return raw;
+      return StrCat("by_subject record of ",
+                    LinkKindName(static_cast<LinkKind>(kind)), " '", parts[1],
+                    "' of tenant '", parts[0].substr(1), "'", at);
+    }
+    case Cf::kByType:
+      if (parts.size() != 2) return raw;
+      return StrCat("by_type record of type '", parts[1], "' of tenant '",
+                    parts[0], "'", at);
+    case Cf::kByRun: {
+      const char role = lead(parts[0]);
+      if (parts.size() != 2 || (role != 'r' && role != 'p')) return raw;
+      return StrCat("by_run record of ", role == 'r' ? "run" : "parent run",
+                    " '", parts[1], "' of tenant '", parts[0].substr(1), "'",
+                    at);
+    }
+    default: {
+      const char role = lead(parts[0]);
+      if (parts.size() != 3 || parts[1].empty() ||
+          (role != 'i' && role != 'o' && role != 's') || parts[1][0] < 1 ||
+          parts[1][0] > 3) {
+        return raw;
+      }
+      return StrCat("lineage record (",
+                    role == 'i'   ? "input"
+                    : role == 'o' ? "output"
+                                  : "subject",
+                    ") of ", LinkKindName(static_cast<LinkKind>(parts[1][0])),
+                    " '", parts[1].substr(1), "' version '", parts[2],
+                    "' of tenant '", parts[0].substr(1), "'", at);
+    }
+  }
+}
+
+absl::Status Checker::CheckIndexFamilies() {
+  uint64_t expected[std::size(kIndexFamilies)] = {};
+  bool missing[std::size(kIndexFamilies)] = {};
+  LEDGER_RETURN_IF_ERROR(ForEachIndexChunk(
+      store_, size_,
+      [&](const IndexFamilyKeys& keys, uint64_t) -> absl::Status {
+        for (size_t f = 0; f < std::size(kIndexFamilies); ++f) {
+          const Cf cf = kIndexFamilies[f];
+          const IndexKeys& family = KeysOf(keys, cf);
+          std::vector<std::string> wanted;
+          wanted.reserve(family.size());
+          for (size_t k = 0; k < family.size(); ++k) {
+            wanted.emplace_back(family[k]);
+          }
+          expected[f] += wanted.size();
+          LEDGER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> got,
+                                  store_.MultiGet(cf, wanted));
+          for (size_t k = 0; k < wanted.size(); ++k) {
+            if (got[k].has_value() && got[k]->empty()) continue;
+            if (!got[k].has_value()) missing[f] = true;
+            Wrong(StrCat(DescribeIndexKey(cf, wanted[k]),
+                         got[k].has_value() ? StrCat(": holds ", got[k]->size(),
+                                                     " bytes, expected none")
+                                            : std::string(": missing")));
+            if (repair_) fixes_.Put(store_.handle(cf), wanted[k], "");
+          }
+        }
+        return absl::OkStatus();
+      }));
+  for (size_t f = 0; f < std::size(kIndexFamilies); ++f) {
+    const Cf cf = kIndexFamilies[f];
+    uint64_t stored = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it =
+          store_.NewIterator(cf, nullptr, /*fill_cache=*/false);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++stored;
+      LEDGER_RETURN_IF_ERROR(
+          FromRocks(it->status(), StrCat("scanning ", CfName(cf))));
+    }
+    // Equal counts and nothing missing: no record is extra.
+    if (stored != expected[f] || missing[f]) {
+      LEDGER_RETURN_IF_ERROR(CheckExtraIndexRecords(cf));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Each record names an entry by its last 8 bytes: the record is extra
+// unless that entry defines it.
+absl::Status Checker::CheckExtraIndexRecords(Cf cf) {
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(cf, nullptr, /*fill_cache=*/false);
+  IndexFamilyKeys defined;
+  uint64_t defined_for = kNoPrevious;
+  const EventLimits limits = UnboundedEventLimits();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    const uint64_t index = IndexOfIndexKey(key);
+    bool valid = false;
+    if (index < size_) {
+      if (index != defined_for) {
+        defined.Clear();
+        defined_for = index;
+        LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                                store_.Get(Cf::kEntries, EntryKey(index)));
+        if (bytes.has_value()) {
+          absl::StatusOr<Entry> entry = DecodeEntry(*bytes);
+          absl::StatusOr<Event> event =
+              entry.ok() ? DecodeEvent(entry->event_bytes, limits)
+                         : absl::StatusOr<Event>(entry.status());
+          if (event.ok()) AddIndexKeys(*event, index, defined);
+          defined.SortUnique();
+        }
+      }
+      const IndexKeys& keys = KeysOf(defined, cf);
+      for (size_t k = 0; k < keys.size() && !valid; ++k) {
+        valid = keys[k] == key;
+      }
+    }
+    if (valid) continue;
+    Wrong(StrCat(DescribeIndexKey(cf, key),
+                 index < size_
+                     ? ": that entry does not define it"
+                     : StrCat(": the ledger has ", size_, " entries")));
+    if (repair_) fixes_.Delete(store_.handle(cf), it->key());
+  }
+  return FromRocks(it->status(), StrCat("scanning ", CfName(cf)));
+}
+
+}  // namespace
+
 absl::StatusOr<IndexDigests> BuildIndexFamilies(
     Store& store, uint64_t size,
     const std::function<void(std::string_view)>& progress) {
@@ -419,6 +576,7 @@ absl::StatusOr<DerivedCheck> CheckDerivedFamilies(
   LEDGER_RETURN_IF_ERROR(checker.CheckExtraEventIds());
   LEDGER_RETURN_IF_ERROR(checker.CheckSubjectHeads());
   if (check_keys) LEDGER_RETURN_IF_ERROR(checker.CheckKeys(keys));
+  LEDGER_RETURN_IF_ERROR(checker.CheckIndexFamilies());
   LEDGER_RETURN_IF_ERROR(checker.Finish());
   return std::move(checker.result);
 }
