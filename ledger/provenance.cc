@@ -5,7 +5,6 @@
 #include "ledger/provenance.h"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <utility>
 
@@ -36,13 +35,6 @@ absl::StatusOr<uint64_t> ResolveAsOf(const Ledger& ledger,
 
 namespace {
 
-// Stored events were validated under the limits in force when they were
-// appended, which may exceed today's: reading them must not reject them.
-EventLimits StoredLimits() {
-  constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
-  return EventLimits{kMax, kMax, kMax, kMax, kMax, kMax};
-}
-
 // Entries read per index scan.
 constexpr size_t kChunk = 256;
 
@@ -71,7 +63,7 @@ absl::StatusOr<std::vector<EntryRow>> ReadRows(
           StrCat("entry ", row.index, " holds the index ", entry->index));
     }
     absl::StatusOr<Event> event =
-        DecodeEvent(entry->event_bytes, StoredLimits());
+        DecodeEvent(entry->event_bytes, UnboundedEventLimits());
     if (!event.ok()) {
       return absl::DataLossError(StrCat(
           "entry ", row.index, " event: ", ToStd(event.status().message())));
