@@ -227,31 +227,48 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
         return true;
       }));
   // Everything derived from them, any version, through any kind: a dataset
-  // reached here has a registered source upstream.
+  // reached here has a registered source upstream. The lineage family
+  // lists the versions of a subject that entries read ('i' records), and
+  // then the entries that read each: only processing entries are read, not
+  // every entry about the subject.
   while (!queue.empty()) {
     const Subject s = std::move(queue.front());
     queue.pop_front();
-    LEDGER_RETURN_IF_ERROR(ForEachEntry(
-        ledger_, tenant, IndexFamily::kBySubject,
-        SubjectIndexPrefix(static_cast<LinkKind>(s.first), tenant, s.second), 0,
-        size, /*reverse=*/false, &entry_budget, entries_spent,
-        [&](EntryRow& row) -> absl::StatusOr<bool> {
-          const Event& e = row.event;
-          const bool reads = std::any_of(
-              e.inputs.begin(), e.inputs.end(), [&](const SubjectRef& r) {
-                return r.kind == s.first && r.id == s.second;
-              });
-          if (!reads) return true;
-          for (const SubjectRef& r : e.outputs) {
-            if (!reached.emplace(r.kind, r.id).second) continue;
-            if (reached.size() > limits_.max_nodes) {
-              return too_many("subjects derived from registered sources",
-                              limits_.max_nodes, "provenance_max_nodes");
+    LEDGER_ASSIGN_OR_RETURN(
+        std::vector<std::string> versions,
+        ListAllIds(ledger_, IndexFamily::kLineage,
+                   WithoutLastByte(LineagePrefix(LineageRole::kInput, tenant,
+                                                 s.first, s.second, "")),
+                   limits_.max_nodes, [&] {
+                     return too_many("versions of one subject",
+                                     limits_.max_nodes, "provenance_max_nodes");
+                   }));
+    for (const std::string& version : versions) {
+      LEDGER_RETURN_IF_ERROR(ForEachEntry(
+          ledger_, tenant, IndexFamily::kLineage,
+          LineagePrefix(LineageRole::kInput, tenant, s.first, s.second,
+                        version),
+          0, size, /*reverse=*/false, &entry_budget, entries_spent,
+          [&](EntryRow& row) -> absl::StatusOr<bool> {
+            if (!HasNode(row.event.inputs,
+                         LineageNode{s.first, s.second, version})) {
+              return absl::DataLossError(StrCat(
+                  "entry ", row.index, " does not name ",
+                  NodeText(LineageNode{s.first, s.second, version}),
+                  " among its inputs, though the lineage index says so; run "
+                  "a full check"));
             }
-            queue.emplace_back(r.kind, r.id);
-          }
-          return true;
-        }));
+            for (const SubjectRef& r : row.event.outputs) {
+              if (!reached.emplace(r.kind, r.id).second) continue;
+              if (reached.size() > limits_.max_nodes) {
+                return too_many("subjects derived from registered sources",
+                                limits_.max_nodes, "provenance_max_nodes");
+              }
+              queue.emplace_back(r.kind, r.id);
+            }
+            return true;
+          }));
+    }
   }
 
   LEDGER_ASSIGN_OR_RETURN(
