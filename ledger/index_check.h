@@ -1,6 +1,7 @@
 #pragma once
 
-// The derived families (by_event_id, subject_heads, keys; ledger/schema.h)
+// The derived families (by_event_id, subject_heads, keys, by_subject,
+// by_type, by_run, lineage; ledger/schema.h)
 // against their digests and against the entries they derive from (internal
 // to ledger/).
 

@@ -143,7 +143,8 @@ struct LedgerOptions {
   // kAuto checks everything up to this many entries (about a second per
   // million here).
   uint64_t full_check_max_entries = 1'000'000;
-  // A derived family (by_event_id, subject_heads, keys) that does not match
+  // A derived family (by_event_id, subject_heads, keys, by_subject,
+  // by_type, by_run, lineage) that does not match
   // the entries is DataLoss naming the records, unless this is set: then
   // the families are rebuilt from the entries (which must verify) and the
   // records that were wrong are reported through `progress`.
@@ -185,7 +186,8 @@ class Ledger {
 
   // ---- any thread, concurrently with appends ----
 
-  // Compares the derived families (by_event_id, subject_heads, keys) with
+  // Compares the derived families (by_event_id, subject_heads, keys and
+  // the index families by_subject, by_type, by_run, lineage) with
   // the digests the appends kept, against a snapshot: one scan of each
   // (about a microsecond per record). DataLoss naming the families that
   // differ. After a kTail open, call it before appending: a damaged event

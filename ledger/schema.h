@@ -16,28 +16,41 @@
 //        index and reason, rotation). A format-1 or -2 database is
 //        upgraded on open with a full check: each key record must be the
 //        version-1 record of the key the entries define, and is rewritten.
+//   "4"  the index families by_subject, by_type, by_run and lineage, with
+//        their digests in "index_digest" (168 bytes instead of 72). A
+//        database of format 1 to 3 is upgraded on open with a full check:
+//        the four families are built from the entries.
 //
-// Column family        key                              value
-// entries              BE64(index)                      entry bytes (FORMAT.md
-// 4) tree                 u8 tile level || BE64(tile idx)  1..16 hashes
-// (tile_tree.h) checkpoints          "q" BE64(seq) BE64(size) || note
-//                      "s" BE64(size) BE64(seq)         "" (find by size)
-// by_event_id          tenant 0x00 uuid16               BE64(index) || event
-// hash keys                 key id (32)                      EncodeKeyInfo
-// (key_registry.h) meta                 "head" HeadRecord
-//                      "origin"                         the origin
-//                      "format"                         "1", "2" or "3"
-//                      "index_digest"                   IndexDigests
-// subject_heads        u8 link kind || tenant 0x00 id   BE64(last index)
-// shred_keys           "h"                              32-byte secret of
-//                                                       the subject hashes
-//                      's' || subject hash (32)         payload key id (16)
-//                      'k' || payload key id (16)       the key (shred_keys.h)
-//                      'e' || payload key id (16)       its erasure
+// Column family  key                               value
+// entries        BE64(index)                       entry bytes (FORMAT.md 4)
+// tree           u8 tile level || BE64(tile idx)   1..16 hashes (tile_tree.h)
+// checkpoints    "q" BE64(seq)                     BE64(size) || note
+//                "s" BE64(size) BE64(seq)          "" (find by size)
+// by_event_id    tenant 0x00 uuid16                BE64(index) || event hash
+// keys           key id (32)                       EncodeKeyInfo
+// meta           "head"                            HeadRecord
+//                "origin"                          the origin
+//                "format"                          "1" to "4"
+//                "index_digest"                    IndexDigests
+// subject_heads  u8 link kind || tenant 0x00 id    BE64(last index)
+// by_subject     u8 link kind || tenant 0x00 id    "" (one per back-link)
+//                || 0x00 || BE64(index)
+// by_type        tenant 0x00 type 0x00 BE64(index) "" (every entry)
+// by_run         u8 'r' or 'p' || tenant 0x00 run  "" (run_id, parent_run_id)
+//                || 0x00 || BE64(index)
+// lineage        u8 'i', 'o' or 's' || tenant 0x00 "" (inputs, outputs,
+//                || u8 kind || id 0x00 version        versioned subjects)
+//                || 0x00 || BE64(index)
+// shred_keys     "h"                               32-byte secret of the
+//                                                  subject hashes
+//                's' || subject hash (32)          payload key id (16)
+//                'k' || payload key id (16)        the key (shred_keys.h)
+//                'e' || payload key id (16)        its erasure
 //
-// entries, tree and checkpoints are the record; by_event_id, subject_heads
-// and keys are derived from the entries and can be rebuilt from them. Every
-// append writes all families in one WriteBatch. shred_keys holds secrets
+// entries, tree and checkpoints are the record; by_event_id, subject_heads,
+// keys, by_subject, by_type, by_run and lineage are derived from the
+// entries and can be rebuilt from them. Every append writes all families
+// in one WriteBatch. shred_keys holds secrets
 // that no entry holds (payload keys, ledger/shred_keys.h): it is neither
 // record nor derived and has no digest; an erasure ('e', and the key's 'k'
 // deleted) is written in the WriteBatch of its key.erased entry. A
