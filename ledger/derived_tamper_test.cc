@@ -632,17 +632,47 @@ class FormatUpgradeTest : public DerivedTamperTest {
       ASSERT_TRUE(store.Write(&batch).ok());
     });
   }
+  // Empties the index families, which formats 1 to 3 did not have.
+  void DropIndexFamilies() {
+    WithStore([&](Store& store) {
+      rocksdb::WriteBatch batch;
+      for (Cf cf : {Cf::kBySubject, Cf::kByType, Cf::kByRun, Cf::kLineage}) {
+        std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(cf);
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          batch.Delete(store.handle(cf), it->key());
+        }
+      }
+      ASSERT_TRUE(store.Write(&batch).ok());
+    });
+  }
+  // The digest record of formats 2 and 3: the first three families only.
+  void ResealDigestsV2() {
+    ResealDigests();
+    std::optional<std::string> v =
+        Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
+    ASSERT_TRUE(v.has_value());
+    Put(Cf::kMeta, std::string(kMetaIndexDigestKey),
+        v->substr(0, 3 * crypto::MultisetHash::kEncodedSize));
+  }
   // Makes the database look as a format-1 build left it.
   void MakeFormat1() {
+    DropIndexFamilies();
     MakeKeyRecordsV1();
     Put(Cf::kMeta, std::string(kMetaFormatKey), "1");
     Delete(Cf::kMeta, std::string(kMetaIndexDigestKey));
   }
   // ... or a format-2 build (its digest record covers the v1 key records).
   void MakeFormat2() {
+    DropIndexFamilies();
     MakeKeyRecordsV1();
     Put(Cf::kMeta, std::string(kMetaFormatKey), "2");
-    ResealDigests();
+    ResealDigestsV2();
+  }
+  // ... or a format-3 build (key records of version 2, no index families).
+  void MakeFormat3() {
+    DropIndexFamilies();
+    Put(Cf::kMeta, std::string(kMetaFormatKey), "3");
+    ResealDigestsV2();
   }
 };
 
@@ -656,11 +686,12 @@ TEST_F(FormatUpgradeTest, Format1IsUpgradedOnOpen) {
   };
   ASSERT_TRUE(OpenWith(options).ok());
   EXPECT_TRUE(ledger_->fully_checked());
-  EXPECT_THAT(progress, ::testing::Contains(
-                            HasSubstr("upgraded the storage format to 3")));
+  EXPECT_THAT(progress,
+              ::testing::Contains(HasSubstr(
+                  StrCat("upgraded the storage format to ", kFormatVersion))));
   EXPECT_EQ(ledger_->head().size, kSize);
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   std::optional<std::string> record =
       Get(Cf::kMeta, std::string(kMetaIndexDigestKey));
   ASSERT_TRUE(record.has_value());
@@ -708,12 +739,12 @@ TEST_F(FormatUpgradeTest, Format2WithARevokedKeyIsUpgradedOnOpen) {
   EXPECT_EQ(key->revoked_index, revoked);
   EXPECT_EQ(key->revoke_reason, "rotated by hand");
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   absl::StatusOr<KeyInfo> stored =
       DecodeKeyInfo(*Get(Cf::kKeys, std::string(crypto::AsView(info.key_id))));
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(*stored, *key);
-  // A tail open of format 3 loads the records as written.
+  // A tail open of the current format loads the records as written.
   ASSERT_TRUE(OpenWith(TailOptions()).ok());
   EXPECT_FALSE(ledger_->fully_checked());
   EXPECT_EQ(ledger_->keys().Find(info.key_id), key);
@@ -726,9 +757,10 @@ TEST_F(FormatUpgradeTest, Format2WithAnAlteredKeyRecordIsNotUpgraded) {
   ASSERT_TRUE(v.has_value());
   (*v)[v->size() - 1] ^= 1;  // registered_at
   Put(Cf::kKeys, id, *v);
-  ResealDigests();
+  ResealDigestsV2();
   absl::Status s = OpenError();
-  EXPECT_THAT(Msg(s), HasSubstr("while upgrading the storage format to 3"));
+  EXPECT_THAT(Msg(s), HasSubstr(StrCat("while upgrading the storage format to ",
+                                       kFormatVersion)));
   EXPECT_THAT(Msg(s), HasSubstr(crypto::HexEncode(id).substr(0, 16)));
   EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "2");
   // repair-indexes rebuilds the record from the entries.
@@ -736,9 +768,205 @@ TEST_F(FormatUpgradeTest, Format2WithAnAlteredKeyRecordIsNotUpgraded) {
   repair.rebuild_indexes = true;
   ASSERT_TRUE(OpenWith(repair).ok());
   ledger_.reset();
-  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "3");
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), kFormatVersion);
   EXPECT_TRUE(Reopen().ok());
 }
+
+// The four index families of every entry, read straight from the store.
+std::vector<std::string> FamilyKeys(Store& store, Cf cf) {
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it = store.NewIterator(cf);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    EXPECT_TRUE(it->value().empty());
+    keys.push_back(it->key().ToString());
+  }
+  EXPECT_TRUE(it->status().ok());
+  return keys;
+}
+
+constexpr Cf kIndexFamilies[] = {Cf::kBySubject, Cf::kByType, Cf::kByRun,
+                                 Cf::kLineage};
+
+TEST_F(FormatUpgradeTest, Format3GetsTheIndexFamiliesBuiltOnOpen) {
+  std::vector<std::vector<std::string>> appended;
+  WithStore([&](Store& store) {
+    for (Cf cf : kIndexFamilies) appended.push_back(FamilyKeys(store, cf));
+  });
+  ASSERT_FALSE(appended[0].empty());
+  MakeFormat3();
+  std::vector<std::string> progress;
+  LedgerOptions options = TailOptions();  // an upgrade checks everything
+  options.progress = [&](std::string_view line) {
+    progress.emplace_back(line);
+  };
+  ASSERT_TRUE(OpenWith(options).ok());
+  EXPECT_TRUE(ledger_->fully_checked());
+  EXPECT_EQ(ledger_->opened_format(), "3");
+  EXPECT_THAT(progress, ::testing::Contains(HasSubstr(
+                            StrCat("building the index families (by_subject, "
+                                   "by_type, by_run, lineage) from ",
+                                   kSize, " entries"))));
+  EXPECT_THAT(progress, ::testing::Contains(
+                            HasSubstr("upgraded the storage format to 4")));
+  ledger_.reset();
+  EXPECT_EQ(Get(Cf::kMeta, std::string(kMetaFormatKey)), "4");
+  // What the upgrade built is what the appends wrote.
+  WithStore([&](Store& store) {
+    for (size_t f = 0; f < std::size(kIndexFamilies); ++f) {
+      EXPECT_EQ(FamilyKeys(store, kIndexFamilies[f]), appended[f]) << f;
+    }
+  });
+  ASSERT_TRUE(OpenWith(TailOptions()).ok());
+  EXPECT_TRUE(ledger_->CheckDerivedDigests().ok());
+  AppendResult r = AppendOne(Batch({Ev(kEvents)}, emitter_key_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_TRUE(Reopen().ok());
+}
+
+// ---- the index families ----
+
+// A processing event of run `run` (parent "run-root") reading dataset
+// "raw" v1 and writing dataset "clean" `version`.
+Event Filtered(int n, std::string run, std::string version) {
+  Event e = Ev(n);
+  e.type = "data.filtered";
+  e.actor = {ActorKind::kService, "pipeline", "etl"};
+  e.subjects = {{SubjectKind::kDataset, "clean", version, std::nullopt, 0}};
+  e.inputs = {{SubjectKind::kDataset, "raw", "v1", std::nullopt, 0}};
+  e.outputs = {{SubjectKind::kDataset, "clean", version, std::nullopt, 0}};
+  e.run_id = std::move(run);
+  e.parent_run_id = "run-root";
+  return e;
+}
+
+// Damage to one record of an index family: found by a full open and by
+// the digest check after a tail open, named, and rebuilt on request.
+class IndexTamperTest : public DerivedTamperTest,
+                        public ::testing::WithParamInterface<Cf> {
+ protected:
+  void SetUp() override {
+    DerivedTamperTest::SetUp();
+    ASSERT_TRUE(Reopen().ok());
+    AppendResult r = AppendOne(Batch({Filtered(kEvents, "run-a", "v2"),
+                                      Filtered(kEvents + 1, "run-b", "v3")},
+                                     emitter_key_));
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    ledger_.reset();
+  }
+  // A record of the family, and how a full check names it.
+  std::pair<std::string, std::string> Record() const {
+    const std::string at = StrCat(" at entry ", kSize);
+    switch (GetParam()) {
+      case Cf::kBySubject:
+        return {SubjectIndexPrefix(LinkKind::kDataset, kTenant, "clean") +
+                    Be64(kSize),
+                StrCat("by_subject record of dataset 'clean' of tenant '",
+                       kTenant, "'", at)};
+      case Cf::kByType:
+        return {TypeIndexPrefix(kTenant, "data.filtered") + Be64(kSize),
+                StrCat("by_type record of type 'data.filtered' of tenant '",
+                       kTenant, "'", at)};
+      case Cf::kByRun:
+        return {RunIndexPrefix(RunRole::kRun, kTenant, "run-a") + Be64(kSize),
+                StrCat("by_run record of run 'run-a' of tenant '", kTenant, "'",
+                       at)};
+      default:
+        return {LineagePrefix(LineageRole::kInput, kTenant,
+                              SubjectKind::kDataset, "raw", "v1") +
+                    Be64(kSize),
+                StrCat("lineage record (input) of dataset 'raw' version 'v1' "
+                       "of tenant '",
+                       kTenant, "'", at)};
+    }
+  }
+  std::string Family() const {
+    return ColumnFamilyNames()[static_cast<int>(GetParam())];
+  }
+  // The record with the last character before its final separator changed:
+  // a key no entry defines.
+  static std::string Altered(std::string key) {
+    key[key.size() - 10] ^= 0x01;
+    return key;
+  }
+  // Expects a full open to refuse naming `what`, a tail open's digest check
+  // to refuse naming the family, and a rebuild to repair it for good.
+  void ExpectFoundAndRepaired(const std::vector<std::string>& what,
+                              uint64_t stored, uint64_t expected) {
+    // (The digests name the counts when they differ.)
+    const std::string differ =
+        stored == expected
+            ? StrCat(Family(), " changed since")
+            : StrCat(Family(), " (", stored, " records, expected ", expected,
+                     ") changed since");
+    absl::Status s = OpenError();
+    EXPECT_THAT(Msg(s), HasSubstr(differ)) << s;
+    for (const std::string& w : what) EXPECT_THAT(Msg(s), HasSubstr(w)) << s;
+    EXPECT_THAT(Msg(s), HasSubstr("repair-indexes"));
+    ASSERT_TRUE(OpenWith(TailOptions()).ok());
+    s = ledger_->CheckDerivedDigests();
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(Msg(s), HasSubstr(differ)) << s;
+    std::vector<std::string> progress;
+    LedgerOptions repair = Options();
+    repair.rebuild_indexes = true;
+    repair.progress = [&](std::string_view line) {
+      progress.emplace_back(line);
+    };
+    ASSERT_TRUE(OpenWith(repair).ok());
+    EXPECT_THAT(progress, ::testing::Contains(HasSubstr(
+                              StrCat("rebuilt ", what.size(), " derived"))));
+    ASSERT_TRUE(Reopen().ok());
+    ASSERT_TRUE(OpenWith(TailOptions()).ok());
+    EXPECT_TRUE(ledger_->CheckDerivedDigests().ok());
+    ledger_.reset();
+    const std::string key = Record().first;
+    EXPECT_EQ(Get(GetParam(), key), "");
+    EXPECT_FALSE(Get(GetParam(), Altered(key)).has_value());
+  }
+  uint64_t Count() {
+    uint64_t n = 0;
+    WithStore([&](Store& store) { n = FamilyKeys(store, GetParam()).size(); });
+    return n;
+  }
+};
+
+TEST_P(IndexTamperTest, DeletedRecord) {
+  const uint64_t n = Count();
+  const auto [key, name] = Record();
+  Delete(GetParam(), key);
+  ExpectFoundAndRepaired({StrCat(name, ": missing")}, n - 1, n);
+}
+
+TEST_P(IndexTamperTest, AlteredKey) {
+  const uint64_t n = Count();
+  const auto [key, name] = Record();
+  Delete(GetParam(), key);
+  Put(GetParam(), Altered(key), "");
+  ExpectFoundAndRepaired(
+      {StrCat(name, ": missing"), "that entry does not define it"}, n, n);
+}
+
+TEST_P(IndexTamperTest, ExtraKey) {
+  const uint64_t n = Count();
+  Put(GetParam(), Altered(Record().first), "");
+  ExpectFoundAndRepaired({"that entry does not define it"}, n + 1, n);
+}
+
+TEST_P(IndexTamperTest, RecordOfAnEntryBeyondTheHead) {
+  const uint64_t n = Count();
+  std::string key = Record().first;
+  key.replace(key.size() - 8, 8, Be64(kSize + 5));
+  Put(GetParam(), key, "");
+  ExpectFoundAndRepaired({StrCat("at entry ", kSize + 5, ": the ledger has ",
+                                 kSize + 2, " entries")},
+                         n + 1, n);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, IndexTamperTest, ::testing::ValuesIn(kIndexFamilies),
+    [](const ::testing::TestParamInfo<Cf>& info) {
+      return ColumnFamilyNames()[static_cast<int>(info.param)];
+    });
 
 }  // namespace
 }  // namespace ledger

@@ -1,6 +1,9 @@
 #include "ledger/index_check.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
+#include <iterator>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
@@ -53,6 +56,8 @@ class Checker {
   absl::Status CheckExtraEventIds();
   absl::Status CheckSubjectHeads();
   absl::Status CheckKeys(const std::vector<KeyInfo>& keys);
+  // by_subject, by_type, by_run and lineage against the entries.
+  absl::Status CheckIndexFamilies();
   absl::Status Finish();
 
   DerivedCheck result;
@@ -66,6 +71,8 @@ class Checker {
   }
   absl::Status CompareEventIdChunk(std::vector<std::string>& keys,
                                    std::vector<std::string>& values);
+  // The records of family `cf` that no entry defines.
+  absl::Status CheckExtraIndexRecords(Cf cf);
 
   Store& store_;
   const uint64_t size_;
@@ -241,7 +248,285 @@ absl::Status DigestFamily(const Store& store, Cf cf,
   return FromRocks(it->status(), "reading an index");
 }
 
+// The index families, with their digests, in Cf order.
+constexpr Cf kIndexFamilies[] = {Cf::kBySubject, Cf::kByType, Cf::kByRun,
+                                 Cf::kLineage};
+
+const IndexKeys& KeysOf(const IndexFamilyKeys& keys, Cf cf) {
+  switch (cf) {
+    case Cf::kBySubject:
+      return keys.by_subject;
+    case Cf::kByType:
+      return keys.by_type;
+    case Cf::kByRun:
+      return keys.by_run;
+    default:
+      return keys.lineage;
+  }
+}
+
+crypto::MultisetHash& DigestOf(IndexDigests& digests, Cf cf) {
+  switch (cf) {
+    case Cf::kBySubject:
+      return digests.by_subject;
+    case Cf::kByType:
+      return digests.by_type;
+    case Cf::kByRun:
+      return digests.by_run;
+    default:
+      return digests.lineage;
+  }
+}
+
+std::string_view CfName(Cf cf) {
+  return ColumnFamilyNames()[static_cast<int>(cf)];
+}
+
+// Reads entries [0, size) in chunks of kChunk and hands each chunk's index
+// keys (sorted, each once) to `chunk`, with the index one past the chunk.
+absl::Status ForEachIndexChunk(
+    const Store& store, uint64_t size,
+    const std::function<absl::Status(const IndexFamilyKeys&, uint64_t)>&
+        chunk) {
+  IndexFamilyKeys keys;
+  std::unique_ptr<rocksdb::Iterator> it =
+      store.NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
+  uint64_t index = 0;
+  const EventLimits limits = UnboundedEventLimits();
+  for (it->SeekToFirst(); it->Valid() && index < size; it->Next(), ++index) {
+    if (it->key().ToStringView() != EntryKey(index)) {
+      return absl::DataLossError(StrCat("entry ", index, " is missing"));
+    }
+    LEDGER_ASSIGN_OR_RETURN(Entry entry,
+                            DecodeEntry(it->value().ToStringView()));
+    LEDGER_ASSIGN_OR_RETURN(Event event,
+                            DecodeEvent(entry.event_bytes, limits));
+    AddIndexKeys(event, index, keys);
+    if ((index + 1) % kChunk == 0) {
+      keys.SortUnique();
+      LEDGER_RETURN_IF_ERROR(chunk(keys, index + 1));
+      keys.Clear();
+    }
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
+  if (index < size) {
+    return absl::DataLossError(StrCat("entry ", index, " is missing"));
+  }
+  keys.SortUnique();
+  return chunk(keys, index);
+}
+
 }  // namespace
+
+namespace {
+
+// "by_type record of type 'x' of tenant 't' at entry 7", or the key in hex
+// if it does not have the family's layout.
+std::string DescribeIndexKey(Cf cf, std::string_view key) {
+  const std::string raw =
+      StrCat(CfName(cf), " record ", crypto::HexEncode(key));
+  if (key.size() < 8 + 2) return raw;
+  const uint64_t index = IndexOfIndexKey(key);
+  std::string_view body = key.substr(0, key.size() - 8);
+  if (body.back() != '\0') return raw;
+  body.remove_suffix(1);
+  // The 0x00-separated parts of the body.
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    const size_t zero = body.find('\0', start);
+    parts.push_back(body.substr(start, zero - start));
+    if (zero == std::string_view::npos) break;
+    start = zero + 1;
+  }
+  const auto lead = [](std::string_view part) {
+    return part.empty() ? '\0' : part[0];
+  };
+  const std::string at = StrCat(" at entry ", index);
+  switch (cf) {
+    case Cf::kBySubject: {
+      const char kind = lead(parts[0]);
+      if (parts.size() != 2 || kind < 1 || kind > 4) return raw;
+      return StrCat("by_subject record of ",
+                    LinkKindName(static_cast<LinkKind>(kind)), " '", parts[1],
+                    "' of tenant '", parts[0].substr(1), "'", at);
+    }
+    case Cf::kByType:
+      if (parts.size() != 2) return raw;
+      return StrCat("by_type record of type '", parts[1], "' of tenant '",
+                    parts[0], "'", at);
+    case Cf::kByRun: {
+      const char role = lead(parts[0]);
+      if (parts.size() != 2 || (role != 'r' && role != 'p')) return raw;
+      return StrCat("by_run record of ", role == 'r' ? "run" : "parent run",
+                    " '", parts[1], "' of tenant '", parts[0].substr(1), "'",
+                    at);
+    }
+    default: {
+      const char role = lead(parts[0]);
+      if (parts.size() != 3 || parts[1].empty() ||
+          (role != 'i' && role != 'o' && role != 's') || parts[1][0] < 1 ||
+          parts[1][0] > 3) {
+        return raw;
+      }
+      return StrCat("lineage record (",
+                    role == 'i'   ? "input"
+                    : role == 'o' ? "output"
+                                  : "subject",
+                    ") of ", LinkKindName(static_cast<LinkKind>(parts[1][0])),
+                    " '", parts[1].substr(1), "' version '", parts[2],
+                    "' of tenant '", parts[0].substr(1), "'", at);
+    }
+  }
+}
+
+absl::Status Checker::CheckIndexFamilies() {
+  uint64_t expected[std::size(kIndexFamilies)] = {};
+  bool missing[std::size(kIndexFamilies)] = {};
+  LEDGER_RETURN_IF_ERROR(ForEachIndexChunk(
+      store_, size_,
+      [&](const IndexFamilyKeys& keys, uint64_t) -> absl::Status {
+        for (size_t f = 0; f < std::size(kIndexFamilies); ++f) {
+          const Cf cf = kIndexFamilies[f];
+          const IndexKeys& family = KeysOf(keys, cf);
+          std::vector<std::string> wanted;
+          wanted.reserve(family.size());
+          for (size_t k = 0; k < family.size(); ++k) {
+            wanted.emplace_back(family[k]);
+          }
+          expected[f] += wanted.size();
+          LEDGER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> got,
+                                  store_.MultiGet(cf, wanted));
+          for (size_t k = 0; k < wanted.size(); ++k) {
+            if (got[k].has_value() && got[k]->empty()) continue;
+            if (!got[k].has_value()) missing[f] = true;
+            Wrong(StrCat(DescribeIndexKey(cf, wanted[k]),
+                         got[k].has_value() ? StrCat(": holds ", got[k]->size(),
+                                                     " bytes, expected none")
+                                            : std::string(": missing")));
+            if (repair_) fixes_.Put(store_.handle(cf), wanted[k], "");
+          }
+        }
+        return absl::OkStatus();
+      }));
+  for (size_t f = 0; f < std::size(kIndexFamilies); ++f) {
+    const Cf cf = kIndexFamilies[f];
+    uint64_t stored = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it =
+          store_.NewIterator(cf, nullptr, /*fill_cache=*/false);
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++stored;
+      LEDGER_RETURN_IF_ERROR(
+          FromRocks(it->status(), StrCat("scanning ", CfName(cf))));
+    }
+    // Equal counts and nothing missing: no record is extra.
+    if (stored != expected[f] || missing[f]) {
+      LEDGER_RETURN_IF_ERROR(CheckExtraIndexRecords(cf));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Each record names an entry by its last 8 bytes: the record is extra
+// unless that entry defines it.
+absl::Status Checker::CheckExtraIndexRecords(Cf cf) {
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(cf, nullptr, /*fill_cache=*/false);
+  IndexFamilyKeys defined;
+  uint64_t defined_for = kNoPrevious;
+  const EventLimits limits = UnboundedEventLimits();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    const uint64_t index = IndexOfIndexKey(key);
+    bool valid = false;
+    if (index < size_) {
+      if (index != defined_for) {
+        defined.Clear();
+        defined_for = index;
+        LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                                store_.Get(Cf::kEntries, EntryKey(index)));
+        if (bytes.has_value()) {
+          absl::StatusOr<Entry> entry = DecodeEntry(*bytes);
+          absl::StatusOr<Event> event =
+              entry.ok() ? DecodeEvent(entry->event_bytes, limits)
+                         : absl::StatusOr<Event>(entry.status());
+          if (event.ok()) AddIndexKeys(*event, index, defined);
+          defined.SortUnique();
+        }
+      }
+      const IndexKeys& keys = KeysOf(defined, cf);
+      for (size_t k = 0; k < keys.size() && !valid; ++k) {
+        valid = keys[k] == key;
+      }
+    }
+    if (valid) continue;
+    Wrong(StrCat(DescribeIndexKey(cf, key),
+                 index < size_
+                     ? ": that entry does not define it"
+                     : StrCat(": the ledger has ", size_, " entries")));
+    if (repair_) fixes_.Delete(store_.handle(cf), it->key());
+  }
+  return FromRocks(it->status(), StrCat("scanning ", CfName(cf)));
+}
+
+}  // namespace
+
+absl::StatusOr<IndexDigests> BuildIndexFamilies(
+    Store& store, uint64_t size,
+    const std::function<void(std::string_view)>& progress) {
+  // Whatever the families hold (nothing, unless an earlier upgrade was cut
+  // short) goes first.
+  for (Cf cf : kIndexFamilies) {
+    rocksdb::WriteBatch batch;
+    std::unique_ptr<rocksdb::Iterator> it =
+        store.NewIterator(cf, nullptr, /*fill_cache=*/false);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      batch.Delete(store.handle(cf), it->key());
+    }
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(it->status(), StrCat("reading ", CfName(cf))));
+    if (batch.Count() > 0) LEDGER_RETURN_IF_ERROR(store.Write(&batch));
+  }
+  if (progress) {
+    progress(
+        StrCat("building the index families (by_subject, by_type, "
+               "by_run, lineage) from ",
+               size, " entries"));
+  }
+  IndexDigests digests;
+  auto last_report = std::chrono::steady_clock::now();
+  LEDGER_RETURN_IF_ERROR(ForEachIndexChunk(
+      store, size,
+      [&](const IndexFamilyKeys& keys, uint64_t done) -> absl::Status {
+        rocksdb::WriteBatch batch;
+        for (Cf cf : kIndexFamilies) {
+          const IndexKeys& family = KeysOf(keys, cf);
+          crypto::MultisetHash& digest = DigestOf(digests, cf);
+          for (size_t k = 0; k < family.size(); ++k) {
+            const std::string_view key = family[k];
+            batch.Put(store.handle(cf), rocksdb::Slice(key.data(), key.size()),
+                      rocksdb::Slice());
+            digest.Add(key, "");
+          }
+        }
+        LEDGER_RETURN_IF_ERROR(store.WriteNoSync(&batch));
+        if (progress && done < size &&
+            std::chrono::steady_clock::now() - last_report >
+                std::chrono::seconds(2)) {
+          last_report = std::chrono::steady_clock::now();
+          progress(StrCat("indexed ", done, " of ", size, " entries"));
+        }
+        return absl::OkStatus();
+      }));
+  // Durable before the format record says the families exist.
+  LEDGER_RETURN_IF_ERROR(store.SyncWal());
+  if (progress) {
+    progress(StrCat(
+        "built the index families: by_subject ", digests.by_subject.count(),
+        " records, by_type ", digests.by_type.count(), ", by_run ",
+        digests.by_run.count(), ", lineage ", digests.lineage.count()));
+  }
+  return digests;
+}
 
 absl::StatusOr<IndexDigests> DigestDerivedFamilies(
     const Store& store, const rocksdb::Snapshot* snapshot) {
@@ -251,6 +536,13 @@ absl::StatusOr<IndexDigests> DigestDerivedFamilies(
   LEDGER_RETURN_IF_ERROR(
       DigestFamily(store, Cf::kSubjectHeads, snapshot, &d.subject_heads));
   LEDGER_RETURN_IF_ERROR(DigestFamily(store, Cf::kKeys, snapshot, &d.keys));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kBySubject, snapshot, &d.by_subject));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kByType, snapshot, &d.by_type));
+  LEDGER_RETURN_IF_ERROR(DigestFamily(store, Cf::kByRun, snapshot, &d.by_run));
+  LEDGER_RETURN_IF_ERROR(
+      DigestFamily(store, Cf::kLineage, snapshot, &d.lineage));
   return d;
 }
 
@@ -269,6 +561,10 @@ std::string DifferingFamilies(const IndexDigests& digests,
   compare("by_event_id", digests.by_event_id, expected.by_event_id);
   compare("subject_heads", digests.subject_heads, expected.subject_heads);
   compare("keys", digests.keys, expected.keys);
+  compare("by_subject", digests.by_subject, expected.by_subject);
+  compare("by_type", digests.by_type, expected.by_type);
+  compare("by_run", digests.by_run, expected.by_run);
+  compare("lineage", digests.lineage, expected.lineage);
   return out;
 }
 
@@ -280,6 +576,7 @@ absl::StatusOr<DerivedCheck> CheckDerivedFamilies(
   LEDGER_RETURN_IF_ERROR(checker.CheckExtraEventIds());
   LEDGER_RETURN_IF_ERROR(checker.CheckSubjectHeads());
   if (check_keys) LEDGER_RETURN_IF_ERROR(checker.CheckKeys(keys));
+  LEDGER_RETURN_IF_ERROR(checker.CheckIndexFamilies());
   LEDGER_RETURN_IF_ERROR(checker.Finish());
   return std::move(checker.result);
 }

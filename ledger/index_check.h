@@ -1,11 +1,14 @@
 #pragma once
 
-// The derived families (by_event_id, subject_heads, keys; ledger/schema.h)
+// The derived families (by_event_id, subject_heads, keys, by_subject,
+// by_type, by_run, lineage; ledger/schema.h)
 // against their digests and against the entries they derive from (internal
 // to ledger/).
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +28,16 @@ absl::StatusOr<IndexDigests> DigestDerivedFamilies(
 // ("by_event_id (1000 records, expected 1001), keys"); empty if none.
 std::string DifferingFamilies(const IndexDigests& digests,
                               const IndexDigests& expected);
+
+// Builds the index families (by_subject, by_type, by_run, lineage) from
+// the entries [0, size), which must already have been verified: deletes
+// whatever they hold, writes every record, and returns their digests (the
+// other families' digests left empty). Reports progress through
+// `progress` (may be empty). Used when a database of format 1 to 3 is
+// upgraded.
+absl::StatusOr<IndexDigests> BuildIndexFamilies(
+    Store& store, uint64_t size,
+    const std::function<void(std::string_view)>& progress);
 
 struct DerivedCheck {
   // One line per wrong, missing or extra record, naming it (at most

@@ -51,6 +51,7 @@ class Scanner {
   bool chain_known_ = false;
   Hash chain_{};
   absl::flat_hash_map<std::string, KeyInfo> keys_;  // derive
+  IndexFamilyKeys index_keys_;                      // derive, per entry
 };
 
 void Scanner::CompareTile(int t, uint64_t index,
@@ -121,10 +122,15 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
   };
   const bool key_event = IsKeyEventType(header->type);
   const bool erasure = header->type == "key.erased";
+  // Every event is decoded: the index families need its references. Key
+  // events under the configured limits, as before; the others under none
+  // (an entry is indexed whatever limits applied when it was appended).
   std::optional<Event> event;
-  if (key_event || erasure || index == 0) {
+  {
     absl::StatusOr<Event> decoded =
-        DecodeEvent(entry.event_bytes, spec_.limits);
+        DecodeEvent(entry.event_bytes, key_event || erasure || index == 0
+                                           ? spec_.limits
+                                           : UnboundedEventLimits());
     if (!decoded.ok()) {
       Bad(index, StrCat("entry ", index, "'s event cannot be decoded: ",
                         decoded.status().message()));
@@ -176,6 +182,16 @@ void Scanner::Derive(uint64_t index, const Entry& entry) {
     }
     out_.derived.subject_heads.Remove(key, Be64(link.previous));
   }
+  index_keys_.Clear();
+  AddIndexKeys(*event, index, index_keys_);
+  index_keys_.SortUnique();
+  const auto add = [](const IndexKeys& keys, crypto::MultisetHash& digest) {
+    for (size_t k = 0; k < keys.size(); ++k) digest.Add(keys[k], "");
+  };
+  add(index_keys_.by_subject, out_.derived.by_subject);
+  add(index_keys_.by_type, out_.derived.by_type);
+  add(index_keys_.by_run, out_.derived.by_run);
+  add(index_keys_.lineage, out_.derived.lineage);
 }
 
 void Scanner::OnEntry(uint64_t index, std::string_view bytes) {

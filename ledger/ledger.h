@@ -77,6 +77,10 @@ struct GroupResult {
   std::vector<AppendResult> batches;
 };
 
+// The index families (ledger/schema.h): records keyed prefix || BE64(index)
+// with empty values, derived from the entries like by_event_id.
+enum class IndexFamily { kBySubject, kByType, kByRun, kLineage };
+
 struct StoredCheckpoint {
   uint64_t sequence = 0;  // 0, 1, 2, ... in issue order
   uint64_t size = 0;
@@ -139,7 +143,8 @@ struct LedgerOptions {
   // kAuto checks everything up to this many entries (about a second per
   // million here).
   uint64_t full_check_max_entries = 1'000'000;
-  // A derived family (by_event_id, subject_heads, keys) that does not match
+  // A derived family (by_event_id, subject_heads, keys, by_subject,
+  // by_type, by_run, lineage) that does not match
   // the entries is DataLoss naming the records, unless this is set: then
   // the families are rebuilt from the entries (which must verify) and the
   // records that were wrong are reported through `progress`.
@@ -181,7 +186,8 @@ class Ledger {
 
   // ---- any thread, concurrently with appends ----
 
-  // Compares the derived families (by_event_id, subject_heads, keys) with
+  // Compares the derived families (by_event_id, subject_heads, keys and
+  // the index families by_subject, by_type, by_run, lineage) with
   // the digests the appends kept, against a snapshot: one scan of each
   // (about a microsecond per record). DataLoss naming the families that
   // differ. After a kTail open, call it before appending: a damaged event
@@ -276,6 +282,37 @@ class Ledger {
   // points at an entry that holds another event.
   absl::StatusOr<std::optional<EntryRef>> FindEvent(std::string_view tenant,
                                                     const Uuid& event_id) const;
+
+  // ---- the index families (any thread; never past head().size) ----
+
+  // The indexes i with a record prefix || BE64(i) in `family` and
+  // from <= i < min(below, head().size): ascending, or with `reverse` the
+  // largest first; at most `max_count`. One iterator over one consistent
+  // view. `prefix` is a full prefix from a schema.h builder
+  // (SubjectIndexPrefix, TypeIndexPrefix, RunIndexPrefix, LineagePrefix).
+  absl::StatusOr<std::vector<uint64_t>> ScanIndex(IndexFamily family,
+                                                  std::string_view prefix,
+                                                  uint64_t from, uint64_t below,
+                                                  size_t max_count,
+                                                  bool reverse = false) const;
+  // The distinct ids under a family-level `prefix` (e.g. u8 kind || tenant
+  // || 0x00 in by_subject: every subject of that kind of a tenant): each
+  // distinct key part between `prefix` and the next 0x00, greater than
+  // `start_after` (empty: from the first), ascending, at most `max_count`.
+  // Only ids with a record of an entry below head().size. Seeks past each
+  // id's records instead of reading them.
+  absl::StatusOr<std::vector<std::string>> ListIndexIds(
+      IndexFamily family, std::string_view prefix, std::string_view start_after,
+      size_t max_count) const;
+  // The entry bytes at each of `indexes`, in order (one MultiGet);
+  // OutOfRange naming the first index that is not below head().size.
+  absl::StatusOr<std::vector<std::string>> GetEntriesAt(
+      absl::Span<const uint64_t> indexes) const;
+  // The smallest index in [0, size) whose entry has received_at_ns >= t_ns,
+  // or `size` if there is none: a binary search over the entries (ledger
+  // time never decreases with the index). OutOfRange if size > head().size.
+  absl::StatusOr<uint64_t> FirstIndexAtOrAfter(int64_t t_ns,
+                                               uint64_t size) const;
 
   absl::StatusOr<Hash> RootAt(uint64_t size) const;
   absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index,

@@ -14,6 +14,7 @@
 // written). Phase 2 rejects batches, each on its own. Phase 4 cannot fail.
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/check.h"
@@ -80,6 +81,7 @@ struct Ledger::GroupPlan {
 
   // 4. What is written, and the state after it.
   rocksdb::WriteBatch wb;
+  IndexFamilyKeys index_keys;  // of every new entry
   TileTree tree;
   IndexDigests digests;
   std::vector<TileTree::CompletedTile> completed_tiles;
@@ -416,6 +418,7 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       wb.Put(store_->handle(Cf::kEntries), EntryKey(slot.index), bytes);
       id_puts.emplace_back(&plan.id_keys[plan.first_key[b] + i],
                            EventIdValue(slot.index, batch.event_hashes()[i]));
+      AddIndexKeys(batch.events()[i], slot.index, plan.index_keys);
       results[b].entries[i] = EntryRef{slot.index, leaf, plan.t, false};
     }
   }
@@ -429,6 +432,26 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
   for (const auto& [key, value] : id_puts) {
     wb.Put(store_->handle(Cf::kByEventId), *key, value);
     plan.digests.by_event_id.Add(*key, value);
+  }
+  // The index families: each key once (an entry may name a subject twice),
+  // in key order as above.
+  plan.index_keys.SortUnique();
+  const std::pair<const IndexKeys*, Cf> families[] = {
+      {&plan.index_keys.by_subject, Cf::kBySubject},
+      {&plan.index_keys.by_type, Cf::kByType},
+      {&plan.index_keys.by_run, Cf::kByRun},
+      {&plan.index_keys.lineage, Cf::kLineage}};
+  crypto::MultisetHash* const family_digests[] = {
+      &plan.digests.by_subject, &plan.digests.by_type, &plan.digests.by_run,
+      &plan.digests.lineage};
+  for (size_t f = 0; f < std::size(families); ++f) {
+    const IndexKeys& keys = *families[f].first;
+    rocksdb::ColumnFamilyHandle* handle = store_->handle(families[f].second);
+    for (size_t k = 0; k < keys.size(); ++k) {
+      const std::string_view key = keys[k];
+      wb.Put(handle, rocksdb::Slice(key.data(), key.size()), rocksdb::Slice());
+      family_digests[f]->Add(key, "");
+    }
   }
   std::vector<size_t> changed_heads;
   for (size_t k = 0; k < plan.head_keys.size(); ++k) {

@@ -237,6 +237,8 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
                                        std::string_view format) {
   const bool format1 = format == kOldestFormatVersion;
   const bool upgrade = format != kFormatVersion;
+  // Formats 1 and 2 stored key records of version 1.
+  const bool upgrade_keys = format1 || format == "2";
   RecoveredState state;
   LEDGER_ASSIGN_OR_RETURN(state.head, ReadHeadRecord(store, nullptr));
   LEDGER_ASSIGN_OR_RETURN(state.latest_checkpoint,
@@ -279,7 +281,11 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
           "ledger verification failed: the index digest record is missing",
           kRefuse));
     }
-    LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigests(*value));
+    if (upgrade) {
+      LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigestsV2(*value));
+    } else {
+      LEDGER_ASSIGN_OR_RETURN(record, DecodeIndexDigests(*value));
+    }
   }
   const bool full = options.open_check == OpenCheck::kFull || upgrade ||
                     options.rebuild_indexes ||
@@ -354,6 +360,20 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
     std::optional<IndexDigests> from_entries = scan.derived;
     std::optional<KeyUpgrade> keys_upgrade;
     if (upgrade) {
+      // Formats before 4 have no index families: build them from the
+      // entries (just verified), and hold them to the digests of what was
+      // built and to the entries' own, as the other families.
+      LEDGER_ASSIGN_OR_RETURN(
+          IndexDigests built,
+          BuildIndexFamilies(store, state.head.size, options.progress));
+      if (record.has_value()) {
+        record->by_subject = built.by_subject;
+        record->by_type = built.by_type;
+        record->by_run = built.by_run;
+        record->lineage = built.lineage;
+      }
+    }
+    if (upgrade_keys) {
       // The old key records were just checked against the entries; the
       // other families are checked below as usual.
       LEDGER_ASSIGN_OR_RETURN(
@@ -364,9 +384,9 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
     LEDGER_ASSIGN_OR_RETURN(
         state.digests,
         CheckDerived(store, state.head.size, record, from_entries, &state.keys,
-                     options, /*check_keys=*/!upgrade));
+                     options, /*check_keys=*/!upgrade_keys));
     if (upgrade) {
-      state.digests.keys = keys_upgrade->written;
+      if (upgrade_keys) state.digests.keys = keys_upgrade->written;
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaIndexDigestKey),
                 EncodeIndexDigests(state.digests));
       batch.Put(store.handle(Cf::kMeta), std::string(kMetaFormatKey),
@@ -454,7 +474,7 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   }
   LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> format,
                           store->Get(Cf::kMeta, kMetaFormatKey));
-  if (format != std::string(kFormatVersion) && format != "2" &&
+  if (format != std::string(kFormatVersion) && format != "3" && format != "2" &&
       format != std::string(kOldestFormatVersion)) {
     return absl::FailedPreconditionError(
         StrCat("the database in ", dir, " has storage format '",

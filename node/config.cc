@@ -239,6 +239,15 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "max_event_age") {
     return GetDuration(where, node, &config->max_event_age);
   }
+  if (k == "provenance_max_depth") {
+    return GetUint(where, node, &config->provenance.max_depth);
+  }
+  if (k == "provenance_max_nodes") {
+    return GetUint(where, node, &config->provenance.max_nodes);
+  }
+  if (k == "provenance_max_edges") {
+    return GetUint(where, node, &config->provenance.max_edges);
+  }
   if (k == "insecure_plaintext") {
     return GetBool(where, node, &config->insecure_plaintext);
   }
@@ -274,7 +283,8 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
              "scrub_rate, scrub_interval, log_level, insecure_plaintext, "
              "idle_timeout, reflection, rate_limit_per_identity, "
              "rate_limit_burst, access_denied_interval, max_future_skew, "
-             "max_event_age, [limits], [tls], [access])"));
+             "max_event_age, provenance_max_depth, provenance_max_nodes, "
+             "provenance_max_edges, [limits], [tls], [access])"));
 }
 
 }  // namespace

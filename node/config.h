@@ -28,6 +28,9 @@
 //                                  # identity this often
 //   max_future_skew = "5m"        # occurred_at at most this far ahead ...
 //   max_event_age = "400d"        # ... and at most this far behind the clock
+//   provenance_max_depth = 16     # provenance graph queries: deepest walk,
+//   provenance_max_nodes = 10000  # largest answer (nodes, edges and
+//   provenance_max_edges = 50000  # entries read)
 //   [limits]                      # ledger::EventLimits
 //   max_event_bytes = 65536
 //   [tls]                         # mutual TLS; paths relative to the file
@@ -49,6 +52,7 @@
 #include "absl/time/time.h"
 #include "ledger/event.h"
 #include "ledger/ledger.h"
+#include "ledger/provenance.h"
 
 namespace ledger::node {
 
@@ -129,6 +133,9 @@ struct NodeConfig {
   // clock + max_future_skew] are refused (InvalidArgument naming the event).
   absl::Duration max_future_skew = absl::Minutes(5);
   absl::Duration max_event_age = absl::Hours(24 * 400);
+  // Bounds of the provenance graph queries (ledger/provenance.h):
+  // provenance_max_depth, provenance_max_nodes, provenance_max_edges.
+  ledger::ProvenanceLimits provenance;
 };
 
 // Command-line values; each set one replaces the file's value.

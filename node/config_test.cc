@@ -69,6 +69,9 @@ TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   EXPECT_EQ(c->rate_limit_per_identity, defaults->rate_limit_per_identity);
   EXPECT_EQ(c->rate_limit_burst, defaults->rate_limit_burst);
   EXPECT_EQ(c->access_denied_interval, defaults->access_denied_interval);
+  EXPECT_EQ(c->provenance.max_depth, defaults->provenance.max_depth);
+  EXPECT_EQ(c->provenance.max_nodes, defaults->provenance.max_nodes);
+  EXPECT_EQ(c->provenance.max_edges, defaults->provenance.max_edges);
   // Mutual TLS, with files beside the config (relative to its directory).
   EXPECT_EQ(c->tls_ca_file, "tls/ca.pem");
   EXPECT_EQ(c->tls_cert_file, "tls/node.pem");
@@ -108,6 +111,9 @@ TEST(ConfigTest, ShippedExampleMentionsEveryKey) {
                           "rate_limit_per_identity",
                           "rate_limit_burst",
                           "access_denied_interval",
+                          "provenance_max_depth",
+                          "provenance_max_nodes",
+                          "provenance_max_edges",
                           "ca_file",
                           "cert_file",
                           "key_file",
@@ -244,6 +250,9 @@ scrub_interval = "90m"
 log_level = "debug"
 max_future_skew = "30s"
 max_event_age = "7d"
+provenance_max_depth = 8
+provenance_max_nodes = 500
+provenance_max_edges = 2000
 
 [limits]
 max_event_bytes = 131072
@@ -273,6 +282,9 @@ max_payload_bytes = 1024
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->max_future_skew, absl::Seconds(30));
   EXPECT_EQ(c->max_event_age, absl::Hours(7 * 24));
+  EXPECT_EQ(c->provenance.max_depth, 8u);
+  EXPECT_EQ(c->provenance.max_nodes, 500u);
+  EXPECT_EQ(c->provenance.max_edges, 2000u);
   EXPECT_EQ(c->limits.max_event_bytes, 131072u);
   EXPECT_EQ(c->limits.max_string_bytes, 2048u);
   EXPECT_EQ(c->limits.max_attribute_value_bytes, 8192u);
@@ -287,6 +299,20 @@ TEST(ConfigTest, FractionalSecondsAreADuration) {
       ParseConfig("checkpoint_interval = 0.25\n", "node.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->checkpoint_interval, absl::Milliseconds(250));
+}
+
+TEST(ConfigTest, ProvenanceBoundsDefaultToTheDesignedValues) {
+  absl::StatusOr<NodeConfig> c = ParseConfig("", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->provenance.max_depth, 16u);
+  EXPECT_EQ(c->provenance.max_nodes, 10'000u);
+  EXPECT_EQ(c->provenance.max_edges, 50'000u);
+  // Each key alone changes its bound only.
+  c = ParseConfig("provenance_max_nodes = 7\n", "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->provenance.max_depth, 16u);
+  EXPECT_EQ(c->provenance.max_nodes, 7u);
+  EXPECT_EQ(c->provenance.max_edges, 50'000u);
 }
 
 TEST(ConfigTest, OccurredAtWindowDefaultsAndDays) {
@@ -357,6 +383,12 @@ TEST(ConfigTest, WrongTypesAreErrors) {
       {"max_event_age = \"-1d\"", "max_event_age: must be positive"},
       {"max_event_age = \"400days\"", "is not a duration"},
       {"[limits]\nmax_refs = 5000000000", "limits.max_refs: must be between"},
+      {"provenance_max_depth = 0", "provenance_max_depth: must be between 1"},
+      {"provenance_max_depth = 5000000000",
+       "provenance_max_depth: must be between 1 and 4294967295"},
+      {"provenance_max_nodes = -1", "provenance_max_nodes: must be between 1"},
+      {"provenance_max_edges = \"many\"",
+       "provenance_max_edges: must be an integer"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<NodeConfig> config = ParseConfig(c.toml, "n.toml");

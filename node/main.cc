@@ -256,8 +256,8 @@ int main(int argc, char** argv) {
   CLI::App* repair = app.add_subcommand(
       "repair-indexes",
       "Rebuild a stopped node's derived indexes (by_event_id, subject_heads, "
-      "keys) from its verified entries, reporting every record that was "
-      "wrong");
+      "keys, by_subject, by_type, by_run, lineage) from its verified "
+      "entries, reporting every record that was wrong");
   for (CLI::App* sub : {verify, repair}) {
     sub->add_option("--data", check_overrides.data_dir, "data directory")
         ->required();

@@ -537,6 +537,34 @@ TEST_F(MainTest, DamageFoundByTheBackgroundScrubExitsWithCode3) {
                                   "scrub; refusing to serve it"));
 }
 
+// The provenance index families are checked and repaired like by_event_id.
+TEST_F(MainTest, VerifyFindsAMissingTypeIndexRecordAndRepairRebuildsIt) {
+  const uint64_t size = RunAndAppend(1, 3, /*registered=*/false);
+  ASSERT_NO_FATAL_FAILURE(testing::DeleteTypeIndexRecord(
+      data_ + "/db", kTenant, "annotation.created", size - 1));
+  std::vector<std::string> out;
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 3) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0], ::testing::StartsWith("INVALID: "));
+  EXPECT_THAT(out[0],
+              HasSubstr(StrCat("by_type record of type "
+                               "'annotation.created' of tenant '",
+                               kTenant, "' at entry ", size - 1, ": missing")));
+  EXPECT_THAT(out[0], HasSubstr("repair-indexes"));
+  {  // The node refuses it too.
+    NodeProcess node(Args(), stderr_);
+    EXPECT_EQ(node.Wait(), 3) << Stderr();
+  }
+  out.clear();
+  EXPECT_EQ(RunTool({"repair-indexes", "--data", data_}, &out), 0) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr("rebuilt 1 derived records"));
+  out.clear();
+  EXPECT_EQ(RunTool({"verify", "--data", data_}, &out), 0) << Stderr();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_THAT(out[0],
+              ::testing::StartsWith(StrCat("VALID: ", size, " entries")));
+}
+
 TEST_F(MainTest, VerifyFindsAMissingIndexRecordAndRepairRebuildsIt) {
   const uint64_t size = RunAndAppend(1, 3, /*registered=*/false);
   std::vector<std::string> out;

@@ -154,6 +154,22 @@ void DeleteEventIdRecord(const std::string& db_dir, std::string_view tenant,
   ASSERT_TRUE(s.ok()) << s;
 }
 
+void DeleteTypeIndexRecord(const std::string& db_dir, std::string_view tenant,
+                           std::string_view type, uint64_t index) {
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(db_dir, StoreOptions{});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string key = TypeIndexPrefix(tenant, type) + Be64(index);
+  absl::StatusOr<std::optional<std::string>> value =
+      (*store)->Get(Cf::kByType, key);
+  ASSERT_TRUE(value.ok()) << value.status();
+  ASSERT_TRUE(value->has_value()) << "no by_type record of entry " << index;
+  rocksdb::WriteBatch batch;
+  batch.Delete((*store)->handle(Cf::kByType), key);
+  absl::Status s = (*store)->Write(&batch);
+  ASSERT_TRUE(s.ok()) << s;
+}
+
 void NodeFixture::SetUp() {
   config_.data_dir = dir_.path() + "/data";
   config_.listen = "127.0.0.1:0";

@@ -80,6 +80,9 @@ void FlipEntryBit(const std::string& db_dir, uint64_t index);
 // MakeEvent numbers them).
 void DeleteEventIdRecord(const std::string& db_dir, std::string_view tenant,
                          int n);
+// Deletes the by_type record of entry `index` of type `type` of `tenant`.
+void DeleteTypeIndexRecord(const std::string& db_dir, std::string_view tenant,
+                           std::string_view type, uint64_t index);
 
 // A running node (system clock, data in a TempDir, origin
 // "ledger.test/node") and a client channel to it.

@@ -1,0 +1,50 @@
+#pragma once
+
+// What provenance.cc and provenance_lineage.cc share. Internal to ledger/.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "ledger/ledger.h"
+#include "ledger/provenance.h"
+
+namespace ledger::provenance_internal {
+
+// The as_of a query runs at: `as_of`, or head().size if unset;
+// InvalidArgument naming both numbers if it is beyond the head.
+absl::StatusOr<uint64_t> ResolveAsOf(const Ledger& ledger,
+                                     std::optional<uint64_t> as_of);
+
+// Reads, decodes and checks the entries at `indexes` (ascending or not):
+// each must hold an event of `tenant` (DataLoss otherwise: the index that
+// led here is damaged).
+absl::StatusOr<std::vector<EntryRow>> ReadRows(
+    const Ledger& ledger, std::string_view tenant,
+    absl::Span<const uint64_t> indexes);
+
+// Calls `visit` for each entry of `prefix` in `family` with an index in
+// [from, below), ascending (descending with `reverse`), reading them in
+// chunks, until `visit` returns false or an error. Each entry read takes one
+// from `*budget`; when the budget is spent and entries remain, returns
+// `exhausted()` (a ResourceExhausted naming the bound).
+absl::Status ForEachEntry(
+    const Ledger& ledger, std::string_view tenant, IndexFamily family,
+    std::string_view prefix, uint64_t from, uint64_t below, bool reverse,
+    size_t* budget, absl::FunctionRef<absl::Status()> exhausted,
+    absl::FunctionRef<absl::StatusOr<bool>(EntryRow&)> visit);
+
+// InvalidArgument "<field>: ..." if `value` is empty (when `required`) or
+// holds a 0x00 byte (which no stored id holds: it separates key parts).
+absl::Status CheckKeyPart(std::string_view field, std::string_view value,
+                          bool required);
+
+// A subject's kind and id (and version) for messages: "dataset 'd'".
+std::string NodeText(const LineageNode& node);
+
+}  // namespace ledger::provenance_internal
