@@ -906,6 +906,9 @@ class IndexTamperTest : public DerivedTamperTest,
     s = ledger_->CheckDerivedDigests();
     EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
     EXPECT_THAT(Msg(s), HasSubstr(differ)) << s;
+    s = ledger_->Scrub([](uint64_t, uint64_t) { return true; });
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(Msg(s), HasSubstr(differ)) << s;
     std::vector<std::string> progress;
     LedgerOptions repair = Options();
     repair.rebuild_indexes = true;

@@ -37,10 +37,10 @@ std::string Index8(uint64_t v) {
 }
 
 // Concatenates parts; "\0" separators are passed as Z.
-const std::string Z(1, '\0');
-std::string Cat(std::initializer_list<std::string> parts) {
+constexpr std::string_view Z("\0", 1);
+std::string Cat(std::initializer_list<std::string_view> parts) {
   std::string out;
-  for (const std::string& p : parts) out += p;
+  for (std::string_view p : parts) out += p;
   return out;
 }
 
@@ -231,7 +231,7 @@ TEST_F(IndexReadTest, ReadsStopAtThePublishedHead) {
       IndexFamily::kBySubject, item1, 0, ~uint64_t{0}, 100, true);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, (std::vector<uint64_t>{published - 1}));
-  const std::string runs(std::string("r") + kTenant + Z);
+  const std::string runs(Cat({"r", kTenant, Z}));
   absl::StatusOr<std::vector<std::string>> ids =
       ledger_->ListIndexIds(IndexFamily::kByRun, runs, "", 10);
   ASSERT_TRUE(ids.ok()) << ids.status();
@@ -263,7 +263,7 @@ TEST_F(IndexReadTest, ListIndexIdsSeeksFromIdToId) {
   std::vector<std::string> expected;
   for (int i = 0; i < 12; ++i) expected.push_back(StrCat("item:", i));
   std::sort(expected.begin(), expected.end());  // item:0, item:1, item:10...
-  const std::string items = std::string(1, '\x02') + kTenant + Z;
+  const std::string items = Cat({"\x02", kTenant, Z});
   const auto list = [&](std::string_view after, size_t max) {
     absl::StatusOr<std::vector<std::string>> r =
         ledger_->ListIndexIds(IndexFamily::kBySubject, items, after, max);
@@ -289,19 +289,19 @@ TEST_F(IndexReadTest, ListIndexIdsSeeksFromIdToId) {
   EXPECT_EQ(list("", 0), std::vector<std::string>{});
   // Datasets, and the lineage family's ids (kind byte || id).
   absl::StatusOr<std::vector<std::string>> ds = ledger_->ListIndexIds(
-      IndexFamily::kBySubject, std::string(1, '\x01') + kTenant + Z, "", 10);
+      IndexFamily::kBySubject, Cat({"\x01", kTenant, Z}), "", 10);
   ASSERT_TRUE(ds.ok()) << ds.status();
   EXPECT_THAT(*ds, ElementsAre("ds-0", "ds-1"));
-  ds = ledger_->ListIndexIds(IndexFamily::kLineage,
-                             std::string("i") + kTenant + Z, "", 10);
+  ds = ledger_->ListIndexIds(IndexFamily::kLineage, Cat({"i", kTenant, Z}), "",
+                             10);
   ASSERT_TRUE(ds.ok()) << ds.status();
   EXPECT_THAT(*ds, ElementsAre("\x01"
                                "ds-0",
                                "\x01"
                                "ds-1"));
   // Another tenant: nothing.
-  ds = ledger_->ListIndexIds(IndexFamily::kBySubject,
-                             std::string(1, '\x02') + "other" + Z, "", 10);
+  ds = ledger_->ListIndexIds(IndexFamily::kBySubject, Cat({"\x02", "other", Z}),
+                             "", 10);
   ASSERT_TRUE(ds.ok()) << ds.status();
   EXPECT_THAT(*ds, IsEmpty());
 }
