@@ -341,10 +341,6 @@ std::vector<ActorSummary> SummarizeActors(const std::vector<EntryRow>& rows) {
   return out;
 }
 
-bool StartsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 // Days from 1970-01-01 to January 1 of `year` (proleptic Gregorian).
 int64_t DaysBeforeYear(int64_t year) {
   auto leap_years_through = [](int64_t y) { return y / 4 - y / 100 + y / 400; };
