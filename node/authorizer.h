@@ -28,6 +28,9 @@
 //   Proof.GetInclusionProof                    -      own*    yes     -     -
 //   Proof.GetReceipt                          own*    own*    yes     -     -
 //   Query.GetEntry, GetEntries                 -      own*    yes     -     -
+//   Query.History, LabelHistory, WhoTouched,   -      own*    yes     -     -
+//     ActorActivity, Lineage, CrossBorder,
+//     Orphans (provenance)
 //   Admin.Register/Revoke/RotateEmitterKey     -       -       -     yes    -
 //   Admin.EraseSubject                         -       -       -     yes    -
 //   Admin.ListKeys                             -      own*    yes    yes    -

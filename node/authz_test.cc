@@ -70,6 +70,13 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Proof.GetReceipt", {"emitter", "officer", "regulator"}},
       {"Query.GetEntry", {"officer", "regulator"}},
       {"Query.GetEntries", {"officer", "regulator"}},
+      {"Query.History", {"officer", "regulator"}},
+      {"Query.LabelHistory", {"officer", "regulator"}},
+      {"Query.WhoTouched", {"officer", "regulator"}},
+      {"Query.ActorActivity", {"officer", "regulator"}},
+      {"Query.Lineage", {"officer", "regulator"}},
+      {"Query.CrossBorder", {"officer", "regulator"}},
+      {"Query.Orphans", {"officer", "regulator"}},
       {"Admin.RegisterEmitterKey", {"admin"}},
       {"Admin.RevokeEmitterKey", {"admin"}},
       {"Admin.EraseSubject", {"admin"}},
@@ -178,6 +185,71 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
          while (reader->Read(&e)) {
          }
          return reader->Finish();
+       }},
+      // The provenance queries, about the caller's own tenant.
+      {"Query.History",
+       [&](Client& c, const Identity& id) {
+         v1::HistoryRequest q;
+         q.set_tenant(own_tenant(id));
+         q.mutable_subject()->set_kind("item");
+         q.mutable_subject()->set_id("matrix-item");
+         v1::HistoryResponse r;
+         return c.query->History(Context().get(), q, &r);
+       }},
+      {"Query.LabelHistory",
+       [&](Client& c, const Identity& id) {
+         v1::LabelHistoryRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_item_id("matrix-item");
+         v1::LabelHistoryResponse r;
+         return c.query->LabelHistory(Context().get(), q, &r);
+       }},
+      {"Query.WhoTouched",
+       [&](Client& c, const Identity& id) {
+         v1::WhoTouchedRequest q;
+         q.set_tenant(own_tenant(id));
+         q.mutable_subject()->set_kind("dataset");
+         q.mutable_subject()->set_id("matrix-dataset");
+         q.mutable_window()->mutable_t0()->set_seconds(0);
+         q.mutable_window()->mutable_t1()->set_seconds(4'000'000'000);
+         v1::TouchResponse r;
+         return c.query->WhoTouched(Context().get(), q, &r);
+       }},
+      {"Query.ActorActivity",
+       [&](Client& c, const Identity& id) {
+         v1::ActorActivityRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_actor_id("matrix-actor");
+         q.mutable_window()->mutable_t0()->set_seconds(0);
+         q.mutable_window()->mutable_t1()->set_seconds(4'000'000'000);
+         v1::TouchResponse r;
+         return c.query->ActorActivity(Context().get(), q, &r);
+       }},
+      {"Query.Lineage",
+       [&](Client& c, const Identity& id) {
+         v1::LineageRequest q;
+         q.set_tenant(own_tenant(id));
+         q.mutable_node()->set_kind(v1::SUBJECT_KIND_DATASET);
+         q.mutable_node()->set_id("matrix-dataset");
+         q.set_direction(v1::LINEAGE_DIRECTION_UPSTREAM);
+         q.set_depth(2);
+         v1::LineageResponse r;
+         return c.query->Lineage(Context().get(), q, &r);
+       }},
+      {"Query.CrossBorder",
+       [&](Client& c, const Identity& id) {
+         v1::CrossBorderRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_year(2026);
+         v1::CrossBorderResponse r;
+         return c.query->CrossBorder(Context().get(), q, &r);
+       }},
+      {"Query.Orphans",
+       [&](Client& c, const Identity& id) {
+         v1::OrphansRequest q;
+         q.set_tenant(own_tenant(id));
+         v1::OrphansResponse r;
+         return c.query->Orphans(Context().get(), q, &r);
        }},
       {"Admin.RegisterEmitterKey",
        [&](Client& c, const Identity&) {
@@ -661,6 +733,51 @@ TEST_F(AuthzTest, OfficerReadsOnlyItsOwnTenants) {
     EXPECT_EQ(tenants, std::set<std::string>{kAcme});
     EXPECT_GE(count, 2);  // the key registration and the event
   }
+}
+
+// An officer asks the provenance queries about another tenant: refused
+// whatever the subject, and recorded as access.denied; its own tenant is
+// answered.
+TEST_F(AuthzTest, ProvenanceQueriesOfAnotherTenantAreRefusedAndRecorded) {
+  Client& officer = As("officer-acme");
+  v1::HistoryRequest q;
+  q.set_tenant(kBeta);
+  q.mutable_subject()->set_kind("actor");
+  q.mutable_subject()->set_id("anyone");
+  v1::HistoryResponse r;
+  grpc::Status s = officer.query->History(Context().get(), q, &r);
+  EXPECT_EQ(s.error_code(), grpc::PERMISSION_DENIED) << s.error_message();
+  EXPECT_TRUE(r.entries().empty());
+  v1::LineageRequest lq;
+  lq.set_tenant(kBeta);
+  lq.mutable_node()->set_kind(v1::SUBJECT_KIND_DATASET);
+  lq.mutable_node()->set_id("d");
+  lq.set_direction(v1::LINEAGE_DIRECTION_DOWNSTREAM);
+  v1::LineageResponse lr;
+  EXPECT_EQ(officer.query->Lineage(Context().get(), lq, &lr).error_code(),
+            grpc::PERMISSION_DENIED);
+  v1::OrphansRequest oq;
+  oq.set_tenant(kBeta);
+  v1::OrphansResponse orr;
+  EXPECT_EQ(officer.query->Orphans(Context().get(), oq, &orr).error_code(),
+            grpc::PERMISSION_DENIED);
+  // The first denial is recorded as an access.denied entry (the others
+  // of the interval are counted into the next one).
+  ASSERT_TRUE(node_->denial_recorder()->Flush(kWait));
+  bool recorded = false;
+  for (const v1::Entry& e : EntriesOfType("access.denied")) {
+    recorded = recorded ||
+               (e.event().actor().id() == Id("officer-acme").uri &&
+                Attribute(e, "method") == "/ledger.v1.Query/History");
+  }
+  EXPECT_TRUE(recorded);
+  q.set_tenant(kAcme);
+  s = officer.query->History(Context().get(), q, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  // A regulator may ask about any tenant.
+  q.set_tenant(kBeta);
+  s = As("regulator").query->History(Context().get(), q, &r);
+  EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
 // ---- Denials recorded, rate limited; counters ----

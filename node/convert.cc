@@ -93,6 +93,12 @@ EventLimits DisplayLimits() {
 
 }  // namespace
 
+v1::SubjectRef SubjectRefToProto(const SubjectRef& ref) {
+  v1::SubjectRef proto;
+  RefToProto(ref, &proto);
+  return proto;
+}
+
 absl::StatusOr<int64_t> TimestampToNs(const google::protobuf::Timestamp& ts,
                                       std::string_view field) {
   if (ts.nanos() < 0 || ts.nanos() >= kNanosPerSecond) {

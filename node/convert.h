@@ -27,6 +27,8 @@ namespace ledger::node {
 // by key. Does not run ValidateEvent.
 absl::StatusOr<Event> EventFromProto(const v1::Event& proto);
 v1::Event EventToProto(const Event& event);
+// One subject, input or output reference, as EventToProto writes it.
+v1::SubjectRef SubjectRefToProto(const SubjectRef& ref);
 
 // An entry's decoded fields; `entry_bytes` must be its canonical bytes.
 absl::StatusOr<v1::Entry> EntryToProto(const std::string& entry_bytes);

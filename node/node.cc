@@ -219,7 +219,8 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
       ledger_.get(),      sequencer_.get(),
       coordinator_.get(), clock,
       identity_.get(),    config.node_name,
-      authorizer_.get(),  {config.max_future_skew, config.max_event_age}};
+      authorizer_.get(),  {config.max_future_skew, config.max_event_age},
+      config.provenance};
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;

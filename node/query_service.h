@@ -1,8 +1,10 @@
 #pragma once
 
-// ledger.v1.Query: entries by index or event key, and ranges. Reads never
-// go past the committed head.
+// ledger.v1.Query: entries by index or event key, and ranges; the
+// provenance queries (node/provenance_service.cc, docs/queries.md). Reads
+// never go past the committed head.
 
+#include "ledger/provenance.h"
 #include "ledger/v1/query.grpc.pb.h"
 #include "node/service_context.h"
 
@@ -10,7 +12,8 @@ namespace ledger::node {
 
 class QueryService final : public v1::Query::Service {
  public:
-  explicit QueryService(const ServiceContext& ctx) : ctx_(ctx) {}
+  explicit QueryService(const ServiceContext& ctx)
+      : ctx_(ctx), provenance_(*ctx.ledger, ctx.provenance) {}
 
   // Refuses an entry of a tenant that is not the caller's (PermissionDenied,
   // recorded as access.denied).
@@ -26,12 +29,44 @@ class QueryService final : public v1::Query::Service {
                           const v1::GetEntriesRequest* request,
                           grpc::ServerWriter<v1::Entry>* writer) override;
 
+  // The provenance queries (ledger/provenance.h). Each checks the caller
+  // against the request's tenant like GetEntry (an officer of another
+  // tenant: PermissionDenied, recorded as access.denied), validates the
+  // request (InvalidArgument naming the field), answers as of `as_of`
+  // (default: the committed size; beyond it: InvalidArgument) and, with
+  // with_proofs, adds the answer file for the page's rows (as_of defaults
+  // to the latest checkpoint's size then; Unavailable before the first
+  // checkpoint).
+  grpc::Status History(grpc::ServerContext* context,
+                       const v1::HistoryRequest* request,
+                       v1::HistoryResponse* response) override;
+  grpc::Status LabelHistory(grpc::ServerContext* context,
+                            const v1::LabelHistoryRequest* request,
+                            v1::LabelHistoryResponse* response) override;
+  grpc::Status WhoTouched(grpc::ServerContext* context,
+                          const v1::WhoTouchedRequest* request,
+                          v1::TouchResponse* response) override;
+  grpc::Status ActorActivity(grpc::ServerContext* context,
+                             const v1::ActorActivityRequest* request,
+                             v1::TouchResponse* response) override;
+  grpc::Status Lineage(grpc::ServerContext* context,
+                       const v1::LineageRequest* request,
+                       v1::LineageResponse* response) override;
+  grpc::Status CrossBorder(grpc::ServerContext* context,
+                           const v1::CrossBorderRequest* request,
+                           v1::CrossBorderResponse* response) override;
+  grpc::Status Orphans(grpc::ServerContext* context,
+                       const v1::OrphansRequest* request,
+                       v1::OrphansResponse* response) override;
+
   static constexpr uint64_t kMaxEntriesPerCall = 10'000;
   // Entries read from the ledger at a time while streaming.
   static constexpr size_t kReadChunk = 256;
 
  private:
   ServiceContext ctx_;
+  // Built once, with the node's limits; stateless between calls.
+  ledger::Provenance provenance_;
 };
 
 }  // namespace ledger::node

@@ -4,6 +4,7 @@
 // outlives the services.
 
 #include "ledger/ledger.h"
+#include "ledger/provenance.h"
 #include "node/authorizer.h"
 #include "node/clock.h"
 #include "node/coordinator.h"
@@ -25,6 +26,9 @@ struct ServiceContext {
   Authorizer* authorizer = nullptr;
   // Admission: the occurred_at values appends may carry.
   OccurredAtWindow occurred_at_window;
+  // Bounds of the provenance graph queries (node settings
+  // provenance_max_*).
+  ledger::ProvenanceLimits provenance;
 };
 
 }  // namespace ledger::node

@@ -11,6 +11,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev
   etcd-server etcd-client
   postgresql postgresql-contrib libpq-dev valgrind
+  graphviz
 )
 
 missing=()

@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "tools/ledgerctl/append.h"
 #include "tools/ledgerctl/client.h"
 #include "tools/ledgerctl/gen_events.h"
 #include "tools/ledgerctl/keys.h"
 #include "tools/ledgerctl/payloads.h"
 #include "tools/ledgerctl/proofs.h"
+#include "tools/ledgerctl/provenance.h"
 
 namespace {
 
@@ -49,7 +51,37 @@ struct Flags {
   std::string gen_start;
   bool quiet = false;
   std::string subject, tenant;
+  ProvenanceOptions prov;
+  uint64_t as_of = 0;
 };
+
+// The flags every provenance command takes; `paged`: also --page-size,
+// --page-token and --all.
+CLI::Option* AddProvenanceFlags(CLI::App* cmd, Flags& f, bool paged) {
+  cmd->add_option("--tenant", f.prov.tenant, "the tenant asked about")
+      ->required();
+  CLI::Option* as_of = cmd->add_option(
+      "--as-of", f.as_of,
+      "answer as of this ledger size (default: the committed size; with "
+      "--with-proofs the latest checkpoint's size)");
+  if (paged) {
+    cmd->add_option("--page-size", f.prov.page_size,
+                    "rows per page (default 100, at most 1000)");
+    cmd->add_option("--page-token", f.prov.page_token,
+                    "continue from this token (printed on stderr after a "
+                    "page)");
+    cmd->add_flag("--all", f.prov.all,
+                  "follow the page tokens to the last page (with "
+                  "--with-proofs: one answer file per page, FILE.1, "
+                  "FILE.2, ...)");
+  }
+  cmd->add_flag("--with-proofs", f.prov.with_proofs,
+                "also write the answer file that ledger-verify answer "
+                "checks offline");
+  cmd->add_option("--answer-out", f.prov.answer_out,
+                  "the answer file (with --with-proofs)");
+  return as_of;
+}
 
 // Adds --index / --event, exactly one required.
 CLI::Option* AddEntrySelector(CLI::App* cmd, Flags& f) {
@@ -236,6 +268,73 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2u, kMaxGenFanIn))
       ->capture_default_str();
 
+  const std::string time_help =
+      "RFC 3339 time in UTC, e.g. 2026-01-01T00:00:00Z (ledger time: when "
+      "the node received the entry)";
+  CLI::App* history = app.add_subcommand(
+      "history", "every entry about a subject, as JSON lines");
+  CLI::Option* history_as_of = AddProvenanceFlags(history, f, true);
+  history
+      ->add_option("--subject", f.prov.subject,
+                   "KIND:ID, KIND one of dataset, item, annotation, actor")
+      ->required();
+  CLI::App* label_history = app.add_subcommand(
+      "label-history",
+      "an item's label revisions: annotations, pre-labels, reviews, "
+      "ground truth, releases, as JSON lines");
+  CLI::Option* label_as_of = AddProvenanceFlags(label_history, f, true);
+  label_history->add_option("--item", f.prov.item, "item id")->required();
+  CLI::App* who = app.add_subcommand(
+      "who-touched", "a subject's entries received in [--from, --to)");
+  CLI::Option* who_as_of = AddProvenanceFlags(who, f, true);
+  who->add_option("--subject", f.prov.subject,
+                  "KIND:ID, KIND one of dataset, item, annotation, actor")
+      ->required();
+  who->add_option("--from", f.prov.from, "window start, " + time_help)
+      ->required();
+  who->add_option("--to", f.prov.to, "window end (excluded), " + time_help)
+      ->required();
+  CLI::App* activity = app.add_subcommand(
+      "actor-activity", "an actor's entries received in [--from, --to)");
+  CLI::Option* activity_as_of = AddProvenanceFlags(activity, f, true);
+  activity->add_option("--actor", f.prov.actor, "actor id")->required();
+  activity->add_option("--from", f.prov.from, "window start, " + time_help)
+      ->required();
+  activity
+      ->add_option("--to", f.prov.to, "window end (excluded), " + time_help)
+      ->required();
+  CLI::App* lineage = app.add_subcommand(
+      "lineage",
+      "what a dataset, item or annotation version was made from (up) or "
+      "what was made from it (down): JSON or a Graphviz digraph");
+  CLI::Option* lineage_as_of = AddProvenanceFlags(lineage, f, false);
+  lineage
+      ->add_option("--node", f.prov.node,
+                   "KIND:ID[@VERSION], KIND one of dataset, item, annotation")
+      ->required();
+  lineage->add_option("--direction", f.prov.direction, "up or down")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"up", "down"}));
+  lineage
+      ->add_option("--depth", f.prov.depth,
+                   "hops from the node (at most the node's "
+                   "provenance_max_depth, default 16)")
+      ->capture_default_str();
+  lineage->add_option("--format", f.prov.format, "json or dot")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "dot"}));
+  CLI::App* cross = app.add_subcommand(
+      "cross-border",
+      "the tenant's cross-border transfers received in a UTC year");
+  CLI::Option* cross_as_of = AddProvenanceFlags(cross, f, true);
+  cross->add_option("--year", f.prov.year, "UTC year")
+      ->required()
+      ->check(CLI::Range(1970, 2261));
+  CLI::App* orphans = app.add_subcommand(
+      "orphans",
+      "datasets with no registered source upstream, runs with no end event");
+  CLI::Option* orphans_as_of = AddProvenanceFlags(orphans, f, false);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -300,6 +399,32 @@ int main(int argc, char** argv) {
     return Finish(
         RunEraseSubject(f.conn, f.subject, f.tenant, f.reason, std::cout),
         &f.conn);
+  }
+  struct ProvenanceCommand {
+    CLI::App* app;
+    CLI::Option* as_of;
+    ProvenanceQuery query;
+  };
+  for (const ProvenanceCommand& c : {
+           ProvenanceCommand{history, history_as_of, ProvenanceQuery::kHistory},
+           ProvenanceCommand{label_history, label_as_of,
+                             ProvenanceQuery::kLabelHistory},
+           ProvenanceCommand{who, who_as_of, ProvenanceQuery::kWhoTouched},
+           ProvenanceCommand{activity, activity_as_of,
+                             ProvenanceQuery::kActorActivity},
+           ProvenanceCommand{lineage, lineage_as_of, ProvenanceQuery::kLineage},
+           ProvenanceCommand{cross, cross_as_of, ProvenanceQuery::kCrossBorder},
+           ProvenanceCommand{orphans, orphans_as_of, ProvenanceQuery::kOrphans},
+       }) {
+    if (!c.app->parsed()) continue;
+    f.prov.query = c.query;
+    if (c.as_of->count() > 0) f.prov.as_of = f.as_of;
+    absl::Status s = RunProvenance(f.conn, f.prov, std::cout, std::cerr);
+    if (absl::IsInvalidArgument(s) && absl::StartsWith(s.message(), "--")) {
+      std::cerr << ErrorLine(s);
+      return kExitUsage;
+    }
+    return Finish(s, &f.conn);
   }
   if (gen->parsed()) {
     if (!f.gen_start.empty()) {

@@ -19,6 +19,25 @@
 #include "tools/verify/verify.h"
 
 namespace ledger::ctl {
+
+absl::StatusOr<Json> MessageJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string text;
+  auto s = google::protobuf::util::MessageToJsonString(message, &text, options);
+  if (!s.ok()) {
+    return absl::InternalError(StrCat("cannot print a ",
+                                      message.GetTypeName(), " as JSON: ",
+                                      s.message().ToString()));
+  }
+  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return absl::InternalError(
+        StrCat("the JSON form of a ", message.GetTypeName(),
+               " does not parse"));
+  }
+  return json;
+}
 namespace {
 
 template <typename Service>
@@ -41,19 +60,7 @@ std::string RiskName(v1::RiskGrade grade) {
 }
 
 absl::StatusOr<Json> EventJson(const v1::Event& event) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::string text;
-  auto s = google::protobuf::util::MessageToJsonString(event, &text, options);
-  if (!s.ok()) {
-    return absl::InternalError(
-        StrCat("cannot print the event as JSON: ", s.message().ToString()));
-  }
-  Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return absl::InternalError("the event's JSON form does not parse");
-  }
-  return json;
+  return MessageJson(event);
 }
 
 // Checks, without keys, that the proof in `text` leads to the root of its
@@ -229,23 +236,7 @@ absl::Status RunConsistency(const ConnectionOptions& conn, uint64_t old_size,
   return absl::OkStatus();
 }
 
-absl::Status RunGet(const ConnectionOptions& conn, const EntrySelector& entry,
-                    std::ostream& out) {
-  v1::GetEntryRequest request;
-  if (entry.index.has_value()) {
-    request.set_index(*entry.index);
-  } else {
-    auto key = ParseEventKey(entry.event);
-    if (!key.ok()) return key.status();
-    *request.mutable_event() = *key;
-  }
-  auto stub = NewStub<v1::Query>(conn);
-  if (!stub.ok()) return stub.status();
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline(conn));
-  v1::Entry e;
-  absl::Status s = FromGrpc((*stub)->GetEntry(&ctx, request, &e));
-  if (!s.ok()) return s;
+absl::StatusOr<Json> EntryJson(const v1::Entry& e) {
   absl::StatusOr<Json> event = EventJson(e.event());
   if (!event.ok()) return event.status();
   Json j;
@@ -271,7 +262,29 @@ absl::Status RunGet(const ConnectionOptions& conn, const EntrySelector& entry,
   j["event"] = *std::move(event);
   if (e.has_payload()) j["payload"] = PayloadViewJson(e.payload());
   j["entry_bytes"] = crypto::Base64Encode(e.entry_bytes());
-  PrintJson(out, j);
+  return j;
+}
+
+absl::Status RunGet(const ConnectionOptions& conn, const EntrySelector& entry,
+                    std::ostream& out) {
+  v1::GetEntryRequest request;
+  if (entry.index.has_value()) {
+    request.set_index(*entry.index);
+  } else {
+    auto key = ParseEventKey(entry.event);
+    if (!key.ok()) return key.status();
+    *request.mutable_event() = *key;
+  }
+  auto stub = NewStub<v1::Query>(conn);
+  if (!stub.ok()) return stub.status();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(conn));
+  v1::Entry e;
+  absl::Status s = FromGrpc((*stub)->GetEntry(&ctx, request, &e));
+  if (!s.ok()) return s;
+  absl::StatusOr<Json> j = EntryJson(e);
+  if (!j.ok()) return j.status();
+  PrintJson(out, *j);
   return absl::OkStatus();
 }
 

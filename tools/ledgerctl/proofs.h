@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
 #include "ledger/v1/proof.pb.h"
+#include "ledger/v1/query.pb.h"
 #include "tools/ledgerctl/client.h"
 
 namespace ledger::ctl {
@@ -46,6 +48,14 @@ absl::Status RunProve(const ConnectionOptions& conn, const EntrySelector& entry,
 // or with `json` {old_size, new_size, hashes} (hashes in hex).
 absl::Status RunConsistency(const ConnectionOptions& conn, uint64_t old_size,
                             uint64_t new_size, bool json, std::ostream& out);
+
+// A message in the proto3 JSON mapping with the proto field names (64-bit
+// integers as strings, as the mapping has them).
+absl::StatusOr<Json> MessageJson(const google::protobuf::Message& message);
+
+// An entry as `get` prints it: its fields with hashes in hex, the event in
+// the proto3 JSON mapping and the entry bytes in base64.
+absl::StatusOr<Json> EntryJson(const v1::Entry& entry);
 
 // Query.GetEntry as JSON: the entry's fields with hashes in hex, the event
 // in the proto3 JSON mapping (snake_case, as append reads it) and the entry
