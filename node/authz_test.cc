@@ -766,9 +766,9 @@ TEST_F(AuthzTest, ProvenanceQueriesOfAnotherTenantAreRefusedAndRecorded) {
   ASSERT_TRUE(node_->denial_recorder()->Flush(kWait));
   bool recorded = false;
   for (const v1::Entry& e : EntriesOfType("access.denied")) {
-    recorded = recorded ||
-               (e.event().actor().id() == Id("officer-acme").uri &&
-                Attribute(e, "method") == "/ledger.v1.Query/History");
+    recorded =
+        recorded || (e.event().actor().id() == Id("officer-acme").uri &&
+                     Attribute(e, "method") == "/ledger.v1.Query/History");
   }
   EXPECT_TRUE(recorded);
   q.set_tenant(kAcme);

@@ -51,7 +51,8 @@ absl::Status CheckTenant(const ServiceContext& ctx,
                          grpc::ServerContext* context, std::string_view method,
                          std::string_view tenant, std::string_view what) {
   if (tenant.empty()) {
-    return absl::InvalidArgumentError("tenant: required (the tenant asked about)");
+    return absl::InvalidArgumentError(
+        "tenant: required (the tenant asked about)");
   }
   return CheckTenantAccess(ctx, ctx.authorizer->CallerOf(*context), method,
                            tenant, what);
@@ -149,10 +150,8 @@ absl::StatusOr<TimeWindow> WindowFromProto(bool has_window,
         "window: t0 and t1 are required (ledger time, [t0, t1))");
   }
   TimeWindow window;
-  LEDGER_ASSIGN_OR_RETURN(window.t0_ns,
-                          TimestampToNs(proto.t0(), "window.t0"));
-  LEDGER_ASSIGN_OR_RETURN(window.t1_ns,
-                          TimestampToNs(proto.t1(), "window.t1"));
+  LEDGER_ASSIGN_OR_RETURN(window.t0_ns, TimestampToNs(proto.t0(), "window.t0"));
+  LEDGER_ASSIGN_OR_RETURN(window.t1_ns, TimestampToNs(proto.t1(), "window.t1"));
   if (window.t0_ns > window.t1_ns) {
     return absl::InvalidArgumentError(
         StrCat("window.t0: ", TimeText(window.t0_ns), " is after window.t1 ",
@@ -165,9 +164,11 @@ absl::StatusOr<TimeWindow> WindowFromProto(bool has_window,
 // else, for a first page (or a graph query), the committed size, or with
 // proofs the latest checkpoint's size (so the answer file needs no wait
 // for a checkpoint); else unset: the page token's.
-absl::StatusOr<std::optional<uint64_t>> QueryAsOf(
-    const ServiceContext& ctx, bool has_as_of, uint64_t as_of,
-    bool with_proofs, bool first_page) {
+absl::StatusOr<std::optional<uint64_t>> QueryAsOf(const ServiceContext& ctx,
+                                                  bool has_as_of,
+                                                  uint64_t as_of,
+                                                  bool with_proofs,
+                                                  bool first_page) {
   const uint64_t committed = ctx.coordinator->Committed().size;
   if (has_as_of) {
     if (as_of > committed) {
@@ -277,9 +278,9 @@ absl::Status DoHistory(const ServiceContext& ctx, const Provenance& provenance,
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       HistoryAnswer answer,
-      provenance.History(request.tenant(), subject.kind, subject.id,
-                         MakePage(as_of, request.page_size(),
-                                  request.page_token())));
+      provenance.History(
+          request.tenant(), subject.kind, subject.id,
+          MakePage(as_of, request.page_size(), request.page_token())));
   response->set_as_of(answer.as_of);
   LEDGER_RETURN_IF_ERROR(
       AddEntries(ctx, answer.entries, response->mutable_entries()));
@@ -314,9 +315,9 @@ absl::Status DoLabelHistory(const ServiceContext& ctx,
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       LabelHistoryAnswer answer,
-      provenance.LabelHistory(request.tenant(), request.item_id(),
-                              MakePage(as_of, request.page_size(),
-                                       request.page_token())));
+      provenance.LabelHistory(
+          request.tenant(), request.item_id(),
+          MakePage(as_of, request.page_size(), request.page_token())));
   response->set_as_of(answer.as_of);
   std::vector<uint64_t> indexes;
   for (const LabelRow& row : answer.rows) {
@@ -368,9 +369,9 @@ absl::Status DoWhoTouched(const ServiceContext& ctx,
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       TouchAnswer answer,
-      provenance.WhoTouched(request.tenant(), subject.kind, subject.id, window,
-                            MakePage(as_of, request.page_size(),
-                                     request.page_token())));
+      provenance.WhoTouched(
+          request.tenant(), subject.kind, subject.id, window,
+          MakePage(as_of, request.page_size(), request.page_token())));
   LEDGER_RETURN_IF_ERROR(FillTouch(ctx, answer, response));
   if (request.with_proofs()) {
     Params params = {{"subject", SubjectText(subject)},
@@ -407,9 +408,9 @@ absl::Status DoActorActivity(const ServiceContext& ctx,
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       TouchAnswer answer,
-      provenance.ActorActivity(request.tenant(), request.actor_id(), window,
-                               MakePage(as_of, request.page_size(),
-                                        request.page_token())));
+      provenance.ActorActivity(
+          request.tenant(), request.actor_id(), window,
+          MakePage(as_of, request.page_size(), request.page_token())));
   LEDGER_RETURN_IF_ERROR(FillTouch(ctx, answer, response));
   if (request.with_proofs()) {
     AnswerSubject subject{LinkKind::kActor, request.actor_id()};
@@ -431,8 +432,8 @@ absl::Status DoLineage(const ServiceContext& ctx, const Provenance& provenance,
                        grpc::ServerContext* context,
                        const v1::LineageRequest& request,
                        v1::LineageResponse* response) {
-  LEDGER_RETURN_IF_ERROR(CheckTenant(ctx, context, kLineage, request.tenant(),
-                                     "ask for lineage"));
+  LEDGER_RETURN_IF_ERROR(
+      CheckTenant(ctx, context, kLineage, request.tenant(), "ask for lineage"));
   LEDGER_ASSIGN_OR_RETURN(LineageNode node, NodeFromProto(request.node()));
   const bool up = request.direction() == v1::LINEAGE_DIRECTION_UPSTREAM;
   if (!up && request.direction() != v1::LINEAGE_DIRECTION_DOWNSTREAM) {
@@ -471,7 +472,8 @@ absl::Status DoLineage(const ServiceContext& ctx, const Provenance& provenance,
   if (request.with_proofs()) {
     Params params = {{"node", NodeText(node)},
                      {"depth", StrCat(request.depth())}};
-    if (request.has_as_of()) params.emplace_back("as_of", StrCat(request.as_of()));
+    if (request.has_as_of())
+      params.emplace_back("as_of", StrCat(request.as_of()));
     LEDGER_ASSIGN_OR_RETURN(
         *response->mutable_answer(),
         AnswerFile(ctx, up ? AnswerKind::kUpstream : AnswerKind::kDownstream,
@@ -495,9 +497,9 @@ absl::Status DoCrossBorder(const ServiceContext& ctx,
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       CrossBorderAnswer answer,
-      provenance.CrossBorder(request.tenant(), request.year(),
-                             MakePage(as_of, request.page_size(),
-                                      request.page_token())));
+      provenance.CrossBorder(
+          request.tenant(), request.year(),
+          MakePage(as_of, request.page_size(), request.page_token())));
   response->set_as_of(answer.as_of);
   std::vector<uint64_t> indexes;
   for (const TransferRow& row : answer.transfers) {
@@ -538,8 +540,8 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
                        grpc::ServerContext* context,
                        const v1::OrphansRequest& request,
                        v1::OrphansResponse* response) {
-  LEDGER_RETURN_IF_ERROR(CheckTenant(ctx, context, kOrphans, request.tenant(),
-                                     "ask for orphans"));
+  LEDGER_RETURN_IF_ERROR(
+      CheckTenant(ctx, context, kOrphans, request.tenant(), "ask for orphans"));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
       QueryAsOf(ctx, request.has_as_of(), request.as_of(),
@@ -564,7 +566,8 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
   }
   if (request.with_proofs()) {
     Params params;
-    if (request.has_as_of()) params.emplace_back("as_of", StrCat(request.as_of()));
+    if (request.has_as_of())
+      params.emplace_back("as_of", StrCat(request.as_of()));
     LEDGER_ASSIGN_OR_RETURN(
         *response->mutable_answer(),
         AnswerFile(ctx, AnswerKind::kOrphans, std::move(params),

@@ -103,10 +103,9 @@ class ProvenanceServiceTest : public testing::NodeFixture {
   std::string MostActiveActor() const {
     std::map<std::string, int> count;
     for (const v1::Event& e : events_) ++count[e.actor().id()];
-    return std::max_element(count.begin(), count.end(),
-                            [](const auto& a, const auto& b) {
-                              return a.second < b.second;
-                            })
+    return std::max_element(
+               count.begin(), count.end(),
+               [](const auto& a, const auto& b) { return a.second < b.second; })
         ->first;
   }
 
@@ -127,9 +126,9 @@ class ProvenanceServiceTest : public testing::NodeFixture {
     SCOPED_TRACE(what);
     ASSERT_FALSE(answer.empty());
     AnswerVerification v = VerifyAnswerText(answer, verifiers_, origin_);
-    EXPECT_TRUE(v.ok()) << (v.failure() ? v.failure()->name + ": " +
-                                              v.failure()->detail
-                                        : "");
+    EXPECT_TRUE(v.ok()) << (v.failure()
+                                ? v.failure()->name + ": " + v.failure()->detail
+                                : "");
   }
 
   static std::vector<uint64_t> Indexes(
@@ -147,7 +146,8 @@ class ProvenanceServiceTest : public testing::NodeFixture {
   // Ledger time around the appends (received_at is the node's clock).
   static TimeWindow Around() {
     const int64_t now = absl::ToUnixNanos(absl::Now());
-    return {now - int64_t{3600} * 1'000'000'000, now + int64_t{3600} * 1'000'000'000};
+    return {now - int64_t{3600} * 1'000'000'000,
+            now + int64_t{3600} * 1'000'000'000};
   }
   static void SetWindow(const TimeWindow& w, v1::TimeWindow* proto) {
     *proto->mutable_t0() = NsToTimestamp(w.t0_ns);
@@ -232,9 +232,10 @@ TEST_F(ProvenanceServiceTest, EveryOtherQueryEqualsTheEngine) {
                 ReviewOutcomeName(want.review));
       EXPECT_EQ(response.rows(i).prelabel_model(), want.prelabel_model);
       EXPECT_EQ(response.rows(i).label(), want.label);
-      EXPECT_EQ(std::vector<std::string>(response.rows(i).annotation_ids().begin(),
-                                         response.rows(i).annotation_ids().end()),
-                want.annotation_ids);
+      EXPECT_EQ(
+          std::vector<std::string>(response.rows(i).annotation_ids().begin(),
+                                   response.rows(i).annotation_ids().end()),
+          want.annotation_ids);
     }
   }
   const TimeWindow window = Around();
@@ -416,14 +417,14 @@ TEST_F(ProvenanceServiceTest, WithProofsAnswersVerifyOffline) {
     grpc::Status s = query_->History(Context().get(), request, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
     // Without an as_of: the latest checkpoint's size.
-    std::optional<StoredCheckpoint> latest =
-        node_->ledger().LatestCheckpoint();
+    std::optional<StoredCheckpoint> latest = node_->ledger().LatestCheckpoint();
     ASSERT_TRUE(latest.has_value());
     EXPECT_LE(response.as_of(), latest->size);
     ExpectVerifies(response.answer(), "history, first page");
     absl::StatusOr<Answer> parsed = ParseAnswer(response.answer());
     ASSERT_TRUE(parsed.ok()) << parsed.status();
-    ASSERT_EQ(parsed->entries.size(), static_cast<size_t>(response.entries_size()));
+    ASSERT_EQ(parsed->entries.size(),
+              static_cast<size_t>(response.entries_size()));
     for (int i = 0; i < response.entries_size(); ++i) {
       EXPECT_EQ(parsed->entries[i].index, response.entries(i).index());
     }
@@ -498,7 +499,8 @@ TEST_F(ProvenanceServiceTest, WithProofsAnswersVerifyOffline) {
   {
     v1::CrossBorderRequest request;
     request.set_tenant(kTenant);
-    request.set_year(absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year());
+    request.set_year(
+        absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year());
     request.set_with_proofs(true);
     v1::CrossBorderResponse response;
     grpc::Status s = query_->CrossBorder(Context().get(), request, &response);

@@ -215,8 +215,8 @@ TEST_F(SingleNodeE2ETest, ProvenanceQueriesAnswerFilesAndLineagePicture) {
        "acme-ai", "--producer", "e2e-platform"});
   const std::string events = dir_ + "/events.jsonl";
   const std::string generated =
-      Ctl({"gen-events", "--count", "300", "--tenant", "acme-ai", "--seed",
-           "7", "--producer", "e2e-platform/1.0"},
+      Ctl({"gen-events", "--count", "300", "--tenant", "acme-ai", "--seed", "7",
+           "--producer", "e2e-platform/1.0"},
           false);
   WriteFile(events, generated);
   std::string appended =
@@ -343,9 +343,9 @@ TEST_F(SingleNodeE2ETest, ProvenanceQueriesAnswerFilesAndLineagePicture) {
       << bad_kind.err;
 
   // Lineage: JSON, and a DOT picture.
-  Json graph = Json::parse(Ctl({"lineage", "--tenant", "acme-ai", "--node",
-                                aggregated, "--direction", "up", "--depth",
-                                "3", "--format", "json"}));
+  Json graph = Json::parse(
+      Ctl({"lineage", "--tenant", "acme-ai", "--node", aggregated,
+           "--direction", "up", "--depth", "3", "--format", "json"}));
   EXPECT_FALSE(graph["nodes"].empty()) << graph;
   EXPECT_FALSE(graph["edges"].empty()) << graph;
   const std::string dot_text =

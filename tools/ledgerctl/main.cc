@@ -300,8 +300,7 @@ int main(int argc, char** argv) {
   activity->add_option("--actor", f.prov.actor, "actor id")->required();
   activity->add_option("--from", f.prov.from, "window start, " + time_help)
       ->required();
-  activity
-      ->add_option("--to", f.prov.to, "window end (excluded), " + time_help)
+  activity->add_option("--to", f.prov.to, "window end (excluded), " + time_help)
       ->required();
   CLI::App* lineage = app.add_subcommand(
       "lineage",

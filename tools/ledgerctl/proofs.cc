@@ -26,15 +26,13 @@ absl::StatusOr<Json> MessageJson(const google::protobuf::Message& message) {
   std::string text;
   auto s = google::protobuf::util::MessageToJsonString(message, &text, options);
   if (!s.ok()) {
-    return absl::InternalError(StrCat("cannot print a ",
-                                      message.GetTypeName(), " as JSON: ",
-                                      s.message().ToString()));
+    return absl::InternalError(StrCat("cannot print a ", message.GetTypeName(),
+                                      " as JSON: ", s.message().ToString()));
   }
   Json json = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
-    return absl::InternalError(
-        StrCat("the JSON form of a ", message.GetTypeName(),
-               " does not parse"));
+    return absl::InternalError(StrCat(
+        "the JSON form of a ", message.GetTypeName(), " does not parse"));
   }
   return json;
 }

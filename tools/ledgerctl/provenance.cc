@@ -76,7 +76,8 @@ absl::Status PrintEntries(
 
 absl::StatusOr<v1::TimeWindow> Window(const ProvenanceOptions& o) {
   v1::TimeWindow window;
-  LEDGER_ASSIGN_OR_RETURN(*window.mutable_t0(), ParseTimestamp(o.from, "--from"));
+  LEDGER_ASSIGN_OR_RETURN(*window.mutable_t0(),
+                          ParseTimestamp(o.from, "--from"));
   LEDGER_ASSIGN_OR_RETURN(*window.mutable_t1(), ParseTimestamp(o.to, "--to"));
   return window;
 }
@@ -99,9 +100,9 @@ absl::Status Paginate(const ConnectionOptions& conn, const ProvenanceOptions& o,
     LEDGER_RETURN_IF_ERROR(FromGrpc(call(&context, request, &response)));
     LEDGER_RETURN_IF_ERROR(print(response));
     if (o.with_proofs) {
-      LEDGER_RETURN_IF_ERROR(WriteAnswer(
-          o.all ? StrCat(o.answer_out, ".", page) : o.answer_out,
-          response.answer()));
+      LEDGER_RETURN_IF_ERROR(
+          WriteAnswer(o.all ? StrCat(o.answer_out, ".", page) : o.answer_out,
+                      response.answer()));
     }
     if (response.next_page_token().empty()) return absl::OkStatus();
     if (!o.all) {
@@ -192,8 +193,9 @@ std::string LineageDot(const v1::LineageResponse& response,
   }
   for (const v1::LineageEdge& edge : response.edges()) {
     dot += StrCat("  ", DotQuote(NodeText(edge.from())), " -> ",
-                  DotQuote(NodeText(edge.to())), " [label=",
-                  DotQuote(StrCat(edge.type(), " #", edge.index())), "];\n");
+                  DotQuote(NodeText(edge.to())),
+                  " [label=", DotQuote(StrCat(edge.type(), " #", edge.index())),
+                  "];\n");
   }
   dot += "}\n";
   return dot;
@@ -236,8 +238,7 @@ absl::Status RunProvenance(const ConnectionOptions& conn,
         "--answer-out: required with --with-proofs (the answer file)");
   }
   if (!o.with_proofs && !o.answer_out.empty()) {
-    return absl::InvalidArgumentError(
-        "--answer-out: only with --with-proofs");
+    return absl::InvalidArgumentError("--answer-out: only with --with-proofs");
   }
   LEDGER_ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
                           Connect(conn));
@@ -263,9 +264,7 @@ absl::Status RunProvenance(const ConnectionOptions& conn,
       return Paginate<v1::LabelHistoryRequest, v1::LabelHistoryResponse>(
           conn, o, std::move(request),
           [q](grpc::ClientContext* c, const v1::LabelHistoryRequest& r,
-              v1::LabelHistoryResponse* p) {
-            return q->LabelHistory(c, r, p);
-          },
+              v1::LabelHistoryResponse* p) { return q->LabelHistory(c, r, p); },
           [&out](const v1::LabelHistoryResponse& p) -> absl::Status {
             for (const v1::LabelRow& row : p.rows()) {
               LEDGER_ASSIGN_OR_RETURN(Json j, RowJson(row, row.index()));

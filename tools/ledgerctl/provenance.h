@@ -30,11 +30,11 @@ enum class ProvenanceQuery {
 struct ProvenanceOptions {
   ProvenanceQuery query = ProvenanceQuery::kHistory;
   std::string tenant;
-  std::string subject;  // history, who-touched: KIND:ID
-  std::string item;     // label-history
-  std::string actor;    // actor-activity
-  std::string from, to;  // who-touched, actor-activity: RFC 3339 UTC
-  std::string node;      // lineage: KIND:ID[@VERSION]
+  std::string subject;           // history, who-touched: KIND:ID
+  std::string item;              // label-history
+  std::string actor;             // actor-activity
+  std::string from, to;          // who-touched, actor-activity: RFC 3339 UTC
+  std::string node;              // lineage: KIND:ID[@VERSION]
   std::string direction = "up";  // lineage: up | down
   uint32_t depth = 3;
   std::string format = "json";  // lineage: json | dot
