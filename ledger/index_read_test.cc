@@ -194,8 +194,6 @@ TEST_F(IndexReadTest, ProvenanceIndexesOffWritesNoIndexRecords) {
   for (Cf cf : {Cf::kBySubject, Cf::kByType, Cf::kByRun, Cf::kLineage}) {
     EXPECT_THAT(Appended(Keys(cf)), IsEmpty()) << static_cast<int>(cf);
   }
-  // The entry's event id is indexed as always.
-  EXPECT_EQ(Keys(Cf::kByEventId).size(), kFirst + 1);
 }
 
 TEST_F(IndexReadTest, ScanIndexHonoursItsBounds) {
