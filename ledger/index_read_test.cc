@@ -166,6 +166,36 @@ TEST_F(IndexReadTest, RecordsAreTheKeysTheEventsDefine) {
             Cat({"s", a, Z, ds, "clean", Z, "v2", Z}));
 }
 
+// LedgerOptions::provenance_indexes false (benchmarks only): the entries
+// and the other derived families are written, the four index families get
+// no record of the new entries, and their digests stay in step (nothing
+// added), so the digest check still passes.
+TEST_F(IndexReadTest, ProvenanceIndexesOffWritesNoIndexRecords) {
+  ledger_.reset();
+  LedgerOptions options = Options();
+  options.provenance_indexes = false;
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(dir_, options);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ledger_ = *std::move(l);
+  Event step = testing::Annotation(1);
+  step.type = "data.filtered";
+  step.subjects = {Ref(SubjectKind::kDataset, "clean", "v2")};
+  step.inputs = {Ref(SubjectKind::kDataset, "raw", "v1")};
+  step.outputs = {Ref(SubjectKind::kDataset, "clean", "v2")};
+  step.run_id = "run-7";
+  ASSERT_THAT(Append({step}), ElementsAre(kFirst));
+  EXPECT_EQ(ledger_->head().size, kFirst + 1);
+  absl::Status digests = ledger_->CheckDerivedDigests();
+  EXPECT_TRUE(digests.ok()) << digests;
+  absl::StatusOr<std::vector<std::string>> entries =
+      ledger_->GetEntriesAt(std::vector<uint64_t>{kFirst});
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  EXPECT_EQ(entries->size(), 1u);
+  for (Cf cf : {Cf::kBySubject, Cf::kByType, Cf::kByRun, Cf::kLineage}) {
+    EXPECT_THAT(Appended(Keys(cf)), IsEmpty()) << static_cast<int>(cf);
+  }
+}
+
 TEST_F(IndexReadTest, ScanIndexHonoursItsBounds) {
   // item:1 in every event; item:10 (which extends item:1's id) in every
   // third.

@@ -149,6 +149,12 @@ struct LedgerOptions {
   // the families are rebuilt from the entries (which must verify) and the
   // records that were wrong are reported through `progress`.
   bool rebuild_indexes = false;
+  // Benchmarks only (ledger-bench provenance measures ingest with and
+  // without the provenance indexes): false writes no by_subject, by_type,
+  // by_run or lineage records, and their digests stay those of empty
+  // families. Open's checks always expect the records, so a ledger written
+  // so fails a full check: it must never be reopened or served.
+  bool provenance_indexes = true;
 };
 
 // How a Scrub paces itself: called after each step of entries with the

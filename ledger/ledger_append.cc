@@ -418,7 +418,9 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       wb.Put(store_->handle(Cf::kEntries), EntryKey(slot.index), bytes);
       id_puts.emplace_back(&plan.id_keys[plan.first_key[b] + i],
                            EventIdValue(slot.index, batch.event_hashes()[i]));
-      AddIndexKeys(batch.events()[i], slot.index, plan.index_keys);
+      if (options_.provenance_indexes) {
+        AddIndexKeys(batch.events()[i], slot.index, plan.index_keys);
+      }
       results[b].entries[i] = EntryRef{slot.index, leaf, plan.t, false};
     }
   }

@@ -11,6 +11,9 @@
 #                                      (hours; --target N for less)
 #   scripts/bench.sh tls [ARGS...]     mutual TLS with authorization vs
 #                                      plaintext, alternating in one run
+#   scripts/bench.sh provenance        provenance queries in process vs
+#                                      PostgreSQL on the same 1M entries,
+#                                      ingest with and without the indexes
 #   scripts/bench.sh CMD [ARGS...]     any other ledger-bench command
 #                                      (ingest, proofs, verify-offline, peers,
 #                                      flood; with --tls: over mTLS)

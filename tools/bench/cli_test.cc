@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tools/bench/cleanup.h"
+#include "tools/bench/suite.h"
 #include "tools/common/subprocess.h"
 
 namespace ledger::bench {
@@ -302,6 +303,62 @@ TEST_F(LedgerBenchCliTest, GrowthReportsEveryStep) {
   EXPECT_EQ(out["steps"][2]["proofs"]["failed"], 0);
   EXPECT_GT(out["final_disk_vs_entry_bytes"].get<double>(), 0);
   EXPECT_EQ(out["targets"].size(), 4u);
+}
+
+// Whether PostgreSQL's server programs are installed where PgServer looks
+// (/usr/lib/postgresql/*/bin, or initdb on PATH).
+bool PostgresInstalled() {
+  std::error_code ec;
+  for (const auto& d :
+       std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
+    if (std::filesystem::exists(d.path() / "bin" / "initdb")) return true;
+  }
+  const char* path = getenv("PATH");
+  for (std::string_view dir : Split(path ? path : "", ':')) {
+    if (!dir.empty() &&
+        std::filesystem::exists(std::filesystem::path(dir) / "initdb")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_F(LedgerBenchCliTest, ProvenanceComparesWithPostgresAndPrintsTheTable) {
+  if (!PostgresSupported()) {
+    GTEST_SKIP() << "ledger-bench was built without the PostgreSQL peer";
+  }
+  if (!PostgresInstalled()) {
+    GTEST_SKIP() << "PostgreSQL server programs are not installed "
+                    "(Debian postgresql)";
+  }
+  absl::StatusOr<subprocess::RunResult> r = subprocess::Run(
+      {LEDGER_BENCH_BINARY, "--work-dir", dir_, "--out", dir_ + "/out.json",
+       "provenance", "--entries", "2000", "--queries", "20", "--warmup", "1",
+       "--subjects", "3", "--ingest-events", "500", "--ingest-rounds", "1"},
+      std::chrono::seconds(300));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  std::ifstream in(dir_ + "/out.json");
+  json out = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["ledger"]["entries"], 2002);  // genesis, key, 2000 events
+  for (const char* q :
+       {"ours_history", "ours_history_with_proofs", "ours_upstream",
+        "postgres_history", "postgres_upstream"}) {
+    EXPECT_EQ(out["queries"][q]["count"], 20) << q;
+  }
+  // Both sides answered alike (the command fails otherwise) on a graph
+  // with the workflow's fan-in.
+  EXPECT_GE(out["upstream_max_in_degree"].get<int>(), 3);
+  EXPECT_EQ(out["postgres"]["rows"]["entries"], 2002);
+  EXPECT_EQ(out["ingest"]["runs"].size(), 2u);
+  ASSERT_EQ(out["targets"].size(), 7u);
+  // The text table on stderr.
+  EXPECT_NE(r->err.find("provenance queries (us)"), std::string::npos)
+      << r->err;
+  EXPECT_NE(r->err.find("postgres_upstream"), std::string::npos);
+  EXPECT_NE(r->err.find("ingest with indexes / without"), std::string::npos);
+  EXPECT_EQ(Leftovers(), 0);
 }
 
 TEST_F(LedgerBenchCliTest, BadUsageExitsTwo) {

@@ -13,6 +13,7 @@
 //   ledger-bench suite [--events N] [--no-postgres] ...
 //   ledger-bench growth [--target N] [--step N] [--probe N]
 //   ledger-bench tls [--rounds N] [--events N] ...
+//   ledger-bench provenance [--entries N] [--queries N] [--no-postgres] ...
 //
 // Common: --out FILE (JSON summary; stdout when absent), --markdown FILE,
 // --node-binary, --work-dir, --seed, --keep; --tls: every node started
@@ -31,6 +32,7 @@
 #include "tools/bench/commands.h"
 #include "tools/bench/growth.h"
 #include "tools/bench/proofs.h"
+#include "tools/bench/provenance.h"
 #include "tools/bench/report.h"
 #include "tools/bench/tls_overhead.h"
 
@@ -62,6 +64,7 @@ struct Flags {
   PgSweepOptions pg;
   bool tls = false;
   TlsOverheadOptions tls_overhead;
+  ProvenanceBenchOptions provenance;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -269,6 +272,47 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   tls->add_option("--warmup", t.warmup_events, "warm-up events per run")
       ->capture_default_str();
+  CLI::App* prov = app.add_subcommand(
+      "provenance",
+      "provenance queries in process vs PostgreSQL on the same entries, "
+      "and ingest with and without the provenance indexes");
+  ProvenanceBenchOptions& p = f.provenance;
+  prov->add_option("--entries", p.entries, "events of the lineage workflow")
+      ->capture_default_str();
+  prov->add_option("--batch-size", p.batch_size, "events per Append")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  prov->add_option("--fan-in", p.fan_in, "inputs of each aggregation")
+      ->capture_default_str()
+      ->check(CLI::Range(3, 100));
+  prov->add_option("--workflow-depth", p.workflow_depth,
+                   "steps of each release's chain")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  prov->add_option("--depth", p.depth, "upstream depth queried")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
+  prov->add_option("--history-length", p.history_length,
+                   "entries of the history subjects (closest, at most 1000)")
+      ->capture_default_str();
+  prov->add_option("--subjects", p.subjects, "distinct subjects and nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  prov->add_option("--queries", p.queries, "timed queries of each kind")
+      ->capture_default_str();
+  prov->add_option("--warmup", p.warmup, "untimed passes over the subjects")
+      ->capture_default_str();
+  prov->add_option("--ingest-events", p.ingest_events,
+                   "events of each ingest run (0: all)")
+      ->capture_default_str();
+  prov->add_option("--ingest-rounds", p.ingest_rounds,
+                   "(with, without) ingest pairs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
+  prov->add_flag("!--no-postgres", p.postgres, "skip PostgreSQL");
+  prov->add_option("--pg-bin", p.pg_bin_dir, "PostgreSQL bin directory");
+  prov->add_option("--pg-shared-buffers", p.pg_shared_buffers,
+                   "PostgreSQL shared_buffers (default: from the data size)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -283,7 +327,8 @@ int Main(int argc, char** argv) {
                        RpcName(f.spec.rpc), " b", f.spec.batch_size, " c",
                        f.spec.clients, f.spec.rate > 0 ? " open" : "");
   if ((peers->parsed() && f.pg.enabled) ||
-      (suite->parsed() && f.suite.postgres.enabled)) {
+      (suite->parsed() && f.suite.postgres.enabled) ||
+      (prov->parsed() && p.postgres)) {
     if (!PostgresSupported()) {
       std::cerr << "ledger-bench: " << kNoPostgresMessage << "\n";
       return 2;
@@ -326,6 +371,9 @@ int Main(int argc, char** argv) {
     result = RunSuite(f.env, f.suite);
   } else if (tls->parsed()) {
     result = RunTlsOverhead(f.env, f.tls_overhead);
+  } else if (prov->parsed()) {
+    result = RunProvenanceBench(f.env, f.provenance);
+    if (result.ok()) std::cerr << ProvenanceTable(*result);
   } else {
     result = RunGrowth(f.env, f.growth, [&](const json& partial) {
       if (f.out.empty()) return;

@@ -118,6 +118,8 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
              " -c fsync=on -c synchronous_commit=on -c full_page_writes=on",
              " -c max_connections=", options.max_connections,
              " -c shared_buffers=", options.shared_buffers);
+  std::string settings = server_options;
+  for (const std::string& s : options.settings) settings += " -c " + s;
   // From here on an interruption must stop the server too (runs first:
   // newest first).
   const std::string bin = pg->bin_dir_, runuser = pg->runuser_;
@@ -133,7 +135,7 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
       As(pg->runuser_,
          {pg->bin_dir_ + "/pg_ctl", "-D", data, "-l", dir + "/server.log", "-w",
           "-t", StrCat(static_cast<int>(options.timeout_seconds)), "-o",
-          server_options, "start"}),
+          settings, "start"}),
       options.timeout_seconds + 10));
   absl::StatusOr<subprocess::RunResult> version = subprocess::Run(
       {pg->bin_dir_ + "/postgres", "--version"}, std::chrono::seconds(10));
@@ -143,6 +145,11 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start(
 
 std::string PgServer::conninfo() const {
   return StrCat("host=127.0.0.1 port=", port_,
+                " dbname=postgres user=postgres connect_timeout=30");
+}
+
+std::string PgServer::socket_conninfo() const {
+  return StrCat("host=", dir_, " port=", port_,
                 " dbname=postgres user=postgres connect_timeout=30");
 }
 

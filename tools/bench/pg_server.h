@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -21,6 +22,8 @@ struct PgServerOptions {
   std::string parent_dir;  // for the temporary directory; empty: /tmp
   std::string shared_buffers = "256MB";
   int max_connections = 80;
+  // Further server settings, each "name=value" (passed as -c name=value).
+  std::vector<std::string> settings;
   double timeout_seconds = 120;
 };
 
@@ -32,6 +35,8 @@ class PgServer {
 
   // libpq connection string for the superuser's `postgres` database.
   std::string conninfo() const;
+  // The same over the server's Unix socket.
+  std::string socket_conninfo() const;
   const std::string& version() const { return version_; }
 
   // Stops the server and deletes its directory. Idempotent.
