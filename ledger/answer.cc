@@ -5,6 +5,7 @@
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
 #include "ledger/event.h"
+#include "ledger/line_reader.h"
 #include "ledger/merkle.h"
 
 namespace ledger {
@@ -41,35 +42,6 @@ std::optional<LinkKind> ParseLinkKind(std::string_view name) {
   }
   return std::nullopt;
 }
-
-// Reads lines off the front of a text; a line must end in "\n".
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : rest_(text) {}
-  // The next line without its newline; nullopt if no complete line is left.
-  std::optional<std::string_view> Next() {
-    const size_t nl = rest_.find('\n');
-    if (nl == std::string_view::npos) return std::nullopt;
-    std::string_view line = rest_.substr(0, nl);
-    rest_.remove_prefix(nl + 1);
-    ++line_no_;
-    return line;
-  }
-  // The next line if it starts with `prefix` (consumed), else nullopt (not
-  // consumed).
-  std::optional<std::string_view> NextWith(std::string_view prefix) {
-    const size_t nl = rest_.find('\n');
-    if (nl == std::string_view::npos) return std::nullopt;
-    if (!rest_.substr(0, nl).starts_with(prefix)) return std::nullopt;
-    return Next()->substr(prefix.size());
-  }
-  std::string_view rest() const { return rest_; }
-  int line_no() const { return line_no_; }
-
- private:
-  std::string_view rest_;
-  int line_no_ = 0;
-};
 
 absl::Status Malformed(int line_no, std::string_view what) {
   return absl::InvalidArgumentError(

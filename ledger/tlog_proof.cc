@@ -2,6 +2,7 @@
 
 #include "base/strings.h"
 #include "crypto/rfc6962.h"
+#include "ledger/line_reader.h"
 #include "ledger/merkle.h"
 #include "ledger/tlog_proof_extra.h"
 
@@ -13,27 +14,6 @@ constexpr std::string_view kExtraPrefix = "extra ";
 constexpr std::string_view kIndexPrefix = "index ";
 // An inclusion proof in a tree of at most 2^64 leaves has at most 64 hashes.
 constexpr size_t kMaxProofHashes = 64;
-
-// Reads lines off the front of a text; a line must end in "\n".
-class LineReader {
- public:
-  explicit LineReader(std::string_view text) : rest_(text) {}
-  // The next line without its newline; nullopt if no complete line is left.
-  std::optional<std::string_view> Next() {
-    size_t nl = rest_.find('\n');
-    if (nl == std::string_view::npos) return std::nullopt;
-    std::string_view line = rest_.substr(0, nl);
-    rest_.remove_prefix(nl + 1);
-    ++line_no_;
-    return line;
-  }
-  std::string_view rest() const { return rest_; }
-  int line_no() const { return line_no_; }
-
- private:
-  std::string_view rest_;
-  int line_no_ = 0;
-};
 
 absl::Status Malformed(int line_no, std::string_view what) {
   return absl::InvalidArgumentError(
