@@ -35,14 +35,6 @@ constexpr std::array<KindName, 8> kKindNames = {{
     {AnswerKind::kOrphans, "orphans"},
 }};
 
-std::optional<LinkKind> ParseLinkKind(std::string_view name) {
-  for (LinkKind k : {LinkKind::kDataset, LinkKind::kItem, LinkKind::kAnnotation,
-                     LinkKind::kActor}) {
-    if (LinkKindName(k) == name) return k;
-  }
-  return std::nullopt;
-}
-
 absl::Status Malformed(int line_no, std::string_view what) {
   return absl::InvalidArgumentError(
       StrCat("answer line ", line_no, ": ", what));
@@ -283,7 +275,7 @@ absl::StatusOr<Answer> ParseAnswer(std::string_view text) {
   a.tenant = std::string(*line);
   if ((line = reader.NextWith(kSubjectPrefix)).has_value()) {
     const size_t space = line->find(' ');
-    std::optional<LinkKind> link = ParseLinkKind(line->substr(0, space));
+    std::optional<LinkKind> link = ParseLinkKindName(line->substr(0, space));
     if (space == std::string_view::npos || !link.has_value()) {
       return Malformed(reader.line_no(),
                        "expected 'subject KIND ID' with KIND one of dataset, "

@@ -198,6 +198,14 @@ std::string_view LinkKindName(LinkKind kind) {
   return "unknown";
 }
 
+std::optional<LinkKind> ParseLinkKindName(std::string_view name) {
+  for (LinkKind k : {LinkKind::kDataset, LinkKind::kItem, LinkKind::kAnnotation,
+                     LinkKind::kActor}) {
+    if (LinkKindName(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
 std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event) {
   // Every reference in order of appearance, as (kind, id).
   std::vector<std::pair<LinkKind, std::string_view>> refs;

@@ -5,6 +5,7 @@
 // hash, emitter key IDs and the batch-signature message.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,6 +46,8 @@ enum class LinkKind : uint8_t {
 // "dataset", "item", "annotation", "actor" (as the API and reports spell
 // them).
 std::string_view LinkKindName(LinkKind kind);
+// The inverse of LinkKindName; nullopt for any other text.
+std::optional<LinkKind> ParseLinkKindName(std::string_view name);
 
 inline constexpr uint64_t kNoPrevious = ~uint64_t{0};
 

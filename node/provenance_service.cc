@@ -60,10 +60,7 @@ absl::Status CheckTenant(const ServiceContext& ctx,
 
 absl::StatusOr<LinkKind> ParseLinkKind(std::string_view kind,
                                        std::string_view field) {
-  if (kind == "dataset") return LinkKind::kDataset;
-  if (kind == "item") return LinkKind::kItem;
-  if (kind == "annotation") return LinkKind::kAnnotation;
-  if (kind == "actor") return LinkKind::kActor;
+  if (std::optional<LinkKind> link = ParseLinkKindName(kind)) return *link;
   return absl::InvalidArgumentError(
       StrCat(field, ": unknown subject kind \"", Shown(kind),
              "\" (one of dataset, item, annotation, actor)"));
@@ -114,20 +111,10 @@ void NodeToProto(const LineageNode& node, v1::LineageNode* proto) {
   proto->set_version(node.version);
 }
 
-std::string_view SubjectKindText(SubjectKind kind) {
-  switch (kind) {
-    case SubjectKind::kDataset:
-      return "dataset";
-    case SubjectKind::kItem:
-      return "item";
-    case SubjectKind::kAnnotation:
-      return "annotation";
-  }
-  return "?";
-}
-
 std::string NodeText(const LineageNode& node) {
-  std::string text = StrCat(SubjectKindText(node.kind), ":", node.id);
+  // Subject kinds are the link kinds of the same number.
+  std::string text =
+      StrCat(LinkKindName(static_cast<LinkKind>(node.kind)), ":", node.id);
   if (!node.version.empty()) text += StrCat("@", node.version);
   return text;
 }
