@@ -14,6 +14,7 @@
 #include "crypto/sha256.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"
+#include "tools/bench/pg_conn.h"
 
 namespace ledger::bench {
 namespace {
@@ -70,30 +71,6 @@ CREATE INDEX audit_events_plain_subject ON audit_events_plain (subject, seq);
 CREATE INDEX audit_events_plain_actor ON audit_events_plain (actor, seq);
 )sql";
 
-struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-absl::StatusOr<Conn> Connect(const std::string& conninfo) {
-  Conn conn(PQconnectdb(conninfo.c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(
-        StrCat("PostgreSQL: ", PQerrorMessage(conn.get())));
-  }
-  return conn;
-}
-
-absl::Status Check(PGconn* conn, const Result& r, std::string_view what) {
-  ExecStatusType s = PQresultStatus(r.get());
-  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return absl::OkStatus();
-  return absl::InternalError(StrCat(what, ": ", Trim(PQerrorMessage(conn))));
-}
-
 std::string FormatTimestamp(int64_t ns) {
   time_t seconds = static_cast<time_t>(ns / 1'000'000'000);
   tm t{};
@@ -148,9 +125,9 @@ absl::StatusOr<std::vector<PgRow>> RowsFromWorkload(
 }
 
 absl::Status ResetPgSchema(const std::string& conninfo) {
-  LEDGER_ASSIGN_OR_RETURN(Conn conn, Connect(conninfo));
-  Result r(PQexec(conn.get(), kSchema));
-  return Check(conn.get(), r, "creating the audit tables");
+  LEDGER_ASSIGN_OR_RETURN(PgConn conn, PgConnect(conninfo));
+  PgResult r(PQexec(conn.get(), kSchema));
+  return PgCheck(conn.get(), r, "creating the audit tables");
 }
 
 absl::StatusOr<PgLoadResult> RunPgLoad(const std::string& conninfo,
@@ -164,12 +141,12 @@ absl::StatusOr<PgLoadResult> RunPgLoad(const std::string& conninfo,
   const int clients = std::max(1, options.clients);
   const std::string sql = InsertSql(options.chain, per);
   // Connect and prepare before timing.
-  std::vector<Conn> conns;
+  std::vector<PgConn> conns;
   for (int c = 0; c < clients; ++c) {
-    LEDGER_ASSIGN_OR_RETURN(Conn conn, Connect(conninfo));
-    Result r(
+    LEDGER_ASSIGN_OR_RETURN(PgConn conn, PgConnect(conninfo));
+    PgResult r(
         PQprepare(conn.get(), "ins", sql.c_str(), per * kColumns, nullptr));
-    LEDGER_RETURN_IF_ERROR(Check(conn.get(), r, "preparing the INSERT"));
+    LEDGER_RETURN_IF_ERROR(PgCheck(conn.get(), r, "preparing the INSERT"));
     conns.push_back(std::move(conn));
   }
   PgLoadResult result;
@@ -200,8 +177,8 @@ absl::StatusOr<PgLoadResult> RunPgLoad(const std::string& conninfo,
         }
       }
       Clock::time_point t0 = Clock::now();
-      Result res(PQexecPrepared(conn, "ins", per * kColumns, values.data(),
-                                lengths.data(), formats.data(), 0));
+      PgResult res(PQexecPrepared(conn, "ins", per * kColumns, values.data(),
+                                  lengths.data(), formats.data(), 0));
       local_last = Clock::now();
       if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
         ++local.failed_statements;
@@ -225,19 +202,20 @@ absl::StatusOr<PgLoadResult> RunPgLoad(const std::string& conninfo,
     last = std::max(last, local_last);
   };
   std::vector<std::thread> threads;
-  for (Conn& c : conns) threads.emplace_back(worker, c.get());
+  for (PgConn& c : conns) threads.emplace_back(worker, c.get());
   for (std::thread& t : threads) t.join();
   result.seconds = std::chrono::duration<double>(last - start).count();
   return result;
 }
 
 absl::StatusOr<uint64_t> CheckPgChain(const std::string& conninfo) {
-  LEDGER_ASSIGN_OR_RETURN(Conn conn, Connect(conninfo));
-  Result r(PQexecParams(conn.get(),
-                        "SELECT seq, event_hash, chain_hash FROM audit_events "
-                        "ORDER BY seq",
-                        0, nullptr, nullptr, nullptr, nullptr, 1));
-  LEDGER_RETURN_IF_ERROR(Check(conn.get(), r, "reading audit_events"));
+  LEDGER_ASSIGN_OR_RETURN(PgConn conn, PgConnect(conninfo));
+  PgResult r(
+      PQexecParams(conn.get(),
+                   "SELECT seq, event_hash, chain_hash FROM audit_events "
+                   "ORDER BY seq",
+                   0, nullptr, nullptr, nullptr, nullptr, 1));
+  LEDGER_RETURN_IF_ERROR(PgCheck(conn.get(), r, "reading audit_events"));
   crypto::Hash chain{};
   const int n = PQntuples(r.get());
   for (int i = 0; i < n; ++i) {

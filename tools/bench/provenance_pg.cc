@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "ledger/entry.h"
 #include "ledger/event.h"
+#include "tools/bench/pg_conn.h"
 
 namespace ledger::bench {
 namespace {
@@ -86,35 +87,6 @@ FROM nodes n JOIN edges e
 WHERE n.depth < $5
 )sql";
 
-struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-using Conn = std::unique_ptr<PGconn, ConnDeleter>;
-struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-absl::StatusOr<Conn> Connect(const std::string& conninfo) {
-  Conn conn(PQconnectdb(conninfo.c_str()));
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(
-        StrCat("PostgreSQL: ", Trim(PQerrorMessage(conn.get()))));
-  }
-  return conn;
-}
-
-absl::Status Check(PGconn* conn, const Result& r, std::string_view what) {
-  ExecStatusType s = PQresultStatus(r.get());
-  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return absl::OkStatus();
-  return absl::InternalError(StrCat(what, ": ", Trim(PQerrorMessage(conn))));
-}
-
-absl::Status Exec(PGconn* conn, const char* sql, std::string_view what) {
-  Result r(PQexec(conn, sql));
-  return Check(conn, r, what);
-}
-
 // COPY text format: backslash, tab, newline and carriage return escaped.
 void AppendText(std::string& out, std::string_view s) {
   for (char c : s) {
@@ -153,8 +125,8 @@ class Copier {
   static absl::StatusOr<Copier> Open(const std::string& conninfo,
                                      const std::string& table) {
     Copier c;
-    LEDGER_ASSIGN_OR_RETURN(c.conn_, Connect(conninfo));
-    Result r(
+    LEDGER_ASSIGN_OR_RETURN(c.conn_, PgConnect(conninfo));
+    PgResult r(
         PQexec(c.conn_.get(), StrCat("COPY ", table, " FROM STDIN").c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_IN) {
       return absl::InternalError(
@@ -182,12 +154,12 @@ class Copier {
       return absl::InternalError(
           StrCat("COPY ", table_, " end: ", Trim(PQerrorMessage(conn_.get()))));
     }
-    Result r(PQgetResult(conn_.get()));
-    return Check(conn_.get(), r, StrCat("COPY ", table_));
+    PgResult r(PQgetResult(conn_.get()));
+    return PgCheck(conn_.get(), r, StrCat("COPY ", table_));
   }
 
  private:
-  Conn conn_;
+  PgConn conn_;
   std::string table_;
   std::string buffer_;
 };
@@ -197,7 +169,7 @@ std::string Number(uint64_t n) { return StrCat(n); }
 }  // namespace
 
 struct ProvenancePg::Conn {
-  ::ledger::bench::Conn conn;
+  PgConn conn;
 };
 
 absl::StatusOr<std::unique_ptr<ProvenancePg>> ProvenancePg::Start(
@@ -218,8 +190,8 @@ absl::Status ProvenancePg::Load(
     const std::function<void(std::string_view)>& progress) {
   const std::string conninfo = server_->socket_conninfo();
   {
-    LEDGER_ASSIGN_OR_RETURN(::ledger::bench::Conn conn, Connect(conninfo));
-    LEDGER_RETURN_IF_ERROR(Exec(conn.get(), kSchema, "creating the tables"));
+    LEDGER_ASSIGN_OR_RETURN(PgConn conn, PgConnect(conninfo));
+    LEDGER_RETURN_IF_ERROR(PgExec(conn.get(), kSchema, "creating the tables"));
   }
   LEDGER_ASSIGN_OR_RETURN(Copier entries, Copier::Open(conninfo, "entries"));
   LEDGER_ASSIGN_OR_RETURN(Copier subjects,
@@ -301,31 +273,32 @@ absl::Status ProvenancePg::Load(
   LEDGER_RETURN_IF_ERROR(entries.Finish());
   LEDGER_RETURN_IF_ERROR(subjects.Finish());
   LEDGER_RETURN_IF_ERROR(edges.Finish());
-  LEDGER_ASSIGN_OR_RETURN(::ledger::bench::Conn conn, Connect(conninfo));
+  LEDGER_ASSIGN_OR_RETURN(PgConn conn, PgConnect(conninfo));
   progress("postgres: building the indexes");
-  LEDGER_RETURN_IF_ERROR(Exec(conn.get(), kIndexes, "creating the indexes"));
+  LEDGER_RETURN_IF_ERROR(PgExec(conn.get(), kIndexes, "creating the indexes"));
   progress("postgres: VACUUM ANALYZE");
-  LEDGER_RETURN_IF_ERROR(Exec(conn.get(), "VACUUM ANALYZE", "VACUUM ANALYZE"));
+  LEDGER_RETURN_IF_ERROR(
+      PgExec(conn.get(), "VACUUM ANALYZE", "VACUUM ANALYZE"));
   // Warm: every table and index in shared_buffers (pg_prewarm is in
   // postgresql-contrib; without it the warm-up queries do the same for the
   // pages the queries touch).
   bool prewarmed = false;
   {
-    Result r(PQexec(conn.get(), "CREATE EXTENSION IF NOT EXISTS pg_prewarm"));
+    PgResult r(PQexec(conn.get(), "CREATE EXTENSION IF NOT EXISTS pg_prewarm"));
     if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
-      Result p(PQexec(conn.get(),
-                      "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN "
-                      "pg_namespace n ON n.oid = c.relnamespace WHERE "
-                      "n.nspname = 'public' AND c.relkind IN ('r', 'i')"));
+      PgResult p(PQexec(conn.get(),
+                        "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN "
+                        "pg_namespace n ON n.oid = c.relnamespace WHERE "
+                        "n.nspname = 'public' AND c.relkind IN ('r', 'i')"));
       prewarmed = PQresultStatus(p.get()) == PGRES_TUPLES_OK;
     }
   }
-  Result sizes(PQexec(
+  PgResult sizes(PQexec(
       conn.get(),
       "SELECT pg_total_relation_size('entries'), "
       "pg_total_relation_size('entry_subjects'), "
       "pg_total_relation_size('edges'), pg_database_size(current_database())"));
-  LEDGER_RETURN_IF_ERROR(Check(conn.get(), sizes, "table sizes"));
+  LEDGER_RETURN_IF_ERROR(PgCheck(conn.get(), sizes, "table sizes"));
   const auto value = [&](int col) {
     return ParseCanonicalUint64(PQgetvalue(sizes.get(), 0, col)).value_or(0);
   };
@@ -345,12 +318,12 @@ absl::Status ProvenancePg::Load(
 
 absl::Status ProvenancePg::Prepare() {
   conn_ = std::make_unique<Conn>();
-  LEDGER_ASSIGN_OR_RETURN(conn_->conn, Connect(server_->socket_conninfo()));
+  LEDGER_ASSIGN_OR_RETURN(conn_->conn, PgConnect(server_->socket_conninfo()));
   PGconn* c = conn_->conn.get();
-  Result h(PQprepare(c, "history", kHistorySql, 3, nullptr));
-  LEDGER_RETURN_IF_ERROR(Check(c, h, "preparing history"));
-  Result u(PQprepare(c, "upstream", kUpstreamSql, 5, nullptr));
-  return Check(c, u, "preparing upstream");
+  PgResult h(PQprepare(c, "history", kHistorySql, 3, nullptr));
+  LEDGER_RETURN_IF_ERROR(PgCheck(c, h, "preparing history"));
+  PgResult u(PQprepare(c, "upstream", kUpstreamSql, 5, nullptr));
+  return PgCheck(c, u, "preparing upstream");
 }
 
 absl::StatusOr<size_t> ProvenancePg::History(std::string_view tenant,
@@ -360,8 +333,8 @@ absl::StatusOr<size_t> ProvenancePg::History(std::string_view tenant,
   const std::string t(tenant), k = StrCat(static_cast<int>(kind)), i(id);
   const char* values[] = {t.c_str(), k.c_str(), i.c_str()};
   // Binary results: the bytes arrive as they are stored, as ours do.
-  Result r(PQexecPrepared(c, "history", 3, values, nullptr, nullptr, 1));
-  LEDGER_RETURN_IF_ERROR(Check(c, r, "history"));
+  PgResult r(PQexecPrepared(c, "history", 3, values, nullptr, nullptr, 1));
+  LEDGER_RETURN_IF_ERROR(PgCheck(c, r, "history"));
   const int n = PQntuples(r.get());
   size_t bytes = 0;
   for (int row = 0; row < n; ++row) bytes += PQgetlength(r.get(), row, 1);
@@ -376,8 +349,8 @@ absl::StatusOr<ProvenancePg::Graph> ProvenancePg::Upstream(
                                d = StrCat(depth);
   const char* values[] = {t.c_str(), k.c_str(), node.id.c_str(),
                           node.version.c_str(), d.c_str()};
-  Result r(PQexecPrepared(c, "upstream", 5, values, nullptr, nullptr, 0));
-  LEDGER_RETURN_IF_ERROR(Check(c, r, "upstream"));
+  PgResult r(PQexecPrepared(c, "upstream", 5, values, nullptr, nullptr, 0));
+  LEDGER_RETURN_IF_ERROR(PgCheck(c, r, "upstream"));
   Graph g;
   const int n = PQntuples(r.get());
   for (int row = 0; row < n; ++row) {
