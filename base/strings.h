@@ -48,6 +48,12 @@ std::string StrCat(const Args&... args) {
   return out;
 }
 
+// Appends strings, characters and integers to `*out`.
+template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  (strings_internal::Append(*out, args), ...);
+}
+
 // Splits on `sep`; keeps empty pieces.
 std::vector<std::string_view> Split(std::string_view s, char sep);
 

@@ -43,6 +43,36 @@ absl::StatusOr<std::string> HexDecode(std::string_view hex) {
 }
 
 std::string Base64Encode(std::string_view bytes) {
+  // A table lookup per 6 bits: several times faster than libsodium's
+  // constant-time encoder, which answer files and receipts (megabytes of
+  // entry bytes) spent most of their encoding time in. Public bytes only;
+  // secrets go through Base64EncodeSecret.
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  std::string out((n + 2) / 3 * 4, '=');
+  char* o = out.data();
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3, o += 4) {
+    const uint32_t v = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8) |
+                       uint32_t{in[i + 2]};
+    o[0] = kAlphabet[v >> 18];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = kAlphabet[(v >> 6) & 63];
+    o[3] = kAlphabet[v & 63];
+  }
+  if (i < n) {
+    const uint32_t v =
+        (uint32_t{in[i]} << 16) | (i + 1 < n ? uint32_t{in[i + 1]} << 8 : 0);
+    o[0] = kAlphabet[v >> 18];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    if (i + 1 < n) o[2] = kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::string Base64EncodeSecret(std::string_view bytes) {
   const size_t len =
       sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
   std::string out(len, '\0');

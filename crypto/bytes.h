@@ -37,8 +37,11 @@ std::string HexEncode(const std::array<uint8_t, N>& a) {
 // Accepts upper or lower case; InvalidArgument on odd length or bad digits.
 absl::StatusOr<std::string> HexDecode(std::string_view hex);
 
-// Standard base64 with padding (RFC 4648 section 4).
+// Standard base64 with padding (RFC 4648 section 4). Its time depends on the
+// bytes: for public data (entries, hashes, public keys, signatures).
 std::string Base64Encode(std::string_view bytes);
+// The same text in constant time (libsodium), for secrets such as key seeds.
+std::string Base64EncodeSecret(std::string_view bytes);
 template <size_t N>
 std::string Base64Encode(const std::array<uint8_t, N>& a) {
   return Base64Encode(AsView(a));

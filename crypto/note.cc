@@ -276,7 +276,7 @@ std::string FormatSignerKey(const NoteSigner& signer) {
   material.append(AsView(seed));
   std::string out =
       StrCat(kSignerPrefix, signer.name(), "+", KeyIdHex(signer.key_id()), "+",
-             Base64Encode(material));
+             Base64EncodeSecret(material));
   std::fill(material.begin(), material.end(), '\0');
   return out;
 }

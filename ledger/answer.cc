@@ -174,14 +174,25 @@ bool IsLabelHistoryType(std::string_view type) {
          type == "task.assigned";
 }
 
-absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
+namespace {
+
+// Checks `a` against the file's rules and, unless `out` is null, writes it
+// there.
+absl::Status WriteAnswer(const Answer& a, std::string* out) {
   if (a.params.size() > kMaxAnswerParams) {
     return absl::InvalidArgumentError(StrCat("params: ", a.params.size(),
                                              " exceed the limit of ",
                                              kMaxAnswerParams));
   }
-  std::string out =
-      StrCat(kAnswerHeader, "\n", kQueryPrefix, AnswerKindName(a.kind), "\n");
+  const auto put = [out](auto&&... parts) {
+    if (out != nullptr) StrAppend(out, parts...);
+  };
+  if (out != nullptr) {
+    size_t size = a.checkpoint.size() + 256 + a.proof.size() * 45;
+    for (const AnswerEntry& e : a.entries) size += e.bytes.size() / 3 * 4 + 32;
+    out->reserve(size);
+  }
+  put(kAnswerHeader, "\n", kQueryPrefix, AnswerKindName(a.kind), "\n");
   for (const auto& [name, value] : a.params) {
     if (absl::Status s = CheckParamName(name); !s.ok()) return s;
     if (absl::Status s =
@@ -189,16 +200,16 @@ absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
         !s.ok()) {
       return s;
     }
-    out += StrCat(kParamPrefix, name, " ", value, "\n");
+    put(kParamPrefix, name, " ", value, "\n");
   }
   if (absl::Status s = CheckText("tenant", a.tenant, false); !s.ok()) return s;
-  out += StrCat(kTenantPrefix, a.tenant, "\n");
+  put(kTenantPrefix, a.tenant, "\n");
   if (absl::Status s = CheckSubjectRule(a.kind, a.subject); !s.ok()) return s;
   if (a.subject.has_value()) {
-    out += StrCat(kSubjectPrefix, LinkKindName(a.subject->kind), " ",
-                  a.subject->id, "\n");
+    put(kSubjectPrefix, LinkKindName(a.subject->kind), " ", a.subject->id,
+        "\n");
   }
-  out += StrCat(kAsOfPrefix, a.as_of, "\n");
+  put(kAsOfPrefix, a.as_of, "\n");
   if (a.entries.size() > kMaxAnswerEntries) {
     return absl::InvalidArgumentError(StrCat("entries: ", a.entries.size(),
                                              " exceed the limit of ",
@@ -211,8 +222,10 @@ absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
         !s.ok()) {
       return s;
     }
-    out += StrCat(kEntryPrefix, e.index, " ", e.row ? kRowMark : kLinkMark, " ",
-                  crypto::Base64Encode(e.bytes), "\n");
+    if (out != nullptr) {
+      put(kEntryPrefix, e.index, " ", e.row ? kRowMark : kLinkMark, " ",
+          crypto::Base64Encode(e.bytes), "\n");
+    }
   }
   if (a.proof.size() > MaxProofHashes(a.entries.size())) {
     return absl::InvalidArgumentError(
@@ -220,16 +233,25 @@ absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
                MaxProofHashes(a.entries.size()), " for ", a.entries.size(),
                " entries"));
   }
-  for (const crypto::Hash& h : a.proof) {
-    out += StrCat(crypto::Base64Encode(h), "\n");
+  if (out != nullptr) {
+    for (const crypto::Hash& h : a.proof) put(crypto::Base64Encode(h), "\n");
   }
   if (a.checkpoint.empty()) {
     return absl::InvalidArgumentError("checkpoint: missing");
   }
-  out.push_back('\n');
-  out += a.checkpoint;
+  put("\n", a.checkpoint);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeAnswer(const Answer& a) {
+  std::string out;
+  if (absl::Status s = WriteAnswer(a, &out); !s.ok()) return s;
   return out;
 }
+
+absl::Status CheckAnswer(const Answer& a) { return WriteAnswer(a, nullptr); }
 
 absl::StatusOr<Answer> ParseAnswer(std::string_view text) {
   LineReader reader(text);

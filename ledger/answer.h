@@ -101,6 +101,8 @@ struct Answer {
 // an answer that ParseAnswer would reject (so a file that was written can
 // always be read).
 absl::StatusOr<std::string> EncodeAnswer(const Answer& answer);
+// The checks of EncodeAnswer without writing the text.
+absl::Status CheckAnswer(const Answer& answer);
 // Strict parse: InvalidArgument naming the line ("answer line 7: ...") on
 // any deviation from FORMAT.md 12.1. The checkpoint is kept verbatim and
 // not checked here.

@@ -139,8 +139,10 @@ std::string EncodeEntry(const Entry& entry) {
   return enc.Take();
 }
 
-absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {
-  Decoder d(bytes);
+namespace {
+
+// magic, version, index, received_at_ns and the event bytes of `d`'s entry.
+absl::Status ReadEntryHead(Decoder& d, EntryHead* head) {
   std::string_view magic;
   LEDGER_ASSIGN_OR_RETURN(magic, d.GetRaw("magic", kEntryMagic.size()));
   if (magic != kEntryMagic) {
@@ -155,10 +157,30 @@ absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {
         StrCat("version: unsupported entry format version ", int{version},
                " (this build reads ", int{kEntryVersion}, ")"));
   }
+  LEDGER_ASSIGN_OR_RETURN(head->index, d.GetU64("index"));
+  LEDGER_ASSIGN_OR_RETURN(head->received_at_ns, d.GetI64("received_at_ns"));
+  LEDGER_ASSIGN_OR_RETURN(head->event_bytes,
+                          d.GetBytes("event_bytes", UINT32_MAX));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<EntryHead> DecodeEntryHead(std::string_view bytes) {
+  Decoder d(bytes);
+  EntryHead head;
+  LEDGER_RETURN_IF_ERROR(ReadEntryHead(d, &head));
+  return head;
+}
+
+absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {
+  Decoder d(bytes);
+  EntryHead head;
+  LEDGER_RETURN_IF_ERROR(ReadEntryHead(d, &head));
   Entry e;
-  LEDGER_ASSIGN_OR_RETURN(e.index, d.GetU64("index"));
-  LEDGER_ASSIGN_OR_RETURN(e.received_at_ns, d.GetI64("received_at_ns"));
-  LEDGER_ASSIGN_OR_RETURN(e.event_bytes, d.GetBytes("event_bytes", UINT32_MAX));
+  e.index = head.index;
+  e.received_at_ns = head.received_at_ns;
+  e.event_bytes = head.event_bytes;
   LEDGER_RETURN_IF_ERROR(ReadEmitter(d, &e.emitter));
   LEDGER_RETURN_IF_ERROR(ReadRiskAndLinks(d, &e));
   LEDGER_RETURN_IF_ERROR(d.Finish("entry"));

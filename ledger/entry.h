@@ -89,6 +89,16 @@ struct Entry {
 
 // Canonical entry bytes, format version 1.
 std::string EncodeEntry(const Entry& entry);
+// The fields an entry starts with, as views of its bytes.
+struct EntryHead {
+  uint64_t index = 0;
+  int64_t received_at_ns = 0;
+  std::string_view event_bytes;
+};
+// Decodes only those fields (InvalidArgument naming the field), without
+// looking at the rest: for reads of many entries that need no more.
+absl::StatusOr<EntryHead> DecodeEntryHead(std::string_view bytes);
+
 // Strict inverse of EncodeEntry (InvalidArgument naming the field). Does not
 // decode the embedded event, but checks emitter.algorithm, the enums,
 // batch_index < batch_size and that the audit path has the RFC 9162 length

@@ -198,14 +198,19 @@ std::string EncodeEvent(const Event& event) {
   return enc.Take();
 }
 
-absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
-                                  const EventLimits& limits) {
-  if (bytes.size() > limits.max_event_bytes) {
-    return absl::InvalidArgumentError(StrCat("event: ", bytes.size(),
-                                             " bytes exceed the limit of ",
-                                             limits.max_event_bytes));
-  }
-  Decoder d(bytes);
+namespace {
+
+// The fields an event starts with, through the tenant, as views.
+struct EventHead {
+  std::string_view event_id;
+  std::string_view type;
+  uint32_t schema_version = 0;
+  int64_t occurred_at_ns = 0;
+  std::string_view producer;
+  std::string_view tenant;
+};
+
+absl::Status ReadEventHead(Decoder& d, uint32_t max_str, EventHead* head) {
   std::string_view magic;
   LEDGER_ASSIGN_OR_RETURN(magic, d.GetRaw("magic", kEventMagic.size()));
   if (magic != kEventMagic) {
@@ -220,16 +225,42 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
         StrCat("version: unsupported event format version ", int{version},
                " (this build reads ", int{kEventVersion}, ")"));
   }
+  LEDGER_ASSIGN_OR_RETURN(head->event_id, d.GetRaw("event_id", Uuid().size()));
+  LEDGER_ASSIGN_OR_RETURN(head->type, d.GetBytes("type", max_str));
+  LEDGER_ASSIGN_OR_RETURN(head->schema_version, d.GetU32("schema_version"));
+  LEDGER_ASSIGN_OR_RETURN(head->occurred_at_ns, d.GetI64("occurred_at_ns"));
+  LEDGER_ASSIGN_OR_RETURN(head->producer, d.GetBytes("producer", max_str));
+  LEDGER_ASSIGN_OR_RETURN(head->tenant, d.GetBytes("tenant", max_str));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string_view> DecodeEventTenant(std::string_view bytes) {
+  Decoder d(bytes);
+  EventHead head;
+  LEDGER_RETURN_IF_ERROR(ReadEventHead(d, ~uint32_t{0}, &head));
+  return head.tenant;
+}
+
+absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
+                                  const EventLimits& limits) {
+  if (bytes.size() > limits.max_event_bytes) {
+    return absl::InvalidArgumentError(StrCat("event: ", bytes.size(),
+                                             " bytes exceed the limit of ",
+                                             limits.max_event_bytes));
+  }
+  Decoder d(bytes);
   const uint32_t max_str = limits.max_string_bytes;
+  EventHead head;
+  LEDGER_RETURN_IF_ERROR(ReadEventHead(d, max_str, &head));
   Event e;
-  std::string_view id;
-  LEDGER_ASSIGN_OR_RETURN(id, d.GetRaw("event_id", e.event_id.size()));
-  std::copy(id.begin(), id.end(), e.event_id.begin());
-  LEDGER_ASSIGN_OR_RETURN(e.type, d.GetBytes("type", max_str));
-  LEDGER_ASSIGN_OR_RETURN(e.schema_version, d.GetU32("schema_version"));
-  LEDGER_ASSIGN_OR_RETURN(e.occurred_at_ns, d.GetI64("occurred_at_ns"));
-  LEDGER_ASSIGN_OR_RETURN(e.producer, d.GetBytes("producer", max_str));
-  LEDGER_ASSIGN_OR_RETURN(e.tenant, d.GetBytes("tenant", max_str));
+  std::copy(head.event_id.begin(), head.event_id.end(), e.event_id.begin());
+  e.type = head.type;
+  e.schema_version = head.schema_version;
+  e.occurred_at_ns = head.occurred_at_ns;
+  e.producer = head.producer;
+  e.tenant = head.tenant;
   LEDGER_ASSIGN_OR_RETURN(e.project, d.GetBytes("project", max_str));
   LEDGER_ASSIGN_OR_RETURN(e.actor.kind, GetEnum<ActorKind>(d, "actor.kind", 3));
   LEDGER_ASSIGN_OR_RETURN(e.actor.id, d.GetBytes("actor.id", max_str));

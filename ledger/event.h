@@ -110,6 +110,10 @@ size_t EncodedEventSize(const Event& event);
 // required fields).
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
                                   const EventLimits& limits = {});
+// The tenant of canonical event bytes, decoding only the fields before it
+// (InvalidArgument naming the field): for reads that check the tenant of
+// many entries and need nothing else.
+absl::StatusOr<std::string_view> DecodeEventTenant(std::string_view bytes);
 
 // Which text rules ValidateEvent applies (ledger/FORMAT.md sections 2.2
 // and 2.3).

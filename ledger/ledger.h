@@ -37,6 +37,10 @@
 #include "ledger/shred_keys.h"
 #include "rocksdb/env.h"
 
+namespace rocksdb {
+class Iterator;
+}  // namespace rocksdb
+
 namespace ledger {
 
 class Store;
@@ -301,6 +305,33 @@ class Ledger {
                                                   uint64_t from, uint64_t below,
                                                   size_t max_count,
                                                   bool reverse = false) const;
+  // ScanIndex for a query that scans many times: it keeps one iterator per
+  // family for its life, so each further scan is a seek, not a new iterator
+  // over every memtable and file (most of a small lineage walk's time).
+  // Each family's records are those present at its first scan; scans stop
+  // at head().size as ScanIndex does. Not thread-safe; must not outlive the
+  // ledger.
+  class IndexScanner {
+   public:
+    explicit IndexScanner(const Ledger& ledger);
+    ~IndexScanner();
+    IndexScanner(const IndexScanner&) = delete;
+    IndexScanner& operator=(const IndexScanner&) = delete;
+    absl::StatusOr<std::vector<uint64_t>> Scan(IndexFamily family,
+                                               std::string_view prefix,
+                                               uint64_t from, uint64_t below,
+                                               size_t max_count,
+                                               bool reverse = false);
+
+    // ListIndexIds, likewise.
+    absl::StatusOr<std::vector<std::string>> ListIds(
+        IndexFamily family, std::string_view prefix,
+        std::string_view start_after, size_t max_count);
+
+   private:
+    const Ledger& ledger_;
+    std::unique_ptr<rocksdb::Iterator> iterators_[4];  // by IndexFamily
+  };
   // The distinct ids under a family-level `prefix` (e.g. u8 kind || tenant
   // || 0x00 in by_subject: every subject of that kind of a tenant): each
   // distinct key part between `prefix` and the next 0x00, greater than

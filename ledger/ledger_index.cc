@@ -46,10 +46,22 @@ std::string PastId(std::string_view prefix, std::string_view id) {
 absl::StatusOr<std::vector<uint64_t>> Ledger::ScanIndex(
     IndexFamily family, std::string_view prefix, uint64_t from, uint64_t below,
     size_t max_count, bool reverse) const {
-  below = std::min(below, head().size);
+  return IndexScanner(*this).Scan(family, prefix, from, below, max_count,
+                                  reverse);
+}
+
+Ledger::IndexScanner::IndexScanner(const Ledger& ledger) : ledger_(ledger) {}
+
+Ledger::IndexScanner::~IndexScanner() = default;
+
+absl::StatusOr<std::vector<uint64_t>> Ledger::IndexScanner::Scan(
+    IndexFamily family, std::string_view prefix, uint64_t from, uint64_t below,
+    size_t max_count, bool reverse) {
+  below = std::min(below, ledger_.head().size);
   std::vector<uint64_t> out;
   if (from >= below || max_count == 0) return out;
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(FamilyCf(family));
+  std::unique_ptr<rocksdb::Iterator>& it = iterators_[static_cast<int>(family)];
+  if (it == nullptr) it = ledger_.store_->NewIterator(FamilyCf(family));
   const size_t key_size = prefix.size() + 8;
   // A key of this prefix: exactly prefix || BE64 (a longer id or version
   // never starts with the prefix's final 0x00, but be strict).
@@ -88,10 +100,17 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::ScanIndex(
 absl::StatusOr<std::vector<std::string>> Ledger::ListIndexIds(
     IndexFamily family, std::string_view prefix, std::string_view start_after,
     size_t max_count) const {
-  const uint64_t size = head().size;
+  return IndexScanner(*this).ListIds(family, prefix, start_after, max_count);
+}
+
+absl::StatusOr<std::vector<std::string>> Ledger::IndexScanner::ListIds(
+    IndexFamily family, std::string_view prefix, std::string_view start_after,
+    size_t max_count) {
+  const uint64_t size = ledger_.head().size;
   std::vector<std::string> out;
   if (max_count == 0 || size == 0) return out;
-  std::unique_ptr<rocksdb::Iterator> it = store_->NewIterator(FamilyCf(family));
+  std::unique_ptr<rocksdb::Iterator>& it = iterators_[static_cast<int>(family)];
+  if (it == nullptr) it = ledger_.store_->NewIterator(FamilyCf(family));
   if (start_after.empty()) {
     it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
   } else {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <type_traits>
 #include <utility>
 
 #include "base/status_macros.h"
@@ -38,9 +39,35 @@ namespace {
 // Entries read per index scan.
 constexpr size_t kChunk = 256;
 
-}  // namespace
+// `entry`'s event bytes, after checking that it holds `index` and an event
+// of `tenant`.
+absl::StatusOr<std::string_view> CheckedEventBytes(std::string_view tenant,
+                                                   uint64_t index,
+                                                   const EntryHead& entry) {
+  if (entry.index != index) {
+    return absl::DataLossError(
+        StrCat("entry ", index, " holds the index ", entry.index));
+  }
+  absl::StatusOr<std::string_view> of = DecodeEventTenant(entry.event_bytes);
+  if (!of.ok()) {
+    return absl::DataLossError(
+        StrCat("entry ", index, " event: ", ToStd(of.status().message())));
+  }
+  if (*of != tenant) {
+    // Only a damaged index leads to another tenant's entry: every key
+    // starts with the tenant.
+    return absl::DataLossError(
+        StrCat("entry ", index, " is of tenant ", QuoteForMessage(*of),
+               ", not ", QuoteForMessage(tenant),
+               ", though an index of that tenant named it; run a full "
+               "check (indexes are rebuilt with rebuild_indexes)"));
+  }
+  return entry.event_bytes;
+}
 
-absl::StatusOr<std::vector<EntryRow>> ReadRows(
+// ReadStored (Row = StoredEntry) or ReadRows (Row = EntryRow).
+template <typename Row>
+absl::StatusOr<std::vector<Row>> ReadEntries(
     const Ledger& ledger, std::string_view tenant,
     absl::Span<const uint64_t> indexes) {
   LEDGER_ASSIGN_OR_RETURN(std::vector<std::string> bytes,
@@ -49,52 +76,58 @@ absl::StatusOr<std::vector<EntryRow>> ReadRows(
     return absl::InternalError(
         StrCat("asked for ", indexes.size(), " entries, read ", bytes.size()));
   }
-  std::vector<EntryRow> rows(indexes.size());
+  std::vector<Row> rows(indexes.size());
   for (size_t i = 0; i < indexes.size(); ++i) {
-    EntryRow& row = rows[i];
+    Row& row = rows[i];
     row.index = indexes[i];
-    absl::StatusOr<Entry> entry = DecodeEntry(bytes[i]);
-    if (!entry.ok()) {
+    absl::StatusOr<EntryHead> head = DecodeEntryHead(bytes[i]);
+    if (!head.ok()) {
       return absl::DataLossError(
-          StrCat("entry ", row.index, ": ", ToStd(entry.status().message())));
+          StrCat("entry ", row.index, ": ", ToStd(head.status().message())));
     }
-    if (entry->index != row.index) {
-      return absl::DataLossError(
-          StrCat("entry ", row.index, " holds the index ", entry->index));
+    LEDGER_ASSIGN_OR_RETURN(std::string_view event_bytes,
+                            CheckedEventBytes(tenant, row.index, *head));
+    if constexpr (std::is_same_v<Row, EntryRow>) {
+      absl::StatusOr<Event> event =
+          DecodeEvent(event_bytes, UnboundedEventLimits());
+      if (!event.ok()) {
+        return absl::DataLossError(StrCat(
+            "entry ", row.index, " event: ", ToStd(event.status().message())));
+      }
+      row.event = *std::move(event);
     }
-    absl::StatusOr<Event> event =
-        DecodeEvent(entry->event_bytes, UnboundedEventLimits());
-    if (!event.ok()) {
-      return absl::DataLossError(StrCat(
-          "entry ", row.index, " event: ", ToStd(event.status().message())));
-    }
-    if (event->tenant != tenant) {
-      // Only a damaged index leads to another tenant's entry: every key
-      // starts with the tenant.
-      return absl::DataLossError(StrCat(
-          "entry ", row.index, " is of tenant ", QuoteForMessage(event->tenant),
-          ", not ", QuoteForMessage(tenant),
-          ", though an index of that tenant named it; run a full "
-          "check (indexes are rebuilt with rebuild_indexes)"));
-    }
+    row.received_at_ns = head->received_at_ns;
     row.bytes = std::move(bytes[i]);
-    row.entry = *std::move(entry);
-    row.event = *std::move(event);
   }
   return rows;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<StoredEntry>> ReadStored(
+    const Ledger& ledger, std::string_view tenant,
+    absl::Span<const uint64_t> indexes) {
+  return ReadEntries<StoredEntry>(ledger, tenant, indexes);
+}
+
+absl::StatusOr<std::vector<EntryRow>> ReadRows(
+    const Ledger& ledger, std::string_view tenant,
+    absl::Span<const uint64_t> indexes) {
+  return ReadEntries<EntryRow>(ledger, tenant, indexes);
+}
+
 absl::Status ForEachEntry(
-    const Ledger& ledger, std::string_view tenant, IndexFamily family,
-    std::string_view prefix, uint64_t from, uint64_t below, bool reverse,
-    size_t* budget, absl::FunctionRef<absl::Status()> exhausted,
+    const Ledger& ledger, Ledger::IndexScanner& scanner,
+    std::string_view tenant, IndexFamily family, std::string_view prefix,
+    uint64_t from, uint64_t below, bool reverse, size_t* budget,
+    absl::FunctionRef<absl::Status()> exhausted,
     absl::FunctionRef<absl::StatusOr<bool>(EntryRow&)> visit) {
   while (from < below) {
     // One more than the budget allows tells a spent budget from the end.
     const size_t want = std::min(kChunk, *budget + 1);
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<uint64_t> indexes,
-        ledger.ScanIndex(family, prefix, from, below, want, reverse));
+        scanner.Scan(family, prefix, from, below, want, reverse));
     if (indexes.empty()) return absl::OkStatus();
     if (indexes.size() > *budget) return exhausted();
     *budget -= indexes.size();
@@ -142,6 +175,7 @@ namespace {
 
 using provenance_internal::CheckKeyPart;
 using provenance_internal::ReadRows;
+using provenance_internal::ReadStored;
 using provenance_internal::ResolveAsOf;
 
 // ---- page tokens ----
@@ -403,7 +437,7 @@ absl::StatusOr<HistoryAnswer> Provenance::History(
       PageOfIndexes(ledger_, IndexFamily::kBySubject,
                     SubjectIndexPrefix(kind, tenant, id), start, 0, start.as_of,
                     kHistoryQuery, hash, &answer.next_page_token));
-  LEDGER_ASSIGN_OR_RETURN(answer.entries, ReadRows(ledger_, tenant, indexes));
+  LEDGER_ASSIGN_OR_RETURN(answer.entries, ReadStored(ledger_, tenant, indexes));
   return answer;
 }
 
@@ -474,8 +508,10 @@ absl::StatusOr<LabelHistoryAnswer> Provenance::LabelHistory(
   size_t budget = kMaxScannedPerPage;
   uint64_t next = start.from;
   bool spent = false;
+  Ledger::IndexScanner scanner(ledger_);
   LEDGER_RETURN_IF_ERROR(provenance_internal::ForEachEntry(
-      ledger_, tenant, IndexFamily::kBySubject, prefix, start.from, start.as_of,
+      ledger_, scanner, tenant, IndexFamily::kBySubject, prefix, start.from,
+      start.as_of,
       /*reverse=*/false, &budget,
       [&] {
         spent = true;
@@ -486,7 +522,7 @@ absl::StatusOr<LabelHistoryAnswer> Provenance::LabelHistory(
         if (!IsLabelHistoryType(row.event.type)) return true;
         LabelRow out;
         out.index = row.index;
-        out.received_at_ns = row.entry.received_at_ns;
+        out.received_at_ns = row.received_at_ns;
         out.occurred_at_ns = row.event.occurred_at_ns;
         out.type = row.event.type;
         out.actor = row.event.actor;
@@ -520,8 +556,8 @@ absl::StatusOr<LabelHistoryAnswer> Provenance::LabelHistory(
   if (spent && next < start.as_of) {
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<uint64_t> rest,
-        ledger_.ScanIndex(IndexFamily::kBySubject, prefix, next, start.as_of, 1,
-                          /*reverse=*/false));
+        scanner.Scan(IndexFamily::kBySubject, prefix, next, start.as_of, 1,
+                     /*reverse=*/false));
     if (!rest.empty()) {
       answer.next_page_token =
           EncodeToken(kLabelHistoryQuery, start.as_of, rest[0], hash);
@@ -562,7 +598,7 @@ absl::StatusOr<CrossBorderAnswer> Provenance::CrossBorder(
   for (EntryRow& row : rows) {
     TransferRow t;
     t.index = row.index;
-    t.received_at_ns = row.entry.received_at_ns;
+    t.received_at_ns = row.received_at_ns;
     t.occurred_at_ns = row.event.occurred_at_ns;
     t.actor = std::move(row.event.actor);
     t.sent = std::move(row.event.inputs);

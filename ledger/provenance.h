@@ -72,11 +72,15 @@ struct PageRequest {
   std::string page_token;         // empty: the first page
 };
 
-// One entry of an answer: its index, its decoded entry and event.
-struct EntryRow {
+// One entry of an answer as stored.
+struct StoredEntry {
   uint64_t index = 0;
+  int64_t received_at_ns = 0;
   std::string bytes;  // the entry's canonical bytes
-  Entry entry;        // entry.event_bytes holds the canonical event
+};
+
+// One entry of an answer with its decoded event.
+struct EntryRow : StoredEntry {
   Event event;
 };
 
@@ -84,8 +88,8 @@ struct EntryRow {
 
 struct HistoryAnswer {
   uint64_t as_of = 0;
-  std::vector<EntryRow> entries;  // ascending by index
-  std::string next_page_token;    // empty: no more
+  std::vector<StoredEntry> entries;  // ascending by index
+  std::string next_page_token;       // empty: no more
 };
 
 // A time window in ledger time (received_at, UTC ns): [t0_ns, t1_ns).

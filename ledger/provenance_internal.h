@@ -21,9 +21,14 @@ namespace ledger::provenance_internal {
 absl::StatusOr<uint64_t> ResolveAsOf(const Ledger& ledger,
                                      std::optional<uint64_t> as_of);
 
-// Reads, decodes and checks the entries at `indexes` (ascending or not):
-// each must hold an event of `tenant` (DataLoss otherwise: the index that
-// led here is damaged).
+// Reads the entries at `indexes` (ascending or not) and checks each: it
+// must hold its index and an event of `tenant` (DataLoss otherwise: the
+// index that led here is damaged). Decodes only the fields it checks.
+absl::StatusOr<std::vector<StoredEntry>> ReadStored(
+    const Ledger& ledger, std::string_view tenant,
+    absl::Span<const uint64_t> indexes);
+
+// ReadStored, and each entry's event decoded.
 absl::StatusOr<std::vector<EntryRow>> ReadRows(
     const Ledger& ledger, std::string_view tenant,
     absl::Span<const uint64_t> indexes);
@@ -32,11 +37,13 @@ absl::StatusOr<std::vector<EntryRow>> ReadRows(
 // [from, below), ascending (descending with `reverse`), reading them in
 // chunks, until `visit` returns false or an error. Each entry read takes one
 // from `*budget`; when the budget is spent and entries remain, returns
-// `exhausted()` (a ResourceExhausted naming the bound).
+// `exhausted()` (a ResourceExhausted naming the bound). Scans through
+// `scanner`, which a query keeps for all its scans.
 absl::Status ForEachEntry(
-    const Ledger& ledger, std::string_view tenant, IndexFamily family,
-    std::string_view prefix, uint64_t from, uint64_t below, bool reverse,
-    size_t* budget, absl::FunctionRef<absl::Status()> exhausted,
+    const Ledger& ledger, Ledger::IndexScanner& scanner,
+    std::string_view tenant, IndexFamily family, std::string_view prefix,
+    uint64_t from, uint64_t below, bool reverse, size_t* budget,
+    absl::FunctionRef<absl::Status()> exhausted,
     absl::FunctionRef<absl::StatusOr<bool>(EntryRow&)> visit);
 
 // InvalidArgument "<field>: ..." if `value` is empty (when `required`) or

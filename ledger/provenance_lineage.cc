@@ -48,14 +48,13 @@ constexpr size_t kIdChunk = 256;
 // Every distinct id under `prefix` in `family`, ascending; ResourceExhausted
 // from `exhausted` past `max_count`.
 absl::StatusOr<std::vector<std::string>> ListAllIds(
-    const Ledger& ledger, IndexFamily family, std::string_view prefix,
+    Ledger::IndexScanner& scanner, IndexFamily family, std::string_view prefix,
     size_t max_count, absl::FunctionRef<absl::Status()> exhausted) {
   std::vector<std::string> ids;
   std::string after;
   while (true) {
-    LEDGER_ASSIGN_OR_RETURN(
-        std::vector<std::string> chunk,
-        ledger.ListIndexIds(family, prefix, after, kIdChunk));
+    LEDGER_ASSIGN_OR_RETURN(std::vector<std::string> chunk,
+                            scanner.ListIds(family, prefix, after, kIdChunk));
     if (ids.size() + chunk.size() > max_count) return exhausted();
     for (std::string& id : chunk) ids.push_back(std::move(id));
     if (chunk.size() < kIdChunk) return ids;
@@ -93,13 +92,14 @@ absl::StatusOr<LineageAnswer> Provenance::Walk(
   LineageAnswer answer;
   LEDGER_ASSIGN_OR_RETURN(answer.as_of, ResolveAsOf(ledger_, as_of));
 
+  Ledger::IndexScanner scanner(ledger_);
   // A node no lineage record names (as of as_of) is unknown: empty answer.
   bool known = false;
   for (LineageRole role :
        {LineageRole::kInput, LineageRole::kOutput, LineageRole::kSubject}) {
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<uint64_t> any,
-        ledger_.ScanIndex(
+        scanner.Scan(
             IndexFamily::kLineage,
             LineagePrefix(role, tenant, node.kind, node.id, node.version), 0,
             answer.as_of, 1, /*reverse=*/false));
@@ -131,7 +131,8 @@ absl::StatusOr<LineageAnswer> Provenance::Walk(
           LineagePrefix(up ? LineageRole::kOutput : LineageRole::kInput, tenant,
                         n.kind, n.id, n.version);
       LEDGER_RETURN_IF_ERROR(ForEachEntry(
-          ledger_, tenant, IndexFamily::kLineage, prefix, 0, answer.as_of,
+          ledger_, scanner, tenant, IndexFamily::kLineage, prefix, 0,
+          answer.as_of,
           /*reverse=*/false, &entry_budget,
           [&] {
             return too_many("entries read", limits_.max_edges,
@@ -201,6 +202,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
                "); raise the bound or ask for an earlier as_of"));
   };
   size_t entry_budget = limits_.max_edges;
+  Ledger::IndexScanner scanner(ledger_);
   const auto entries_spent = [&] {
     return too_many("entries to read", limits_.max_edges,
                     "provenance_max_edges");
@@ -211,7 +213,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
   std::set<Subject> reached;
   std::deque<Subject> queue;
   LEDGER_RETURN_IF_ERROR(ForEachEntry(
-      ledger_, tenant, IndexFamily::kByType,
+      ledger_, scanner, tenant, IndexFamily::kByType,
       TypeIndexPrefix(tenant, "dataset.registered"), 0, size,
       /*reverse=*/false, &entry_budget, entries_spent,
       [&](EntryRow& row) -> absl::StatusOr<bool> {
@@ -236,7 +238,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
     queue.pop_front();
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<std::string> versions,
-        ListAllIds(ledger_, IndexFamily::kLineage,
+        ListAllIds(scanner, IndexFamily::kLineage,
                    WithoutLastByte(LineagePrefix(LineageRole::kInput, tenant,
                                                  s.first, s.second, "")),
                    limits_.max_nodes, [&] {
@@ -245,7 +247,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
                    }));
     for (const std::string& version : versions) {
       LEDGER_RETURN_IF_ERROR(ForEachEntry(
-          ledger_, tenant, IndexFamily::kLineage,
+          ledger_, scanner, tenant, IndexFamily::kLineage,
           LineagePrefix(LineageRole::kInput, tenant, s.first, s.second,
                         version),
           0, size, /*reverse=*/false, &entry_budget, entries_spent,
@@ -274,7 +276,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
   LEDGER_ASSIGN_OR_RETURN(
       std::vector<std::string> datasets,
       ListAllIds(
-          ledger_, IndexFamily::kBySubject,
+          scanner, IndexFamily::kBySubject,
           WithoutLastByte(SubjectIndexPrefix(LinkKind::kDataset, tenant, "")),
           limits_.max_nodes, [&] {
             return too_many("datasets", limits_.max_nodes,
@@ -284,16 +286,16 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
     if (reached.count({SubjectKind::kDataset, id}) > 0) continue;
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<uint64_t> first,
-        ledger_.ScanIndex(IndexFamily::kBySubject,
-                          SubjectIndexPrefix(LinkKind::kDataset, tenant, id), 0,
-                          size, 1, /*reverse=*/false));
+        scanner.Scan(IndexFamily::kBySubject,
+                     SubjectIndexPrefix(LinkKind::kDataset, tenant, id), 0,
+                     size, 1, /*reverse=*/false));
     if (first.empty()) continue;  // first named after as_of
     answer.datasets.push_back(OrphanDataset{id, first[0]});
   }
 
   LEDGER_ASSIGN_OR_RETURN(
       std::vector<std::string> run_ids,
-      ListAllIds(ledger_, IndexFamily::kByRun,
+      ListAllIds(scanner, IndexFamily::kByRun,
                  WithoutLastByte(RunIndexPrefix(RunRole::kRun, tenant, "")),
                  limits_.max_nodes, [&] {
                    return too_many("runs", limits_.max_nodes,
@@ -304,7 +306,7 @@ absl::StatusOr<OrphansAnswer> Provenance::Orphans(
     OrphanRun run{run_id, 0, 0, 0};
     bool ended = false;
     LEDGER_RETURN_IF_ERROR(
-        ForEachEntry(ledger_, tenant, IndexFamily::kByRun,
+        ForEachEntry(ledger_, scanner, tenant, IndexFamily::kByRun,
                      RunIndexPrefix(RunRole::kRun, tenant, run_id), 0, size,
                      /*reverse=*/true, &entry_budget, entries_spent,
                      [&](EntryRow& row) -> absl::StatusOr<bool> {

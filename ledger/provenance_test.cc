@@ -562,16 +562,24 @@ class ProvenanceTest : public testing::LedgerFixture {
 
 // ---- comparisons ----
 
-void ExpectRows(const std::vector<EntryRow>& got,
+// Rows of History (StoredEntry) or of the other list queries (EntryRow,
+// whose decoded event is compared too).
+template <typename Row>
+void ExpectRows(const std::vector<Row>& got,
                 const std::vector<const ModelEntry*>& want,
                 const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].index, want[i]->index) << what << " row " << i;
-    EXPECT_EQ(got[i].entry.index, want[i]->index) << what;
-    EXPECT_EQ(got[i].entry.received_at_ns, want[i]->received_at_ns) << what;
-    EXPECT_EQ(got[i].event, want[i]->event) << what << " row " << i;
-    EXPECT_EQ(got[i].entry.event_bytes, EncodeEvent(want[i]->event)) << what;
+    EXPECT_EQ(got[i].received_at_ns, want[i]->received_at_ns) << what;
+    absl::StatusOr<Entry> entry = DecodeEntry(got[i].bytes);
+    ASSERT_TRUE(entry.ok()) << what << " row " << i << ": " << entry.status();
+    EXPECT_EQ(entry->index, want[i]->index) << what;
+    EXPECT_EQ(entry->received_at_ns, want[i]->received_at_ns) << what;
+    EXPECT_EQ(entry->event_bytes, EncodeEvent(want[i]->event)) << what;
+    if constexpr (std::is_same_v<Row, EntryRow>) {
+      EXPECT_EQ(got[i].event, want[i]->event) << what << " row " << i;
+    }
   }
 }
 
@@ -627,8 +635,8 @@ TEST_F(ProvenanceTest, HistoryOfEverySubjectMatchesTheModelWholeAndPaged) {
       EXPECT_TRUE(a->next_page_token.empty()) << what;
       ExpectRows(a->entries, want, what);
       uint64_t as_of = 0;
-      const std::vector<EntryRow> paged =
-          WalkPages<HistoryAnswer, std::vector<EntryRow>>(
+      const std::vector<StoredEntry> paged =
+          WalkPages<HistoryAnswer, std::vector<StoredEntry>>(
               [&](const PageRequest& page) {
                 return p.History(tenant, kind, id, page);
               },
@@ -1022,7 +1030,7 @@ TEST_F(ProvenanceTest, AnOldAsOfGivesTheEarlierAnswer) {
   EXPECT_GT(d3->edges.size(), d1->edges.size());
   // The old walk goes on at the old size.
   uint64_t as_of = 0;
-  std::vector<EntryRow> rest = first->entries;
+  std::vector<StoredEntry> rest = first->entries;
   PageRequest next = small;
   next.page_token = first->next_page_token;
   for (int n = 0; n < 1000 && !next.page_token.empty(); ++n) {
@@ -1180,10 +1188,18 @@ TEST_F(ProvenanceTest, UnknownSubjectsAndOtherTenantsGiveEmptyAnswers) {
       p.History(kOther, LinkKind::kItem, "item-1", all);
   ASSERT_TRUE(mine.ok() && theirs.ok());
   ASSERT_FALSE(mine->entries.empty() || theirs->entries.empty());
-  for (const EntryRow& r : mine->entries) {
-    EXPECT_EQ(r.event.tenant, testing::kTenant);
+  const auto tenant_of = [](const StoredEntry& r) -> std::string {
+    absl::StatusOr<Entry> entry = DecodeEntry(r.bytes);
+    if (!entry.ok()) return "(undecodable)";
+    absl::StatusOr<Event> event = DecodeEvent(entry->event_bytes);
+    return event.ok() ? event->tenant : "(undecodable)";
+  };
+  for (const StoredEntry& r : mine->entries) {
+    EXPECT_EQ(tenant_of(r), testing::kTenant);
   }
-  for (const EntryRow& r : theirs->entries) EXPECT_EQ(r.event.tenant, kOther);
+  for (const StoredEntry& r : theirs->entries) {
+    EXPECT_EQ(tenant_of(r), kOther);
+  }
   absl::StatusOr<LineageAnswer> dm =
       p.Downstream(testing::kTenant, {SubjectKind::kDataset, "raw-0", "v1"}, 16,
                    std::nullopt);

@@ -214,10 +214,10 @@ absl::StatusOr<std::string> AnswerFile(const ServiceContext& ctx,
   return EncodeAnswer(answer);
 }
 
-absl::Status AddEntries(const ServiceContext& ctx,
-                        const std::vector<EntryRow>& rows,
+template <typename Row>  // StoredEntry or EntryRow
+absl::Status AddEntries(const ServiceContext& ctx, const std::vector<Row>& rows,
                         google::protobuf::RepeatedPtrField<v1::Entry>* out) {
-  for (const EntryRow& row : rows) {
+  for (const StoredEntry& row : rows) {
     LEDGER_ASSIGN_OR_RETURN(v1::Entry entry, EntryToProto(row.bytes));
     // Who may ask about the tenant may read its plaintext (GetEntry).
     FillPayloadView(ctx.ledger->payload_keys(), /*may_read_plaintext=*/true,
@@ -227,10 +227,11 @@ absl::Status AddEntries(const ServiceContext& ctx,
   return absl::OkStatus();
 }
 
-std::vector<uint64_t> RowIndexes(const std::vector<EntryRow>& rows) {
+template <typename Row>  // StoredEntry or EntryRow
+std::vector<uint64_t> RowIndexes(const std::vector<Row>& rows) {
   std::vector<uint64_t> indexes;
   indexes.reserve(rows.size());
-  for (const EntryRow& row : rows) indexes.push_back(row.index);
+  for (const StoredEntry& row : rows) indexes.push_back(row.index);
   return indexes;
 }
 

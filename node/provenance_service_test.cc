@@ -137,9 +137,10 @@ class ProvenanceServiceTest : public testing::NodeFixture {
     for (const v1::Entry& e : entries) out.push_back(e.index());
     return out;
   }
-  static std::vector<uint64_t> Indexes(const std::vector<EntryRow>& rows) {
+  template <typename Row>  // StoredEntry or EntryRow
+  static std::vector<uint64_t> Indexes(const std::vector<Row>& rows) {
     std::vector<uint64_t> out;
-    for (const EntryRow& r : rows) out.push_back(r.index);
+    for (const StoredEntry& r : rows) out.push_back(r.index);
     return out;
   }
 

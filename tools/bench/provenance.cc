@@ -466,7 +466,7 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
     r.subject = AnswerSubject{s.kind, s.id};
     r.as_of = a.as_of;
     r.indexes.reserve(a.entries.size());
-    for (const EntryRow& row : a.entries) r.indexes.push_back(row.index);
+    for (const StoredEntry& row : a.entries) r.indexes.push_back(row.index);
     LEDGER_ASSIGN_OR_RETURN(Answer answer, BuildAnswer(*ledger, r));
     LEDGER_ASSIGN_OR_RETURN(std::string text, EncodeAnswer(answer));
     last_answer_bytes = text.size();
