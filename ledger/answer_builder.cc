@@ -98,8 +98,14 @@ absl::StatusOr<Answer> BuildAnswer(const Ledger& ledger,
   if (IsFilteredQuery(r.kind)) {
     LEDGER_ASSIGN_OR_RETURN(a.entries, ReadChain(ledger, r));
   } else {
-    LEDGER_ASSIGN_OR_RETURN(std::vector<std::string> bytes,
-                            ledger.GetEntriesAt(r.indexes));
+    std::vector<std::string> bytes = r.bytes;
+    if (bytes.empty()) {
+      LEDGER_ASSIGN_OR_RETURN(bytes, ledger.GetEntriesAt(r.indexes));
+    } else if (bytes.size() != r.indexes.size()) {
+      return absl::InvalidArgumentError(StrCat("bytes: ", bytes.size(),
+                                               " entries for ",
+                                               r.indexes.size(), " indexes"));
+    }
     a.entries.reserve(r.indexes.size());
     for (size_t k = 0; k < r.indexes.size(); ++k) {
       a.entries.push_back(AnswerEntry{r.indexes[k], true, std::move(bytes[k])});

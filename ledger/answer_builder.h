@@ -31,6 +31,11 @@ struct AnswerRequest {
   // subject's back-link chain (every entry about it between the first and
   // the last), or the file will not verify.
   std::vector<uint64_t> indexes;
+  // Optional, for every query but label_history: the entry bytes at
+  // `indexes` as the query read them, so BuildAnswer need not read them
+  // again. Empty: read from the ledger. (Bytes that are not the ledger's
+  // make a file that does not verify.)
+  std::vector<std::string> bytes;
   // The ledger size the query was computed at (at most head().size).
   uint64_t as_of = 0;
 };

@@ -330,7 +330,9 @@ class Ledger {
 
    private:
     const Ledger& ledger_;
-    std::unique_ptr<rocksdb::Iterator> iterators_[4];  // by IndexFamily
+    // By IndexFamily: within one prefix (Scan), and across (ListIds).
+    std::unique_ptr<rocksdb::Iterator> prefix_iterators_[4];
+    std::unique_ptr<rocksdb::Iterator> iterators_[4];
   };
   // The distinct ids under a family-level `prefix` (e.g. u8 kind || tenant
   // || 0x00 in by_subject: every subject of that kind of a tenant): each

@@ -60,8 +60,11 @@ absl::StatusOr<std::vector<uint64_t>> Ledger::IndexScanner::Scan(
   below = std::min(below, ledger_.head().size);
   std::vector<uint64_t> out;
   if (from >= below || max_count == 0) return out;
-  std::unique_ptr<rocksdb::Iterator>& it = iterators_[static_cast<int>(family)];
-  if (it == nullptr) it = ledger_.store_->NewIterator(FamilyCf(family));
+  std::unique_ptr<rocksdb::Iterator>& it =
+      prefix_iterators_[static_cast<int>(family)];
+  if (it == nullptr) {
+    it = ledger_.store_->NewIndexPrefixIterator(FamilyCf(family));
+  }
   const size_t key_size = prefix.size() + 8;
   // A key of this prefix: exactly prefix || BE64 (a longer id or version
   // never starts with the prefix's final 0x00, but be strict).

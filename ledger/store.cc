@@ -36,6 +36,26 @@ class NoAutomaticResume : public rocksdb::EventListener {
   }
 };
 
+// The prefix of an index family key (ledger/schema.h): all but its last 8
+// bytes, the BE64 entry index, which the records of one subject, type, run
+// or lineage node share. Keys of fewer bytes (only damaged records) are
+// outside the domain.
+class WithoutEntryIndex : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "LedgerWithoutEntryIndex"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 8;
+  }
+};
+
+bool IsIndexFamily(std::string_view name) {
+  return name == "by_subject" || name == "by_type" || name == "by_run" ||
+         name == "lineage";
+}
+
 }  // namespace
 
 absl::Status FromRocks(const rocksdb::Status& status,
@@ -164,8 +184,29 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     Compression compression = Compression::kLz4ZstdBottom;
     if (names[i] == "entries") compression = Compression::kLz4;
     if (names[i] == "tree") compression = Compression::kNone;
-    families.emplace_back(names[i],
-                          family_options(point, random, buffer, compression));
+    rocksdb::ColumnFamilyOptions cf =
+        family_options(point, random, buffer, compression);
+    if (names[i] == "entries") {
+      // Queries read entries at scattered indexes; a bloom filter on the
+      // memtable answers most of them "not here" without a search of its
+      // large skiplist (most entries are in files).
+      cf.memtable_whole_key_filtering = true;
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+    }
+    if (IsIndexFamily(names[i])) {
+      // A query seeks one prefix (a subject, type, run or lineage node) at
+      // a time: prefix filters in the files and the memtable let a seek
+      // skip those that hold none of its records (NewIndexPrefixIterator).
+      rocksdb::BlockBasedTableOptions table;
+      table.block_cache = cache;
+      table.cache_index_and_filter_blocks = true;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.whole_key_filtering = false;
+      cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+      cf.prefix_extractor = std::make_shared<WithoutEntryIndex>();
+      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    }
+    families.emplace_back(names[i], std::move(cf));
   }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -258,6 +299,12 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
     out[i] = values[i].ToString();
   }
   return out;
+}
+
+std::unique_ptr<rocksdb::Iterator> Store::NewIndexPrefixIterator(Cf cf) const {
+  rocksdb::ReadOptions read;
+  read.prefix_same_as_start = true;
+  return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, handle(cf)));
 }
 
 std::unique_ptr<rocksdb::Iterator> Store::NewIterator(

@@ -87,6 +87,12 @@ class Store {
   std::unique_ptr<rocksdb::Iterator> NewIterator(
       Cf cf, const rocksdb::Snapshot* snapshot = nullptr,
       bool fill_cache = true) const;
+  // An iterator over one index family (by_subject, by_type, by_run,
+  // lineage) for keys that share the prefix of the key each Seek or
+  // SeekForPrev is given: all but its last 8 bytes (the entry index). Files
+  // and memtables whose prefix filter rules the prefix out are skipped; past
+  // the prefix the iterator is no longer Valid().
+  std::unique_ptr<rocksdb::Iterator> NewIndexPrefixIterator(Cf cf) const;
 
   rocksdb::DB* db() const { return db_.get(); }
   rocksdb::ColumnFamilyHandle* handle(Cf cf) const {

@@ -4,6 +4,7 @@
 // (ledger/answer_builder.h).
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -194,16 +195,26 @@ void AddPageParams(bool has_as_of, uint64_t as_of, uint32_t page_size,
   if (!page_token.empty()) params->emplace_back("page_token", page_token);
 }
 
-// The answer file for `indexes` (sorted and deduplicated here).
+// The answer file for `indexes` (sorted and deduplicated here). `bytes`,
+// if given, are the entries at `indexes`, which must then be strictly
+// increasing already.
 absl::StatusOr<std::string> AnswerFile(const ServiceContext& ctx,
                                        AnswerKind kind, Params params,
                                        std::string_view tenant,
                                        std::optional<AnswerSubject> subject,
                                        std::vector<uint64_t> indexes,
-                                       uint64_t as_of) {
-  std::sort(indexes.begin(), indexes.end());
-  indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+                                       uint64_t as_of,
+                                       std::vector<std::string> bytes = {}) {
+  const bool increasing =
+      std::adjacent_find(indexes.begin(), indexes.end(),
+                         std::greater_equal<uint64_t>()) == indexes.end();
+  if (!increasing) {
+    bytes.clear();  // they would no longer match
+    std::sort(indexes.begin(), indexes.end());
+    indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+  }
   AnswerRequest request;
+  request.bytes = std::move(bytes);
   request.kind = kind;
   request.params = std::move(params);
   request.tenant = std::string(tenant);
@@ -225,6 +236,13 @@ absl::Status AddEntries(const ServiceContext& ctx, const std::vector<Row>& rows,
     *out->Add() = std::move(entry);
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> RowBytes(std::vector<StoredEntry> rows) {
+  std::vector<std::string> bytes;
+  bytes.reserve(rows.size());
+  for (StoredEntry& row : rows) bytes.push_back(std::move(row.bytes));
+  return bytes;
 }
 
 template <typename Row>  // StoredEntry or EntryRow
@@ -277,11 +295,12 @@ absl::Status DoHistory(const ServiceContext& ctx, const Provenance& provenance,
     Params params = {{"subject", SubjectText(subject)}};
     AddPageParams(request.has_as_of(), request.as_of(), request.page_size(),
                   request.page_token(), &params);
+    std::vector<uint64_t> indexes = RowIndexes(answer.entries);
     LEDGER_ASSIGN_OR_RETURN(
         *response->mutable_answer(),
         AnswerFile(ctx, AnswerKind::kHistory, std::move(params),
-                   request.tenant(), subject, RowIndexes(answer.entries),
-                   answer.as_of));
+                   request.tenant(), subject, std::move(indexes), answer.as_of,
+                   RowBytes(std::move(answer.entries))));
   }
   return absl::OkStatus();
 }

@@ -293,7 +293,8 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16));
   prov->add_option("--history-length", p.history_length,
-                   "entries of the history subjects (closest, at most 1000)")
+                   "entries of each history query: the first page of subjects "
+                   "with at least as many (at most 1000)")
       ->capture_default_str();
   prov->add_option("--subjects", p.subjects, "distinct subjects and nodes")
       ->capture_default_str()

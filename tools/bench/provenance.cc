@@ -368,23 +368,28 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
   struct Subject {
     LinkKind kind;
     std::string id;
-    uint32_t count;
+    uint64_t count;     // entries about it
+    uint64_t rows = 0;  // entries a query returns: min(count, length)
   };
+  // A query returns the first page of history_length entries: subjects
+  // with at least that many come first (the fewest above it), then the
+  // largest below it.
+  const uint64_t length = std::min<uint64_t>(o.history_length, kMaxPageSize);
   std::vector<Subject> subjects;
   for (const auto& [key, count] : source.counts()) {
-    if (count > kMaxPageSize) continue;
     subjects.push_back(
         Subject{static_cast<LinkKind>(key[0]), key.substr(1), count});
   }
-  const auto distance = [&](const Subject& s) {
-    return std::abs(static_cast<double>(s.count) -
-                    static_cast<double>(o.history_length));
+  const auto rank = [&](const Subject& s) {
+    return s.count >= length ? std::make_pair(0, s.count - length)
+                             : std::make_pair(1, length - s.count);
   };
   std::sort(subjects.begin(), subjects.end(),
             [&](const Subject& a, const Subject& b) {
-              return std::make_tuple(distance(a), a.kind, a.id) <
-                     std::make_tuple(distance(b), b.kind, b.id);
+              return std::make_tuple(rank(a), a.kind, a.id) <
+                     std::make_tuple(rank(b), b.kind, b.id);
             });
+  for (Subject& s : subjects) s.rows = std::min<uint64_t>(s.count, length);
   if (subjects.size() > o.subjects) subjects.resize(o.subjects);
   if (subjects.empty()) return absl::InternalError("no subject to query");
   std::vector<LineageNode> nodes;
@@ -403,7 +408,8 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
   for (const Subject& s : subjects) {
     subject_list.push_back(json{{"kind", std::string(LinkKindName(s.kind))},
                                 {"id", s.id},
-                                {"entries", s.count}});
+                                {"entries", s.count},
+                                {"rows", s.rows}});
   }
   out["history_subjects"] = subject_list;
 
@@ -445,15 +451,16 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
   Provenance prov(*ledger);
   const std::string tenant = kTenant;
   PageRequest page;
-  page.page_size = kMaxPageSize;
+  page.page_size = length;
   size_t last_answer_bytes = 0;
   const auto history = [&](const Subject& s) -> absl::StatusOr<HistoryAnswer> {
     LEDGER_ASSIGN_OR_RETURN(HistoryAnswer a,
                             prov.History(tenant, s.kind, s.id, page));
-    if (a.entries.size() != s.count) {
-      return absl::InternalError(
-          StrCat("history of ", LinkKindName(s.kind), " ", s.id, ": ",
-                 a.entries.size(), " entries, the generator made ", s.count));
+    if (a.entries.size() != s.rows) {
+      return absl::InternalError(StrCat("history of ", LinkKindName(s.kind),
+                                        " ", s.id, ": ", a.entries.size(),
+                                        " entries, expected ", s.rows,
+                                        " (the generator made ", s.count, ")"));
     }
     return a;
   };
@@ -466,7 +473,11 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
     r.subject = AnswerSubject{s.kind, s.id};
     r.as_of = a.as_of;
     r.indexes.reserve(a.entries.size());
-    for (const StoredEntry& row : a.entries) r.indexes.push_back(row.index);
+    r.bytes.reserve(a.entries.size());
+    for (StoredEntry& row : a.entries) {
+      r.indexes.push_back(row.index);
+      r.bytes.push_back(std::move(row.bytes));
+    }
     LEDGER_ASSIGN_OR_RETURN(Answer answer, BuildAnswer(*ledger, r));
     LEDGER_ASSIGN_OR_RETURN(std::string text, EncodeAnswer(answer));
     last_answer_bytes = text.size();
@@ -484,11 +495,11 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
       LEDGER_RETURN_IF_ERROR(with_proofs(s));
 #ifdef LEDGER_BENCH_POSTGRES
       if (pg != nullptr) {
-        LEDGER_ASSIGN_OR_RETURN(size_t rows, pg->History(tenant, s.kind, s.id));
-        if (rows != s.count) {
+        LEDGER_ASSIGN_OR_RETURN(size_t rows,
+                                pg->History(tenant, s.kind, s.id, s.rows));
+        if (rows != s.rows) {
           return absl::InternalError(StrCat("postgres history of ", s.id, ": ",
-                                            rows, " rows, the generator made ",
-                                            s.count));
+                                            rows, " rows, expected ", s.rows));
         }
       }
 #endif
@@ -542,7 +553,8 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
 #ifdef LEDGER_BENCH_POSTGRES
     if (pg != nullptr) {
       t0 = Clock::now();
-      LEDGER_RETURN_IF_ERROR(pg->History(tenant, s.kind, s.id).status());
+      LEDGER_RETURN_IF_ERROR(
+          pg->History(tenant, s.kind, s.id, s.rows).status());
       h_pg.Record(Since(t0));
       t0 = Clock::now();
       LEDGER_RETURN_IF_ERROR(pg->Upstream(tenant, n, o.depth).status());

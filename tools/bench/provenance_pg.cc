@@ -53,11 +53,12 @@ CREATE INDEX edges_to ON edges (tenant, to_kind, to_id, to_version);
 CREATE INDEX edges_from ON edges (tenant, from_kind, from_id, from_version);
 )sql";
 
-// The subject's entries with their bytes, ascending, as History returns
-// them.
+// The subject's first $4 entries with their bytes, ascending, as a first
+// History page of that size returns them.
 constexpr char kHistorySql[] =
     "SELECT e.idx, e.bytes FROM entry_subjects s JOIN entries e ON e.idx = "
-    "s.idx WHERE s.tenant = $1 AND s.kind = $2 AND s.id = $3 ORDER BY s.idx";
+    "s.idx WHERE s.tenant = $1 AND s.kind = $2 AND s.id = $3 ORDER BY s.idx "
+    "LIMIT $4";
 
 // Upstream to depth $5: the nodes reached (UNION drops a row seen before,
 // and the depth bound ends every path, so cycles end), each at its least
@@ -320,20 +321,21 @@ absl::Status ProvenancePg::Prepare() {
   conn_ = std::make_unique<Conn>();
   LEDGER_ASSIGN_OR_RETURN(conn_->conn, PgConnect(server_->socket_conninfo()));
   PGconn* c = conn_->conn.get();
-  PgResult h(PQprepare(c, "history", kHistorySql, 3, nullptr));
+  PgResult h(PQprepare(c, "history", kHistorySql, 4, nullptr));
   LEDGER_RETURN_IF_ERROR(PgCheck(c, h, "preparing history"));
   PgResult u(PQprepare(c, "upstream", kUpstreamSql, 5, nullptr));
   return PgCheck(c, u, "preparing upstream");
 }
 
 absl::StatusOr<size_t> ProvenancePg::History(std::string_view tenant,
-                                             LinkKind kind,
-                                             std::string_view id) {
+                                             LinkKind kind, std::string_view id,
+                                             size_t limit) {
   PGconn* c = conn_->conn.get();
-  const std::string t(tenant), k = StrCat(static_cast<int>(kind)), i(id);
-  const char* values[] = {t.c_str(), k.c_str(), i.c_str()};
+  const std::string t(tenant), k = StrCat(static_cast<int>(kind)), i(id),
+                               l = StrCat(limit);
+  const char* values[] = {t.c_str(), k.c_str(), i.c_str(), l.c_str()};
   // Binary results: the bytes arrive as they are stored, as ours do.
-  PgResult r(PQexecPrepared(c, "history", 3, values, nullptr, nullptr, 1));
+  PgResult r(PQexecPrepared(c, "history", 4, values, nullptr, nullptr, 1));
   LEDGER_RETURN_IF_ERROR(PgCheck(c, r, "history"));
   const int n = PQntuples(r.get());
   size_t bytes = 0;

@@ -45,9 +45,10 @@ class ProvenancePg {
   // Connects over the Unix socket and prepares both statements.
   absl::Status Prepare();
 
-  // The subject's entries: rows returned (each index and bytes received).
+  // The subject's first `limit` entries: rows returned (each index and
+  // bytes received).
   absl::StatusOr<size_t> History(std::string_view tenant, LinkKind kind,
-                                 std::string_view id);
+                                 std::string_view id, size_t limit);
   struct Graph {
     size_t nodes = 0;
     size_t edges = 0;
