@@ -1,0 +1,456 @@
+"""Receipts: c2sp.org/tlog-proof@v1 texts, verified offline in pure Python
+(FORMAT.md section 10).
+
+verify_receipt() performs the steps of FORMAT.md section 10.3 in order,
+as `ledger-verify proof` does:
+
+1. parse the text (header, extra, index, proof hashes, blank line, note);
+2. verify the checkpoint note's signatures against the log's verifier keys;
+3. take the entry bytes from the extra line (or from the key-evidence
+   container of section 10.5) and compute the leaf hash
+   SHA-256(0x00 || entry bytes);
+4. check the RFC 9162 inclusion proof of that leaf at the index up to the
+   checkpoint's root;
+5. decode the entry and require its index to be the proven index;
+6. decode the event;
+7. if the receipt carries key evidence, verify it (each key entry proven in
+   the same checkpoint and signed by the log key; the replay defines the
+   signing key, valid for this entry) and the emitter signature with it;
+8. with trusted emitter keys, verify the emitter signature (section 5).
+"""
+
+import dataclasses
+import struct
+
+from . import rfc6962
+from .checkpoint import open_checkpoint
+from .encoding import decode_entry, decode_event
+from .errors import MalformedError, VerificationError
+from .signing import (SIG_ED25519, b64decode_strict, key_id_of,
+                      verify_batch_signature)
+
+HEADER = "c2sp.org/tlog-proof@v1"
+MAX_PROOF_HASHES = 64
+EXTRA_MAGIC = b"RK\x01"
+MAX_KEY_ENTRIES = 1024
+
+# Types only a node key may sign (FORMAT.md section 3.2).
+LEDGER_INTERNAL_TYPES = frozenset({
+    "grade.propagated", "checkpoint.issued", "key.registered", "key.rotated",
+    "key.revoked", "policy.changed", "key.erased", "access.denied"})
+
+
+@dataclasses.dataclass
+class TlogProof:
+    extra: bytes | None
+    index: int
+    proof: list
+    checkpoint: str
+
+
+@dataclasses.dataclass
+class ProvenEntry:
+    index: int
+    entry: bytes
+    proof: list
+
+
+@dataclasses.dataclass
+class VerifiedReceipt:
+    """What a verified receipt establishes."""
+    index: int
+    leaf_hash: bytes
+    entry: object  # encoding.Entry
+    event: object  # encoding.Event
+    checkpoint: object  # checkpoint.Checkpoint
+    # "verified (trusted emitter key)", "verified (key from its
+    # registration)" or "not checked (no emitter key given)".
+    emitter_signature: str
+    emitter_key: object = None  # the registered key, from key evidence
+
+
+def _malformed(line_no, what):
+    return MalformedError(f"tlog-proof line {line_no}: {what}")
+
+
+def parse_tlog_proof(text):
+    """Strict syntax check of c2sp.org/tlog-proof@v1 (at most 64 proof
+    hashes); the checkpoint is kept verbatim. MalformedError names the
+    line."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise MalformedError(f"tlog-proof is not UTF-8 at byte {e.start}") from None
+    rest = text
+    line_no = 0
+
+    def next_line():
+        nonlocal rest, line_no
+        nl = rest.find("\n")
+        if nl < 0:
+            return None
+        line, rest = rest[:nl], rest[nl + 1:]
+        line_no += 1
+        return line
+
+    line = next_line()
+    if line != HEADER:
+        raise _malformed(1, f"the first line must be '{HEADER}'")
+    extra = None
+    line = next_line()
+    if line is not None and line.startswith("extra "):
+        try:
+            extra = b64decode_strict(line[6:], "extra data")
+        except MalformedError:
+            raise _malformed(line_no, "extra data is not standard base64") from None
+        line = next_line()
+    if line is None or not line.startswith("index "):
+        raise _malformed(line_no + (0 if line is not None else 1),
+                         "expected 'index N'")
+    digits = line[6:]
+    if (not digits or not digits.isascii() or not digits.isdigit() or
+            (len(digits) > 1 and digits[0] == "0") or int(digits) >= 1 << 64):
+        raise _malformed(line_no, "index must be a decimal number without sign "
+                         "or leading zeros")
+    index = int(digits)
+    proof = []
+    while True:
+        line = next_line()
+        if line is None:
+            raise _malformed(line_no + 1,
+                             "missing the empty line before the checkpoint")
+        if not line:
+            break
+        if len(proof) == MAX_PROOF_HASHES:
+            raise _malformed(line_no,
+                             f"more than {MAX_PROOF_HASHES} inclusion proof hashes")
+        try:
+            h = b64decode_strict(line, "proof hash")
+        except MalformedError:
+            h = b""
+        if len(h) != 32:
+            raise _malformed(
+                line_no, "inclusion proof hash must be standard base64 of 32 bytes")
+        proof.append(h)
+    if not rest:
+        raise _malformed(line_no + 1, "the checkpoint is missing")
+    return TlogProof(extra, index, proof, rest)
+
+
+def format_tlog_proof(proof):
+    from .signing import b64encode
+    out = [HEADER + "\n"]
+    if proof.extra is not None:
+        out.append(f"extra {b64encode(proof.extra)}\n")
+    out.append(f"index {proof.index}\n")
+    out.extend(b64encode(h) + "\n" for h in proof.proof)
+    out.append("\n")
+    out.append(proof.checkpoint)
+    return "".join(out)
+
+
+def _check_count(field, count, limit, min_item, left):
+    if count > limit:
+        raise MalformedError(
+            f"receipt extra: {field}: count {count} exceeds the limit {limit}")
+    if count * min_item > left:
+        raise MalformedError(
+            f"receipt extra: {field}: count {count} needs at least "
+            f"{count * min_item} bytes, only {left} left (truncated)")
+
+
+def decode_receipt_extra(extra):
+    """(entry bytes, [ProvenEntry]) of a receipt's extra data: the entry
+    bytes alone, or the key-evidence container of FORMAT.md section 10.5."""
+    extra = bytes(extra)
+    if not extra.startswith(EXTRA_MAGIC):
+        return extra, []
+    pos = len(EXTRA_MAGIC)
+
+    def take(n, field):
+        nonlocal pos
+        if len(extra) - pos < n:
+            raise MalformedError(
+                f"receipt extra: {field}: truncated (needs {n} bytes at offset "
+                f"{pos}, {len(extra) - pos} left)")
+        out = extra[pos:pos + n]
+        pos += n
+        return out
+
+    def u32(field):
+        return struct.unpack(">I", take(4, field))[0]
+
+    entry = take(u32("entry length"), "entry")
+    count = u32("key_entries count")
+    _check_count("key_entries", count, MAX_KEY_ENTRIES, 16, len(extra) - pos)
+    if count == 0:
+        raise MalformedError(
+            "receipt extra: key_entries: must not be empty (a receipt without "
+            "key evidence carries the entry bytes alone)")
+    key_entries = []
+    for i in range(count):
+        field = f"key_entries[{i}]"
+        (index,) = struct.unpack(">Q", take(8, field + ".index"))
+        body = take(u32(field + ".entry length"), field + ".entry")
+        hashes = u32(field + ".proof count")
+        _check_count(field + ".proof", hashes, MAX_PROOF_HASHES, 32,
+                     len(extra) - pos)
+        key_entries.append(ProvenEntry(
+            index, body, [take(32, field + ".proof") for _ in range(hashes)]))
+    if pos != len(extra):
+        raise MalformedError(
+            f"receipt extra: {len(extra) - pos} trailing bytes")
+    return entry, key_entries
+
+
+def verify_entry_signature(entry, public_key):
+    """FORMAT.md section 5, VerifyEntrySignature: the entry's key ID is the
+    key's, its event's audit path leads to the signed batch root, and the
+    signature verifies. VerificationError("emitter") names the step."""
+    m = entry.emitter
+    if m.algorithm != 1:
+        raise VerificationError("emitter", f"emitter.algorithm {m.algorithm} is not 1")
+    if m.key_id != key_id_of(public_key):
+        raise VerificationError(
+            "emitter", f"emitter.key_id {m.key_id.hex()} is not the key's "
+            f"{key_id_of(public_key).hex()}")
+    leaf = rfc6962.leaf_hash(entry.event_bytes)
+    rfc6962.verify_inclusion(leaf, m.batch_index, m.batch_size, m.audit_path,
+                             m.batch_root, check="emitter")
+    verify_batch_signature(public_key, m.batch_size, m.batch_root, m.signature)
+
+
+def _attr(event, name, entry_index):
+    value = event.attributes.get(name)
+    if value is None:
+        raise VerificationError(
+            "key_evidence",
+            f"key entry {entry_index} ({event.type}) has no {name} attribute")
+    return value
+
+
+def _nanos(value, default):
+    if value is None or value == "0":
+        return default
+    if not value.isascii() or not value.isdigit() or (len(value) > 1 and
+                                                      value[0] == "0"):
+        raise VerificationError("key_evidence", f"bad time attribute {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass
+class RegisteredKey:
+    """An emitter key as the key evidence defines it."""
+    key_id: bytes
+    public_key: bytes
+    name: str
+    tenant: str
+    producer: str | None
+    valid_from: int
+    valid_until: int | None
+    registered_at: int  # index of the key.registered / key.rotated entry
+    registered_by: str  # the actor of that entry
+    rotated_at: int | None = None
+    revoked_at: int | None = None
+
+
+def _replay_key_events(key_events, log_key_ids):
+    """Replays key entries (decoded entry, event) in order (FORMAT.md 8.3
+    rule 5) into a registry of RegisteredKey by key ID."""
+    registry = {}
+    for i, (entry, event) in enumerate(key_events):
+        where = f"key entry {entry.index}"
+        if entry.emitter.key_id not in log_key_ids:
+            raise VerificationError(
+                "key_evidence", f"{where} is not signed by a trusted log key")
+        if i == 0 and event.type != "key.registered":
+            raise VerificationError(
+                "key_evidence",
+                f"{where} must be a key.registered, got {event.type}")
+        if event.type == "key.registered":
+            pub = b64decode_strict(_attr(event, "key.public_key", entry.index),
+                                   "key.public_key")
+            kid = key_id_of(pub)
+            if _attr(event, "key.id", entry.index) != kid.hex():
+                raise VerificationError(
+                    "key_evidence", f"{where}: key.id does not match key.public_key")
+            if kid in registry:
+                raise VerificationError(
+                    "key_evidence", f"{where} registers key {kid.hex()} again")
+            registry[kid] = RegisteredKey(
+                kid, pub, _attr(event, "key.name", entry.index),
+                event.attributes.get("key.tenant", event.tenant),
+                event.attributes.get("key.producer"),
+                _nanos(event.attributes.get("key.valid_from"), event.occurred_at_ns),
+                _nanos(event.attributes.get("key.valid_until"), None),
+                entry.index, event.actor.id)
+            if event.attributes.get("key.role") != "emitter":
+                registry[kid].tenant = None  # not an emitter key
+        elif event.type == "key.rotated":
+            old = registry.get(bytes.fromhex(_attr(event, "key.id", entry.index)))
+            if old is None or old.rotated_at is not None or old.revoked_at is not None:
+                raise VerificationError(
+                    "key_evidence", f"{where} rotates a key that is not registered "
+                    "and current in the evidence")
+            pub = b64decode_strict(_attr(event, "key.new.public_key", entry.index),
+                                   "key.new.public_key")
+            kid = key_id_of(pub)
+            if _attr(event, "key.new.id", entry.index) != kid.hex() or kid in registry:
+                raise VerificationError(
+                    "key_evidence", f"{where}: key.new.id does not match "
+                    "key.new.public_key or is already registered")
+            old.rotated_at = entry.index
+            registry[kid] = RegisteredKey(
+                kid, pub, _attr(event, "key.new.name", entry.index), old.tenant,
+                old.producer, event.occurred_at_ns,
+                _nanos(event.attributes.get("key.new.valid_until"), None),
+                entry.index, event.actor.id)
+        elif event.type == "key.revoked":
+            key = registry.get(bytes.fromhex(_attr(event, "key.id", entry.index)))
+            if key is None or key.revoked_at is not None:
+                raise VerificationError(
+                    "key_evidence", f"{where} revokes a key that is not registered "
+                    "or already revoked in the evidence")
+            key.revoked_at = entry.index
+        else:
+            raise VerificationError(
+                "key_evidence", f"{where} is a {event.type}, not a key event")
+    return registry
+
+
+def _check_key_evidence(key_entries, cp, entry, event, log_keys):
+    log_key_ids = {key_id_of(k.public_key): k.public_key for k in log_keys
+                   if k.sig_type == SIG_ED25519}
+    decoded = []
+    previous = -1
+    for k in key_entries:
+        if not previous < k.index < cp.size:
+            raise VerificationError(
+                "key_evidence",
+                f"key entry index {k.index} is not above {previous} and below "
+                f"the checkpoint's size {cp.size}")
+        previous = k.index
+        rfc6962.verify_inclusion(rfc6962.leaf_hash(k.entry), k.index, cp.size,
+                                 k.proof, cp.root, check="key_evidence")
+        try:
+            key_entry = decode_entry(k.entry)
+            key_event = decode_event(key_entry.event_bytes)
+        except MalformedError as e:
+            raise VerificationError("key_evidence", f"key entry {k.index}: {e}") from None
+        if key_entry.index != k.index:
+            raise VerificationError(
+                "key_evidence",
+                f"key entry says it is index {key_entry.index} but is proven at "
+                f"{k.index}")
+        pub = log_key_ids.get(key_entry.emitter.key_id)
+        if pub is None:
+            raise VerificationError(
+                "key_evidence", f"key entry {k.index} is not signed by a trusted log key")
+        try:
+            verify_entry_signature(key_entry, pub)
+        except VerificationError as e:
+            raise VerificationError("key_evidence",
+                                    f"key entry {k.index}: {e.detail}") from None
+        decoded.append((key_entry, key_event))
+    registry = _replay_key_events(decoded, set(log_key_ids))
+    key = registry.get(entry.emitter.key_id)
+    if key is None:
+        raise VerificationError(
+            "key_evidence",
+            f"the evidence does not register the entry's key "
+            f"{entry.emitter.key_id.hex()}")
+    i, t = entry.index, entry.received_at_ns
+    problems = []
+    if key.tenant is None:
+        problems.append("it is not an emitter key")
+    if key.registered_at >= i:
+        problems.append(f"it was registered at entry {key.registered_at}, not before")
+    if key.rotated_at is not None and key.rotated_at < i:
+        problems.append(f"it was rotated out at entry {key.rotated_at}")
+    if key.revoked_at is not None and key.revoked_at < i:
+        problems.append(f"it was revoked at entry {key.revoked_at}")
+    if t < key.valid_from or (key.valid_until is not None and t >= key.valid_until):
+        problems.append(f"received_at_ns {t} is outside its validity window")
+    if key.tenant is not None and event.tenant != key.tenant:
+        problems.append(f"it is for tenant {key.tenant!r}, the event's is {event.tenant!r}")
+    if event.type in LEDGER_INTERNAL_TYPES:
+        problems.append(f"an emitter key may not sign {event.type}")
+    if key.producer is not None and not (
+            event.producer == key.producer or
+            event.producer.startswith(key.producer + "/")):
+        problems.append(
+            f"it signs for producer {key.producer!r}, the event's is "
+            f"{event.producer!r}")
+    if problems:
+        raise VerificationError(
+            "key_evidence",
+            f"key {key.key_id.hex()} may not sign entry {i}: " + "; ".join(problems))
+    try:
+        verify_entry_signature(entry, key.public_key)
+    except VerificationError as e:
+        raise VerificationError("emitter", e.detail) from None
+    return key
+
+
+def verify_receipt(text, log_keys, emitter_keys=(), origin=""):
+    """Verifies a tlog-proof receipt offline (see the module comment).
+
+    log_keys: the log's VerifierKey list (`ledgerctl keys --note`, obtained
+    through a channel you trust). emitter_keys: VerifierKey list of emitter
+    keys to check the emitter signature against (optional with key
+    evidence). origin: the log origin to require, if known.
+
+    Returns a VerifiedReceipt; raises MalformedError for a text that does
+    not parse and VerificationError (its `check` names the step) for one
+    that does not verify.
+    """
+    try:
+        proof = parse_tlog_proof(text)
+    except MalformedError as e:
+        raise VerificationError("parse", str(e)) from None
+    try:
+        cp = open_checkpoint(proof.checkpoint, log_keys, origin)
+    except MalformedError as e:
+        raise VerificationError("checkpoint", f"checkpoint note: {e}") from None
+    if proof.extra is None:
+        raise VerificationError(
+            "entry", "the proof has no extra line, so it carries no entry bytes")
+    try:
+        entry_bytes, key_entries = decode_receipt_extra(proof.extra)
+    except MalformedError as e:
+        raise VerificationError("entry", f"extra data: {e}") from None
+    leaf = rfc6962.leaf_hash(entry_bytes)
+    rfc6962.verify_inclusion(leaf, proof.index, cp.size, proof.proof, cp.root)
+    try:
+        entry = decode_entry(entry_bytes)
+    except MalformedError as e:
+        raise VerificationError("entry", f"entry bytes: {e}") from None
+    if entry.index != proof.index:
+        raise VerificationError(
+            "index", f"the entry says it is index {entry.index} but is proven "
+            f"at index {proof.index}")
+    try:
+        event = decode_event(entry.event_bytes)
+    except MalformedError as e:
+        raise VerificationError("event", f"event bytes: {e}") from None
+    emitter_key = None
+    status = "not checked (no emitter key given)"
+    if key_entries:
+        emitter_key = _check_key_evidence(key_entries, cp, entry, event, log_keys)
+        status = "verified (key from its registration)"
+    trusted = {k.entry_key_id: k for k in emitter_keys}
+    # Entries signed by the log key itself (key events) verify with it.
+    for k in log_keys:
+        if k.sig_type == SIG_ED25519:
+            trusted.setdefault(k.entry_key_id, k)
+    key = trusted.get(entry.emitter.key_id)
+    if key is not None:
+        verify_entry_signature(entry, key.public_key)
+        if emitter_key is None:
+            status = "verified (trusted emitter key)"
+    elif emitter_keys and emitter_key is None:
+        raise VerificationError(
+            "emitter", f"the entry is signed by key {entry.emitter.key_id.hex()}, "
+            "which is not among the trusted emitter keys")
+    return VerifiedReceipt(proof.index, leaf, entry, event, cp, status, emitter_key)
