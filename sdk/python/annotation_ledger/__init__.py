@@ -24,6 +24,18 @@ from .signing import (SignedBatch, SigningKey, VerifierKey, key_id_of,
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "ACTOR_HUMAN", "ACTOR_MODEL", "ACTOR_SERVICE", "ANNOTATION", "DATASET",
+    "FAILURE", "ITEM", "SUCCESS", "Actor", "AppendError", "Checkpoint",
+    "Client", "Entry", "EntryRef", "Event", "LedgerError", "MalformedError",
+    "Outcome", "Receipt", "Ref", "RetryPolicy", "SignedBatch", "SigningKey",
+    "Source", "VerificationError", "VerifiedReceipt", "VerifierKey",
+    "decode_entry", "decode_event", "encode_event", "key_id_of", "leaf_hash",
+    "new_event_id", "open_checkpoint", "parse_tlog_proof",
+    "parse_verifier_keys", "read_verifier_keys", "verify_entry_signature",
+    "verify_receipt",
+]
+
 
 def __getattr__(name):
     # The client needs grpcio and the generated stubs; encoding and

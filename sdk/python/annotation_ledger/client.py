@@ -28,6 +28,7 @@ import dataclasses
 import os
 import random
 import re
+import ssl
 import stat
 import time
 import tomllib
@@ -36,7 +37,8 @@ import grpc
 
 from .encoding import parse_uuid
 from .errors import LedgerError, MalformedError
-from .receipt import verify_receipt
+from .receipt import (TlogProof, check_receipt_structure, format_tlog_proof,
+                      verify_receipt)
 from .signing import SignedBatch, parse_verifier_keys
 
 try:
@@ -175,6 +177,25 @@ def _read_private(path):
         return f.read()
 
 
+def _check_tls_files(ca, cert, key):
+    """Checks the files before connecting, as ledgerctl does: gRPC reports a
+    key that does not belong to its certificate, or a file that is not PEM,
+    only as UNAVAILABLE on every call."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=ca)
+    except (ssl.SSLError, ValueError) as e:
+        raise MalformedError(f"ca {ca}: not a PEM CA certificate ({e})") from None
+    _read_private(key)  # The mode check, with its message.
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as e:
+        raise MalformedError(
+            f"cert {cert} and key {key}: not a PEM certificate chain and its "
+            f"private key, or the key does not belong to the certificate ({e})"
+        ) from None
+
+
 def load_profile(path):
     """A client profile as ledgerctl reads it (TOML: address, ca, cert, key,
     insecure_plaintext), relative paths resolved against its directory."""
@@ -242,6 +263,7 @@ class Client:
                     f"mutual TLS needs ca, cert and key; missing: "
                     f"{', '.join(missing)} (pass them, use a profile, or "
                     "insecure_plaintext=True for a node started that way)")
+            _check_tls_files(ca, cert, key)
             with open(ca, "rb") as f:
                 root = f.read()
             with open(cert, "rb") as f:
@@ -327,7 +349,9 @@ class Client:
     def get_receipt(self, index=None, *, tenant=None, event_id=None,
                     key_evidence=False, verify_with=None):
         """The receipt of an entry, by index or by (tenant, event_id). The
-        node answers once a checkpoint covers the entry. With
+        node answers once a checkpoint covers the entry. Every receipt is
+        checked to lead to the root of its own checkpoint, as ledgerctl prove
+        does (VerificationError otherwise). With
         verify_with=[VerifierKey...] (the log's keys) the receipt is
         verified before it is returned (VerificationError otherwise)."""
         if (index is None) == (event_id is None):
@@ -340,7 +364,15 @@ class Client:
             request.event.tenant = tenant or ""
             request.event.event_id = event_id
         r = self._call("GetReceipt", self._proof.GetReceipt, request)
-        receipt = Receipt(r.index, bytes(r.entry), r.tlog_proof)
+        text = r.tlog_proof
+        if not text:
+            # A node that sends only the parts: the same text from them.
+            text = format_tlog_proof(TlogProof(
+                bytes(r.entry), r.index, [bytes(h) for h in r.proof.hashes],
+                r.checkpoint.note))
+        # As ledgerctl prove: the proof must lead to its own checkpoint's root.
+        check_receipt_structure(text)
+        receipt = Receipt(r.index, bytes(r.entry), text)
         if verify_with is not None:
             verified = verify_receipt(receipt.tlog_proof, verify_with)
             if verified.index != receipt.index:

@@ -23,10 +23,10 @@ import dataclasses
 import struct
 
 from . import rfc6962
-from .checkpoint import open_checkpoint
+from .checkpoint import open_checkpoint, parse_checkpoint_body, parse_note
 from .encoding import decode_entry, decode_event
 from .errors import MalformedError, VerificationError
-from .signing import (SIG_ED25519, b64decode_strict, key_id_of,
+from .signing import (SIG_ED25519, b64decode_strict, b64encode, key_id_of,
                       verify_batch_signature)
 
 HEADER = "c2sp.org/tlog-proof@v1"
@@ -139,7 +139,7 @@ def parse_tlog_proof(text):
 
 
 def format_tlog_proof(proof):
-    from .signing import b64encode
+    """The text of a TlogProof (the inverse of parse_tlog_proof)."""
     out = [HEADER + "\n"]
     if proof.extra is not None:
         out.append(f"extra {b64encode(proof.extra)}\n")
@@ -202,6 +202,29 @@ def decode_receipt_extra(extra):
         raise MalformedError(
             f"receipt extra: {len(extra) - pos} trailing bytes")
     return entry, key_entries
+
+
+def check_receipt_structure(text):
+    """What ledgerctl checks of every receipt a node sends before it writes
+    it: the text parses, carries entry bytes, and its inclusion proof leads
+    to the root written in its own checkpoint. No signature is checked (no
+    key is needed): this catches a damaged or inconsistent receipt, not a
+    forged one; verify_receipt() does that. Returns the TlogProof."""
+    try:
+        proof = parse_tlog_proof(text)
+    except MalformedError as e:
+        raise VerificationError("parse", f"receipt from the node: {e}") from None
+    if proof.extra is None:
+        raise VerificationError("entry", "the receipt from the node has no entry bytes")
+    try:
+        note_text, _ = parse_note(proof.checkpoint)
+        _, size, root, _ = parse_checkpoint_body(note_text)
+        entry_bytes, _ = decode_receipt_extra(proof.extra)
+    except MalformedError as e:
+        raise VerificationError("checkpoint", f"receipt from the node: {e}") from None
+    rfc6962.verify_inclusion(rfc6962.leaf_hash(entry_bytes), proof.index, size,
+                             proof.proof, root)
+    return proof
 
 
 def verify_entry_signature(entry, public_key):

@@ -341,6 +341,18 @@ class MutualTlsNodeTest(unittest.TestCase):
             receipt = reader.get_receipt(index=ref.index, verify_with=log_keys)
         v = al.verify_receipt(receipt.tlog_proof, log_keys, [key.verifier_key()])
         self.assertEqual(v.emitter_signature, "verified (trusted emitter key)")
+        # Files are checked before connecting: a private key readable by
+        # others, and a key that is not the certificate's.
+        loose = os.path.join(d, "loose.key")
+        shutil.copy(os.path.join(tls, "emitter.key"), loose)
+        os.chmod(loose, 0o644)
+        with self.assertRaisesRegex(PermissionError, "chmod 600"):
+            al.Client(node.address, ca=os.path.join(tls, "ca.pem"),
+                      cert=os.path.join(tls, "emitter.pem"), key=loose)
+        with self.assertRaisesRegex(al.MalformedError, "does not belong"):
+            al.Client(node.address, ca=os.path.join(tls, "ca.pem"),
+                      cert=os.path.join(tls, "emitter.pem"),
+                      key=os.path.join(tls, "admin.key"))
         # An emitter of another tenant is refused by the node's policy.
         with al.Client(node.address, profile=os.path.join(tls, "emitter.profile")) as c:
             foreign = make_event(2, time.time_ns(), tenant="other-tenant")

@@ -16,9 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import annotation_ledger as al  # noqa: E402
 from annotation_ledger import client as client_mod  # noqa: E402
-from annotation_ledger_proto.ledger.v1 import ingest_pb2, ingest_pb2_grpc  # noqa: E402
+from annotation_ledger_proto.ledger.v1 import (ingest_pb2, ingest_pb2_grpc,  # noqa: E402
+                                               proof_pb2, proof_pb2_grpc)
+from format_vectors import load_vectors  # noqa: E402
 
 SEED = bytes(range(1, 33))
+V = load_vectors()
 
 
 def event(n=1):
@@ -127,6 +130,49 @@ class ClientRetryTest(unittest.TestCase):
         self.assertEqual(self.waits, [])
 
 
+class FakeProof(proof_pb2_grpc.ProofServicer):
+    """Answers GetReceipt with the parts of FORMAT.md's receipt for entry 1
+    (no tlog_proof text), optionally with a damaged proof hash."""
+
+    def __init__(self, damaged):
+        self.damaged = damaged
+
+    def GetReceipt(self, request, context):
+        proof_hash = V["genesis.entry.leaf_hash"]
+        if self.damaged:
+            proof_hash = bytes(32)
+        return proof_pb2.Receipt(
+            index=1, entry=V["cosigner.entry.bytes"],
+            proof=proof_pb2.InclusionProof(index=1, tree_size=2,
+                                           hashes=[proof_hash]),
+            checkpoint=proof_pb2.Checkpoint(note=V["checkpoint.note"].decode()))
+
+
+class ClientReceiptTest(unittest.TestCase):
+    def fetch(self, damaged, **kw):
+        server = grpc.server(concurrent.futures.ThreadPoolExecutor(2))
+        proof_pb2_grpc.add_ProofServicer_to_server(FakeProof(damaged), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        self.addCleanup(server.stop, None)
+        with al.Client(f"127.0.0.1:{port}", insecure_plaintext=True) as c:
+            return c.get_receipt(index=1, **kw)
+
+    def test_receipt_text_is_built_from_parts_and_checked(self):
+        r = self.fetch(False)
+        self.assertTrue(r.tlog_proof.startswith("c2sp.org/tlog-proof@v1\nextra "))
+        keys = al.parse_verifier_keys(V["node.vkey"].decode())
+        self.assertEqual(al.verify_receipt(r.tlog_proof, keys).index, 1)
+        self.assertEqual(self.fetch(False, verify_with=keys).tlog_proof, r.tlog_proof)
+        with self.assertRaisesRegex(al.VerificationError, "^checkpoint: "):
+            self.fetch(False, verify_with=al.parse_verifier_keys(
+                V["emitter.vkey"].decode()))
+
+    def test_damaged_receipt_is_refused(self):
+        with self.assertRaisesRegex(al.VerificationError, "^inclusion: "):
+            self.fetch(True)
+
+
 class ProtoConversionTest(unittest.TestCase):
     def test_fields_carry_over(self):
         e = event(3)
@@ -157,7 +203,7 @@ class ProtoConversionTest(unittest.TestCase):
             with open(key, "w") as f:
                 f.write("x")
             os.chmod(key, 0o644)
-            with self.assertRaisesRegex(PermissionError, "chmod 600"):
+            with self.assertRaisesRegex(al.MalformedError, "not a PEM CA"):
                 al.Client("127.0.0.1:1", ca=path, cert=path, key=key)
 
 

@@ -11,7 +11,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import annotation_ledger as al  # noqa: E402
-from annotation_ledger import checkpoint, encoding, receipt, rfc6962, signing  # noqa: E402
+from annotation_ledger import encoding, receipt, rfc6962, signing  # noqa: E402
 from format_vectors import load_vectors  # noqa: E402
 
 V = load_vectors()
@@ -335,6 +335,14 @@ class ReceiptTest(unittest.TestCase):
                          "verified (trusted emitter key)")
         with self.assertRaisesRegex(al.VerificationError, "^emitter: .*not among"):
             al.verify_receipt(plain3, log_keys(), [second])
+
+    def test_structure_check_needs_no_key(self):
+        self.assertEqual(receipt.check_receipt_structure(self.plain()).index, 1)
+        self.assertEqual(receipt.check_receipt_structure(self.keylog()).index, 3)
+        bad = receipt_text(V["cosigner.entry.bytes"], 1, [bytes(32)],
+                           V["checkpoint.note"].decode())
+        with self.assertRaisesRegex(al.VerificationError, "^inclusion: "):
+            receipt.check_receipt_structure(bad)
 
     def assertRejected(self, text, check, pattern=""):
         with self.assertRaisesRegex(al.VerificationError, f"^{check}: .*{pattern}") as cm:
