@@ -253,6 +253,19 @@ def _attr(event, name, entry_index):
     return value
 
 
+def _key_id_attr(event, name, entry_index):
+    value = _attr(event, name, entry_index)
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or raw.hex() != value:
+        raise VerificationError(
+            "key_evidence", f"key entry {entry_index}: {name} {value[:80]!r} is "
+            "not 64 lowercase hex digits")
+    return raw
+
+
 def _nanos(value, default):
     if value is None or value == "0":
         return default
@@ -311,7 +324,7 @@ def _replay_key_events(key_events, log_key_ids):
             if event.attributes.get("key.role") != "emitter":
                 registry[kid].tenant = None  # not an emitter key
         elif event.type == "key.rotated":
-            old = registry.get(bytes.fromhex(_attr(event, "key.id", entry.index)))
+            old = registry.get(_key_id_attr(event, "key.id", entry.index))
             if old is None or old.rotated_at is not None or old.revoked_at is not None:
                 raise VerificationError(
                     "key_evidence", f"{where} rotates a key that is not registered "
@@ -330,7 +343,7 @@ def _replay_key_events(key_events, log_key_ids):
                 _nanos(event.attributes.get("key.new.valid_until"), None),
                 entry.index, event.actor.id)
         elif event.type == "key.revoked":
-            key = registry.get(bytes.fromhex(_attr(event, "key.id", entry.index)))
+            key = registry.get(_key_id_attr(event, "key.id", entry.index))
             if key is None or key.revoked_at is not None:
                 raise VerificationError(
                     "key_evidence", f"{where} revokes a key that is not registered "
