@@ -239,6 +239,12 @@ class PlaintextNodeTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("type", cm.exception.details)
         self.assertEqual(cm.exception.attempts, 1)
+        # A key the ledger never registered.
+        stranger = al.SigningKey(os.urandom(32), "stranger")
+        with self.assertRaises(al.AppendError) as cm:
+            self.client.append(make_event(31, time.time_ns()), stranger)
+        self.assertEqual(cm.exception.code, grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn(stranger.key_id.hex()[:8], cm.exception.details)
 
     def test_receipts_made_by_ledgerctl_verify_in_python(self):
         # Python-signed entry, proven by ledgerctl.
