@@ -12,15 +12,15 @@ See docs/sdk-python.md.
 
 from .checkpoint import Checkpoint, open_checkpoint
 from .encoding import (ACTOR_HUMAN, ACTOR_MODEL, ACTOR_SERVICE, ANNOTATION,
-                       DATASET, FAILURE, ITEM, SUCCESS, Actor, Entry, Event,
-                       Outcome, Ref, Source, decode_entry, decode_event,
-                       encode_event, new_event_id)
+                       DATASET, FAILURE, ITEM, SUCCESS, Actor, Event, Outcome,
+                       Ref, Source, decode_event, encode_event, new_event_id)
+from .entry import Entry, decode_entry
 from .errors import LedgerError, MalformedError, VerificationError
-from .receipt import (VerifiedReceipt, parse_tlog_proof, verify_entry_signature,
-                      verify_receipt)
+from .receipt import VerifiedReceipt, parse_tlog_proof, verify_receipt
 from .rfc6962 import leaf_hash
 from .signing import (SignedBatch, SigningKey, VerifierKey, key_id_of,
-                      parse_verifier_keys, read_verifier_keys)
+                      parse_verifier_keys, read_verifier_keys,
+                      verify_entry_signature)
 
 __version__ = "0.1.0"
 

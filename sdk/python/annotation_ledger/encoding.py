@@ -1,4 +1,4 @@
-"""Canonical bytes of events and entries (ledger/FORMAT.md sections 2 to 4).
+"""Canonical bytes of events (ledger/FORMAT.md sections 2 and 3).
 
 What an emitter signs is not the protobuf message but these bytes; the node
 derives the same bytes from the message it receives (node/convert.cc) and
@@ -9,7 +9,7 @@ section 11.
 Decoding is strict, as FORMAT.md requires of a verifier: truncation,
 trailing bytes, unknown magic, version or enum values, presence flags other
 than 0 and 1, counts that cannot fit the input and attributes out of order
-are MalformedError naming the field.
+are MalformedError naming the field. Entries are in entry.py.
 """
 
 import dataclasses
@@ -19,24 +19,18 @@ import uuid as _uuid
 from .errors import MalformedError
 
 EVENT_MAGIC = b"EV\x01"
-ENTRY_MAGIC = b"EN\x01"
 
 ACTOR_HUMAN, ACTOR_SERVICE, ACTOR_MODEL = 1, 2, 3
 DATASET, ITEM, ANNOTATION = 1, 2, 3
-# Back-links also follow actors (FORMAT.md section 7).
-LINK_ACTOR = 4
 SUCCESS, FAILURE = 1, 2
 
 # Smallest encodings of list items (FORMAT.md section 2.1): a count is
 # checked against the remaining input before anything is read.
 _MIN_REF = 18
 _MIN_ATTRIBUTE = 8
-_MIN_TEXT = 4
-_MIN_BACK_LINK = 13
 
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
-NO_PREVIOUS = _U64_MAX
 
 
 @dataclasses.dataclass
@@ -100,38 +94,6 @@ class Event:
     payload: bytes = b""
 
 
-@dataclasses.dataclass
-class EmitterBlock:
-    algorithm: int
-    key_id: bytes
-    batch_size: int
-    batch_index: int
-    batch_root: bytes
-    audit_path: list
-    signature: bytes
-
-
-@dataclasses.dataclass
-class BackLink:
-    kind: int
-    id: str
-    previous: int  # NO_PREVIOUS if none
-
-
-@dataclasses.dataclass
-class Entry:
-    """An entry (FORMAT.md section 4); event_bytes are kept verbatim."""
-    index: int
-    received_at_ns: int
-    event_bytes: bytes
-    emitter: EmitterBlock
-    risk_grade: int
-    risk_reasons: list
-    policy_version: int
-    prev_chain_hash: bytes
-    back_links: list
-
-
 def new_event_id():
     """A fresh random (version 4) UUID as text, for Event.event_id.
 
@@ -169,7 +131,7 @@ def format_uuid(raw):
     return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-class _Encoder:
+class Encoder:
     def __init__(self):
         self._parts = []
 
@@ -245,7 +207,7 @@ def encode_event(event):
     bad UUID). Content rules the node enforces at append (known types, text
     without control characters, limits) are not checked here; the node
     answers INVALID_ARGUMENT naming the field."""
-    e = _Encoder()
+    e = Encoder()
     e.raw(EVENT_MAGIC)
     e.raw(parse_uuid(event.event_id))
     e.text(event.type, "type")
@@ -296,7 +258,7 @@ def encode_event(event):
     return e.take()
 
 
-class _Decoder:
+class Decoder:
     def __init__(self, data, what):
         self._d = memoryview(bytes(data))
         self._pos = 0
@@ -363,7 +325,7 @@ def decode_event(data):
     """Decodes canonical event bytes strictly (FORMAT.md section 3.3,
     without limits: a verifier's limits must be at least the ledger's, and
     the input's own size bounds every count here)."""
-    d = _Decoder(data, "event")
+    d = Decoder(data, "event")
     if d.raw(3, "magic and version") != EVENT_MAGIC:
         raise MalformedError("event: not an event of version 1 (magic and "
                              "version must be 45 56 01)")
@@ -418,96 +380,3 @@ def decode_event(data):
                  outputs=lists["outputs"], outcome=outcome, region=region,
                  purpose=purpose, run_id=run_id, parent_run_id=parent_run_id,
                  attributes=attributes, payload=payload)
-
-
-def path_length(index, size):
-    """Hashes in the RFC 9162 inclusion proof of leaf `index` of `size`."""
-    n = 0
-    while size > 1:
-        k = 1 << ((size - 1).bit_length() - 1)
-        if index < k:
-            size = k
-        else:
-            index -= k
-            size -= k
-        n += 1
-    return n
-
-
-def decode_entry(data):
-    """Decodes entry bytes strictly (FORMAT.md section 4.1); the embedded
-    event stays bytes (decode_event(entry.event_bytes) decodes it)."""
-    d = _Decoder(data, "entry")
-    if d.raw(3, "magic and version") != ENTRY_MAGIC:
-        raise MalformedError("entry: not an entry of version 1 (magic and "
-                             "version must be 45 4e 01)")
-    index = d.u64("index")
-    received = d.i64("received_at_ns")
-    event_bytes = d.bytes_("event_bytes")
-    algorithm = d.enum("emitter.algorithm", (1,))
-    key_id = d.raw(32, "emitter.key_id")
-    batch_size = d.u32("emitter.batch_size")
-    batch_index = d.u32("emitter.batch_index")
-    if batch_index >= batch_size:
-        raise MalformedError(
-            f"entry: emitter.batch_index {batch_index} is not below "
-            f"emitter.batch_size {batch_size}")
-    batch_root = d.raw(32, "emitter.batch_root")
-    want = path_length(batch_index, batch_size)
-    got = d.u32("emitter.audit_path count")
-    if got != want:
-        raise MalformedError(
-            f"entry: emitter.audit_path: {got} hashes, but index {batch_index} "
-            f"of a batch of {batch_size} needs {want}")
-    audit_path = [d.raw(32, f"emitter.audit_path[{i}]") for i in range(got)]
-    signature = d.raw(64, "emitter.signature")
-    grade = d.enum("risk.grade", (0, 1, 2, 3, 4))
-    reasons = [d.text(f"risk.reasons[{i}]")
-               for i in range(d.count("risk.reasons", _MIN_TEXT))]
-    policy_version = d.u32("policy_version")
-    prev_chain_hash = d.raw(32, "prev_chain_hash")
-    links = []
-    for i in range(d.count("back_links", _MIN_BACK_LINK)):
-        f = f"back_links[{i}]"
-        links.append(BackLink(d.enum(f + ".kind", (1, 2, 3, 4)), d.text(f + ".id"),
-                              d.u64(f + ".previous")))
-    d.finish()
-    return Entry(index=index, received_at_ns=received, event_bytes=event_bytes,
-                 emitter=EmitterBlock(algorithm, key_id, batch_size,
-                                      batch_index, batch_root, audit_path,
-                                      signature),
-                 risk_grade=grade, risk_reasons=reasons,
-                 policy_version=policy_version, prev_chain_hash=prev_chain_hash,
-                 back_links=links)
-
-
-def encode_entry(entry):
-    """The canonical bytes of an entry (FORMAT.md section 4). Verifiers do
-    not need it; the tests use it to check decode_entry both ways."""
-    e = _Encoder()
-    e.raw(ENTRY_MAGIC)
-    e.u64(entry.index, "index")
-    e.i64(entry.received_at_ns, "received_at_ns")
-    e.bytes_(entry.event_bytes, "event_bytes")
-    m = entry.emitter
-    e.u8(m.algorithm, "emitter.algorithm")
-    e.raw(m.key_id)
-    e.u32(m.batch_size, "emitter.batch_size")
-    e.u32(m.batch_index, "emitter.batch_index")
-    e.raw(m.batch_root)
-    e.u32(len(m.audit_path), "emitter.audit_path count")
-    for h in m.audit_path:
-        e.raw(h)
-    e.raw(m.signature)
-    e.u8(entry.risk_grade, "risk.grade")
-    e.u32(len(entry.risk_reasons), "risk.reasons count")
-    for i, r in enumerate(entry.risk_reasons):
-        e.text(r, f"risk.reasons[{i}]")
-    e.u32(entry.policy_version, "policy_version")
-    e.raw(entry.prev_chain_hash)
-    e.u32(len(entry.back_links), "back_links count")
-    for i, link in enumerate(entry.back_links):
-        e.u8(link.kind, f"back_links[{i}].kind")
-        e.text(link.id, f"back_links[{i}].id")
-        e.u64(link.previous, f"back_links[{i}].previous")
-    return e.take()

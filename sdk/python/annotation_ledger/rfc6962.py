@@ -7,7 +7,6 @@ split at the largest power of two below the size.
 
 import hashlib
 
-from .encoding import path_length
 from .errors import MalformedError, VerificationError
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -19,6 +18,20 @@ def leaf_hash(data):
 
 def node_hash(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def path_length(index, size):
+    """Hashes in the RFC 9162 inclusion proof of leaf `index` of `size`."""
+    n = 0
+    while size > 1:
+        k = 1 << ((size - 1).bit_length() - 1)
+        if index < k:
+            size = k
+        else:
+            index -= k
+            size -= k
+        n += 1
+    return n
 
 
 def _split(n):

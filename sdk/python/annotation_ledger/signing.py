@@ -306,3 +306,20 @@ def verify_batch_signature(public_key, size, batch_root, signature):
             f"emitter.signature does not verify under key "
             f"{key_id_of(public_key).hex()} for a batch of {size} with root "
             f"{bytes(batch_root).hex()}")
+
+
+def verify_entry_signature(entry, public_key):
+    """FORMAT.md section 5, VerifyEntrySignature: the entry's key ID is the
+    key's, its event's audit path leads to the signed batch root, and the
+    signature verifies. VerificationError("emitter") names the step."""
+    m = entry.emitter
+    if m.algorithm != 1:
+        raise VerificationError("emitter", f"emitter.algorithm {m.algorithm} is not 1")
+    if m.key_id != key_id_of(public_key):
+        raise VerificationError(
+            "emitter", f"emitter.key_id {m.key_id.hex()} is not the key's "
+            f"{key_id_of(public_key).hex()}")
+    leaf = rfc6962.leaf_hash(entry.event_bytes)
+    rfc6962.verify_inclusion(leaf, m.batch_index, m.batch_size, m.audit_path,
+                             m.batch_root, check="emitter")
+    verify_batch_signature(public_key, m.batch_size, m.batch_root, m.signature)

@@ -13,7 +13,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import annotation_ledger as al  # noqa: E402
-from annotation_ledger import encoding, receipt, rfc6962  # noqa: E402
+from annotation_ledger import entry as entry_mod  # noqa: E402
+from annotation_ledger import receipt, rfc6962  # noqa: E402
 
 ORIGIN = "example.org/test-log"
 NODE = al.SigningKey(bytes(range(0x21, 0x41)), ORIGIN)
@@ -67,15 +68,15 @@ class Log:
             last = self.entries[-1]
             prev = hashlib.sha256(al.decode_entry(last).prev_chain_hash +
                                   rfc6962.leaf_hash(last)).digest()
-        entry = encoding.Entry(
+        entry = entry_mod.Entry(
             index=index, received_at_ns=received_at_ns or T0 + 1000 * (index + 1),
             event_bytes=batch.event_bytes[0],
-            emitter=encoding.EmitterBlock(1, signer.key_id, 1, 0, batch.root, [],
+            emitter=entry_mod.EmitterBlock(1, signer.key_id, 1, 0, batch.root, [],
                                           batch.signature),
             risk_grade=0, risk_reasons=[], policy_version=0, prev_chain_hash=prev,
-            back_links=[encoding.BackLink(encoding.LINK_ACTOR, event.actor.id,
-                                          encoding.NO_PREVIOUS)])
-        self.entries.append(encoding.encode_entry(entry))
+            back_links=[entry_mod.BackLink(entry_mod.LINK_ACTOR, event.actor.id,
+                                          entry_mod.NO_PREVIOUS)])
+        self.entries.append(entry_mod.encode_entry(entry))
         return index
 
     def leaves(self):
