@@ -12,6 +12,7 @@ PACKAGES=(
   etcd-server etcd-client
   postgresql postgresql-contrib libpq-dev valgrind
   graphviz
+  python3-grpcio python3-protobuf python3-nacl python3-setuptools python3-pip
 )
 
 missing=()
