@@ -11,12 +11,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -973,6 +975,56 @@ TEST_F(ProvenanceTest, OrphansMatchTheModel) {
       Provenance(*ledger_, tiny).Orphans(testing::kTenant, std::nullopt);
   EXPECT_EQ(bounded.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(bounded.status().message(), HasSubstr("3"));
+}
+
+// Queries while another thread appends: each query keeps its iterators
+// for its whole run (Ledger::IndexScanner) while new records arrive, and
+// an answer as of a fixed size never changes.
+TEST_F(ProvenanceTest, AnswersAsOfASizeHoldWhileAnotherThreadAppends) {
+  AppendSteps(60);
+  const uint64_t old_size = Size();
+  Provenance p(*ledger_);
+  const LineageNode deid{SubjectKind::kDataset, "deid-0", "v1"};
+  const LineageNode raw{SubjectKind::kDataset, "raw-0", "v1"};
+  PageRequest page;
+  page.as_of = old_size;
+  absl::StatusOr<HistoryAnswer> h1 =
+      p.History(testing::kTenant, LinkKind::kActor, "svc:pipeline", page);
+  absl::StatusOr<LineageAnswer> u1 =
+      p.Upstream(testing::kTenant, deid, 16, old_size);
+  absl::StatusOr<LineageAnswer> d1 =
+      p.Downstream(testing::kTenant, raw, 16, old_size);
+  absl::StatusOr<OrphansAnswer> o1 = p.Orphans(testing::kTenant, old_size);
+  ASSERT_TRUE(h1.ok() && u1.ok() && d1.ok() && o1.ok());
+  ASSERT_FALSE(h1->entries.empty());
+  ASSERT_FALSE(u1->edges.empty());
+
+  std::atomic<bool> done{false};
+  std::thread appender([&] {
+    AppendAll();
+    done = true;
+  });
+  // At least 3 rounds, and rounds until the appender is done (bounded).
+  int rounds = 0;
+  for (; rounds < 3 || (!done && rounds < 10'000); ++rounds) {
+    absl::StatusOr<HistoryAnswer> h =
+        p.History(testing::kTenant, LinkKind::kActor, "svc:pipeline", page);
+    ASSERT_TRUE(h.ok()) << h.status();
+    ASSERT_EQ(h->entries.size(), h1->entries.size()) << "round " << rounds;
+    for (size_t i = 0; i < h->entries.size(); ++i) {
+      ASSERT_EQ(h->entries[i].bytes, h1->entries[i].bytes);
+    }
+    ExpectLineage(p.Upstream(testing::kTenant, deid, 16, old_size), *u1,
+                  StrCat("upstream, round ", rounds));
+    ExpectLineage(p.Downstream(testing::kTenant, raw, 16, old_size), *d1,
+                  StrCat("downstream, round ", rounds));
+    absl::StatusOr<OrphansAnswer> o = p.Orphans(testing::kTenant, old_size);
+    ASSERT_TRUE(o.ok()) << o.status();
+    EXPECT_EQ(o->datasets, o1->datasets);
+    EXPECT_EQ(o->runs, o1->runs);
+  }
+  appender.join();
+  EXPECT_GT(Size(), old_size);
 }
 
 TEST_F(ProvenanceTest, AnOldAsOfGivesTheEarlierAnswer) {
