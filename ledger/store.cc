@@ -20,6 +20,14 @@ enum class Compression {
   kNone,
 };
 
+// Which bloom filters a column family has.
+enum class Filter {
+  kNone,
+  kMemtableKeys,  // whole keys, in the memtable only
+  kKeys,          // whole keys, in files and the memtable
+  kPrefixes,      // WithoutEntryIndex prefixes, in files and the memtable
+};
+
 // Leaves resuming after an error that stops writes (a full disk) to
 // Store::Resume. RocksDB would otherwise start its own recovery, which
 // polls the free space every few seconds, and while that waits DB::Resume()
@@ -125,20 +133,41 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 
   std::shared_ptr<rocksdb::Cache> cache =
       rocksdb::NewLRUCache(options.block_cache_bytes);
-  auto family_options = [&](bool point_lookups, bool random_keys,
+  auto family_options = [&](Filter filter, bool random_keys,
                             size_t write_buffer, Compression compression) {
     rocksdb::ColumnFamilyOptions cf;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
     table.cache_index_and_filter_blocks = true;
-    if (point_lookups) {
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-      table.whole_key_filtering = true;
-      // A bloom filter on the memtable too: nearly every event_id and many
-      // subjects an append looks up are absent, and without it each miss
-      // is a full skiplist search.
-      cf.memtable_whole_key_filtering = true;
-      cf.memtable_prefix_bloom_size_ratio = 0.05;
+    switch (filter) {
+      case Filter::kNone:
+        break;
+      case Filter::kMemtableKeys:
+        // Queries read entries at scattered indexes; a bloom filter on the
+        // memtable answers most of them "not here" without a search of its
+        // large skiplist (most entries are in files).
+        cf.memtable_whole_key_filtering = true;
+        cf.memtable_prefix_bloom_size_ratio = 0.02;
+        break;
+      case Filter::kKeys:
+        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.whole_key_filtering = true;
+        // A bloom filter on the memtable too: nearly every event_id and
+        // many subjects an append looks up are absent, and without it each
+        // miss is a full skiplist search.
+        cf.memtable_whole_key_filtering = true;
+        cf.memtable_prefix_bloom_size_ratio = 0.05;
+        break;
+      case Filter::kPrefixes:
+        // A query seeks one prefix (a subject, type, run or lineage node)
+        // at a time: prefix filters in the files and the memtable let a
+        // seek skip those that hold none of its records
+        // (NewIndexPrefixIterator).
+        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.whole_key_filtering = false;
+        cf.prefix_extractor = std::make_shared<WithoutEntryIndex>();
+        cf.memtable_prefix_bloom_size_ratio = 0.05;
+        break;
     }
     if (random_keys) {
       // Event ids and subjects arrive in random order: a hash table of
@@ -166,9 +195,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   };
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  families.emplace_back(
-      rocksdb::kDefaultColumnFamilyName,
-      family_options(false, false, 4 << 20, Compression::kLz4ZstdBottom));
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                        family_options(Filter::kNone, false, 4 << 20,
+                                       Compression::kLz4ZstdBottom));
   const std::vector<std::string>& names = ledger::ColumnFamilyNames();
   for (size_t i = 0; i < names.size(); ++i) {
     const bool random =
@@ -184,28 +213,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     Compression compression = Compression::kLz4ZstdBottom;
     if (names[i] == "entries") compression = Compression::kLz4;
     if (names[i] == "tree") compression = Compression::kNone;
+    Filter filter = Filter::kNone;
+    if (point) filter = Filter::kKeys;
+    if (names[i] == "entries") filter = Filter::kMemtableKeys;
+    if (IsIndexFamily(names[i])) filter = Filter::kPrefixes;
     rocksdb::ColumnFamilyOptions cf =
-        family_options(point, random, buffer, compression);
-    if (names[i] == "entries") {
-      // Queries read entries at scattered indexes; a bloom filter on the
-      // memtable answers most of them "not here" without a search of its
-      // large skiplist (most entries are in files).
-      cf.memtable_whole_key_filtering = true;
-      cf.memtable_prefix_bloom_size_ratio = 0.02;
-    }
-    if (IsIndexFamily(names[i])) {
-      // A query seeks one prefix (a subject, type, run or lineage node) at
-      // a time: prefix filters in the files and the memtable let a seek
-      // skip those that hold none of its records (NewIndexPrefixIterator).
-      rocksdb::BlockBasedTableOptions table;
-      table.block_cache = cache;
-      table.cache_index_and_filter_blocks = true;
-      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-      table.whole_key_filtering = false;
-      cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-      cf.prefix_extractor = std::make_shared<WithoutEntryIndex>();
-      cf.memtable_prefix_bloom_size_ratio = 0.05;
-    }
+        family_options(filter, random, buffer, compression);
     families.emplace_back(names[i], std::move(cf));
   }
 
