@@ -146,6 +146,16 @@ class DerivedTamperTest : public testing::LedgerFixture {
     (*v)[v->size() / 2] ^= 1;
     Put(Cf::kEntries, EntryKey(index), *v);
   }
+  // Changes entry `index` so that it still decodes (and grades the same)
+  // but no longer hashes to its leaf: a bit of its emitter signature.
+  void FlipSignatureOfEntry(uint64_t index) {
+    std::optional<std::string> v = Get(Cf::kEntries, EntryKey(index));
+    ASSERT_TRUE(v.has_value());
+    absl::StatusOr<Entry> entry = DecodeEntry(*v);
+    ASSERT_TRUE(entry.ok()) << entry.status();
+    entry->emitter.signature[0] ^= 1;
+    Put(Cf::kEntries, EntryKey(index), EncodeEntry(*entry));
+  }
   // Appends `count` more events (numbered from `first`) in groups of 500.
   void AppendMany(int first, int count) {
     for (int done = 0; done < count; done += 500) {
@@ -425,7 +435,9 @@ TEST_F(DerivedTamperTest, MissingOrTruncatedDigestRecordIsDataLoss) {
 // ---- the tail check and the scrub ----
 
 TEST_F(DerivedTamperTest, TailCheckMissesAnOldEntryTheScrubNames) {
-  FlipByteOfEntry(57);
+  // (An entry that no longer decodes is found by the risk grades' replay
+  // of every entry when the ledger opens: see the next test.)
+  FlipSignatureOfEntry(57);
   // Both ways of asking for the tail check.
   LedgerOptions zero = Options();
   zero.full_check_max_entries = 0;
@@ -438,6 +450,14 @@ TEST_F(DerivedTamperTest, TailCheckMissesAnOldEntryTheScrubNames) {
   }
   // The full check refuses it at once.
   EXPECT_THAT(Msg(OpenError()), HasSubstr("entries [57, 58) are corrupt"));
+}
+
+TEST_F(DerivedTamperTest, TailCheckRefusesAnOldEntryThatDoesNotDecode) {
+  FlipByteOfEntry(57);
+  absl::Status s = OpenWith(TailOptions());
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(Msg(s), HasSubstr("entry 57 does not decode (rebuilding risk "
+                                "grades): emitter.audit_path"));
 }
 
 TEST_F(DerivedTamperTest, TailCheckRefusesAnEntryAfterTheCheckpoint) {

@@ -25,6 +25,8 @@ Ledger::Ledger(LedgerOptions options, std::unique_ptr<Store> store)
   if (options_.tile_cache_slots > 0) {
     impl_->tile_cache = std::make_unique<TileCache>(options_.tile_cache_slots);
   }
+  MutexLock lock(&impl_->risk_mu);
+  impl_->risk = std::make_unique<risk::Engine>();
 }
 
 Ledger::~Ledger() = default;

@@ -34,6 +34,7 @@
 #include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/key_registry.h"
+#include "ledger/risk_engine.h"
 #include "ledger/shred_keys.h"
 #include "rocksdb/env.h"
 
@@ -159,6 +160,10 @@ struct LedgerOptions {
   // families. Open's checks always expect the records, so a ledger written
   // so fails a full check: it must never be reopened or served.
   bool provenance_indexes = true;
+  // Benchmarks only (ledger-bench measures ingest with and without risk
+  // evaluation): false grades no entry (risk unassessed, policy_version 0
+  // whatever the policy). A ledger written so must never be reopened.
+  bool risk_evaluation = true;
 };
 
 // How a Scrub paces itself: called after each step of entries with the
@@ -370,6 +375,16 @@ class Ledger {
   absl::StatusOr<std::optional<StoredCheckpoint>> CheckpointCovering(
       uint64_t size) const;
 
+  // The grade of dataset (tenant, id, version) in force at entry `as_of`
+  // (docs/risk-rules.md), with the version-less grade standing for a
+  // version never graded on its own; nullopt if it had none.
+  std::optional<risk::GradeRecord> GradeAt(std::string_view tenant,
+                                           std::string_view id,
+                                           std::string_view version,
+                                           uint64_t as_of) const;
+  // The version of the risk policy in force for the next entry (0: none).
+  uint32_t policy_version() const;
+
   // ---- tests only ----
 
   // Flushes every column family's memtable to table files and waits, so
@@ -389,6 +404,10 @@ class Ledger {
   absl::Status LookupSubjectHeads(GroupPlan& plan) const;
   void BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results);
   absl::Status WriteGroup(GroupPlan& plan, bool sync);
+  // Replays entries [0, size) into a new risk engine. `check`: every
+  // entry's stored risk and policy_version must be what the engine
+  // computes (DataLoss naming the first entry that differs).
+  absl::Status LoadRisk(uint64_t size, bool check);
   // Destroys every payload key that `found` (key.erased entries read back)
   // or an erasure recorded in shred_keys names, warning for each that was
   // still held; `complete`: `found` holds every key.erased entry.

@@ -282,6 +282,20 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
     for (KeyInfo& info : *key_changed) {
       key_changes[std::string(crypto::AsView(info.key_id))] = std::move(info);
     }
+    if (e.type == "policy.changed") {
+      // A policy that does not parse would grade nothing: refuse it here,
+      // with the line and the field (the node checks it first too).
+      if (e.tenant != kLedgerTenant) {
+        return reject(
+            i, absl::InvalidArgumentError(StrCat(
+                   "tenant: a policy.changed event belongs to '", kLedgerTenant,
+                   "', not ", QuoteForMessage(e.tenant))));
+      }
+      if (absl::StatusOr<risk::Policy> policy = risk::PolicyOfEvent(e);
+          !policy.ok()) {
+        return reject(i, policy.status());
+      }
+    }
     if (e.type == "key.erased") {
       absl::Status rejection;
       LEDGER_RETURN_IF_ERROR(PlanErasure(e, next, erasures, &rejection));
@@ -393,6 +407,8 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
   std::vector<std::pair<const std::string*, std::string>> id_puts;
   id_puts.reserve(plan.next_index - plan.start.size);
   size_t next_subject = 0;
+  MutexLock risk_lock(&impl_->risk_mu);
+  risk::Engine& engine = *impl_->risk;
   for (size_t b = 0; b < plan.batches.size(); ++b) {
     if (!plan.accepted[b]) continue;
     const VerifiedBatch& batch = *plan.batches[b];
@@ -405,6 +421,13 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       entry.event_bytes = batch.event_bytes()[i];
       entry.emitter = batch.SignatureFor(static_cast<uint32_t>(i));
       entry.prev_chain_hash = chain;
+      if (options_.risk_evaluation) {
+        risk::Assessment a =
+            engine.Apply(batch.events()[i], slot.index, plan.t);
+        entry.risk.grade = static_cast<RiskGrade>(a.risk);
+        entry.risk.reasons = std::move(a.reasons);
+        entry.policy_version = a.policy_version;
+      }
       for (auto& [kind, id] : plan.subject_keys[b][i]) {
         const size_t k = plan.subject_slots[next_subject++];
         entry.back_links.push_back(
@@ -554,8 +577,24 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
   if (absl::Status s = PlanBatches(plan, results); !s.ok()) return fail(s);
   if (plan.next_index > plan.start.size) {
     if (absl::Status s = LookupSubjectHeads(plan); !s.ok()) return fail(s);
+    bool stale;
+    {
+      MutexLock lock(&impl_->risk_mu);
+      stale = impl_->risk_stale;
+    }
+    if (stale) {
+      if (absl::Status s = LoadRisk(plan.start.size, /*check=*/false);
+          !s.ok()) {
+        return fail(s);
+      }
+    }
     BuildEntries(plan, results);
-    if (absl::Status s = WriteGroup(plan, sync); !s.ok()) return fail(s);
+    if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
+      // The engine saw entries that were not stored.
+      MutexLock lock(&impl_->risk_mu);
+      impl_->risk_stale = true;
+      return fail(s);
+    }
   }
   // Duplicates of events appended by this group.
   for (size_t b = 0; b < batches.size(); ++b) {

@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "base/sync.h"
 #include "ledger/ledger.h"
+#include "ledger/risk_engine.h"
 #include "ledger/schema.h"
 #include "ledger/tile_tree.h"
 
@@ -28,6 +29,14 @@ class Ledger::Impl {
   Head head ABSL_GUARDED_BY(mu);     // published (durable)
   Head written ABSL_GUARDED_BY(mu);  // where the next append starts
   std::optional<StoredCheckpoint> latest_checkpoint ABSL_GUARDED_BY(mu);
+
+  // The risk engine, as of the written head (ledger/risk_engine.h). The
+  // sequencer applies each group's entries to it under risk_mu; readers
+  // of grades take risk_mu too. Stale after a group failed to write (its
+  // entries were applied but not stored): rebuilt before the next group.
+  mutable Mutex risk_mu;
+  std::unique_ptr<risk::Engine> risk ABSL_GUARDED_BY(risk_mu);
+  bool risk_stale ABSL_GUARDED_BY(risk_mu) = false;
 
   // Readers' cache of complete tiles above the leaves.
   std::unique_ptr<TileCache> tile_cache;

@@ -502,6 +502,9 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir,
   // Before anything is served: no key a key.erased entry names is held.
   LEDGER_RETURN_IF_ERROR(
       ledger->EnforceErasures(state.erasures, state.fully_checked));
+  // Risk grades are state like the indexes: recomputed from the entries,
+  // and each entry's stored grade must be what its policy gives.
+  LEDGER_RETURN_IF_ERROR(ledger->LoadRisk(head.size, /*check=*/true));
   return ledger;
 }
 

@@ -1,0 +1,92 @@
+// The ledger's risk engine: rebuilt from the entries when the ledger opens
+// (and after a group failed to write), and read for grades.
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "ledger/entry.h"
+#include "ledger/ledger.h"
+#include "ledger/ledger_impl.h"
+#include "ledger/schema.h"
+#include "ledger/store.h"
+
+namespace ledger {
+namespace {
+
+std::string AssessmentText(uint8_t grade, uint32_t version,
+                           const std::vector<std::string>& reasons) {
+  std::string out = StrCat(
+      risk::RiskName(static_cast<risk::Risk>(std::min<uint8_t>(grade, 4))),
+      " under policy ", version);
+  for (const std::string& r : reasons) StrAppend(&out, "; ", r);
+  return out;
+}
+
+}  // namespace
+
+absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
+  auto engine = std::make_unique<risk::Engine>();
+  if (options_.risk_evaluation) {
+    std::unique_ptr<rocksdb::Iterator> it =
+        store_->NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
+    uint64_t index = 0;
+    const EventLimits limits = UnboundedEventLimits();
+    for (it->SeekToFirst(); it->Valid() && index < size; it->Next(), ++index) {
+      const std::string_view key = it->key().ToStringView();
+      if (key != EntryKey(index)) {
+        return absl::DataLossError(
+            StrCat("entry ", index, " is missing (rebuilding risk grades)"));
+      }
+      absl::StatusOr<Entry> entry = DecodeEntry(it->value().ToStringView());
+      absl::StatusOr<Event> event =
+          entry.ok() ? DecodeEvent(entry->event_bytes, limits)
+                     : absl::StatusOr<Event>(entry.status());
+      if (!event.ok()) {
+        return absl::DataLossError(StrCat(
+            "entry ", index, " does not decode (rebuilding risk grades): ",
+            event.status().message()));
+      }
+      risk::Assessment a = engine->Apply(*event, index, entry->received_at_ns);
+      if (check && (static_cast<uint8_t>(a.risk) !=
+                        static_cast<uint8_t>(entry->risk.grade) ||
+                    a.reasons != entry->risk.reasons ||
+                    a.policy_version != entry->policy_version)) {
+        return absl::DataLossError(
+            StrCat("entry ", index, " stores risk ",
+                   AssessmentText(static_cast<uint8_t>(entry->risk.grade),
+                                  entry->policy_version, entry->risk.reasons),
+                   ", but its policy gives ",
+                   AssessmentText(static_cast<uint8_t>(a.risk),
+                                  a.policy_version, a.reasons),
+                   " (docs/risk-rules.md)"));
+      }
+      if (options_.progress && index > 0 && index % 1'000'000 == 0) {
+        options_.progress(StrCat("risk grades recomputed for ", index, " of ",
+                                 size, " entries"));
+      }
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading entries"));
+    if (index < size) {
+      return absl::DataLossError(
+          StrCat("entry ", index, " is missing (rebuilding risk grades)"));
+    }
+  }
+  MutexLock lock(&impl_->risk_mu);
+  impl_->risk = std::move(engine);
+  impl_->risk_stale = false;
+  return absl::OkStatus();
+}
+
+std::optional<risk::GradeRecord> Ledger::GradeAt(std::string_view tenant,
+                                                 std::string_view id,
+                                                 std::string_view version,
+                                                 uint64_t as_of) const {
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->risk->GradeAt(tenant, id, version, as_of);
+}
+
+uint32_t Ledger::policy_version() const {
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->risk->policy_version();
+}
+
+}  // namespace ledger
