@@ -24,6 +24,7 @@
 #include "ledger/merkle.h"
 #include "ledger/payload.h"
 #include "ledger/payload_testing.h"
+#include "ledger/risk_engine.h"
 #include "ledger/tlog_proof_extra.h"
 #include "ledger/tlog_proof_keys.h"
 
@@ -146,6 +147,15 @@ void AddAnswerVectors(std::map<std::string, std::string>& v) {
   std::string bytes;
   for (const Hash& h : proof.value_or(std::vector<Hash>{})) bytes += View(h);
   v["answer.tree7.proof_1_4_5"] = bytes;
+  // Section 13: the attributes that carry a policy.
+  const std::string policy = "name = \"v\"\n";
+  for (const auto& [key, value] : risk::PolicyAttributes(policy)) {
+    if (key == "policy.text.000") v["policy.example.text"] = value;
+    if (key == "policy.sha256") {
+      absl::StatusOr<std::string> raw = crypto::HexDecode(value);
+      v["policy.example.sha256"] = raw.value_or("(not hex)");
+    }
+  }
 }
 
 // The example checkpoint's cosignature time: 2026-01-01T00:00:01Z.
