@@ -384,6 +384,9 @@ class Ledger {
                                            uint64_t as_of) const;
   // The version of the risk policy in force for the next entry (0: none).
   uint32_t policy_version() const;
+  // The version in force right after entry `index` (the number of the
+  // policy a policy.changed entry there set).
+  uint32_t PolicyVersionOf(uint64_t index) const;
 
   // ---- tests only ----
 

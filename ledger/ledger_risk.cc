@@ -89,4 +89,9 @@ uint32_t Ledger::policy_version() const {
   return impl_->risk->policy_version();
 }
 
+uint32_t Ledger::PolicyVersionOf(uint64_t index) const {
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->risk->PoliciesUpTo(index);
+}
+
 }  // namespace ledger

@@ -158,6 +158,7 @@ struct Engine::State {
   std::optional<Policy> policy;
   uint32_t policy_version = 0;
   std::optional<uint64_t> policy_index;
+  std::vector<uint64_t> policy_entries;  // every policy.changed, in order
 
   absl::flat_hash_map<std::string, Dataset> datasets;
   // (tenant, item) -> dataset key of its dataset.
@@ -428,6 +429,12 @@ Engine::~Engine() = default;
 uint32_t Engine::policy_version() const { return state_->policy_version; }
 std::optional<uint64_t> Engine::policy_index() const {
   return state_->policy_index;
+}
+
+uint32_t Engine::PoliciesUpTo(uint64_t index) const {
+  const std::vector<uint64_t>& p = state_->policy_entries;
+  return static_cast<uint32_t>(std::upper_bound(p.begin(), p.end(), index) -
+                               p.begin());
 }
 
 std::optional<GradeRecord> Engine::GradeAt(std::string_view tenant,
@@ -1107,6 +1114,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       s.policy = std::move(*next);
       ++s.policy_version;
       s.policy_index = index;
+      s.policy_entries.push_back(index);
     }
   }
   if (policy == nullptr) return Assessment{};

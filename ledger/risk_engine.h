@@ -81,6 +81,10 @@ class Engine {
   // the index of the entry that set it.
   uint32_t policy_version() const;
   std::optional<uint64_t> policy_index() const;
+  // The number of policies whose policy.changed entry is at or before
+  // `index`: the number of the policy an entry there sets, or the version
+  // in force right after it.
+  uint32_t PoliciesUpTo(uint64_t index) const;
 
   // The grade of dataset (tenant, id, version) in force at entry `as_of`
   // (the latest record with index <= as_of), falling back to the dataset's

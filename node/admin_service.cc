@@ -9,8 +9,10 @@
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
+#include "crypto/sha256.h"
 #include "ledger/entry.h"
 #include "ledger/key_registry.h"
+#include "ledger/risk_engine.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
 #include "node/input_bounds.h"
@@ -190,6 +192,47 @@ absl::StatusOr<v1::EraseSubjectResponse> AdminService::Erase(
   *response.mutable_entry() = std::move(entry);
   response.set_key_id(std::string(crypto::AsView(key_id)));
   return response;
+}
+
+absl::StatusOr<v1::SetRiskPolicyResponse> AdminService::SetPolicy(
+    const Caller& caller, const v1::SetRiskPolicyRequest& request) {
+  LEDGER_RETURN_IF_ERROR(CheckNoUnknownFields(request));
+  const std::string& text = request.text();
+  if (size_t cr = text.find('\r'); cr != std::string::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("text: carriage return at byte ", cr,
+               "; a policy has LF line ends (convert the file, e.g. with "
+               "dos2unix)"));
+  }
+  if (absl::StatusOr<risk::Policy> policy = risk::ParsePolicy(text);
+      !policy.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat("text: ", policy.status().message()));
+  }
+  Event event;
+  event.type = "policy.changed";
+  event.tenant = std::string(kLedgerTenant);
+  event.attributes = risk::PolicyAttributes(text);
+  LEDGER_ASSIGN_OR_RETURN(v1::EntryRef ref,
+                          AppendLedgerEvent(std::move(event), caller));
+  v1::SetRiskPolicyResponse response;
+  const std::string sha = crypto::HexEncode(crypto::Sha256Digest(text));
+  // The entry's own number (later policies may have followed it).
+  response.set_policy_version(ctx_.ledger->PolicyVersionOf(ref.index()));
+  response.set_sha256(sha);
+  *response.mutable_entry() = std::move(ref);
+  return response;
+}
+
+grpc::Status AdminService::SetRiskPolicy(
+    grpc::ServerContext* context, const v1::SetRiskPolicyRequest* request,
+    v1::SetRiskPolicyResponse* response) {
+  const Caller* caller = ctx_.authorizer->CallerOf(*context);
+  if (caller == nullptr) return Unknown();
+  absl::StatusOr<v1::SetRiskPolicyResponse> set = SetPolicy(*caller, *request);
+  if (!set.ok()) return ToGrpcStatus(set.status());
+  *response = *std::move(set);
+  return grpc::Status::OK;
 }
 
 grpc::Status AdminService::EraseSubject(grpc::ServerContext* context,

@@ -48,6 +48,9 @@ class AdminService final : public v1::Admin::Service {
   grpc::Status EraseSubject(grpc::ServerContext* context,
                             const v1::EraseSubjectRequest* request,
                             v1::EraseSubjectResponse* response) override;
+  grpc::Status SetRiskPolicy(grpc::ServerContext* context,
+                             const v1::SetRiskPolicyRequest* request,
+                             v1::SetRiskPolicyResponse* response) override;
 
  private:
   absl::StatusOr<v1::EntryRef> Register(
@@ -58,6 +61,8 @@ class AdminService final : public v1::Admin::Service {
       const Caller& caller, const v1::EraseSubjectRequest& request);
   absl::StatusOr<v1::EntryRef> Rotate(
       const Caller& caller, const v1::RotateEmitterKeyRequest& request);
+  absl::StatusOr<v1::SetRiskPolicyResponse> SetPolicy(
+      const Caller& caller, const v1::SetRiskPolicyRequest& request);
   // Validates, signs with the node key and sequences one ledger event
   // whose actor is `caller`.
   absl::StatusOr<v1::EntryRef> AppendLedgerEvent(Event event,

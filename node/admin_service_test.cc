@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/note.h"
+#include "crypto/sha256.h"
 #include "ledger/entry.h"
 #include "node/convert.h"
 #include "node/node_testing.h"
@@ -155,6 +156,48 @@ TEST_F(AdminServiceTest, RevokedKeyCanNoLongerAppend) {
   s = Revoke(id, &ref);
   EXPECT_EQ(s.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("already revoked"));
+}
+
+TEST_F(AdminServiceTest, RiskPolicyIsAnEntryAndGradesWhatFollows) {
+  RegisterKey(emitter_);
+  v1::SetRiskPolicyRequest request;
+  request.set_text("name = \"p\"\n[rules.R9]\nenabled = false\n");
+  v1::SetRiskPolicyResponse response;
+  grpc::Status s = admin_->SetRiskPolicy(Context().get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.entry().index(), LedgerSize() - 1);
+  EXPECT_EQ(response.policy_version(), 1u);
+  EXPECT_EQ(response.sha256(),
+            crypto::HexEncode(crypto::Sha256Digest(request.text())));
+  ASSERT_TRUE(AppendAs(emitter_, 1).ok());
+  absl::StatusOr<std::string> bytes =
+      node_->ledger().GetEntry(LedgerSize() - 1);
+  ASSERT_TRUE(bytes.ok());
+  absl::StatusOr<Entry> entry = DecodeEntry(*bytes);
+  ASSERT_TRUE(entry.ok());
+  EXPECT_EQ(entry->policy_version, 1u);
+  EXPECT_NE(entry->risk.grade, RiskGrade::kUnassessed);
+
+  // A second policy is number 2.
+  request.set_text("name = \"q\"\n");
+  ASSERT_TRUE(admin_->SetRiskPolicy(Context().get(), request, &response).ok());
+  EXPECT_EQ(response.policy_version(), 2u);
+}
+
+TEST_F(AdminServiceTest, InvalidRiskPoliciesAppendNothing) {
+  const uint64_t before = LedgerSize();
+  v1::SetRiskPolicyRequest request;
+  v1::SetRiskPolicyResponse response;
+  request.set_text("name = \"p\"\n[rules.R99]\nenabled = true\n");
+  grpc::Status s = admin_->SetRiskPolicy(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("text: line 2: rules.R99: unknown rule"));
+  request.set_text("name = \"p\"\r\n");
+  s = admin_->SetRiskPolicy(Context().get(), request, &response);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("carriage return at byte 10"));
+  EXPECT_EQ(LedgerSize(), before);
 }
 
 TEST_F(AdminServiceTest, RevocationErrors) {

@@ -44,6 +44,7 @@ constexpr MethodRule kRules[] = {
     {"/ledger.v1.Admin/RevokeEmitterKey", kA, false},
     {"/ledger.v1.Admin/RotateEmitterKey", kA, false},
     {"/ledger.v1.Admin/EraseSubject", kA, false},
+    {"/ledger.v1.Admin/SetRiskPolicy", kA, false},
     {"/ledger.v1.Admin/ListKeys", Roles(kO, kR, kA), true},
     {"/ledger.v1.Admin/GetNodeInfo", kAllRoles, false},
     {"/grpc.health.v1.Health/Check", kAllRoles, false},

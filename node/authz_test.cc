@@ -80,6 +80,7 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Admin.RegisterEmitterKey", {"admin"}},
       {"Admin.RevokeEmitterKey", {"admin"}},
       {"Admin.EraseSubject", {"admin"}},
+      {"Admin.SetRiskPolicy", {"admin"}},
       {"Admin.RotateEmitterKey", {"admin"}},
       {"Admin.ListKeys", {"officer", "regulator", "admin"}},
       {"Admin.GetNodeInfo",
@@ -276,6 +277,14 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
          return c.admin->EraseSubject(Context().get(), q, &r);
        },
        grpc::NOT_FOUND},
+      {"Admin.SetRiskPolicy",
+       [&](Client& c, const Identity&) {
+         v1::SetRiskPolicyRequest q;
+         q.set_text("name = \"matrix\"\n[rules.R99]\n");  // invalid
+         v1::SetRiskPolicyResponse r;
+         return c.admin->SetRiskPolicy(Context().get(), q, &r);
+       },
+       grpc::INVALID_ARGUMENT},
       {"Admin.RotateEmitterKey",
        [&](Client& c, const Identity&) {
          v1::RotateEmitterKeyRequest q;

@@ -9,7 +9,9 @@
 #include "base/strings.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
+#include "crypto/sha256.h"
 #include "ledger/entry.h"
+#include "ledger/risk_policy.h"
 #include "ledger/v1/admin.grpc.pb.h"
 
 namespace ledger::ctl {
@@ -269,6 +271,43 @@ absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
   j["node_key_id"] = Hex(info.node_key_id());
   j["write_state"] = info.write_state();
   if (!info.write_error().empty()) j["write_error"] = info.write_error();
+  PrintJson(out, j);
+  return absl::OkStatus();
+}
+
+absl::Status RunPolicyCheck(const std::string& file, std::ostream& out) {
+  absl::StatusOr<std::string> text = crypto::ReadFileToString(file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<risk::Policy> policy = risk::ParsePolicy(*text);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat(file, ": ", policy.status().message()));
+  }
+  Json j;
+  j["file"] = file;
+  j["name"] = policy->name;
+  j["sha256"] = crypto::HexEncode(crypto::Sha256Digest(*text));
+  j["valid"] = true;
+  PrintJson(out, j);
+  return absl::OkStatus();
+}
+
+absl::Status RunPolicySet(const ConnectionOptions& conn,
+                          const std::string& file, std::ostream& out) {
+  absl::StatusOr<std::string> text = crypto::ReadFileToString(file);
+  if (!text.ok()) return text.status();
+  v1::SetRiskPolicyRequest request;
+  request.set_text(*text);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  if (!stub.ok()) return stub.status();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(conn));
+  v1::SetRiskPolicyResponse response;
+  absl::Status s = FromGrpc((*stub)->SetRiskPolicy(&ctx, request, &response));
+  if (!s.ok()) return Annotate(s, file);
+  Json j = EntryRefJson(response.entry());
+  j["policy_version"] = response.policy_version();
+  j["sha256"] = response.sha256();
   PrintJson(out, j);
   return absl::OkStatus();
 }

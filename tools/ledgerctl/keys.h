@@ -76,4 +76,13 @@ absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out);
 absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
                          std::ostream& out);
 
+// `ledgerctl policy check FILE`: parses a risk policy offline
+// (docs/risk-rules.md) and prints its name and SHA-256 as JSON; the
+// parser's error (line and key) otherwise.
+absl::Status RunPolicyCheck(const std::string& file, std::ostream& out);
+// `ledgerctl policy set FILE`: Admin.SetRiskPolicy; prints the
+// policy.changed entry, the policy's version and SHA-256 as JSON.
+absl::Status RunPolicySet(const ConnectionOptions& conn,
+                          const std::string& file, std::ostream& out);
+
 }  // namespace ledger::ctl

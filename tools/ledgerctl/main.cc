@@ -36,7 +36,7 @@ struct Flags {
   RegisterKeyOptions register_key;
   RotateKeyOptions rotate_key;
   bool key_evidence = false;
-  std::string key_id, reason;
+  std::string key_id, reason, policy_file;
   AppendOptions append;
   bool json = false;
   bool note = false;
@@ -147,6 +147,20 @@ int main(int argc, char** argv) {
   revoke->add_option("--reason", f.reason, "why");
 
   CLI::App* list_keys = app.add_subcommand("list-keys", "list registered keys");
+
+  CLI::App* policy =
+      app.add_subcommand("policy", "risk policies (docs/risk-rules.md)");
+  policy->require_subcommand(1);
+  CLI::App* policy_check = policy->add_subcommand(
+      "check", "validate a risk policy file offline (no node needed)");
+  policy_check->add_option("FILE", f.policy_file, "the policy (TOML)")
+      ->required();
+  CLI::App* policy_set = policy->add_subcommand(
+      "set",
+      "load a risk policy: the node appends a policy.changed entry and grades "
+      "every later entry under it (admin role)");
+  policy_set->add_option("FILE", f.policy_file, "the policy (TOML)")
+      ->required();
 
   CLI::App* keys =
       app.add_subcommand("keys", "the node's identity, keys and write state");
@@ -356,6 +370,12 @@ int main(int argc, char** argv) {
   }
   if (revoke->parsed()) {
     return Finish(RunRevokeKey(f.conn, f.key_id, f.reason, std::cout), &f.conn);
+  }
+  if (policy_check->parsed()) {
+    return Finish(RunPolicyCheck(f.policy_file, std::cout), nullptr);
+  }
+  if (policy_set->parsed()) {
+    return Finish(RunPolicySet(f.conn, f.policy_file, std::cout), &f.conn);
   }
   if (list_keys->parsed())
     return Finish(RunListKeys(f.conn, std::cout), &f.conn);
