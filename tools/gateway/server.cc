@@ -45,6 +45,9 @@ HttpServer::HttpServer(Gateway* gateway, ServerOptions options)
   // Pipelines and platforms keep one connection for many requests.
   s.set_keep_alive_max_count(100000);
   s.set_keep_alive_timeout(30);
+  // Headers and body go out in separate writes; without this, Nagle's
+  // algorithm holds the body until the client's delayed ACK (~40 ms).
+  s.set_tcp_nodelay(true);
   Route(s, "/api/v1/lineage", gateway, Source::kOpenLineage);
   Route(s, "/webhooks/label-studio", gateway, Source::kLabelStudio);
   Route(s, "/webhooks/cvat", gateway, Source::kCvat);
