@@ -361,6 +361,28 @@ TEST_F(LedgerBenchCliTest, ProvenanceComparesWithPostgresAndPrintsTheTable) {
   EXPECT_EQ(Leftovers(), 0);
 }
 
+TEST_F(LedgerBenchCliTest, GatewayComparesHttpWithGrpcOnTheSameNode) {
+  json out = Run({"gateway", "--rounds", "2", "--events", "150",
+                  "--connections", "4", "--batch-size", "50"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["command"], "gateway");
+  ASSERT_EQ(out["runs"].size(), 2u);
+  for (const json& run : out["runs"]) {
+    for (const char* side : {"gateway", "grpc"}) {
+      EXPECT_EQ(run[side]["events"], 150) << side;
+      EXPECT_EQ(run[side]["failed"], 0) << side;
+      EXPECT_GT(run[side]["events_per_second"].get<double>(), 0) << side;
+    }
+    EXPECT_GE(run["gateway"]["batches"].get<int>(), 1);
+    EXPECT_LE(run["gateway"]["batches"].get<int>(), 150);
+  }
+  EXPECT_TRUE(out["runs"][0]["gateway_first"].get<bool>());
+  EXPECT_FALSE(out["runs"][1]["gateway_first"].get<bool>());
+  EXPECT_GT(out["ratio"].get<double>(), 0);
+  EXPECT_EQ(out["target"], 0.5);
+  EXPECT_EQ(Leftovers(), 0);
+}
+
 TEST_F(LedgerBenchCliTest, BadUsageExitsTwo) {
   absl::StatusOr<subprocess::RunResult> r = subprocess::Run(
       {LEDGER_BENCH_BINARY, "ingest", "--rpc", "stream", "--rate", "10"},

@@ -30,6 +30,7 @@
 #include "tools/bench/bench_tls.h"
 #include "tools/bench/cleanup.h"
 #include "tools/bench/commands.h"
+#include "tools/bench/gateway_bench.h"
 #include "tools/bench/growth.h"
 #include "tools/bench/proofs.h"
 #include "tools/bench/provenance.h"
@@ -65,6 +66,7 @@ struct Flags {
   bool tls = false;
   TlsOverheadOptions tls_overhead;
   ProvenanceBenchOptions provenance;
+  GatewayBenchOptions gateway;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -272,6 +274,27 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   tls->add_option("--warmup", t.warmup_events, "warm-up events per run")
       ->capture_default_str();
+  CLI::App* gw = app.add_subcommand(
+      "gateway",
+      "OpenLineage events over HTTP keep-alive through ledger-gateway vs the "
+      "same kind of events by ledgerctl append over gRPC, in one run");
+  GatewayBenchOptions& g = f.gateway;
+  gw->add_option("--rounds", g.rounds, "gateway/gRPC pairs, order alternating")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  gw->add_option("--events", g.events, "events per side and round")
+      ->capture_default_str();
+  gw->add_option("--connections", g.connections, "HTTP keep-alive clients")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  gw->add_option("--senders", g.senders,
+                 "the gateway's AppendBatch calls in flight")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  gw->add_option("--batch-size", g.batch_size, "gRPC side: events per batch")
+      ->capture_default_str();
+  gw->add_option("--in-flight", g.in_flight, "gRPC side: requests in flight")
+      ->capture_default_str();
   CLI::App* prov = app.add_subcommand(
       "provenance",
       "provenance queries in process vs PostgreSQL on the same entries, "
@@ -372,6 +395,8 @@ int Main(int argc, char** argv) {
     result = RunSuite(f.env, f.suite);
   } else if (tls->parsed()) {
     result = RunTlsOverhead(f.env, f.tls_overhead);
+  } else if (gw->parsed()) {
+    result = RunGatewayBench(f.env, f.gateway);
   } else if (prov->parsed()) {
     result = RunProvenanceBench(f.env, f.provenance);
     if (result.ok()) std::cerr << ProvenanceTable(*result);

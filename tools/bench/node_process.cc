@@ -138,12 +138,13 @@ absl::StatusOr<std::pair<double, double>> NodeProcess::CpuTimes() const {
 }
 
 absl::Status NodeProcess::RegisterEmitterKey(const crypto::NoteSigner& emitter,
-                                             const std::string& tenant) {
+                                             const std::string& tenant,
+                                             const std::string& producer) {
   auto stub = v1::Admin::NewStub(client_tls::CreateChannel(admin_));
   v1::RegisterEmitterKeyRequest request;
   request.set_verifier_key(crypto::FormatVerifierKey(emitter.verifier()));
   request.set_tenant(tenant);
-  request.set_producer("label-studio");  // workload.cc's events
+  request.set_producer(producer);
   v1::EntryRef ref;
   grpc::ClientContext ctx;
   SetDeadline(ctx, 30);

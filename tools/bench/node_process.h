@@ -83,9 +83,11 @@ class NodeProcess {
   // The same, split: {user, system}.
   absl::StatusOr<std::pair<double, double>> CpuTimes() const;
 
-  // Registers `emitter` (an Ed25519 note signer) for `tenant`.
+  // Registers `emitter` (an Ed25519 note signer) for `tenant` and
+  // `producer` (the workload's events are label-studio's).
   absl::Status RegisterEmitterKey(const crypto::NoteSigner& emitter,
-                                  const std::string& tenant);
+                                  const std::string& tenant,
+                                  const std::string& producer = "label-studio");
   // The payload key of `subject` of `tenant` (Ingest.GetPayloadKey).
   absl::StatusOr<PayloadSeal> GetPayloadKey(const std::string& tenant,
                                             const std::string& subject);
