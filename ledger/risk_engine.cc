@@ -101,7 +101,6 @@ std::string EvidenceText(std::vector<uint64_t> evidence) {
 struct Grade {
   Level level = Level::kGeneral;
   uint8_t flags = 0;
-  friend bool operator==(const Grade&, const Grade&) = default;
 };
 
 struct Edge {
