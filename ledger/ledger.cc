@@ -150,6 +150,16 @@ absl::StatusOr<Hash> Ledger::RootAt(uint64_t size) const {
   return ledger::RootAt(reader, size);
 }
 
+absl::StatusOr<std::string> Ledger::TlogHashTile(const TlogTile& tile,
+                                                 uint64_t tree_size) const {
+  const uint64_t current = head().size;
+  if (tree_size > current) {
+    return absl::OutOfRangeError(
+        StrCat("tree size ", tree_size, " exceeds the ledger size ", current));
+  }
+  return ReadTlogHashTile(*store_, tile, tree_size);
+}
+
 absl::StatusOr<std::vector<Hash>> Ledger::InclusionProof(uint64_t index,
                                                          uint64_t size) const {
   const uint64_t current = head().size;

@@ -35,6 +35,7 @@
 #include "ledger/event.h"
 #include "ledger/key_registry.h"
 #include "ledger/shred_keys.h"
+#include "ledger/tlog_tiles.h"
 #include "rocksdb/env.h"
 
 namespace rocksdb {
@@ -363,6 +364,12 @@ class Ledger {
   // read from the stored tree. OutOfRange past head().size.
   absl::StatusOr<std::vector<Hash>> MultiInclusionProof(
       absl::Span<const uint64_t> indexes, uint64_t size) const;
+
+  // Hash tile `tile` of c2sp.org/tlog-tiles (ledger/tlog_tiles.h) in the
+  // tree of `tree_size` leaves, composed from the stored tiles: OutOfRange
+  // past head().size or if the tile does not exist at that size.
+  absl::StatusOr<std::string> TlogHashTile(const TlogTile& tile,
+                                           uint64_t tree_size) const;
 
   std::optional<StoredCheckpoint> LatestCheckpoint() const;
   absl::StatusOr<StoredCheckpoint> GetCheckpoint(uint64_t sequence) const;
