@@ -125,6 +125,9 @@ struct LedgerOptions {
   size_t tile_cache_slots = 1 << 16;
   // Called with human-readable progress lines during long start-up checks.
   std::function<void(std::string_view)> progress;
+  // Called during the start-up check with (entries verified, entries to
+  // verify): at its start, every few thousand entries and at its end.
+  std::function<void(uint64_t, uint64_t)> verify_progress;
   // Called with what an operator must know of (a payload key that a
   // key.erased entry names found again, and destroyed). nullptr: progress.
   std::function<void(std::string_view)> warn;
@@ -160,6 +163,21 @@ struct LedgerOptions {
   // families. Open's checks always expect the records, so a ledger written
   // so fails a full check: it must never be reopened or served.
   bool provenance_indexes = true;
+};
+
+// RocksDB's own figures about writes and compactions (its properties),
+// for metrics. Stall counts are cumulative since the store opened, summed
+// over the column families.
+struct StoreStats {
+  bool write_stopped = false;       // writes stopped now
+  uint64_t delayed_write_rate = 0;  // bytes/s while writes are slowed; 0
+  uint64_t stall_stops = 0;         // times writes were stopped
+  uint64_t stall_slowdowns = 0;     // times writes were slowed down
+  uint64_t running_compactions = 0;
+  uint64_t running_flushes = 0;
+  uint64_t compaction_pending = 0;        // column families waiting for one
+  uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate
+  uint64_t live_sst_bytes = 0;
 };
 
 // How a Scrub paces itself: called after each step of entries with the
@@ -370,6 +388,9 @@ class Ledger {
   // past head().size or if the tile does not exist at that size.
   absl::StatusOr<std::string> TlogHashTile(const TlogTile& tile,
                                            uint64_t tree_size) const;
+
+  // RocksDB's figures now (a few property reads; for metrics).
+  StoreStats store_stats() const;
 
   std::optional<StoredCheckpoint> LatestCheckpoint() const;
   absl::StatusOr<StoredCheckpoint> GetCheckpoint(uint64_t sequence) const;

@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libsodium-dev libssl-dev openssl libabsl-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev
+  libcpp-httplib-dev
   etcd-server etcd-client
   postgresql postgresql-contrib libpq-dev valgrind
   graphviz
