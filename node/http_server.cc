@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
@@ -213,6 +214,17 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                "address of this host?"));
   }
   server->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  // stop() does nothing to a server that is not running yet, so Shutdown
+  // right after Start would leave the thread in accept() for good: wait
+  // until it runs (at once, in practice).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!http.is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  if (!http.is_running()) {
+    return absl::InternalError("the HTTP port's thread did not start");
+  }
   return server;
 }
 
