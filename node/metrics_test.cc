@@ -26,8 +26,8 @@ TEST(NodeMetricsTest, AppendsAreCountedByRpcAndCode) {
   m.RecordAppend(AppendRpc::kAppendBatch, absl::StatusCode::kOk, 100);
   m.RecordAppend(AppendRpc::kAppendBatch, absl::StatusCode::kOk, 20);
   m.RecordAppend(AppendRpc::kAppend, absl::StatusCode::kInvalidArgument, 1);
-  m.RecordAppend(AppendRpc::kAppendStream,
-                 absl::StatusCode::kResourceExhausted, 7);
+  m.RecordAppend(AppendRpc::kAppendStream, absl::StatusCode::kResourceExhausted,
+                 7);
   const std::string text = m.Render(nullptr);
   EXPECT_THAT(text, HasSubstr("ledger_appends_total{rpc=\"AppendBatch\","
                               "code=\"OK\"} 2\n"));
@@ -35,9 +35,8 @@ TEST(NodeMetricsTest, AppendsAreCountedByRpcAndCode) {
                               "code=\"OK\"} 120\n"));
   EXPECT_THAT(text, HasSubstr("ledger_appends_total{rpc=\"Append\","
                               "code=\"INVALID_ARGUMENT\"} 1\n"));
-  EXPECT_THAT(text,
-              HasSubstr("ledger_append_events_total{rpc=\"AppendStream\","
-                        "code=\"RESOURCE_EXHAUSTED\"} 7\n"));
+  EXPECT_THAT(text, HasSubstr("ledger_append_events_total{rpc=\"AppendStream\","
+                              "code=\"RESOURCE_EXHAUSTED\"} 7\n"));
   // Only accepted batches count in the batch size histogram: 100 and 20.
   EXPECT_THAT(text, HasSubstr("ledger_append_batch_events_bucket{le=\"16\"} "
                               "0\nledger_append_batch_events_bucket{le=\"64\"}"
