@@ -67,7 +67,7 @@ absl::StatusOr<std::string> ReadTlogHashTile(const Store& store,
 // An entry bundle of `entries` (entry bytes in index order, the first being
 // entry `first_index`): each a big-endian u16 length and the bytes.
 // FailedPrecondition naming the entry and its length if one is longer than
-// kMaxBundledEntryBytes (ledger/FORMAT.md, section 13).
+// kMaxBundledEntryBytes (ledger/FORMAT.md, section 14).
 absl::StatusOr<std::string> EncodeEntryBundle(
     absl::Span<const std::string> entries, uint64_t first_index);
 

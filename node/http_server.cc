@@ -334,7 +334,7 @@ void HttpServer::HandleTile(const Ready& ready, std::string_view path,
     body = entries.ok() ? ledger::EncodeEntryBundle(*entries, first)
                         : entries.status();
     if (absl::IsFailedPrecondition(body.status())) {
-      // An entry the bundle format cannot carry (ledger/FORMAT.md 13).
+      // An entry the bundle format cannot carry (ledger/FORMAT.md section 14).
       Reply(res, 501, ToString(body.status()));
       return;
     }
