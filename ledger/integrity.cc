@@ -276,6 +276,8 @@ absl::StatusOr<ScanOutcome> Scanner::Run() {
     OnEntry(index, it->value().ToStringView());
     const uint64_t done = index + 1 - spec_.begin;
     if (done % kStep != 0) continue;
+    if (spec_.count_progress)
+      spec_.count_progress(done, spec_.end - spec_.begin);
     if (spec_.pace != nullptr &&
         !(*spec_.pace)(done, spec_.end - spec_.begin)) {
       return absl::CancelledError(

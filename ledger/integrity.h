@@ -55,6 +55,9 @@ struct ScanSpec {
   EventLimits limits;
   const ScrubPace* pace = nullptr;
   std::function<void(std::string_view)> progress;
+  // Called with (entries checked, entries to check) every few thousand
+  // entries and at the end.
+  std::function<void(uint64_t, uint64_t)> count_progress;
 };
 
 // A half-open index range with what is wrong with it.

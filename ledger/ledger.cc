@@ -1,6 +1,8 @@
 #include "ledger/ledger.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "base/status_macros.h"
@@ -150,6 +152,54 @@ absl::StatusOr<Hash> Ledger::RootAt(uint64_t size) const {
   }
   TileReader reader(*store_, impl_->tile_cache.get());
   return ledger::RootAt(reader, size);
+}
+
+absl::StatusOr<std::string> Ledger::TlogHashTile(const TlogTile& tile,
+                                                 uint64_t tree_size) const {
+  const uint64_t current = head().size;
+  if (tree_size > current) {
+    return absl::OutOfRangeError(
+        StrCat("tree size ", tree_size, " exceeds the ledger size ", current));
+  }
+  return ReadTlogHashTile(*store_, tile, tree_size);
+}
+
+StoreStats Ledger::store_stats() const {
+  rocksdb::DB* db = store_->db();
+  StoreStats out;
+  uint64_t v = 0;
+  if (db->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v)) {
+    out.write_stopped = v != 0;
+  }
+  db->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate,
+                     &out.delayed_write_rate);
+  db->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions,
+                     &out.running_compactions);
+  db->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes,
+                     &out.running_flushes);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCompactionPending,
+                               &out.compaction_pending);
+  db->GetAggregatedIntProperty(
+      rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+      &out.pending_compaction_bytes);
+  db->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize,
+                               &out.live_sst_bytes);
+  // The stall counters are only in each column family's statistics map.
+  for (int cf = 0; cf < static_cast<int>(Cf::kCount); ++cf) {
+    std::map<std::string, std::string> stats;
+    if (!db->GetMapProperty(store_->handle(static_cast<Cf>(cf)),
+                            rocksdb::DB::Properties::kCFStats, &stats)) {
+      continue;
+    }
+    auto add = [&stats](const char* key, uint64_t* to) {
+      auto it = stats.find(key);
+      if (it == stats.end()) return;
+      *to += std::strtoull(it->second.c_str(), nullptr, 10);
+    };
+    add("io_stalls.total_stop", &out.stall_stops);
+    add("io_stalls.total_slowdown", &out.stall_slowdowns);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<Hash>> Ledger::InclusionProof(uint64_t index,

@@ -36,6 +36,7 @@
 #include "ledger/key_registry.h"
 #include "ledger/risk_engine.h"
 #include "ledger/shred_keys.h"
+#include "ledger/tlog_tiles.h"
 #include "rocksdb/env.h"
 
 namespace rocksdb {
@@ -125,6 +126,9 @@ struct LedgerOptions {
   size_t tile_cache_slots = 1 << 16;
   // Called with human-readable progress lines during long start-up checks.
   std::function<void(std::string_view)> progress;
+  // Called during the start-up check with (entries verified, entries to
+  // verify): at its start, every few thousand entries and at its end.
+  std::function<void(uint64_t, uint64_t)> verify_progress;
   // Called with what an operator must know of (a payload key that a
   // key.erased entry names found again, and destroyed). nullptr: progress.
   std::function<void(std::string_view)> warn;
@@ -164,6 +168,21 @@ struct LedgerOptions {
   // evaluation): false grades no entry (risk unassessed, policy_version 0
   // whatever the policy). A ledger written so must never be reopened.
   bool risk_evaluation = true;
+};
+
+// RocksDB's own figures about writes and compactions (its properties),
+// for metrics. Stall counts are cumulative since the store opened, summed
+// over the column families.
+struct StoreStats {
+  bool write_stopped = false;       // writes stopped now
+  uint64_t delayed_write_rate = 0;  // bytes/s while writes are slowed; 0
+  uint64_t stall_stops = 0;         // times writes were stopped
+  uint64_t stall_slowdowns = 0;     // times writes were slowed down
+  uint64_t running_compactions = 0;
+  uint64_t running_flushes = 0;
+  uint64_t compaction_pending = 0;        // column families waiting for one
+  uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate
+  uint64_t live_sst_bytes = 0;
 };
 
 // How a Scrub paces itself: called after each step of entries with the
@@ -368,6 +387,15 @@ class Ledger {
   // read from the stored tree. OutOfRange past head().size.
   absl::StatusOr<std::vector<Hash>> MultiInclusionProof(
       absl::Span<const uint64_t> indexes, uint64_t size) const;
+
+  // Hash tile `tile` of c2sp.org/tlog-tiles (ledger/tlog_tiles.h) in the
+  // tree of `tree_size` leaves, composed from the stored tiles: OutOfRange
+  // past head().size or if the tile does not exist at that size.
+  absl::StatusOr<std::string> TlogHashTile(const TlogTile& tile,
+                                           uint64_t tree_size) const;
+
+  // RocksDB's figures now (a few property reads; for metrics).
+  StoreStats store_stats() const;
 
   std::optional<StoredCheckpoint> LatestCheckpoint() const;
   absl::StatusOr<StoredCheckpoint> GetCheckpoint(uint64_t sequence) const;

@@ -297,6 +297,7 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
   spec.end = state.head.size;
   spec.limits = options.limits;
   spec.progress = options.progress;
+  spec.count_progress = options.verify_progress;
   spec.roots_at = {cp_size};
   if (guard.has_value()) spec.roots_at.push_back(guard->size);
   if (acked.has_value()) spec.roots_at.push_back(acked->size);
@@ -321,7 +322,12 @@ absl::StatusOr<RecoveredState> Recover(Store& store,
     options.progress(StrCat("verifying entries [", spec.begin, ", ", spec.end,
                             ")", full ? "" : " (after the last checkpoint)"));
   }
+  if (options.verify_progress)
+    options.verify_progress(0, spec.end - spec.begin);
   LEDGER_ASSIGN_OR_RETURN(ScanOutcome scan, ScanEntries(spec));
+  if (options.verify_progress) {
+    options.verify_progress(spec.end - spec.begin, spec.end - spec.begin);
+  }
   LEDGER_RETURN_IF_ERROR(JudgeScan(
       spec, scan, ScanClaims{state.latest_checkpoint, cp_root, state.head}));
   // The root at `size`: recorded by the scan, or read from the tree below

@@ -34,11 +34,13 @@ absl::Status AddEntryRefs(
 
 AppendStreamReactor::AppendStreamReactor(Sequencer* sequencer, VerifyPool* pool,
                                          BatchVerifier verify,
-                                         grpc::ByteBuffer* response)
+                                         grpc::ByteBuffer* response,
+                                         NodeMetrics* metrics)
     : sequencer_(sequencer),
       pool_(pool),
       verify_(std::move(verify)),
-      response_(response) {
+      response_(response),
+      metrics_(metrics) {
   MutexLock lock(&mu_);
   reading_ = true;
   StartRead(&buffer_);
@@ -81,6 +83,7 @@ void AppendStreamReactor::OnReadDone(bool ok) {
           grpc::SerializationTraits<v1::AppendBatchRequest>::Deserialize(
               &buffer_, &request);
       if (!parsed.ok()) {
+        Count(absl::StatusCode::kInvalidArgument, 0);
         FailLocked(
             number,
             absl::InvalidArgumentError(StrCat(
@@ -122,6 +125,7 @@ void AppendStreamReactor::Process(v1::AppendBatchRequest request,
           ? verify_(request)
           : absl::StatusOr<ledger::VerifiedBatch>(admission);
   if (!batch.ok()) {
+    Count(batch.status().code(), events);
     bool finish = false;
     grpc::Status status;
     {
@@ -176,6 +180,7 @@ void AppendStreamReactor::SubmitOrWait(
   {
     MutexLock lock(&mu_);
     if (!admitted.ok()) {
+      Count(admitted.code(), events);
       --processing_;
       FailLocked(number, admitted);
       finish = ShouldFinishLocked();
@@ -228,6 +233,7 @@ void AppendStreamReactor::SettleLocked() {
     InFlight f = std::move(in_flight_.front());
     in_flight_.pop_front();
     --processing_;
+    Count(f.result.status.code(), f.ids.size());
     // Batches settle in order, but a batch rejected before the sequencer
     // sets the error while earlier ones may still be in flight.
     if (error_.ok() || f.number < error_batch_) {

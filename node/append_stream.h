@@ -29,6 +29,7 @@
 #include "grpcpp/support/server_callback.h"
 #include "ledger/batch.h"
 #include "ledger/v1/ingest.pb.h"
+#include "node/metrics.h"
 #include "node/sequencer.h"
 #include "node/verify_pool.h"
 
@@ -46,8 +47,10 @@ class AppendStreamReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   // Starts reading at once. Deletes itself when the call is done.
   // Each message is verified on `pool` (node/verify_pool.h), not on
   // gRPC's thread; one message of a stream at a time, so in order.
+  // Each message's outcome is counted in `metrics` (may be null).
   AppendStreamReactor(Sequencer* sequencer, VerifyPool* pool,
-                      BatchVerifier verify, grpc::ByteBuffer* response);
+                      BatchVerifier verify, grpc::ByteBuffer* response,
+                      NodeMetrics* metrics = nullptr);
 
   void OnReadDone(bool ok) override;
   void OnCancel() override;
@@ -82,11 +85,18 @@ class AppendStreamReactor : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   // the caller then calls Finish(FinalStatusLocked()) after unlocking.
   bool ShouldFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   grpc::Status FinalStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts one message's outcome (metrics).
+  void Count(absl::StatusCode code, size_t events) const {
+    if (metrics_ != nullptr) {
+      metrics_->RecordAppend(AppendRpc::kAppendStream, code, events);
+    }
+  }
 
   Sequencer* const sequencer_;
   VerifyPool* const pool_;
   const BatchVerifier verify_;
   grpc::ByteBuffer* const response_;
+  NodeMetrics* const metrics_;
   grpc::ByteBuffer buffer_;  // the message being read
 
   Mutex mu_;

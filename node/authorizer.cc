@@ -51,6 +51,14 @@ constexpr MethodRule kRules[] = {
     {"/grpc.health.v1.Health/Watch", kAllRoles, false},
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", kA,
      false},
+    // The HTTP port (node/http_server.h). Checkpoints and hash tiles reveal
+    // what consistency proofs do (hashes only); entry bundles hold every
+    // tenant's events, so only a role that may read every tenant's entries
+    // gets them (docs/decisions.md, "tlog-tiles over HTTP").
+    {kHttpCheckpoint, Roles(kE, kO, kR, kA), false},
+    {kHttpHashTile, Roles(kE, kO, kR, kA), false},
+    {kHttpEntryBundle, kR, false},
+    {kHttpMetrics, kAllRoles, false},
 };
 
 // Refusals are logged, but boundedly: a client can cause them at will.
@@ -120,43 +128,59 @@ grpc::Status Authorizer::Process(const InputMetadata& auth_metadata,
 grpc::Status Authorizer::Admit(std::string_view method,
                                const grpc::AuthContext& peer) {
   if (policy_ == nullptr) return grpc::Status::OK;
-  const Caller* caller = policy_->Match(peer);
+  absl::Status s = AdmitCaller(method, policy_->Match(peer), [&peer] {
+    return AccessPolicy::DescribePeer(peer);
+  });
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+absl::Status Authorizer::AdmitHttp(std::string_view resource,
+                                   absl::Span<const std::string> uris,
+                                   std::string_view common_name) {
+  if (policy_ == nullptr) return absl::OkStatus();
+  return AdmitCaller(resource, policy_->Match(uris, common_name), [&] {
+    return uris.empty() ? StrCat("cn ", Printable(common_name))
+                        : StrCat("uri ", Printable(uris[0]));
+  });
+}
+
+absl::Status Authorizer::AdmitCaller(
+    std::string_view method, const Caller* caller,
+    const std::function<std::string()>& describe_peer) {
   if (caller == nullptr) {
     ++unauthenticated_;
-    const std::string who = AccessPolicy::DescribePeer(peer);
+    const std::string who = describe_peer();
     LogRefusal(StrCat("a client whose certificate (", who,
                       ") is not in the access policy called ",
                       Printable(method)));
-    return grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
+    return absl::UnauthenticatedError(
         StrCat("the client certificate (", who,
                ") is not in this node's access policy; ask the node's "
                "operator to add its SAN URI with a role"));
   }
   if (const int64_t wait_ms = TakeToken(*caller); wait_ms > 0) {
     ++rate_limited_;
-    return grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
+    return absl::ResourceExhaustedError(
         StrCat(caller->identity, " exceeded its rate limit of ",
                options_.rate_limit_per_identity, " requests/s (burst ",
                options_.rate_limit_burst, "); retry in ", wait_ms, " ms"));
   }
   const MethodRule* rule = FindMethodRule(method);
   if (rule == nullptr) {
-    return grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
+    return absl::UnimplementedError(
         StrCat("method ", Printable(method), " is not served by this node"));
   }
   if ((caller->roles & rule->roles) == 0) {
     Deny(*caller, method,
          StrCat("role ", RoleSetName(caller->roles), " may not call ", method,
                 " (it is for ", RoleSetName(rule->roles), ")"));
-    return grpc::Status(
-        grpc::StatusCode::PERMISSION_DENIED,
+    return absl::PermissionDeniedError(
         StrCat(caller->Describe(), " may not call ", method,
                ": it is for the role(s) ", RoleSetName(rule->roles)));
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 const Caller* Authorizer::CallerOf(
@@ -214,7 +238,9 @@ int64_t Authorizer::TakeToken(const Caller& caller) {
 void Authorizer::Deny(const Caller& caller, std::string_view method,
                       std::string_view reason) {
   ++denied_;
-  if (denials_ != nullptr) denials_->Record(caller, method, reason);
+  if (DenialRecorder* d = denials_.load(std::memory_order_acquire)) {
+    d->Record(caller, method, reason);
+  }
   LogRefusal(StrCat(caller.identity, ": ", reason));
 }
 

@@ -36,6 +36,9 @@
 //   Admin.ListKeys                             -      own*    yes    yes    -
 //   Admin.GetNodeInfo, grpc.health.v1.Health  yes     yes     yes    yes   yes
 //   reflection (when enabled)                  -       -       -     yes    -
+//   HTTP GET /checkpoint, /tile/<L>/<N>        yes     yes     yes    yes    -
+//   HTTP GET /tile/entries/<N>                 -       -       yes     -     -
+//   HTTP GET /metrics                          yes     yes     yes    yes   yes
 //
 // own*: the method is allowed, and what it touches is limited to the
 // caller's own tenants. That needs the request (the events' tenant, the
@@ -52,6 +55,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +80,12 @@ struct MethodRule {
   RoleSet roles;
   bool own_tenants;
 };
+
+// The rows of the HTTP port's resources (node/http_server.h).
+inline constexpr std::string_view kHttpCheckpoint = "GET /checkpoint";
+inline constexpr std::string_view kHttpHashTile = "GET /tile/<L>/<N>";
+inline constexpr std::string_view kHttpEntryBundle = "GET /tile/entries/<N>";
+inline constexpr std::string_view kHttpMetrics = "GET /metrics";
 
 // The whole table, and one row of it (nullptr for a method not in it).
 absl::Span<const MethodRule> MethodRules();
@@ -112,6 +122,22 @@ class Authorizer final : public grpc::AuthMetadataProcessor {
   // The decision about a call of `method` by the TLS peer `peer` (see the
   // file comment). Thread-safe.
   grpc::Status Admit(std::string_view method, const grpc::AuthContext& peer);
+
+  // The same decision for a request to the HTTP port: `resource` is one of
+  // the kHttp* rows, `uris` and `common_name` the SAN URIs and subject CN
+  // of the TLS peer's certificate. OK, Unauthenticated, ResourceExhausted
+  // (rate limit) or PermissionDenied (counted and recorded as for gRPC).
+  // Thread-safe.
+  absl::Status AdmitHttp(std::string_view resource,
+                         absl::Span<const std::string> uris,
+                         std::string_view common_name);
+
+  // Denials are recorded here from now on (before: counted only). For a
+  // node whose recorder needs the ledger, which the authorizer must guard
+  // (the HTTP port's metrics) before the ledger is open.
+  void SetDenialRecorder(DenialRecorder* denials) {
+    denials_.store(denials, std::memory_order_release);
+  }
 
   // The caller of a call this node admitted, for its handler: the policy's
   // identity for the peer (the same answer Admit had), or the
@@ -161,13 +187,17 @@ class Authorizer final : public grpc::AuthMetadataProcessor {
   // 0 if `caller` may make a request now, else the milliseconds until it
   // may.
   int64_t TakeToken(const Caller& caller);
+  // Admit for a caller already matched (nullptr: the peer is not in the
+  // policy; `describe_peer` says how its certificate presents itself).
+  absl::Status AdmitCaller(std::string_view method, const Caller* caller,
+                           const std::function<std::string()>& describe_peer);
   // Counts, records and describes a denial.
   void Deny(const Caller& caller, std::string_view method,
             std::string_view reason);
 
   const std::unique_ptr<AccessPolicy> policy_;
   const AuthorizerOptions options_;
-  DenialRecorder* const denials_;
+  std::atomic<DenialRecorder*> denials_;
   // One per policy caller (Caller::index).
   std::unique_ptr<Bucket[]> buckets_;
   std::atomic<uint64_t> denied_{0};

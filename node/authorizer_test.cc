@@ -114,6 +114,50 @@ TEST_F(AuthorizerTest, RolesAgainstTheTable) {
   EXPECT_EQ(recorder_->denials(), 2u);
 }
 
+TEST_F(AuthorizerTest, HttpResourcesByRoleAsDecided) {
+  const std::vector<std::string> emitter = {
+      "spiffe://annotation-ledger/emitter/a"};
+  const std::vector<std::string> officer = {
+      "spiffe://annotation-ledger/officer/o"};
+  const std::vector<std::string> admin = {"spiffe://annotation-ledger/admin/x"};
+  // Checkpoint, hash tiles and metrics: every role of this policy.
+  for (const auto* uris : {&emitter, &officer, &admin}) {
+    EXPECT_TRUE(authorizer_->AdmitHttp(kHttpCheckpoint, *uris, "").ok());
+    EXPECT_TRUE(authorizer_->AdmitHttp(kHttpHashTile, *uris, "").ok());
+    EXPECT_TRUE(authorizer_->AdmitHttp(kHttpMetrics, *uris, "").ok());
+  }
+  // Entry bundles hold every tenant's events: none of these roles.
+  for (const auto* uris : {&emitter, &officer, &admin}) {
+    absl::Status s = authorizer_->AdmitHttp(kHttpEntryBundle, *uris, "");
+    EXPECT_TRUE(absl::IsPermissionDenied(s)) << s;
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr("may not call GET /tile/entries/<N>: it is for the "
+                          "role(s) regulator"));
+  }
+  EXPECT_EQ(authorizer_->denied_requests(), 3u);
+  EXPECT_EQ(recorder_->denials(), 3u);
+  // A certificate the policy does not know, by URI or by CN.
+  absl::Status s = authorizer_->AdmitHttp(
+      kHttpMetrics, {"spiffe://annotation-ledger/regulator/z"}, "");
+  EXPECT_TRUE(absl::IsUnauthenticated(s)) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("uri spiffe://annotation-ledger/regulator/z"));
+  s = authorizer_->AdmitHttp(kHttpMetrics, {}, "somebody");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("cn somebody"));
+  EXPECT_EQ(authorizer_->unauthenticated_requests(), 2u);
+}
+
+TEST_F(AuthorizerTest, HttpRequestsShareTheIdentitysRateLimit) {
+  Make(1, 3);
+  const std::vector<std::string> admin = {"spiffe://annotation-ledger/admin/x"};
+  EXPECT_TRUE(authorizer_->Admit("/ledger.v1.Admin/GetNodeInfo", admin_).ok());
+  EXPECT_TRUE(authorizer_->AdmitHttp(kHttpMetrics, admin, "").ok());
+  EXPECT_TRUE(authorizer_->AdmitHttp(kHttpCheckpoint, admin, "").ok());
+  absl::Status s = authorizer_->AdmitHttp(kHttpHashTile, admin, "");
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_EQ(authorizer_->rate_limited_requests(), 1u);
+}
+
 TEST_F(AuthorizerTest, UnknownPeersAreUnauthenticatedAndNotRecorded) {
   const FakePeer stranger({"spiffe://annotation-ledger/admin/z"}, "z");
   grpc::Status s = authorizer_->Admit("/ledger.v1.Admin/GetNodeInfo", stranger);

@@ -197,6 +197,9 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "health_listen") {
     return GetString(where, node, &config->health_listen);
   }
+  if (k == "http_listen") {
+    return GetString(where, node, &config->http_listen);
+  }
   if (k == "origin") return GetString(where, node, &config->origin);
   if (k == "node_name") return GetString(where, node, &config->node_name);
   if (k == "log_level") return GetString(where, node, &config->log_level);
@@ -273,18 +276,19 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
     if (k == "access") return ParseAccess(source, *table, config);
     return ParseLimits(source, *table, &config->limits);
   }
-  return absl::InvalidArgumentError(
-      StrCat(where,
-             ": unknown key (known: data_dir, listen, health_listen, origin, "
-             "node_name, "
-             "checkpoint_interval, empty_interval, max_group_events, "
-             "max_message_bytes, block_cache_bytes, max_queued_events, "
-             "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
-             "scrub_rate, scrub_interval, log_level, insecure_plaintext, "
-             "idle_timeout, reflection, rate_limit_per_identity, "
-             "rate_limit_burst, access_denied_interval, max_future_skew, "
-             "max_event_age, provenance_max_depth, provenance_max_nodes, "
-             "provenance_max_edges, [limits], [tls], [access])"));
+  return absl::InvalidArgumentError(StrCat(
+      where,
+      ": unknown key (known: data_dir, listen, health_listen, http_listen, "
+      "origin, "
+      "node_name, "
+      "checkpoint_interval, empty_interval, max_group_events, "
+      "max_message_bytes, block_cache_bytes, max_queued_events, "
+      "max_queued_bytes, grpc_memory_bytes, full_check_max_entries, "
+      "scrub_rate, scrub_interval, log_level, insecure_plaintext, "
+      "idle_timeout, reflection, rate_limit_per_identity, "
+      "rate_limit_burst, access_denied_interval, max_future_skew, "
+      "max_event_age, provenance_max_depth, provenance_max_nodes, "
+      "provenance_max_edges, [limits], [tls], [access])"));
 }
 
 }  // namespace
@@ -319,6 +323,7 @@ absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path,
 void ApplyOverrides(const ConfigOverrides& overrides, NodeConfig* config) {
   if (overrides.data_dir) config->data_dir = *overrides.data_dir;
   if (overrides.listen) config->listen = *overrides.listen;
+  if (overrides.http_listen) config->http_listen = *overrides.http_listen;
   if (overrides.health_listen) {
     config->health_listen = *overrides.health_listen;
   }
@@ -370,6 +375,24 @@ absl::Status ValidateConfig(const NodeConfig& config) {
           StrCat("health_listen: \"", config.health_listen,
                  "\" is the service address (listen) too; give the health "
                  "endpoint a port of its own, or leave it empty"));
+    }
+  }
+  if (!config.http_listen.empty()) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> http =
+        SplitHostPort(config.http_listen);
+    if (!http.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("http_listen: \"", config.http_listen,
+                 "\" is not host:port (examples: 127.0.0.1:7402, [::]:7402, "
+                 "0.0.0.0:0 for any free port; leave it empty for no HTTP "
+                 "port)"));
+    }
+    if (http->second != 0 && (config.http_listen == config.listen ||
+                              config.http_listen == config.health_listen)) {
+      return absl::InvalidArgumentError(
+          StrCat("http_listen: \"", config.http_listen,
+                 "\" is also listen or health_listen; give the HTTP port a "
+                 "port of its own, or leave it empty"));
     }
   }
   if (!config.origin.empty() && !crypto::IsValidKeyName(config.origin)) {

@@ -6,6 +6,7 @@
 //   data_dir = "/var/lib/ledger"
 //   listen = "0.0.0.0:7400"
 //   health_listen = "0.0.0.0:7401" # health alone, on a server of its own
+//   http_listen = "0.0.0.0:7402"   # tlog-tiles and /metrics over HTTP(S)
 //   node_name = "node-1"
 //   checkpoint_interval = "1s"     # or a number of seconds
 //   empty_interval = "60s"
@@ -65,6 +66,11 @@ struct NodeConfig {
   // (docs/decisions.md, "A health endpoint of its own": under a flood it
   // misses as many checks as `listen` does).
   std::string health_listen;
+  // Empty: off. Otherwise "host:port" of the HTTP port (node/http_server.h):
+  // the log as c2sp.org/tlog-tiles (checkpoint, tiles, entry bundles) and
+  // /metrics, with the same transport security and access policy as
+  // `listen`.
+  std::string http_listen;
   // Empty: the origin stored in the data directory, or on first start a new
   // "annotation-ledger.local/<8 hex>". A non-empty value must match the
   // stored one.
@@ -143,6 +149,7 @@ struct ConfigOverrides {
   std::optional<std::string> data_dir;
   std::optional<std::string> listen;
   std::optional<std::string> health_listen;  // --health-listen
+  std::optional<std::string> http_listen;    // --http-listen
   std::optional<std::string> origin;
   std::optional<std::string> node_name;
   std::optional<std::string> log_level;

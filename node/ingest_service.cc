@@ -224,7 +224,9 @@ grpc::ServerUnaryReactor* IngestService::Append(
     grpc::CallbackServerContext* context, const v1::AppendRequest* request,
     v1::AppendResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor, *request, 1)) return reactor;
+  if (!Admit(context, reactor, *request, AppendRpc::kAppend, 1)) {
+    return reactor;
+  }
   // One event: verified here, on gRPC's thread. Its one signature costs
   // about what the call itself does, and a hop to the pool (at its lower
   // priority) cost per-event ingest 17% in the benchmark (docs/decisions.md).
@@ -234,21 +236,24 @@ grpc::ServerUnaryReactor* IngestService::Append(
       Verify(ctx_.authorizer->CallerOf(*context), kAppend, events,
              request->has_signature(), request->signature());
   if (!batch.ok()) {
-    reactor->Finish(ToGrpcStatus(ForSingleEvent(batch.status())));
+    Finish(reactor, AppendRpc::kAppend, 1,
+           ToGrpcStatus(ForSingleEvent(batch.status())));
     return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
-  SubmitWhenRoom(
-      context, reactor, *std::move(batch),
-      [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
-        google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
-        if (absl::Status s = AddEntryRefs(result, ids, &refs); !s.ok()) {
-          reactor->Finish(ToGrpcStatus(ForSingleEvent(s)));
-          return;
-        }
-        *response->mutable_entry() = std::move(refs[0]);
-        reactor->Finish(grpc::Status::OK);
-      });
+  SubmitWhenRoom(context, reactor, AppendRpc::kAppend, *std::move(batch),
+                 [this, reactor, response,
+                  ids = std::move(ids)](ledger::AppendResult result) {
+                   google::protobuf::RepeatedPtrField<v1::EntryRef> refs;
+                   if (absl::Status s = AddEntryRefs(result, ids, &refs);
+                       !s.ok()) {
+                     Finish(reactor, AppendRpc::kAppend, 1,
+                            ToGrpcStatus(ForSingleEvent(s)));
+                     return;
+                   }
+                   *response->mutable_entry() = std::move(refs[0]);
+                   Finish(reactor, AppendRpc::kAppend, 1, grpc::Status::OK);
+                 });
   return reactor;
 }
 
@@ -256,37 +261,39 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
     grpc::CallbackServerContext* context, const v1::AppendBatchRequest* request,
     v1::AppendBatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(context, reactor, *request,
-             static_cast<size_t>(request->events_size()))) {
+  const size_t events = static_cast<size_t>(request->events_size());
+  if (!Admit(context, reactor, *request, AppendRpc::kAppendBatch, events)) {
     return reactor;
   }
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
-  verify_pool_.Schedule([this, context, reactor, caller, request, response] {
-    if (Abandoned(context, reactor)) return;
+  verify_pool_.Schedule([this, context, reactor, caller, request, response,
+                         events] {
+    if (Abandoned(context, reactor, AppendRpc::kAppendBatch, events)) return;
     // The node may have stopped accepting (shutdown, a failure) while the
     // call waited: refused without verifying. A full queue is not a reason
     // here; the verified batch waits for room (SubmitWhenRoom).
-    if (absl::Status s = ctx_.sequencer->CheckAdmission(
-            static_cast<size_t>(request->events_size()),
-            request->ByteSizeLong());
+    if (absl::Status s =
+            ctx_.sequencer->CheckAdmission(events, request->ByteSizeLong());
         !s.ok() && !absl::IsResourceExhausted(s)) {
-      Refuse(context, reactor, s);
+      Refuse(context, reactor, AppendRpc::kAppendBatch, events, s);
       return;
     }
     absl::StatusOr<ledger::VerifiedBatch> batch =
         Verify(caller, kAppendBatch, request->events(),
                request->has_signature(), request->signature());
     if (!batch.ok()) {
-      reactor->Finish(ToGrpcStatus(batch.status()));
+      Finish(reactor, AppendRpc::kAppendBatch, events,
+             ToGrpcStatus(batch.status()));
       return;
     }
     std::vector<Uuid> ids = EventIds(*batch);
-    SubmitWhenRoom(
-        context, reactor, *std::move(batch),
-        [reactor, response, ids = std::move(ids)](ledger::AppendResult result) {
-          reactor->Finish(ToGrpcStatus(
-              AddEntryRefs(result, ids, response->mutable_entries())));
-        });
+    SubmitWhenRoom(context, reactor, AppendRpc::kAppendBatch, *std::move(batch),
+                   [this, reactor, response, events,
+                    ids = std::move(ids)](ledger::AppendResult result) {
+                     Finish(reactor, AppendRpc::kAppendBatch, events,
+                            ToGrpcStatus(AddEntryRefs(
+                                result, ids, response->mutable_entries())));
+                   });
   });
   return reactor;
 }
@@ -294,15 +301,15 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
 bool IngestService::Admit(grpc::CallbackServerContext* context,
                           grpc::ServerUnaryReactor* reactor,
                           const google::protobuf::Message& request,
-                          size_t events) {
+                          AppendRpc rpc, size_t events) {
   if (absl::Status s =
           ctx_.sequencer->CheckAdmission(events, request.ByteSizeLong());
       !s.ok()) {
-    Refuse(context, reactor, s);
+    Refuse(context, reactor, rpc, events, s);
     return false;
   }
   if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) {
-    reactor->Finish(ToGrpcStatus(s));
+    Finish(reactor, rpc, events, ToGrpcStatus(s));
     return false;
   }
   return true;
@@ -310,7 +317,7 @@ bool IngestService::Admit(grpc::CallbackServerContext* context,
 
 void IngestService::SubmitWhenRoom(
     grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-    ledger::VerifiedBatch batch,
+    AppendRpc rpc, ledger::VerifiedBatch batch,
     absl::AnyInvocable<void(ledger::AppendResult) &&> done) {
   const size_t events = batch.size();
   size_t bytes = 0;
@@ -322,37 +329,49 @@ void IngestService::SubmitWhenRoom(
     // client send it all again (TrySubmit left `batch` whole).
     ctx_.sequencer->WhenSpace(
         events, bytes,
-        [this, context, reactor, batch = std::move(batch),
+        [this, context, reactor, rpc, events, batch = std::move(batch),
          done = std::move(done)]() mutable {
-          if (Abandoned(context, reactor)) return;
-          SubmitWhenRoom(context, reactor, std::move(batch), std::move(done));
+          if (Abandoned(context, reactor, rpc, events)) return;
+          SubmitWhenRoom(context, reactor, rpc, std::move(batch),
+                         std::move(done));
         });
     return;
   }
   if (!s.ok()) {
-    Refuse(context, reactor, s);
+    Refuse(context, reactor, rpc, events, s);
     return;
   }
   pending->OnDone(std::move(done));
 }
 
 bool IngestService::Abandoned(grpc::CallbackServerContext* context,
-                              grpc::ServerUnaryReactor* reactor) {
+                              grpc::ServerUnaryReactor* reactor, AppendRpc rpc,
+                              size_t events) const {
   if (!context->IsCancelled()) return false;
-  reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                               "the call was cancelled while it waited; "
-                               "nothing was appended"));
+  Finish(reactor, rpc, events,
+         grpc::Status(grpc::StatusCode::CANCELLED,
+                      "the call was cancelled while it waited; "
+                      "nothing was appended"));
   return true;
 }
 
 void IngestService::Refuse(grpc::CallbackServerContext* context,
-                           grpc::ServerUnaryReactor* reactor,
-                           const absl::Status& status) const {
+                           grpc::ServerUnaryReactor* reactor, AppendRpc rpc,
+                           size_t events, const absl::Status& status) const {
   if (absl::IsResourceExhausted(status)) {
     context->AddTrailingMetadata("grpc-retry-pushback-ms",
                                  StrCat(ctx_.sequencer->RetryAfterMs()));
   }
-  reactor->Finish(ToGrpcStatus(status));
+  Finish(reactor, rpc, events, ToGrpcStatus(status));
+}
+
+void IngestService::Finish(grpc::ServerUnaryReactor* reactor, AppendRpc rpc,
+                           size_t events, grpc::Status status) const {
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->RecordAppend(
+        rpc, static_cast<absl::StatusCode>(status.error_code()), events);
+  }
+  reactor->Finish(std::move(status));
 }
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
@@ -367,7 +386,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestService::AppendStream(
         return Verify(caller, kAppendStream, request.events(),
                       request.has_signature(), request.signature());
       },
-      response);
+      response, ctx_.metrics);
 }
 
 }  // namespace ledger::node

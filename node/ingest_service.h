@@ -84,25 +84,30 @@ class IngestService final
   // unknown fields. False, and the call finished, if refused.
   bool Admit(grpc::CallbackServerContext* context,
              grpc::ServerUnaryReactor* reactor,
-             const google::protobuf::Message& request, size_t events);
+             const google::protobuf::Message& request, AppendRpc rpc,
+             size_t events);
   // True, and the call finished CANCELLED, if the client has gone (or its
   // deadline passed) while the call waited: for the pool before verifying,
   // or for room in the sequencer's queue after.
-  static bool Abandoned(grpc::CallbackServerContext* context,
-                        grpc::ServerUnaryReactor* reactor);
+  bool Abandoned(grpc::CallbackServerContext* context,
+                 grpc::ServerUnaryReactor* reactor, AppendRpc rpc,
+                 size_t events) const;
   // Submits a verified batch and calls `done` with its result; when the
   // sequencer's queue is full, waits for room (Sequencer::WhenSpace)
   // instead of refusing what was already received and verified (only
   // Admit refuses for a full queue). Other refusals finish the call.
   void SubmitWhenRoom(grpc::CallbackServerContext* context,
-                      grpc::ServerUnaryReactor* reactor,
+                      grpc::ServerUnaryReactor* reactor, AppendRpc rpc,
                       ledger::VerifiedBatch batch,
                       absl::AnyInvocable<void(ledger::AppendResult) &&> done);
   // Finishes a unary call refused by the sequencer: the status, and for
   // pushback the retry hint in the trailing metadata.
   void Refuse(grpc::CallbackServerContext* context,
-              grpc::ServerUnaryReactor* reactor,
+              grpc::ServerUnaryReactor* reactor, AppendRpc rpc, size_t events,
               const absl::Status& status) const;
+  // Finishes a unary append call, counting its outcome (metrics).
+  void Finish(grpc::ServerUnaryReactor* reactor, AppendRpc rpc, size_t events,
+              grpc::Status status) const;
 
   ServiceContext ctx_;
   // Last: stopped (what it holds runs) before the rest is destroyed; by

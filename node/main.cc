@@ -1,7 +1,8 @@
 // ledger-node: serves the annotation ledger over gRPC.
 //
 //   ledger-node --data DIR [--listen HOST:PORT] [--config FILE]
-//               [--health-listen HOST:PORT] [--origin ORIGIN] [--node-name
+//               [--health-listen HOST:PORT] [--http-listen HOST:PORT]
+//               [--origin ORIGIN] [--node-name
 //               NAME] [--log-level LEVEL]
 //               [--insecure-plaintext]
 //   ledger-node keys --data DIR
@@ -11,7 +12,8 @@
 // Logs go to stderr. stdout carries one machine-readable line once the
 // server is up: "listening on HOST:PORT" (the real port when PORT was 0),
 // then, with a health endpoint of its own (health_listen), a second one:
-// "health listening on HOST:PORT".
+// "health listening on HOST:PORT", and with an HTTP port (http_listen)
+// "http listening on HOST:PORT".
 // SIGINT/SIGTERM shut down gracefully. Exit codes: 0 clean shutdown,
 // 1 runtime error, 2 bad usage or configuration, 3 the ledger failed
 // verification, on start or later in the background scrub (the node
@@ -179,6 +181,12 @@ int Run(const std::optional<std::string>& config_file,
     std::printf("health listening on %s:%d\n", health_host.c_str(),
                 (*node)->health_port());
   }
+  if (!config.http_listen.empty()) {
+    const std::string http_host = SplitHostPort(config.http_listen)->first;
+    spdlog::info("http listening on {}:{}", http_host, (*node)->http_port());
+    std::printf("http listening on %s:%d\n", http_host.c_str(),
+                (*node)->http_port());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -231,6 +239,11 @@ int main(int argc, char** argv) {
                  "grpc.health.v1.Health, same statuses and transport "
                  "security as --listen, its own gRPC memory quota (default: "
                  "none; port 0 picks a free port)");
+  app.add_option("--http-listen", overrides.http_listen,
+                 "HOST:PORT of the HTTP port: the log as c2sp.org/tlog-tiles "
+                 "(/checkpoint, /tile/...) and /metrics, same transport "
+                 "security and access policy as --listen (default: none; "
+                 "port 0 picks a free port)");
   app.add_option("--origin", overrides.origin,
                  "log origin (default: generated on first start)");
   app.add_option("--node-name", overrides.node_name,

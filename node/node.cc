@@ -133,6 +133,27 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   std::optional<TlsMaterial> tls;
   std::unique_ptr<AccessPolicy> policy;
   LEDGER_RETURN_IF_ERROR(LoadTransport(config, &tls, &policy));
+  // The authorizer exists before the ledger is open, for the HTTP port's
+  // metrics during the start-up check; its denials are recorded once the
+  // sequencer can append them (SetDenialRecorder below).
+  const Clock* access_clock =
+      hooks.access_clock != nullptr ? hooks.access_clock : clock;
+  AuthorizerOptions authorizer_options;
+  authorizer_options.rate_limit_per_identity = config.rate_limit_per_identity;
+  authorizer_options.rate_limit_burst = config.rate_limit_burst;
+  authorizer_options.clock = access_clock;
+  const bool secure = policy != nullptr;
+  authorizer_ = std::make_shared<Authorizer>(std::move(policy),
+                                             authorizer_options, nullptr);
+  metrics_ = std::make_unique<NodeMetrics>();
+  if (!config.http_listen.empty()) {
+    HttpServerOptions http_options;
+    http_options.listen = config.http_listen;
+    http_options.tls = tls;
+    http_options.authorizer = authorizer_;
+    LEDGER_ASSIGN_OR_RETURN(http_,
+                            HttpServer::Start(http_options, metrics_.get()));
+  }
   LEDGER_ASSIGN_OR_RETURN(
       NodeIdentity identity,
       OpenDataDir(config.data_dir, config.origin, config.node_name));
@@ -157,6 +178,11 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   options.warn = [](std::string_view line) {
     spdlog::warn("ledger: {}", line);
   };
+  options.verify_progress = [progress = &metrics_->open_progress](
+                                uint64_t checked, uint64_t total) {
+    progress->checked.store(checked, std::memory_order_relaxed);
+    progress->total.store(total, std::memory_order_relaxed);
+  };
   spdlog::info("opening and verifying the ledger in {}", layout.db);
   LEDGER_ASSIGN_OR_RETURN(ledger_, ledger::Ledger::Open(layout.db, options));
   if (legacy_guard) LEDGER_RETURN_IF_ERROR(AdoptLegacyGuard(layout));
@@ -180,6 +206,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   // first step): a damaged event index could let an event in twice.
   sequencer_options.hold_writes = !ledger_->fully_checked();
   sequencer_options.acked_head = acked_head_.get();
+  sequencer_options.metrics = metrics_.get();
   sequencer_ = std::make_unique<Sequencer>(ledger_.get(), coordinator_.get(),
                                            clock, identity_.get(), guard_.get(),
                                            sequencer_options);
@@ -190,9 +217,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   LEDGER_RETURN_IF_ERROR(
       Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
 
-  const Clock* access_clock =
-      hooks.access_clock != nullptr ? hooks.access_clock : clock;
-  if (policy != nullptr) {
+  if (secure) {
     DenialRecorderOptions denial_options;
     denial_options.interval = config.access_denied_interval;
     denials_ = std::make_unique<DenialRecorder>(
@@ -207,20 +232,15 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
           return sequencer_->Append(std::move(batch)).status;
         });
     denials_->Start();
+    authorizer_->SetDenialRecorder(denials_.get());
   }
-  AuthorizerOptions authorizer_options;
-  authorizer_options.rate_limit_per_identity = config.rate_limit_per_identity;
-  authorizer_options.rate_limit_burst = config.rate_limit_burst;
-  authorizer_options.clock = access_clock;
-  authorizer_ = std::make_shared<Authorizer>(
-      std::move(policy), authorizer_options, denials_.get());
 
   ServiceContext ctx{
       ledger_.get(),      sequencer_.get(),
       coordinator_.get(), clock,
       identity_.get(),    config.node_name,
       authorizer_.get(),  {config.max_future_skew, config.max_event_age},
-      config.provenance};
+      config.provenance,  metrics_.get()};
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;
@@ -238,6 +258,12 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
     return server.status();
   }
   server_ = *std::move(server);
+  if (http_ != nullptr) {
+    http_->Serve(ctx, NodeMetrics::Sources{
+                          ledger_.get(), sequencer_.get(), coordinator_.get(),
+                          authorizer_.get(), clock, config.max_queued_events});
+  }
+  metrics_->open_progress.done.store(true, std::memory_order_relaxed);
   {
     MutexLock lock(&health_mu_);
     health_server_ = server_.get();
@@ -311,6 +337,7 @@ void Node::Shutdown(absl::Duration grace) {
     health_server_ = nullptr;
   }
   if (server_ != nullptr) server_->Shutdown(grace);
+  if (http_ != nullptr) http_->Shutdown();
   if (sequencer_ != nullptr) sequencer_->Shutdown();
 }
 

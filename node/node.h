@@ -22,6 +22,8 @@
 #include "node/coordinator.h"
 #include "node/data_dir.h"
 #include "node/denial_recorder.h"
+#include "node/http_server.h"
+#include "node/metrics.h"
 #include "node/rollback_guard.h"
 #include "node/scrubber.h"
 #include "node/sequencer.h"
@@ -68,6 +70,10 @@ class Node {
   int port() const { return server_->port(); }
   // The health endpoint's port (config.health_listen); 0 without one.
   int health_port() const { return server_->health_port(); }
+  // The HTTP port (config.http_listen: tlog-tiles and /metrics); 0 without
+  // one.
+  int http_port() const { return http_ != nullptr ? http_->port() : 0; }
+  NodeMetrics& metrics() { return *metrics_; }
   const NodeIdentity& identity() const { return *identity_; }
   ledger::Ledger& ledger() { return *ledger_; }
   Sequencer& sequencer() { return *sequencer_; }
@@ -103,6 +109,8 @@ class Node {
   void OnDataLoss(const absl::Status& cause);
 
   std::function<void(const absl::Status&)> on_data_loss_;
+  // First: everything below records into it.
+  std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<NodeIdentity> identity_;
   std::unique_ptr<RollbackGuard> guard_;
   std::unique_ptr<FileAckedHead> acked_head_;
@@ -115,6 +123,8 @@ class Node {
   std::shared_ptr<Authorizer> authorizer_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Scrubber> scrubber_;
+  // Last: destroyed first, it reads the ledger and the sequencer.
+  std::unique_ptr<HttpServer> http_;
   bool shut_down_ = false;
 
   Mutex health_mu_;

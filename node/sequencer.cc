@@ -136,6 +136,9 @@ absl::Status Sequencer::Start() {
   }
   if (latest.has_value() && latest->size == committed) {
     last_checkpoint_ = LastCheckpoint{latest->size, IssuedAt(*latest)};
+    if (options_.metrics != nullptr) {
+      options_.metrics->SetCheckpointIssued(last_checkpoint_->issued_at_ns);
+    }
   } else if (absl::Status s = IssueCheckpoint(); !s.ok()) {
     return s;
   }
@@ -188,6 +191,7 @@ absl::Status Sequencer::AdmissionLocked(size_t events, size_t bytes) const {
     return absl::UnavailableError("the node is not accepting appends yet");
   }
   if (FitsLocked(events, bytes)) return absl::OkStatus();
+  if (options_.metrics != nullptr) options_.metrics->RecordPushback();
   const int64_t retry_ms = std::clamp<int64_t>(
       static_cast<int64_t>(admitted_events_ / 50), 10, 1000);
   return absl::ResourceExhaustedError(
@@ -212,7 +216,8 @@ absl::Status Sequencer::TrySubmit(ledger::VerifiedBatch&& batch,
   queued_events_ += events;
   admitted_events_ += events;
   admitted_bytes_ += bytes;
-  queue_.push_back(Item{std::move(batch), *pending, bytes});
+  queue_.push_back(Item{std::move(batch), *pending, bytes,
+                        std::chrono::steady_clock::now()});
   return absl::OkStatus();
 }
 
@@ -277,6 +282,11 @@ void Sequencer::CompleteLocked(Item& item, ledger::AppendResult result,
       "admission underflow");
   admitted_events_ -= item.batch.size();
   admitted_bytes_ -= item.bytes;
+  if (options_.metrics != nullptr) {
+    const auto waited = std::chrono::steady_clock::now() - item.admitted;
+    options_.metrics->commit_latency_us.Observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(waited).count()));
+  }
   deferred.completions.emplace_back(std::move(item.pending), std::move(result));
 }
 
@@ -595,7 +605,13 @@ std::vector<Sequencer::Item> Sequencer::NextGroup(bool* exit) {
 void Sequencer::WriteGroup(std::vector<Item>& group) {
   std::vector<const ledger::VerifiedBatch*> batches;
   batches.reserve(group.size());
-  for (const Item& item : group) batches.push_back(&item.batch);
+  size_t events = 0;
+  for (const Item& item : group) {
+    batches.push_back(&item.batch);
+    events += item.batch.size();
+  }
+  if (options_.metrics != nullptr)
+    options_.metrics->group_events.Observe(events);
   ledger::GroupResult result = ledger_->AppendNoSync(batches, clock_->NowNs());
   if (result.status.ok() && result.batches.size() != group.size()) {
     result.status =
@@ -801,6 +817,7 @@ absl::Status Sequencer::IssueCheckpoint() {
   }
   checkpoint_retry_at_ns_ = 0;
   last_checkpoint_ = LastCheckpoint{head.size, now};
+  if (options_.metrics != nullptr) options_.metrics->SetCheckpointIssued(now);
   spdlog::debug("checkpoint {} issued: size {}", *sequence, head.size);
   MutexLock lock(&mu_);
   checkpoint_size_ = head.size;

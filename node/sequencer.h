@@ -48,6 +48,7 @@
 // restarts; it keeps serving reads and checkpoints of the committed head,
 // except after DataLoss, when it signs nothing more.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -66,6 +67,7 @@
 #include "node/clock.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
+#include "node/metrics.h"
 #include "node/rollback_guard.h"
 
 namespace ledger::node {
@@ -83,6 +85,9 @@ struct SequencerOptions {
   // Each published head is recorded here, synced, before its group is
   // acknowledged (not owned; nullptr: not recorded).
   AckedHeadRecord* acked_head = nullptr;
+  // Group sizes, commit latency, pushback and the checkpoint time are
+  // recorded here (not owned; nullptr: not recorded).
+  NodeMetrics* metrics = nullptr;
 };
 
 enum class SequencerState {
@@ -239,6 +244,8 @@ class Sequencer {
     ledger::VerifiedBatch batch;
     std::shared_ptr<PendingAppend> pending;
     size_t bytes = 0;
+    // When it was admitted (steady clock), for the commit latency metric.
+    std::chrono::steady_clock::time_point admitted;
   };
   // A group written but not yet durable.
   struct WrittenGroup {

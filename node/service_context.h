@@ -10,6 +10,7 @@
 #include "node/coordinator.h"
 #include "node/data_dir.h"
 #include "node/input_bounds.h"
+#include "node/metrics.h"
 #include "node/sequencer.h"
 
 namespace ledger::node {
@@ -29,6 +30,8 @@ struct ServiceContext {
   // Bounds of the provenance graph queries (node settings
   // provenance_max_*).
   ledger::ProvenanceLimits provenance;
+  // Where the append RPCs count their outcomes; nullptr: not counted.
+  NodeMetrics* metrics = nullptr;
 };
 
 }  // namespace ledger::node

@@ -16,7 +16,7 @@
 #                                      ingest with and without the indexes
 #   scripts/bench.sh CMD [ARGS...]     any other ledger-bench command
 #                                      (ingest, proofs, verify-offline, peers,
-#                                      flood; with --tls: over mTLS)
+#                                      flood, tiles; with --tls: over mTLS)
 #
 # Results: bench-results/<UTC time>-<command>.json (the summary, with the
 # machine's CPU, cores and disk) and .md (the tables). Run it on an

@@ -220,6 +220,31 @@ TEST_F(LedgerBenchCliTest, ProofsConnectOverMutualTlsWithARegulatorProfile) {
   ASSERT_TRUE(node->Stop(SIGTERM, std::chrono::seconds(30)).ok());
 }
 
+TEST_F(LedgerBenchCliTest, TilesCountsCheckedRequestsUpToTheBound) {
+  for (const bool tls : {false, true}) {
+    std::vector<std::string> args = {"tiles",         "--entries", "300",
+                                     "--connections", "2",         "--requests",
+                                     "200",           "--seconds", "30"};
+    if (tls) args.insert(args.begin(), "--tls");
+    json out = Run(args);
+    ASSERT_TRUE(out.is_object());
+    const json& t = out["tiles"];
+    EXPECT_EQ(t["transport"], tls ? "mtls" : "plaintext");
+    EXPECT_EQ(t["failed"], 0) << t.value("first_error", "");
+    EXPECT_EQ(t["requests"], 200);
+    EXPECT_GT(t["requests_per_second"].get<double>(), 0);
+  }
+  // A tile beyond the tree is a failed request, with the node's reason.
+  json out = Run({"tiles", "--entries", "300", "--connections", "1",
+                  "--requests", "3", "--path", "/tile/0/001"});
+  ASSERT_TRUE(out.is_object());
+  EXPECT_EQ(out["tiles"]["failed"], 3);
+  EXPECT_NE(out["tiles"]["first_error"].get<std::string>().find("HTTP 404"),
+            std::string::npos)
+      << out["tiles"];
+  EXPECT_EQ(Leftovers(), 0);
+}
+
 TEST_F(LedgerBenchCliTest, IngestOverMutualTls) {
   json out = Run({"--tls", "ingest", "--events", "300", "--batch-size", "50",
                   "--clients", "2", "--warmup", "50", "--no-peers"});

@@ -14,6 +14,8 @@
 //   ledger-bench growth [--target N] [--step N] [--probe N]
 //   ledger-bench tls [--rounds N] [--events N] ...
 //   ledger-bench provenance [--entries N] [--queries N] [--no-postgres] ...
+//   ledger-bench tiles [--entries N] [--connections N] [--requests N]
+//                      [--seconds S] [--path /tile/0/000]
 //
 // Common: --out FILE (JSON summary; stdout when absent), --markdown FILE,
 // --node-binary, --work-dir, --seed, --keep; --tls: every node started
@@ -35,6 +37,7 @@
 #include "tools/bench/proofs.h"
 #include "tools/bench/provenance.h"
 #include "tools/bench/report.h"
+#include "tools/bench/tiles.h"
 #include "tools/bench/tls_overhead.h"
 
 #ifndef LEDGER_NODE_BINARY
@@ -67,6 +70,7 @@ struct Flags {
   TlsOverheadOptions tls_overhead;
   ProvenanceBenchOptions provenance;
   GatewayBenchOptions gateway;
+  TileBenchOptions tiles;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -337,6 +341,20 @@ int Main(int argc, char** argv) {
   prov->add_option("--pg-bin", p.pg_bin_dir, "PostgreSQL bin directory");
   prov->add_option("--pg-shared-buffers", p.pg_shared_buffers,
                    "PostgreSQL shared_buffers (default: from the data size)");
+  CLI::App* tiles = app.add_subcommand(
+      "tiles", "tlog-tiles serving over the node's HTTP port (requests/s)");
+  tiles->add_option("--entries", f.tiles.entries, "ledger size first")
+      ->capture_default_str();
+  tiles
+      ->add_option("--connections", f.tiles.connections,
+                   "keep-alive connections")
+      ->capture_default_str();
+  tiles->add_option("--requests", f.tiles.requests, "requests in all, at most")
+      ->capture_default_str();
+  tiles->add_option("--seconds", f.tiles.max_seconds, "at most this long")
+      ->capture_default_str();
+  tiles->add_option("--path", f.tiles.path, "the full tile fetched")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -397,6 +415,8 @@ int Main(int argc, char** argv) {
     result = RunTlsOverhead(f.env, f.tls_overhead);
   } else if (gw->parsed()) {
     result = RunGatewayBench(f.env, f.gateway);
+  } else if (tiles->parsed()) {
+    result = TilesCommand(f.env, f.tiles);
   } else if (prov->parsed()) {
     result = RunProvenanceBench(f.env, f.provenance);
     if (result.ok()) std::cerr << ProvenanceTable(*result);

@@ -78,6 +78,9 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
   if (options.health_endpoint) {
     argv.insert(argv.end(), {"--health-listen", "127.0.0.1:0"});
   }
+  if (options.http_endpoint) {
+    argv.insert(argv.end(), {"--http-listen", "127.0.0.1:0"});
+  }
   LEDGER_ASSIGN_OR_RETURN(subprocess::Process process,
                           subprocess::Process::Start(argv, options.log_path));
   std::unique_ptr<NodeProcess> node(
@@ -97,6 +100,13 @@ absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     if (!line.ok()) return Annotate(line.status(), "ledger-node's health port");
     LEDGER_ASSIGN_OR_RETURN(uint64_t health_port, PortOf(*line));
     node->health_target_ = StrCat("127.0.0.1:", health_port);
+  }
+  if (options.http_endpoint) {
+    // After the other listening lines.
+    line = node->process_.WaitForLine("http listening on", Ms(10));
+    if (!line.ok()) return Annotate(line.status(), "ledger-node's HTTP port");
+    LEDGER_ASSIGN_OR_RETURN(uint64_t http_port, PortOf(*line));
+    node->http_target_ = StrCat("127.0.0.1:", http_port);
   }
   const auto endpoint = [&](client_tls::ClientSettings settings,
                             client_tls::Endpoint* out) -> absl::Status {

@@ -49,6 +49,8 @@ struct NodeOptions {
   NodeAccess access;                   // default: plaintext
   // Also serve health alone on a port of its own (--health-listen).
   bool health_endpoint = false;
+  // Also serve the HTTP port (--http-listen: tlog-tiles, /metrics).
+  bool http_endpoint = false;
 };
 
 class NodeProcess {
@@ -60,6 +62,13 @@ class NodeProcess {
   const std::string& target() const { return target_; }  // "127.0.0.1:PORT"
   // The health endpoint's "127.0.0.1:PORT"; "" without one.
   const std::string& health_target() const { return health_target_; }
+  // The HTTP port's "127.0.0.1:PORT"; "" without one.
+  const std::string& http_target() const { return http_target_; }
+  // The reader's client files (ca, cert, key), for clients other than
+  // gRPC's (the HTTP port with mutual TLS).
+  const client_tls::ClientSettings& reader_settings() const {
+    return options_.access.regulator;
+  }
   pid_t pid() const { return process_.pid(); }
   const std::string& data_dir() const { return options_.data_dir; }
   bool tls() const { return options_.access.tls(); }
@@ -113,6 +122,7 @@ class NodeProcess {
   std::string target_;
   client_tls::Endpoint emitter_, reader_, admin_;
   std::string health_target_;
+  std::string http_target_;
   std::shared_ptr<grpc::Channel> channel_;
   bool stopped_ = false;
 };

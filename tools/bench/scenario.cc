@@ -48,7 +48,7 @@ json SpecJson(const IngestSpec& spec) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
-    const BenchEnv& env, bool health_endpoint) {
+    const BenchEnv& env, bool health_endpoint, bool http_endpoint) {
   std::unique_ptr<BenchNode> bn(new BenchNode(
       env, crypto::NoteSigner("bench-emitter", crypto::NoteSigType::kEd25519,
                               crypto::Ed25519PrivateKey::Generate())));
@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<BenchNode>> BenchNode::Start(
     LEDGER_ASSIGN_OR_RETURN(options.access, env.tls->AccessFor(bn->dir_));
   }
   options.health_endpoint = health_endpoint;
+  options.http_endpoint = http_endpoint;
   absl::StatusOr<std::unique_ptr<NodeProcess>> node =
       NodeProcess::Start(options);
   const std::string dir = bn->dir_;

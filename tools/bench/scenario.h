@@ -41,9 +41,11 @@ struct BenchEnv {
 class BenchNode {
  public:
   // `health_endpoint`: the node also serves health alone on a port of its
-  // own (NodeProcess::health_target()).
+  // own (NodeProcess::health_target()); `http_endpoint`: its HTTP port
+  // (NodeProcess::http_target()).
   static absl::StatusOr<std::unique_ptr<BenchNode>> Start(
-      const BenchEnv& env, bool health_endpoint = false);
+      const BenchEnv& env, bool health_endpoint = false,
+      bool http_endpoint = false);
   ~BenchNode();
 
   NodeProcess& node() { return *node_; }
