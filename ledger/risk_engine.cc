@@ -48,6 +48,13 @@ bool ParseShare(std::string_view text, double* out) {
   return ec == std::errc() && p == end && std::isfinite(*out) && *out >= 0;
 }
 
+// "policy.text.NNN": the key of the n-th piece of a policy's text.
+std::string PolicyTextKey(size_t n) {
+  std::string num = StrCat(n);
+  num.insert(0, 3 - std::min<size_t>(3, num.size()), '0');
+  return StrCat(kPolicyTextAttribute, num);
+}
+
 // The shortest decimal text that reads back as `v` (deterministic).
 std::string ShareText(double v) {
   char buf[32];
@@ -367,10 +374,7 @@ absl::StatusOr<Policy> PolicyOfEvent(const Event& event, std::string* text) {
       continue;
     }
     if (key.rfind(kPolicyTextAttribute, 0) != 0) continue;
-    const std::string want = StrCat(
-        kPolicyTextAttribute,
-        std::string(3 - std::min<size_t>(3, StrCat(expected).size()), '0'),
-        expected);
+    const std::string want = PolicyTextKey(expected);
     if (key != want) {
       return absl::InvalidArgumentError(StrCat("policy.changed: attribute ",
                                                key, " out of order (expected ",
@@ -412,10 +416,7 @@ std::vector<std::pair<std::string, std::string>> PolicyAttributes(
            (static_cast<uint8_t>(text[pos + len]) & 0xC0) == 0x80) {
       --len;
     }
-    std::string num = StrCat(n);
-    num.insert(0, 3 - std::min<size_t>(3, num.size()), '0');
-    out.emplace_back(StrCat(kPolicyTextAttribute, num),
-                     std::string(text.substr(pos, len)));
+    out.emplace_back(PolicyTextKey(n), std::string(text.substr(pos, len)));
     pos += len;
   }
   std::sort(out.begin(), out.end());
@@ -1052,20 +1053,20 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // Annotation and review state.
-  if (policy == nullptr || IsType(policy->rules.annotate_types, e.type)) {
-    const bool annotates =
-        policy != nullptr || e.type == "annotation.created" ||
-        e.type == "annotation.updated" || e.type == "annotation.submitted";
-    if (annotates) {
-      for (const SubjectRef& ref : e.subjects) {
-        if (ref.kind != SubjectKind::kItem) continue;
-        auto& list = s.annotators[Key(e.tenant, ref.id, task)];
-        if (std::none_of(
-                list.begin(), list.end(),
-                [&](const auto& p) { return p.first == e.actor.id; }) &&
-            list.size() < 64) {
-          list.emplace_back(e.actor.id, index);
-        }
+  // (Before any policy, the default policy's annotating types count.)
+  const bool annotates = policy != nullptr
+                             ? IsType(policy->rules.annotate_types, e.type)
+                             : e.type == "annotation.created" ||
+                                   e.type == "annotation.updated" ||
+                                   e.type == "annotation.submitted";
+  if (annotates) {
+    for (const SubjectRef& ref : e.subjects) {
+      if (ref.kind != SubjectKind::kItem) continue;
+      auto& list = s.annotators[Key(e.tenant, ref.id, task)];
+      if (std::none_of(list.begin(), list.end(),
+                       [&](const auto& p) { return p.first == e.actor.id; }) &&
+          list.size() < 64) {
+        list.emplace_back(e.actor.id, index);
       }
     }
   }
