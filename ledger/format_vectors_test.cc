@@ -156,6 +156,22 @@ void AddAnswerVectors(std::map<std::string, std::string>& v) {
       v["policy.example.sha256"] = raw.value_or("(not hex)");
     }
   }
+  // Section 15: the grade.propagated event of an example propagation.
+  risk::Propagation p;
+  p.tenant = "t1";
+  p.id = "out";
+  p.version = "v1";
+  p.record.index = 7;
+  p.record.level = risk::Level::kImportant;
+  p.record.flags = risk::kPi;
+  p.record.basis = "propagated";
+  p.record.propagated_from = {"src@v3"};
+  p.record.evidence = {5, 7};
+  p.cause_received_at_ns = kNewYear2026Ns;
+  const Event e = risk::PropagationEvent(p);
+  v["propagated.example.event_id"] =
+      std::string(e.event_id.begin(), e.event_id.end());
+  v["propagated.example.event"] = EncodeEvent(e);
 }
 
 // The example checkpoint's cosignature time: 2026-01-01T00:00:01Z.

@@ -168,6 +168,12 @@ struct LedgerOptions {
   // evaluation): false grades no entry (risk unassessed, policy_version 0
   // whatever the policy). A ledger written so must never be reopened.
   bool risk_evaluation = true;
+  // The node key (role node in the key registry: the genesis entry's key).
+  // The ledger signs with it the grade.propagated entries it writes itself
+  // (docs/risk-rules.md). A group that propagates a grade under a policy
+  // fails with FailedPrecondition if it is missing or not a registered node
+  // key; a ledger without policies never needs it.
+  std::optional<crypto::Ed25519PrivateKey> node_key;
 };
 
 // RocksDB's own figures about writes and compactions (its properties),
@@ -432,6 +438,8 @@ class Ledger {
   class GroupPlanner;
   absl::Status LookupEventIds(GroupPlan& plan) const;
   absl::Status PlanBatches(GroupPlan& plan, std::vector<AppendResult>& results);
+  absl::Status AssessEntries(GroupPlan& plan,
+                             std::vector<AppendResult>& results);
   absl::Status LookupSubjectHeads(GroupPlan& plan) const;
   void BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results);
   absl::Status WriteGroup(GroupPlan& plan, bool sync);

@@ -5,13 +5,17 @@
 //   2. PlanBatches         per batch: signer, permissions, key events,
 //                          payload key erasures, duplicates; accepted
 //                          batches get indexes
-//   3. LookupSubjectHeads  the latest entry about each subject, one MultiGet
-//   4. BuildEntries        entries, chain, tree tiles, derived records and
+//   3. AssessEntries       risk grades of the new entries; the grades they
+//                          propagated become a last batch of
+//                          grade.propagated events signed by the node key
+//   4. LookupSubjectHeads  the latest entry about each subject, one MultiGet
+//   5. BuildEntries        entries, chain, tree tiles, derived records and
 //                          their digests, into one WriteBatch
-//   5. WriteGroup          one RocksDB write; then the in-memory state moves
+//   6. WriteGroup          one RocksDB write; then the in-memory state moves
 //
-// Phases 1, 3 and 5 touch storage: their errors are the group's (nothing is
-// written). Phase 2 rejects batches, each on its own. Phase 4 cannot fail.
+// Phases 1, 4 and 6 touch storage: their errors are the group's (nothing is
+// written). Phase 2 rejects batches, each on its own. Phase 3 fails the
+// group only without a node key to sign with. Phase 5 cannot fail.
 
 #include <algorithm>
 #include <iterator>
@@ -51,7 +55,11 @@ struct Pending {
 struct Ledger::GroupPlan {
   explicit GroupPlan(absl::Span<const VerifiedBatch* const> b) : batches(b) {}
 
+  // The caller's batches, and after phase 3 perhaps one more: the ledger's
+  // own grade.propagated events (`propagated`).
   absl::Span<const VerifiedBatch* const> batches;
+  std::vector<const VerifiedBatch*> with_propagated;
+  std::optional<VerifiedBatch> propagated;
   int64_t t = 0;  // received_at of every entry of the group
   Head start;     // the written head the group extends
 
@@ -70,7 +78,10 @@ struct Ledger::GroupPlan {
   // The payload keys the accepted key.erased events destroy.
   std::vector<PayloadKeyErasure> erasures;
 
-  // 3. The subjects of every new entry, in entry order, and the latest
+  // 3. The risk assessment of each new entry (per batch, per event).
+  std::vector<std::vector<risk::Assessment>> assessments;
+
+  // 4. The subjects of every new entry, in entry order, and the latest
   //    entry about each distinct subject.
   std::vector<std::vector<std::vector<std::pair<LinkKind, std::string>>>>
       subject_keys;                    // [batch][event]
@@ -79,7 +90,7 @@ struct Ledger::GroupPlan {
   std::vector<uint64_t> stored_head;   // per head key; kNoPrevious if none
   std::vector<uint64_t> latest;        // per head key, as the group goes
 
-  // 4. What is written, and the state after it.
+  // 5. What is written, and the state after it.
   rocksdb::WriteBatch wb;
   IndexFamilyKeys index_keys;  // of every new entry
   TileTree tree;
@@ -282,6 +293,11 @@ absl::Status Ledger::GroupPlanner::Plan(size_t bi, AppendResult& result) {
     for (KeyInfo& info : *key_changed) {
       key_changes[std::string(crypto::AsView(info.key_id))] = std::move(info);
     }
+    if (e.type == risk::kPropagatedType) {
+      return reject(i, absl::PermissionDeniedError(
+                           "type: grade.propagated entries are written by the "
+                           "ledger itself, from the grades it computes"));
+    }
     if (e.type == "policy.changed") {
       // A policy that does not parse would grade nothing: refuse it here,
       // with the line and the field (the node checks it first too).
@@ -342,6 +358,83 @@ absl::Status Ledger::PlanBatches(GroupPlan& plan,
     LEDGER_RETURN_IF_ERROR(planner.Plan(b, results[b]));
   }
   plan.next_index = planner.next_index();
+  return absl::OkStatus();
+}
+
+absl::Status Ledger::AssessEntries(GroupPlan& plan,
+                                   std::vector<AppendResult>& results) {
+  plan.assessments.resize(plan.batches.size());
+  if (!options_.risk_evaluation) return absl::OkStatus();
+  MutexLock risk_lock(&impl_->risk_mu);
+  risk::Engine& engine = *impl_->risk;
+  for (size_t b = 0; b < plan.batches.size(); ++b) {
+    if (!plan.accepted[b]) continue;
+    const VerifiedBatch& batch = *plan.batches[b];
+    plan.assessments[b].resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Slot& slot = plan.slots[b][i];
+      if (!slot.is_new) continue;
+      plan.assessments[b][i] =
+          engine.Apply(batch.events()[i], slot.index, plan.t);
+    }
+  }
+  if (engine.unrecorded().empty()) return absl::OkStatus();
+
+  // The grades this group propagated: one grade.propagated event each, in
+  // one batch signed by the node key, after the group's other entries.
+  if (!options_.node_key.has_value()) {
+    return absl::FailedPreconditionError(
+        "this group propagates data grades, but the ledger has no node key "
+        "to sign their grade.propagated entries with (LedgerOptions::"
+        "node_key)");
+  }
+  const crypto::Ed25519PrivateKey& key = *options_.node_key;
+  const Hash key_id = KeyIdOf(key.public_key());
+  const std::optional<KeyInfo> info = keys_->Find(key_id);
+  if (!info.has_value() || info->role != KeyRole::kNode) {
+    return absl::FailedPreconditionError(
+        StrCat("this group propagates data grades, but the ledger's node key ",
+               KeyIdLabel(key_id),
+               " is not a registered node key, so it cannot sign their "
+               "grade.propagated entries"));
+  }
+  if (absl::Status s = info->CheckValidAt(plan.next_index, plan.t); !s.ok()) {
+    return absl::FailedPreconditionError(StrCat(
+        "the node key cannot sign grade.propagated entries: ", s.message()));
+  }
+  std::vector<Event> events;
+  std::vector<std::string> bytes;
+  for (const risk::Propagation& p : engine.unrecorded()) {
+    events.push_back(risk::PropagationEvent(p));
+    bytes.push_back(EncodeEvent(events.back()));
+  }
+  const crypto::Ed25519Signature signature = SignBatch(key, bytes);
+  absl::StatusOr<VerifiedBatch> batch =
+      VerifyBatch(std::move(events), key_id, key.public_key(), signature,
+                  UnboundedEventLimits());
+  if (!batch.ok()) {
+    return absl::InternalError(StrCat("grade.propagated events do not verify: ",
+                                      batch.status().message()));
+  }
+  plan.propagated = *std::move(batch);
+  const VerifiedBatch& own = *plan.propagated;
+  plan.with_propagated.assign(plan.batches.begin(), plan.batches.end());
+  plan.with_propagated.push_back(&own);
+  plan.batches = plan.with_propagated;
+  std::vector<Slot> slots(own.size());
+  std::vector<risk::Assessment> assessed(own.size());
+  for (size_t i = 0; i < own.size(); ++i) {
+    plan.id_keys.push_back(
+        EventIdKey(own.events()[i].tenant, own.events()[i].event_id));
+    slots[i].index = plan.next_index++;
+    assessed[i] = engine.Apply(own.events()[i], slots[i].index, plan.t);
+  }
+  plan.first_key.push_back(plan.id_keys.size());
+  plan.slots.push_back(std::move(slots));
+  plan.accepted.push_back(true);
+  plan.assessments.push_back(std::move(assessed));
+  results.emplace_back();
+  results.back().entries.resize(own.size());
   return absl::OkStatus();
 }
 
@@ -407,8 +500,6 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
   std::vector<std::pair<const std::string*, std::string>> id_puts;
   id_puts.reserve(plan.next_index - plan.start.size);
   size_t next_subject = 0;
-  MutexLock risk_lock(&impl_->risk_mu);
-  risk::Engine& engine = *impl_->risk;
   for (size_t b = 0; b < plan.batches.size(); ++b) {
     if (!plan.accepted[b]) continue;
     const VerifiedBatch& batch = *plan.batches[b];
@@ -422,8 +513,7 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       entry.emitter = batch.SignatureFor(static_cast<uint32_t>(i));
       entry.prev_chain_hash = chain;
       if (options_.risk_evaluation) {
-        risk::Assessment a =
-            engine.Apply(batch.events()[i], slot.index, plan.t);
+        risk::Assessment& a = plan.assessments[b][i];
         entry.risk.grade = static_cast<RiskGrade>(a.risk);
         entry.risk.reasons = std::move(a.reasons);
         entry.policy_version = a.policy_version;
@@ -576,7 +666,6 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
   std::vector<AppendResult> results(batches.size());
   if (absl::Status s = PlanBatches(plan, results); !s.ok()) return fail(s);
   if (plan.next_index > plan.start.size) {
-    if (absl::Status s = LookupSubjectHeads(plan); !s.ok()) return fail(s);
     bool stale;
     {
       MutexLock lock(&impl_->risk_mu);
@@ -588,13 +677,25 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
         return fail(s);
       }
     }
-    BuildEntries(plan, results);
-    if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
-      // The engine saw entries that were not stored.
+    // From here on the engine has seen the group's entries: a failure
+    // leaves it ahead of the store, to be rebuilt before the next group.
+    const auto fail_stale = [&](const absl::Status& s) {
       MutexLock lock(&impl_->risk_mu);
       impl_->risk_stale = true;
       return fail(s);
+    };
+    if (absl::Status s = AssessEntries(plan, results); !s.ok()) {
+      return fail_stale(s);
     }
+    if (absl::Status s = LookupSubjectHeads(plan); !s.ok()) {
+      return fail_stale(s);
+    }
+    BuildEntries(plan, results);
+    if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
+      return fail_stale(s);
+    }
+    // The ledger's own batch is not the caller's business.
+    results.resize(batches.size());
   }
   // Duplicates of events appended by this group.
   for (size_t b = 0; b < batches.size(); ++b) {

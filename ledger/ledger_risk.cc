@@ -10,18 +10,6 @@
 #include "ledger/store.h"
 
 namespace ledger {
-namespace {
-
-std::string AssessmentText(uint8_t grade, uint32_t version,
-                           const std::vector<std::string>& reasons) {
-  std::string out = StrCat(
-      risk::RiskName(static_cast<risk::Risk>(std::min<uint8_t>(grade, 4))),
-      " under policy ", version);
-  for (const std::string& r : reasons) StrAppend(&out, "; ", r);
-  return out;
-}
-
-}  // namespace
 
 absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
   auto engine = std::make_unique<risk::Engine>();
@@ -45,19 +33,15 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
             "entry ", index, " does not decode (rebuilding risk grades): ",
             event.status().message()));
       }
-      risk::Assessment a = engine->Apply(*event, index, entry->received_at_ns);
-      if (check && (static_cast<uint8_t>(a.risk) !=
-                        static_cast<uint8_t>(entry->risk.grade) ||
-                    a.reasons != entry->risk.reasons ||
-                    a.policy_version != entry->policy_version)) {
-        return absl::DataLossError(
-            StrCat("entry ", index, " stores risk ",
-                   AssessmentText(static_cast<uint8_t>(entry->risk.grade),
-                                  entry->policy_version, entry->risk.reasons),
-                   ", but its policy gives ",
-                   AssessmentText(static_cast<uint8_t>(a.risk),
-                                  a.policy_version, a.reasons),
-                   " (docs/risk-rules.md)"));
+      if (entry->index != index) {
+        return absl::DataLossError(StrCat("entry ", index, " says it is entry ",
+                                          entry->index,
+                                          " (rebuilding risk grades)"));
+      }
+      if (check) {
+        LEDGER_RETURN_IF_ERROR(risk::ReplayEntry(*engine, *entry, *event));
+      } else {
+        engine->Apply(*event, index, entry->received_at_ns);
       }
       if (options_.progress && index > 0 && index % 1'000'000 == 0) {
         options_.progress(StrCat("risk grades recomputed for ", index, " of ",
@@ -69,6 +53,7 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
       return absl::DataLossError(
           StrCat("entry ", index, " is missing (rebuilding risk grades)"));
     }
+    if (check) LEDGER_RETURN_IF_ERROR(engine->CheckComplete());
   }
   MutexLock lock(&impl_->risk_mu);
   impl_->risk = std::move(engine);

@@ -166,11 +166,125 @@ TEST_F(LedgerRiskTest, SameEventsGiveByteIdenticalLedgers) {
   ASSERT_GE(a.size(), 6u);
   EXPECT_EQ(a, b);
   EXPECT_EQ(b, c);
-  // And the graded values are really there.
+  // And the graded values are really there: the transfer, before the
+  // grade.propagated entry of its output that closes the ledger.
+  absl::StatusOr<Entry> transfer = DecodeEntry(a[a.size() - 2]);
+  ASSERT_TRUE(transfer.ok());
+  EXPECT_EQ(transfer->policy_version, 1u);
+  EXPECT_EQ(transfer->risk.grade, RiskGrade::kCritical);  // core data abroad
   absl::StatusOr<Entry> last = DecodeEntry(a.back());
   ASSERT_TRUE(last.ok());
-  EXPECT_EQ(last->policy_version, 1u);
-  EXPECT_EQ(last->risk.grade, RiskGrade::kCritical);  // core data abroad
+  EXPECT_EQ(DecodeEvent(last->event_bytes)->type, "grade.propagated");
+}
+
+// The attribute `key` of `e`, or "(none)".
+std::string AttrOf(const Event& e, std::string_view key) {
+  const std::string* v = FindAttribute(e, key);
+  return v == nullptr ? "(none)" : *v;
+}
+
+TEST_F(LedgerRiskTest, PropagatedGradesAreRecordedInTheirGroup) {
+  ASSERT_TRUE(AppendOne(Batch({PolicyEvent(1, DefaultPolicy())}, node_key_))
+                  .status.ok());
+  const uint64_t before = ledger_->head().size;
+  AppendResult r = Emit(Scenario());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  // The caller's two entries, then the ledger's own record of the grade
+  // export-1 inherited from ds-core.
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[0].index, before);
+  EXPECT_EQ(r.entries[1].index, before + 1);
+  ASSERT_EQ(ledger_->head().size, before + 3);
+  const Entry own = EntryAt(before + 2);
+  EXPECT_EQ(own.received_at_ns, EntryAt(before + 1).received_at_ns);
+  EXPECT_EQ(own.emitter.key_id, KeyIdOf(node_key_.public_key()));
+  EXPECT_TRUE(VerifyEntrySignature(own, node_key_.public_key()).ok());
+  EXPECT_EQ(own.risk.grade, RiskGrade::kLow);
+  EXPECT_TRUE(own.risk.reasons.empty());
+  absl::StatusOr<Event> e = DecodeEvent(own.event_bytes);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->type, "grade.propagated");
+  EXPECT_EQ(e->tenant, kTenant);
+  ASSERT_EQ(e->subjects.size(), 1u);
+  EXPECT_EQ(e->subjects[0].id, "export-1");
+  EXPECT_EQ(AttrOf(*e, "grade.level"), "core");
+  EXPECT_EQ(AttrOf(*e, "grade.basis"), "propagated");
+  EXPECT_EQ(AttrOf(*e, "propagated_from.000"), "ds-core");
+  EXPECT_EQ(AttrOf(*e, "propagated_from.count"), "1");
+  EXPECT_EQ(AttrOf(*e, "propagated_from.entries"), StrCat(before + 1));
+  EXPECT_EQ(AttrOf(*e, "cause.index"), StrCat(before + 1));
+  // It is found like any event, and reopening checks it against the
+  // grades it recomputes.
+  absl::StatusOr<std::optional<EntryRef>> found =
+      ledger_->FindEvent(kTenant, e->event_id);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->index, before + 2);
+  ASSERT_TRUE(Reopen().ok());
+
+  // A source re-grade records each downstream grade it changes: lowering
+  // ds-core (with an approver) lowers export-1 and then its copy abroad.
+  Event transfer =
+      DatasetEvent(20, "data.transferred_cross_border", {Ds("export-1")},
+                   {Ds("abroad")}, {{"transfer.pi_persons", "5"}});
+  ASSERT_TRUE(Emit({transfer}).status.ok());
+  Event lower = Annotation(21);
+  lower.type = "grade.changed";
+  lower.subjects = {Ds("ds-core")};
+  lower.attributes = {{"approver", "dpo"}, {"grade.level", "general"}};
+  AppendResult l = Emit({lower});
+  ASSERT_TRUE(l.status.ok()) << l.status;
+  const uint64_t first = l.entries[0].index + 1;
+  ASSERT_EQ(ledger_->head().size, first + 2);
+  std::vector<std::string> subjects;
+  for (uint64_t i = first; i < first + 2; ++i) {
+    absl::StatusOr<Event> p = DecodeEvent(EntryAt(i).event_bytes);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->type, "grade.propagated");
+    EXPECT_EQ(AttrOf(*p, "grade.level"), "general");
+    EXPECT_EQ(AttrOf(*p, "cause.index"), StrCat(l.entries[0].index));
+    subjects.push_back(p->subjects[0].id);
+  }
+  EXPECT_EQ(subjects, (std::vector<std::string>{"export-1", "abroad"}));
+  ASSERT_TRUE(Reopen().ok());
+}
+
+TEST_F(LedgerRiskTest, OnlyTheLedgerWritesGradePropagatedEntries) {
+  ASSERT_TRUE(AppendOne(Batch({PolicyEvent(1, DefaultPolicy())}, node_key_))
+                  .status.ok());
+  Event forged = Annotation(30);
+  forged.type = "grade.propagated";
+  forged.subjects = {Ds("ds-x")};
+  forged.attributes = {{"grade.level", "general"}};
+  const uint64_t size = ledger_->head().size;
+  // Not even with the node key, and not from an emitter.
+  for (const crypto::Ed25519PrivateKey* key : {&node_key_, &emitter_key_}) {
+    AppendResult r = AppendOne(Batch({forged}, *key));
+    EXPECT_TRUE(absl::IsPermissionDenied(r.status)) << r.status;
+  }
+  EXPECT_EQ(ledger_->head().size, size);
+}
+
+TEST_F(LedgerRiskTest, WithoutANodeKeyAPropagatingGroupFailsWhole) {
+  ledger_.reset();
+  LedgerOptions options = Options();
+  options.node_key.reset();
+  absl::StatusOr<std::unique_ptr<Ledger>> l = Ledger::Open(dir_, options);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ledger_ = *std::move(l);
+  ASSERT_TRUE(AppendOne(Batch({PolicyEvent(1, DefaultPolicy())}, node_key_))
+                  .status.ok());
+  const Head head = ledger_->head();
+  AppendResult r = Emit(Scenario());
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status)) << r.status;
+  EXPECT_THAT(std::string(r.status.message()), HasSubstr("no node key"));
+  EXPECT_EQ(ledger_->head(), head);
+  // An event that propagates nothing still goes in, graded from the state
+  // before the failed group (rebuilt: the engine had seen it).
+  AppendResult ok = Emit({Annotation(40)});
+  ASSERT_TRUE(ok.status.ok()) << ok.status;
+  EXPECT_EQ(ok.entries[0].index, head.size);
+  EXPECT_FALSE(ledger_->GradeAt(kTenant, "ds-core", "", head.size).has_value());
+  ASSERT_TRUE(Reopen().ok());
 }
 
 TEST_F(LedgerRiskTest, OpenRefusesEntriesWhoseStoredGradesDiffer) {

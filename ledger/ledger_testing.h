@@ -58,6 +58,7 @@ class LedgerFixture : public ::testing::Test {
     options.origin = kOrigin;
     options.checkpoint_verifiers = {log_signer_.verifier(),
                                     cosigner_.verifier()};
+    options.node_key = node_key_;
     return options;
   }
 

@@ -19,11 +19,25 @@ constexpr int64_t kNsPerDay = int64_t{86'400} * 1'000'000'000;
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 constexpr size_t kMaxEvidence = 8;
 constexpr size_t kPolicyChunkBytes = 4096;
+// grade.propagated attributes: at most this many input names and edge
+// entries (the counts are always given); ledger/FORMAT.md section 15.
+constexpr size_t kMaxPropagatedFromNames = 100;
+constexpr size_t kMaxPropagatedEntries = 256;
+constexpr std::string_view kPropagatedIdLabel =
+    "annotation-ledger grade.propagated event id";
+constexpr std::string_view kPropagatedProducer = "annotation-ledger";
+constexpr std::string_view kPropagatedActor = "ledger";
 
 std::string Key(std::string_view tenant, std::string_view a,
                 std::string_view b = {}) {
   return StrCat(tenant, std::string_view("\0", 1), a, std::string_view("\0", 1),
                 b);
+}
+
+std::string BigEndian64(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xFF);
+  return out;
 }
 
 std::string Display(std::string_view id, std::string_view version) {
@@ -118,6 +132,7 @@ struct Edge {
 };
 
 struct Dataset {
+  std::string tenant;
   std::string id;
   std::string version;
   std::optional<Grade> base;  // assigned, changed or classified
@@ -205,6 +220,11 @@ struct Engine::State {
 
   std::optional<uint64_t> next_index;
 
+  // Propagations awaiting their grade.propagated entry, oldest first, and
+  // the dataset keys whose grade the entry being applied changed.
+  std::deque<Propagation> unrecorded;
+  std::vector<std::string> changed;
+
   // The current grade of a dataset key; nullopt if ungraded.
   const GradeRecord* Current(const std::string& key) const {
     auto it = datasets.find(key);
@@ -216,6 +236,7 @@ struct Engine::State {
     const std::string key = Key(tenant, ref.id, ref.version);
     auto [it, inserted] = datasets.try_emplace(key);
     if (inserted) {
+      it->second.tenant = tenant;
       it->second.id = ref.id;
       it->second.version = ref.version;
     }
@@ -342,6 +363,9 @@ struct Engine::State {
         } else {
           d.history.push_back(std::move(*g));
         }
+        if (std::find(changed.begin(), changed.end(), k) == changed.end()) {
+          changed.push_back(k);
+        }
       }
       for (const std::string& child : d.children) work.push_back(child);
     }
@@ -423,6 +447,51 @@ std::vector<std::pair<std::string, std::string>> PolicyAttributes(
   return out;
 }
 
+Event PropagationEvent(const Propagation& p) {
+  Event e;
+  // The event id: the first 16 bytes of SHA-256 over a label, the cause's
+  // index and the dataset key, as an RFC 9562 version 8 UUID. Unique per
+  // (cause, dataset), and the same for whoever builds it.
+  const crypto::Hash h = crypto::Sha256Digest(
+      StrCat(kPropagatedIdLabel, BigEndian64(p.record.index),
+             Key(p.tenant, p.id, p.version)));
+  std::copy_n(h.begin(), e.event_id.size(), e.event_id.begin());
+  e.event_id[6] = static_cast<uint8_t>((e.event_id[6] & 0x0F) | 0x80);
+  e.event_id[8] = static_cast<uint8_t>((e.event_id[8] & 0x3F) | 0x80);
+  e.type = std::string(kPropagatedType);
+  e.occurred_at_ns = p.cause_received_at_ns;
+  e.producer = std::string(kPropagatedProducer);
+  e.tenant = p.tenant;
+  e.actor =
+      Actor{ActorKind::kService, std::string(kPropagatedActor), "sequencer"};
+  e.subjects.push_back(
+      SubjectRef{SubjectKind::kDataset, p.id, p.version, std::nullopt, 0});
+  const GradeRecord& r = p.record;
+  auto& a = e.attributes;
+  a.emplace_back("cause.index", StrCat(r.index));
+  a.emplace_back("grade.basis", r.basis);
+  a.emplace_back("grade.flags", FlagsText(r.flags));
+  a.emplace_back("grade.level", std::string(LevelName(r.level)));
+  const size_t names =
+      std::min(r.propagated_from.size(), kMaxPropagatedFromNames);
+  for (size_t i = 0; i < names; ++i) {
+    std::string num = StrCat(i);
+    num.insert(0, 3 - std::min<size_t>(3, num.size()), '0');
+    a.emplace_back(StrCat("propagated_from.", num), r.propagated_from[i]);
+  }
+  a.emplace_back("propagated_from.count", StrCat(r.propagated_from.size()));
+  std::string entries;
+  for (size_t i = 0; i < std::min(r.evidence.size(), kMaxPropagatedEntries);
+       ++i) {
+    if (i > 0) entries += ',';
+    StrAppend(&entries, r.evidence[i]);
+  }
+  a.emplace_back("propagated_from.entries", std::move(entries));
+  a.emplace_back("propagated_from.entries.count", StrCat(r.evidence.size()));
+  std::sort(a.begin(), a.end());
+  return e;
+}
+
 Engine::Engine() : state_(std::make_unique<State>()) {}
 Engine::~Engine() = default;
 
@@ -497,6 +566,13 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   s.next_index = index + 1;
   const Policy* policy = s.policy.has_value() ? &*s.policy : nullptr;
   const uint32_t version = s.policy_version;
+  if (e.type == kPropagatedType) {
+    // The record of a grade the engine already holds: it changes nothing
+    // and is judged by no rule.
+    if (!s.unrecorded.empty()) s.unrecorded.pop_front();
+    if (policy == nullptr) return Assessment{};
+    return Assessment{Risk::kLow, {}, version};
+  }
   Findings f;
   const auto on = [&](int rule) {
     return policy != nullptr && policy->rules.enabled[rule];
@@ -1117,8 +1193,102 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       s.policy_entries.push_back(index);
     }
   }
+  // Grades that lineage changed here, for grade.propagated entries (under
+  // a policy only: before one, nothing is graded for anyone).
+  if (policy != nullptr) {
+    for (const std::string& key : s.changed) {
+      const Dataset& d = s.datasets.at(key);
+      const GradeRecord& r = d.history.back();
+      if (r.index != index ||
+          (r.basis != "propagated" && r.basis != "aggregated")) {
+        continue;
+      }
+      s.unrecorded.push_back(Propagation{d.tenant, d.id, d.version, r, t});
+    }
+  }
+  s.changed.clear();
   if (policy == nullptr) return Assessment{};
   return std::move(f).Done(version);
+}
+
+absl::Status Engine::CheckNext(const Event& e, uint64_t index,
+                               int64_t t) const {
+  const State& s = *state_;
+  if (e.type == kPropagatedType) {
+    if (s.unrecorded.empty()) {
+      return absl::DataLossError(
+          StrCat("entry ", index,
+                 " is a grade.propagated entry, but no grade propagation "
+                 "awaits its record there"));
+    }
+    const Propagation& p = s.unrecorded.front();
+    if (Event want = PropagationEvent(p); !(e == want)) {
+      return absl::DataLossError(StrCat(
+          "entry ", index,
+          " records a grade propagation that differs from "
+          "the one entry ",
+          p.record.index, " caused (", Display(p.id, p.version), " of tenant ",
+          QuoteForMessage(p.tenant), ": ", LevelName(p.record.level), " ",
+          FlagsText(p.record.flags), ", ", p.record.basis, ")"));
+    }
+    return absl::OkStatus();
+  }
+  if (!s.unrecorded.empty() && s.unrecorded.front().cause_received_at_ns != t) {
+    const Propagation& p = s.unrecorded.front();
+    return absl::DataLossError(StrCat(
+        "the grade that entry ", p.record.index, " propagated to ",
+        Display(p.id, p.version), " of tenant ", QuoteForMessage(p.tenant),
+        " has no grade.propagated entry before entry ", index,
+        " of a later group"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::CheckComplete() const {
+  const State& s = *state_;
+  if (s.unrecorded.empty()) return absl::OkStatus();
+  const Propagation& p = s.unrecorded.front();
+  return absl::DataLossError(
+      StrCat(s.unrecorded.size(),
+             " grade propagation(s) have no grade.propagated "
+             "entry, the first caused by entry ",
+             p.record.index, " (", Display(p.id, p.version), " of tenant ",
+             QuoteForMessage(p.tenant), ")"));
+}
+
+const std::deque<Propagation>& Engine::unrecorded() const {
+  return state_->unrecorded;
+}
+
+namespace {
+
+std::string AssessmentText(Risk risk, uint32_t version,
+                           const std::vector<std::string>& reasons) {
+  std::string out = StrCat(RiskName(risk), " under policy ", version);
+  for (const std::string& r : reasons) StrAppend(&out, "; ", r);
+  return out;
+}
+
+}  // namespace
+
+absl::Status ReplayEntry(Engine& engine, const Entry& entry,
+                         const Event& event) {
+  absl::Status order =
+      engine.CheckNext(event, entry.index, entry.received_at_ns);
+  Assessment a = engine.Apply(event, entry.index, entry.received_at_ns);
+  if (!order.ok()) return order;
+  const Risk stored = static_cast<Risk>(
+      std::min<uint8_t>(static_cast<uint8_t>(entry.risk.grade), 4));
+  if (a.risk == stored && a.reasons == entry.risk.reasons &&
+      a.policy_version == entry.policy_version) {
+    return absl::OkStatus();
+  }
+  return absl::DataLossError(
+      StrCat("entry ", entry.index, " stores risk ",
+             AssessmentText(stored, entry.policy_version, entry.risk.reasons),
+             ", but its policy gives ",
+             AssessmentText(a.risk, a.policy_version, a.reasons),
+             " (docs/risk-rules.md)"));
 }
 
 }  // namespace ledger::risk

@@ -10,13 +10,16 @@
 // the entry; ledger-verify applies it to the same entries and compares.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "ledger/entry.h"
 #include "ledger/event.h"
 #include "ledger/risk_policy.h"
 
@@ -53,6 +56,25 @@ struct GradeRecord {
   std::vector<uint64_t> evidence;
 };
 
+// A grade that lineage gave a dataset version (basis "propagated" or
+// "aggregated") at entry `cause`, under a policy. The ledger records each in
+// a grade.propagated entry of its own (PropagationEvent) in the same group
+// as the cause, after the group's other entries.
+inline constexpr std::string_view kPropagatedType = "grade.propagated";
+
+struct Propagation {
+  std::string tenant;
+  std::string id;
+  std::string version;
+  GradeRecord record;  // record.index == cause
+  int64_t cause_received_at_ns = 0;
+};
+
+// The grade.propagated event that records `p` (ledger/FORMAT.md section 15):
+// a pure function of `p`, so every replica and verifier builds the same
+// bytes. Its event_id is derived from the cause index and the dataset.
+Event PropagationEvent(const Propagation& p);
+
 // Attribute keys of a policy.changed event (ledger/FORMAT.md section 13).
 inline constexpr std::string_view kPolicySha256Attribute = "policy.sha256";
 inline constexpr std::string_view kPolicyTextAttribute = "policy.text.";
@@ -74,8 +96,24 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Grades the entry at `index` (the next one: indexes must increase by
-  // one from the first entry applied) and updates the state with it.
+  // one from the first entry applied) and updates the state with it. A
+  // grade.propagated entry records the oldest unrecorded propagation
+  // (CheckNext says whether it is that one's) and changes nothing else; it
+  // is graded low without reasons under a policy.
   Assessment Apply(const Event& event, uint64_t index, int64_t received_at_ns);
+
+  // Before Apply of the entry at `index`: whether it is consistent with the
+  // grade.propagated records the ledger owes. A grade.propagated entry must
+  // be PropagationEvent() of the oldest unrecorded propagation; any other
+  // entry may follow unrecorded propagations only within their cause's
+  // group (the same received_at). DataLoss naming the entries otherwise.
+  absl::Status CheckNext(const Event& event, uint64_t index,
+                         int64_t received_at_ns) const;
+  // After the last entry: DataLoss if some propagation is not recorded.
+  absl::Status CheckComplete() const;
+  // The propagations that no grade.propagated entry recorded yet, oldest
+  // first. Applying their PropagationEvent()s, in order, records them.
+  const std::deque<Propagation>& unrecorded() const;
 
   // The version of the policy in force for the next entry (0: none) and
   // the index of the entry that set it.
@@ -102,5 +140,12 @@ class Engine {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// Replays a stored entry through `engine` as the ledger applied it:
+// CheckNext, then Apply, then compares the risk, reasons and policy version
+// the entry stores with what the engine gives. DataLoss naming the entry
+// and both values if they differ (the engine has applied it all the same).
+absl::Status ReplayEntry(Engine& engine, const Entry& entry,
+                         const Event& event);
 
 }  // namespace ledger::risk

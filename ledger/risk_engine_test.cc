@@ -605,6 +605,83 @@ TEST(RiskEngine, SourceRegradeAffectsOnlyLaterIndexes) {
       1));
 }
 
+TEST(RiskEngine, PropagationsAwaitTheirRecordsInOrder) {
+  Log log;
+  log.Grade("src", "important", "pi");
+  EXPECT_THAT(log.engine().unrecorded(), IsEmpty());  // assigned, not lineage
+  log.Do("data.cleaned", "svc", {}, {Dataset("src")},
+         {Dataset("out", "v1"), Dataset("out2")});
+  const uint64_t cause = log.last();
+  const Engine& en = log.engine();
+  ASSERT_EQ(en.unrecorded().size(), 2u);
+  const Propagation p = en.unrecorded().front();
+  EXPECT_EQ(p.tenant, "t1");
+  EXPECT_EQ(p.id, "out");
+  EXPECT_EQ(p.version, "v1");
+  EXPECT_EQ(p.record.index, cause);
+  EXPECT_EQ(p.record.level, Level::kImportant);
+  EXPECT_EQ(p.record.flags, kPi);
+
+  const Event record = PropagationEvent(p);
+  EXPECT_EQ(record.type, "grade.propagated");
+  EXPECT_EQ(record.tenant, "t1");
+  ASSERT_EQ(record.subjects.size(), 1u);
+  EXPECT_EQ(record.subjects[0].version, "v1");
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {"cause.index", std::to_string(cause)},
+      {"grade.basis", "propagated"},
+      {"grade.flags", "pi"},
+      {"grade.level", "important"},
+      {"propagated_from.000", "src"},
+      {"propagated_from.count", "1"},
+      {"propagated_from.entries", std::to_string(cause)},
+      {"propagated_from.entries.count", "1"}};
+  EXPECT_EQ(record.attributes, want);
+  // A version 8 UUID, different per dataset, the same when rebuilt.
+  EXPECT_EQ(record.event_id[6] >> 4, 8);
+  EXPECT_EQ(record.event_id[8] >> 6, 2);
+  EXPECT_NE(record.event_id, PropagationEvent(en.unrecorded()[1]).event_id);
+  EXPECT_EQ(record, PropagationEvent(p));
+
+  // Another record first, a changed one, or another entry of a later
+  // group: refused. The right one, then the other: accepted.
+  const uint64_t next = log.next();
+  EXPECT_TRUE(absl::IsDataLoss(
+      en.CheckNext(PropagationEvent(en.unrecorded()[1]), next, kT0)));
+  Event changed = record;
+  changed.attributes[3].second = "core";
+  absl::Status s = en.CheckNext(changed, next, kT0);
+  EXPECT_TRUE(absl::IsDataLoss(s));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("differs from the one entry " + std::to_string(cause) +
+                        " caused (out@v1"));
+  Event other = log.Make("annotation.created", "ann", {Item("i")}, {}, {});
+  EXPECT_TRUE(en.CheckNext(other, next, kT0).ok());  // same group
+  s = en.CheckNext(other, next, kT0 + 1);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("has no grade.propagated entry before entry " +
+                        std::to_string(next)));
+  EXPECT_TRUE(absl::IsDataLoss(en.CheckComplete()));
+  EXPECT_TRUE(en.CheckNext(record, next, kT0).ok());
+  EXPECT_EQ(log.Apply(record).risk, Risk::kLow);
+  const Event second = PropagationEvent(en.unrecorded().front());
+  EXPECT_TRUE(en.CheckNext(second, log.next(), kT0).ok());
+  log.Apply(second);
+  EXPECT_THAT(en.unrecorded(), IsEmpty());
+  EXPECT_TRUE(en.CheckComplete().ok());
+  EXPECT_TRUE(absl::IsDataLoss(en.CheckNext(record, log.next(), kT0)));
+  // The records changed no grade.
+  EXPECT_EQ(en.GradeHistory("t1", "out", "v1").size(), 1u);
+}
+
+TEST(RiskEngine, NothingPropagatesOnRecordBeforeAPolicy) {
+  Log log("");
+  log.Do("dataset.registered", "svc", {Dataset("src")});
+  log.Do("data.cleaned", "svc", {}, {Dataset("src")}, {Dataset("out")});
+  EXPECT_TRUE(log.engine().GradeAt("t1", "out", "", log.last()).has_value());
+  EXPECT_THAT(log.engine().unrecorded(), IsEmpty());
+}
+
 TEST(RiskEngine, LineageCyclesTerminate) {
   Log log;
   log.Grade("a", "general");

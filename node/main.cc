@@ -103,6 +103,7 @@ int Check(const std::optional<std::string>& config_file,
   ledger::LedgerOptions options;
   options.origin = id->origin;
   options.checkpoint_verifiers = id->verifiers();
+  options.node_key = id->log_signer.key();
   options.limits = config->limits;
   options.open_check = ledger::OpenCheck::kFull;
   options.rebuild_indexes = repair;

@@ -165,6 +165,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   ledger::LedgerOptions options;
   options.origin = identity_->origin;
   options.checkpoint_verifiers = identity_->verifiers();
+  options.node_key = identity_->log_signer.key();
   options.limits = config.limits;
   options.block_cache_bytes = config.block_cache_bytes;
   options.full_check_max_entries = config.full_check_max_entries;
