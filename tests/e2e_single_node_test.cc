@@ -380,6 +380,46 @@ TEST_F(SingleNodeE2ETest, ProvenanceQueriesAnswerFilesAndLineagePicture) {
 // revoke; receipts with key evidence verify with the log's keys alone, for
 // entries of the old key and of the new one, and not once tampered with;
 // the stopped node's whole ledger verifies.
+TEST_F(SingleNodeE2ETest, RiskGradesAreExportedAndRecomputedOffline) {
+  StartNode();
+  const std::string keys = dir_ + "/keys";
+  Ctl({"keygen", "--name", "e2e-emitter", "--out", keys}, false);
+  Ctl({"register-key", "--pub", keys + "/e2e-emitter.pub", "--tenant",
+       "acme-ai", "--producer", "label-studio"});
+  Json set = Json::parse(Ctl({"policy", "set", LEDGER_DEFAULT_POLICY}));
+  EXPECT_EQ(set["policy_version"], 1) << set;
+  const std::string events = dir_ + "/events.jsonl";
+  WriteFile(events, Ctl({"gen-events", "--count", "300", "--tenant", "acme-ai",
+                         "--seed", "7", "--producer", "label-studio/1.13.1"},
+                        false));
+  std::istringstream receipts(
+      Ctl({"append", "--emitter-key", keys, "--file", events}));
+  uint64_t last = 0;
+  for (std::string line; std::getline(receipts, line);) {
+    last = std::max(last, Json::parse(line)["index"].get<uint64_t>());
+  }
+  // A checkpoint covering the last event covers its group, whose
+  // grade.propagated entries come right after it.
+  WaitForCheckpoint(last + 1);
+  const std::string file = dir_ + "/entries.bin";
+  Ctl({"export-entries", "--out", file, "--quiet"});
+  const std::string vkeys = dir_ + "/log.vkeys";
+  WriteFile(vkeys, Ctl({"keys", "--note"}));
+  RunResult r = Verify(
+      {"grades", file, "--checkpoint", file + ".checkpoint", "--keys", vkeys});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("VALID grades"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("policies: 1"), std::string::npos) << r.out;
+  // The generated lineage propagated grades, and the ledger recorded them.
+  EXPECT_EQ(r.out.find("grade_propagated_entries: 0\n"), std::string::npos)
+      << r.out;
+  // A file cut short is refused, with exit status 1.
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 1);
+  RunResult bad = Verify({"grades", file});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("INVALID grades"), std::string::npos) << bad.out;
+}
+
 TEST_F(SingleNodeE2ETest, KeyRotationRevocationAndKeyEvidence) {
   ASSERT_NO_FATAL_FAILURE(StartNode());
   const std::string keys1 = dir_ + "/keys1";

@@ -386,6 +386,32 @@ TEST_F(LedgerBenchCliTest, ProvenanceComparesWithPostgresAndPrintsTheTable) {
   EXPECT_EQ(Leftovers(), 0);
 }
 
+TEST_F(LedgerBenchCliTest, RiskComparesIngestAndReplaysTheExport) {
+  absl::StatusOr<subprocess::RunResult> r = subprocess::Run(
+      {LEDGER_BENCH_BINARY, "--work-dir", dir_, "--out", dir_ + "/out.json",
+       "risk", "--ingest-events", "1000", "--ingest-rounds", "1",
+       "--verify-entries", "2000", "--verify-rounds", "2"},
+      std::chrono::seconds(300));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  std::ifstream in(dir_ + "/out.json");
+  json out = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(out.is_object());
+  ASSERT_EQ(out["ingest"]["runs"].size(), 2u);
+  EXPECT_EQ(out["ingest"]["runs"][0]["risk_evaluation"], true);
+  EXPECT_EQ(out["ingest"]["runs"][1]["risk_evaluation"], false);
+  EXPECT_GT(out["ingest"]["ratio"].get<double>(), 0);
+  // Genesis, the emitter key, the policy, 2,000 events and the ledger's own
+  // grade.propagated records; the replay found them all as stored.
+  const uint64_t entries = out["verify"]["entries"];
+  const uint64_t records = out["verify"]["grade_propagated_entries"];
+  EXPECT_GT(records, 0u);
+  EXPECT_EQ(entries, 2003 + records);
+  EXPECT_EQ(out["verify"]["runs"].size(), 2u);
+  ASSERT_EQ(out["targets"].size(), 2u);
+  EXPECT_EQ(Leftovers(), 0);
+}
+
 TEST_F(LedgerBenchCliTest, GatewayComparesHttpWithGrpcOnTheSameNode) {
   json out = Run({"gateway", "--rounds", "2", "--events", "150",
                   "--connections", "4", "--batch-size", "50"});

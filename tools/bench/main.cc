@@ -14,6 +14,7 @@
 //   ledger-bench growth [--target N] [--step N] [--probe N]
 //   ledger-bench tls [--rounds N] [--events N] ...
 //   ledger-bench provenance [--entries N] [--queries N] [--no-postgres] ...
+//   ledger-bench risk [--ingest-events N] [--verify-entries N] [--policy F]
 //   ledger-bench tiles [--entries N] [--connections N] [--requests N]
 //                      [--seconds S] [--path /tile/0/000]
 //
@@ -37,6 +38,7 @@
 #include "tools/bench/proofs.h"
 #include "tools/bench/provenance.h"
 #include "tools/bench/report.h"
+#include "tools/bench/risk.h"
 #include "tools/bench/tiles.h"
 #include "tools/bench/tls_overhead.h"
 
@@ -71,6 +73,7 @@ struct Flags {
   ProvenanceBenchOptions provenance;
   GatewayBenchOptions gateway;
   TileBenchOptions tiles;
+  RiskBenchOptions risk;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -341,6 +344,29 @@ int Main(int argc, char** argv) {
   prov->add_option("--pg-bin", p.pg_bin_dir, "PostgreSQL bin directory");
   prov->add_option("--pg-shared-buffers", p.pg_shared_buffers,
                    "PostgreSQL shared_buffers (default: from the data size)");
+  CLI::App* risk = app.add_subcommand(
+      "risk",
+      "risk grading in process: ingest with and without risk evaluation, "
+      "and ledger-verify grades' replay of an export");
+  risk->add_option("--policy", f.risk.policy_file,
+                   "risk policy file (default: deploy/risk-policy.toml of "
+                   "this source tree)");
+  risk->add_option("--ingest-events", f.risk.ingest_events,
+                   "events of each ingest run")
+      ->capture_default_str();
+  risk->add_option("--ingest-rounds", f.risk.ingest_rounds,
+                   "(with, without) ingest pairs")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
+  risk->add_option("--batch-size", f.risk.batch_size, "events per Append")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  risk->add_option("--verify-entries", f.risk.verify_entries,
+                   "generated events in the replayed export")
+      ->capture_default_str();
+  risk->add_option("--verify-rounds", f.risk.verify_rounds, "timed replays")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 20));
   CLI::App* tiles = app.add_subcommand(
       "tiles", "tlog-tiles serving over the node's HTTP port (requests/s)");
   tiles->add_option("--entries", f.tiles.entries, "ledger size first")
@@ -415,6 +441,8 @@ int Main(int argc, char** argv) {
     result = RunTlsOverhead(f.env, f.tls_overhead);
   } else if (gw->parsed()) {
     result = RunGatewayBench(f.env, f.gateway);
+  } else if (risk->parsed()) {
+    result = RunRiskBench(f.env, f.risk);
   } else if (tiles->parsed()) {
     result = TilesCommand(f.env, f.tiles);
   } else if (prov->parsed()) {

@@ -26,6 +26,7 @@
 #include "node/convert.h"
 #include "tools/bench/cleanup.h"
 #include "tools/bench/histogram.h"
+#include "tools/bench/inproc.h"
 #include "tools/bench/report.h"
 #include "tools/bench/suite.h"
 #include "tools/ledgerctl/gen_events.h"
@@ -37,104 +38,16 @@
 namespace ledger::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = InprocClock;
 using nlohmann::json;
 
 constexpr char kOrigin[] = "ledger-bench.local/provenance";
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-uint64_t Since(Clock::time_point t0) {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0)
-          .count());
-}
 
 void Progress(std::string_view line) {
   std::cerr << "ledger-bench provenance: " << line << std::endl;
 }
 
-// A version-4 UUID numbered `n` (distinct from the generator's, which are
-// random).
-Uuid BenchUuid(uint64_t n) {
-  Uuid u{};
-  u[0] = 0xbe;
-  for (size_t i = 0; i < 8; ++i)
-    u[8 + i] = static_cast<uint8_t>(n >> (8 * (7 - i)));
-  u[6] = 0x40;
-  u[8] = static_cast<uint8_t>((u[8] & 0x3f) | 0x80);
-  return u;
-}
-
-absl::StatusOr<VerifiedBatch> Sign(std::vector<Event> events,
-                                   const crypto::Ed25519PrivateKey& key) {
-  std::vector<std::string> bytes;
-  bytes.reserve(events.size());
-  for (const Event& e : events) bytes.push_back(EncodeEvent(e));
-  const crypto::Ed25519Signature sig = SignBatch(key, bytes);
-  return VerifyBatch(std::move(events), KeyIdOf(key.public_key()),
-                     key.public_key(), sig, EventLimits{});
-}
-
-absl::Status AppendChecked(Ledger& ledger, const VerifiedBatch& batch) {
-  const VerifiedBatch* batches[] = {&batch};
-  GroupResult g = ledger.Append(batches, NowNs());
-  LEDGER_RETURN_IF_ERROR(g.status);
-  return g.batches[0].status;
-}
-
-// The identities of the run: the log's key (genesis, checkpoints) and the
-// emitter's, registered for kTenant.
-struct Keys {
-  crypto::Ed25519PrivateKey node = crypto::Ed25519PrivateKey::Generate();
-  crypto::Ed25519PrivateKey emitter = crypto::Ed25519PrivateKey::Generate();
-  crypto::NoteSigner log{kOrigin, crypto::NoteSigType::kEd25519, node};
-};
-
-// A fresh ledger in `dir` with its genesis entry and the emitter key.
-absl::StatusOr<std::unique_ptr<Ledger>> OpenFresh(const std::string& dir,
-                                                  const Keys& keys,
-                                                  bool provenance_indexes) {
-  LedgerOptions options;
-  options.origin = kOrigin;
-  options.checkpoint_verifiers = {keys.log.verifier()};
-  options.provenance_indexes = provenance_indexes;
-  options.progress = [](std::string_view line) { Progress(line); };
-  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger,
-                          Ledger::Open(dir, std::move(options)));
-  const int64_t now = NowNs();
-  KeyInfo node;
-  node.key_id = KeyIdOf(keys.node.public_key());
-  node.public_key = keys.node.public_key();
-  node.name = kOrigin;
-  node.role = KeyRole::kNode;
-  node.valid_from_ns = now;
-  KeyInfo emitter;
-  emitter.key_id = KeyIdOf(keys.emitter.public_key());
-  emitter.public_key = keys.emitter.public_key();
-  emitter.name = "bench-emitter";
-  emitter.tenant = kTenant;
-  emitter.role = KeyRole::kEmitter;
-  emitter.valid_from_ns = now;
-  uint64_t n = 0;
-  for (const KeyInfo* info : {&node, &emitter}) {
-    Event e = KeyRegisteredEvent(*info);
-    e.event_id = BenchUuid(++n);
-    e.occurred_at_ns = now;
-    e.producer = "ledger-bench";
-    e.actor = {ActorKind::kService, "ledger-bench", "node"};
-    std::vector<Event> events;
-    events.push_back(std::move(e));
-    LEDGER_ASSIGN_OR_RETURN(VerifiedBatch batch,
-                            Sign(std::move(events), keys.node));
-    LEDGER_RETURN_IF_ERROR(AppendChecked(*ledger, batch));
-  }
-  return ledger;
-}
+using Keys = BenchKeys;
 
 std::string SubjectCountKey(LinkKind kind, std::string_view id) {
   return StrCat(static_cast<char>(kind), id);
@@ -174,7 +87,7 @@ class Source {
     }
     remaining_ -= n;
     LEDGER_ASSIGN_OR_RETURN(VerifiedBatch batch,
-                            Sign(std::move(events), keys_.emitter));
+                            SignEvents(std::move(events), keys_.emitter));
     for (const std::string& b : batch.event_bytes()) event_bytes_ += b.size();
     return batch;
   }
@@ -211,32 +124,6 @@ class Source {
   uint64_t event_bytes_ = 0;
 };
 
-// Appends `batches` to a fresh ledger; events per second of the appends
-// alone (open, genesis and key registration are not timed).
-absl::StatusOr<double> TimedIngest(const std::string& parent, const Keys& keys,
-                                   const std::vector<VerifiedBatch>& batches,
-                                   bool indexes) {
-  const std::string dir = MakeTempDir(parent, "ledger-bench-prov-ingest");
-  if (dir.empty()) return absl::InternalError("cannot create a directory");
-  const uint64_t cleanup = RegisterCleanup([dir] { RemoveTree(dir); });
-  double rate = 0;
-  {
-    LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger,
-                            OpenFresh(dir, keys, indexes));
-    uint64_t events = 0;
-    const Clock::time_point t0 = Clock::now();
-    for (const VerifiedBatch& b : batches) {
-      LEDGER_RETURN_IF_ERROR(AppendChecked(*ledger, b));
-      events += b.size();
-    }
-    const double seconds = static_cast<double>(Since(t0)) / 1e9;
-    rate = seconds > 0 ? static_cast<double>(events) / seconds : 0;
-  }
-  UnregisterCleanup(cleanup);
-  RemoveTree(dir);
-  return rate;
-}
-
 json Latency(const Histogram& h) { return HistogramJson(h); }
 
 double P(const json& j, const char* which) {
@@ -268,7 +155,7 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
 #ifndef LEDGER_BENCH_POSTGRES
   if (o.postgres) return absl::UnimplementedError(kNoPostgresMessage);
 #endif
-  Keys keys;
+  Keys keys(kOrigin, kTenant);
   Source source(o, env.seed, keys);
   json out;
   out["options"] = {{"entries", o.entries},
@@ -297,8 +184,11 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
   double with_sum = 0, without_sum = 0;
   for (uint32_t round = 0; round < o.ingest_rounds; ++round) {
     for (bool indexes : {true, false}) {
-      LEDGER_ASSIGN_OR_RETURN(double rate,
-                              TimedIngest(env.work_dir, keys, kept, indexes));
+      LEDGER_ASSIGN_OR_RETURN(
+          double rate,
+          TimedIngest(env.work_dir, keys, kept, [&](LedgerOptions& options) {
+            options.provenance_indexes = indexes;
+          }));
       (indexes ? with_sum : without_sum) += rate;
       ingest.push_back(json{{"round", round + 1},
                             {"provenance_indexes", indexes},
@@ -327,7 +217,7 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
   if (dir.empty()) return absl::InternalError("cannot create a directory");
   const uint64_t dir_cleanup = RegisterCleanup([dir] { RemoveTree(dir); });
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Ledger> ledger,
-                          OpenFresh(dir, keys, true));
+                          OpenFreshLedger(dir, keys));
   const Clock::time_point load_start = Clock::now();
   uint64_t loaded = 0;
   for (const VerifiedBatch& b : kept) {
@@ -354,13 +244,14 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
     LEDGER_RETURN_IF_ERROR(
         ledger
             ->StoreCheckpoint(crypto::SignNote(
-                text, signers, static_cast<uint64_t>(NowNs() / 1'000'000'000)))
+                text, signers,
+                static_cast<uint64_t>(WallNowNs() / 1'000'000'000)))
             .status());
   }
   out["ledger"] = {
       {"entries", head.size},
       {"event_bytes", source.event_bytes()},
-      {"load_seconds", static_cast<double>(Since(load_start)) / 1e9},
+      {"load_seconds", static_cast<double>(NsSince(load_start)) / 1e9},
       {"disk_bytes", DirectoryBytes(dir)}};
   Progress(StrCat("ledger: ", head.size, " entries, checkpoint stored"));
 
@@ -443,7 +334,7 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
     LEDGER_RETURN_IF_ERROR(pg->Load(*ledger, head.size, Progress));
     LEDGER_RETURN_IF_ERROR(pg->Prepare());
     out["postgres"] = pg->Info();
-    out["postgres"]["load_seconds"] = static_cast<double>(Since(t0)) / 1e9;
+    out["postgres"]["load_seconds"] = static_cast<double>(NsSince(t0)) / 1e9;
   }
 #endif
 
@@ -543,22 +434,22 @@ absl::StatusOr<json> RunProvenanceBench(const BenchEnv& env,
     const LineageNode& n = nodes[q % nodes.size()];
     Clock::time_point t0 = Clock::now();
     LEDGER_RETURN_IF_ERROR(history(s).status());
-    h_ours.Record(Since(t0));
+    h_ours.Record(NsSince(t0));
     t0 = Clock::now();
     LEDGER_RETURN_IF_ERROR(with_proofs(s));
-    h_proofs.Record(Since(t0));
+    h_proofs.Record(NsSince(t0));
     t0 = Clock::now();
     LEDGER_RETURN_IF_ERROR(upstream(n).status());
-    h_up.Record(Since(t0));
+    h_up.Record(NsSince(t0));
 #ifdef LEDGER_BENCH_POSTGRES
     if (pg != nullptr) {
       t0 = Clock::now();
       LEDGER_RETURN_IF_ERROR(
           pg->History(tenant, s.kind, s.id, s.rows).status());
-      h_pg.Record(Since(t0));
+      h_pg.Record(NsSince(t0));
       t0 = Clock::now();
       LEDGER_RETURN_IF_ERROR(pg->Upstream(tenant, n, o.depth).status());
-      h_pg_up.Record(Since(t0));
+      h_pg_up.Record(NsSince(t0));
     }
 #endif
   }

@@ -6,6 +6,8 @@
 //   ledger-verify answer FILE... --keys LOG_VKEYS [--origin O] [--json]
 //   ledger-verify consistency --old CP1 --new CP2 --proof FILE
 //                 --keys LOG_VKEYS [--origin O] [--json]
+//   ledger-verify grades FILE [--checkpoint CP --keys LOG_VKEYS]
+//                 [--from N] [--json]
 //
 // An answer file (ledger/FORMAT.md section 12) is checked with the log's
 // keys alone: the report has one line per check passed, then what the
@@ -19,8 +21,13 @@
 // report says which check failed and why), 2 on usage errors (bad flags,
 // unreadable or malformed key files).
 //
-// Links only ledger_verifylib (ledger_format, ledger_crypto): no gRPC, no
-// protobuf, no RocksDB; tools/check_links.cmake enforces it.
+// `grades` replays an entry export file (`ledgerctl export-entries`,
+// ledger/FORMAT.md section 16) through the risk engine and reports every
+// entry whose stored risk, reasons or policy version differ from what its
+// policy gives, and any grade.propagated entry that is not the one owed.
+//
+// Links only ledger_verifylib (ledger_format, ledger_crypto, ledger_risk):
+// no gRPC, no protobuf, no RocksDB; tools/check_links.cmake enforces it.
 
 #include <iostream>
 #include <string>
@@ -29,6 +36,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "base/strings.h"
+#include "crypto/key_file.h"
+#include "tools/verify/grades.h"
 #include "tools/verify/report.h"
 #include "tools/verify/verify.h"
 
@@ -47,6 +56,8 @@ struct Flags {
   std::string old_checkpoint;
   std::string new_checkpoint;
   std::string proof;
+  std::string checkpoint_file;
+  uint64_t from = 0;
   bool json = false;
 };
 
@@ -78,6 +89,41 @@ int Print(const std::vector<Report>& reports, bool json) {
   }
   std::cout << out << std::flush;
   return invalid == 0 ? 0 : kExitInvalid;
+}
+
+int UsageError(std::string_view message) {
+  std::cerr << "error: " << message << "\n";
+  return kExitUsage;
+}
+
+int Grades(const Flags& flags) {
+  ledger::verify::Trust trust;
+  ledger::verify::GradesOptions options;
+  options.report_from = flags.from;
+  if (flags.checkpoint_file.empty() != flags.keys.empty()) {
+    return UsageError(
+        "--checkpoint and --keys go together: the checkpoint is verified "
+        "with the log's keys");
+  }
+  if (!flags.checkpoint_file.empty()) {
+    absl::StatusOr<ledger::verify::Trust> loaded =
+        ledger::verify::LoadTrust(flags.keys, {}, flags.origin);
+    if (!loaded.ok())
+      return UsageError(ledger::ToStd(loaded.status().message()));
+    trust = *std::move(loaded);
+    absl::StatusOr<std::string> note =
+        ledger::crypto::ReadFileToString(flags.checkpoint_file);
+    if (!note.ok()) return UsageError(ledger::ToStd(note.status().message()));
+    options.checkpoint = *std::move(note);
+  }
+  if (!flags.json) {
+    options.progress = [](uint64_t n) {
+      std::cerr << "replayed " << n << " entries\n";
+    };
+  }
+  return Print(
+      {ledger::verify::VerifyGradesFile(flags.files.front(), options, trust)},
+      flags.json);
 }
 
 }  // namespace
@@ -126,11 +172,35 @@ int main(int argc, char** argv) {
       ->required();
   AddTrustFlags(consistency, flags, /*emitter_keys=*/false);
 
+  CLI::App* grades = app.add_subcommand(
+      "grades",
+      "recompute the risk grade, reasons and policy version of every entry "
+      "of an entry export file (`ledgerctl export-entries`) and check the "
+      "grade.propagated entries; with --checkpoint, also that the file "
+      "holds the log's first checkpoint-size entries");
+  grades->add_option("FILE", flags.files, "entry export file")
+      ->required()
+      ->expected(1);
+  grades->add_option("--checkpoint", flags.checkpoint_file,
+                     "signed checkpoint note whose root the file's first "
+                     "entries must have (needs --keys)");
+  grades->add_option("--keys", flags.keys,
+                     "file of the log's note verifier keys (`ledgerctl keys "
+                     "--note`); may repeat");
+  grades->add_option("--origin", flags.origin,
+                     "require a checkpoint of this log origin");
+  grades->add_option("--from", flags.from,
+                     "list mismatches from this index on (the replay always "
+                     "starts at entry 0)");
+  grades->add_flag("--json", flags.json, "one JSON object per line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+
+  if (grades->parsed()) return Grades(flags);
 
   absl::StatusOr<ledger::verify::Trust> trust =
       ledger::verify::LoadTrust(flags.keys, flags.emitter_keys, flags.origin);

@@ -40,6 +40,15 @@ struct ConnectionOptions {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options);
 
+// A stub of `Service` on a channel to the node (Connect).
+template <typename Service>
+absl::StatusOr<std::unique_ptr<typename Service::Stub>> NewStub(
+    const ConnectionOptions& conn) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(conn);
+  if (!channel.ok()) return channel.status();
+  return Service::NewStub(*channel);
+}
+
 // For an UNAVAILABLE status that looks like a failed TLS handshake or a
 // connection the node closed at once: what the connection was (mutual TLS
 // as which identity, trusting which CA; or plaintext) and the usual causes,

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "tools/ledgerctl/append.h"
 #include "tools/ledgerctl/client.h"
+#include "tools/ledgerctl/export.h"
 #include "tools/ledgerctl/gen_events.h"
 #include "tools/ledgerctl/keys.h"
 #include "tools/ledgerctl/payloads.h"
@@ -44,6 +45,7 @@ struct Flags {
   uint64_t index = 0;
   std::string event;
   std::string out_file;
+  std::string checkpoint_out;
   uint64_t old_size = 0, new_size = 0;
   std::vector<std::string> proofs, keys, emitter_keys;
   std::string origin;
@@ -230,6 +232,18 @@ int main(int argc, char** argv) {
                           "newer tree size (0: latest checkpoint)");
   consistency->add_flag("--json", f.json, "JSON instead of base64 lines");
 
+  CLI::App* export_entries = app.add_subcommand(
+      "export-entries",
+      "write the entries up to the latest checkpoint to an entry export "
+      "file, and that checkpoint beside it (for `ledger-verify grades`)");
+  export_entries->add_option("--out", f.out_file, "entry export file")
+      ->required();
+  export_entries->add_option(
+      "--checkpoint-out", f.checkpoint_out,
+      "where the checkpoint note goes (default: the --out file + "
+      "\".checkpoint\")");
+  export_entries->add_flag("--quiet", f.quiet, "no progress lines");
+
   CLI::App* get = app.add_subcommand("get", "one entry as JSON");
   CLI::Option* get_index = AddEntrySelector(get, f);
 
@@ -400,6 +414,14 @@ int main(int argc, char** argv) {
   if (consistency->parsed()) {
     return Finish(
         RunConsistency(f.conn, f.old_size, f.new_size, f.json, std::cout),
+        &f.conn);
+  }
+  if (export_entries->parsed()) {
+    return Finish(
+        RunExportEntries(f.conn, f.out_file,
+                         f.checkpoint_out.empty() ? f.out_file + ".checkpoint"
+                                                  : f.checkpoint_out,
+                         f.quiet, std::cerr),
         &f.conn);
   }
   if (get->parsed()) {

@@ -38,14 +38,6 @@ absl::StatusOr<Json> MessageJson(const google::protobuf::Message& message) {
 }
 namespace {
 
-template <typename Service>
-absl::StatusOr<std::unique_ptr<typename Service::Stub>> NewStub(
-    const ConnectionOptions& conn) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(conn);
-  if (!channel.ok()) return channel.status();
-  return Service::NewStub(*channel);
-}
-
 // "RISK_GRADE_HIGH" -> "high".
 std::string RiskName(v1::RiskGrade grade) {
   std::string name = v1::RiskGrade_Name(grade);
