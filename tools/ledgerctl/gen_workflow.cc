@@ -113,7 +113,7 @@ const ProjectFacts& FactsOf(std::string_view project) {
   for (const ProjectFacts& f : kProjectFacts) {
     if (f.project == project) return f;
   }
-  return kProjectFacts[1];
+  return kProjectFacts[1];  // not reached: every kProjects entry is above
 }
 
 // Attribute "run.state" of run events: "started" while a run works, and
