@@ -131,6 +131,19 @@ if [ ! -f "$DATA/emitter/demo.registered" ]; then
     exit 1
   fi
 fi
+# The default risk policy (deploy/risk-policy.toml, docs/risk-rules.md),
+# loaded once by the admin: the node appends a policy.changed entry, and
+# every later entry is graded under it. The marker keeps restarts from
+# loading it again (a start stopped between the two would load it twice:
+# the same policy as version 2, harmless).
+if [ ! -f "$DATA/policy.set" ]; then
+  if out="$("$CTL" "${ADMIN[@]}" policy set deploy/risk-policy.toml 2>&1)"; then
+    printf '%s\n' "$out" > "$DATA/policy.set"
+  else
+    echo "start.sh: loading the risk policy deploy/risk-policy.toml failed: $out" >&2
+    exit 1
+  fi
+fi
 "$CTL" "${READER[@]}" keys --note > "$DATA/log.vkeys"
 
 if [ "$PLAINTEXT" = 1 ]; then
@@ -141,6 +154,7 @@ who can reach $LISTEN may read and write everything. Local experiments only.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
   data           $DATA/node
   emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
+  risk policy    deploy/risk-policy.toml  (loaded: $DATA/policy.set; every later entry is graded)
   log keys       $DATA/log.vkeys          (for offline verification)
 
 Try next (every ledgerctl network command needs --insecure-plaintext):
@@ -149,6 +163,10 @@ Try next (every ledgerctl network command needs --insecure-plaintext):
   $CTL --insecure-plaintext --server $LISTEN checkpoint
   $CTL --insecure-plaintext --server $LISTEN prove --index 5 --out entry5.tlog-proof
   $VERIFY proof entry5.tlog-proof --keys $DATA/log.vkeys --emitter-keys $DATA/emitter/demo.pub
+  # Entry 158 of a fresh ledger: the pilot's export of core data without
+  # an approval, graded critical (R1, docs/risk-rules.md).
+  $CTL --insecure-plaintext --server $LISTEN get --index 158
+  # Another policy (admin): $CTL --insecure-plaintext --server $LISTEN policy set FILE
 
 Stop it with: $STOP
 EOT
@@ -165,6 +183,7 @@ The annotation ledger is running over mutual TLS with roles.
   profiles       $TLS/{admin,regulator,emitter,officer}.profile
                  (emitter and officer: tenant "demo")
   emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
+  risk policy    deploy/risk-policy.toml  (loaded: $DATA/policy.set; every later entry is graded)
   log keys       $DATA/log.vkeys          (for offline verification)
 
 ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
@@ -180,6 +199,11 @@ ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
 
   $CTL --profile $TLS/officer.profile get --index 5
   $CTL --profile $TLS/emitter.profile get --index 5   # refused: PERMISSION_DENIED
+
+  # Entry 158 of a fresh ledger: the pilot's export of core data without
+  # an approval, graded critical (R1, docs/risk-rules.md).
+  $CTL get --index 158
+  # Another policy: $CTL --profile $TLS/admin.profile policy set FILE
 
 Stop it with: $STOP
 EOT

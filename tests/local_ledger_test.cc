@@ -103,6 +103,18 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
   ASSERT_EQ(append.exit_code, 0) << append.err;
   EXPECT_EQ(std::count(append.out.begin(), append.out.end(), '\n'), 20);
 
+  // The default risk policy was loaded once, before the events (after
+  // genesis and the two keys: entry 3), and grades them: the last one is
+  // entry 23.
+  const std::string policy_set = ReadText(data_ + "/policy.set");
+  EXPECT_NE(policy_set.find("\"index\":3,"), std::string::npos) << policy_set;
+  EXPECT_NE(policy_set.find("\"policy_version\":1,"), std::string::npos)
+      << policy_set;
+  RunResult last = Ctl(Profile("regulator"), {"get", "--index", "23"});
+  EXPECT_EQ(last.exit_code, 0) << last.err;
+  EXPECT_NE(last.out.find("\"policy_version\":1,"), std::string::npos)
+      << last.out;
+
   // The regulator proves an entry; the officer of tenant demo reads it.
   RunResult prove = Ctl(Profile("regulator"),
                         {"prove", "--index", "5", "--out", dir_ + "/5.proof"});
@@ -150,6 +162,16 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
   EXPECT_EQ(ReadText(tls_ + "/ca.pem"), ca);
   get = Ctl(Profile("regulator"), {"get", "--index", "5"});
   EXPECT_EQ(get.exit_code, 0) << get.err;
+  // ... and the policy not loaded again.
+  EXPECT_EQ(ReadText(data_ + "/policy.set"), policy_set);
+  // (The entries after the events are the access denials above: no
+  // policy.changed among them.)
+  for (int i = 24; i < 64; ++i) {
+    RunResult entry = Ctl(Profile("regulator"), {"get", "--index", StrCat(i)});
+    if (entry.exit_code != 0) break;
+    EXPECT_EQ(entry.out.find("\"policy.changed\""), std::string::npos)
+        << entry.out;
+  }
 }
 
 }  // namespace

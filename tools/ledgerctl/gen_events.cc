@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/strings.h"
 #include "crypto/bytes.h"
 #include "crypto/sha256.h"
@@ -83,6 +84,8 @@ EventGenerator::EventGenerator(GenEventsOptions options)
   project_ = std::string(kProjects[Uniform(kProjects.size())]);
   raw_dataset_ = StrCat(options_.tenant, "/", project_, "/raw");
   curated_dataset_ = StrCat(options_.tenant, "/", project_, "/curated");
+  core_ = project_ == "street-scenes";
+  sensitive_ = project_ == "clinical-notes";
 }
 
 // SplitMix64: small, fast and the same on every platform.
@@ -103,6 +106,12 @@ std::string EventGenerator::NewUuid() {
   id[6] = (id[6] & 0x0F) | 0x40;  // version 4
   id[8] = (id[8] & 0x3F) | 0x80;  // RFC 4122 variant
   return FormatUuid(id);
+}
+
+std::string EventGenerator::InOneYear() const {
+  return absl::FormatTime(
+      absl::RFC3339_sec, absl::FromUnixNanos(clock_ns_) + absl::Hours(24 * 365),
+      absl::UTCTimeZone());
 }
 
 std::string EventGenerator::ContentHash(std::string_view what) {
@@ -137,6 +146,12 @@ v1::Event EventGenerator::Base(std::string_view type, std::string_view producer,
     e.mutable_source()->set_ip(StrCat("10.20.", subnet, ".", host));
     e.mutable_source()->set_session(
         StrCat("sess-", ContentHash(actor).substr(0, 12)));
+  } else {
+    // Services and models run on the cluster's hosts, one each (no draw:
+    // the address follows from the name), so that a policy's
+    // secure_networks (R12) can judge every event.
+    const crypto::Hash h = crypto::Sha256Digest(actor);
+    e.mutable_source()->set_ip(StrCat("10.30.0.", 10 + h[0] % 200));
   }
   e.mutable_source()->set_request_id(
       StrCat("req-", Numbered("", Random() % 100'000'000, 8)));

@@ -16,6 +16,17 @@
 // runs never end, some transfers are aborted, and now and then an analyst
 // works on a dataset of unknown source (an orphan). Every event passes
 // ValidateEvent and CheckLineage (ledger/lineage_rules.h).
+//
+// The events carry the attributes the risk engine reads
+// (docs/risk-rules.md): grades (grade.level, grade.flags), the datasets'
+// declared domain for the policy's classification, trainings with
+// expires_at, task.id and batch.id, QA samples before releases,
+// de-identification with deid.method and approver, exports naming an
+// approval.granted (approval.ref), transfers naming an
+// export_assessment.filed (assessment.ref) with their person counts, and
+// a PIA for sensitive data. Under the default policy
+// (deploy/risk-policy.toml) most entries are low; gen_events_internal.h
+// lists the violations injected and their rates.
 
 #include <cstdint>
 #include <deque>
@@ -92,6 +103,11 @@ class EventGenerator {
                  std::string_view role);
   void Refill();
   void Setup();
+  void Staff();
+  void FileInstruments();
+  void RecordPia();
+  // RFC 3339, one year after the simulated clock (a training's validity).
+  std::string InOneYear() const;
   void ImportChunk();
   void AnnotateItem(uint64_t item);
   void CloseChunk();
@@ -114,6 +130,12 @@ class EventGenerator {
   std::string project_;
   std::string raw_dataset_;
   std::string curated_dataset_;
+  // What the project's raw data is (the default policy grades it so).
+  bool core_ = false;       // street-scenes: high-precision positions
+  bool sensitive_ = false;  // clinical-notes: health data
+  // The event_ids of the transfer instruments filed at setup ("" if none).
+  std::string cac_assessment_;
+  std::string standard_contract_;
   uint64_t dataset_version_ = 1;
   uint64_t releases_ = 0;
   uint64_t orphans_ = 0;

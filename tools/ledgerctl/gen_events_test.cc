@@ -16,6 +16,7 @@
 #include "ledger/lineage_rules.h"
 #include "ledger/payload.h"
 #include "tools/ledgerctl/event_lines.h"
+#include "tools/ledgerctl/gen_events_internal.h"
 
 namespace ledger::ctl {
 namespace {
@@ -86,7 +87,13 @@ TEST(GenEventsTest, EveryDataEventNamesContentHashes) {
       ParseEventLines(Generate({.count = 300, .tenant = "t"}));
   ASSERT_TRUE(events.ok()) << events.status();
   for (const EventLine& e : *events) {
-    if (e.event.type == "training.completed") continue;  // about a person
+    // About a person, or a document about the processing.
+    if (e.event.type == "training.completed" ||
+        e.event.type == "qualification.granted" ||
+        e.event.type == "export_assessment.filed" ||
+        e.event.type == "pia.recorded") {
+      continue;
+    }
     bool hashed = false;
     for (const auto* refs :
          {&e.event.subjects, &e.event.inputs, &e.event.outputs}) {
@@ -246,21 +253,33 @@ struct Graph {
 
 constexpr uint64_t kShapeEvents = 2500;
 
-GenEventsOptions ShapeOptions(uint32_t depth, uint32_t fan_in) {
+// Seeds of tenant acme whose project is (the first draw of the stream):
+// 1 speech-commands, 3 retail-shelves, 4 clinical-notes, 5 street-scenes.
+// The default is a project that sends data abroad (street-scenes is core
+// data, which stays in the country).
+GenEventsOptions ShapeOptions(uint32_t depth, uint32_t fan_in,
+                              uint64_t seed = 3) {
   return {.count = kShapeEvents,
           .tenant = "acme",
-          .seed = 5,
+          .seed = seed,
           .start_seconds = 1'700'000'000,
           .workflow_depth = depth,
           .fan_in = fan_in};
 }
 
-// Every event of larger workflows, of several shapes, is one a node admits.
+// Every event of larger workflows, of several shapes and every project, is
+// one a node admits.
 TEST(GenEventsTest, EveryWorkflowEventIsAdmissible) {
-  for (auto [depth, fan_in] :
-       {std::pair<uint32_t, uint32_t>{1, 2}, {4, 3}, {12, 5}, {40, 30}}) {
-    const std::vector<EventLine> events = Parsed(ShapeOptions(depth, fan_in));
+  std::set<std::string> projects;
+  for (auto [depth, fan_in, seed] :
+       {std::tuple<uint32_t, uint32_t, uint64_t>{1, 2, 5},
+        {4, 3, 3},
+        {12, 5, 4},
+        {40, 30, 1}}) {
+    const std::vector<EventLine> events =
+        Parsed(ShapeOptions(depth, fan_in, seed));
     ASSERT_EQ(events.size(), kShapeEvents);
+    projects.insert(events.front().event.project);
     for (const EventLine& e : events) {
       absl::Status valid = ValidateEvent(e.event, EventLimits{});
       ASSERT_TRUE(valid.ok()) << "depth " << depth << " fan-in " << fan_in
@@ -270,6 +289,7 @@ TEST(GenEventsTest, EveryWorkflowEventIsAdmissible) {
                                 << " line " << e.line << ": " << lineage;
     }
   }
+  EXPECT_EQ(projects.size(), 4u);
 }
 
 TEST(GenEventsTest, TheWorkflowOptionsAreDeterministic) {
@@ -476,6 +496,108 @@ TEST(GenEventsTest, TheWorkflowHasEveryFamilyAndShape) {
     }
   }
   EXPECT_GT(transfers, 0u);
+}
+
+// The violations the generator injects (gen_events_internal.h) occur at
+// about their documented rates, found by a scan that knows only what each
+// violation looks like in the events. A binomial count's bounds here are
+// wide (about four standard deviations): the stream is fixed by its seed,
+// so the test fails when a rate or its meaning changes, not by chance.
+TEST(GenEventsTest, InjectedViolationsFollowTheirRates) {
+  for (uint64_t seed : {3, 4}) {  // retail-shelves, clinical-notes
+    SCOPED_TRACE(StrCat("seed ", seed));
+    const std::vector<EventLine> events =
+        Parsed({.count = 30'000,
+                .tenant = "acme",
+                .seed = seed,
+                .start_seconds = 1'700'000'000});
+    ASSERT_EQ(events.size(), 30'000u);
+    // Per item: its first assignee, whether its reviews were by its
+    // annotators, and whether it was changed while accepted.
+    std::map<std::string, std::string> first_assignee;
+    std::map<std::string, std::set<std::string>> annotators;
+    std::set<std::string> accepted_now, self_reviewed, edited_after;
+    std::set<std::string> sampled, measured;
+    std::set<std::string> approvals, instruments_cac;
+    size_t releases = 0, unsampled = 0, exports = 0, unapproved = 0;
+    size_t important_transfers = 0, contract_only = 0;
+    for (const EventLine& e : events) {
+      const std::string& type = e.event.type;
+      const std::string item =
+          !e.event.subjects.empty() &&
+                  e.event.subjects[0].kind == SubjectKind::kItem
+              ? e.event.subjects[0].id
+              : "";
+      if (type == "task.assigned") {
+        first_assignee.try_emplace(item, Attr(e, "assignee"));
+      } else if (type.starts_with("annotation.")) {
+        annotators[item].insert(e.event.actor.id);
+        if (type == "annotation.updated" && accepted_now.contains(item)) {
+          edited_after.insert(item);
+        }
+      } else if (type == "review.accepted") {
+        accepted_now.insert(item);
+        if (annotators[item].contains(e.event.actor.id)) {
+          self_reviewed.insert(item);
+        }
+      } else if (type == "review.reopened") {
+        accepted_now.erase(item);
+      } else if (type == "qa.sample_drawn") {
+        sampled.insert(Attr(e, "batch.id"));
+      } else if (type == "qa.metrics_recorded") {
+        measured.insert(Attr(e, "batch.id"));
+      } else if (type == "batch.released") {
+        ++releases;
+        const std::string batch = Attr(e, "batch.id");
+        EXPECT_FALSE(batch.empty()) << e.line;
+        if (!sampled.contains(batch) || !measured.contains(batch)) ++unsampled;
+      } else if (type == "approval.granted") {
+        approvals.insert(e.proto.event_id());
+      } else if (type == "dataset.exported") {
+        ++exports;
+        if (!approvals.contains(Attr(e, "approval.ref"))) ++unapproved;
+      } else if (type == "export_assessment.filed" &&
+                 Attr(e, "assessment.kind") == "cac_security_assessment") {
+        instruments_cac.insert(e.proto.event_id());
+      } else if (type == "data.transferred_cross_border" &&
+                 !instruments_cac.empty()) {
+        ++important_transfers;
+        if (!instruments_cac.contains(Attr(e, "assessment.ref"))) {
+          ++contract_only;
+        }
+      }
+    }
+    const size_t items = first_assignee.size();
+    ASSERT_GT(items, 3000u);
+    size_t untrained = 0;
+    for (const auto& [item, who] : first_assignee) {
+      if (who == gen_internal::kTempAnnotator) ++untrained;
+    }
+    // Per mille of items: 15, 10 and 10.
+    EXPECT_GE(untrained, items * 15 / 1000 / 2);
+    EXPECT_LE(untrained, items * 15 / 1000 * 2);
+    EXPECT_GE(self_reviewed.size(), items * 10 / 1000 / 2);
+    EXPECT_LE(self_reviewed.size(), items * 10 / 1000 * 2);
+    EXPECT_GE(edited_after.size(), items * 10 / 1000 / 2);
+    EXPECT_LE(edited_after.size(), items * 10 / 1000 * 2);
+    // 8% of batches after the first; 5% of exports after the pilot's,
+    // which has no approval.
+    ASSERT_GT(releases, 150u);
+    EXPECT_GE(unsampled, 3u);
+    EXPECT_LE(unsampled, releases * 8 / 100 * 2);
+    ASSERT_GT(exports, 30u);
+    EXPECT_GE(unapproved, 1u);
+    EXPECT_LE(unapproved, 1 + exports * 5 / 100 * 3);
+    // 10% of transfers of important data (clinical-notes) name only the
+    // standard contract; other projects file no CAC assessment.
+    if (seed == 4) {
+      ASSERT_GT(important_transfers, 10u);
+      EXPECT_GE(contract_only, 1u);
+      EXPECT_LE(contract_only, important_transfers * 10 / 100 * 3);
+    } else {
+      EXPECT_EQ(important_transfers, 0u);
+    }
+  }
 }
 
 // Counts the bytes and lines written to it, keeping none.

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "base/strings.h"
 #include "tools/ledgerctl/gen_events.h"
@@ -18,11 +19,21 @@ using gen_internal::AnnotationId;
 using gen_internal::Annotator;
 using gen_internal::ItemId;
 using gen_internal::kAnnotators;
+using gen_internal::kContractOnlyTransferPercent;
+using gen_internal::kDpo;
+using gen_internal::kDso;
+using gen_internal::kEditAfterAcceptPerMille;
 using gen_internal::kItemsPerChunk;
 using gen_internal::kLabelStudio;
+using gen_internal::kMlEngineer;
 using gen_internal::kPipeline;
 using gen_internal::kPlatform;
 using gen_internal::kReviewers;
+using gen_internal::kSelfReviewPerMille;
+using gen_internal::kTempAnnotator;
+using gen_internal::kUnapprovedExportPercent;
+using gen_internal::kUnsampledReleasePercent;
+using gen_internal::kUntrainedPerMille;
 using gen_internal::Numbered;
 using gen_internal::Reviewer;
 using gen_internal::SetAttr;
@@ -68,6 +79,43 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 3>
                       {"eu-central-1", "partner-lab-frankfurt"},
                       {"us-west-2", "model-vendor-oregon"}}};
 
+// What each project's raw data is: declared at its registration
+// (attributes data.domain, data.personal, data.precision_cm) and so
+// classified by the default policy (deploy/risk-policy.toml), and graded
+// alike by the data protection officer (grade.assigned).
+struct ProjectFacts {
+  std::string_view project;
+  std::string_view domain;
+  // data.precision_cm, "" if the data has no positions.
+  std::string_view precision_cm;
+  std::string_view level;
+  std::string_view flags;
+  // Persons in data sent abroad: one per this many items.
+  uint64_t items_per_person;
+};
+constexpr std::array<ProjectFacts, 4> kProjectFacts = {{
+    // The survey vehicles log every frame with RTK-GNSS positions to
+    // 10 cm for HD maps: high-precision geographic data, which GB/T 43697
+    // and the default policy grade core. Its exports need an approval
+    // (R1), and it never leaves the country: this project has no
+    // cross-border transfers. Faces and plates in the frames are PI.
+    {"street-scenes", "geographic", "10", "core", "pi", 2},
+    // Shoppers in the frames.
+    {"retail-shelves", "retail", "", "general", "pi", 4},
+    // Patients' health records: sensitive PI, important data; transfers
+    // need a CAC security assessment (R2) and the project a PIA (R8).
+    {"clinical-notes", "health", "", "important", "pi,sensitive_pi", 1},
+    // Speakers' voices.
+    {"speech-commands", "speech", "", "general", "pi", 10},
+}};
+
+const ProjectFacts& FactsOf(std::string_view project) {
+  for (const ProjectFacts& f : kProjectFacts) {
+    if (f.project == project) return f;
+  }
+  return kProjectFacts[1];  // not reached: every kProjects entry is above
+}
+
 // Attribute "run.state" of run events: "started" while a run works, and
 // its end is an event with "completed", "failed" or "aborted". A run with
 // no such event never ended (a provenance query lists it as an orphan).
@@ -97,6 +145,7 @@ v1::Event EventGenerator::Step(std::string_view type, std::string_view actor,
 }
 
 void EventGenerator::Setup() {
+  const ProjectFacts& facts = FactsOf(project_);
   const std::string v1 = "v1";
   const std::string raw_hash = DatasetHash(raw_dataset_, v1);
   v1::Event reg = Base("dataset.registered", kPipeline, v1::ACTOR_KIND_SERVICE,
@@ -104,8 +153,15 @@ void EventGenerator::Setup() {
   AddRef(reg.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_, v1,
          raw_hash, 0);
   SetAttr(reg, "collection_method", "field-capture");
+  SetAttr(reg, "data.domain", facts.domain);
+  SetAttr(reg, "data.personal", "true");
+  if (!facts.precision_cm.empty()) {
+    SetAttr(reg, "data.precision_cm", facts.precision_cm);
+  }
   SetAttr(reg, "legal_basis", "contract");
   SetAttr(reg, "source", "vendor:acme-data-services");
+  // The vendor's content scan (R15 reads it).
+  SetAttr(reg, "source.illegal_share", "0.002");
   reg.set_purpose("dataset-onboarding");
   pending_.push_back(std::move(reg));
 
@@ -123,28 +179,124 @@ void EventGenerator::Setup() {
     pending_.push_back(std::move(p));
   }
 
+  // Everybody who touches the data is trained before they do (R4),
+  // including the officer who grades it next.
+  Staff();
+
   v1::Event grade = Base("grade.assigned", kPlatform, v1::ACTOR_KIND_HUMAN,
-                         "dpo-01", "data-protection-officer");
+                         kDpo, "data-protection-officer");
   AddRef(grade.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_, v1,
          raw_hash);
   SetAttr(grade, "basis", "GB/T 43697-2024 4.2: scale and precision");
-  SetAttr(grade, "flags",
-          project_ == "clinical-notes" ? "pi,sensitive_pi" : "pi");
-  SetAttr(grade, "level",
-          project_ == "clinical-notes" ? "important" : "general");
+  SetAttr(grade, "grade.flags", facts.flags);
+  SetAttr(grade, "grade.level", facts.level);
   grade.set_purpose("classification");
   pending_.push_back(std::move(grade));
 
-  for (uint64_t i = 1; i <= kAnnotators + kReviewers; ++i) {
-    const bool reviewer = i > kAnnotators;
-    const std::string who = reviewer ? Reviewer(i - kAnnotators) : Annotator(i);
+  FileInstruments();
+  RecordPia();
+}
+
+void EventGenerator::Staff() {
+  struct Person {
+    std::string id;
+    std::string_view role;
+    std::string_view course;
+  };
+  std::vector<Person> people = {
+      {std::string(kDpo), "data-protection-officer",
+       "data-classification-gbt-43697"},
+      {std::string(kDso), "data-security-officer", "data-export-controls"},
+      {std::string(kMlEngineer), "ml-engineer", "data-export-controls"},
+  };
+  for (uint64_t i = 1; i <= kAnnotators; ++i) {
+    people.push_back(
+        {Annotator(i), "annotator", "annotation-data-security-101"});
+  }
+  for (uint64_t i = 1; i <= kReviewers; ++i) {
+    people.push_back({Reviewer(i), "reviewer", "annotation-data-security-101"});
+  }
+  for (const Person& person : people) {
     v1::Event t = Base("training.completed", kPlatform, v1::ACTOR_KIND_HUMAN,
-                       who, reviewer ? "reviewer" : "annotator");
-    SetAttr(t, "course", "annotation-data-security-101");
-    SetAttr(t, "expires", "2026-03-01");
+                       person.id, person.role);
+    SetAttr(t, "course", person.course);
+    SetAttr(t, "expires_at", InOneYear());
     SetAttr(t, "score", StrCat(80 + Uniform(21)));
     t.set_purpose("qualification");
     pending_.push_back(std::move(t));
+  }
+  // The reviewers passed the reviewers' assessment too, as the learning
+  // system records.
+  for (uint64_t i = 1; i <= kReviewers; ++i) {
+    v1::Event q = Base("qualification.granted", kPlatform,
+                       v1::ACTOR_KIND_SERVICE, "svc-lms", "learning-system");
+    SetAttr(q, "expires_at", InOneYear());
+    SetAttr(q, "person", Reviewer(i));
+    SetAttr(q, "qualification", "annotation-reviewer");
+    q.set_purpose("qualification");
+    pending_.push_back(std::move(q));
+  }
+}
+
+// The legal instruments for cross-border transfers, filed once: a PIPL
+// standard contract for personal information, and for important data the
+// CAC security assessment (valid three years). Core data is not sent
+// abroad, so a core project files none.
+void EventGenerator::FileInstruments() {
+  if (core_) return;
+  auto file = [&](std::string_view kind, std::string_view id) {
+    v1::Event f = Base("export_assessment.filed", kPlatform,
+                       v1::ACTOR_KIND_HUMAN, kDpo, "data-protection-officer");
+    SetAttr(f, "assessment.id", id);
+    SetAttr(f, "assessment.kind", kind);
+    SetAttr(f, "scope", StrCat(curated_dataset_, "/export to partner labs"));
+    f.set_purpose("compliance");
+    std::string event_id = f.event_id();
+    pending_.push_back(std::move(f));
+    return event_id;
+  };
+  const uint64_t number = 1 + Uniform(40);
+  standard_contract_ =
+      file("standard_contract", Numbered("SCC-2025-", number, 4));
+  if (FactsOf(project_).level == "important") {
+    cac_assessment_ = file("cac_security_assessment",
+                           Numbered("CAC-ASSESS-2025-", number, 4));
+  }
+}
+
+// The personal information protection impact assessment for sensitive
+// data (R8): it names every dataset the project's processing reads or
+// writes, in events of at most 500 subjects.
+void EventGenerator::RecordPia() {
+  if (!sensitive_) return;
+  const std::string base = StrCat(options_.tenant, "/", project_);
+  std::vector<std::string> ids = {
+      raw_dataset_, StrCat(base, "/filtered"), StrCat(base, "/cleaned"),
+      StrCat(base, "/deidentified"), StrCat(base, "/merged")};
+  for (uint32_t i = 1; i <= options_.workflow_depth; ++i) {
+    ids.push_back(StrCat(base, "/stage-", Numbered("", i, 2)));
+  }
+  const std::string artifact = StrCat(curated_dataset_, "/export");
+  ids.push_back(curated_dataset_);
+  ids.push_back(artifact);
+  for (const auto& [region, recipient] : kDestinations) {
+    ids.push_back(StrCat(artifact, "-", region));
+  }
+  constexpr size_t kPerEvent = 500;
+  const size_t parts = (ids.size() + kPerEvent - 1) / kPerEvent;
+  for (size_t part = 0; part < parts; ++part) {
+    v1::Event pia = Base("pia.recorded", kPlatform, v1::ACTOR_KIND_HUMAN, kDpo,
+                         "data-protection-officer");
+    for (size_t i = part * kPerEvent;
+         i < ids.size() && i < (part + 1) * kPerEvent; ++i) {
+      // The datasets by id: the assessment covers every version.
+      AddRef(pia.mutable_subjects(), v1::SUBJECT_KIND_DATASET, ids[i], "", "");
+    }
+    SetAttr(pia, "part", StrCat(part + 1, "/", parts));
+    SetAttr(pia, "pia.id", "PIA-2025-0001");
+    SetAttr(pia, "scope", "annotation and model-training pipeline");
+    pia.set_purpose("compliance");
+    pending_.push_back(std::move(pia));
   }
 }
 
@@ -180,6 +332,12 @@ void EventGenerator::AnnotateItem(uint64_t item) {
   std::string annotator = Annotator(annotator_number);
   const std::string reviewer = Reviewer(1 + Uniform(kReviewers));
   const std::string task = Numbered("task-", item, 6);
+  // The QA batch the item is released in (CloseChunk).
+  const std::string batch = Numbered("batch-", chunks_ + 1, 4);
+  // Now and then a vendor's untrained contractor takes the task (R4).
+  if (Uniform(1000) < kUntrainedPerMille) {
+    annotator = std::string(kTempAnnotator);
+  }
 
   auto assign = [&] {
     v1::Event a = Base("task.assigned", kLabelStudio, v1::ACTOR_KIND_SERVICE,
@@ -187,7 +345,7 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     AddRef(a.mutable_subjects(), v1::SUBJECT_KIND_ITEM, item_id, "v1",
            item_hash);
     SetAttr(a, "assignee", annotator);
-    SetAttr(a, "task_id", task);
+    SetAttr(a, "task.id", task);
     pending_.push_back(std::move(a));
   };
   assign();
@@ -219,7 +377,7 @@ void EventGenerator::AnnotateItem(uint64_t item) {
       SetAttr(e, "lead_time_ms", StrCat(5000 + Uniform(120000)));
       based_on = static_cast<int64_t>(revision);
     }
-    SetAttr(e, "task_id", task);
+    SetAttr(e, "task.id", task);
     pending_.push_back(std::move(e));
   };
 
@@ -256,7 +414,8 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     const std::string anno = AnnotationId(item, revision);
     AddRef(r.mutable_subjects(), v1::SUBJECT_KIND_ANNOTATION, anno,
            StrCat("r", revision), ContentHash(anno));
-    SetAttr(r, "task_id", task);
+    SetAttr(r, "batch.id", batch);
+    SetAttr(r, "task.id", task);
     r.set_purpose("quality-inspection");
     return r;
   };
@@ -270,13 +429,19 @@ void EventGenerator::AnnotateItem(uint64_t item) {
   }
   if (Uniform(100) < 15) {
     v1::Event rejected = review("review.rejected", reviewer, "reviewer");
-    SetAttr(rejected, "issue_tags", "missed-object,loose-bbox");
+    SetAttr(rejected, "review.issue_tags", "missed-object,loose-bbox");
     pending_.push_back(std::move(rejected));
     ++revision;
     annotation_event("annotation.updated", true);
     annotation_event("annotation.submitted", false);
   }
-  pending_.push_back(review("review.accepted", reviewer, "reviewer"));
+  // Now and then the annotator accepts their own work in place of the
+  // busy reviewer (R5).
+  if (Uniform(1000) < kSelfReviewPerMille) {
+    pending_.push_back(review("review.accepted", annotator, "reviewer"));
+  } else {
+    pending_.push_back(review("review.accepted", reviewer, "reviewer"));
+  }
   if (Uniform(100) < 4) {
     // The QA lead reopens an accepted annotation (a sample disagreed); the
     // task goes to another annotator, whose rework is reviewed again.
@@ -292,37 +457,49 @@ void EventGenerator::AnnotateItem(uint64_t item) {
     annotation_event("annotation.submitted", false);
     pending_.push_back(review("review.accepted", reviewer, "reviewer"));
   }
+  // Now and then the annotator fixes the accepted item without having it
+  // reopened: the change goes unreviewed (R6).
+  if (Uniform(1000) < kEditAfterAcceptPerMille) {
+    ++revision;
+    annotation_event("annotation.updated", true);
+  }
 }
 
 void EventGenerator::CloseChunk() {
   ++chunks_;
   const std::string batch = Numbered("batch-", chunks_, 4);
   const std::string raw_hash = DatasetHash(raw_dataset_, "v1");
-  v1::Event sample = Base("qa.sample_drawn", kPlatform, v1::ACTOR_KIND_HUMAN,
-                          Reviewer(1), "qa-lead");
-  AddRef(sample.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-         "v1", raw_hash, kItemsPerChunk);
-  SetAttr(sample, "batch", batch);
-  SetAttr(sample, "plan", "ISO-2859-1 level II, AQL 2.5");
-  SetAttr(sample, "seed", StrCat(Random() % 1'000'000));
-  sample.set_purpose("quality-inspection");
-  pending_.push_back(std::move(sample));
+  // The QA lead's spot-check of the batch before its release (R13), which
+  // a batch under deadline pressure now and then skips.
+  const bool spot_check =
+      chunks_ == 1 || Uniform(100) >= kUnsampledReleasePercent;
+  if (spot_check) {
+    v1::Event sample = Base("qa.sample_drawn", kPlatform, v1::ACTOR_KIND_HUMAN,
+                            Reviewer(1), "qa-lead");
+    AddRef(sample.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
+           "v1", raw_hash, kItemsPerChunk);
+    SetAttr(sample, "batch.id", batch);
+    SetAttr(sample, "plan", "ISO-2859-1 level II, AQL 2.5");
+    SetAttr(sample, "seed", StrCat(Random() % 1'000'000));
+    sample.set_purpose("quality-inspection");
+    pending_.push_back(std::move(sample));
 
-  v1::Event metrics = Base("qa.metrics_recorded", kPlatform,
-                           v1::ACTOR_KIND_HUMAN, Reviewer(1), "qa-lead");
-  AddRef(metrics.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
-         "v1", raw_hash, kItemsPerChunk);
-  SetAttr(metrics, "accuracy", StrCat("0.9", Uniform(10)));
-  SetAttr(metrics, "agreement_kappa", StrCat("0.8", Uniform(10)));
-  SetAttr(metrics, "batch", batch);
-  metrics.set_purpose("quality-inspection");
-  pending_.push_back(std::move(metrics));
+    v1::Event metrics = Base("qa.metrics_recorded", kPlatform,
+                             v1::ACTOR_KIND_HUMAN, Reviewer(1), "qa-lead");
+    AddRef(metrics.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
+           "v1", raw_hash, kItemsPerChunk);
+    SetAttr(metrics, "accuracy", StrCat("0.9", Uniform(10)));
+    SetAttr(metrics, "agreement_kappa", StrCat("0.8", Uniform(10)));
+    SetAttr(metrics, "batch.id", batch);
+    metrics.set_purpose("quality-inspection");
+    pending_.push_back(std::move(metrics));
+  }
 
   v1::Event release = Base("batch.released", kPlatform, v1::ACTOR_KIND_HUMAN,
                            Reviewer(1), "qa-lead");
   AddRef(release.mutable_subjects(), v1::SUBJECT_KIND_DATASET, raw_dataset_,
          "v1", raw_hash, kItemsPerChunk);
-  SetAttr(release, "batch", batch);
+  SetAttr(release, "batch.id", batch);
   release.set_purpose("quality-inspection");
   pending_.push_back(std::move(release));
   // A pilot release after the first batch, then one every five batches.
@@ -332,9 +509,9 @@ void EventGenerator::CloseChunk() {
 void EventGenerator::Release() {
   const uint64_t release = ++releases_;
   // The pilot release meets every teething problem once (a stalled worker,
-  // a failed step, an aborted transfer, an analyst's orphan dataset), so a
-  // short run of the generator shows each; later releases meet them by
-  // chance.
+  // a failed step, an export without approval, an aborted transfer, an
+  // analyst's orphan dataset), so a short run of the generator shows each;
+  // later releases meet them by chance.
   const bool pilot = release == 1;
   const std::string old_version = StrCat("v", dataset_version_);
   const std::string new_version = StrCat("v", ++dataset_version_);
@@ -406,6 +583,10 @@ void EventGenerator::Release() {
                         pipeline_run, "completed");
   dataset(deid.mutable_inputs(), filtered, step_version, kept);
   dataset(deid.mutable_outputs(), deidentified, step_version, kept);
+  // Approved by the data protection officer, so the de-identified branch
+  // no longer carries the PI flags (docs/risk-rules.md, propagation).
+  SetAttr(deid, "approver", kDpo);
+  SetAttr(deid, "deid.method", "blur-faces+drop-gps+k-anonymity-5");
   SetAttr(deid, "method", "blur-faces+drop-gps+k-anonymity-5");
   SetAttr(deid, "part", "metadata");
   pending_.push_back(std::move(deid));
@@ -447,6 +628,10 @@ void EventGenerator::Release() {
     dataset(e.mutable_inputs(), previous, step_version, count);
     if (s.type == "data.filtered") count -= count / 50;
     dataset(e.mutable_outputs(), stage, step_version, count);
+    if (s.type == "data.deidentified") {
+      SetAttr(e, "approver", kDpo);
+      SetAttr(e, "deid.method", s.method);
+    }
     SetAttr(e, "method", s.method);
     SetAttr(e, "step", StrCat(i, "/", options_.workflow_depth));
     pending_.push_back(std::move(e));
@@ -469,8 +654,25 @@ void EventGenerator::Release() {
          new_version, curated_hash, count);
   pending_.push_back(std::move(version));
 
+  // Every export is approved by the data security officer first (R1 asks
+  // it for core data) - except the pilot's, which went out before the
+  // approval step existed, and now and then a later one.
+  const bool approved = !pilot && Uniform(100) >= kUnapprovedExportPercent;
+  std::string approval;
+  if (approved) {
+    v1::Event a = Base("approval.granted", kPlatform, v1::ACTOR_KIND_HUMAN,
+                       kDso, "data-security-officer");
+    AddRef(a.mutable_subjects(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
+           new_version, curated_hash, count);
+    SetAttr(a, "approval.scope", "dataset.exported");
+    SetAttr(a, "destination", "s3://training-bucket/curated");
+    SetAttr(a, "ticket", Numbered("APR-2025-", dataset_version_, 4));
+    a.set_purpose("compliance");
+    approval = a.event_id();
+    pending_.push_back(std::move(a));
+  }
   v1::Event exp = Base("dataset.exported", kPlatform, v1::ACTOR_KIND_HUMAN,
-                       "ml-engineer-01", "ml-engineer");
+                       kMlEngineer, "ml-engineer");
   AddRef(exp.mutable_subjects(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
          new_version, curated_hash, count);
   AddRef(exp.mutable_inputs(), v1::SUBJECT_KIND_DATASET, curated_dataset_,
@@ -478,7 +680,7 @@ void EventGenerator::Release() {
   // The export artifact, a dataset of its own.
   const std::string artifact = StrCat(curated_dataset_, "/export");
   dataset(exp.mutable_outputs(), artifact, new_version, count);
-  SetAttr(exp, "approval_ref", Numbered("APR-2025-", dataset_version_, 4));
+  if (approved) SetAttr(exp, "approval.ref", approval);
   SetAttr(exp, "destination", "s3://training-bucket/curated");
   SetAttr(exp, "format", "coco-json");
   exp.set_run_id(NewUuid());
@@ -486,7 +688,8 @@ void EventGenerator::Release() {
   exp.set_purpose("model-training");
   pending_.push_back(std::move(exp));
 
-  if (pilot || Uniform(100) < 40) {
+  // Core data stays in the country.
+  if (!core_ && (pilot || Uniform(100) < 40)) {
     const bool abort_first = pilot || Uniform(100) < 10;
     Transfer(artifact, new_version, count, abort_first);
   }
@@ -500,8 +703,17 @@ void EventGenerator::Transfer(std::string_view artifact,
   const auto& destination = kDestinations[Uniform(kDestinations.size())];
   const std::string_view region = destination.first;
   const std::string_view recipient = destination.second;
-  const std::string assessment =
-      Numbered("CAC-ASSESS-2025-", 1 + Uniform(40), 4);
+  // Important data needs the CAC security assessment (R2); now and then
+  // the transfer agent names the standard contract instead. Other
+  // personal information goes under the standard contract (R3).
+  const bool important = !cac_assessment_.empty();
+  const bool contract_only =
+      important && Uniform(100) < kContractOnlyTransferPercent;
+  const std::string& assessment =
+      important && !contract_only ? cac_assessment_ : standard_contract_;
+  // The persons whose information the data holds (R3 counts them per
+  // year); all of them sensitive in sensitive data.
+  const uint64_t persons = items / FactsOf(project_).items_per_person;
   auto transfer = [&](bool aborted) {
     // The event's region is where the data left from.
     v1::Event t =
@@ -520,9 +732,15 @@ void EventGenerator::Transfer(std::string_view artifact,
       AddRef(t.mutable_outputs(), v1::SUBJECT_KIND_DATASET, copy, version,
              DatasetHash(copy, version), items);
     }
-    SetAttr(t, "assessment_ref", assessment);
+    SetAttr(t, "assessment.ref", assessment);
     SetAttr(t, "destination_region", region);
-    SetAttr(t, "legal_basis", "standard-contract");
+    SetAttr(t, "legal_basis",
+            assessment == cac_assessment_ ? "cac-security-assessment"
+                                          : "standard-contract");
+    // Nothing left in an aborted transfer.
+    const uint64_t sent = aborted ? 0 : persons;
+    SetAttr(t, "transfer.pi_persons", StrCat(sent));
+    SetAttr(t, "transfer.sensitive_pi_persons", StrCat(sensitive_ ? sent : 0));
     SetAttr(t, "recipient", recipient);
     t.set_purpose("model-training");
     pending_.push_back(std::move(t));
