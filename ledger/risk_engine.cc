@@ -1071,9 +1071,12 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       }
     }
     if (!dataset_key.empty()) {
-      for (const SubjectRef& ref : e.subjects) {
-        if (ref.kind == SubjectKind::kItem) {
-          s.item_dataset[Key(e.tenant, ref.id)] = dataset_key;
+      // The imported items: subjects, or outputs (what the import made).
+      for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.outputs}) {
+        for (const SubjectRef& ref : *refs) {
+          if (ref.kind == SubjectKind::kItem) {
+            s.item_dataset[Key(e.tenant, ref.id)] = dataset_key;
+          }
         }
       }
     }

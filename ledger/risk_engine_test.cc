@@ -331,6 +331,23 @@ TEST(RiskEngine, R6ChangeAfterReviewAndAfterExport) {
   EXPECT_THAT(ReasonOf(c, 6), HasSubstr("," + std::to_string(exported) + "]"));
 }
 
+TEST(RiskEngine, ImportedItemsTakeTheirDatasetsGradeAsSubjectsOrOutputs) {
+  Log log;
+  log.Train("bob");
+  const uint64_t graded = log.Grade("d", "core");
+  log.Do("item.imported", "svc", {Item("i")}, {}, {Dataset("d")});
+  log.Do("item.imported", "svc", {}, {}, {Dataset("d"), Item("j")});
+  for (const char* item : {"i", "j"}) {
+    Assessment a = log.Do("data.shared", "bob", {Item(item)});
+    EXPECT_EQ(ReasonOf(a, 1),
+              "R1 critical: data.shared of core data d "
+              "without an approval.ref naming an "
+              "approval.granted [evidence " +
+                  std::to_string(graded) + "]")
+        << item;
+  }
+}
+
 TEST(RiskEngine, R7VolumeAboveBaseline) {
   Log log(
       "name = \"p\"\n[rules.R7]\nbaseline_days = 2\nbaseline_factor = 3\n"
