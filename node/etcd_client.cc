@@ -361,7 +361,9 @@ class WatchTask : public EtcdTask {
         }
       }
     }
-    ctx.TryCancel();
+    // A stream that ended by itself carries the reason in Finish; one we
+    // leave (etcd canceled the watch) must be canceled first.
+    if (!why.empty()) ctx.TryCancel();
     const grpc::Status status = stream->Finish();
     bool stopping;
     {

@@ -1,0 +1,131 @@
+#include "tests/etcd_cluster.h"
+
+#include <signal.h>
+
+#include <chrono>
+
+#include "base/strings.h"
+#include "node/etcd_client.h"
+
+namespace ledger::testing {
+
+absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
+    const std::string& dir, int members, absl::Duration timeout) {
+  std::unique_ptr<EtcdCluster> c(new EtcdCluster);
+  c->dir_ = dir;
+  for (int i = 0; i < members; ++i) {
+    c->endpoints_.push_back(StrCat("127.0.0.1:", FreePort()));
+    c->peer_ports_.push_back(FreePort());
+    StrAppend(&c->initial_cluster_, i ? "," : "", "m", i,
+              "=http://127.0.0.1:", c->peer_ports_.back());
+  }
+  c->processes_.resize(members);
+  c->member_ids_.resize(members);
+  for (int i = 0; i < members; ++i) {
+    if (absl::Status s = c->Launch(i); !s.ok()) return s;
+  }
+  for (int i = 0; i < members; ++i) {
+    absl::StatusOr<uint64_t> id = c->WaitServing(i, timeout);
+    if (!id.ok()) return id.status();
+    c->member_ids_[i] = *id;
+  }
+  return c;
+}
+
+EtcdCluster::~EtcdCluster() = default;  // each Process SIGKILLs its child
+
+absl::Status EtcdCluster::Launch(int i) {
+  const std::string name = StrCat("m", i);
+  const std::string client_url = StrCat("http://", endpoints_[i]);
+  const std::string peer_url = StrCat("http://127.0.0.1:", peer_ports_[i]);
+  absl::StatusOr<Process> p = Process::Start({"/usr/bin/etcd",
+                                              "--name",
+                                              name,
+                                              "--data-dir",
+                                              StrCat(dir_, "/", name),
+                                              "--listen-client-urls",
+                                              client_url,
+                                              "--advertise-client-urls",
+                                              client_url,
+                                              "--listen-peer-urls",
+                                              peer_url,
+                                              "--initial-advertise-peer-urls",
+                                              peer_url,
+                                              "--initial-cluster",
+                                              initial_cluster_,
+                                              "--initial-cluster-token",
+                                              "ledger-test",
+                                              "--initial-cluster-state",
+                                              "new",
+                                              "--logger=zap",
+                                              "--log-level=warn"},
+                                             StrCat(dir_, "/", name, ".log"));
+  if (!p.ok()) return p.status();
+  processes_[i] = std::move(*p);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> EtcdCluster::WaitServing(int i,
+                                                  absl::Duration timeout) {
+  node::EtcdClientOptions options;
+  options.endpoints = {endpoints_[i]};
+  options.call_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<node::EtcdClient>> client =
+      node::EtcdClient::Create(options);
+  if (!client.ok()) return client.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last;
+  // Each attempt is bounded by the client's call timeout.
+  while (absl::Now() < deadline) {
+    absl::StatusOr<node::EtcdGetResult> got = (*client)->Get("ready");
+    if (got.ok()) return got->member_id;
+    last = got.status();
+  }
+  return absl::DeadlineExceededError(StrCat(
+      "etcd member m", i, " not serving after ", absl::FormatDuration(timeout),
+      " (log: ", dir_, "/m", i, ".log): ", last.ToString()));
+}
+
+absl::Status EtcdCluster::Kill(int i) {
+  if (!processes_[i]) return absl::FailedPreconditionError("not running");
+  absl::StatusOr<int> code =
+      processes_[i]->Stop(SIGKILL, std::chrono::seconds(10));
+  processes_[i].reset();
+  return code.status();
+}
+
+absl::Status EtcdCluster::Restart(int i, absl::Duration timeout) {
+  if (processes_[i]) return absl::FailedPreconditionError("still running");
+  if (absl::Status s = Launch(i); !s.ok()) return s;
+  return WaitServing(i, timeout).status();
+}
+
+absl::Status EtcdCluster::Pause(int i) {
+  if (!processes_[i] || kill(processes_[i]->pid(), SIGSTOP) != 0) {
+    return absl::FailedPreconditionError(StrCat("cannot stop m", i));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EtcdCluster::Resume(int i) {
+  if (!processes_[i] || kill(processes_[i]->pid(), SIGCONT) != 0) {
+    return absl::FailedPreconditionError(StrCat("cannot continue m", i));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EtcdCluster::Etcdctl(
+    int i, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/etcdctl", "--endpoints",
+                                   endpoints_[i], "--command-timeout=5s"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<RunResult> r = Run(argv, std::chrono::seconds(10));
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::InternalError(
+        StrCat("etcdctl exited with ", r->exit_code, ": ", r->err));
+  }
+  return r->out;
+}
+
+}  // namespace ledger::testing
