@@ -250,6 +250,9 @@ absl::StatusOr<bool> EtcdCoordinator::Campaign() {
   LEDGER_RETURN_IF_ERROR(ReadHead().status());
   {
     MutexLock lock(&mu_);
+    // The watch or the keep-alive may have seen the key go while we read
+    // the head: then the epoch ended before it began here.
+    if (leader_.epoch != epoch || lease_lost_) return false;
     epoch_ = epoch;
     deposed_ = absl::OkStatus();
   }

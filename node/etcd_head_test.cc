@@ -1,5 +1,8 @@
 #include "node/etcd_head.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -35,6 +38,26 @@ TEST(EtcdHeadTest, KeysAreUnderTheOrigin) {
 
 TEST(EtcdHeadTest, EncodesTheVector) {
   EXPECT_EQ(EncodeHeadRecord(VectorRecord()), kVector);
+}
+
+// The vector printed in FORMAT.md is this one: the document and the code
+// cannot drift apart.
+TEST(EtcdHeadTest, FormatDocumentShowsTheVector) {
+  const std::filesystem::path format = LEDGER_FORMAT_MD;  // set by CMake
+  std::ifstream in(format);
+  ASSERT_TRUE(in.good()) << format;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const size_t section = doc.find("## 15. The etcd head record");
+  ASSERT_NE(section, std::string::npos);
+  const size_t vector = doc.find("Test vector", section);
+  ASSERT_NE(vector, std::string::npos);
+  const size_t open = doc.find("```\n", vector);
+  ASSERT_NE(open, std::string::npos);
+  const size_t close = doc.find("```", open + 4);
+  ASSERT_NE(close, std::string::npos);
+  EXPECT_EQ(doc.substr(open + 4, close - open - 4), kVector);
 }
 
 TEST(EtcdHeadTest, DecodesTheVector) {

@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "base/strings.h"
 #include "node/etcd_client.h"
@@ -104,7 +107,29 @@ absl::Status EtcdCluster::Pause(int i) {
   if (!processes_[i] || kill(processes_[i]->pid(), SIGSTOP) != 0) {
     return absl::FailedPreconditionError(StrCat("cannot stop m", i));
   }
-  return absl::OkStatus();
+  // kill() returns before every thread of the process has stopped: wait
+  // until the kernel reports each stopped (state T in its stat file).
+  const std::string tasks = StrCat("/proc/", processes_[i]->pid(), "/task");
+  auto all_stopped = [&] {
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "stat");
+      std::string text((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+      const size_t paren = text.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= text.size() ||
+          text[paren + 2] != 'T') {
+        return false;
+      }
+    }
+    return !ec;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < deadline) {
+    if (all_stopped()) return absl::OkStatus();
+    absl::SleepFor(absl::Milliseconds(1));  // a poll interval
+  }
+  return absl::DeadlineExceededError(StrCat("m", i, " did not stop"));
 }
 
 absl::Status EtcdCluster::Resume(int i) {
