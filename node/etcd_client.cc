@@ -295,6 +295,7 @@ absl::StatusOr<EtcdLease> EtcdClient::LeaseGrant(absl::Duration ttl) {
   request.set_ttl(std::max<int64_t>(
       1, absl::ToInt64Seconds(absl::Ceil(ttl, absl::Seconds(1)))));
   etcdserverpb::LeaseGrantResponse response;
+  const absl::Time sent = absl::Now();
   // Retrying a grant that was applied leaves an unused lease, which
   // expires on its own.
   LEDGER_RETURN_IF_ERROR(
@@ -305,7 +306,7 @@ absl::StatusOr<EtcdLease> EtcdClient::LeaseGrant(absl::Duration ttl) {
   if (!response.error().empty()) {
     return Error("LeaseGrant", absl::UnavailableError(response.error()));
   }
-  return EtcdLease{response.id(), absl::Seconds(response.ttl())};
+  return EtcdLease{response.id(), absl::Seconds(response.ttl()), sent};
 }
 
 absl::Status EtcdClient::LeaseRevoke(int64_t lease) {

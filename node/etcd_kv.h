@@ -89,6 +89,9 @@ struct EtcdTxnResult {
 struct EtcdLease {
   int64_t id = 0;
   absl::Duration ttl;  // as granted (etcd may raise the request)
+  // No later than when etcd started the TTL (the grant request was sent):
+  // a keep-alive counts the expiry from here.
+  absl::Time granted_at = absl::InfinitePast();
 };
 
 // One change of a watched key.

@@ -30,11 +30,13 @@ class KeepAliveTask : public EtcdTask {
 
  private:
   void Run() {
-    // The grant happened before the task started: count from now is late
-    // by at most the grant's round trip; the first renewal comes at a third
-    // of the TTL, long before that matters.
-    absl::Time expiry = absl::Now() + lease_.ttl;
-    absl::Time next = absl::Now() + lease_.ttl / 3;
+    // Counted from when the grant was sent, so the local expiry comes no
+    // later than etcd's (a lease of unknown grant time: from now).
+    const absl::Time start = lease_.granted_at == absl::InfinitePast()
+                                 ? absl::Now()
+                                 : lease_.granted_at;
+    absl::Time expiry = start + lease_.ttl;
+    absl::Time next = start + lease_.ttl / 3;
     absl::Duration backoff;
     while (true) {
       {

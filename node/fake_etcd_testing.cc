@@ -193,7 +193,7 @@ void FakeEtcd::DeleteLocked(const std::string& key) {
 
 absl::StatusOr<EtcdLease> FakeEtcd::LeaseGrant(absl::Duration ttl) {
   MutexLock lock(&mu_);
-  EtcdLease lease{next_lease_++, std::max(ttl, absl::Seconds(2))};
+  EtcdLease lease{next_lease_++, std::max(ttl, absl::Seconds(2)), absl::Now()};
   leases_[lease.id] = lease;
   return lease;
 }
