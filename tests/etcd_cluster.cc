@@ -89,6 +89,13 @@ absl::StatusOr<uint64_t> EtcdCluster::WaitServing(int i,
       " (log: ", dir_, "/m", i, ".log): ", last.ToString()));
 }
 
+int EtcdCluster::MemberIndex(uint64_t id) const {
+  for (size_t i = 0; i < member_ids_.size(); ++i) {
+    if (member_ids_[i] == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 absl::Status EtcdCluster::Kill(int i) {
   if (!processes_[i]) return absl::FailedPreconditionError("not running");
   absl::StatusOr<int> code =

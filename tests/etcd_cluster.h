@@ -30,6 +30,8 @@ class EtcdCluster {
   const std::vector<std::string>& endpoints() const { return endpoints_; }
   // etcd's member ID of member `i` (as in response headers).
   uint64_t member_id(int i) const { return member_ids_[i]; }
+  // The index of the member with etcd member ID `id`; -1 if none.
+  int MemberIndex(uint64_t id) const;
 
   // SIGKILL, and wait for the process.
   absl::Status Kill(int i);

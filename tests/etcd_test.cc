@@ -508,8 +508,9 @@ TEST_F(EtcdTest, CommitWhoseReplyWasLostIsDecidedByTheWriteId) {
   EXPECT_EQ(a->Committed(), HeadOfSize(3));
 }
 
-// Three members; the client talks to m0 first (no shuffle). m0 is killed:
-// reads, writes, the watch and the coordinator go on through the others.
+// Three members; the member the client talks to is killed: reads, writes,
+// the watch and the coordinator go on through the others. Then the member
+// a fresh client talks to hangs (SIGSTOP), and the client leaves it.
 TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
@@ -518,10 +519,16 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
   ASSERT_TRUE(started.ok()) << started.status();
   EtcdCluster& etcd = **started;
   auto client = NewClient(etcd.endpoints(), /*shuffle=*/false);
-  auto writer = NewClient({etcd.endpoints()[1], etcd.endpoints()[2]});
   absl::StatusOr<node::EtcdGetResult> got = client->Get("x");
   ASSERT_TRUE(got.ok()) << got.status();
-  ASSERT_EQ(got->member_id, etcd.member_id(0));
+  // Normally m0 (no shuffle); a slow start may have moved the client on.
+  const int used = etcd.MemberIndex(got->member_id);
+  ASSERT_GE(used, 0);
+  std::vector<std::string> others;
+  for (int i = 0; i < 3; ++i) {
+    if (i != used) others.push_back(etcd.endpoints()[i]);
+  }
+  auto writer = NewClient(others);
 
   WatchLog log;
   std::unique_ptr<node::EtcdTask> watch =
@@ -535,7 +542,7 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
   ASSERT_TRUE(writer->Put("x", "0").ok());
   ASSERT_EQ(log.WaitFor(1, absl::Seconds(5)).size(), 1u);
 
-  ASSERT_TRUE(etcd.Kill(0).ok());
+  ASSERT_TRUE(etcd.Kill(used).ok());
   const absl::Time killed = absl::Now();
   // Writes while the watch's stream is broken: it resumes after them.
   for (int i = 1; i <= 5; ++i) {
@@ -555,7 +562,7 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
       absl::Seconds(10)))
       << read;
   const absl::Duration read_after = absl::Now() - killed;
-  EXPECT_NE(got->member_id, etcd.member_id(0));
+  EXPECT_NE(got->member_id, etcd.member_id(used));
   EXPECT_EQ(got->kv->value, "5");
   EXPECT_LT(read_after, absl::Seconds(10));
   ASSERT_TRUE(client->Put("x", "6").ok());
@@ -571,17 +578,20 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
       absl::ToDoubleMilliseconds(read_after));
 
   // m0 back: it catches up and serves the same data.
-  ASSERT_TRUE(etcd.Restart(0).ok());
-  auto only_m0 = NewClient({etcd.endpoints()[0]});
-  absl::StatusOr<node::EtcdGetResult> again = only_m0->Get("x");
+  ASSERT_TRUE(etcd.Restart(used).ok());
+  auto only_it = NewClient({etcd.endpoints()[used]});
+  absl::StatusOr<node::EtcdGetResult> again = only_it->Get("x");
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->kv->value, "6");
 
   // A hung member (SIGSTOP: its connections stay open) is left too: the
   // client rotates to the next member when a call times out on it.
   auto fresh = NewClient(etcd.endpoints(), /*shuffle=*/false);
-  ASSERT_EQ(fresh->Get("x")->member_id, etcd.member_id(0));
-  ASSERT_TRUE(etcd.Pause(0).ok());
+  got = fresh->Get("x");
+  ASSERT_TRUE(got.ok()) << got.status();
+  const int hung = etcd.MemberIndex(got->member_id);
+  ASSERT_GE(hung, 0);
+  ASSERT_TRUE(etcd.Pause(hung).ok());
   const absl::Time paused = absl::Now();
   ASSERT_TRUE(Eventually(
       [&] {
@@ -593,9 +603,9 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
       << read;
   std::printf("read through another member %.0f ms after SIGSTOP\n",
               absl::ToDoubleMilliseconds(absl::Now() - paused));
-  EXPECT_NE(got->member_id, etcd.member_id(0));
+  EXPECT_NE(got->member_id, etcd.member_id(hung));
   EXPECT_TRUE(fresh->Put("x", "7").ok());
-  ASSERT_TRUE(etcd.Resume(0).ok());
+  ASSERT_TRUE(etcd.Resume(hung).ok());
 }
 
 }  // namespace
