@@ -143,8 +143,10 @@ class EtcdKv {
       const EtcdLease& lease,
       std::function<void(const absl::Status&)> on_lost) = 0;
 
-  // Watches `key` from `start_revision` (0: from now) until the task is
-  // destroyed, across broken streams and etcd member failures.
+  // Watches `key` from `start_revision` until the task is destroyed,
+  // across broken streams and etcd member failures. 0 means from whenever
+  // the stream is first created (after this returns, on another thread):
+  // to miss nothing, pass a read's revision + 1.
   virtual std::unique_ptr<EtcdTask> Watch(const std::string& key,
                                           int64_t start_revision,
                                           EtcdWatchCallbacks callbacks) = 0;

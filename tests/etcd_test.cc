@@ -388,9 +388,13 @@ TEST_F(EtcdTest, WatchDeliversFromARevisionAndReportsCompaction) {
 }
 
 TEST_F(EtcdTest, WatchReopensAfterTheMemberRestarts) {
+  // From the next revision, not "from now": the stream is opened on the
+  // watch's thread, possibly after the first put.
+  absl::StatusOr<node::EtcdGetResult> now = client_->Get("r");
+  ASSERT_TRUE(now.ok()) << now.status();
   WatchLog log;
   std::unique_ptr<node::EtcdTask> watch =
-      client_->Watch("r", 0, log.Callbacks());
+      client_->Watch("r", now->revision + 1, log.Callbacks());
   ASSERT_TRUE(client_->Put("r", "before").ok());
   ASSERT_EQ(log.WaitFor(1, absl::Seconds(5)).size(), 1u);
   ASSERT_TRUE(etcd_->Kill(0).ok());
@@ -532,10 +536,11 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
 
   WatchLog log;
   std::unique_ptr<node::EtcdTask> watch =
-      client->Watch("x", 0, log.Callbacks());
-  // A TTL longer than an etcd leader election (the killed member may be
-  // etcd's leader).
-  auto a = NewCoordinator(client.get(), "a", absl::Seconds(5));
+      client->Watch("x", got->revision + 1, log.Callbacks());
+  // A TTL well above an etcd leader election (the killed member may be
+  // etcd's leader; renewals fail until another is elected), with room for
+  // a loaded machine and a TSan build.
+  auto a = NewCoordinator(client.get(), "a", absl::Seconds(10));
   ASSERT_TRUE(a);
   ASSERT_TRUE(a->Campaign().value_or(false));
   ASSERT_TRUE(a->Commit(HeadOfSize(1)).ok());
