@@ -237,13 +237,16 @@ absl::StatusOr<bool> EtcdCoordinator::Campaign() {
   }
   {
     MutexLock lock(&mu_);
-    if (epoch != 0) {
-      leader_ = {options_.node_name, epoch};
-    } else {
-      leader_ = holder ? LeaderInfo{holder->value, holder->create_revision}
-                       : LeaderInfo{};
+    // Unless the watch has already seen something newer.
+    if (seen_at >= leader_revision_) {
+      if (epoch != 0) {
+        leader_ = {options_.node_name, epoch};
+      } else {
+        leader_ = holder ? LeaderInfo{holder->value, holder->create_revision}
+                         : LeaderInfo{};
+      }
+      leader_revision_ = seen_at;
     }
-    leader_revision_ = std::max(leader_revision_, seen_at);
   }
   if (epoch == 0) return false;
   // A new leader builds on the head as it is now.

@@ -72,7 +72,10 @@ class KeepAliveTask : public EtcdTask {
         next = sent + absl::Seconds(*ttl) / 3;
         backoff = absl::ZeroDuration();
       } else {
-        spdlog::warn("{}", ttl.status().ToString());
+        // Cancelled: the task is being destroyed; nothing to report.
+        if (!absl::IsCancelled(ttl.status())) {
+          spdlog::warn("{}", ttl.status().ToString());
+        }
         backoff = NextBackoff(backoff);
         next = absl::Now() + backoff;
       }
