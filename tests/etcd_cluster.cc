@@ -13,9 +13,11 @@
 namespace ledger::testing {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
-    const std::string& dir, int members, absl::Duration timeout) {
+    const std::string& dir, int members, absl::Duration timeout,
+    std::optional<EtcdTls> tls) {
   std::unique_ptr<EtcdCluster> c(new EtcdCluster);
   c->dir_ = dir;
+  c->tls_ = std::move(tls);
   for (int i = 0; i < members; ++i) {
     c->endpoints_.push_back(StrCat("127.0.0.1:", FreePort()));
     c->peer_ports_.push_back(FreePort());
@@ -39,30 +41,37 @@ EtcdCluster::~EtcdCluster() = default;  // each Process SIGKILLs its child
 
 absl::Status EtcdCluster::Launch(int i) {
   const std::string name = StrCat("m", i);
-  const std::string client_url = StrCat("http://", endpoints_[i]);
+  const std::string client_url =
+      StrCat(tls_ ? "https://" : "http://", endpoints_[i]);
   const std::string peer_url = StrCat("http://127.0.0.1:", peer_ports_[i]);
-  absl::StatusOr<Process> p = Process::Start({"/usr/bin/etcd",
-                                              "--name",
-                                              name,
-                                              "--data-dir",
-                                              StrCat(dir_, "/", name),
-                                              "--listen-client-urls",
-                                              client_url,
-                                              "--advertise-client-urls",
-                                              client_url,
-                                              "--listen-peer-urls",
-                                              peer_url,
-                                              "--initial-advertise-peer-urls",
-                                              peer_url,
-                                              "--initial-cluster",
-                                              initial_cluster_,
-                                              "--initial-cluster-token",
-                                              "ledger-test",
-                                              "--initial-cluster-state",
-                                              "new",
-                                              "--logger=zap",
-                                              "--log-level=warn"},
-                                             StrCat(dir_, "/", name, ".log"));
+  std::vector<std::string> argv = {"/usr/bin/etcd",
+                                   "--name",
+                                   name,
+                                   "--data-dir",
+                                   StrCat(dir_, "/", name),
+                                   "--listen-client-urls",
+                                   client_url,
+                                   "--advertise-client-urls",
+                                   client_url,
+                                   "--listen-peer-urls",
+                                   peer_url,
+                                   "--initial-advertise-peer-urls",
+                                   peer_url,
+                                   "--initial-cluster",
+                                   initial_cluster_,
+                                   "--initial-cluster-token",
+                                   "ledger-test",
+                                   "--initial-cluster-state",
+                                   "new",
+                                   "--logger=zap",
+                                   "--log-level=warn"};
+  if (tls_) {
+    argv.insert(argv.end(),
+                {"--client-cert-auth", "--trusted-ca-file", tls_->ca_file,
+                 "--cert-file", tls_->cert_file, "--key-file", tls_->key_file});
+  }
+  absl::StatusOr<Process> p =
+      Process::Start(argv, StrCat(dir_, "/", name, ".log"));
   if (!p.ok()) return p.status();
   processes_[i] = std::move(*p);
   return absl::OkStatus();
@@ -73,6 +82,10 @@ absl::StatusOr<uint64_t> EtcdCluster::WaitServing(int i,
   node::EtcdClientOptions options;
   options.endpoints = {endpoints_[i]};
   options.call_timeout = absl::Seconds(1);
+  if (tls_) {
+    options.credentials = tls_->client_credentials;
+    options.tls_target_name = "127.0.0.1";
+  }
   absl::StatusOr<std::unique_ptr<node::EtcdClient>> client =
       node::EtcdClient::Create(options);
   if (!client.ok()) return client.status();

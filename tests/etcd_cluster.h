@@ -13,9 +13,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "tests/process.h"
 
 namespace ledger::testing {
+
+// Client TLS with client certificates (peers stay plaintext): the
+// members' files, and the credentials the cluster's own readiness checks
+// use.
+struct EtcdTls {
+  std::string ca_file;
+  std::string cert_file;  // with an IP SAN 127.0.0.1
+  std::string key_file;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials;
+};
 
 class EtcdCluster {
  public:
@@ -23,7 +34,8 @@ class EtcdCluster {
   // waits until each serves a linearizable read, within `timeout`.
   static absl::StatusOr<std::unique_ptr<EtcdCluster>> Start(
       const std::string& dir, int members,
-      absl::Duration timeout = absl::Seconds(30));
+      absl::Duration timeout = absl::Seconds(30),
+      std::optional<EtcdTls> tls = std::nullopt);
   ~EtcdCluster();
 
   // "127.0.0.1:port" of every member, in member order.
@@ -58,6 +70,7 @@ class EtcdCluster {
   std::vector<int> peer_ports_;
   std::vector<uint64_t> member_ids_;
   std::vector<std::optional<Process>> processes_;
+  std::optional<EtcdTls> tls_;
 };
 
 }  // namespace ledger::testing

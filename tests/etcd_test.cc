@@ -20,6 +20,7 @@
 #include "node/etcd_client.h"
 #include "node/etcd_coordinator.h"
 #include "tests/etcd_cluster.h"
+#include "tools/common/dev_certs.h"
 
 namespace ledger::testing {
 namespace {
@@ -611,6 +612,65 @@ TEST(EtcdClusterTest, FailoverWhenTheMemberInUseIsKilled) {
   EXPECT_NE(got->member_id, etcd.member_id(hung));
   EXPECT_TRUE(fresh->Put("x", "7").ok());
   ASSERT_TRUE(etcd.Resume(hung).ok());
+}
+
+// Client TLS with client certificates: etcd's certificate carries only an
+// IP SAN, which gRPC checks against the target name the client sets.
+TEST(EtcdTlsTest, MutualTlsWithAnIpSan) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  absl::StatusOr<devcerts::CertificateAuthority> ca =
+      devcerts::CertificateAuthority::Create("etcd test CA");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  devcerts::LeafSpec server;
+  server.common_name = "etcd";
+  server.ips = {"127.0.0.1"};
+  server.server_auth = true;
+  server.client_auth = true;
+  absl::StatusOr<devcerts::Pem> server_pem = ca->Issue(server);
+  absl::StatusOr<devcerts::Pem> client_pem =
+      ca->Issue(devcerts::ClientLeaf("node", "n1"));
+  ASSERT_TRUE(server_pem.ok() && client_pem.ok());
+  EtcdTls tls;
+  tls.ca_file = dir.path() + "/ca.crt";
+  tls.cert_file = dir.path() + "/etcd.crt";
+  tls.key_file = dir.path() + "/etcd.key";
+  ASSERT_TRUE(devcerts::WriteFile(tls.ca_file, ca->pem().cert, 0644).ok());
+  ASSERT_TRUE(
+      devcerts::WritePem(*server_pem, tls.cert_file, tls.key_file).ok());
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = ca->pem().cert;
+  with_cert.pem_private_key = client_pem->key;
+  with_cert.pem_cert_chain = client_pem->cert;
+  tls.client_credentials = grpc::SslCredentials(with_cert);
+  absl::StatusOr<std::unique_ptr<EtcdCluster>> etcd =
+      EtcdCluster::Start(dir.path(), 1, absl::Seconds(30), tls);
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+
+  EtcdClientOptions options;
+  options.endpoints = (*etcd)->endpoints();
+  options.credentials = tls.client_credentials;
+  options.tls_target_name = "127.0.0.1";
+  absl::StatusOr<std::unique_ptr<EtcdClient>> client =
+      EtcdClient::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Put("tls", "yes").ok());
+  absl::StatusOr<node::EtcdGetResult> got = (*client)->Get("tls");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->kv->value, "yes");
+
+  // Without a client certificate etcd refuses the handshake.
+  grpc::SslCredentialsOptions no_cert;
+  no_cert.pem_root_certs = ca->pem().cert;
+  options.credentials = grpc::SslCredentials(no_cert);
+  options.call_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<EtcdClient>> anonymous =
+      EtcdClient::Create(options);
+  ASSERT_TRUE(anonymous.ok());
+  absl::StatusOr<node::EtcdGetResult> refused = (*anonymous)->Get("tls");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr((*etcd)->endpoints()[0]));
 }
 
 }  // namespace
