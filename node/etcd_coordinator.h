@@ -7,7 +7,7 @@
 // Keys (node/etcd_head.h): "/annotation-ledger/<origin>/leader" holds the
 // leader's node name, attached to the leader's lease; its create revision
 // is the leader's epoch. "/annotation-ledger/<origin>/head" holds the head
-// record (FORMAT.md section 15).
+// record (FORMAT.md section 17).
 //
 // Commit moves the etcd head with one transaction:
 //   if MOD(head) == the mod revision this node last saw

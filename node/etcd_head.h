@@ -3,7 +3,7 @@
 // What the cluster keeps in etcd for one ledger (docs/cluster.md): the keys,
 // and the head record, the single source of truth for what is committed.
 // The head value is a wire format other programs may read; it is specified
-// in ledger/FORMAT.md, section 15. It is not signed: etcd's access control
+// in ledger/FORMAT.md, section 17. It is not signed: etcd's access control
 // protects it, and checkpoints are what third parties verify.
 
 #include <cstdint>
@@ -34,7 +34,7 @@ struct HeadRecord {
 
 inline constexpr size_t kWriteIdSize = 16;
 
-// The head value (FORMAT.md section 15): six lines of ASCII.
+// The head value (FORMAT.md section 17): six lines of ASCII.
 std::string EncodeHeadRecord(const HeadRecord& record);
 // Exactly what EncodeHeadRecord produces, nothing else: DataLoss naming the
 // line and what was expected otherwise.

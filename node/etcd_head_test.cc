@@ -10,7 +10,7 @@
 namespace ledger::node {
 namespace {
 
-// The vector of FORMAT.md section 15, written out by hand.
+// The vector of FORMAT.md section 17, written out by hand.
 constexpr char kVector[] =
     "ledger-head/1\n"
     "epoch 7\n"
@@ -49,7 +49,7 @@ TEST(EtcdHeadTest, FormatDocumentShowsTheVector) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string doc = text.str();
-  const size_t section = doc.find("## 15. The etcd head record");
+  const size_t section = doc.find("## 17. The etcd head record");
   ASSERT_NE(section, std::string::npos);
   const size_t vector = doc.find("Test vector", section);
   ASSERT_NE(vector, std::string::npos);
