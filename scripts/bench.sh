@@ -14,6 +14,9 @@
 #   scripts/bench.sh provenance        provenance queries in process vs
 #                                      PostgreSQL on the same 1M entries,
 #                                      ingest with and without the indexes
+#   scripts/bench.sh risk              ingest with and without risk
+#                                      evaluation; ledger-verify grades
+#                                      over 1M entries (in process)
 #   scripts/bench.sh CMD [ARGS...]     any other ledger-bench command
 #                                      (ingest, proofs, verify-offline, peers,
 #                                      flood, tiles; with --tls: over mTLS)
