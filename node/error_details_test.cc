@@ -155,6 +155,17 @@ TEST_F(ErrorDetailsTest, StreamNamesTheFieldInTheRejectedMessage) {
   EXPECT_EQ(v[0].description, "unknown event type 'not.a.type'");
 }
 
+TEST_F(ErrorDetailsTest, QueriesNameTheirRequestsFields) {
+  v1::HistoryRequest request;
+  request.set_tenant(kTenant);
+  request.mutable_subject()->set_kind("item");
+  v1::HistoryResponse response;
+  grpc::Status s = query_->History(Context().get(), request, &response);
+  ASSERT_EQ(s.error_code(), grpc::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(ViolationsOf(s),
+              ::testing::ElementsAre(Violation{"subject.id", "required"}));
+}
+
 TEST_F(ErrorDetailsTest, OtherRefusalsCarryNoDetails) {
   // A signature that does not verify: UNAUTHENTICATED, no field to blame.
   v1::AppendRequest r = SignedAppend(emitter_.key, MakeEventProto(kTenant, 1));
