@@ -230,7 +230,7 @@ grpc::Status AdminService::SetRiskPolicy(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   if (caller == nullptr) return Unknown();
   absl::StatusOr<v1::SetRiskPolicyResponse> set = SetPolicy(*caller, *request);
-  if (!set.ok()) return ToGrpcStatus(set.status());
+  if (!set.ok()) return ToGrpcStatus(set.status(), *request);
   *response = *std::move(set);
   return grpc::Status::OK;
 }
@@ -241,7 +241,7 @@ grpc::Status AdminService::EraseSubject(grpc::ServerContext* context,
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   if (caller == nullptr) return Unknown();
   absl::StatusOr<v1::EraseSubjectResponse> erased = Erase(*caller, *request);
-  if (!erased.ok()) return ToGrpcStatus(erased.status());
+  if (!erased.ok()) return ToGrpcStatus(erased.status(), *request);
   *response = *std::move(erased);
   return grpc::Status::OK;
 }
@@ -320,7 +320,7 @@ grpc::Status AdminService::RegisterEmitterKey(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   if (caller == nullptr) return Unknown();
   absl::StatusOr<v1::EntryRef> ref = Register(*caller, *request);
-  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  if (!ref.ok()) return ToGrpcStatus(ref.status(), *request);
   *response = *std::move(ref);
   return grpc::Status::OK;
 }
@@ -331,7 +331,7 @@ grpc::Status AdminService::RevokeEmitterKey(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   if (caller == nullptr) return Unknown();
   absl::StatusOr<v1::EntryRef> ref = Revoke(*caller, *request);
-  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  if (!ref.ok()) return ToGrpcStatus(ref.status(), *request);
   *response = *std::move(ref);
   return grpc::Status::OK;
 }
@@ -342,7 +342,7 @@ grpc::Status AdminService::RotateEmitterKey(
   const Caller* caller = ctx_.authorizer->CallerOf(*context);
   if (caller == nullptr) return Unknown();
   absl::StatusOr<v1::EntryRef> ref = Rotate(*caller, *request);
-  if (!ref.ok()) return ToGrpcStatus(ref.status());
+  if (!ref.ok()) return ToGrpcStatus(ref.status(), *request);
   *response = *std::move(ref);
   return grpc::Status::OK;
 }

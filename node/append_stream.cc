@@ -293,7 +293,10 @@ grpc::Status AppendStreamReactor::FinalStatusLocked() {
                       "(resending them is safe: they are acknowledged as "
                       "duplicates)");
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(error_.code()), message);
+  // A field violation (BadRequest details) names the field in the
+  // rejected message, whose number the message gives.
+  return ToGrpcStatus(error_, *v1::AppendBatchRequest::descriptor(),
+                      std::move(message));
 }
 
 }  // namespace ledger::node

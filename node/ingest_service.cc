@@ -205,10 +205,10 @@ grpc::Status IngestService::GetPayloadKey(
         *caller, kGetPayloadKey, request->tenant(), "get payload keys"));
   }
   if (absl::Status s = CheckEmitterTenant(request->tenant()); !s.ok()) {
-    return ToGrpcStatus(s);
+    return ToGrpcStatus(s, *request);
   }
   if (absl::Status s = CheckDataSubject(request->data_subject()); !s.ok()) {
-    return ToGrpcStatus(s);
+    return ToGrpcStatus(s, *request);
   }
   absl::StatusOr<PayloadKey> key = ctx_.ledger->payload_keys().GetOrCreate(
       request->tenant(), request->data_subject(), ctx_.clock->NowNs());
@@ -237,7 +237,7 @@ grpc::ServerUnaryReactor* IngestService::Append(
              request->has_signature(), request->signature());
   if (!batch.ok()) {
     Finish(reactor, AppendRpc::kAppend, 1,
-           ToGrpcStatus(ForSingleEvent(batch.status())));
+           ToGrpcStatus(ForSingleEvent(batch.status()), *request));
     return reactor;
   }
   std::vector<Uuid> ids = EventIds(*batch);
@@ -283,7 +283,7 @@ grpc::ServerUnaryReactor* IngestService::AppendBatch(
                request->has_signature(), request->signature());
     if (!batch.ok()) {
       Finish(reactor, AppendRpc::kAppendBatch, events,
-             ToGrpcStatus(batch.status()));
+             ToGrpcStatus(batch.status(), *request));
       return;
     }
     std::vector<Uuid> ids = EventIds(*batch);
@@ -309,7 +309,7 @@ bool IngestService::Admit(grpc::CallbackServerContext* context,
     return false;
   }
   if (absl::Status s = CheckNoUnknownFields(request); !s.ok()) {
-    Finish(reactor, rpc, events, ToGrpcStatus(s));
+    Finish(reactor, rpc, events, ToGrpcStatus(s, request));
     return false;
   }
   return true;

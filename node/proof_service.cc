@@ -408,7 +408,7 @@ absl::StatusOr<std::vector<ledger::ProvenEntry>> ProofService::KeyEntries(
 grpc::Status ProofService::GetReceipt(grpc::ServerContext* context,
                                       const v1::GetReceiptRequest* request,
                                       v1::Receipt* response) {
-  return ToGrpcStatus(Receipt(context, *request, response));
+  return ToGrpcStatus(Receipt(context, *request, response), *request);
 }
 
 }  // namespace ledger::node

@@ -589,50 +589,51 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
 grpc::Status QueryService::History(grpc::ServerContext* context,
                                    const v1::HistoryRequest* request,
                                    v1::HistoryResponse* response) {
-  return ToGrpcStatus(
-      DoHistory(ctx_, provenance_, context, *request, response));
+  return ToGrpcStatus(DoHistory(ctx_, provenance_, context, *request, response),
+                      *request);
 }
 
 grpc::Status QueryService::LabelHistory(grpc::ServerContext* context,
                                         const v1::LabelHistoryRequest* request,
                                         v1::LabelHistoryResponse* response) {
   return ToGrpcStatus(
-      DoLabelHistory(ctx_, provenance_, context, *request, response));
+      DoLabelHistory(ctx_, provenance_, context, *request, response), *request);
 }
 
 grpc::Status QueryService::WhoTouched(grpc::ServerContext* context,
                                       const v1::WhoTouchedRequest* request,
                                       v1::TouchResponse* response) {
   return ToGrpcStatus(
-      DoWhoTouched(ctx_, provenance_, context, *request, response));
+      DoWhoTouched(ctx_, provenance_, context, *request, response), *request);
 }
 
 grpc::Status QueryService::ActorActivity(
     grpc::ServerContext* context, const v1::ActorActivityRequest* request,
     v1::TouchResponse* response) {
   return ToGrpcStatus(
-      DoActorActivity(ctx_, provenance_, context, *request, response));
+      DoActorActivity(ctx_, provenance_, context, *request, response),
+      *request);
 }
 
 grpc::Status QueryService::Lineage(grpc::ServerContext* context,
                                    const v1::LineageRequest* request,
                                    v1::LineageResponse* response) {
-  return ToGrpcStatus(
-      DoLineage(ctx_, provenance_, context, *request, response));
+  return ToGrpcStatus(DoLineage(ctx_, provenance_, context, *request, response),
+                      *request);
 }
 
 grpc::Status QueryService::CrossBorder(grpc::ServerContext* context,
                                        const v1::CrossBorderRequest* request,
                                        v1::CrossBorderResponse* response) {
   return ToGrpcStatus(
-      DoCrossBorder(ctx_, provenance_, context, *request, response));
+      DoCrossBorder(ctx_, provenance_, context, *request, response), *request);
 }
 
 grpc::Status QueryService::Orphans(grpc::ServerContext* context,
                                    const v1::OrphansRequest* request,
                                    v1::OrphansResponse* response) {
-  return ToGrpcStatus(
-      DoOrphans(ctx_, provenance_, context, *request, response));
+  return ToGrpcStatus(DoOrphans(ctx_, provenance_, context, *request, response),
+                      *request);
 }
 
 }  // namespace ledger::node

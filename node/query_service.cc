@@ -33,7 +33,7 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext* context,
       *ctx_.ledger, ctx_.coordinator->Committed().size,
       request->entry_case() == v1::GetEntryRequest::kIndex, request->index(),
       request->has_event() ? &request->event() : nullptr);
-  if (!index.ok()) return ToGrpcStatus(index.status());
+  if (!index.ok()) return ToGrpcStatus(index.status(), *request);
   absl::StatusOr<std::string> bytes = ctx_.ledger->GetEntry(*index);
   if (!bytes.ok()) return ToGrpcStatus(bytes.status());
   absl::StatusOr<v1::Entry> entry = EntryToProto(*bytes);

@@ -12,7 +12,7 @@ PACKAGES=(
   libcpp-httplib-dev
   etcd-server etcd-client
   postgresql postgresql-contrib libpq-dev valgrind
-  graphviz
+  graphviz curl jq xxd
   python3-grpcio python3-protobuf python3-nacl python3-setuptools python3-pip
 )
 

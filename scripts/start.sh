@@ -6,6 +6,8 @@
 # where it listens and how to use the client profiles.
 #
 #   scripts/start.sh [--data DIR] [--listen HOST:PORT]   start (default)
+#                    [--http-listen HOST:PORT|off]        the HTTP port:
+#                    tlog-tiles and /metrics (default 127.0.0.1:7402)
 #   scripts/start.sh --insecure-plaintext ...             start without TLS
 #                    (no certificates, every caller may do everything; only
 #                    for local experiments)
@@ -18,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 DATA=ledger-data
 LISTEN=127.0.0.1:7400
+HTTP_LISTEN=127.0.0.1:7402
 ACTION=start
 PLAINTEXT=0
 BUILD=1
@@ -25,11 +28,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA="$2"; shift 2 ;;
     --listen) LISTEN="$2"; shift 2 ;;
+    --http-listen) HTTP_LISTEN="$2"; shift 2 ;;
     --insecure-plaintext) PLAINTEXT=1; shift ;;
     --no-build) BUILD=0; shift ;;
     --stop) ACTION=stop; shift ;;
     --cluster) ACTION=cluster; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -97,6 +101,13 @@ EOF
   READER=(--profile "$TLS/regulator.profile" --server "$LISTEN")
 fi
 
+HTTP_LINE="off"
+if [ "$HTTP_LISTEN" != off ]; then
+  NODE_ARGS+=(--http-listen "$HTTP_LISTEN")
+  HTTP_LINE="$HTTP_LISTEN   (tlog-tiles and /metrics over HTTP"
+  if [ "$PLAINTEXT" = 1 ]; then HTTP_LINE="$HTTP_LINE)"; else HTTP_LINE="${HTTP_LINE}S, same certificates)"; fi
+fi
+
 if running; then
   echo "ledger-node is already running (pid $(cat "$PIDFILE"))"
 else
@@ -114,6 +125,14 @@ else
     sleep 0.1
   done
   grep -q "^listening on " "$DATA/node.out" || { echo "ledger-node did not start within 60 s; see $DATA/node.log" >&2; exit 1; }
+  if [ "$HTTP_LISTEN" != off ]; then
+    # Printed after the other listen lines.
+    for _ in $(seq 1 100); do
+      grep -q "^http listening on " "$DATA/node.out" 2>/dev/null && break
+      sleep 0.1
+    done
+    grep -q "^http listening on " "$DATA/node.out" || { echo "ledger-node's HTTP port did not come up; see $DATA/node.log" >&2; exit 1; }
+  fi
 fi
 
 # The demo emitter's signing key, registered once by the admin.
@@ -152,6 +171,7 @@ if [ "$PLAINTEXT" = 1 ]; then
 The annotation ledger is running WITHOUT TLS (--insecure-plaintext): anyone
 who can reach $LISTEN may read and write everything. Local experiments only.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
+  http           $HTTP_LINE
   data           $DATA/node
   emitter key    $DATA/emitter/demo.key  (tenant "demo", producer "label-studio", registered)
   risk policy    deploy/risk-policy.toml  (loaded: $DATA/policy.set; every later entry is graded)
@@ -177,6 +197,7 @@ cat <<EOT
 
 The annotation ledger is running over mutual TLS with roles.
   listening on   $LISTEN   (pid $(cat "$PIDFILE"), log $DATA/node.log)
+  http           $HTTP_LINE
   data           $DATA/node   (configuration $DATA/node.toml)
   certificates   $TLS          (development CA, private keys mode 0600)
   access policy  $TLS/access-policy.toml

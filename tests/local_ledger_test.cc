@@ -39,6 +39,7 @@ class LocalLedgerTest : public ::testing::Test {
     dir_ = tmpl;
     data_ = dir_ + "/ledger-data";
     listen_ = StrCat("127.0.0.1:", FreePort());
+    http_listen_ = StrCat("127.0.0.1:", FreePort());
     tls_ = data_ + "/tls";
   }
   void TearDown() override {
@@ -46,14 +47,16 @@ class LocalLedgerTest : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // scripts/start.sh --no-build --data DATA --listen LISTEN `args`.
+  // scripts/start.sh --no-build --data DATA --listen LISTEN --http-listen
+  // HTTP_LISTEN `args`.
   RunResult Start(std::vector<std::string> args) {
     std::vector<std::string> argv = {
         "/usr/bin/env", StrCat("LEDGER_BUILD_DIR=", BinaryPath("")),
         "/bin/bash",    StrCat(LEDGER_SOURCE_DIR, "/scripts/start.sh"),
         "--no-build",   "--data",
         data_,          "--listen",
-        listen_};
+        listen_,        "--http-listen",
+        http_listen_};
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<RunResult> r = ledger::testing::Run(argv, seconds(180));
     EXPECT_TRUE(r.ok()) << r.status();
@@ -75,7 +78,7 @@ class LocalLedgerTest : public ::testing::Test {
     return StrCat(tls_, "/", role, ".profile");
   }
 
-  std::string dir_, data_, listen_, tls_;
+  std::string dir_, data_, listen_, http_listen_, tls_;
 };
 
 TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
@@ -84,6 +87,11 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
   EXPECT_NE(started.out.find("over mutual TLS with roles"), std::string::npos)
       << started.out;
   EXPECT_NE(started.out.find("export LEDGER_PROFILE=" + Profile("emitter")),
+            std::string::npos)
+      << started.out;
+  // The HTTP port (tlog-tiles, metrics) on the address it was given.
+  EXPECT_NE(started.out.find("http           " + http_listen_ +
+                             "   (tlog-tiles and /metrics over HTTPS"),
             std::string::npos)
       << started.out;
   EXPECT_NE(ReadText(data_ + "/node.toml").find("[tls]"), std::string::npos);

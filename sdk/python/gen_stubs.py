@@ -8,6 +8,13 @@ instead of claiming the top-level name `ledger`. The project's CMake build
 runs it (target python_sdk_stubs) and so does `pip install ./sdk/python`
 (setup.py). The generated files are build products and never committed.
 
+google.rpc.Status and google.rpc.BadRequest (proto/google/rpc, the binary
+error details of the node's INVALID_ARGUMENT answers) are not generated as
+modules: a module would register them in protobuf's default pool, where
+they clash with googleapis-common-protos' own copies if an application also
+imports those. Their descriptors go to annotation_ledger_proto/google_rpc.binpb
+(a FileDescriptorSet), which the SDK loads into a pool of its own.
+
   gen_stubs.py --proto-dir PROTO --out DIR [--protoc P] [--grpc-plugin G]
 
 writes DIR/annotation_ledger_proto/... and DIR/annotation_ledger_proto.stamp.
@@ -29,6 +36,11 @@ PROTOS = [
     "ledger/v1/query.proto",
     "ledger/v1/admin.proto",
 ]
+RPC_PROTOS = [
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
+]
+RPC_DESCRIPTORS = "google_rpc.binpb"
 # "from ledger.v1 import event_pb2 as ..." -> "from annotation_ledger_proto.ledger.v1 import ..."
 _IMPORT = re.compile(r"^(from|import) ledger\.v1\b", re.MULTILINE)
 
@@ -48,7 +60,7 @@ def generate(proto_dir, out_dir, protoc=None, grpc_plugin=None):
     """Writes the stubs under out_dir/annotation_ledger_proto."""
     protoc = _find("protoc", protoc)
     grpc_plugin = _find("grpc_python_plugin", grpc_plugin)
-    for proto in PROTOS:
+    for proto in PROTOS + RPC_PROTOS:
         if not os.path.isfile(os.path.join(proto_dir, proto)):
             sys.exit(f"gen_stubs.py: {proto} not found under {proto_dir}")
     target = os.path.join(out_dir, PACKAGE)
@@ -61,6 +73,11 @@ def generate(proto_dir, out_dir, protoc=None, grpc_plugin=None):
             [protoc, f"-I{proto_dir}", f"--python_out={staging}",
              f"--grpc_python_out={staging}",
              f"--plugin=protoc-gen-grpc_python={grpc_plugin}", *PROTOS],
+            check=True)
+        subprocess.run(
+            [protoc, f"-I{proto_dir}", "--include_imports",
+             f"--descriptor_set_out={os.path.join(staging, RPC_DESCRIPTORS)}",
+             *RPC_PROTOS],
             check=True)
         for root, _, files in os.walk(staging):
             for name in files:

@@ -423,6 +423,13 @@ TEST_F(LedgerBenchCliTest, GatewayComparesHttpWithGrpcOnTheSameNode) {
       EXPECT_EQ(run[side]["events"], 150) << side;
       EXPECT_EQ(run[side]["failed"], 0) << side;
       EXPECT_GT(run[side]["events_per_second"].get<double>(), 0) << side;
+      // CPU per 1,000 events of the node and of the bench process (clock
+      // ticks: may round to 0 for 150 events, never negative).
+      for (const char* cpu :
+           {"node_cpu_s_per_1k_events", "client_cpu_s_per_1k_events"}) {
+        ASSERT_TRUE(run[side][cpu].is_number()) << side << " " << cpu;
+        EXPECT_GE(run[side][cpu].get<double>(), 0) << side << " " << cpu;
+      }
     }
     EXPECT_GE(run["gateway"]["batches"].get<int>(), 1);
     EXPECT_LE(run["gateway"]["batches"].get<int>(), 150);

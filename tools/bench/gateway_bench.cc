@@ -74,6 +74,27 @@ json Rate(uint64_t events, double seconds, uint64_t failed) {
           {"failed", failed}};
 }
 
+// CPU seconds of the node and of this process (the gateway and its HTTP
+// clients, or ledgerctl's code) over a timed side: where its time went.
+struct CpuMark {
+  double node = 0;
+  double self = 0;
+};
+
+CpuMark MarkCpu(const NodeProcess& node) {
+  CpuMark m;
+  m.node = node.CpuSeconds().value_or(0);
+  m.self = SelfCpuSeconds();
+  return m;
+}
+
+void AddCpu(json& r, const CpuMark& before, const CpuMark& after,
+            uint64_t events) {
+  const double k = events > 0 ? 1000.0 / static_cast<double>(events) : 0;
+  r["node_cpu_s_per_1k_events"] = (after.node - before.node) * k;
+  r["client_cpu_s_per_1k_events"] = (after.self - before.self) * k;
+}
+
 // The gRPC side: ledgerctl append's preparation and sending.
 absl::StatusOr<json> RunGrpc(NodeProcess& node, const crypto::NoteSigner& key,
                              const GatewayBenchOptions& options, int round) {
@@ -96,6 +117,7 @@ absl::StatusOr<json> RunGrpc(NodeProcess& node, const crypto::NoteSigner& key,
   ctl::ConnectionOptions conn;
   conn.timeout_seconds = 60;
   std::ostringstream out, err;
+  const CpuMark cpu_before = MarkCpu(node);
   const absl::Time start = absl::Now();
   LEDGER_ASSIGN_OR_RETURN(
       std::vector<ctl::PreparedRequest> requests,
@@ -104,8 +126,10 @@ absl::StatusOr<json> RunGrpc(NodeProcess& node, const crypto::NoteSigner& key,
       ctl::SendRequests(*stub, std::move(requests), false, options.in_flight,
                         conn, out, err, false);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const CpuMark cpu_after = MarkCpu(node);
   if (!stats.first_error.ok()) return stats.first_error;
   json r = Rate(stats.acknowledged, seconds, stats.failed_requests);
+  AddCpu(r, cpu_before, cpu_after, stats.acknowledged);
   r["batch_size"] = options.batch_size;
   r["in_flight"] = options.in_flight;
   return r;
@@ -145,6 +169,7 @@ absl::StatusOr<json> RunHttp(NodeProcess& node, const crypto::NoteSigner& key,
   // connects is not what the comparison measures.
   std::latch connected(options.connections);
   absl::Time start;
+  CpuMark cpu_before;
   std::once_flag started;
   std::vector<std::thread> clients;
   for (int c = 0; c < options.connections; ++c) {
@@ -159,7 +184,10 @@ absl::StatusOr<json> RunHttp(NodeProcess& node, const crypto::NoteSigner& key,
         }
       }
       connected.arrive_and_wait();
-      std::call_once(started, [&] { start = absl::Now(); });
+      std::call_once(started, [&] {
+        cpu_before = MarkCpu(node);
+        start = absl::Now();
+      });
       for (size_t i = next++; i < bodies.size(); i = next++) {
         // A transport error (a connection the server dropped) is sent
         // again, as OpenLineage's client does: the gateway's answers are
@@ -185,12 +213,14 @@ absl::StatusOr<json> RunHttp(NodeProcess& node, const crypto::NoteSigner& key,
   }
   for (std::thread& t : clients) t.join();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const CpuMark cpu_after = MarkCpu(node);
   server.Stop();
   if (failed > 0) {
     return absl::InternalError(StrCat(
         failed.load(), " gateway requests failed; first: ", first_error));
   }
   json r = Rate(ok, seconds, failed);
+  AddCpu(r, cpu_before, cpu_after, ok);
   r["connections"] = options.connections;
   r["resent"] = resent.load();
   r["batches"] = appender.batches();

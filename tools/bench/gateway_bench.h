@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "tools/bench/node_process.h"
 #include "tools/bench/scenario.h"
 
 namespace ledger::bench {
@@ -34,7 +35,8 @@ struct GatewayBenchOptions {
   int rounds = 3;
   uint64_t events = 20000;     // per side and round
   int connections = 64;        // HTTP keep-alive clients
-  int senders = 4;             // the gateway's AppendBatch calls in flight
+  int senders = 2;             // the gateway's AppendBatch calls in flight
+                               // (ledger-gateway's default)
   uint32_t batch_size = 1000;  // the gRPC side's events per request
   uint32_t in_flight = 4;      // the gRPC side's requests in flight
 };

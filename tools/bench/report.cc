@@ -133,6 +133,32 @@ std::string MarkdownReport(const json& summary) {
        << m.value("cores", 0) << " cores, " << m.value("memory", std::string())
        << "\n\n";
   }
+  if (summary.value("command", std::string()) == "gateway" &&
+      summary.contains("runs")) {
+    // Rounds of the gateway against ledgerctl append (gateway_bench.h).
+    md << "| round | first | gateway events/s | gRPC events/s | ratio | "
+          "gateway CPU s/1k (bench, node) | gRPC CPU s/1k (bench, node) | "
+          "events per AppendBatch |\n"
+          "|---:|---|---:|---:|---:|---|---|---:|\n";
+    for (const json& r : summary["runs"]) {
+      const json g = r.value("gateway", json::object());
+      const json c = r.value("grpc", json::object());
+      md << "| " << r.value("round", 0) << " | "
+         << (r.value("gateway_first", false) ? "gateway" : "gRPC") << " | "
+         << Cell(g, "events_per_second", 0) << " | "
+         << Cell(c, "events_per_second", 0) << " | " << Cell(r, "ratio", 3)
+         << " | " << Cell(g, "client_cpu_s_per_1k_events", 3) << ", "
+         << Cell(g, "node_cpu_s_per_1k_events", 3) << " | "
+         << Cell(c, "client_cpu_s_per_1k_events", 3) << ", "
+         << Cell(c, "node_cpu_s_per_1k_events", 3) << " | "
+         << Cell(g, "events_per_batch", 1) << " |\n";
+    }
+    md << "\nMedian ratio " << Cell(summary, "ratio", 3)
+       << " (target >= " << Cell(summary, "target", 2) << ": "
+       << (summary.value("meets_target", false) ? "met" : "not met")
+       << ").\n\n";
+    return md.str();
+  }
   if (summary.contains("runs")) {
     md << "| run | events/s | p50 us | p90 us | p99 us | p99.9 us | node CPU "
           "s/1k events |\n|---|---:|---:|---:|---:|---:|---:|\n";

@@ -27,7 +27,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTOR_HUMAN", "ACTOR_MODEL", "ACTOR_SERVICE", "ANNOTATION", "DATASET",
     "FAILURE", "ITEM", "SUCCESS", "Actor", "AppendError", "Checkpoint",
-    "Client", "Entry", "EntryRef", "Event", "LedgerError", "MalformedError",
+    "Client", "Entry", "EntryRef", "Event", "FieldViolation", "LedgerError",
+    "MalformedError",
     "Outcome", "Receipt", "Ref", "RetryPolicy", "SignedBatch", "SigningKey",
     "Source", "VerificationError", "VerifiedReceipt", "VerifierKey",
     "decode_entry", "decode_event", "encode_event", "key_id_of", "leaf_hash",
@@ -40,7 +41,8 @@ __all__ = [
 def __getattr__(name):
     # The client needs grpcio and the generated stubs; encoding and
     # verification do not, so they work without either.
-    if name in ("Client", "RetryPolicy", "AppendError", "Receipt", "EntryRef"):
+    if name in ("Client", "RetryPolicy", "AppendError", "Receipt", "EntryRef",
+                "FieldViolation"):
         from . import client
         return getattr(client, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,19 +59,33 @@ _RETRY_IN = re.compile(r"retry in (\d+) ms")
 _NANOS = 1_000_000_000
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldViolation:
+    """One google.rpc.BadRequest.FieldViolation: `field` is the path of the
+    bad field in the request ("events[3].subjects[0].id" in a batch,
+    "event.subjects[0].id" for a single append), `description` what is
+    wrong with it (the node's message after "<field>: ")."""
+    field: str
+    description: str
+
+
 class AppendError(LedgerError):
     """A call the node refused, or that failed after every retry.
 
     code: the grpc.StatusCode; details: the node's message, which names the
-    field, value and bound for invalid input; attempts: calls made."""
+    field, value and bound for invalid input; attempts: calls made;
+    field_violations: for INVALID_ARGUMENT about a request field, the
+    FieldViolations of the google.rpc.BadRequest the node sent in the
+    status details (docs/api-errors.md), else an empty list."""
 
-    def __init__(self, method, code, details, attempts):
+    def __init__(self, method, code, details, attempts, field_violations=()):
         super().__init__(f"{method}: {code.name}: {details}"
                          + (f" (after {attempts} attempts)" if attempts > 1 else ""))
         self.method = method
         self.code = code
         self.details = details
         self.attempts = attempts
+        self.field_violations = list(field_violations)
 
 
 @dataclasses.dataclass
@@ -114,6 +128,61 @@ class Receipt:
     def save(self, path):
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(self.tlog_proof)
+
+
+_DETAILS_METADATA = "grpc-status-details-bin"
+_BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+_RPC_DESCRIPTORS = "google_rpc.binpb"
+_rpc_messages = None
+
+
+def _rpc_message_classes():
+    """google.rpc.Status and google.rpc.BadRequest, from the descriptors the
+    stubs build ships (gen_stubs.py), in a descriptor pool of our own so
+    that they never clash with googleapis-common-protos' copies."""
+    global _rpc_messages
+    if _rpc_messages is None:
+        import annotation_ledger_proto
+        from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+        path = os.path.join(os.path.dirname(annotation_ledger_proto.__file__),
+                            _RPC_DESCRIPTORS)
+        with open(path, "rb") as f:
+            files = descriptor_pb2.FileDescriptorSet.FromString(f.read())
+        pool = descriptor_pool.DescriptorPool()
+        for file in files.file:
+            pool.Add(file)
+        get_class = getattr(message_factory, "GetMessageClass", None)
+        if get_class is None:  # protobuf before 4.22
+            get_class = message_factory.MessageFactory(pool).GetPrototype
+        _rpc_messages = tuple(
+            get_class(pool.FindMessageTypeByName(name))
+            for name in ("google.rpc.Status", "google.rpc.BadRequest"))
+    return _rpc_messages
+
+
+def field_violations(error):
+    """The google.rpc.BadRequest field violations in a grpc.RpcError's
+    status details (trailing metadata "grpc-status-details-bin"), as a list
+    of FieldViolation; empty if it has none. Details that do not parse are
+    ignored: the message still says what is wrong."""
+    from google.protobuf.message import DecodeError
+    for key, value in (error.trailing_metadata() or ()):
+        if key != _DETAILS_METADATA:
+            continue
+        status_class, bad_request_class = _rpc_message_classes()
+        try:
+            status = status_class.FromString(value)
+            out = []
+            for any_message in status.details:
+                if any_message.type_url != _BAD_REQUEST_TYPE:
+                    continue
+                bad_request = bad_request_class.FromString(any_message.value)
+                out.extend(FieldViolation(v.field, v.description)
+                           for v in bad_request.field_violations)
+            return out
+        except DecodeError:
+            return []
+    return []
 
 
 def retry_hint_seconds(error):
@@ -302,7 +371,8 @@ class Client:
             except grpc.RpcError as e:
                 code = e.code()
                 if code not in policy.retry_codes or attempt >= policy.max_attempts:
-                    raise AppendError(method_name, code, e.details(), attempt) from None
+                    raise AppendError(method_name, code, e.details(), attempt,
+                                      field_violations(e)) from None
                 hint = retry_hint_seconds(e)
                 if hint is not None:
                     wait = min(hint, policy.max_hint_s)

@@ -239,6 +239,17 @@ class PlaintextNodeTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("type", cm.exception.details)
         self.assertEqual(cm.exception.attempts, 1)
+        # The node's google.rpc.BadRequest details name the field of the
+        # request: of AppendRequest for one event, of the batch's events.
+        self.assertEqual(cm.exception.field_violations, [
+            al.FieldViolation("event.type", "unknown event type 'no.such_type'")])
+        events = [make_event(32 + i, time.time_ns()) for i in range(4)]
+        events[2].subjects[1] = al.Ref(al.ANNOTATION, "", "r1")
+        with self.assertRaises(al.AppendError) as cm:
+            self.client.append_batch(events, self.key)
+        self.assertEqual(cm.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(cm.exception.field_violations, [
+            al.FieldViolation("events[2].subjects[1].id", "must not be empty")])
         # A key the ledger never registered.
         stranger = al.SigningKey(os.urandom(32), "stranger")
         with self.assertRaises(al.AppendError) as cm:

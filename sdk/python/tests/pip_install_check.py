@@ -32,6 +32,10 @@ keys = al.parse_verifier_keys(v["node.vkey"].decode())
 cp = al.open_checkpoint(v["checkpoint.note"].decode(), keys)
 assert cp.size == 2
 assert al.Client is not None
+# The google.rpc descriptors ship with the stubs (AppendError.field_violations).
+from annotation_ledger import client
+status_class, bad_request_class = client._rpc_message_classes()
+assert status_class.DESCRIPTOR.full_name == "google.rpc.Status"
 print("installed package OK:", al.__file__)
 '''
 

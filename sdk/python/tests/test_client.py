@@ -46,10 +46,12 @@ class FakeIngest(ingest_pb2_grpc.IngestServicer):
             self.requests.append(request.SerializeToString())
             refusal = self.refusals.pop(0) if self.refusals else None
         if refusal is not None:
-            code, details, pushback = refusal
+            code, details, pushback, *more = refusal
+            metadata = list(more[0]) if more else []
             if pushback is not None:
-                context.set_trailing_metadata(
-                    (("grpc-retry-pushback-ms", pushback),))
+                metadata.append(("grpc-retry-pushback-ms", pushback))
+            if metadata:
+                context.set_trailing_metadata(tuple(metadata))
             context.abort(code, details)
 
     def Append(self, request, context):
@@ -120,6 +122,42 @@ class ClientRetryTest(unittest.TestCase):
             self.client.append(event(), al.SigningKey(SEED))
         self.assertEqual(cm.exception.attempts, 1)
         self.assertEqual(self.waits, [])
+
+    def test_field_violations_come_from_the_status_details(self):
+        # google.rpc.Status{code: 3, message, details: [Any{BadRequest{
+        # field_violations: [{field, description}]}]}, encoded here by hand
+        # from the published field numbers (not by the SDK's decoder).
+        def string_field(number, data):
+            assert len(data) < 128
+            return bytes([number << 3 | 2, len(data)]) + data
+        message = b"events[3].subjects[0].id: must not be empty"
+        violation = (string_field(1, b"events[3].subjects[0].id") +
+                     string_field(2, b"must not be empty"))
+        bad_request = string_field(1, violation)
+        any_message = (string_field(1, b"type.googleapis.com/google.rpc.BadRequest") +
+                       string_field(2, bad_request))
+        other = string_field(1, b"type.googleapis.com/google.rpc.DebugInfo")
+        status = (bytes([1 << 3, 3]) + string_field(2, message) +
+                  string_field(3, other) + string_field(3, any_message))
+        self.start([(grpc.StatusCode.INVALID_ARGUMENT, message.decode(), None,
+                     (("grpc-status-details-bin", status),))])
+        with self.assertRaises(al.AppendError) as cm:
+            self.client.append_batch([event(1), event(2)], al.SigningKey(SEED))
+        self.assertEqual(cm.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(cm.exception.details, message.decode())
+        self.assertEqual(cm.exception.field_violations, [
+            al.FieldViolation("events[3].subjects[0].id", "must not be empty")])
+
+    def test_no_or_damaged_details_give_no_violations(self):
+        self.start([
+            (grpc.StatusCode.INVALID_ARGUMENT, "events: must not be empty", None),
+            (grpc.StatusCode.INVALID_ARGUMENT, "x", None,
+             (("grpc-status-details-bin", b"\x1a\x09\x0a"),)),
+        ])
+        for _ in range(2):
+            with self.assertRaises(al.AppendError) as cm:
+                self.client.append(event(), al.SigningKey(SEED))
+            self.assertEqual(cm.exception.field_violations, [])
 
     def test_deadline_bounds_the_waits(self):
         policy = al.RetryPolicy(deadline_s=1.0, max_hint_s=30)

@@ -142,8 +142,17 @@ class Http:
                                                     context=context)
 
     def get(self, path):
-        self.conn.request("GET", path)
-        r = self.conn.getresponse()
+        try:
+            self.conn.request("GET", path)
+            r = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError,
+                BrokenPipeError):
+            # The node closes a keep-alive connection idle for 5 s (slow
+            # steps in between, e.g. under a sanitizer): reconnect, as any
+            # HTTP client does for an idempotent GET.
+            self.conn.close()
+            self.conn.request("GET", path)
+            r = self.conn.getresponse()
         return r.status, dict(r.getheaders()), r.read()
 
     def close(self):
