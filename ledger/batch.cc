@@ -49,8 +49,9 @@ EmitterSignature VerifiedBatch::SignatureFor(uint32_t i) const {
   EmitterSignature sig;
   sig.algorithm = kSigAlgEd25519;
   sig.key_id = key_id_;
-  sig.batch_size = static_cast<uint32_t>(size());
-  sig.batch_index = i;
+  sig.batch_size =
+      signed_size_ != 0 ? signed_size_ : static_cast<uint32_t>(size());
+  sig.batch_index = signed_indexes_.empty() ? i : signed_indexes_[i];
   sig.batch_root = root_;
   sig.signature = signature_;
   sig.audit_path = audit_paths_[i];
@@ -106,6 +107,80 @@ absl::StatusOr<VerifiedBatch> VerifyBatch(
   batch.events_ = std::move(events);
   batch.key_id_ = key_id;
   batch.signature_ = signature;
+  return batch;
+}
+
+absl::StatusOr<VerifiedBatch> VerifyStoredBatch(
+    absl::Span<const Entry* const> entries, std::vector<Event> events,
+    const crypto::Ed25519PublicKey& key, const EventLimits& limits) {
+  LEDGER_CHECK(!entries.empty() && entries.size() == events.size(),
+               entries.size(), " entries with ", events.size(), " events");
+  const EmitterSignature& first = entries[0]->emitter;
+  const Hash want_key_id = KeyIdOf(key);
+  VerifiedBatch batch;
+  batch.event_bytes_.reserve(entries.size());
+  batch.event_hashes_.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Entry& entry = *entries[i];
+    const EmitterSignature& sig = entry.emitter;
+    const auto bad = [&](std::string_view what) {
+      return absl::DataLossError(StrCat("entry ", entry.index, ": ", what));
+    };
+    if (sig.algorithm != kSigAlgEd25519) {
+      return bad(
+          StrCat("emitter.algorithm: unknown value ", int{sig.algorithm}));
+    }
+    if (sig.key_id != want_key_id) {
+      return bad(StrCat("emitter.key_id: ", HexPrefix(sig.key_id),
+                        " is not the ID of the given key (",
+                        HexPrefix(want_key_id), ")"));
+    }
+    if (sig.batch_size != first.batch_size ||
+        sig.batch_root != first.batch_root ||
+        sig.signature != first.signature) {
+      return bad(
+          "emitter: not of the same signed batch as the entries "
+          "before it");
+    }
+    if (i > 0 && sig.batch_index <= entries[i - 1]->emitter.batch_index) {
+      return bad(StrCat("emitter.batch_index: ", sig.batch_index,
+                        " does not follow the previous entry's ",
+                        entries[i - 1]->emitter.batch_index));
+    }
+    if (absl::Status s = ValidateEvent(events[i], limits); !s.ok()) {
+      return absl::Status(
+          s.code(), StrCat("entry ", entry.index, ": ", ToStd(s.message())));
+    }
+    const Hash leaf = crypto::HashLeaf(entry.event_bytes);
+    absl::StatusOr<Hash> root = RootFromInclusionProof(
+        leaf, sig.batch_index, sig.batch_size, sig.audit_path);
+    if (!root.ok()) {
+      return bad(
+          StrCat("emitter.audit_path: ", ToStd(root.status().message())));
+    }
+    if (*root != sig.batch_root) {
+      return bad(StrCat("emitter.audit_path: the event's leaf hash leads to ",
+                        HexPrefix(*root), ", not to batch_root ",
+                        HexPrefix(sig.batch_root)));
+    }
+    batch.event_bytes_.push_back(entry.event_bytes);
+    batch.event_hashes_.push_back(leaf);
+    batch.audit_paths_.push_back(sig.audit_path);
+    batch.signed_indexes_.push_back(sig.batch_index);
+  }
+  if (!crypto::Ed25519Verify(
+          key, BatchSignatureMessage(first.batch_size, first.batch_root),
+          first.signature)) {
+    return absl::UnauthenticatedError(StrCat(
+        "entry ", entries[0]->index,
+        ": emitter.signature: does not verify over batch_root ",
+        HexPrefix(first.batch_root), " for key ", HexPrefix(want_key_id)));
+  }
+  batch.events_ = std::move(events);
+  batch.key_id_ = want_key_id;
+  batch.root_ = first.batch_root;
+  batch.signature_ = first.signature;
+  batch.signed_size_ = first.batch_size;
   return batch;
 }
 

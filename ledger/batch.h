@@ -49,6 +49,9 @@ class VerifiedBatch {
   friend absl::StatusOr<VerifiedBatch> VerifyBatch(
       std::vector<Event>, const Hash&, const crypto::Ed25519PublicKey&,
       const crypto::Ed25519Signature&, const EventLimits&);
+  friend absl::StatusOr<VerifiedBatch> VerifyStoredBatch(
+      absl::Span<const Entry* const>, std::vector<Event>,
+      const crypto::Ed25519PublicKey&, const EventLimits&);
   VerifiedBatch() = default;
 
   std::vector<Event> events_;
@@ -58,6 +61,10 @@ class VerifiedBatch {
   Hash root_{};
   crypto::Ed25519Signature signature_{};
   std::vector<std::vector<Hash>> audit_paths_;
+  // VerifyStoredBatch: the size of the batch the emitter signed, and each
+  // event's position in it (the events are a subset of that batch).
+  uint32_t signed_size_ = 0;
+  std::vector<uint32_t> signed_indexes_;
 };
 
 // Validates every event (ValidateEvent with `limits`), encodes it, builds
@@ -71,5 +78,20 @@ absl::StatusOr<VerifiedBatch> VerifyBatch(
     std::vector<Event> events, const Hash& key_id,
     const crypto::Ed25519PublicKey& key,
     const crypto::Ed25519Signature& signature, const EventLimits& limits);
+
+// Events that another ledger stored from one emitter batch: consecutive
+// entries whose emitter blocks name the same key, batch size, root and
+// signature, with `events` their decoded events (a subset of the signed
+// batch, in batch order: the events the other ledger did not store, as
+// duplicates, are missing). Checks what VerifyBatch checks of each event
+// (ValidateEvent), each entry's audit path from its event's leaf to the
+// root, and the signature under `key` once. SignatureFor(i) then gives the
+// entry's own emitter block, so re-sequencing the events makes the same
+// entries. DataLoss naming the entry's index and the field
+// (`entry 12: emitter.audit_path: ...`), InvalidArgument for an event that
+// does not validate, Unauthenticated for the signature.
+absl::StatusOr<VerifiedBatch> VerifyStoredBatch(
+    absl::Span<const Entry* const> entries, std::vector<Event> events,
+    const crypto::Ed25519PublicKey& key, const EventLimits& limits);
 
 }  // namespace ledger

@@ -299,4 +299,88 @@ absl::Status VerifyEntrySignature(const Entry& entry,
   return absl::OkStatus();
 }
 
+namespace {
+
+std::string ListText(const std::vector<std::string>& list) {
+  std::string out = "[";
+  for (size_t i = 0; i < list.size(); ++i) {
+    out.append(StrCat(i == 0 ? "" : ", ", "\"", list[i], "\""));
+  }
+  return out + "]";
+}
+
+std::string BackLinksText(const std::vector<BackLink>& links) {
+  std::vector<std::string> parts;
+  for (const BackLink& l : links) {
+    parts.push_back(StrCat(
+        LinkKindName(l.kind), ":", l.id, "<-",
+        l.previous == kNoPrevious ? std::string("none") : StrCat(l.previous)));
+  }
+  return ListText(parts);
+}
+
+}  // namespace
+
+std::string DescribeEntryDifference(std::string_view here,
+                                    std::string_view there) {
+  absl::StatusOr<Entry> a = DecodeEntry(here);
+  absl::StatusOr<Entry> b = DecodeEntry(there);
+  if (!a.ok())
+    return StrCat("this node's entry does not decode: ",
+                  ToStd(a.status().message()));
+  if (!b.ok())
+    return StrCat("the given entry does not decode: ",
+                  ToStd(b.status().message()));
+  const auto differ = [](std::string_view field, const std::string& x,
+                         const std::string& y) {
+    return StrCat(field, ": ", x, " here, ", y, " there");
+  };
+  if (a->index != b->index) {
+    return differ("index", StrCat(a->index), StrCat(b->index));
+  }
+  if (a->received_at_ns != b->received_at_ns) {
+    return differ("received_at_ns", StrCat(a->received_at_ns),
+                  StrCat(b->received_at_ns));
+  }
+  if (a->event_bytes != b->event_bytes) {
+    return differ("event_bytes", HexPrefix(crypto::HashLeaf(a->event_bytes)),
+                  HexPrefix(crypto::HashLeaf(b->event_bytes)));
+  }
+  const EmitterSignature& x = a->emitter;
+  const EmitterSignature& y = b->emitter;
+  if (x.key_id != y.key_id) {
+    return differ("emitter.key_id", HexPrefix(x.key_id), HexPrefix(y.key_id)) +
+           " (the ledger signs grade.propagated entries with its node key: "
+           "every node of a cluster must hold the same one)";
+  }
+  if (!(x == y)) {
+    return differ("emitter",
+                  StrCat("batch ", x.batch_index, "/", x.batch_size, " root ",
+                         HexPrefix(x.batch_root)),
+                  StrCat("batch ", y.batch_index, "/", y.batch_size, " root ",
+                         HexPrefix(y.batch_root)));
+  }
+  if (a->risk.grade != b->risk.grade) {
+    return differ("risk.grade", StrCat(static_cast<int>(a->risk.grade)),
+                  StrCat(static_cast<int>(b->risk.grade)));
+  }
+  if (a->risk.reasons != b->risk.reasons) {
+    return differ("risk.reasons", ListText(a->risk.reasons),
+                  ListText(b->risk.reasons));
+  }
+  if (a->policy_version != b->policy_version) {
+    return differ("policy_version", StrCat(a->policy_version),
+                  StrCat(b->policy_version));
+  }
+  if (a->prev_chain_hash != b->prev_chain_hash) {
+    return differ("prev_chain_hash", HexPrefix(a->prev_chain_hash),
+                  HexPrefix(b->prev_chain_hash));
+  }
+  if (a->back_links != b->back_links) {
+    return differ("back_links", BackLinksText(a->back_links),
+                  BackLinksText(b->back_links));
+  }
+  return "the encodings differ although every field is equal";
+}
+
 }  // namespace ledger

@@ -125,4 +125,10 @@ std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event);
 absl::Status VerifyEntrySignature(const Entry& entry,
                                   const crypto::Ed25519PublicKey& key);
 
+// What differs between two encoded entries, for a message: the first field
+// (in format order) whose values differ, with both values ("risk.reasons:
+// [...] here, [...] there"), or why one does not decode.
+std::string DescribeEntryDifference(std::string_view here,
+                                    std::string_view there);
+
 }  // namespace ledger

@@ -283,6 +283,34 @@ class Ledger {
   // Bytes the store needs free before ResumeAfterNoSpace can succeed.
   uint64_t SpaceNeededToResume() const;
 
+  // Appends entries that another ledger made (the cluster leader's, or a
+  // peer's during catch-up; docs/cluster.md), re-making each here from its
+  // event and emitter block alone. `entries` must continue the written
+  // head: the first one's index is written_head().size, the indexes follow
+  // one another and received_at never decreases. They are taken in the
+  // groups the other ledger appended (a run of one received_at, closed by
+  // the grade.propagated entries a group ends with), and each group is
+  // sequenced as Append would: emitter signatures verified (once per
+  // signed batch), signers registered and allowed, event ids new, key
+  // events applied, risk graded, grade.propagated entries made and signed
+  // with this ledger's node key (so every node of a cluster holds the same
+  // log key), back-links, chain and tree computed. Events are decoded and
+  // validated under no limits (limits are what the other ledger admitted
+  // under). Every entry so made must
+  // be byte-identical to the given one; if one is not, or this ledger
+  // refuses an event, nothing of that group is written and the error
+  // (DataLoss) names the entry and what differs. Groups before it stay
+  // written.
+  //
+  // `complete`: the entries end at a group boundary (a committed head
+  // does). Otherwise the last run of entries with the last received_at is
+  // not applied: it may be the start of a group whose rest was not given
+  // (the caller asks again from there, with more). Returns how many
+  // entries were applied (written; with `sync` also published, as by
+  // Append; without, as by AppendNoSync).
+  absl::StatusOr<size_t> ApplyEntries(absl::Span<const std::string> entries,
+                                      bool complete, bool sync);
+
   // ---- sequencer thread or the publishing thread ----
 
   // Syncs the write-ahead log and then publishes `head`, which must be a
@@ -431,11 +459,23 @@ class Ledger {
 
  private:
   Ledger(LedgerOptions options, std::unique_ptr<Store> store);
+  // What a group applied by ApplyEntries must make: the given entries'
+  // bytes, and the index of the first entry of each batch.
+  struct Expected {
+    absl::Span<const std::string> entries;
+    absl::Span<const uint64_t> batch_first_index;
+  };
   GroupResult AppendGroup(absl::Span<const VerifiedBatch* const> batches,
-                          int64_t received_at_ns, bool sync);
+                          int64_t received_at_ns, bool sync,
+                          const Expected* expected = nullptr);
+
   class Impl;
   struct GroupPlan;
   class GroupPlanner;
+  // Expected entries against what the plan built: OK, or DataLoss.
+  absl::Status CheckExpected(const GroupPlan& plan,
+                             const std::vector<AppendResult>& results,
+                             const Expected& expected) const;
   absl::Status LookupEventIds(GroupPlan& plan) const;
   absl::Status PlanBatches(GroupPlan& plan, std::vector<AppendResult>& results);
   absl::Status AssessEntries(GroupPlan& plan,

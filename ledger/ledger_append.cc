@@ -97,6 +97,9 @@ struct Ledger::GroupPlan {
   IndexDigests digests;
   std::vector<TileTree::CompletedTile> completed_tiles;
   Head end;
+  // ApplyEntries: the bytes of each new entry, in order.
+  bool keep_built = false;
+  std::vector<std::string> built;
 };
 
 // Decides each batch of a group; see the contract in ledger.h.
@@ -390,7 +393,15 @@ absl::Status Ledger::AssessEntries(GroupPlan& plan,
   }
   const crypto::Ed25519PrivateKey& key = *options_.node_key;
   const Hash key_id = KeyIdOf(key.public_key());
-  const std::optional<KeyInfo> info = keys_->Find(key_id);
+  // (The group itself may have registered it: a follower re-makes groups
+  // of one received_at as one, ApplyEntries.)
+  std::optional<KeyInfo> info;
+  if (auto it = plan.key_changes.find(std::string(crypto::AsView(key_id)));
+      it != plan.key_changes.end()) {
+    info = it->second;
+  } else {
+    info = keys_->Find(key_id);
+  }
   if (!info.has_value() || info->role != KeyRole::kNode) {
     return absl::FailedPreconditionError(
         StrCat("this group propagates data grades, but the ledger's node key ",
@@ -525,6 +536,7 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
         plan.latest[k] = slot.index;
       }
       const std::string bytes = EncodeEntry(entry);
+      if (plan.keep_built) plan.built.push_back(bytes);
       const Hash leaf = crypto::HashLeaf(bytes);
       chain = ChainHash(chain, leaf);
       leaves.push_back(leaf);
@@ -652,9 +664,57 @@ GroupResult Ledger::AppendNoSync(absl::Span<const VerifiedBatch* const> batches,
   return AppendGroup(batches, received_at_ns, /*sync=*/false);
 }
 
+absl::Status Ledger::CheckExpected(const GroupPlan& plan,
+                                   const std::vector<AppendResult>& results,
+                                   const Expected& expected) const {
+  for (size_t b = 0; b < expected.batch_first_index.size(); ++b) {
+    const uint64_t first = expected.batch_first_index[b];
+    if (!results[b].status.ok()) {
+      return absl::DataLossError(
+          StrCat("entry ", first,
+                 " (and its batch): this node refuses the event "
+                 "that the other ledger appended there: ",
+                 results[b].status.ToString()));
+    }
+    for (size_t i = 0; i < plan.slots[b].size(); ++i) {
+      const Slot& slot = plan.slots[b][i];
+      if (slot.is_new) continue;
+      return absl::DataLossError(
+          StrCat("entry ", first + i, ": this node already holds its event (",
+                 slot.dup_of_group ? "in the same group"
+                                   : StrCat("at entry ", slot.index),
+                 "), so the other ledger stored it twice"));
+    }
+  }
+  const size_t n = std::min(plan.built.size(), expected.entries.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (plan.built[i] == expected.entries[i]) continue;
+    return absl::DataLossError(
+        StrCat("entry ", plan.start.size + i,
+               " differs from the entry this node makes of the same event: ",
+               DescribeEntryDifference(plan.built[i], expected.entries[i])));
+  }
+  if (plan.built.size() != expected.entries.size()) {
+    const uint64_t at = plan.start.size + n;
+    return absl::DataLossError(
+        plan.built.size() > expected.entries.size()
+            ? StrCat("entry ", at, " is missing: the group of entries ",
+                     plan.start.size, "..", at - 1, " propagates grades that ",
+                     "this node records in grade.propagated entries from ", at,
+                     " on (", plan.built.size() - n, " of them)")
+            : StrCat("entry ", at, ": this node makes no such entry (",
+                     expected.entries.size() - n,
+                     " grade.propagated entries that no grade of its group "
+                     "propagated)"));
+  }
+  return absl::OkStatus();
+}
+
 GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
-                                int64_t received_at_ns, bool sync) {
+                                int64_t received_at_ns, bool sync,
+                                const Expected* expected) {
   GroupPlan plan(batches);
+  plan.keep_built = expected != nullptr;
   plan.t = std::max(received_at_ns, impl_->last_received_at_ns);
   plan.start = written_head();
   const auto fail = [](const absl::Status& status) {
@@ -665,6 +725,11 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
 
   std::vector<AppendResult> results(batches.size());
   if (absl::Status s = PlanBatches(plan, results); !s.ok()) return fail(s);
+  if (expected != nullptr && plan.next_index == plan.start.size) {
+    if (absl::Status s = CheckExpected(plan, results, *expected); !s.ok()) {
+      return fail(s);
+    }
+  }
   if (plan.next_index > plan.start.size) {
     bool stale;
     {
@@ -691,6 +756,11 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
       return fail_stale(s);
     }
     BuildEntries(plan, results);
+    if (expected != nullptr) {
+      if (absl::Status s = CheckExpected(plan, results, *expected); !s.ok()) {
+        return fail_stale(s);
+      }
+    }
     if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
       return fail_stale(s);
     }
