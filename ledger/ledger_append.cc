@@ -80,6 +80,15 @@ struct Ledger::GroupPlan {
 
   // 3. The risk assessment of each new entry (per batch, per event).
   std::vector<std::vector<risk::Assessment>> assessments;
+  // ... and, in entry order, what the findings index takes of each once
+  // the group is written (ledger/risk_findings.h).
+  struct Finding {
+    uint64_t index;
+    const Event* event;
+    risk::Risk risk;
+    RuleLevels rules;
+  };
+  std::vector<Finding> findings;
 
   // 4. The subjects of every new entry, in entry order, and the latest
   //    entry about each distinct subject.
@@ -514,6 +523,8 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       entry.prev_chain_hash = chain;
       if (options_.risk_evaluation) {
         risk::Assessment& a = plan.assessments[b][i];
+        plan.findings.push_back(GroupPlan::Finding{
+            slot.index, &batch.events()[i], a.risk, RuleLevelsOf(a.reasons)});
         entry.risk.grade = static_cast<RiskGrade>(a.risk);
         entry.risk.reasons = std::move(a.reasons);
         entry.policy_version = a.policy_version;
@@ -693,6 +704,14 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
     BuildEntries(plan, results);
     if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
       return fail_stale(s);
+    }
+    {
+      // Only now: a group that failed leaves no findings behind.
+      MutexLock lock(&impl_->risk_mu);
+      for (const GroupPlan::Finding& f : plan.findings) {
+        impl_->findings.Add(f.index, f.event->tenant, f.event->actor.id,
+                            f.risk, f.rules);
+      }
     }
     // The ledger's own batch is not the caller's business.
     results.resize(batches.size());
