@@ -232,6 +232,13 @@ absl::StatusOr<ExplainAnswer> RiskQueries::Explain(
   return answer;
 }
 
+std::optional<ExplainedGrade> RiskQueries::GradeAsOf(
+    std::string_view tenant, std::string_view id, std::string_view version,
+    uint64_t as_of) const {
+  if (as_of == 0) return std::nullopt;
+  return GradeOf(ledger_, tenant, id, version, as_of - 1);
+}
+
 absl::StatusOr<SummaryAnswer> RiskQueries::Summary(
     std::string_view tenant, const SummaryRange& range,
     std::optional<uint64_t> as_of) const {

@@ -130,6 +130,14 @@ class RiskQueries {
                                         std::string_view version,
                                         std::optional<uint64_t> as_of) const;
 
+  // The grade of (id, version) in force as of `as_of` (a ledger size:
+  // entries below it count), as Explain's step 0 gives it; nullopt if it
+  // had none then. as_of must be at most head().size.
+  std::optional<ExplainedGrade> GradeAsOf(std::string_view tenant,
+                                          std::string_view id,
+                                          std::string_view version,
+                                          uint64_t as_of) const;
+
   // Counts per level and per rule over the range.
   absl::StatusOr<SummaryAnswer> Summary(std::string_view tenant,
                                         const SummaryRange& range,
