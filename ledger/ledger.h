@@ -431,10 +431,12 @@ class Ledger {
   // the tenant's findings passing `filter` with index in [from, below),
   // ascending, at most `max_count`; and the counts over [from, below).
   // Empty when the ledger grades nothing (risk_evaluation off).
-  std::vector<RiskFinding> FindRiskFindings(std::string_view tenant,
-                                            const RiskFindingsFilter& filter,
-                                            uint64_t from, uint64_t below,
-                                            size_t max_count) const;
+  // At most `max_scanned` findings are looked at (RiskFindingsIndex::Find,
+  // `resume`).
+  std::vector<RiskFinding> FindRiskFindings(
+      std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
+      uint64_t below, size_t max_count, size_t max_scanned = SIZE_MAX,
+      std::optional<uint64_t>* resume = nullptr) const;
   RiskCounts CountRisk(std::string_view tenant, uint64_t from,
                        uint64_t below) const;
   // The version of the risk policy in force for the next entry (0: none).

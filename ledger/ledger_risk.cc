@@ -93,10 +93,12 @@ std::vector<risk::GradeInput> Ledger::GradeInputs(std::string_view tenant,
 
 std::vector<RiskFinding> Ledger::FindRiskFindings(
     std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
-    uint64_t below, size_t max_count) const {
+    uint64_t below, size_t max_count, size_t max_scanned,
+    std::optional<uint64_t>* resume) const {
   below = std::min(below, head().size);
   MutexLock lock(&impl_->risk_mu);
-  return impl_->findings.Find(tenant, filter, from, below, max_count);
+  return impl_->findings.Find(tenant, filter, from, below, max_count,
+                              max_scanned, resume);
 }
 
 RiskCounts Ledger::CountRisk(std::string_view tenant, uint64_t from,

@@ -143,14 +143,21 @@ std::vector<RiskFinding>::const_iterator FirstAtOrAfter(
 
 std::vector<RiskFinding> RiskFindingsIndex::Find(
     std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
-    uint64_t below, size_t max_count) const {
+    uint64_t below, size_t max_count, size_t max_scanned,
+    std::optional<uint64_t>* resume) const {
   std::vector<RiskFinding> out;
+  if (resume != nullptr) resume->reset();
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return out;
   const std::vector<RiskFinding>& findings = it->second.findings;
+  size_t scanned = 0;
   for (auto f = FirstAtOrAfter(findings, from);
        f != findings.end() && f->index < below && out.size() < max_count;
        ++f) {
+    if (scanned++ == max_scanned) {
+      if (resume != nullptr) *resume = f->index;
+      break;
+    }
     if (f->risk < filter.min_level) continue;
     if (filter.rule != 0 && RuleLevel(f->rules, filter.rule) < risk::Risk::kMedium) {
       continue;

@@ -123,14 +123,21 @@ absl::StatusOr<FindingsAnswer> RiskQueries::Findings(
   answer.end_index = range.second;
   const uint64_t from = std::max(start.from, range.first);
   std::vector<RiskFinding> found;
+  std::optional<uint64_t> resume;
   if (from < range.second) {
     found = ledger_.FindRiskFindings(tenant, filter, from, range.second,
-                                     start.page_size + 1);
+                                     start.page_size + 1,
+                                     kMaxScannedPerPage, &resume);
   }
   if (found.size() > start.page_size) {
     answer.next_page_token = EncodeToken(
         kRiskFindingsQuery, start.as_of, found[start.page_size].index, hash);
     found.resize(start.page_size);
+  } else if (resume.has_value()) {
+    // The filter kept few of the findings looked at: the next page goes on
+    // from there.
+    answer.next_page_token =
+        EncodeToken(kRiskFindingsQuery, start.as_of, *resume, hash);
   }
   std::vector<uint64_t> indexes;
   indexes.reserve(found.size());

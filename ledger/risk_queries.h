@@ -116,7 +116,10 @@ class RiskQueries {
 
   // The tenant's entries graded at least filter.min_level (medium, high or
   // critical; InvalidArgument otherwise), with a reason of filter.rule if
-  // given, by filter.actor if given, received in `window` if given.
+  // given, by filter.actor if given, received in `window` if given. A page
+  // looks at most kMaxScannedPerPage findings, so with a filter that keeps
+  // few it may hold fewer rows than page_size (even none) and still have a
+  // next page.
   absl::StatusOr<FindingsAnswer> Findings(std::string_view tenant,
                                           const RiskFindingsFilter& filter,
                                           std::optional<TimeWindow> window,

@@ -150,6 +150,35 @@ TEST(RiskReasonTest, ParsesRuleLevelTextAndEvidence) {
   EXPECT_EQ(ParseRiskRule("x1"), std::nullopt);
 }
 
+TEST(RiskFindingsIndexTest, FindStopsAfterMaxScannedAndSaysWhereToResume) {
+  RiskFindingsIndex index;
+  for (uint64_t i = 0; i < 6; ++i) {
+    index.Add(i, "t", i == 4 ? "b" : "a",
+              i % 2 == 0 ? risk::Risk::kHigh : risk::Risk::kLow,
+              {"R4 high: x"});
+  }
+  index.Add(6, "u", "b", risk::Risk::kHigh, {"R4 high: x"});
+  EXPECT_EQ(index.findings(), 4u);  // 0, 2, 4 of t; 6 of u
+  RiskFindingsFilter only_b;
+  only_b.actor = "b";
+  std::optional<uint64_t> resume;
+  // Two findings looked at (0 and 2, neither b's): none, resume at 4.
+  EXPECT_TRUE(index.Find("t", only_b, 0, 100, 10, 2, &resume).empty());
+  EXPECT_EQ(resume, 4u);
+  std::vector<RiskFinding> found = index.Find("t", only_b, 4, 100, 10, 2, &resume);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].index, 4u);
+  EXPECT_EQ(resume, std::nullopt);
+  // Counts: t's six entries, three of them findings.
+  const RiskCounts c = index.Count("t", 0, 100);
+  EXPECT_EQ(c.entries, 6u);
+  EXPECT_EQ(c.low, 3u);
+  EXPECT_EQ(c.high, 3u);
+  EXPECT_EQ(c.rules[4].high, 3u);
+  EXPECT_EQ(index.Count("t", 1, 3).entries, 2u);
+  EXPECT_EQ(index.Count("u", 0, 6).entries, 0u);
+}
+
 TEST_F(RiskQueriesTest, IndexBuiltAtOpenEqualsIndexBuiltWhileAppending) {
   Emit({Annotation(2)});  // unassessed: before the policy
   SetPolicy();
