@@ -251,7 +251,8 @@ TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
   EXPECT_EQ(summary.out.find("\"critical\":0,"), std::string::npos)
       << summary.out;
 
-  // The lineage drawing fills the core curated version red.
+  // The lineage drawing fills the core curated version red (no pi: the
+  // pipeline's approved de-identification blocks it).
   RunResult dot = Ctl(Profile("officer"),
                       {"lineage", "--tenant", "demo", "--node",
                        "dataset:demo/street-scenes/curated@v2", "--direction",
@@ -259,7 +260,7 @@ TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
   ASSERT_EQ(dot.exit_code, 0) << dot.err;
   EXPECT_NE(dot.out.find("\"dataset:demo/street-scenes/curated@v2\" "
                          "[label=\"dataset:demo/street-scenes/curated@v2\\n"
-                         "core pi\", fillcolor=\"#e06666\""),
+                         "core\", fillcolor=\"#e06666\""),
             std::string::npos)
       << dot.out;
 
