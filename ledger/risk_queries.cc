@@ -198,13 +198,13 @@ absl::StatusOr<ExplainAnswer> RiskQueries::Explain(
   answer.steps.push_back(std::move(root));
   for (size_t s = 0; s < answer.steps.size(); ++s) {
     GradeStep& step = answer.steps[s];
+    if (!IsPropagated(step.grade)) continue;  // assigned, classified, ...
     auto [it, added] =
         seen.try_emplace(std::make_tuple(step.id, step.version, step.at), s);
     if (!added) {
       step.same_as = it->second;
       continue;
     }
-    if (!IsPropagated(step.grade)) continue;
     const uint64_t at = step.grade->record.index;
     const uint32_t depth = step.depth + 1;
     std::vector<risk::GradeInput> inputs =

@@ -77,8 +77,9 @@ struct GradeStep {
   bool raises = false;        // an aggregation past the threshold
   uint64_t at = 0;            // the entry index the grade is taken at
   std::optional<ExplainedGrade> grade;  // nullopt: ungraded at `at`
-  // The same version at the same index was explained at this step
-  // already; its inputs are listed there (a diamond, or a cycle).
+  // A propagated grade of the same version at the same index was
+  // explained at this step already; its inputs are listed there (a
+  // diamond, or a cycle).
   std::optional<uint64_t> same_as;
 };
 

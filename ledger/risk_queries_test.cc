@@ -388,6 +388,14 @@ TEST_F(RiskQueriesTest, ExplainFollowsADiamondAndAsOf) {
       Emit({DatasetEvent(13, "data.aggregated", {Ds("b", "1"), Ds("c", "1")},
                          {Ds("d", "1")})});
   ASSERT_TRUE(ab.status.ok() && ac.status.ok() && bcd.status.ok());
+  // A second diamond below d: d -> e, d -> f, e + f -> g.
+  ASSERT_TRUE(Emit({DatasetEvent(15, "data.cleaned", {Ds("d", "1")},
+                                 {Ds("e", "1")}),
+                    DatasetEvent(16, "data.filtered", {Ds("d", "1")},
+                                 {Ds("f", "1")}),
+                    DatasetEvent(17, "data.aggregated",
+                                 {Ds("e", "1"), Ds("f", "1")}, {Ds("g", "1")})})
+                  .status.ok());
   const uint64_t before_regrade = ledger_->head().size;
   AppendResult lower =
       Emit({GradeEvent(14, "grade.changed", Ds("a", "1"), "general")});
@@ -428,12 +436,31 @@ TEST_F(RiskQueriesTest, ExplainFollowsADiamondAndAsOf) {
   EXPECT_EQ(now->steps[0].grade->record.index, lower.entries[0].index);
   ASSERT_EQ(now->history.size(), 2u);
   EXPECT_EQ(now->history[1].record.level, risk::Level::kGeneral);
-  // Now every input is taken at the regrade: a appears once, then again as
-  // the same step.
+  // Now every input is taken at the regrade, b's and c's grades too: a
+  // appears under each (a changed grade has no inputs to repeat).
   ASSERT_EQ(now->steps.size(), 5u);
   EXPECT_EQ(now->steps[3].id, "a");
+  EXPECT_EQ(now->steps[3].at, lower.entries[0].index);
   EXPECT_EQ(now->steps[3].grade->record.basis, "changed");
-  EXPECT_EQ(now->steps[4].same_as, 3u);
+  EXPECT_FALSE(now->steps[4].same_as.has_value());
+
+  // After the regrade every grade below a took effect at one index: g's
+  // path reaches d through e and through f, and lists d's inputs once.
+  absl::StatusOr<ExplainAnswer> g = q.Explain(kTenant, "g", "1", std::nullopt);
+  ASSERT_TRUE(g.ok()) << g.status();
+  std::vector<size_t> ds;
+  for (size_t i = 0; i < g->steps.size(); ++i) {
+    if (g->steps[i].id == "d") ds.push_back(i);
+  }
+  ASSERT_EQ(ds.size(), 2u);
+  EXPECT_FALSE(g->steps[ds[0]].same_as.has_value());
+  EXPECT_EQ(g->steps[ds[1]].same_as, ds[0]);
+  size_t under_second = 0;
+  for (const GradeStep& step : g->steps) {
+    if (step.parent == static_cast<int64_t>(ds[1])) ++under_second;
+  }
+  EXPECT_EQ(under_second, 0u);
+  EXPECT_EQ(g->steps.size(), 9u);  // g; e, f; d, d; b, c; a, a
 
   // Bounds: a path longer than max_depth is refused naming the bound.
   ProvenanceLimits tight;
