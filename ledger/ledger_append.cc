@@ -709,8 +709,8 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
       // Only now: a group that failed leaves no findings behind.
       MutexLock lock(&impl_->risk_mu);
       for (const GroupPlan::Finding& f : plan.findings) {
-        impl_->findings.Add(f.index, f.event->tenant, f.event->actor.id,
-                            f.risk, f.rules);
+        impl_->findings.Add(f.index, f.event->tenant, f.event->actor.id, f.risk,
+                            f.rules);
       }
     }
     // The ledger's own batch is not the caller's business.

@@ -171,7 +171,6 @@ std::string NodeText(const LineageNode& node) {
 
 // ---- page tokens ----
 
-
 static std::string_view QueryKindName(uint8_t kind) {
   switch (kind) {
     case kHistoryQuery:
@@ -211,7 +210,6 @@ std::string ParamHash::Finish() const {
 constexpr uint8_t kTokenVersion = 1;
 constexpr size_t kTokenBytes = 1 + 1 + 8 + 8 + 8;
 
-
 static std::string Base64Url(std::string_view bytes) {
   std::string text = crypto::Base64Encode(bytes);
   while (!text.empty() && text.back() == '=') text.pop_back();
@@ -246,7 +244,6 @@ std::string EncodeToken(uint8_t kind, uint64_t as_of, uint64_t next,
   bytes.append(hash);
   return Base64Url(bytes);
 }
-
 
 absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
                                     std::string_view hash,
@@ -284,10 +281,10 @@ absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
                " query, not to ", QueryKindName(kind)));
   }
   if (std::string_view(*bytes).substr(18, 8) != hash) {
-    return absl::InvalidArgumentError(
-        StrCat("page_token: belongs to a ", QueryKindName(kind),
-               " query with other parameters (tenant, subject, filters, window or "
-               "year); send the parameters of the first page"));
+    return absl::InvalidArgumentError(StrCat(
+        "page_token: belongs to a ", QueryKindName(kind),
+        " query with other parameters (tenant, subject, filters, window or "
+        "year); send the parameters of the first page"));
   }
   start.as_of = ReadBe64(std::string_view(*bytes).substr(2, 8));
   start.from = ReadBe64(std::string_view(*bytes).substr(10, 8));
@@ -319,10 +316,10 @@ using provenance_internal::kLabelHistoryQuery;
 using provenance_internal::kWhoTouchedQuery;
 using provenance_internal::PageStart;
 using provenance_internal::ParamHash;
-using provenance_internal::StartPage;
 using provenance_internal::ReadRows;
 using provenance_internal::ReadStored;
 using provenance_internal::ResolveAsOf;
+using provenance_internal::StartPage;
 
 // The indexes of one page of `prefix` in [max(start.from, lo), hi), and
 // the token of the next page (empty if none).

@@ -54,7 +54,6 @@ absl::Status CheckKeyPart(std::string_view field, std::string_view value,
 // A subject's kind and id (and version) for messages: "dataset 'd'".
 std::string NodeText(const LineageNode& node);
 
-
 // ---- page tokens (provenance.cc; the risk queries use them too) ----
 
 // The query a token belongs to (its second byte).

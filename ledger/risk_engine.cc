@@ -539,9 +539,9 @@ std::vector<GradeInput> Engine::GradeInputs(std::string_view tenant,
   std::vector<GradeInput> out;
   for (std::string_view v : {version, std::string_view()}) {
     auto it = state_->datasets.find(Key(tenant, id, v));
-    const bool graded =
-        it != state_->datasets.end() && !it->second.history.empty() &&
-        it->second.history.front().index <= as_of;
+    const bool graded = it != state_->datasets.end() &&
+                        !it->second.history.empty() &&
+                        it->second.history.front().index <= as_of;
     if (graded) {
       for (const Edge& edge : it->second.parents) {
         if (edge.index > as_of) continue;

@@ -65,9 +65,8 @@ RiskReason ParseRiskReason(std::string_view reason) {
   constexpr std::string_view kEvidence = " [evidence ";
   const size_t ev = text.rfind(kEvidence);
   if (ev != std::string_view::npos && text.back() == ']') {
-    std::optional<std::vector<uint64_t>> indexes = ParseIndexes(
-        text.substr(ev + kEvidence.size(),
-                    text.size() - 1 - ev - kEvidence.size()));
+    std::optional<std::vector<uint64_t>> indexes = ParseIndexes(text.substr(
+        ev + kEvidence.size(), text.size() - 1 - ev - kEvidence.size()));
     if (indexes.has_value()) {
       out.evidence = *std::move(indexes);
       text = text.substr(0, ev);
@@ -109,15 +108,16 @@ void RiskFindingsIndex::Add(uint64_t index, std::string_view tenant,
                             std::string_view actor, risk::Risk risk,
                             RuleLevels rules) {
   auto it = tenants_.find(tenant);
-  if (it == tenants_.end()) it = tenants_.try_emplace(std::string(tenant)).first;
+  if (it == tenants_.end())
+    it = tenants_.try_emplace(std::string(tenant)).first;
   Tenant& t = it->second;
   if (!t.runs.empty() && t.runs.back().end == index) {
     ++t.runs.back().end;
   } else {
     const uint64_t before =
-        t.runs.empty() ? 0
-                       : t.runs.back().before + t.runs.back().end -
-                             t.runs.back().begin;
+        t.runs.empty()
+            ? 0
+            : t.runs.back().before + t.runs.back().end - t.runs.back().begin;
     t.runs.push_back(Run{index, index + 1, before});
   }
   if (risk != risk::Risk::kUnassessed && !first_assessed_.has_value()) {
@@ -125,8 +125,7 @@ void RiskFindingsIndex::Add(uint64_t index, std::string_view tenant,
   }
   size_ = index + 1;
   if (risk < risk::Risk::kMedium) return;
-  t.findings.push_back(
-      RiskFinding{index, risk, rules, std::string(actor)});
+  t.findings.push_back(RiskFinding{index, risk, rules, std::string(actor)});
   ++findings_;
 }
 
@@ -152,14 +151,14 @@ std::vector<RiskFinding> RiskFindingsIndex::Find(
   const std::vector<RiskFinding>& findings = it->second.findings;
   size_t scanned = 0;
   for (auto f = FirstAtOrAfter(findings, from);
-       f != findings.end() && f->index < below && out.size() < max_count;
-       ++f) {
+       f != findings.end() && f->index < below && out.size() < max_count; ++f) {
     if (scanned++ == max_scanned) {
       if (resume != nullptr) *resume = f->index;
       break;
     }
     if (f->risk < filter.min_level) continue;
-    if (filter.rule != 0 && RuleLevel(f->rules, filter.rule) < risk::Risk::kMedium) {
+    if (filter.rule != 0 &&
+        RuleLevel(f->rules, filter.rule) < risk::Risk::kMedium) {
       continue;
     }
     if (!filter.actor.empty() && f->actor != filter.actor) continue;
@@ -172,9 +171,9 @@ uint64_t RiskFindingsIndex::CountEntries(const Tenant& t, uint64_t from,
                                          uint64_t below) {
   // The tenant's entries before `index`.
   const auto before = [&t](uint64_t index) -> uint64_t {
-    auto run = std::upper_bound(
-        t.runs.begin(), t.runs.end(), index,
-        [](uint64_t i, const Run& r) { return i < r.begin; });
+    auto run =
+        std::upper_bound(t.runs.begin(), t.runs.end(), index,
+                         [](uint64_t i, const Run& r) { return i < r.begin; });
     if (run == t.runs.begin()) return 0;
     --run;
     return run->before + std::min(index, run->end) - run->begin;

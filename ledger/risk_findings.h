@@ -100,11 +100,10 @@ class RiskFindingsIndex {
   // ascending, at most `max_count`, looking at no more than `max_scanned`
   // findings: if it stopped there, `*resume` (if given) is set to the
   // index of the next finding to look at, else to nullopt.
-  std::vector<RiskFinding> Find(std::string_view tenant,
-                                const RiskFindingsFilter& filter, uint64_t from,
-                                uint64_t below, size_t max_count,
-                                size_t max_scanned = SIZE_MAX,
-                                std::optional<uint64_t>* resume = nullptr) const;
+  std::vector<RiskFinding> Find(
+      std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
+      uint64_t below, size_t max_count, size_t max_scanned = SIZE_MAX,
+      std::optional<uint64_t>* resume = nullptr) const;
 
   // Counts over the tenant's entries with index in [from, below).
   RiskCounts Count(std::string_view tenant, uint64_t from,

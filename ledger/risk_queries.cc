@@ -97,9 +97,8 @@ absl::StatusOr<FindingsAnswer> RiskQueries::Findings(
                "entries graded low are no findings)"));
   }
   if (filter.rule < 0 || filter.rule > kMaxRiskRule) {
-    return absl::InvalidArgumentError(
-        StrCat("rule: R", filter.rule, " is not a rule (R1 ... R",
-               kMaxRiskRule, ")"));
+    return absl::InvalidArgumentError(StrCat(
+        "rule: R", filter.rule, " is not a rule (R1 ... R", kMaxRiskRule, ")"));
   }
   LEDGER_RETURN_IF_ERROR(CheckWindow(window));
   ParamHash params(kRiskFindingsQuery);
@@ -126,12 +125,12 @@ absl::StatusOr<FindingsAnswer> RiskQueries::Findings(
   std::optional<uint64_t> resume;
   if (from < range.second) {
     found = ledger_.FindRiskFindings(tenant, filter, from, range.second,
-                                     start.page_size + 1,
-                                     kMaxScannedPerPage, &resume);
+                                     start.page_size + 1, kMaxScannedPerPage,
+                                     &resume);
   }
   if (found.size() > start.page_size) {
-    answer.next_page_token = EncodeToken(
-        kRiskFindingsQuery, start.as_of, found[start.page_size].index, hash);
+    answer.next_page_token = EncodeToken(kRiskFindingsQuery, start.as_of,
+                                         found[start.page_size].index, hash);
     found.resize(start.page_size);
   } else if (resume.has_value()) {
     // The filter kept few of the findings looked at: the next page goes on
@@ -239,9 +238,10 @@ absl::StatusOr<ExplainAnswer> RiskQueries::Explain(
   return answer;
 }
 
-std::optional<ExplainedGrade> RiskQueries::GradeAsOf(
-    std::string_view tenant, std::string_view id, std::string_view version,
-    uint64_t as_of) const {
+std::optional<ExplainedGrade> RiskQueries::GradeAsOf(std::string_view tenant,
+                                                     std::string_view id,
+                                                     std::string_view version,
+                                                     uint64_t as_of) const {
   if (as_of == 0) return std::nullopt;
   return GradeOf(ledger_, tenant, id, version, as_of - 1);
 }

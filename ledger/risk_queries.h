@@ -73,9 +73,9 @@ struct GradeStep {
   uint32_t depth = 0;
   int64_t parent = -1;  // -1 for step 0
   uint64_t edge_index = 0;
-  uint8_t blocked_flags = 0;  // flags the edge does not carry
-  bool raises = false;        // an aggregation past the threshold
-  uint64_t at = 0;            // the entry index the grade is taken at
+  uint8_t blocked_flags = 0;            // flags the edge does not carry
+  bool raises = false;                  // an aggregation past the threshold
+  uint64_t at = 0;                      // the entry index the grade is taken at
   std::optional<ExplainedGrade> grade;  // nullopt: ungraded at `at`
   // A propagated grade of the same version at the same index was
   // explained at this step already; its inputs are listed there (a

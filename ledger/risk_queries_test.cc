@@ -86,7 +86,8 @@ class RiskQueriesTest : public LedgerFixture {
                                         {Ds("export-1")}, "user:7")},
                           kNewYear2026Ns + 10 * kSecond);
     EXPECT_TRUE(a.status.ok()) << a.status;
-    EXPECT_TRUE(Emit({Annotation(12)}, kNewYear2026Ns + 20 * kSecond).status.ok());
+    EXPECT_TRUE(
+        Emit({Annotation(12)}, kNewYear2026Ns + 20 * kSecond).status.ok());
     AppendResult b = Emit({DatasetEvent(13, "dataset.exported", {Ds("ds-core")},
                                         {Ds("export-2")}, "user:8")},
                           kNewYear2026Ns + 3600 * kSecond);
@@ -165,7 +166,8 @@ TEST(RiskFindingsIndexTest, FindStopsAfterMaxScannedAndSaysWhereToResume) {
   // Two findings looked at (0 and 2, neither b's): none, resume at 4.
   EXPECT_TRUE(index.Find("t", only_b, 0, 100, 10, 2, &resume).empty());
   EXPECT_EQ(resume, 4u);
-  std::vector<RiskFinding> found = index.Find("t", only_b, 4, 100, 10, 2, &resume);
+  std::vector<RiskFinding> found =
+      index.Find("t", only_b, 4, 100, 10, 2, &resume);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].index, 4u);
   EXPECT_EQ(resume, std::nullopt);
@@ -241,8 +243,8 @@ TEST_F(RiskQueriesTest, FindingsFilterByLevelRuleActorAndWindow) {
               HasSubstr("min_level: low is not a finding's level"));
   filter.min_level = risk::Risk::kMedium;
   TimeWindow backwards{kNewYear2026Ns + 1, kNewYear2026Ns};
-  EXPECT_TRUE(
-      absl::IsInvalidArgument(q.Findings(kTenant, filter, backwards, {}).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      q.Findings(kTenant, filter, backwards, {}).status()));
 }
 
 TEST_F(RiskQueriesTest, FindingsPagesAndAsOf) {
@@ -293,15 +295,15 @@ TEST_F(RiskQueriesTest, AFailedGroupLeavesNoFindings) {
   ASSERT_TRUE(l.ok()) << l.status();
   ledger_ = *std::move(l);
   SetPolicy();
-  ASSERT_TRUE(
-      Emit({GradeEvent(10, "grade.assigned", Ds("ds-core"), "core")}).status.ok());
+  ASSERT_TRUE(Emit({GradeEvent(10, "grade.assigned", Ds("ds-core"), "core")})
+                  .status.ok());
   const uint64_t size = ledger_->head().size;
   AppendResult failed = Emit({DatasetEvent(11, "dataset.exported",
                                            {Ds("ds-core")}, {Ds("export-1")})});
   ASSERT_TRUE(absl::IsFailedPrecondition(failed.status)) << failed.status;
   RiskFindingsFilter filter;
-  EXPECT_TRUE(ledger_->FindRiskFindings(kTenant, filter, size, UINT64_MAX, 10)
-                  .empty());
+  EXPECT_TRUE(
+      ledger_->FindRiskFindings(kTenant, filter, size, UINT64_MAX, 10).empty());
   // The next entry takes the index: an annotation by an untrained human
   // (R4 high), found as itself, and the counts are the stored entries'.
   AppendResult ok = Emit({Annotation(40)});
@@ -350,8 +352,8 @@ TEST_F(RiskQueriesTest, SummaryCountsPerLevelAndRule) {
   // A window holding the first export only, and an index range holding the
   // second only.
   SummaryRange window;
-  window.window = TimeWindow{kNewYear2026Ns + 5 * kSecond,
-                             kNewYear2026Ns + 60 * kSecond};
+  window.window =
+      TimeWindow{kNewYear2026Ns + 5 * kSecond, kNewYear2026Ns + 60 * kSecond};
   absl::StatusOr<SummaryAnswer> w = q.Summary(kTenant, window, std::nullopt);
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->counts.critical, 1u);
@@ -377,32 +379,31 @@ TEST_F(RiskQueriesTest, SummaryCountsPerLevelAndRule) {
 // regrade keeps core, after it general.
 TEST_F(RiskQueriesTest, ExplainFollowsADiamondAndAsOf) {
   SetPolicy();
-  ASSERT_TRUE(Emit({GradeEvent(10, "grade.assigned", Ds("a", "1"), "core",
-                               "pi")})
-                  .status.ok());
-  AppendResult ab = Emit({DatasetEvent(11, "data.cleaned", {Ds("a", "1")},
-                                       {Ds("b", "1")})});
-  AppendResult ac = Emit({DatasetEvent(12, "data.filtered", {Ds("a", "1")},
-                                       {Ds("c", "1")})});
-  AppendResult bcd =
-      Emit({DatasetEvent(13, "data.aggregated", {Ds("b", "1"), Ds("c", "1")},
-                         {Ds("d", "1")})});
+  ASSERT_TRUE(
+      Emit({GradeEvent(10, "grade.assigned", Ds("a", "1"), "core", "pi")})
+          .status.ok());
+  AppendResult ab =
+      Emit({DatasetEvent(11, "data.cleaned", {Ds("a", "1")}, {Ds("b", "1")})});
+  AppendResult ac =
+      Emit({DatasetEvent(12, "data.filtered", {Ds("a", "1")}, {Ds("c", "1")})});
+  AppendResult bcd = Emit({DatasetEvent(
+      13, "data.aggregated", {Ds("b", "1"), Ds("c", "1")}, {Ds("d", "1")})});
   ASSERT_TRUE(ab.status.ok() && ac.status.ok() && bcd.status.ok());
   // A second diamond below d: d -> e, d -> f, e + f -> g.
-  ASSERT_TRUE(Emit({DatasetEvent(15, "data.cleaned", {Ds("d", "1")},
-                                 {Ds("e", "1")}),
-                    DatasetEvent(16, "data.filtered", {Ds("d", "1")},
-                                 {Ds("f", "1")}),
-                    DatasetEvent(17, "data.aggregated",
-                                 {Ds("e", "1"), Ds("f", "1")}, {Ds("g", "1")})})
-                  .status.ok());
+  ASSERT_TRUE(
+      Emit({DatasetEvent(15, "data.cleaned", {Ds("d", "1")}, {Ds("e", "1")}),
+            DatasetEvent(16, "data.filtered", {Ds("d", "1")}, {Ds("f", "1")}),
+            DatasetEvent(17, "data.aggregated", {Ds("e", "1"), Ds("f", "1")},
+                         {Ds("g", "1")})})
+          .status.ok());
   const uint64_t before_regrade = ledger_->head().size;
   AppendResult lower =
       Emit({GradeEvent(14, "grade.changed", Ds("a", "1"), "general")});
   ASSERT_TRUE(lower.status.ok()) << lower.status;
 
   RiskQueries q(*ledger_);
-  absl::StatusOr<ExplainAnswer> then = q.Explain(kTenant, "d", "1", before_regrade);
+  absl::StatusOr<ExplainAnswer> then =
+      q.Explain(kTenant, "d", "1", before_regrade);
   ASSERT_TRUE(then.ok()) << then.status();
   ASSERT_EQ(then->steps.size(), 5u);  // d; b, c; a (from b), a (from c)
   const GradeStep& d = then->steps[0];
@@ -429,7 +430,8 @@ TEST_F(RiskQueriesTest, ExplainFollowsADiamondAndAsOf) {
   ASSERT_EQ(then->history.size(), 1u);
   EXPECT_EQ(then->history[0].record.level, risk::Level::kCore);
 
-  absl::StatusOr<ExplainAnswer> now = q.Explain(kTenant, "d", "1", std::nullopt);
+  absl::StatusOr<ExplainAnswer> now =
+      q.Explain(kTenant, "d", "1", std::nullopt);
   ASSERT_TRUE(now.ok()) << now.status();
   ASSERT_TRUE(now->steps[0].grade.has_value());
   EXPECT_EQ(now->steps[0].grade->record.level, risk::Level::kGeneral);
@@ -471,7 +473,8 @@ TEST_F(RiskQueriesTest, ExplainFollowsADiamondAndAsOf) {
   EXPECT_TRUE(absl::IsResourceExhausted(deep)) << deep;
   EXPECT_THAT(deep.message(), HasSubstr("provenance_max_depth (1)"));
   // An ungraded version: step 0 without a grade.
-  absl::StatusOr<ExplainAnswer> none = q.Explain(kTenant, "zzz", "", std::nullopt);
+  absl::StatusOr<ExplainAnswer> none =
+      q.Explain(kTenant, "zzz", "", std::nullopt);
   ASSERT_TRUE(none.ok());
   ASSERT_EQ(none->steps.size(), 1u);
   EXPECT_FALSE(none->steps[0].grade.has_value());

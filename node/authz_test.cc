@@ -826,20 +826,23 @@ TEST_F(AuthzTest, RiskQueriesAreForOfficersOfTheTenantAndRegulators) {
   v1::RiskFindingsRequest q;
   q.set_tenant(kBeta);
   v1::RiskFindingsResponse r;
-  EXPECT_EQ(As("officer-acme").query->RiskFindings(Context().get(), q, &r)
+  EXPECT_EQ(As("officer-acme")
+                .query->RiskFindings(Context().get(), q, &r)
                 .error_code(),
             grpc::PERMISSION_DENIED);
   v1::GradeExplainRequest eq;
   eq.set_tenant(kBeta);
   eq.set_dataset_id("d");
   v1::GradeExplainResponse er;
-  EXPECT_EQ(As("officer-acme").query->GradeExplain(Context().get(), eq, &er)
+  EXPECT_EQ(As("officer-acme")
+                .query->GradeExplain(Context().get(), eq, &er)
                 .error_code(),
             grpc::PERMISSION_DENIED);
   v1::RiskSummaryRequest sq;
   sq.set_tenant(kAcme);
   v1::RiskSummaryResponse sr;
-  EXPECT_EQ(As("emitter-acme").query->RiskSummary(Context().get(), sq, &sr)
+  EXPECT_EQ(As("emitter-acme")
+                .query->RiskSummary(Context().get(), sq, &sr)
                 .error_code(),
             grpc::PERMISSION_DENIED);
   grpc::Status s =

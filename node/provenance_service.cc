@@ -612,13 +612,12 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
   return absl::OkStatus();
 }
 
-
 absl::Status DoRiskFindings(const ServiceContext& ctx, const RiskQueries& risk,
                             grpc::ServerContext* context,
                             const v1::RiskFindingsRequest& request,
                             v1::RiskFindingsResponse* response) {
-  LEDGER_RETURN_IF_ERROR(CheckTenant(ctx, context, kRiskFindings,
-                                     request.tenant(), "ask for risk findings"));
+  LEDGER_RETURN_IF_ERROR(CheckTenant(
+      ctx, context, kRiskFindings, request.tenant(), "ask for risk findings"));
   RiskFindingsFilter filter;
   switch (request.min_level()) {
     case v1::RISK_GRADE_UNASSESSED:
@@ -657,10 +656,10 @@ absl::Status DoRiskFindings(const ServiceContext& ctx, const RiskQueries& risk,
       std::optional<uint64_t> as_of,
       QueryAsOf(ctx, request.has_as_of(), request.as_of(),
                 /*with_proofs=*/false, request.page_token().empty()));
-  LEDGER_ASSIGN_OR_RETURN(
-      FindingsAnswer answer,
-      risk.Findings(request.tenant(), filter, window,
-                    MakePage(as_of, request.page_size(), request.page_token())));
+  LEDGER_ASSIGN_OR_RETURN(FindingsAnswer answer,
+                          risk.Findings(request.tenant(), filter, window,
+                                        MakePage(as_of, request.page_size(),
+                                                 request.page_token())));
   response->set_as_of(answer.as_of);
   response->set_first_index(answer.first_index);
   response->set_end_index(answer.end_index);
@@ -702,10 +701,9 @@ absl::Status DoGradeExplain(const ServiceContext& ctx, const RiskQueries& risk,
       std::optional<uint64_t> as_of,
       QueryAsOf(ctx, request.has_as_of(), request.as_of(),
                 /*with_proofs=*/false, /*first_page=*/true));
-  LEDGER_ASSIGN_OR_RETURN(
-      ExplainAnswer answer,
-      risk.Explain(request.tenant(), request.dataset_id(), request.version(),
-                   as_of));
+  LEDGER_ASSIGN_OR_RETURN(ExplainAnswer answer,
+                          risk.Explain(request.tenant(), request.dataset_id(),
+                                       request.version(), as_of));
   response->set_as_of(answer.as_of);
   for (const GradeStep& step : answer.steps) {
     v1::GradeStep* out = response->add_path();
@@ -735,9 +733,8 @@ absl::Status DoRiskSummary(const ServiceContext& ctx, const RiskQueries& risk,
                            grpc::ServerContext* context,
                            const v1::RiskSummaryRequest& request,
                            v1::RiskSummaryResponse* response) {
-  LEDGER_RETURN_IF_ERROR(CheckTenant(ctx, context, kRiskSummary,
-                                     request.tenant(),
-                                     "ask for a risk summary"));
+  LEDGER_RETURN_IF_ERROR(CheckTenant(
+      ctx, context, kRiskSummary, request.tenant(), "ask for a risk summary"));
   SummaryRange range;
   if (request.has_window()) {
     LEDGER_ASSIGN_OR_RETURN(range.window,

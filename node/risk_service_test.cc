@@ -122,9 +122,9 @@ TEST_F(RiskServiceTest, FindingsPagesEqualTheEngine) {
   ASSERT_TRUE(query_->RiskFindings(Context().get(), request, &r4).ok());
   filter.min_level = risk::Risk::kHigh;
   filter.rule = 4;
-  EXPECT_EQ(static_cast<size_t>(r4.findings_size()),
-            engine_->Findings(kTenant, filter, std::nullopt, {})
-                ->findings.size());
+  EXPECT_EQ(
+      static_cast<size_t>(r4.findings_size()),
+      engine_->Findings(kTenant, filter, std::nullopt, {})->findings.size());
   for (const v1::RiskFinding& f : r4.findings()) {
     bool has = false;
     for (const v1::RiskReason& reason : f.reasons()) {

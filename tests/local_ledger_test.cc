@@ -234,9 +234,10 @@ TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
       << explain.out;
   EXPECT_NE(explain.out.find("\"basis\":\"propagated\""), std::string::npos)
       << explain.out;
-  RunResult explain_text = Ctl(
-      Profile("officer"), {"risk", "explain", "--tenant", "demo", "--dataset",
-                           "demo/street-scenes/curated@v2", "--format", "text"});
+  RunResult explain_text =
+      Ctl(Profile("officer"),
+          {"risk", "explain", "--tenant", "demo", "--dataset",
+           "demo/street-scenes/curated@v2", "--format", "text"});
   ASSERT_EQ(explain_text.exit_code, 0) << explain_text.err;
   EXPECT_NE(explain_text.out.find("demo/street-scenes/curated@v2: core"),
             std::string::npos)
@@ -244,8 +245,8 @@ TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
   EXPECT_NE(explain_text.out.find("   <- "), std::string::npos)
       << explain_text.out;
 
-  RunResult summary = Ctl(Profile("regulator"),
-                          {"risk", "summary", "--tenant", "demo"});
+  RunResult summary =
+      Ctl(Profile("regulator"), {"risk", "summary", "--tenant", "demo"});
   ASSERT_EQ(summary.exit_code, 0) << summary.err;
   EXPECT_EQ(summary.out.rfind("{\"as_of\":", 0), 0u) << summary.out;
   EXPECT_EQ(summary.out.find("\"critical\":0,"), std::string::npos)
@@ -266,8 +267,8 @@ TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
 
   // The emitter may not ask; a bad level is a usage error; an unknown
   // rule the node's INVALID_ARGUMENT.
-  RunResult denied = Ctl(Profile("emitter"),
-                         {"risk", "summary", "--tenant", "demo"});
+  RunResult denied =
+      Ctl(Profile("emitter"), {"risk", "summary", "--tenant", "demo"});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos)
       << denied.err;

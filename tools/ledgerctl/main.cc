@@ -365,9 +365,10 @@ int main(int argc, char** argv) {
       "datasets with no registered source upstream, runs with no end event");
   CLI::Option* orphans_as_of = AddProvenanceFlags(orphans, f, false);
 
-  CLI::App* risk = app.add_subcommand(
-      "risk", "risk findings, grade explanations and summaries "
-              "(docs/queries.md, \"Risk queries\")");
+  CLI::App* risk =
+      app.add_subcommand("risk",
+                         "risk findings, grade explanations and summaries "
+                         "(docs/queries.md, \"Risk queries\")");
   risk->require_subcommand(1);
   // The flags every risk command takes.
   const auto add_risk_flags = [&f](CLI::App* cmd) {

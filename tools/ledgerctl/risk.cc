@@ -88,8 +88,8 @@ absl::StatusOr<v1::RiskGrade> MinLevel(const std::string& text) {
   if (text.empty() || text == "medium") return v1::RISK_GRADE_MEDIUM;
   if (text == "high") return v1::RISK_GRADE_HIGH;
   if (text == "critical") return v1::RISK_GRADE_CRITICAL;
-  return absl::InvalidArgumentError(StrCat(
-      "--min-level: \"", text, "\" is not medium, high or critical"));
+  return absl::InvalidArgumentError(
+      StrCat("--min-level: \"", text, "\" is not medium, high or critical"));
 }
 
 absl::StatusOr<std::optional<v1::TimeWindow>> Window(const RiskOptions& o) {
@@ -356,8 +356,7 @@ absl::Status RunRisk(const ConnectionOptions& conn, const RiskOptions& o,
       v1::RiskSummaryRequest request;
       request.set_tenant(o.tenant);
       LEDGER_ASSIGN_OR_RETURN(std::optional<v1::TimeWindow> window, Window(o));
-      const bool indexes =
-          o.first_index.has_value() || o.end_index.has_value();
+      const bool indexes = o.first_index.has_value() || o.end_index.has_value();
       if (window.has_value() && indexes) {
         return absl::InvalidArgumentError(
             "--from: a window (--from, --to) or an index range (--first, "

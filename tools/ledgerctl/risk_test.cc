@@ -34,18 +34,32 @@ TEST(RiskCtlTest, LineageDotFillsDatasetsByGradeAndLabelsTheFlags) {
     if (grade.has_value()) *row->mutable_grade() = *grade;
     return row->node();
   };
-  const v1::LineageNode asked = add(v1::SUBJECT_KIND_DATASET, "core-ds",
-                                    Grade("core", {"pi", "minor"}));
+  const v1::LineageNode asked =
+      add(v1::SUBJECT_KIND_DATASET, "core-ds", Grade("core", {"pi", "minor"}));
   add(v1::SUBJECT_KIND_DATASET, "imp", Grade("important", {}));
   add(v1::SUBJECT_KIND_DATASET, "gen", Grade("general", {}));
   add(v1::SUBJECT_KIND_DATASET, "none", std::nullopt);
   add(v1::SUBJECT_KIND_ITEM, "item-1", std::nullopt);
   const std::string dot = LineageDot(response, asked);
-  EXPECT_THAT(dot, HasSubstr(R"("dataset:core-ds" [label="dataset:core-ds\ncore pi,minor", fillcolor="#e06666", penwidth=3)"));
-  EXPECT_THAT(dot, HasSubstr(R"("dataset:imp" [label="dataset:imp\nimportant", fillcolor="#f6b26b"];)"));
-  EXPECT_THAT(dot, HasSubstr(R"("dataset:gen" [label="dataset:gen\ngeneral", fillcolor="#b6d7a8"];)"));
-  EXPECT_THAT(dot, HasSubstr(R"("dataset:none" [label="dataset:none", fillcolor="#ffffff"];)"));
-  EXPECT_THAT(dot, HasSubstr(R"("item:item-1" [label="item:item-1", fillcolor="#ffffff"];)"));
+  EXPECT_THAT(
+      dot,
+      HasSubstr(
+          R"("dataset:core-ds" [label="dataset:core-ds\ncore pi,minor", fillcolor="#e06666", penwidth=3)"));
+  EXPECT_THAT(
+      dot,
+      HasSubstr(
+          R"("dataset:imp" [label="dataset:imp\nimportant", fillcolor="#f6b26b"];)"));
+  EXPECT_THAT(
+      dot,
+      HasSubstr(
+          R"("dataset:gen" [label="dataset:gen\ngeneral", fillcolor="#b6d7a8"];)"));
+  EXPECT_THAT(
+      dot,
+      HasSubstr(
+          R"("dataset:none" [label="dataset:none", fillcolor="#ffffff"];)"));
+  EXPECT_THAT(
+      dot, HasSubstr(
+               R"("item:item-1" [label="item:item-1", fillcolor="#ffffff"];)"));
   EXPECT_THAT(dot, HasSubstr("core red, important orange"));
 
   Json json = LineageJson(response);
@@ -114,7 +128,8 @@ TEST(RiskCtlTest, FindingsExplainAndSummaryPrint) {
   v1::RuleCount* rule = s.add_rules();
   rule->set_rule("R1");
   rule->set_critical(3);
-  EXPECT_THAT(SummaryText(s), HasSubstr("critical 3  high 0  medium 0  low 27"));
+  EXPECT_THAT(SummaryText(s),
+              HasSubstr("critical 3  high 0  medium 0  low 27"));
   EXPECT_THAT(SummaryText(s), HasSubstr("  R1  critical 3"));
   EXPECT_EQ(SummaryJson(s)["rules"][0]["critical"], 3);
 }
