@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/support/error_details.h"
 #include "ledger/risk_queries.h"
 #include "node/node_testing.h"
 #include "tools/ledgerctl/gen_events.h"
@@ -31,6 +34,21 @@ std::string DefaultPolicy() {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// The fields of the google.rpc.BadRequest in a status's details.
+std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  std::vector<std::string> out;
+  google::rpc::Status details;
+  if (!grpc::ExtractErrorDetails(status, &details).ok()) return out;
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::BadRequest bad_request;
+    if (!any.UnpackTo(&bad_request)) continue;
+    for (const auto& v : bad_request.field_violations()) {
+      out.push_back(v.field());
+    }
+  }
+  return out;
 }
 
 class RiskServiceTest : public testing::NodeFixture {
@@ -217,6 +235,7 @@ TEST_F(RiskServiceTest, BadRequestsAreRefusedNamingTheField) {
   s = query_->RiskFindings(Context().get(), request, &response);
   EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("rule: \"R99\" is not a rule id"));
+  EXPECT_EQ(ViolatedFields(s), std::vector<std::string>{"rule"});
   request.clear_rule();
   request.mutable_window()->mutable_t0()->set_seconds(200);
   s = query_->RiskFindings(Context().get(), request, &response);
@@ -228,6 +247,12 @@ TEST_F(RiskServiceTest, BadRequestsAreRefusedNamingTheField) {
   s = query_->GradeExplain(Context().get(), explain, &explained);
   EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("dataset_id: required"));
+  EXPECT_EQ(ViolatedFields(s), std::vector<std::string>{"dataset_id"});
+  explain.clear_tenant();
+  explain.set_dataset_id("d");
+  s = query_->GradeExplain(Context().get(), explain, &explained);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolatedFields(s), std::vector<std::string>{"tenant"});
   v1::RiskSummaryRequest summary;
   summary.set_tenant(kTenant);
   summary.mutable_indexes()->set_start(LedgerSize() + 10);
@@ -235,6 +260,7 @@ TEST_F(RiskServiceTest, BadRequestsAreRefusedNamingTheField) {
   s = query_->RiskSummary(Context().get(), summary, &counted);
   EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("indexes.start"));
+  EXPECT_EQ(ViolatedFields(s), std::vector<std::string>{"indexes.start"});
   summary.clear_indexes();
   summary.set_as_of(LedgerSize() + 1);
   s = query_->RiskSummary(Context().get(), summary, &counted);
