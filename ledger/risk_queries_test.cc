@@ -3,8 +3,10 @@
 
 #include "ledger/risk_queries.h"
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "ledger/ledger_testing.h"
@@ -372,6 +374,47 @@ TEST_F(RiskQueriesTest, SummaryCountsPerLevelAndRule) {
   range.indexes = std::make_pair(uint64_t{5}, uint64_t{4});
   EXPECT_THAT(q.Summary(kTenant, range, std::nullopt).status().message(),
               HasSubstr("indexes.start: 5 is after the end 4"));
+}
+
+// Queries on another thread while groups are appended: every answer is
+// consistent with its own as_of (run under TSan for the locking).
+TEST_F(RiskQueriesTest, QueriesRunConcurrentlyWithAppends) {
+  SetPolicy();
+  ASSERT_TRUE(Emit({GradeEvent(10, "grade.assigned", Ds("ds-core"), "core")})
+                  .status.ok());
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    RiskQueries q(*ledger_);
+    RiskFindingsFilter filter;
+    filter.min_level = risk::Risk::kCritical;
+    int rounds = 0;
+    while (!done.load() || rounds < 3) {
+      ++rounds;
+      absl::StatusOr<FindingsAnswer> f =
+          q.Findings(kTenant, filter, std::nullopt, {});
+      ASSERT_TRUE(f.ok()) << f.status();
+      for (const FindingRow& row : f->findings) {
+        EXPECT_LT(row.index, f->as_of);
+        EXPECT_EQ(row.type, "dataset.exported");
+      }
+      absl::StatusOr<SummaryAnswer> s = q.Summary(kTenant, {}, f->as_of);
+      ASSERT_TRUE(s.ok()) << s.status();
+      EXPECT_EQ(s->counts.critical, f->findings.size());
+      ASSERT_TRUE(q.Explain(kTenant, "export-1", "", std::nullopt).ok());
+    }
+  });
+  for (int i = 0; i < 40; ++i) {
+    AppendResult r = Emit({DatasetEvent(100 + i, "dataset.exported",
+                                        {Ds("ds-core")}, {Ds("export-1")})});
+    ASSERT_TRUE(r.status.ok()) << r.status;
+  }
+  done.store(true);
+  reader.join();
+  RiskFindingsFilter critical;
+  critical.min_level = risk::Risk::kCritical;
+  EXPECT_EQ(
+      ledger_->FindRiskFindings(kTenant, critical, 0, UINT64_MAX, 100).size(),
+      40u);
 }
 
 // a (core, pi) -> b, a -> c, b + c -> d: d's grade comes from b and c, each
