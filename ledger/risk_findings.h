@@ -9,7 +9,7 @@
 // the store does not: a group that failed left nothing here.
 //
 // Not thread-safe: the ledger guards it with its risk mutex. Memory: about
-// 48 bytes plus the actor id per finding, and 24 bytes per run of
+// 56 bytes per finding (plus an actor id longer than 15 bytes), and 24 bytes per run of
 // consecutive entries of one tenant.
 
 #include <cstdint>
