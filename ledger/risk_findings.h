@@ -9,8 +9,8 @@
 // the store does not: a group that failed left nothing here.
 //
 // Not thread-safe: the ledger guards it with its risk mutex. Memory: about
-// 56 bytes per finding (plus an actor id longer than 15 bytes), and 24 bytes per run of
-// consecutive entries of one tenant.
+// 56 bytes per finding (plus an actor id longer than 15 bytes), and 24 bytes
+// per run of consecutive entries of one tenant.
 
 #include <cstdint>
 #include <functional>
