@@ -633,6 +633,16 @@ absl::Status Ledger::WriteGroup(GroupPlan& plan, bool sync) {
         im.tile_cache->Insert(c.level, c.index, c.value);
       }
     }
+    {
+      // The group's findings: only once it is written (a group that failed
+      // leaves none behind), and before the head that readers clamp to
+      // covers it (an answer as of that head must find them).
+      MutexLock risk_lock(&im.risk_mu);
+      for (const GroupPlan::Finding& f : plan.findings) {
+        im.findings.Add(f.index, f.event->tenant, f.event->actor.id, f.risk,
+                        f.rules);
+      }
+    }
     MutexLock lock(&im.mu);
     im.written = plan.end;
   };
@@ -704,14 +714,6 @@ GroupResult Ledger::AppendGroup(absl::Span<const VerifiedBatch* const> batches,
     BuildEntries(plan, results);
     if (absl::Status s = WriteGroup(plan, sync); !s.ok()) {
       return fail_stale(s);
-    }
-    {
-      // Only now: a group that failed leaves no findings behind.
-      MutexLock lock(&impl_->risk_mu);
-      for (const GroupPlan::Finding& f : plan.findings) {
-        impl_->findings.Add(f.index, f.event->tenant, f.event->actor.id, f.risk,
-                            f.rules);
-      }
     }
     // The ledger's own batch is not the caller's business.
     results.resize(batches.size());
