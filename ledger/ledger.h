@@ -35,6 +35,7 @@
 #include "ledger/event.h"
 #include "ledger/key_registry.h"
 #include "ledger/risk_engine.h"
+#include "ledger/risk_findings.h"
 #include "ledger/shred_keys.h"
 #include "ledger/tlog_tiles.h"
 #include "rocksdb/env.h"
@@ -444,6 +445,28 @@ class Ledger {
                                            std::string_view id,
                                            std::string_view version,
                                            uint64_t as_of) const;
+  // Every grade the dataset version had, oldest first (its own records,
+  // not the version-less grade's).
+  std::vector<risk::GradeRecord> GradeHistory(std::string_view tenant,
+                                              std::string_view id,
+                                              std::string_view version) const;
+  // risk::Engine::GradeInputs.
+  std::vector<risk::GradeInput> GradeInputs(std::string_view tenant,
+                                            std::string_view id,
+                                            std::string_view version,
+                                            uint64_t as_of) const;
+  // The findings index (ledger/risk_findings.h), never past head().size:
+  // the tenant's findings passing `filter` with index in [from, below),
+  // ascending, at most `max_count`; and the counts over [from, below).
+  // Empty when the ledger grades nothing (risk_evaluation off).
+  // At most `max_scanned` findings are looked at (RiskFindingsIndex::Find,
+  // `resume`).
+  std::vector<RiskFinding> FindRiskFindings(
+      std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
+      uint64_t below, size_t max_count, size_t max_scanned = SIZE_MAX,
+      std::optional<uint64_t>* resume = nullptr) const;
+  RiskCounts CountRisk(std::string_view tenant, uint64_t from,
+                       uint64_t below) const;
   // The version of the risk policy in force for the next entry (0: none).
   uint32_t policy_version() const;
   // The version in force right after entry `index` (the number of the

@@ -80,6 +80,15 @@ struct Ledger::GroupPlan {
 
   // 3. The risk assessment of each new entry (per batch, per event).
   std::vector<std::vector<risk::Assessment>> assessments;
+  // ... and, in entry order, what the findings index takes of each once
+  // the group is written (ledger/risk_findings.h).
+  struct Finding {
+    uint64_t index;
+    const Event* event;
+    risk::Risk risk;
+    RuleLevels rules;
+  };
+  std::vector<Finding> findings;
 
   // 4. The subjects of every new entry, in entry order, and the latest
   //    entry about each distinct subject.
@@ -525,6 +534,8 @@ void Ledger::BuildEntries(GroupPlan& plan, std::vector<AppendResult>& results) {
       entry.prev_chain_hash = chain;
       if (options_.risk_evaluation) {
         risk::Assessment& a = plan.assessments[b][i];
+        plan.findings.push_back(GroupPlan::Finding{
+            slot.index, &batch.events()[i], a.risk, RuleLevelsOf(a.reasons)});
         entry.risk.grade = static_cast<RiskGrade>(a.risk);
         entry.risk.reasons = std::move(a.reasons);
         entry.policy_version = a.policy_version;
@@ -632,6 +643,16 @@ absl::Status Ledger::WriteGroup(GroupPlan& plan, bool sync) {
     if (im.tile_cache != nullptr) {
       for (const TileTree::CompletedTile& c : plan.completed_tiles) {
         im.tile_cache->Insert(c.level, c.index, c.value);
+      }
+    }
+    {
+      // The group's findings: only once it is written (a group that failed
+      // leaves none behind), and before the head that readers clamp to
+      // covers it (an answer as of that head must find them).
+      MutexLock risk_lock(&im.risk_mu);
+      for (const GroupPlan::Finding& f : plan.findings) {
+        im.findings.Add(f.index, f.event->tenant, f.event->actor.id, f.risk,
+                        f.rules);
       }
     }
     MutexLock lock(&im.mu);

@@ -10,6 +10,7 @@
 #include "base/sync.h"
 #include "ledger/ledger.h"
 #include "ledger/risk_engine.h"
+#include "ledger/risk_findings.h"
 #include "ledger/schema.h"
 #include "ledger/tile_tree.h"
 
@@ -37,6 +38,9 @@ class Ledger::Impl {
   mutable Mutex risk_mu;
   std::unique_ptr<risk::Engine> risk ABSL_GUARDED_BY(risk_mu);
   bool risk_stale ABSL_GUARDED_BY(risk_mu) = false;
+  // The findings of the stored entries (ledger/risk_findings.h): rebuilt
+  // with the engine, extended by each group after it was written.
+  RiskFindingsIndex findings ABSL_GUARDED_BY(risk_mu);
 
   // Readers' cache of complete tiles above the leaves.
   std::unique_ptr<TileCache> tile_cache;

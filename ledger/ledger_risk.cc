@@ -1,6 +1,8 @@
 // The ledger's risk engine: rebuilt from the entries when the ledger opens
 // (and after a group failed to write), and read for grades.
 
+#include <algorithm>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "ledger/entry.h"
@@ -13,6 +15,7 @@ namespace ledger {
 
 absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
   auto engine = std::make_unique<risk::Engine>();
+  RiskFindingsIndex findings;
   if (options_.risk_evaluation) {
     std::unique_ptr<rocksdb::Iterator> it =
         store_->NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
@@ -43,6 +46,9 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
       } else {
         engine->Apply(*event, index, entry->received_at_ns);
       }
+      findings.Add(index, event->tenant, event->actor.id,
+                   static_cast<risk::Risk>(entry->risk.grade),
+                   entry->risk.reasons);
       if (options_.progress && index > 0 && index % 1'000'000 == 0) {
         options_.progress(StrCat("risk grades recomputed for ", index, " of ",
                                  size, " entries"));
@@ -57,6 +63,7 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
   }
   MutexLock lock(&impl_->risk_mu);
   impl_->risk = std::move(engine);
+  impl_->findings = std::move(findings);
   impl_->risk_stale = false;
   return absl::OkStatus();
 }
@@ -67,6 +74,38 @@ std::optional<risk::GradeRecord> Ledger::GradeAt(std::string_view tenant,
                                                  uint64_t as_of) const {
   MutexLock lock(&impl_->risk_mu);
   return impl_->risk->GradeAt(tenant, id, version, as_of);
+}
+
+std::vector<risk::GradeRecord> Ledger::GradeHistory(
+    std::string_view tenant, std::string_view id,
+    std::string_view version) const {
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->risk->GradeHistory(tenant, id, version);
+}
+
+std::vector<risk::GradeInput> Ledger::GradeInputs(std::string_view tenant,
+                                                  std::string_view id,
+                                                  std::string_view version,
+                                                  uint64_t as_of) const {
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->risk->GradeInputs(tenant, id, version, as_of);
+}
+
+std::vector<RiskFinding> Ledger::FindRiskFindings(
+    std::string_view tenant, const RiskFindingsFilter& filter, uint64_t from,
+    uint64_t below, size_t max_count, size_t max_scanned,
+    std::optional<uint64_t>* resume) const {
+  below = std::min(below, head().size);
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->findings.Find(tenant, filter, from, below, max_count,
+                              max_scanned, resume);
+}
+
+RiskCounts Ledger::CountRisk(std::string_view tenant, uint64_t from,
+                             uint64_t below) const {
+  below = std::min(below, head().size);
+  MutexLock lock(&impl_->risk_mu);
+  return impl_->findings.Count(tenant, from, below);
 }
 
 uint32_t Ledger::policy_version() const {

@@ -169,27 +169,9 @@ std::string NodeText(const LineageNode& node) {
   return text;
 }
 
-}  // namespace provenance_internal
-
-namespace {
-
-using provenance_internal::CheckKeyPart;
-using provenance_internal::ReadRows;
-using provenance_internal::ReadStored;
-using provenance_internal::ResolveAsOf;
-
 // ---- page tokens ----
 
-// The query a token belongs to (its second byte).
-enum QueryKind : uint8_t {
-  kHistoryQuery = 1,
-  kLabelHistoryQuery = 2,
-  kWhoTouchedQuery = 3,
-  kActorActivityQuery = 4,
-  kCrossBorderQuery = 5,
-};
-
-std::string_view QueryKindName(uint8_t kind) {
+static std::string_view QueryKindName(uint8_t kind) {
   switch (kind) {
     case kHistoryQuery:
       return "history";
@@ -201,39 +183,34 @@ std::string_view QueryKindName(uint8_t kind) {
       return "actor_activity";
     case kCrossBorderQuery:
       return "cross_border";
+    case kRiskFindingsQuery:
+      return "risk_findings";
   }
   return "unknown";
+}
+
+ParamHash& ParamHash::Add(std::string_view s) {
+  text_ += Be64(s.size());
+  text_.append(s);
+  return *this;
+}
+
+ParamHash& ParamHash::Add(uint64_t v) {
+  text_ += Be64(v);
+  return *this;
+}
+
+std::string ParamHash::Finish() const {
+  const Hash h = crypto::Sha256Digest(
+      StrCat("annotation-ledger provenance page token\n", text_));
+  return std::string(crypto::AsView(h).substr(0, 8));
 }
 
 // version || query kind || BE64(as_of) || BE64(next) || 8 bytes of hash.
 constexpr uint8_t kTokenVersion = 1;
 constexpr size_t kTokenBytes = 1 + 1 + 8 + 8 + 8;
 
-// The parameters of a query, hashed into its tokens: a token answers only
-// the query it came from.
-class ParamHash {
- public:
-  explicit ParamHash(uint8_t kind) { text_.push_back(static_cast<char>(kind)); }
-  ParamHash& Add(std::string_view s) {
-    text_ += Be64(s.size());
-    text_.append(s);
-    return *this;
-  }
-  ParamHash& Add(uint64_t v) {
-    text_ += Be64(v);
-    return *this;
-  }
-  std::string Finish() const {
-    const Hash h = crypto::Sha256Digest(
-        StrCat("annotation-ledger provenance page token\n", text_));
-    return std::string(crypto::AsView(h).substr(0, 8));
-  }
-
- private:
-  std::string text_;
-};
-
-std::string Base64Url(std::string_view bytes) {
+static std::string Base64Url(std::string_view bytes) {
   std::string text = crypto::Base64Encode(bytes);
   while (!text.empty() && text.back() == '=') text.pop_back();
   for (char& c : text) {
@@ -243,7 +220,7 @@ std::string Base64Url(std::string_view bytes) {
   return text;
 }
 
-std::optional<std::string> FromBase64Url(std::string_view text) {
+static std::optional<std::string> FromBase64Url(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;
   std::string standard(text);
   for (char& c : standard) {
@@ -267,13 +244,6 @@ std::string EncodeToken(uint8_t kind, uint64_t as_of, uint64_t next,
   bytes.append(hash);
   return Base64Url(bytes);
 }
-
-// Where a page starts.
-struct PageStart {
-  uint64_t as_of = 0;
-  uint64_t from = 0;  // the first index the page may return
-  size_t page_size = 0;
-};
 
 absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
                                     std::string_view hash,
@@ -311,10 +281,10 @@ absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
                " query, not to ", QueryKindName(kind)));
   }
   if (std::string_view(*bytes).substr(18, 8) != hash) {
-    return absl::InvalidArgumentError(
-        StrCat("page_token: belongs to a ", QueryKindName(kind),
-               " query with other parameters (tenant, subject, window or "
-               "year); send the parameters of the first page"));
+    return absl::InvalidArgumentError(StrCat(
+        "page_token: belongs to a ", QueryKindName(kind),
+        " query with other parameters (tenant, subject, filters, window or "
+        "year); send the parameters of the first page"));
   }
   start.as_of = ReadBe64(std::string_view(*bytes).substr(2, 8));
   start.from = ReadBe64(std::string_view(*bytes).substr(10, 8));
@@ -332,6 +302,24 @@ absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
   }
   return start;
 }
+
+}  // namespace provenance_internal
+
+namespace {
+
+using provenance_internal::CheckKeyPart;
+using provenance_internal::EncodeToken;
+using provenance_internal::kActorActivityQuery;
+using provenance_internal::kCrossBorderQuery;
+using provenance_internal::kHistoryQuery;
+using provenance_internal::kLabelHistoryQuery;
+using provenance_internal::kWhoTouchedQuery;
+using provenance_internal::PageStart;
+using provenance_internal::ParamHash;
+using provenance_internal::ReadRows;
+using provenance_internal::ReadStored;
+using provenance_internal::ResolveAsOf;
+using provenance_internal::StartPage;
 
 // The indexes of one page of `prefix` in [max(start.from, lo), hi), and
 // the token of the next page (empty if none).

@@ -54,4 +54,49 @@ absl::Status CheckKeyPart(std::string_view field, std::string_view value,
 // A subject's kind and id (and version) for messages: "dataset 'd'".
 std::string NodeText(const LineageNode& node);
 
+// ---- page tokens (provenance.cc; the risk queries use them too) ----
+
+// The query a token belongs to (its second byte).
+enum QueryKind : uint8_t {
+  kHistoryQuery = 1,
+  kLabelHistoryQuery = 2,
+  kWhoTouchedQuery = 3,
+  kActorActivityQuery = 4,
+  kCrossBorderQuery = 5,
+  kRiskFindingsQuery = 6,
+};
+
+// The parameters of a query, hashed into its tokens: a token answers only
+// the query it came from.
+class ParamHash {
+ public:
+  explicit ParamHash(uint8_t kind) { text_.push_back(static_cast<char>(kind)); }
+  ParamHash& Add(std::string_view s);
+  ParamHash& Add(uint64_t v);
+  // 8 bytes of a hash of the kind and the parameters.
+  std::string Finish() const;
+
+ private:
+  std::string text_;
+};
+
+// Where a page starts.
+struct PageStart {
+  uint64_t as_of = 0;
+  uint64_t from = 0;  // the first index the page may return
+  size_t page_size = 0;
+};
+
+// A page token: base64url of version || query kind || BE64(as_of) ||
+// BE64(next) || `hash` (ParamHash::Finish).
+std::string EncodeToken(uint8_t kind, uint64_t as_of, uint64_t next,
+                        std::string_view hash);
+
+// Where the page of a `kind` query with parameter hash `hash` starts: the
+// first page at page.as_of (ResolveAsOf), a later one where its token
+// says. InvalidArgument naming page_size, page_token or as_of.
+absl::StatusOr<PageStart> StartPage(const Ledger& ledger, uint8_t kind,
+                                    std::string_view hash,
+                                    const PageRequest& page);
+
 }  // namespace ledger::provenance_internal

@@ -532,6 +532,30 @@ std::vector<GradeRecord> Engine::GradeHistory(std::string_view tenant,
   return it->second.history;
 }
 
+std::vector<GradeInput> Engine::GradeInputs(std::string_view tenant,
+                                            std::string_view id,
+                                            std::string_view version,
+                                            uint64_t as_of) const {
+  std::vector<GradeInput> out;
+  for (std::string_view v : {version, std::string_view()}) {
+    auto it = state_->datasets.find(Key(tenant, id, v));
+    const bool graded = it != state_->datasets.end() &&
+                        !it->second.history.empty() &&
+                        it->second.history.front().index <= as_of;
+    if (graded) {
+      for (const Edge& edge : it->second.parents) {
+        if (edge.index > as_of) continue;
+        const Dataset& parent = state_->datasets.at(edge.parent);
+        out.push_back(GradeInput{parent.id, parent.version, edge.index,
+                                 edge.blocks, edge.raise});
+      }
+      return out;
+    }
+    if (version.empty()) break;
+  }
+  return out;
+}
+
 namespace {
 
 // One entry's evaluation: the reasons found so far.

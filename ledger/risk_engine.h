@@ -88,6 +88,17 @@ absl::StatusOr<Policy> PolicyOfEvent(const Event& event,
 std::vector<std::pair<std::string, std::string>> PolicyAttributes(
     std::string_view text);
 
+// A lineage input of a dataset version: the input version whose grade
+// flows into it, through the edge that entry `edge_index` recorded.
+struct GradeInput {
+  std::string id;
+  std::string version;  // empty: the dataset's version-less grade
+  uint64_t edge_index = 0;
+  uint8_t blocked_flags = 0;  // flags the edge does not carry
+  bool raises = false;        // an aggregation past the threshold
+  friend bool operator==(const GradeInput&, const GradeInput&) = default;
+};
+
 class Engine {
  public:
   Engine();
@@ -135,6 +146,14 @@ class Engine {
   std::vector<GradeRecord> GradeHistory(std::string_view tenant,
                                         std::string_view id,
                                         std::string_view version) const;
+  // The lineage inputs, recorded at or before entry `as_of`, of the
+  // dataset version whose grade GradeAt(tenant, id, version, as_of) is
+  // (the version's own, or its dataset's version-less grade), in the
+  // order they were recorded.
+  std::vector<GradeInput> GradeInputs(std::string_view tenant,
+                                      std::string_view id,
+                                      std::string_view version,
+                                      uint64_t as_of) const;
 
  private:
   struct State;

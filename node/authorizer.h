@@ -30,7 +30,8 @@
 //   Query.GetEntry, GetEntries                 -      own*    yes     -     -
 //   Query.History, LabelHistory, WhoTouched,   -      own*    yes     -     -
 //     ActorActivity, Lineage, CrossBorder,
-//     Orphans (provenance)
+//     Orphans (provenance), RiskFindings,
+//     GradeExplain, RiskSummary (risk)
 //   Admin.Register/Revoke/RotateEmitterKey     -       -       -     yes    -
 //   Admin.EraseSubject                         -       -       -     yes    -
 //   Admin.ListKeys                             -      own*    yes    yes    -

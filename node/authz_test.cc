@@ -77,6 +77,9 @@ const std::map<std::string, std::set<std::string>>& ExpectedTable() {
       {"Query.Lineage", {"officer", "regulator"}},
       {"Query.CrossBorder", {"officer", "regulator"}},
       {"Query.Orphans", {"officer", "regulator"}},
+      {"Query.RiskFindings", {"officer", "regulator"}},
+      {"Query.GradeExplain", {"officer", "regulator"}},
+      {"Query.RiskSummary", {"officer", "regulator"}},
       {"Admin.RegisterEmitterKey", {"admin"}},
       {"Admin.RevokeEmitterKey", {"admin"}},
       {"Admin.EraseSubject", {"admin"}},
@@ -251,6 +254,29 @@ TEST_F(AuthzTest, EveryRoleAgainstEveryRpc) {
          q.set_tenant(own_tenant(id));
          v1::OrphansResponse r;
          return c.query->Orphans(Context().get(), q, &r);
+       }},
+      {"Query.RiskFindings",
+       [&](Client& c, const Identity& id) {
+         v1::RiskFindingsRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_min_level(v1::RISK_GRADE_HIGH);
+         v1::RiskFindingsResponse r;
+         return c.query->RiskFindings(Context().get(), q, &r);
+       }},
+      {"Query.GradeExplain",
+       [&](Client& c, const Identity& id) {
+         v1::GradeExplainRequest q;
+         q.set_tenant(own_tenant(id));
+         q.set_dataset_id("matrix-dataset");
+         v1::GradeExplainResponse r;
+         return c.query->GradeExplain(Context().get(), q, &r);
+       }},
+      {"Query.RiskSummary",
+       [&](Client& c, const Identity& id) {
+         v1::RiskSummaryRequest q;
+         q.set_tenant(own_tenant(id));
+         v1::RiskSummaryResponse r;
+         return c.query->RiskSummary(Context().get(), q, &r);
        }},
       {"Admin.RegisterEmitterKey",
        [&](Client& c, const Identity&) {
@@ -791,6 +817,45 @@ TEST_F(AuthzTest, ProvenanceQueriesOfAnotherTenantAreRefusedAndRecorded) {
   q.set_tenant(kBeta);
   s = As("regulator").query->History(Context().get(), q, &r);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// The risk queries: an officer of another tenant and an emitter are
+// refused; the officer's own tenant and a regulator are answered; no
+// tenant is INVALID_ARGUMENT naming the field.
+TEST_F(AuthzTest, RiskQueriesAreForOfficersOfTheTenantAndRegulators) {
+  v1::RiskFindingsRequest q;
+  q.set_tenant(kBeta);
+  v1::RiskFindingsResponse r;
+  EXPECT_EQ(As("officer-acme")
+                .query->RiskFindings(Context().get(), q, &r)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  v1::GradeExplainRequest eq;
+  eq.set_tenant(kBeta);
+  eq.set_dataset_id("d");
+  v1::GradeExplainResponse er;
+  EXPECT_EQ(As("officer-acme")
+                .query->GradeExplain(Context().get(), eq, &er)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  v1::RiskSummaryRequest sq;
+  sq.set_tenant(kAcme);
+  v1::RiskSummaryResponse sr;
+  EXPECT_EQ(As("emitter-acme")
+                .query->RiskSummary(Context().get(), sq, &sr)
+                .error_code(),
+            grpc::PERMISSION_DENIED);
+  grpc::Status s =
+      As("officer-acme").query->RiskSummary(Context().get(), sq, &sr);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  s = As("regulator").query->GradeExplain(Context().get(), eq, &er);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(er.path_size(), 1);  // an unknown dataset: no grade
+  EXPECT_FALSE(er.path(0).has_grade());
+  q.clear_tenant();
+  s = As("regulator").query->RiskFindings(Context().get(), q, &r);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("tenant: required"));
 }
 
 // ---- Denials recorded, rate limited; counters ----

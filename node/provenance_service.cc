@@ -1,7 +1,7 @@
-// The provenance RPCs of ledger.v1.Query (query_service.h): request
-// checks, as_of, the Provenance engine (ledger/provenance.h), the
-// conversion to proto and, with with_proofs, the answer file
-// (ledger/answer_builder.h).
+// The provenance and risk RPCs of ledger.v1.Query (query_service.h):
+// request checks, as_of, the Provenance and RiskQueries engines
+// (ledger/provenance.h, ledger/risk_queries.h), the conversion to proto
+// and, with with_proofs, the answer file (ledger/answer_builder.h).
 
 #include <algorithm>
 #include <functional>
@@ -34,6 +34,9 @@ constexpr std::string_view kActorActivity = "/ledger.v1.Query/ActorActivity";
 constexpr std::string_view kLineage = "/ledger.v1.Query/Lineage";
 constexpr std::string_view kCrossBorder = "/ledger.v1.Query/CrossBorder";
 constexpr std::string_view kOrphans = "/ledger.v1.Query/Orphans";
+constexpr std::string_view kRiskFindings = "/ledger.v1.Query/RiskFindings";
+constexpr std::string_view kGradeExplain = "/ledger.v1.Query/GradeExplain";
+constexpr std::string_view kRiskSummary = "/ledger.v1.Query/RiskSummary";
 
 // Client-supplied text fit for an error message: at most 100 bytes, control
 // characters replaced.
@@ -435,8 +438,27 @@ absl::Status DoActorActivity(const ServiceContext& ctx,
   return absl::OkStatus();
 }
 
+void GradeToProto(const ExplainedGrade& grade, v1::DataGrade* out) {
+  const risk::GradeRecord& r = grade.record;
+  out->set_level(std::string(risk::LevelName(r.level)));
+  const std::string flags = risk::FlagsText(r.flags);
+  if (!flags.empty()) {
+    for (std::string_view flag : Split(flags, ',')) {
+      out->add_flags(std::string(flag));
+    }
+  }
+  out->set_basis(r.basis);
+  out->set_index(r.index);
+  out->set_policy_version(grade.policy_version);
+  out->set_version_less(grade.version_less);
+  for (const std::string& from : r.propagated_from) {
+    out->add_propagated_from(from);
+  }
+  for (uint64_t e : r.evidence) out->add_evidence(e);
+}
+
 absl::Status DoLineage(const ServiceContext& ctx, const Provenance& provenance,
-                       grpc::ServerContext* context,
+                       const RiskQueries& risk, grpc::ServerContext* context,
                        const v1::LineageRequest& request,
                        v1::LineageResponse* response) {
   LEDGER_RETURN_IF_ERROR(
@@ -465,6 +487,12 @@ absl::Status DoLineage(const ServiceContext& ctx, const Provenance& provenance,
     out->set_depth(row.depth);
     out->set_in_degree(row.in_degree);
     out->set_out_degree(row.out_degree);
+    if (row.node.kind == SubjectKind::kDataset) {
+      if (std::optional<ExplainedGrade> grade = risk.GradeAsOf(
+              request.tenant(), row.node.id, row.node.version, answer.as_of)) {
+        GradeToProto(*grade, out->mutable_grade());
+      }
+    }
   }
   std::vector<uint64_t> indexes;
   for (const LineageEdge& edge : answer.edges) {
@@ -584,6 +612,165 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
   return absl::OkStatus();
 }
 
+absl::Status DoRiskFindings(const ServiceContext& ctx, const RiskQueries& risk,
+                            grpc::ServerContext* context,
+                            const v1::RiskFindingsRequest& request,
+                            v1::RiskFindingsResponse* response) {
+  LEDGER_RETURN_IF_ERROR(CheckTenant(
+      ctx, context, kRiskFindings, request.tenant(), "ask for risk findings"));
+  RiskFindingsFilter filter;
+  switch (request.min_level()) {
+    case v1::RISK_GRADE_UNASSESSED:
+    case v1::RISK_GRADE_MEDIUM:
+      filter.min_level = risk::Risk::kMedium;
+      break;
+    case v1::RISK_GRADE_HIGH:
+      filter.min_level = risk::Risk::kHigh;
+      break;
+    case v1::RISK_GRADE_CRITICAL:
+      filter.min_level = risk::Risk::kCritical;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          StrCat("min_level: ", static_cast<int>(request.min_level()),
+                 " is not a finding's level (RISK_GRADE_MEDIUM, "
+                 "RISK_GRADE_HIGH or RISK_GRADE_CRITICAL; low entries are "
+                 "no findings)"));
+  }
+  if (!request.rule().empty()) {
+    std::optional<int> rule = ParseRiskRule(request.rule());
+    if (!rule.has_value()) {
+      return absl::InvalidArgumentError(
+          StrCat("rule: \"", Shown(request.rule()),
+                 "\" is not a rule id (R1 ... R15, as in "
+                 "docs/risk-rules.md)"));
+    }
+    filter.rule = *rule;
+  }
+  filter.actor = request.actor_id();
+  std::optional<TimeWindow> window;
+  if (request.has_window()) {
+    LEDGER_ASSIGN_OR_RETURN(window, WindowFromProto(true, request.window()));
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      std::optional<uint64_t> as_of,
+      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+                /*with_proofs=*/false, request.page_token().empty()));
+  LEDGER_ASSIGN_OR_RETURN(FindingsAnswer answer,
+                          risk.Findings(request.tenant(), filter, window,
+                                        MakePage(as_of, request.page_size(),
+                                                 request.page_token())));
+  response->set_as_of(answer.as_of);
+  response->set_first_index(answer.first_index);
+  response->set_end_index(answer.end_index);
+  for (const FindingRow& row : answer.findings) {
+    v1::RiskFinding* out = response->add_findings();
+    out->set_index(row.index);
+    *out->mutable_received_at() = NsToTimestamp(row.received_at_ns);
+    out->set_type(row.type);
+    ActorToProto(row.actor, out->mutable_actor());
+    for (const SubjectRef& ref : row.subjects) {
+      *out->add_subjects() = SubjectRefToProto(ref);
+    }
+    out->set_risk(static_cast<v1::RiskGrade>(row.risk));
+    for (const RiskReason& reason : row.reasons) {
+      v1::RiskReason* r = out->add_reasons();
+      r->set_raw(reason.raw);
+      r->set_rule(reason.rule);
+      r->set_level(reason.level);
+      r->set_text(reason.text);
+      for (uint64_t e : reason.evidence) r->add_evidence(e);
+    }
+    out->set_policy_version(row.policy_version);
+  }
+  response->set_next_page_token(answer.next_page_token);
+  return absl::OkStatus();
+}
+
+absl::Status DoGradeExplain(const ServiceContext& ctx, const RiskQueries& risk,
+                            grpc::ServerContext* context,
+                            const v1::GradeExplainRequest& request,
+                            v1::GradeExplainResponse* response) {
+  LEDGER_RETURN_IF_ERROR(CheckTenant(ctx, context, kGradeExplain,
+                                     request.tenant(),
+                                     "ask why a dataset has its grade"));
+  if (request.dataset_id().empty()) {
+    return absl::InvalidArgumentError("dataset_id: required");
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      std::optional<uint64_t> as_of,
+      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+                /*with_proofs=*/false, /*first_page=*/true));
+  LEDGER_ASSIGN_OR_RETURN(ExplainAnswer answer,
+                          risk.Explain(request.tenant(), request.dataset_id(),
+                                       request.version(), as_of));
+  response->set_as_of(answer.as_of);
+  for (const GradeStep& step : answer.steps) {
+    v1::GradeStep* out = response->add_path();
+    out->set_dataset_id(step.id);
+    out->set_version(step.version);
+    out->set_depth(step.depth);
+    out->set_parent(step.parent);
+    out->set_edge_index(step.edge_index);
+    const std::string blocked = risk::FlagsText(step.blocked_flags);
+    if (!blocked.empty()) {
+      for (std::string_view flag : Split(blocked, ',')) {
+        out->add_blocked_flags(std::string(flag));
+      }
+    }
+    out->set_raises(step.raises);
+    out->set_at(step.at);
+    if (step.grade.has_value()) GradeToProto(*step.grade, out->mutable_grade());
+    if (step.same_as.has_value()) out->set_same_as(*step.same_as);
+  }
+  for (const ExplainedGrade& grade : answer.history) {
+    GradeToProto(grade, response->add_history());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DoRiskSummary(const ServiceContext& ctx, const RiskQueries& risk,
+                           grpc::ServerContext* context,
+                           const v1::RiskSummaryRequest& request,
+                           v1::RiskSummaryResponse* response) {
+  LEDGER_RETURN_IF_ERROR(CheckTenant(
+      ctx, context, kRiskSummary, request.tenant(), "ask for a risk summary"));
+  SummaryRange range;
+  if (request.has_window()) {
+    LEDGER_ASSIGN_OR_RETURN(range.window,
+                            WindowFromProto(true, request.window()));
+  } else if (request.has_indexes()) {
+    range.indexes =
+        std::make_pair(request.indexes().start(), request.indexes().end());
+  }
+  LEDGER_ASSIGN_OR_RETURN(
+      std::optional<uint64_t> as_of,
+      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+                /*with_proofs=*/false, /*first_page=*/true));
+  LEDGER_ASSIGN_OR_RETURN(SummaryAnswer answer,
+                          risk.Summary(request.tenant(), range, as_of));
+  response->set_as_of(answer.as_of);
+  response->set_first_index(answer.first_index);
+  response->set_end_index(answer.end_index);
+  const RiskCounts& c = answer.counts;
+  response->set_entries(c.entries);
+  response->set_unassessed(c.unassessed);
+  response->set_low(c.low);
+  response->set_medium(c.medium);
+  response->set_high(c.high);
+  response->set_critical(c.critical);
+  for (size_t n = 1; n < c.rules.size(); ++n) {
+    const RiskCounts::Rule& rule = c.rules[n];
+    if (rule.medium + rule.high + rule.critical == 0) continue;
+    v1::RuleCount* out = response->add_rules();
+    out->set_rule(StrCat("R", n));
+    out->set_medium(rule.medium);
+    out->set_high(rule.high);
+    out->set_critical(rule.critical);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status QueryService::History(grpc::ServerContext* context,
@@ -618,8 +805,9 @@ grpc::Status QueryService::ActorActivity(
 grpc::Status QueryService::Lineage(grpc::ServerContext* context,
                                    const v1::LineageRequest* request,
                                    v1::LineageResponse* response) {
-  return ToGrpcStatus(DoLineage(ctx_, provenance_, context, *request, response),
-                      *request);
+  return ToGrpcStatus(
+      DoLineage(ctx_, provenance_, risk_, context, *request, response),
+      *request);
 }
 
 grpc::Status QueryService::CrossBorder(grpc::ServerContext* context,
@@ -633,6 +821,27 @@ grpc::Status QueryService::Orphans(grpc::ServerContext* context,
                                    const v1::OrphansRequest* request,
                                    v1::OrphansResponse* response) {
   return ToGrpcStatus(DoOrphans(ctx_, provenance_, context, *request, response),
+                      *request);
+}
+
+grpc::Status QueryService::RiskFindings(grpc::ServerContext* context,
+                                        const v1::RiskFindingsRequest* request,
+                                        v1::RiskFindingsResponse* response) {
+  return ToGrpcStatus(DoRiskFindings(ctx_, risk_, context, *request, response),
+                      *request);
+}
+
+grpc::Status QueryService::GradeExplain(grpc::ServerContext* context,
+                                        const v1::GradeExplainRequest* request,
+                                        v1::GradeExplainResponse* response) {
+  return ToGrpcStatus(DoGradeExplain(ctx_, risk_, context, *request, response),
+                      *request);
+}
+
+grpc::Status QueryService::RiskSummary(grpc::ServerContext* context,
+                                       const v1::RiskSummaryRequest* request,
+                                       v1::RiskSummaryResponse* response) {
+  return ToGrpcStatus(DoRiskSummary(ctx_, risk_, context, *request, response),
                       *request);
 }
 

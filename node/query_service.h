@@ -5,6 +5,7 @@
 // never go past the committed head.
 
 #include "ledger/provenance.h"
+#include "ledger/risk_queries.h"
 #include "ledger/v1/query.grpc.pb.h"
 #include "node/service_context.h"
 
@@ -13,7 +14,9 @@ namespace ledger::node {
 class QueryService final : public v1::Query::Service {
  public:
   explicit QueryService(const ServiceContext& ctx)
-      : ctx_(ctx), provenance_(*ctx.ledger, ctx.provenance) {}
+      : ctx_(ctx),
+        provenance_(*ctx.ledger, ctx.provenance),
+        risk_(*ctx.ledger, ctx.provenance) {}
 
   // Refuses an entry of a tenant that is not the caller's (PermissionDenied,
   // recorded as access.denied).
@@ -59,6 +62,19 @@ class QueryService final : public v1::Query::Service {
                        const v1::OrphansRequest* request,
                        v1::OrphansResponse* response) override;
 
+  // The risk queries (ledger/risk_queries.h), checked like the provenance
+  // queries (no answer files: they are the node's reading of the grades,
+  // which ledger-verify grades recomputes from an entry export).
+  grpc::Status RiskFindings(grpc::ServerContext* context,
+                            const v1::RiskFindingsRequest* request,
+                            v1::RiskFindingsResponse* response) override;
+  grpc::Status GradeExplain(grpc::ServerContext* context,
+                            const v1::GradeExplainRequest* request,
+                            v1::GradeExplainResponse* response) override;
+  grpc::Status RiskSummary(grpc::ServerContext* context,
+                           const v1::RiskSummaryRequest* request,
+                           v1::RiskSummaryResponse* response) override;
+
   static constexpr uint64_t kMaxEntriesPerCall = 10'000;
   // Entries read from the ledger at a time while streaming.
   static constexpr size_t kReadChunk = 256;
@@ -67,6 +83,7 @@ class QueryService final : public v1::Query::Service {
   ServiceContext ctx_;
   // Built once, with the node's limits; stateless between calls.
   ledger::Provenance provenance_;
+  ledger::RiskQueries risk_;
 };
 
 }  // namespace ledger::node

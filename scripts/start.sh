@@ -183,9 +183,9 @@ Try next (every ledgerctl network command needs --insecure-plaintext):
   $CTL --insecure-plaintext --server $LISTEN checkpoint
   $CTL --insecure-plaintext --server $LISTEN prove --index 5 --out entry5.tlog-proof
   $VERIFY proof entry5.tlog-proof --keys $DATA/log.vkeys --emitter-keys $DATA/emitter/demo.pub
-  # Entry 158 of a fresh ledger: the pilot's export of core data without
-  # an approval, graded critical (R1, docs/risk-rules.md).
-  $CTL --insecure-plaintext --server $LISTEN get --index 158
+  # The entries graded critical, e.g. the pilot's export of core data
+  # without an approval (R1, docs/risk-rules.md, docs/queries.md).
+  $CTL --insecure-plaintext --server $LISTEN risk findings --tenant demo --min-level critical
   # Another policy (admin): $CTL --insecure-plaintext --server $LISTEN policy set FILE
 
 Stop it with: $STOP
@@ -221,9 +221,9 @@ ledgerctl picks its certificate from the profile in LEDGER_PROFILE (or
   $CTL --profile $TLS/officer.profile get --index 5
   $CTL --profile $TLS/emitter.profile get --index 5   # refused: PERMISSION_DENIED
 
-  # Entry 158 of a fresh ledger: the pilot's export of core data without
-  # an approval, graded critical (R1, docs/risk-rules.md).
-  $CTL get --index 158
+  # The entries graded critical, e.g. the pilot's export of core data
+  # without an approval (R1, docs/risk-rules.md, docs/queries.md).
+  $CTL risk findings --tenant demo --min-level critical
   # Another policy: $CTL --profile $TLS/admin.profile policy set FILE
 
 Stop it with: $STOP

@@ -182,5 +182,108 @@ TEST_F(LocalLedgerTest, StartsOverMutualTlsAndEachRoleWorksThroughItsProfile) {
   }
 }
 
+// The risk commands through the profiles: the officer of tenant demo gets
+// the findings, a grade's explanation and the summary (JSON lines, or
+// text); the emitter is refused; bad flag values are usage errors.
+TEST_F(LocalLedgerTest, RiskCommandsAnswerTheOfficerAndRefuseTheEmitter) {
+  RunResult started = Start({});
+  ASSERT_EQ(started.exit_code, 0) << started.out << started.err;
+  const std::string events = dir_ + "/events.jsonl";
+  RunResult gen = Ctl("", {"gen-events", "--count", "300", "--tenant", "demo",
+                           "--producer", "label-studio/1.13.1"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  std::ofstream(events) << gen.out;
+  RunResult append =
+      Ctl(Profile("emitter"), {"append", "--emitter-key", data_ + "/emitter",
+                               "--file", events, "--quiet"});
+  ASSERT_EQ(append.exit_code, 0) << append.err;
+
+  // The pilot exported core data without an approval: critical, R1.
+  RunResult findings =
+      Ctl(Profile("officer"),
+          {"risk", "findings", "--tenant", "demo", "--min-level", "critical"});
+  ASSERT_EQ(findings.exit_code, 0) << findings.err;
+  ASSERT_FALSE(findings.out.empty());
+  size_t lines = 0;
+  for (size_t pos = 0; pos < findings.out.size();) {
+    const size_t end = findings.out.find('\n', pos);
+    const std::string line = findings.out.substr(pos, end - pos);
+    EXPECT_EQ(line.rfind("{\"index\":", 0), 0u) << line;
+    EXPECT_NE(line.find("\"risk\":\"critical\""), std::string::npos) << line;
+    ++lines;
+    pos = end + 1;
+  }
+  EXPECT_GE(lines, 1u);
+  EXPECT_NE(findings.out.find("\"rule\":\"R1\""), std::string::npos)
+      << findings.out;
+  RunResult by_rule =
+      Ctl(Profile("officer"), {"risk", "findings", "--tenant", "demo", "--rule",
+                               "R1", "--format", "text"});
+  ASSERT_EQ(by_rule.exit_code, 0) << by_rule.err;
+  EXPECT_NE(by_rule.out.find("    R1 critical: dataset.exported of core data"),
+            std::string::npos)
+      << by_rule.out;
+
+  // The curated version is core, propagated from its pipeline's inputs.
+  RunResult explain =
+      Ctl(Profile("officer"), {"risk", "explain", "--tenant", "demo",
+                               "--dataset", "demo/street-scenes/curated@v2"});
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_NE(explain.out.find("\"grade\":{\"level\":\"core\""),
+            std::string::npos)
+      << explain.out;
+  EXPECT_NE(explain.out.find("\"basis\":\"propagated\""), std::string::npos)
+      << explain.out;
+  RunResult explain_text =
+      Ctl(Profile("officer"),
+          {"risk", "explain", "--tenant", "demo", "--dataset",
+           "demo/street-scenes/curated@v2", "--format", "text"});
+  ASSERT_EQ(explain_text.exit_code, 0) << explain_text.err;
+  EXPECT_NE(explain_text.out.find("demo/street-scenes/curated@v2: core"),
+            std::string::npos)
+      << explain_text.out;
+  EXPECT_NE(explain_text.out.find("   <- "), std::string::npos)
+      << explain_text.out;
+
+  RunResult summary =
+      Ctl(Profile("regulator"), {"risk", "summary", "--tenant", "demo"});
+  ASSERT_EQ(summary.exit_code, 0) << summary.err;
+  EXPECT_EQ(summary.out.rfind("{\"as_of\":", 0), 0u) << summary.out;
+  EXPECT_EQ(summary.out.find("\"critical\":0,"), std::string::npos)
+      << summary.out;
+
+  // The lineage drawing fills the core curated version red (no pi: the
+  // pipeline's approved de-identification blocks it).
+  RunResult dot = Ctl(Profile("officer"),
+                      {"lineage", "--tenant", "demo", "--node",
+                       "dataset:demo/street-scenes/curated@v2", "--direction",
+                       "up", "--depth", "2", "--format", "dot"});
+  ASSERT_EQ(dot.exit_code, 0) << dot.err;
+  EXPECT_NE(dot.out.find("\"dataset:demo/street-scenes/curated@v2\" "
+                         "[label=\"dataset:demo/street-scenes/curated@v2\\n"
+                         "core\", fillcolor=\"#e06666\""),
+            std::string::npos)
+      << dot.out;
+
+  // The emitter may not ask; a bad level is a usage error; an unknown
+  // rule the node's INVALID_ARGUMENT.
+  RunResult denied =
+      Ctl(Profile("emitter"), {"risk", "summary", "--tenant", "demo"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.err.find("PERMISSION_DENIED"), std::string::npos)
+      << denied.err;
+  RunResult usage = Ctl(Profile("officer"), {"risk", "findings", "--tenant",
+                                             "demo", "--min-level", "low"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+  RunResult no_tenant = Ctl(Profile("officer"), {"risk", "findings"});
+  EXPECT_EQ(no_tenant.exit_code, 2) << no_tenant.err;
+  RunResult bad_rule = Ctl(Profile("officer"), {"risk", "findings", "--tenant",
+                                                "demo", "--rule", "R99"});
+  EXPECT_EQ(bad_rule.exit_code, 1);
+  EXPECT_NE(bad_rule.err.find("INVALID_ARGUMENT: rule: \"R99\""),
+            std::string::npos)
+      << bad_rule.err;
+}
+
 }  // namespace
 }  // namespace ledger

@@ -23,6 +23,7 @@
 #include "tools/ledgerctl/payloads.h"
 #include "tools/ledgerctl/proofs.h"
 #include "tools/ledgerctl/provenance.h"
+#include "tools/ledgerctl/risk.h"
 
 namespace {
 
@@ -55,6 +56,8 @@ struct Flags {
   std::string subject, tenant;
   ProvenanceOptions prov;
   uint64_t as_of = 0;
+  RiskOptions risk;
+  uint64_t first_index = 0, end_index = 0;
 };
 
 // The flags every provenance command takes; `paged`: also --page-size,
@@ -362,6 +365,71 @@ int main(int argc, char** argv) {
       "datasets with no registered source upstream, runs with no end event");
   CLI::Option* orphans_as_of = AddProvenanceFlags(orphans, f, false);
 
+  CLI::App* risk =
+      app.add_subcommand("risk",
+                         "risk findings, grade explanations and summaries "
+                         "(docs/queries.md, \"Risk queries\")");
+  risk->require_subcommand(1);
+  // The flags every risk command takes.
+  const auto add_risk_flags = [&f](CLI::App* cmd) {
+    cmd->add_option("--tenant", f.risk.tenant, "the tenant asked about")
+        ->required();
+    CLI::Option* as_of = cmd->add_option(
+        "--as-of", f.as_of,
+        "answer as of this ledger size (default: the committed size)");
+    cmd->add_option("--format", f.risk.format, "json or text")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"json", "text"}));
+    return as_of;
+  };
+  CLI::App* risk_findings = risk->add_subcommand(
+      "findings",
+      "the tenant's entries graded medium or above, ascending by index, as "
+      "JSON lines");
+  CLI::Option* findings_as_of = add_risk_flags(risk_findings);
+  risk_findings
+      ->add_option("--min-level", f.risk.min_level,
+                   "medium (default), high or critical")
+      ->check(CLI::IsMember({"medium", "high", "critical"}));
+  risk_findings->add_option("--rule", f.risk.rule,
+                            "only entries with a reason of this rule (R1 ... "
+                            "R15, docs/risk-rules.md)");
+  risk_findings->add_option("--actor", f.risk.actor, "only this actor id");
+  risk_findings->add_option("--from", f.risk.from,
+                            "window start (with --to), " + time_help);
+  risk_findings->add_option("--to", f.risk.to,
+                            "window end, excluded (with --from), " + time_help);
+  risk_findings->add_option("--page-size", f.risk.page_size,
+                            "rows per page (default 100, at most 1000)");
+  risk_findings->add_option(
+      "--page-token", f.risk.page_token,
+      "continue from this token (printed on stderr after a page)");
+  risk_findings->add_flag("--all", f.risk.all,
+                          "follow the page tokens to the last page");
+  CLI::App* risk_explain = risk->add_subcommand(
+      "explain",
+      "a dataset version's grade: where it came from (the inputs it was "
+      "propagated from, recursively) and its history");
+  CLI::Option* explain_as_of = add_risk_flags(risk_explain);
+  risk_explain
+      ->add_option("--dataset", f.risk.dataset,
+                   "ID[@VERSION] (as lineage's --node without the kind; no "
+                   "version: the dataset's version-less grade)")
+      ->required();
+  CLI::App* risk_summary = risk->add_subcommand(
+      "summary",
+      "the tenant's entries counted per risk level and per rule over a "
+      "window, an index range, or everything");
+  CLI::Option* summary_as_of = add_risk_flags(risk_summary);
+  risk_summary->add_option("--from", f.risk.from,
+                           "window start (with --to), " + time_help);
+  risk_summary->add_option("--to", f.risk.to,
+                           "window end, excluded (with --from), " + time_help);
+  CLI::Option* summary_first = risk_summary->add_option(
+      "--first", f.first_index, "index range start (instead of a window)");
+  CLI::Option* summary_end = risk_summary->add_option(
+      "--end", f.end_index, "index range end, excluded (0: the as_of)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -461,6 +529,28 @@ int main(int argc, char** argv) {
     f.prov.query = c.query;
     if (c.as_of->count() > 0) f.prov.as_of = f.as_of;
     absl::Status s = RunProvenance(f.conn, f.prov, std::cout, std::cerr);
+    if (absl::IsInvalidArgument(s) && absl::StartsWith(s.message(), "--")) {
+      std::cerr << ErrorLine(s);
+      return kExitUsage;
+    }
+    return Finish(s, &f.conn);
+  }
+  struct RiskCommand {
+    CLI::App* app;
+    CLI::Option* as_of;
+    RiskQuery query;
+  };
+  for (const RiskCommand& c : {
+           RiskCommand{risk_findings, findings_as_of, RiskQuery::kFindings},
+           RiskCommand{risk_explain, explain_as_of, RiskQuery::kExplain},
+           RiskCommand{risk_summary, summary_as_of, RiskQuery::kSummary},
+       }) {
+    if (!c.app->parsed()) continue;
+    f.risk.query = c.query;
+    if (c.as_of->count() > 0) f.risk.as_of = f.as_of;
+    if (summary_first->count() > 0) f.risk.first_index = f.first_index;
+    if (summary_end->count() > 0) f.risk.end_index = f.end_index;
+    absl::Status s = RunRisk(f.conn, f.risk, std::cout, std::cerr);
     if (absl::IsInvalidArgument(s) && absl::StartsWith(s.message(), "--")) {
       std::cerr << ErrorLine(s);
       return kExitUsage;

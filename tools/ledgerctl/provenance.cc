@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "ledger/v1/query.grpc.pb.h"
 #include "tools/ledgerctl/proofs.h"
+#include "tools/ledgerctl/risk.h"
 
 namespace ledger::ctl {
 namespace {
@@ -161,6 +162,28 @@ absl::StatusOr<v1::LineageNode> ParseLineageNode(std::string_view text,
   return node;
 }
 
+namespace {
+
+// A node's fill: its data grade's level.
+std::string GradeFill(const v1::LineageNodeRow& row) {
+  if (!row.has_grade()) return "#ffffff";
+  const std::string& level = row.grade().level();
+  if (level == "core") return "#e06666";
+  if (level == "important") return "#f6b26b";
+  return "#b6d7a8";  // general
+}
+
+// `text` and, for a graded node, a second line with the grade ("core
+// pi,minor"), as a DOT quoted string.
+std::string NodeLabel(const std::string& text, const v1::LineageNodeRow* row) {
+  std::string label = DotQuote(text);
+  if (row == nullptr || !row->has_grade()) return label;
+  label.pop_back();  // the closing quote; level and flags need no escaping
+  return StrCat(label, "\\n", DataGradeText(row->grade()), "\"");
+}
+
+}  // namespace
+
 std::string LineageDot(const v1::LineageResponse& response,
                        const v1::LineageNode& asked) {
   const std::string asked_text = NodeText(asked);
@@ -170,26 +193,28 @@ std::string LineageDot(const v1::LineageResponse& response,
       response.edges_size(),
       " edges (input -> output, labelled with the entry's type and "
       "index).\n"
-      "// Legend: a node's fill is its risk grade: unassessed grey, low "
-      "green, medium yellow, high orange, critical red. Grades are not\n"
-      "// assessed yet, so every node is unassessed (grey). The asked node "
-      "has a thick blue outline.\n"
+      "// Legend: a dataset node's fill is its data grade as of that size "
+      "(docs/risk-rules.md): core red, important orange,\n"
+      "// general green; white: no grade (items, annotations, ungraded "
+      "datasets). The second line of a graded node's label is\n"
+      "// its level and flags (pi, sensitive_pi, minor). The asked node has "
+      "a thick blue outline.\n"
       "digraph lineage {\n"
       "  rankdir=LR;\n"
-      "  node [shape=box, style=filled, fillcolor=\"#d9d9d9\"];\n");
+      "  node [shape=box, style=filled, fillcolor=\"#ffffff\"];\n");
   bool asked_listed = false;
   for (const v1::LineageNodeRow& row : response.nodes()) {
     const std::string text = NodeText(row.node());
     const bool is_asked = text == asked_text;
     asked_listed = asked_listed || is_asked;
-    dot += StrCat("  ", DotQuote(text), " [label=", DotQuote(text),
-                  ", fillcolor=\"#d9d9d9\"",
+    dot += StrCat("  ", DotQuote(text), " [label=", NodeLabel(text, &row),
+                  ", fillcolor=\"", GradeFill(row), "\"",
                   is_asked ? ", penwidth=3, color=\"#1f4e9e\"" : "", "];\n");
   }
   if (!asked_listed) {
     // Not in any lineage record (yet): shown alone.
     dot += StrCat("  ", DotQuote(asked_text), " [label=", DotQuote(asked_text),
-                  ", fillcolor=\"#d9d9d9\", penwidth=3, color=\"#1f4e9e\"];\n");
+                  ", fillcolor=\"#ffffff\", penwidth=3, color=\"#1f4e9e\"];\n");
   }
   for (const v1::LineageEdge& edge : response.edges()) {
     dot += StrCat("  ", DotQuote(NodeText(edge.from())), " -> ",
@@ -213,7 +238,7 @@ Json LineageJson(const v1::LineageResponse& response) {
     n["depth"] = row.depth();
     n["in_degree"] = row.in_degree();
     n["out_degree"] = row.out_degree();
-    n["grade"] = "unassessed";
+    n["grade"] = row.has_grade() ? DataGradeJson(row.grade()) : Json(nullptr);
     j["nodes"].push_back(std::move(n));
   }
   j["edges"] = Json::array();

@@ -61,14 +61,15 @@ absl::StatusOr<v1::LineageNode> ParseLineageNode(std::string_view text,
                                                  std::string_view flag);
 
 // The lineage answer as a Graphviz digraph: nodes "kind:id@version" filled
-// by grade (every node "unassessed", grey, until grades exist), the asked
-// node `asked` outlined, edges labelled "type #index". Ids are quoted and
+// by their data grade (core red, important orange, general green, no grade
+// white) with a second label line of level and flags, the asked node
+// `asked` outlined, edges labelled "type #index". Ids are quoted and
 // escaped, so any UTF-8 id is safe.
 std::string LineageDot(const v1::LineageResponse& response,
                        const v1::LineageNode& asked);
-// {as_of, nodes: [{kind, id, version, depth, in_degree, out_degree}],
-//  edges: [{from, to, type, index}], run_ids: [...]}; nodes as
-// "kind:id@version" text in edges.
+// {as_of, nodes: [{kind, id, version, depth, in_degree, out_degree,
+//  grade}], edges: [{from, to, type, index}], run_ids: [...]}; grade is
+// DataGradeJson (risk.h) or null; nodes as "kind:id@version" text in edges.
 Json LineageJson(const v1::LineageResponse& response);
 
 // Runs the query and prints its rows to `out`; without `all`, the next
