@@ -12,8 +12,18 @@
 namespace ledger {
 
 absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<risk::Engine> engine,
+                          ReplayRisk(size, check, nullptr));
+  MutexLock lock(&impl_->risk_mu);
+  impl_->risk = std::move(engine);
+  impl_->risk_stale = false;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<risk::Engine>> Ledger::ReplayRisk(
+    uint64_t size, bool check, const EntryVisitor* visit) const {
   auto engine = std::make_unique<risk::Engine>();
-  if (options_.risk_evaluation) {
+  if (options_.risk_evaluation || visit != nullptr) {
     std::unique_ptr<rocksdb::Iterator> it =
         store_->NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
     uint64_t index = 0;
@@ -38,6 +48,10 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
                                           entry->index,
                                           " (rebuilding risk grades)"));
       }
+      if (visit != nullptr) {
+        LEDGER_RETURN_IF_ERROR((*visit)(index, *entry, *event));
+      }
+      if (!options_.risk_evaluation) continue;
       if (check) {
         LEDGER_RETURN_IF_ERROR(risk::ReplayEntry(*engine, *entry, *event));
       } else {
@@ -53,12 +67,11 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
       return absl::DataLossError(
           StrCat("entry ", index, " is missing (rebuilding risk grades)"));
     }
-    if (check) LEDGER_RETURN_IF_ERROR(engine->CheckComplete());
+    if (check && options_.risk_evaluation) {
+      LEDGER_RETURN_IF_ERROR(engine->CheckComplete());
+    }
   }
-  MutexLock lock(&impl_->risk_mu);
-  impl_->risk = std::move(engine);
-  impl_->risk_stale = false;
-  return absl::OkStatus();
+  return engine;
 }
 
 std::optional<risk::GradeRecord> Ledger::GradeAt(std::string_view tenant,
