@@ -60,11 +60,15 @@ absl::StatusOr<std::vector<DiscardedEntry>> ReadDiscarded(const Store& store,
     absl::StatusOr<Event> event =
         entry.ok() ? DecodeEvent(entry->event_bytes, UnboundedEventLimits())
                    : absl::StatusOr<Event>(entry.status());
-    if (!event.ok() || entry->index != index) {
+    if (!event.ok()) {
       return absl::DataLossError(
-          StrCat("entry ", index, " does not decode as entry ", index,
-                 " (reading the entries to discard)",
-                 event.ok() ? "" : StrCat(": ", event.status().message())));
+          StrCat("entry ", index, " does not decode (reading the entries to ",
+                 "discard): ", event.status().message()));
+    }
+    if (entry->index != index) {
+      return absl::DataLossError(StrCat("entry ", index, " says it is entry ",
+                                        entry->index,
+                                        " (reading the entries to discard)"));
     }
     out.push_back(DiscardedEntry{*std::move(entry), *std::move(event)});
   }
