@@ -7,6 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "ledger/entry.h"
+#include "ledger/fault_fs.h"
 #include "ledger/ledger_testing.h"
 #include "ledger/payload.h"
 #include "ledger/risk_engine.h"
@@ -239,6 +240,8 @@ class DiscardTest : public LedgerFixture {
       crypto::Ed25519PrivateKey::FromSeed(SeedFrom(0x61));
   const crypto::Ed25519PrivateKey third_key_ =
       crypto::Ed25519PrivateKey::FromSeed(SeedFrom(0x71));
+  std::shared_ptr<FaultFs> fs_ = std::make_shared<FaultFs>();
+  std::unique_ptr<rocksdb::Env> env_ = FaultFs::NewEnv(fs_);
   int next_internal_ = 1;
   std::vector<std::string> dirs_;
   std::vector<std::unique_ptr<Ledger>> others_;
@@ -529,6 +532,43 @@ TEST_F(DiscardTest, DiscardsEntriesWrittenButNotYetPublished) {
   EXPECT_EQ(ledger_->head(), kept);
   EXPECT_EQ(ledger_->written_head(), kept);
   EXPECT_EQ(Differences(Snapshot(ref, ref_dir), Snapshot(ledger_, dir_)), "");
+}
+
+TEST_F(DiscardTest, AFailedWriteChangesNothing) {
+  ledger_.reset();
+  LedgerOptions options = Options();
+  options.env = env_.get();
+  absl::StatusOr<std::unique_ptr<Ledger>> opened = Ledger::Open(dir_, options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  ledger_ = *std::move(opened);
+  const Head kept = ledger_->head();
+  const std::vector<KeyInfo> keys = ledger_->keys().List();
+  Group extra = EmitterGroup(Annotations(1, 40), kT + 1);
+  extra.batches.push_back(
+      Batch({Stamped(KeyRegisteredEvent(EmitterInfo(second_key_, "cvat-1")))},
+            node_key_));
+  Feed(*ledger_, extra);
+  const Head written = ledger_->head();
+
+  fs_->SetSpaceBudget(64);
+  absl::Status s = ledger_->DiscardAfter(kept.size);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("discarding entries [2, 43)"));
+  EXPECT_EQ(ledger_->head(), written);
+  EXPECT_EQ(ledger_->written_head(), written);
+  EXPECT_EQ(ledger_->keys().size(), keys.size() + 1);
+  EXPECT_TRUE(ledger_->GetEntry(written.size - 1).ok());
+
+  fs_->ClearSpaceBudget();
+  ASSERT_TRUE(ledger_->ResumeAfterNoSpace().ok());
+  ASSERT_TRUE(ledger_->DiscardAfter(kept.size).ok());
+  EXPECT_EQ(ledger_->head(), kept);
+  EXPECT_EQ(ledger_->keys().List(), keys);
+  ledger_.reset();
+  ledger_ = OpenAt(dir_);
+  ASSERT_NE(ledger_, nullptr);
+  EXPECT_EQ(ledger_->head(), kept);
 }
 
 }  // namespace
