@@ -315,7 +315,9 @@ class Ledger {
   // written_head().size; FailedPrecondition if `size` splits a group that
   // propagated grades (entries before `size` owe grade.propagated entries at
   // or after it). OK and nothing done if `size` is written_head().size.
-  // Storage errors as for Append; after any error nothing was changed.
+  // Storage errors as for Append; after any error nothing was changed in
+  // memory or in the store, except as for Append: when only the write's
+  // sync failed (Unavailable), a restart may find the discard done, whole.
   absl::Status DiscardAfter(uint64_t size);
 
   // ---- sequencer thread or the publishing thread ----
