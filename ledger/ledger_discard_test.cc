@@ -1,9 +1,11 @@
 // Ledger::DiscardAfter: a ledger that discards entries holds, byte for byte,
 // what a ledger that never had them holds, and goes on as that one would.
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "ledger/entry.h"
@@ -569,6 +571,48 @@ TEST_F(DiscardTest, AFailedWriteChangesNothing) {
   ledger_ = OpenAt(dir_);
   ASSERT_NE(ledger_, nullptr);
   EXPECT_EQ(ledger_->head(), kept);
+}
+
+TEST_F(DiscardTest, ReadersBelowTheSizeGoOnDuringADiscard) {
+  Feed(*ledger_, EmitterGroup(Annotations(1, 30), kT + 1));
+  const Head kept = ledger_->head();
+  std::vector<std::vector<std::string>> proofs;
+  for (uint64_t i = 0; i < kept.size; ++i) {
+    proofs.push_back(Hex(ledger_->InclusionProof(i, kept.size)));
+  }
+  Feed(*ledger_, EmitterGroup(Annotations(100, 300), kT + 2));
+  ASSERT_TRUE(ledger_->InclusionProof(0, ledger_->head().size).ok());
+
+  // A reader proving entries of the kept prefix all along (through the
+  // tile cache, which the discard changes under it).
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    for (uint64_t i = 0; !stop.load(); i = (i + 1) % kept.size) {
+      EXPECT_EQ(Hex(ledger_->InclusionProof(i, kept.size)), proofs[i]);
+      EXPECT_TRUE(ledger_->GetEntry(i).ok());
+      EXPECT_TRUE(ledger_->keys().Find(KeyIdOf(emitter_key_.public_key())));
+      (void)ledger_->GradeAt(kTenant, "ds-clean", "v5", i);
+      reads.fetch_add(1);
+    }
+  });
+  ASSERT_TRUE(ledger_->DiscardAfter(kept.size).ok());
+  Feed(*ledger_, EmitterGroup(Annotations(1000, 300), kT + 3));
+  // At least a few reads after the discard, whatever the scheduling.
+  const int after = reads.load();
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (reads.load() < after + 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  stop.store(true);
+  reader.join();
+  EXPECT_GE(reads.load(), after + 3);
+  EXPECT_EQ(ledger_->head().size, kept.size + 300);
+  ledger_.reset();
+  ledger_ = OpenAt(dir_);
+  ASSERT_NE(ledger_, nullptr);
 }
 
 }  // namespace
