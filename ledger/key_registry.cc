@@ -126,4 +126,9 @@ void KeyRegistry::Put(const KeyInfo& info) {
   keys_[std::string(crypto::AsView(info.key_id))] = info;
 }
 
+void KeyRegistry::Erase(const crypto::Hash& key_id) {
+  MutexLock lock(&mu_);
+  keys_.erase(std::string(crypto::AsView(key_id)));
+}
+
 }  // namespace ledger

@@ -37,6 +37,7 @@ class KeyRegistry {
 
   // For the Ledger only.
   void Put(const KeyInfo& info);
+  void Erase(const crypto::Hash& key_id);
   void Clear();
 
  private:

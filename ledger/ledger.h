@@ -46,6 +46,7 @@ class Iterator;
 
 namespace ledger {
 
+class RiskFindingsIndex;
 class Store;
 class TileTree;
 
@@ -312,6 +313,43 @@ class Ledger {
   absl::StatusOr<size_t> ApplyEntries(absl::Span<const std::string> entries,
                                       bool complete, bool sync);
 
+  // ---- sequencer thread (no Append, AppendNoSync, Publish or
+  // StoreCheckpoint concurrently) ----
+
+  // Discards entries [size, written_head().size) and everything derived
+  // from them, in one synced RocksDB write (a crash leaves all of them or
+  // none): for the replicated cluster, whose nodes write a batch before it
+  // is committed and must drop the batches a deposed leader never committed
+  // (docs/cluster.md). Afterwards the store and the in-memory state (written
+  // and published heads, tree, key registry, digests, risk engine, ledger
+  // clock) are those of a ledger that appended only entries [0, size):
+  // every column family holds the same bytes, except shred_keys (below),
+  // and the next append gives the same entries.
+  //
+  // One thing is not undone: a payload key that a discarded key.erased
+  // entry destroyed stays destroyed (a key cannot be brought back). Its
+  // erasure record and its data subject's record are removed, so the key
+  // reads as neither held nor erased and the subject gets a new key from
+  // the next GetOrCreate.
+  //
+  // If head() is above `size` it comes down to `size` too: the caller
+  // guarantees that no reader is served past `size` (the cluster serves
+  // reads only up to the committed head, which is never above it).
+  //
+  // Cost: one pass over entries [0, size) (the risk engine and the key
+  // registry are replayed; the engine has no undo) plus the discarded
+  // entries.
+  //
+  // FailedPrecondition, naming both sizes, if `size` is below the last
+  // stored checkpoint (a signed checkpoint covers those entries) or above
+  // written_head().size; FailedPrecondition if `size` splits a group that
+  // propagated grades (entries before `size` owe grade.propagated entries at
+  // or after it). OK and nothing done if `size` is written_head().size.
+  // Storage errors as for Append; after any error nothing was changed in
+  // memory or in the store, except as for Append: when only the write's
+  // sync failed (Unavailable), a restart may find the discard done, whole.
+  absl::Status DiscardAfter(uint64_t size);
+
   // ---- sequencer thread or the publishing thread ----
 
   // Syncs the write-ahead log and then publishes `head`, which must be a
@@ -510,6 +548,15 @@ class Ledger {
   // entry's stored risk and policy_version must be what the engine
   // computes (DataLoss naming the first entry that differs).
   absl::Status LoadRisk(uint64_t size, bool check);
+  // LoadRisk's replay without installing the engine; `visit` (optional)
+  // sees every entry [0, size) decoded, in order, also without risk
+  // evaluation, and its error stops the replay.
+  using EntryVisitor =
+      std::function<absl::Status(uint64_t, const Entry&, const Event&)>;
+  // `findings` (if set) receives the findings index of the entries.
+  absl::StatusOr<std::unique_ptr<risk::Engine>> ReplayRisk(
+      uint64_t size, bool check, const EntryVisitor* visit,
+      RiskFindingsIndex* findings) const;
   // Destroys every payload key that `found` (key.erased entries read back)
   // or an erasure recorded in shred_keys names, warning for each that was
   // still held; `complete`: `found` holds every key.erased entry.

@@ -14,9 +14,21 @@
 namespace ledger {
 
 absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
-  auto engine = std::make_unique<risk::Engine>();
   RiskFindingsIndex findings;
-  if (options_.risk_evaluation) {
+  LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<risk::Engine> engine,
+                          ReplayRisk(size, check, nullptr, &findings));
+  MutexLock lock(&impl_->risk_mu);
+  impl_->risk = std::move(engine);
+  impl_->findings = std::move(findings);
+  impl_->risk_stale = false;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<risk::Engine>> Ledger::ReplayRisk(
+    uint64_t size, bool check, const EntryVisitor* visit,
+    RiskFindingsIndex* findings) const {
+  auto engine = std::make_unique<risk::Engine>();
+  if (options_.risk_evaluation || visit != nullptr) {
     std::unique_ptr<rocksdb::Iterator> it =
         store_->NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
     uint64_t index = 0;
@@ -41,14 +53,20 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
                                           entry->index,
                                           " (rebuilding risk grades)"));
       }
+      if (visit != nullptr) {
+        LEDGER_RETURN_IF_ERROR((*visit)(index, *entry, *event));
+      }
+      if (!options_.risk_evaluation) continue;
       if (check) {
         LEDGER_RETURN_IF_ERROR(risk::ReplayEntry(*engine, *entry, *event));
       } else {
         engine->Apply(*event, index, entry->received_at_ns);
       }
-      findings.Add(index, event->tenant, event->actor.id,
-                   static_cast<risk::Risk>(entry->risk.grade),
-                   entry->risk.reasons);
+      if (findings != nullptr) {
+        findings->Add(index, event->tenant, event->actor.id,
+                      static_cast<risk::Risk>(entry->risk.grade),
+                      entry->risk.reasons);
+      }
       if (options_.progress && index > 0 && index % 1'000'000 == 0) {
         options_.progress(StrCat("risk grades recomputed for ", index, " of ",
                                  size, " entries"));
@@ -59,13 +77,11 @@ absl::Status Ledger::LoadRisk(uint64_t size, bool check) {
       return absl::DataLossError(
           StrCat("entry ", index, " is missing (rebuilding risk grades)"));
     }
-    if (check) LEDGER_RETURN_IF_ERROR(engine->CheckComplete());
+    if (check && options_.risk_evaluation) {
+      LEDGER_RETURN_IF_ERROR(engine->CheckComplete());
+    }
   }
-  MutexLock lock(&impl_->risk_mu);
-  impl_->risk = std::move(engine);
-  impl_->findings = std::move(findings);
-  impl_->risk_stale = false;
-  return absl::OkStatus();
+  return engine;
 }
 
 std::optional<risk::GradeRecord> Ledger::GradeAt(std::string_view tenant,

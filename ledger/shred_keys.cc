@@ -290,6 +290,32 @@ void ShredKeys::AddErasure(const PayloadKeyErasure& erasure,
   batch->Put(cf, ErasedRecordKey(erasure.key_id), EncodeErasure(erasure));
 }
 
+absl::Status ShredKeys::AddErasureRemoval(const PayloadKeyErasure& erasure,
+                                          rocksdb::WriteBatch* batch) const {
+  LEDGER_ASSIGN_OR_RETURN(PayloadKeyLookup found, Find(erasure.key_id));
+  if (found.erasure.has_value() && found.erasure->entry != erasure.entry) {
+    return absl::DataLossError(
+        StrCat("shred_keys records the erasure of payload key ",
+               PayloadKeyIdHex(erasure.key_id), " by entry ",
+               found.erasure->entry, ", but entry ", erasure.entry,
+               " is the key.erased entry that names it"));
+  }
+  rocksdb::ColumnFamilyHandle* cf = store_.handle(Cf::kShredKeys);
+  batch->Delete(cf, ErasedRecordKey(erasure.key_id));
+  // The subject records are keyed by a hash of the subject: find the one
+  // that names the key (one scan of them; discards are rare).
+  const std::string prefix(1, kSubjectPrefix);
+  std::unique_ptr<rocksdb::Iterator> it =
+      store_.NewIterator(Cf::kShredKeys, nullptr, /*fill_cache=*/false);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    if (it->value().ToStringView() == crypto::AsView(erasure.key_id)) {
+      batch->Delete(cf, it->key());
+    }
+  }
+  return FromRocks(it->status(), "reading payload key subject records");
+}
+
 absl::StatusOr<std::vector<PayloadKeyErasure>> ShredKeys::ListErasures() const {
   std::vector<PayloadKeyErasure> out;
   std::unique_ptr<rocksdb::Iterator> it = store_.NewIterator(Cf::kShredKeys);

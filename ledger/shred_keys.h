@@ -89,6 +89,15 @@ class ShredKeys {
   void AddErasure(const PayloadKeyErasure& erasure,
                   rocksdb::WriteBatch* batch) const;
 
+  // Adds to `batch` the removal of the erasure `erasure` records (for
+  // Ledger::DiscardAfter, which discards its key.erased entry): its erasure
+  // record and the data subject's record naming the key are deleted. The
+  // key itself stays destroyed; afterwards it reads as neither held nor
+  // erased, and the subject gets a new key. DataLoss if the family records
+  // the key's erasure by another entry.
+  absl::Status AddErasureRemoval(const PayloadKeyErasure& erasure,
+                                 rocksdb::WriteBatch* batch) const;
+
   // Every erasure recorded in the family, in key id order.
   absl::StatusOr<std::vector<PayloadKeyErasure>> ListErasures() const;
 

@@ -88,6 +88,23 @@ bool TileCache::Find(int tile_level, uint64_t tile_index, int k,
 
 void TileCache::Insert(int tile_level, uint64_t tile_index,
                        std::string_view tile) {
+  InsertIfCurrent(tile_level, tile_index, tile, generation());
+}
+
+void TileCache::Erase(int tile_level, uint64_t tile_index) {
+  // First the generation: an insert that checks it after this skips, one
+  // that checked it before holds the shard until it wrote the slot, which
+  // is then cleared below.
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+  if (tile_level < 1 || !allocated_.load(std::memory_order_acquire)) return;
+  const uint64_t tag = Tag(tile_level, tile_index);
+  const size_t slot = SlotOf(tag);
+  MutexLock lock(&shards_[slot % kShards]);
+  if (table_[slot].tag == tag) table_[slot].tag = 0;
+}
+
+void TileCache::InsertIfCurrent(int tile_level, uint64_t tile_index,
+                                std::string_view tile, uint64_t generation) {
   if (tile_level < 1 || tile.size() != kTileWidth * crypto::kHashSize) return;
   std::call_once(allocate_, [this] {
     static_assert(std::is_trivial_v<Slot>);
@@ -110,6 +127,7 @@ void TileCache::Insert(int tile_level, uint64_t tile_index,
   }
   const size_t slot = SlotOf(fresh.tag);
   MutexLock lock(&shards_[slot % kShards]);
+  if (generation_.load(std::memory_order_acquire) != generation) return;
   table_[slot] = fresh;
 }
 
@@ -141,6 +159,7 @@ absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
     slot_of[i] = it->second;
   }
   if (keys.empty()) return absl::OkStatus();
+  const uint64_t generation = cache_ != nullptr ? cache_->generation() : 0;
   absl::StatusOr<std::vector<std::optional<std::string>>> tiles =
       store_.MultiGet(Cf::kTree, keys);
   if (!tiles.ok()) return tiles.status();
@@ -175,7 +194,8 @@ absl::Status TileReader::ReadNodes(absl::Span<const NodeId> ids,
     for (size_t j = 0; j < keys.size(); ++j) {
       const std::optional<std::string>& tile = (*tiles)[j];
       if (tile.has_value()) {
-        cache_->Insert(key_tiles[j].first, key_tiles[j].second, *tile);
+        cache_->InsertIfCurrent(key_tiles[j].first, key_tiles[j].second, *tile,
+                                generation);
       }
     }
   }

@@ -55,6 +55,18 @@ class TileCache {
             Hash* out) const;
   // Caches a complete tile (16 hashes) of tile_level >= 1.
   void Insert(int tile_level, uint64_t tile_index, std::string_view tile);
+  // As Insert, for a tile read from storage after generation() returned
+  // `generation`: skipped if Erase ran since (the tile may be a discarded
+  // one, read before the discard's write).
+  void InsertIfCurrent(int tile_level, uint64_t tile_index,
+                       std::string_view tile, uint64_t generation);
+  uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
+  // Drops tile (tile_level, tile_index) if it is cached (Ledger::
+  // DiscardAfter: a complete tile of discarded entries), after moving to a
+  // new generation.
+  void Erase(int tile_level, uint64_t tile_index);
 
   size_t slots() const { return slots_; }
 
@@ -80,6 +92,7 @@ class TileCache {
   std::once_flag allocate_;
   std::unique_ptr<Slot[], Free> table_;  // set once, under allocate_
   std::atomic<bool> allocated_{false};
+  std::atomic<uint64_t> generation_{0};
   mutable std::array<Mutex, kShards> shards_;
 };
 

@@ -165,6 +165,33 @@ TEST(TileCacheTest, FindReturnsEveryNodeOfAnInsertedTile) {
   EXPECT_EQ(TileCache(5).slots(), 8u);  // rounded up to a power of two
 }
 
+TEST(TileCacheTest, ErasedTilesStayOutOfTheCache) {
+  std::string tile;
+  for (uint64_t i = 0; i < kTileWidth; ++i)
+    tile.append(crypto::AsView(Leaf(i)));
+  TileCache cache(8);
+  cache.Insert(1, 7, tile);
+  cache.Insert(1, 8, tile);
+  Hash h;
+  ASSERT_TRUE(cache.Find(1, 7, 0, 0, &h));
+  // A reader that started before the erase (it may have read the tile
+  // from storage before it was discarded) does not put it back.
+  const uint64_t before = cache.generation();
+  cache.Erase(1, 7);
+  EXPECT_NE(cache.generation(), before);
+  EXPECT_FALSE(cache.Find(1, 7, 0, 0, &h));
+  EXPECT_TRUE(cache.Find(1, 8, 0, 0, &h));  // other tiles stay
+  cache.InsertIfCurrent(1, 7, tile, before);
+  EXPECT_FALSE(cache.Find(1, 7, 0, 0, &h));
+  // A reader that started after it does.
+  cache.InsertIfCurrent(1, 7, tile, cache.generation());
+  EXPECT_TRUE(cache.Find(1, 7, 0, 0, &h));
+  // Erasing a tile that is not cached (or an empty cache) is harmless.
+  cache.Erase(2, 3);
+  TileCache(8).Erase(1, 7);
+  EXPECT_TRUE(cache.Find(1, 7, 0, 0, &h));
+}
+
 TEST_F(TileTreeTest, LoadRestoresTheRightEdge) {
   TileTree tree;
   Append(tree, 4321);
