@@ -13,19 +13,6 @@
 namespace ledger::ctl {
 namespace {
 
-std::string_view KindText(v1::SubjectKind kind) {
-  switch (kind) {
-    case v1::SUBJECT_KIND_DATASET:
-      return "dataset";
-    case v1::SUBJECT_KIND_ITEM:
-      return "item";
-    case v1::SUBJECT_KIND_ANNOTATION:
-      return "annotation";
-    default:
-      return "unspecified";
-  }
-}
-
 std::string NodeText(const v1::LineageNode& node) {
   std::string text = StrCat(KindText(node.kind()), ":", node.id());
   if (!node.version().empty()) text += StrCat("@", node.version());
@@ -117,6 +104,19 @@ absl::Status Paginate(const ConnectionOptions& conn, const ProvenanceOptions& o,
 }
 
 }  // namespace
+
+std::string_view KindText(v1::SubjectKind kind) {
+  switch (kind) {
+    case v1::SUBJECT_KIND_DATASET:
+      return "dataset";
+    case v1::SUBJECT_KIND_ITEM:
+      return "item";
+    case v1::SUBJECT_KIND_ANNOTATION:
+      return "annotation";
+    default:
+      return "unspecified";
+  }
+}
 
 absl::StatusOr<v1::SubjectKey> ParseSubjectKey(std::string_view text,
                                                std::string_view flag) {

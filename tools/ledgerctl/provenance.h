@@ -52,6 +52,9 @@ struct ProvenanceOptions {
 
 // "dataset:ID", "item:ID", "annotation:ID", "actor:ID" (split at the first
 // ':'). InvalidArgument naming `flag` otherwise.
+// "dataset", "item", "annotation" ("unspecified" otherwise).
+std::string_view KindText(v1::SubjectKind kind);
+
 absl::StatusOr<v1::SubjectKey> ParseSubjectKey(std::string_view text,
                                                std::string_view flag);
 // "KIND:ID" or "KIND:ID@VERSION" (the version after the last '@'; an id

@@ -40,19 +40,6 @@ std::string_view ActorKindText(v1::ActorKind kind) {
   }
 }
 
-std::string_view SubjectKindText(v1::SubjectKind kind) {
-  switch (kind) {
-    case v1::SUBJECT_KIND_DATASET:
-      return "dataset";
-    case v1::SUBJECT_KIND_ITEM:
-      return "item";
-    case v1::SUBJECT_KIND_ANNOTATION:
-      return "annotation";
-    default:
-      return "unspecified";
-  }
-}
-
 std::string VersionText(const std::string& id, const std::string& version) {
   return version.empty() ? id : StrCat(id, "@", version);
 }
@@ -207,8 +194,8 @@ Json FindingJson(const v1::RiskFinding& f) {
                 {"role", f.actor().role()}};
   j["subjects"] = Json::array();
   for (const v1::SubjectRef& s : f.subjects()) {
-    j["subjects"].push_back(StrCat(SubjectKindText(s.kind()), ":",
-                                   VersionText(s.id(), s.version())));
+    j["subjects"].push_back(
+        StrCat(KindText(s.kind()), ":", VersionText(s.id(), s.version())));
   }
   j["risk"] = RiskText(f.risk());
   j["policy_version"] = f.policy_version();
@@ -231,8 +218,8 @@ std::string FindingText(const v1::RiskFinding& f) {
              RiskText(f.risk()), "  ", f.type(), " by ", f.actor().id(), " (",
              ActorKindText(f.actor().kind()), ")");
   for (const v1::SubjectRef& s : f.subjects()) {
-    text += StrCat("  ", SubjectKindText(s.kind()), ":",
-                   VersionText(s.id(), s.version()));
+    text +=
+        StrCat("  ", KindText(s.kind()), ":", VersionText(s.id(), s.version()));
   }
   text += "\n";
   for (const v1::RiskReason& r : f.reasons()) {
