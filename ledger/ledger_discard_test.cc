@@ -2,9 +2,7 @@
 // what a ledger that never had them holds, and goes on as that one would.
 
 #include <atomic>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -71,13 +69,6 @@ std::vector<std::string> Hex(const absl::StatusOr<std::vector<Hash>>& proof) {
   if (!proof.ok()) return {proof.status().ToString()};
   for (const Hash& h : *proof) out.push_back(crypto::HexEncode(h));
   return out;
-}
-
-std::string DefaultPolicy() {
-  std::ifstream in(LEDGER_DEFAULT_POLICY);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 SubjectRef Ds(std::string id, std::string version = "") {

@@ -1,9 +1,6 @@
 // Ledger::ApplyEntries: a follower re-makes the leader's entries from their
 // events and signature blocks and refuses any that it would not have made.
 
-#include <fstream>
-#include <sstream>
-
 #include "gmock/gmock.h"
 #include "ledger/entry.h"
 #include "ledger/ledger_testing.h"
@@ -13,13 +10,6 @@ namespace ledger::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string DefaultPolicyText() {
-  std::ifstream in(LEDGER_DEFAULT_POLICY);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 SubjectRef Dataset(std::string id) {
   return {SubjectKind::kDataset, std::move(id), "", std::nullopt, 0};
@@ -41,16 +31,6 @@ class ApplyEntriesTest : public LedgerFixture {
     LedgerFixture::TearDown();
   }
 
-  Event Policy(int n) {
-    Event e = Annotation(n);
-    e.type = "policy.changed";
-    e.tenant = std::string(kLedgerTenant);
-    e.actor = {ActorKind::kService, "admin", "admin"};
-    e.subjects.clear();
-    e.attributes = risk::PolicyAttributes(DefaultPolicyText());
-    return e;
-  }
-
   Event Processing(int n, std::string type, std::string in, std::string out) {
     Event e = Annotation(n);
     e.type = std::move(type);
@@ -66,7 +46,8 @@ class ApplyEntriesTest : public LedgerFixture {
   // stored again), a key registered and used in one group, several
   // batches per group, back-links across groups.
   void BuildLeader() {
-    ASSERT_TRUE(AppendOne(Batch({Policy(1)}, node_key_)).status.ok());
+    ASSERT_TRUE(AppendOne(Batch({PolicyEvent(1, DefaultPolicy())}, node_key_))
+                    .status.ok());
     Event grade = Annotation(10);
     grade.type = "grade.assigned";
     grade.subjects = {Dataset("ds-core")};
@@ -91,11 +72,7 @@ class ApplyEntriesTest : public LedgerFixture {
     info.name = "cvat";
     info.tenant = kTenant;
     info.role = KeyRole::kEmitter;
-    Event reg = KeyRegisteredEvent(info);
-    reg.event_id = UuidOf("00000000-0000-4000-8000-0000000000bb");
-    reg.occurred_at_ns = kNewYear2026Ns;
-    reg.producer = "annotation-ledger/test";
-    reg.actor = {ActorKind::kService, "admin", "admin"};
+    Event reg = KeyRegistration(info, "00000000-0000-4000-8000-0000000000bb");
     VerifiedBatch b1 = Batch({reg}, node_key_);
     VerifiedBatch b2 = Batch({Annotation(30, "item:3")}, second);
     VerifiedBatch b3 = Batch(

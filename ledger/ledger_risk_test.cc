@@ -1,9 +1,6 @@
 // Risk grades in the ledger: stored in every entry from the first policy on,
 // deterministic, rechecked when the ledger opens.
 
-#include <fstream>
-#include <sstream>
-
 #include "gmock/gmock.h"
 #include "ledger/entry.h"
 #include "ledger/ledger_testing.h"
@@ -13,16 +10,6 @@ namespace ledger::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-Event PolicyEvent(int n, std::string_view text) {
-  Event e = Annotation(n);
-  e.type = "policy.changed";
-  e.tenant = std::string(kLedgerTenant);
-  e.actor = {ActorKind::kService, "admin", "admin"};
-  e.subjects.clear();
-  e.attributes = risk::PolicyAttributes(text);
-  return e;
-}
 
 Event DatasetEvent(int n, std::string type, std::vector<SubjectRef> in,
                    std::vector<SubjectRef> out,
@@ -39,13 +26,6 @@ Event DatasetEvent(int n, std::string type, std::vector<SubjectRef> in,
 
 SubjectRef Ds(std::string id) {
   return {SubjectKind::kDataset, std::move(id), "", std::nullopt, 0};
-}
-
-std::string DefaultPolicy() {
-  std::ifstream in(LEDGER_DEFAULT_POLICY);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 class LedgerRiskTest : public LedgerFixture {

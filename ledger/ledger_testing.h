@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,39 @@ inline Event Annotation(int n, std::string item = "item:1") {
   e.tenant = kTenant;
   e.actor = {ActorKind::kHuman, "user:7", "annotator"};
   e.subjects = {{SubjectKind::kItem, std::move(item), "", std::nullopt, 0}};
+  return e;
+}
+
+#ifdef LEDGER_DEFAULT_POLICY
+// The text of deploy/risk-policy.toml (targets that define the macro).
+inline std::string DefaultPolicy() {
+  std::ifstream in(LEDGER_DEFAULT_POLICY);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+#endif
+
+// A policy.changed event numbered `n` carrying the policy `text`; the node
+// key signs it.
+inline Event PolicyEvent(int n, std::string_view text) {
+  Event e = Annotation(n);
+  e.type = "policy.changed";
+  e.tenant = std::string(kLedgerTenant);
+  e.actor = {ActorKind::kService, "admin", "admin"};
+  e.subjects.clear();
+  e.attributes = risk::PolicyAttributes(text);
+  return e;
+}
+
+// The key.registered event of `info` with the event id `event_id`, as an
+// admin sends it; the node key signs it.
+inline Event KeyRegistration(const KeyInfo& info, const char* event_id) {
+  Event e = KeyRegisteredEvent(info);
+  e.event_id = UuidOf(event_id);
+  e.occurred_at_ns = kNewYear2026Ns;
+  e.producer = "annotation-ledger/test";
+  e.actor = {ActorKind::kService, "admin", "admin"};
   return e;
 }
 
@@ -101,12 +136,9 @@ class LedgerFixture : public ::testing::Test {
     info.name = "labelstudio";
     info.tenant = kTenant;
     info.role = KeyRole::kEmitter;
-    Event e = KeyRegisteredEvent(info);
-    e.event_id = UuidOf("00000000-0000-4000-8000-0000000000aa");
-    e.occurred_at_ns = kNewYear2026Ns;
-    e.producer = "annotation-ledger/test";
-    e.actor = {ActorKind::kService, "admin", "admin"};
-    AppendResult r = AppendOne(Batch({e}, node_key_));
+    AppendResult r = AppendOne(
+        Batch({KeyRegistration(info, "00000000-0000-4000-8000-0000000000aa")},
+              node_key_));
     ASSERT_TRUE(r.status.ok()) << r.status;
   }
 

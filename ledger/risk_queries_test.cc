@@ -4,8 +4,6 @@
 #include "ledger/risk_queries.h"
 
 #include <atomic>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -17,16 +15,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-Event PolicyEvent(int n, std::string_view text) {
-  Event e = Annotation(n);
-  e.type = "policy.changed";
-  e.tenant = std::string(kLedgerTenant);
-  e.actor = {ActorKind::kService, "admin", "admin"};
-  e.subjects.clear();
-  e.attributes = risk::PolicyAttributes(text);
-  return e;
-}
 
 SubjectRef Ds(std::string id, std::string version = "") {
   return {SubjectKind::kDataset, std::move(id), std::move(version),
@@ -53,13 +41,6 @@ Event GradeEvent(int n, std::string type, SubjectRef ds, std::string level,
                   {"grade.flags", std::move(flags)},
                   {"grade.level", std::move(level)}};
   return e;
-}
-
-std::string DefaultPolicy() {
-  std::ifstream in(LEDGER_DEFAULT_POLICY);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 constexpr int64_t kSecond = 1'000'000'000;

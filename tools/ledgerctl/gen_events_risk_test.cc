@@ -12,11 +12,9 @@
 // generator writes all of them.
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,14 +31,8 @@ namespace ledger::ctl {
 namespace {
 
 using ::ledger::testing::Annotation;
+using ::ledger::testing::DefaultPolicy;
 using ::ledger::testing::LedgerFixture;
-
-std::string DefaultPolicy() {
-  std::ifstream in(LEDGER_DEFAULT_POLICY);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // 2026-01-02 00:00 UTC: after the fixture's keys and policy (2026-01-01).
 constexpr int64_t kStartSeconds = 1'767'312'000;
