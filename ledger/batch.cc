@@ -126,15 +126,6 @@ absl::StatusOr<VerifiedBatch> VerifyStoredBatch(
     const auto bad = [&](std::string_view what) {
       return absl::DataLossError(StrCat("entry ", entry.index, ": ", what));
     };
-    if (sig.algorithm != kSigAlgEd25519) {
-      return bad(
-          StrCat("emitter.algorithm: unknown value ", int{sig.algorithm}));
-    }
-    if (sig.key_id != want_key_id) {
-      return bad(StrCat("emitter.key_id: ", HexPrefix(sig.key_id),
-                        " is not the ID of the given key (",
-                        HexPrefix(want_key_id), ")"));
-    }
     if (sig.batch_size != first.batch_size ||
         sig.batch_root != first.batch_root ||
         sig.signature != first.signature) {
@@ -151,20 +142,10 @@ absl::StatusOr<VerifiedBatch> VerifyStoredBatch(
       return absl::Status(
           s.code(), StrCat("entry ", entry.index, ": ", ToStd(s.message())));
     }
-    const Hash leaf = crypto::HashLeaf(entry.event_bytes);
-    absl::StatusOr<Hash> root = RootFromInclusionProof(
-        leaf, sig.batch_index, sig.batch_size, sig.audit_path);
-    if (!root.ok()) {
-      return bad(
-          StrCat("emitter.audit_path: ", ToStd(root.status().message())));
-    }
-    if (*root != sig.batch_root) {
-      return bad(StrCat("emitter.audit_path: the event's leaf hash leads to ",
-                        HexPrefix(*root), ", not to batch_root ",
-                        HexPrefix(sig.batch_root)));
-    }
+    absl::StatusOr<Hash> leaf = VerifyEntryAuditPath(entry, want_key_id);
+    if (!leaf.ok()) return bad(ToStd(leaf.status().message()));
     batch.event_bytes_.push_back(entry.event_bytes);
-    batch.event_hashes_.push_back(leaf);
+    batch.event_hashes_.push_back(*leaf);
     batch.audit_paths_.push_back(sig.audit_path);
     batch.signed_indexes_.push_back(sig.batch_index);
   }

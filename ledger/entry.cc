@@ -264,14 +264,13 @@ std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event) {
   return out;
 }
 
-absl::Status VerifyEntrySignature(const Entry& entry,
-                                  const crypto::Ed25519PublicKey& key) {
+absl::StatusOr<Hash> VerifyEntryAuditPath(const Entry& entry,
+                                          const Hash& key_id) {
   const EmitterSignature& sig = entry.emitter;
   if (sig.algorithm != kSigAlgEd25519) {
     return absl::DataLossError(
         StrCat("emitter.algorithm: unknown value ", int{sig.algorithm}));
   }
-  const Hash key_id = KeyIdOf(key);
   if (sig.key_id != key_id) {
     return absl::DataLossError(StrCat("emitter.key_id: ", HexPrefix(sig.key_id),
                                       " is not the ID of the given key (",
@@ -288,6 +287,17 @@ absl::Status VerifyEntrySignature(const Entry& entry,
     return absl::DataLossError(StrCat(
         "emitter.audit_path: the event's leaf hash leads to ", HexPrefix(*root),
         ", not to batch_root ", HexPrefix(sig.batch_root)));
+  }
+  return leaf;
+}
+
+absl::Status VerifyEntrySignature(const Entry& entry,
+                                  const crypto::Ed25519PublicKey& key) {
+  const EmitterSignature& sig = entry.emitter;
+  const Hash key_id = KeyIdOf(key);
+  if (absl::StatusOr<Hash> leaf = VerifyEntryAuditPath(entry, key_id);
+      !leaf.ok()) {
+    return leaf.status();
   }
   if (!crypto::Ed25519Verify(
           key, BatchSignatureMessage(sig.batch_size, sig.batch_root),

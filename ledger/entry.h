@@ -119,6 +119,14 @@ std::string BatchSignatureMessage(uint32_t batch_size, const Hash& batch_root);
 // appearance.
 std::vector<std::pair<LinkKind, std::string>> SubjectKeys(const Event& event);
 
+// The part of VerifyEntrySignature before the signature: emitter.algorithm,
+// emitter.key_id == key_id, and the audit path from the event's leaf hash
+// to batch_root (for checking many entries of one batch with one signature
+// verification). The event's leaf hash, or DataLoss naming the failing
+// field.
+absl::StatusOr<Hash> VerifyEntryAuditPath(const Entry& entry,
+                                          const Hash& key_id);
+
 // Checks that `key` signed the entry's event: leaf hash of event_bytes,
 // audit path to batch_root, signature over the batch message, and
 // key_id == KeyIdOf(key). DataLoss naming the failing step otherwise.
