@@ -1,70 +1,18 @@
 #include "ledger/codec.h"
 
-#include <cstring>
-
 #include "base/strings.h"
 
 namespace ledger {
 
-absl::Status Decoder::Need(std::string_view field, size_t n) const {
-  if (remaining() >= n) return absl::OkStatus();
+absl::Status Decoder::Truncated(std::string_view field, size_t n) const {
   return absl::InvalidArgumentError(StrCat(field, ": truncated (needs ", n,
                                            " bytes, ", remaining(), " left)"));
 }
 
-absl::StatusOr<uint8_t> Decoder::GetU8(std::string_view field) {
-  if (absl::Status s = Need(field, 1); !s.ok()) return s;
-  return static_cast<uint8_t>(in_[pos_++]);
-}
-
-absl::StatusOr<uint32_t> Decoder::GetU32(std::string_view field) {
-  if (absl::Status s = Need(field, 4); !s.ok()) return s;
-  const auto* p = reinterpret_cast<const uint8_t*>(in_.data() + pos_);
-  pos_ += 4;
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-         (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-
-absl::StatusOr<uint64_t> Decoder::GetU64(std::string_view field) {
-  if (absl::Status s = Need(field, 8); !s.ok()) return s;
-  const auto* p = reinterpret_cast<const uint8_t*>(in_.data() + pos_);
-  pos_ += 8;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-absl::StatusOr<int64_t> Decoder::GetI64(std::string_view field) {
-  absl::StatusOr<uint64_t> v = GetU64(field);
-  if (!v.ok()) return v.status();
-  return static_cast<int64_t>(*v);
-}
-
-absl::StatusOr<std::string_view> Decoder::GetBytes(std::string_view field,
-                                                   uint32_t max_len) {
-  absl::StatusOr<uint32_t> len = GetU32(field);
-  if (!len.ok()) return len.status();
-  if (*len > max_len) {
-    return absl::InvalidArgumentError(StrCat(
-        field, ": length ", *len, " exceeds the limit of ", max_len, " bytes"));
-  }
-  return GetRaw(field, *len);
-}
-
-absl::StatusOr<std::string_view> Decoder::GetRaw(std::string_view field,
-                                                 size_t len) {
-  if (absl::Status s = Need(field, len); !s.ok()) return s;
-  std::string_view out = in_.substr(pos_, len);
-  pos_ += len;
-  return out;
-}
-
-absl::StatusOr<crypto::Hash> Decoder::GetHash(std::string_view field) {
-  if (absl::Status s = Need(field, crypto::kHashSize); !s.ok()) return s;
-  crypto::Hash h;
-  std::memcpy(h.data(), in_.data() + pos_, crypto::kHashSize);
-  pos_ += crypto::kHashSize;
-  return h;
+absl::Status Decoder::TooLong(std::string_view field, uint32_t len,
+                              uint32_t max_len) {
+  return absl::InvalidArgumentError(StrCat(
+      field, ": length ", len, " exceeds the limit of ", max_len, " bytes"));
 }
 
 absl::StatusOr<std::optional<crypto::Hash>> Decoder::GetOptionalHash(

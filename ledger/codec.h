@@ -7,6 +7,7 @@
 
 #include <cassert>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,15 +90,63 @@ class Decoder {
  public:
   explicit Decoder(std::string_view in) : in_(in) {}
 
-  absl::StatusOr<uint8_t> GetU8(std::string_view field);
-  absl::StatusOr<uint32_t> GetU32(std::string_view field);
-  absl::StatusOr<uint64_t> GetU64(std::string_view field);
-  absl::StatusOr<int64_t> GetI64(std::string_view field);
+  // The getters are inline: replays decode millions of entries, and the
+  // error paths (Truncated and the range errors) stay out of line.
+  absl::StatusOr<uint8_t> GetU8(std::string_view field) {
+    if (remaining() < 1) [[unlikely]] {
+      return Truncated(field, 1);
+    }
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+  absl::StatusOr<uint32_t> GetU32(std::string_view field) {
+    if (remaining() < 4) [[unlikely]] {
+      return Truncated(field, 4);
+    }
+    return ReadU32();
+  }
+  absl::StatusOr<uint64_t> GetU64(std::string_view field) {
+    if (remaining() < 8) [[unlikely]] {
+      return Truncated(field, 8);
+    }
+    const uint64_t high = ReadU32();
+    return high << 32 | ReadU32();
+  }
+  absl::StatusOr<int64_t> GetI64(std::string_view field) {
+    if (remaining() < 8) [[unlikely]] {
+      return Truncated(field, 8);
+    }
+    const uint64_t high = ReadU32();
+    return static_cast<int64_t>(high << 32 | ReadU32());
+  }
   // A u32-length-prefixed string of at most `max_len` bytes.
   absl::StatusOr<std::string_view> GetBytes(std::string_view field,
-                                            uint32_t max_len);
-  absl::StatusOr<std::string_view> GetRaw(std::string_view field, size_t len);
-  absl::StatusOr<crypto::Hash> GetHash(std::string_view field);
+                                            uint32_t max_len) {
+    if (remaining() < 4) [[unlikely]] {
+      return Truncated(field, 4);
+    }
+    const uint32_t len = ReadU32();
+    if (len > max_len) [[unlikely]] {
+      return TooLong(field, len, max_len);
+    }
+    return GetRaw(field, len);
+  }
+  absl::StatusOr<std::string_view> GetRaw(std::string_view field, size_t len) {
+    if (remaining() < len) [[unlikely]] {
+      return Truncated(field, len);
+    }
+    const std::string_view out = in_.substr(pos_, len);
+    pos_ += len;
+    return out;
+  }
+  absl::StatusOr<crypto::Hash> GetHash(std::string_view field) {
+    if (remaining() < crypto::kHashSize) [[unlikely]] {
+      return Truncated(field, crypto::kHashSize);
+    }
+    crypto::Hash h;
+    std::memcpy(h.data(), in_.data() + pos_, crypto::kHashSize);
+    pos_ += crypto::kHashSize;
+    return h;
+  }
   // u8 0 (none) or u8 1 || hash; any other flag is an error.
   absl::StatusOr<std::optional<crypto::Hash>> GetOptionalHash(
       std::string_view field);
@@ -112,8 +161,17 @@ class Decoder {
   size_t remaining() const { return in_.size() - pos_; }
 
  private:
-  // OK iff `n` more bytes are available.
-  absl::Status Need(std::string_view field, size_t n) const;
+  // A big-endian u32 at the position, which the caller checked.
+  uint32_t ReadU32() {
+    const auto* p = reinterpret_cast<const uint8_t*>(in_.data() + pos_);
+    pos_ += 4;
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+           (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+  }
+  // The errors: `n` more bytes were needed; a length over its limit.
+  absl::Status Truncated(std::string_view field, size_t n) const;
+  static absl::Status TooLong(std::string_view field, uint32_t len,
+                              uint32_t max_len);
 
   std::string_view in_;
   size_t pos_ = 0;
