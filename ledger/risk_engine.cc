@@ -28,10 +28,25 @@ constexpr std::string_view kPropagatedIdLabel =
 constexpr std::string_view kPropagatedProducer = "annotation-ledger";
 constexpr std::string_view kPropagatedActor = "ledger";
 
+// The key of the state's maps for (tenant, a, b): the three joined by NUL
+// bytes, written into `out` whose capacity is reused, so that the lookups
+// Apply makes for every entry allocate nothing once its buffers have grown.
+const std::string& BuildKey(std::string* out, std::string_view tenant,
+                            std::string_view a, std::string_view b = {}) {
+  out->clear();
+  out->append(tenant);
+  out->push_back('\0');
+  out->append(a);
+  out->push_back('\0');
+  out->append(b);
+  return *out;
+}
+
 std::string Key(std::string_view tenant, std::string_view a,
                 std::string_view b = {}) {
-  return StrCat(tenant, std::string_view("\0", 1), a, std::string_view("\0", 1),
-                b);
+  std::string out;
+  BuildKey(&out, tenant, a, b);
+  return out;
 }
 
 std::string BigEndian64(uint64_t v) {
@@ -219,6 +234,11 @@ struct Engine::State {
   absl::flat_hash_map<std::string, uint64_t> harmful;
 
   std::optional<uint64_t> next_index;
+
+  // Apply's key buffers (BuildKey): the entry's actor, and one key looked
+  // up or inserted at a time.
+  std::string actor_key;
+  std::string key;
 
   // Propagations awaiting their grade.propagated entry, oldest first, and
   // the dataset keys whose grade the entry being applied changed.
@@ -628,7 +648,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
     return out;
   };
-  const std::string actor_key = Key(e.tenant, e.actor.id);
+  const std::string& actor_key = BuildKey(&s.actor_key, e.tenant, e.actor.id);
   // A reference attribute naming an earlier event of the tenant.
   const auto reference = [&](std::string_view attr) -> const Reference* {
     const std::string* ref = Attr(e, attr);
@@ -752,7 +772,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   if (policy != nullptr && policy->rules.Has(5, e.type)) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
-      auto it = s.annotators.find(Key(e.tenant, ref.id, task));
+      auto it = s.annotators.find(BuildKey(&s.key, e.tenant, ref.id, task));
       if (it == s.annotators.end()) continue;
       for (const auto& [who, at] : it->second) {
         if (who != e.actor.id || !on(5)) continue;
@@ -766,11 +786,11 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   if (on(6) && policy->rules.Has(6, e.type)) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
-      auto it = s.locks.find(Key(e.tenant, ref.id));
+      auto it = s.locks.find(BuildKey(&s.key, e.tenant, ref.id));
       if (it == s.locks.end()) continue;
       std::vector<uint64_t> ev{it->second.index};
       bool exported = false;
-      if (auto d = s.item_dataset.find(Key(e.tenant, ref.id));
+      if (auto d = s.item_dataset.find(BuildKey(&s.key, e.tenant, ref.id));
           d != s.item_dataset.end()) {
         if (auto x = s.exports.find(d->second);
             x != s.exports.end() && x->second > it->second.index) {
@@ -827,7 +847,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     for (const Touched& x : touched) {
       if ((x.grade.flags & kSensitivePi) == 0) continue;
       const Dataset& d = s.datasets.at(x.dataset_key);
-      if (s.pia.contains(Key(e.tenant, d.id))) continue;
+      if (s.pia.contains(BuildKey(&s.key, e.tenant, d.id))) continue;
       ev.push_back(x.grade_index);
       if (!names.empty()) names += ", ";
       names += x.name;
@@ -888,7 +908,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     if (batch == nullptr || batch->empty()) {
       if (on(13)) f.NotEvaluable(13, "batch.released without batch.id");
     } else {
-      const std::string bk = Key(e.tenant, *batch);
+      const std::string& bk = BuildKey(&s.key, e.tenant, *batch);
       auto sample = s.sampled.find(bk);
       auto result = s.sample_result.find(bk);
       if (on(13) &&
@@ -914,18 +934,19 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // R15: sources with too much illegal content.
-  if (typed(15)) {
+  // (Nothing to look up while no source recorded a share.)
+  if (typed(15) && !s.illegal_share.empty()) {
     for (const std::vector<SubjectRef>* refs : {&e.inputs, &e.subjects}) {
       for (const SubjectRef& ref : *refs) {
-        std::string id = ref.id;
+        std::string_view id = ref.id;
         if (ref.kind == SubjectKind::kItem) {
-          auto d = s.item_dataset.find(Key(e.tenant, ref.id));
+          auto d = s.item_dataset.find(BuildKey(&s.key, e.tenant, ref.id));
           if (d == s.item_dataset.end()) continue;
           id = s.datasets.at(d->second).id;
         } else if (ref.kind != SubjectKind::kDataset) {
           continue;
         }
-        auto it = s.illegal_share.find(Key(e.tenant, id));
+        auto it = s.illegal_share.find(BuildKey(&s.key, e.tenant, id));
         if (it == s.illegal_share.end() ||
             it->second.first <= policy->rules.max_illegal_share) {
           continue;
@@ -1099,7 +1120,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.outputs}) {
         for (const SubjectRef& ref : *refs) {
           if (ref.kind == SubjectKind::kItem) {
-            s.item_dataset[Key(e.tenant, ref.id)] = dataset_key;
+            s.item_dataset[BuildKey(&s.key, e.tenant, ref.id)] = dataset_key;
           }
         }
       }
@@ -1115,7 +1136,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
       for (const SubjectRef& ref : *refs) {
         if (ref.kind == SubjectKind::kDataset) {
-          s.pia.try_emplace(Key(e.tenant, ref.id), index);
+          s.pia.try_emplace(BuildKey(&s.key, e.tenant, ref.id), index);
         }
       }
     }
@@ -1125,7 +1146,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     if (ParseShare(*share, &v)) {
       for (const SubjectRef& ref : e.subjects) {
         if (ref.kind == SubjectKind::kDataset) {
-          s.illegal_share[Key(e.tenant, ref.id)] = {v, index};
+          s.illegal_share[BuildKey(&s.key, e.tenant, ref.id)] = {v, index};
         }
       }
     } else if (on(15)) {
@@ -1165,7 +1186,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   if (annotates) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
-      auto& list = s.annotators[Key(e.tenant, ref.id, task)];
+      auto& list = s.annotators[BuildKey(&s.key, e.tenant, ref.id, task)];
       if (std::none_of(list.begin(), list.end(),
                        [&](const auto& p) { return p.first == e.actor.id; }) &&
           list.size() < 64) {
@@ -1176,13 +1197,15 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   if (e.type == "review.accepted" || e.type == "batch.released") {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind == SubjectKind::kItem) {
-        s.locks[Key(e.tenant, ref.id)] = Lock{index};
+        s.locks[BuildKey(&s.key, e.tenant, ref.id)] = Lock{index};
       }
     }
   }
   if (e.type == "review.reopened") {
     for (const SubjectRef& ref : e.subjects) {
-      if (ref.kind == SubjectKind::kItem) s.locks.erase(Key(e.tenant, ref.id));
+      if (ref.kind == SubjectKind::kItem) {
+        s.locks.erase(BuildKey(&s.key, e.tenant, ref.id));
+      }
     }
   }
   if (e.type == "dataset.exported" || e.type == "data.shared" ||
@@ -1190,13 +1213,13 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
       for (const SubjectRef& ref : *refs) {
         if (ref.kind == SubjectKind::kDataset) {
-          s.exports[Key(e.tenant, ref.id, ref.version)] = index;
+          s.exports[BuildKey(&s.key, e.tenant, ref.id, ref.version)] = index;
         }
       }
     }
   }
   if (batch != nullptr && !batch->empty()) {
-    const std::string bk = Key(e.tenant, *batch);
+    const std::string& bk = BuildKey(&s.key, e.tenant, *batch);
     if (e.type == "qa.sample_drawn") s.sampled[bk] = index;
     if (e.type == "qa.metrics_recorded") s.sample_result[bk] = index;
     if (e.type == "review.rejected") {
