@@ -181,11 +181,13 @@ struct DayVolume {
   int64_t volume = 0;
 };
 
+// Graded data an entry touches. `dataset` points into the state's
+// datasets: Apply's rules use it before any dataset is added.
 struct Touched {
-  std::string name;
+  const Dataset* dataset = nullptr;
   Grade grade;
   uint64_t grade_index = 0;
-  std::string dataset_key;
+  std::string name() const { return Display(dataset->id, dataset->version); }
 };
 
 }  // namespace
@@ -239,6 +241,8 @@ struct Engine::State {
   // up or inserted at a time.
   std::string actor_key;
   std::string key;
+  // What the entry being applied touches (FindTouched).
+  std::vector<Touched> touched;
 
   // Propagations awaiting their grade.propagated entry, oldest first, and
   // the dataset keys whose grade the entry being applied changed.
@@ -263,47 +267,46 @@ struct Engine::State {
     return it->second;
   }
 
-  // The dataset key whose grade applies to `ref` (its own version, or the
-  // version-less grade); "" if none is graded.
-  std::string GradedKey(std::string_view tenant, const SubjectRef& ref) const {
+  // The graded dataset whose grade applies to `ref` (its own version, or
+  // the version-less grade); nullptr if none is graded. Builds the keys it
+  // looks up in `key`.
+  const Dataset* GradedDataset(std::string_view tenant, const SubjectRef& ref,
+                               std::string* key) const {
+    const auto graded = [&](const std::string& k) -> const Dataset* {
+      auto it = datasets.find(k);
+      return it == datasets.end() || it->second.history.empty() ? nullptr
+                                                                : &it->second;
+    };
     if (ref.kind == SubjectKind::kDataset) {
-      std::string key = Key(tenant, ref.id, ref.version);
-      if (Current(key) != nullptr) return key;
-      if (!ref.version.empty()) {
-        key = Key(tenant, ref.id, "");
-        if (Current(key) != nullptr) return key;
+      const Dataset* d = graded(BuildKey(key, tenant, ref.id, ref.version));
+      if (d == nullptr && !ref.version.empty()) {
+        d = graded(BuildKey(key, tenant, ref.id, ""));
       }
-      return "";
+      return d;
     }
     if (ref.kind == SubjectKind::kItem) {
-      auto it = item_dataset.find(Key(tenant, ref.id));
-      if (it != item_dataset.end() && Current(it->second) != nullptr) {
-        return it->second;
-      }
+      auto it = item_dataset.find(BuildKey(key, tenant, ref.id));
+      if (it != item_dataset.end()) return graded(it->second);
     }
-    return "";
+    return nullptr;
   }
 
   // The graded data the event reads or acts on (subjects and inputs; the
-  // outputs are what it produces).
-  std::vector<Touched> TouchedBy(const Event& e) const {
-    std::vector<Touched> out;
+  // outputs are what it produces), into `out`.
+  void FindTouched(const Event& e, std::vector<Touched>* out) {
+    out->clear();
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
       for (const SubjectRef& ref : *refs) {
-        const std::string key = GradedKey(e.tenant, ref);
-        if (key.empty()) continue;
-        if (std::any_of(out.begin(), out.end(), [&](const Touched& t) {
-              return t.dataset_key == key;
-            })) {
+        const Dataset* d = GradedDataset(e.tenant, ref, &key);
+        if (d == nullptr ||
+            std::any_of(out->begin(), out->end(),
+                        [&](const Touched& t) { return t.dataset == d; })) {
           continue;
         }
-        const GradeRecord* g = Current(key);
-        const Dataset& d = datasets.at(key);
-        out.push_back(Touched{Display(d.id, d.version),
-                              Grade{g->level, g->flags}, g->index, key});
+        const GradeRecord& g = d->history.back();
+        out->push_back(Touched{d, Grade{g.level, g.flags}, g.index});
       }
     }
-    return out;
   }
 
   // The grade a dataset has from its base and its parents.
@@ -624,7 +627,8 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   const auto typed = [&](int rule) {
     return on(rule) && policy->rules.Has(rule, e.type);
   };
-  const std::vector<Touched> touched = s.TouchedBy(e);
+  s.FindTouched(e, &s.touched);
+  const std::vector<Touched>& touched = s.touched;
   Level top = Level::kGeneral;
   uint8_t flags = 0;
   std::vector<uint64_t> grade_evidence;
@@ -644,7 +648,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     for (const Touched& x : touched) {
       if (x.grade.level < level) continue;
       if (!out.empty()) out += ", ";
-      out += x.name;
+      out += x.name();
     }
     return out;
   };
@@ -846,11 +850,10 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     std::string names;
     for (const Touched& x : touched) {
       if ((x.grade.flags & kSensitivePi) == 0) continue;
-      const Dataset& d = s.datasets.at(x.dataset_key);
-      if (s.pia.contains(BuildKey(&s.key, e.tenant, d.id))) continue;
+      if (s.pia.contains(BuildKey(&s.key, e.tenant, x.dataset->id))) continue;
       ev.push_back(x.grade_index);
       if (!names.empty()) names += ", ";
-      names += x.name;
+      names += x.name();
     }
     if (!ev.empty()) {
       f.Add(8, Risk::kHigh,
