@@ -613,7 +613,11 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   s.next_index = index + 1;
   const Policy* policy = s.policy.has_value() ? &*s.policy : nullptr;
   const uint32_t version = s.policy_version;
-  if (e.type == kPropagatedType) {
+  // The type as a view: comparing it with the many type names below is a
+  // length check first (a std::string compared with a C string measures
+  // the C string and compares bytes each time).
+  const std::string_view type = e.type;
+  if (type == kPropagatedType) {
     // The record of a grade the engine already holds: it changes nothing
     // and is judged by no rule.
     if (!s.unrecorded.empty()) s.unrecorded.pop_front();
@@ -863,11 +867,11 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // R9: logging stopped.
-  if (on(9) && e.type == "logging.stopped") {
+  if (on(9) && type == "logging.stopped") {
     f.Add(9, Risk::kCritical, "logging.stopped: the audit trail has a gap");
   }
   // R10, part 2: de-identification without a method.
-  const bool deid = e.type == "data.deidentified";
+  const bool deid = type == "data.deidentified";
   const std::string* method = Attr(e, "deid.method");
   if (on(10) && deid && (method == nullptr || method->empty())) {
     f.Add(10, Risk::kHigh, "data.deidentified without deid.method");
@@ -907,7 +911,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   }
   // R13 and R14: releases.
   const std::string* batch = Attr(e, "batch.id");
-  if (e.type == "batch.released") {
+  if (type == "batch.released") {
     if (batch == nullptr || batch->empty()) {
       if (on(13)) f.NotEvaluable(13, "batch.released without batch.id");
     } else {
@@ -968,7 +972,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
 
   // State updates, after the rules: an entry is judged by what came before.
   const std::string* level_text = Attr(e, "grade.level");
-  if (e.type == "grade.assigned" || e.type == "grade.changed") {
+  if (type == "grade.assigned" || type == "grade.changed") {
     Level level;
     uint8_t new_flags = 0;
     const std::string* flags_text = Attr(e, "grade.flags");
@@ -1000,13 +1004,13 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
           continue;
         }
         d.base = Grade{level, new_flags};
-        d.base_basis = e.type == "grade.assigned" ? "assigned" : "changed";
+        d.base_basis = type == "grade.assigned" ? "assigned" : "changed";
         d.base_index = index;
         s.Regrade(key, index);
       }
     }
   }
-  if (e.type == "dataset.registered" || e.type == "dataset.version_created") {
+  if (type == "dataset.registered" || type == "dataset.version_created") {
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.outputs}) {
       for (const SubjectRef& ref : *refs) {
         if (ref.kind != SubjectKind::kDataset) continue;
@@ -1056,7 +1060,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
                                  : static_cast<uint8_t>(kPi | kSensitivePi);
     }
     bool raise = false;
-    if (e.type == "data.aggregated" && policy != nullptr &&
+    if (type == "data.aggregated" && policy != nullptr &&
         policy->aggregation_subjects_threshold > 0) {
       int64_t n = 0;
       const std::string* subjects = Attr(e, "data.subjects");
@@ -1092,13 +1096,12 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   } else {
     for (const SubjectRef& out : e.outputs) {
       if (out.kind == SubjectKind::kDataset &&
-          (e.type == "dataset.registered" ||
-           e.type == "dataset.version_created")) {
+          (type == "dataset.registered" || type == "dataset.version_created")) {
         graded_outputs.push_back(Key(e.tenant, out.id, out.version));
       }
     }
   }
-  if (e.type == "dataset.registered" || e.type == "dataset.version_created") {
+  if (type == "dataset.registered" || type == "dataset.version_created") {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind == SubjectKind::kDataset) {
         graded_outputs.push_back(Key(e.tenant, ref.id, ref.version));
@@ -1108,7 +1111,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   for (const std::string& key : graded_outputs) s.Regrade(key, index);
 
   // Items of datasets.
-  if (e.type == "item.imported") {
+  if (type == "item.imported") {
     std::string dataset_key;
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.outputs}) {
       for (const SubjectRef& ref : *refs) {
@@ -1130,12 +1133,12 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // References other entries may name.
-  if (e.type == "approval.granted" || e.type == "export_assessment.filed") {
+  if (type == "approval.granted" || type == "export_assessment.filed") {
     const std::string* kind = Attr(e, "assessment.kind");
     s.references[Key(e.tenant, FormatUuid(e.event_id))] =
         Reference{e.type, index, t, kind != nullptr ? *kind : ""};
   }
-  if (e.type == "pia.recorded") {
+  if (type == "pia.recorded") {
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
       for (const SubjectRef& ref : *refs) {
         if (ref.kind == SubjectKind::kDataset) {
@@ -1157,12 +1160,12 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // Personnel.
-  if (e.type == "training.completed" || e.type == "qualification.granted" ||
-      e.type == "qualification.revoked") {
+  if (type == "training.completed" || type == "qualification.granted" ||
+      type == "qualification.revoked") {
     const std::string* person = Attr(e, "person");
     Qualification& q = s.qualifications[Key(
         e.tenant, person != nullptr ? *person : e.actor.id)];
-    if (e.type == "qualification.revoked") {
+    if (type == "qualification.revoked") {
       q.revoked = true;
       q.revoked_index = index;
     } else {
@@ -1183,9 +1186,9 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   // (Before any policy, the default policy's annotating types count.)
   const bool annotates = policy != nullptr
                              ? IsType(policy->rules.annotate_types, e.type)
-                             : e.type == "annotation.created" ||
-                                   e.type == "annotation.updated" ||
-                                   e.type == "annotation.submitted";
+                             : type == "annotation.created" ||
+                                   type == "annotation.updated" ||
+                                   type == "annotation.submitted";
   if (annotates) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
@@ -1197,22 +1200,22 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       }
     }
   }
-  if (e.type == "review.accepted" || e.type == "batch.released") {
+  if (type == "review.accepted" || type == "batch.released") {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind == SubjectKind::kItem) {
         s.locks[BuildKey(&s.key, e.tenant, ref.id)] = Lock{index};
       }
     }
   }
-  if (e.type == "review.reopened") {
+  if (type == "review.reopened") {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind == SubjectKind::kItem) {
         s.locks.erase(BuildKey(&s.key, e.tenant, ref.id));
       }
     }
   }
-  if (e.type == "dataset.exported" || e.type == "data.shared" ||
-      e.type == "data.transferred_cross_border") {
+  if (type == "dataset.exported" || type == "data.shared" ||
+      type == "data.transferred_cross_border") {
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
       for (const SubjectRef& ref : *refs) {
         if (ref.kind == SubjectKind::kDataset) {
@@ -1223,9 +1226,9 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   }
   if (batch != nullptr && !batch->empty()) {
     const std::string& bk = BuildKey(&s.key, e.tenant, *batch);
-    if (e.type == "qa.sample_drawn") s.sampled[bk] = index;
-    if (e.type == "qa.metrics_recorded") s.sample_result[bk] = index;
-    if (e.type == "review.rejected") {
+    if (type == "qa.sample_drawn") s.sampled[bk] = index;
+    if (type == "qa.metrics_recorded") s.sample_result[bk] = index;
+    if (type == "review.rejected") {
       const std::string* tags = Attr(e, "review.issue_tags");
       if (tags != nullptr && policy != nullptr) {
         for (const std::string& tag : SplitComma(*tags)) {
@@ -1237,7 +1240,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // A new policy governs the entries after this one.
-  if (e.type == "policy.changed") {
+  if (type == "policy.changed") {
     absl::StatusOr<Policy> next = PolicyOfEvent(e);
     if (next.ok()) {
       s.policy = std::move(*next);
