@@ -174,17 +174,22 @@ absl::StatusOr<EntryHead> DecodeEntryHead(std::string_view bytes) {
 }
 
 absl::StatusOr<Entry> DecodeEntry(std::string_view bytes) {
+  Entry e;
+  LEDGER_RETURN_IF_ERROR(DecodeEntryInto(bytes, &e));
+  return e;
+}
+
+absl::Status DecodeEntryInto(std::string_view bytes, Entry* out) {
   Decoder d(bytes);
   EntryHead head;
   LEDGER_RETURN_IF_ERROR(ReadEntryHead(d, &head));
-  Entry e;
-  e.index = head.index;
-  e.received_at_ns = head.received_at_ns;
-  e.event_bytes = head.event_bytes;
-  LEDGER_RETURN_IF_ERROR(ReadEmitter(d, &e.emitter));
-  LEDGER_RETURN_IF_ERROR(ReadRiskAndLinks(d, &e));
-  LEDGER_RETURN_IF_ERROR(d.Finish("entry"));
-  return e;
+  // Every field of *out is assigned (strings and lists keep their capacity).
+  out->index = head.index;
+  out->received_at_ns = head.received_at_ns;
+  out->event_bytes = head.event_bytes;
+  LEDGER_RETURN_IF_ERROR(ReadEmitter(d, &out->emitter));
+  LEDGER_RETURN_IF_ERROR(ReadRiskAndLinks(d, out));
+  return d.Finish("entry");
 }
 
 Hash ChainHash(const Hash& prev, const Hash& leaf_hash) {

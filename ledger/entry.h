@@ -104,6 +104,10 @@ absl::StatusOr<EntryHead> DecodeEntryHead(std::string_view bytes);
 // batch_index < batch_size and that the audit path has the RFC 9162 length
 // for (batch_index, batch_size).
 absl::StatusOr<Entry> DecodeEntry(std::string_view bytes);
+// DecodeEntry into `*out`, whose strings and lists keep their capacity:
+// for loops that decode many entries into one Entry. On error *out holds
+// part of the entry.
+absl::Status DecodeEntryInto(std::string_view bytes, Entry* out);
 
 // SHA-256(prev || leaf_hash).
 Hash ChainHash(const Hash& prev, const Hash& leaf_hash);

@@ -228,6 +228,33 @@ TEST(EntryCodecTest, ForgedListCountsAreTruncations) {
               HasSubstr("risk.reasons: truncated"));
 }
 
+// DecodeEntryInto reuses the Entry it is given: every field ends up the
+// new entry's, whatever an earlier entry or a failed decode left in it.
+TEST(EntryCodecTest, DecodeIntoAUsedEntryGivesTheNewEntryOnly) {
+  std::vector<Entry> entries = SignedEntries();
+  ASSERT_EQ(entries.size(), 3u);
+  Entry plain = entries[2];
+  plain.risk = {};
+  plain.policy_version = 0;
+  plain.back_links.resize(1);
+  entries.push_back(plain);
+  for (const Entry& first : entries) {
+    for (const Entry& second : entries) {
+      Entry reused;
+      ASSERT_TRUE(DecodeEntryInto(EncodeEntry(first), &reused).ok());
+      ASSERT_EQ(reused, first);
+      ASSERT_TRUE(DecodeEntryInto(EncodeEntry(second), &reused).ok());
+      EXPECT_EQ(reused, second) << first.index << " then " << second.index;
+    }
+  }
+  const std::string bytes = EncodeEntry(entries[0]);
+  Entry reused;
+  EXPECT_EQ(DecodeEntryInto(bytes.substr(0, bytes.size() - 9), &reused).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(DecodeEntryInto(EncodeEntry(plain), &reused).ok());
+  EXPECT_EQ(reused, plain);
+}
+
 TEST(EntryHashTest, ChainHashIsSha256OfPrevThenLeaf) {
   const Hash prev = Filled(0xAB);
   const Hash leaf = crypto::HashLeaf("entry");

@@ -245,6 +245,13 @@ absl::StatusOr<std::string_view> DecodeEventTenant(std::string_view bytes) {
 
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
                                   const EventLimits& limits) {
+  Event e;
+  LEDGER_RETURN_IF_ERROR(DecodeEventInto(bytes, limits, &e));
+  return e;
+}
+
+absl::Status DecodeEventInto(std::string_view bytes, const EventLimits& limits,
+                             Event* out) {
   if (bytes.size() > limits.max_event_bytes) {
     return absl::InvalidArgumentError(StrCat("event: ", bytes.size(),
                                              " bytes exceed the limit of ",
@@ -254,7 +261,8 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
   const uint32_t max_str = limits.max_string_bytes;
   EventHead head;
   LEDGER_RETURN_IF_ERROR(ReadEventHead(d, max_str, &head));
-  Event e;
+  // Every field of *out is assigned (strings and lists keep their capacity).
+  Event& e = *out;
   std::copy(head.event_id.begin(), head.event_id.end(), e.event_id.begin());
   e.type = head.type;
   e.schema_version = head.schema_version;
@@ -286,8 +294,7 @@ absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
   LEDGER_RETURN_IF_ERROR(ReadAttributes(d, limits, &e));
   LEDGER_ASSIGN_OR_RETURN(e.payload,
                           d.GetBytes("payload", limits.max_payload_bytes));
-  LEDGER_RETURN_IF_ERROR(d.Finish("event"));
-  return e;
+  return d.Finish("event");
 }
 
 }  // namespace ledger

@@ -110,6 +110,11 @@ size_t EncodedEventSize(const Event& event);
 // required fields).
 absl::StatusOr<Event> DecodeEvent(std::string_view bytes,
                                   const EventLimits& limits = {});
+// DecodeEvent into `*out`, whose strings and lists keep their capacity:
+// for loops that decode many events into one Event. On error *out holds
+// part of the event.
+absl::Status DecodeEventInto(std::string_view bytes, const EventLimits& limits,
+                             Event* out);
 // The tenant of canonical event bytes, decoding only the fields before it
 // (InvalidArgument naming the field): for reads that check the tenant of
 // many entries and need nothing else.

@@ -18,6 +18,7 @@ using ::ledger::format_testing::FullEvent;
 using ::ledger::format_testing::GenesisEvent;
 using ::ledger::format_testing::MinimalEvent;
 using ::ledger::format_testing::Ref;
+using ::ledger::format_testing::ReviewEvent;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -135,6 +136,38 @@ TEST(EventCodecTest, RejectsEveryTruncation) {
     EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(e.status().message(), HasSubstr("truncated")) << n;
   }
+}
+
+// DecodeEventInto reuses the Event it is given: whatever an earlier
+// event (or a failed decode) left in it, every field ends up the new
+// event's, down to absent content hashes and shorter lists.
+TEST(EventCodecTest, DecodeIntoAUsedEventGivesTheNewEventOnly) {
+  Event stripped = FullEvent();
+  stripped.subjects.resize(1);
+  stripped.subjects[0].content_sha256.reset();
+  stripped.subjects[0].item_count = 0;
+  stripped.subjects[0].version.clear();
+  stripped.inputs.clear();
+  stripped.attributes.resize(1);
+  stripped.payload.clear();
+  const std::vector<Event> events = {FullEvent(), MinimalEvent(), ReviewEvent(),
+                                     GenesisEvent(), stripped};
+  for (const Event& first : events) {
+    for (const Event& second : events) {
+      Event reused;
+      ASSERT_TRUE(DecodeEventInto(EncodeEvent(first), {}, &reused).ok());
+      ASSERT_EQ(reused, first);
+      ASSERT_TRUE(DecodeEventInto(EncodeEvent(second), {}, &reused).ok());
+      EXPECT_EQ(reused, second) << first.type << " then " << second.type;
+    }
+  }
+  const std::string full = EncodeEvent(FullEvent());
+  Event reused;
+  EXPECT_EQ(
+      DecodeEventInto(full.substr(0, full.size() - 3), {}, &reused).code(),
+      absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(DecodeEventInto(EncodeEvent(MinimalEvent()), {}, &reused).ok());
+  EXPECT_EQ(reused, MinimalEvent());
 }
 
 TEST(EventCodecTest, RejectsTrailingBytes) {

@@ -33,39 +33,43 @@ absl::StatusOr<std::unique_ptr<risk::Engine>> Ledger::ReplayRisk(
         store_->NewIterator(Cf::kEntries, nullptr, /*fill_cache=*/false);
     uint64_t index = 0;
     const EventLimits limits = UnboundedEventLimits();
+    // One entry and its event at a time, reused from entry to entry.
+    Entry entry;
+    Event event;
     for (it->SeekToFirst(); it->Valid() && index < size; it->Next(), ++index) {
       const std::string_view key = it->key().ToStringView();
       if (key != EntryKey(index)) {
         return absl::DataLossError(
             StrCat("entry ", index, " is missing (rebuilding risk grades)"));
       }
-      absl::StatusOr<Entry> entry = DecodeEntry(it->value().ToStringView());
-      absl::StatusOr<Event> event =
-          entry.ok() ? DecodeEvent(entry->event_bytes, limits)
-                     : absl::StatusOr<Event>(entry.status());
-      if (!event.ok()) {
-        return absl::DataLossError(StrCat(
-            "entry ", index, " does not decode (rebuilding risk grades): ",
-            event.status().message()));
+      absl::Status decoded =
+          DecodeEntryInto(it->value().ToStringView(), &entry);
+      if (decoded.ok()) {
+        decoded = DecodeEventInto(entry.event_bytes, limits, &event);
       }
-      if (entry->index != index) {
+      if (!decoded.ok()) {
+        return absl::DataLossError(StrCat(
+            "entry ", index,
+            " does not decode (rebuilding risk grades): ", decoded.message()));
+      }
+      if (entry.index != index) {
         return absl::DataLossError(StrCat("entry ", index, " says it is entry ",
-                                          entry->index,
+                                          entry.index,
                                           " (rebuilding risk grades)"));
       }
       if (visit != nullptr) {
-        LEDGER_RETURN_IF_ERROR((*visit)(index, *entry, *event));
+        LEDGER_RETURN_IF_ERROR((*visit)(index, entry, event));
       }
       if (!options_.risk_evaluation) continue;
       if (check) {
-        LEDGER_RETURN_IF_ERROR(risk::ReplayEntry(*engine, *entry, *event));
+        LEDGER_RETURN_IF_ERROR(risk::ReplayEntry(*engine, entry, event));
       } else {
-        engine->Apply(*event, index, entry->received_at_ns);
+        engine->Apply(event, index, entry.received_at_ns);
       }
       if (findings != nullptr) {
-        findings->Add(index, event->tenant, event->actor.id,
-                      static_cast<risk::Risk>(entry->risk.grade),
-                      entry->risk.reasons);
+        findings->Add(index, event.tenant, event.actor.id,
+                      static_cast<risk::Risk>(entry.risk.grade),
+                      entry.risk.reasons);
       }
       if (options_.progress && index > 0 && index % 1'000'000 == 0) {
         options_.progress(StrCat("risk grades recomputed for ", index, " of ",

@@ -118,7 +118,11 @@ Report VerifyGradesFile(const std::string& path, const GradesOptions& options,
   uint64_t propagated = 0;
   uint64_t mismatches = 0;
   std::vector<std::string> listed;
+  // One entry, its event and their bytes at a time, reused: their strings
+  // and lists keep their capacity from entry to entry.
   std::string bytes;
+  Entry entry;
+  Event event;
   for (;; ++index) {
     absl::StatusOr<bool> more = file->Next(&bytes);
     if (!more.ok()) {
@@ -126,20 +130,18 @@ Report VerifyGradesFile(const std::string& path, const GradesOptions& options,
       return report;
     }
     if (!*more) break;
-    absl::StatusOr<Entry> entry = DecodeEntry(bytes);
-    if (!entry.ok()) {
-      report.Fail(kCheckEntry,
-                  StrCat("entry ", index, ": ", entry.status().message()));
+    if (absl::Status s = DecodeEntryInto(bytes, &entry); !s.ok()) {
+      report.Fail(kCheckEntry, StrCat("entry ", index, ": ", s.message()));
       return report;
     }
-    if (entry->index != index) {
+    if (entry.index != index) {
       report.Fail(kCheckIndex,
-                  StrCat("record ", index, " holds entry ", entry->index,
+                  StrCat("record ", index, " holds entry ", entry.index,
                          "; the file must hold "
                          "the log's entries from 0 in order"));
       return report;
     }
-    if (entry->prev_chain_hash != chain) {
+    if (entry.prev_chain_hash != chain) {
       report.Fail(kCheckChain,
                   StrCat("entry ", index,
                          " does not link to the entry before it (its "
@@ -159,15 +161,14 @@ Report VerifyGradesFile(const std::string& path, const GradesOptions& options,
         return report;
       }
     }
-    absl::StatusOr<Event> event = DecodeEvent(entry->event_bytes, limits);
-    if (!event.ok()) {
-      report.Fail(kCheckEvent,
-                  StrCat("entry ", index, ": ", event.status().message()));
+    if (absl::Status s = DecodeEventInto(entry.event_bytes, limits, &event);
+        !s.ok()) {
+      report.Fail(kCheckEvent, StrCat("entry ", index, ": ", s.message()));
       return report;
     }
-    if (entry->policy_version != 0) ++graded;
-    if (event->type == risk::kPropagatedType) ++propagated;
-    if (absl::Status s = risk::ReplayEntry(engine, *entry, *event); !s.ok()) {
+    if (entry.policy_version != 0) ++graded;
+    if (event.type == risk::kPropagatedType) ++propagated;
+    if (absl::Status s = risk::ReplayEntry(engine, entry, event); !s.ok()) {
       ++mismatches;
       if (index >= options.report_from && listed.size() < options.max_listed) {
         listed.emplace_back(ToStd(s.message()));
