@@ -134,6 +134,24 @@ std::string EvidenceText(std::vector<uint64_t> evidence) {
   return out;
 }
 
+// RulesOfType's bit for the annotating types of R5 (rules are 1..15).
+constexpr int kAnnotatesBit = 0;
+static_assert(kRuleCount < 32);
+
+// Per event type, the rules whose `types` list it (bit r for rule r), and
+// kAnnotatesBit for the annotating types: Apply looks its type up once
+// instead of searching each rule's list.
+absl::flat_hash_map<std::string, uint32_t> RulesOfType(const RulesConfig& r) {
+  absl::flat_hash_map<std::string, uint32_t> out;
+  for (int rule = 1; rule <= kRuleCount; ++rule) {
+    for (const std::string& type : r.types[rule]) out[type] |= 1u << rule;
+  }
+  for (const std::string& type : r.annotate_types) {
+    out[type] |= 1u << kAnnotatesBit;
+  }
+  return out;
+}
+
 struct Grade {
   Level level = Level::kGeneral;
   uint8_t flags = 0;
@@ -236,6 +254,10 @@ struct Engine::State {
   absl::flat_hash_map<std::string, uint64_t> harmful;
 
   std::optional<uint64_t> next_index;
+
+  // Per event type, the rules of the policy in force whose `types` list it
+  // (bit r for rule r; kAnnotatesBit for its annotate_types).
+  absl::flat_hash_map<std::string, uint32_t> rules_of_type;
 
   // Apply's key buffers (BuildKey): the entry's actor, and one key looked
   // up or inserted at a time.
@@ -625,12 +647,17 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     return Assessment{Risk::kLow, {}, version};
   }
   Findings f;
+  // Which rules' `types` list this type (RulesConfig::Has), in one lookup.
+  uint32_t type_rules = 0;
+  if (policy != nullptr) {
+    auto it = s.rules_of_type.find(e.type);
+    if (it != s.rules_of_type.end()) type_rules = it->second;
+  }
+  const auto has = [&](int rule) { return (type_rules >> rule & 1) != 0; };
   const auto on = [&](int rule) {
     return policy != nullptr && policy->rules.enabled[rule];
   };
-  const auto typed = [&](int rule) {
-    return on(rule) && policy->rules.Has(rule, e.type);
-  };
+  const auto typed = [&](int rule) { return on(rule) && has(rule); };
   s.FindTouched(e, &s.touched);
   const std::vector<Touched>& touched = s.touched;
   Level top = Level::kGeneral;
@@ -696,7 +723,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
                  "(assessment.ref)"),
           evidence_at_least(Level::kImportant));
   }
-  if (policy != nullptr && policy->rules.Has(3, e.type)) {
+  if (has(3)) {
     const std::string* persons_text = Attr(e, "transfer.pi_persons");
     const std::string* sensitive_text =
         Attr(e, "transfer.sensitive_pi_persons");
@@ -756,8 +783,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // R4: qualification of the people who annotate or touch important data.
-  if (on(4) && e.actor.kind == ActorKind::kHuman &&
-      (policy->rules.Has(4, e.type) || important)) {
+  if (on(4) && e.actor.kind == ActorKind::kHuman && (has(4) || important)) {
     auto it = s.qualifications.find(actor_key);
     const bool valid = it != s.qualifications.end() && !it->second.revoked &&
                        e.occurred_at_ns < it->second.valid_until;
@@ -777,7 +803,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   // R5 and R6: per item.
   const std::string* task_attr = Attr(e, "task.id");
   const std::string task = task_attr != nullptr ? *task_attr : e.project;
-  if (policy != nullptr && policy->rules.Has(5, e.type)) {
+  if (has(5)) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
       auto it = s.annotators.find(BuildKey(&s.key, e.tenant, ref.id, task));
@@ -791,7 +817,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
       }
     }
   }
-  if (on(6) && policy->rules.Has(6, e.type)) {
+  if (on(6) && has(6)) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
       auto it = s.locks.find(BuildKey(&s.key, e.tenant, ref.id));
@@ -814,7 +840,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     }
   }
   // R7: volume against the actor's baseline.
-  if (policy != nullptr && policy->rules.Has(7, e.type)) {
+  if (has(7)) {
     const RulesConfig& r = policy->rules;
     int64_t volume = 0;
     for (const std::vector<SubjectRef>* refs : {&e.subjects, &e.inputs}) {
@@ -1184,11 +1210,10 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
   }
   // Annotation and review state.
   // (Before any policy, the default policy's annotating types count.)
-  const bool annotates = policy != nullptr
-                             ? IsType(policy->rules.annotate_types, e.type)
-                             : type == "annotation.created" ||
-                                   type == "annotation.updated" ||
-                                   type == "annotation.submitted";
+  const bool annotates = policy != nullptr ? has(kAnnotatesBit)
+                                           : type == "annotation.created" ||
+                                                 type == "annotation.updated" ||
+                                                 type == "annotation.submitted";
   if (annotates) {
     for (const SubjectRef& ref : e.subjects) {
       if (ref.kind != SubjectKind::kItem) continue;
@@ -1244,6 +1269,7 @@ Assessment Engine::Apply(const Event& e, uint64_t index, int64_t t) {
     absl::StatusOr<Policy> next = PolicyOfEvent(e);
     if (next.ok()) {
       s.policy = std::move(*next);
+      s.rules_of_type = RulesOfType(s.policy->rules);
       ++s.policy_version;
       s.policy_index = index;
       s.policy_entries.push_back(index);
