@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
@@ -90,6 +91,34 @@ Json KeygenResult::ToJson() const {
   j["private_key_file"] = private_key_file;
   j["public_key_file"] = public_key_file;
   return j;
+}
+
+absl::StatusOr<KeygenResult> ClusterLogKey(std::string_view origin,
+                                           const std::string& path) {
+  if (!crypto::IsValidKeyName(origin)) {
+    return absl::InvalidArgumentError(
+        StrCat("--origin: \"", origin, "\" is not a valid key name"));
+  }
+  KeygenResult result;
+  result.name = std::string(origin);
+  result.private_key_file = path;
+  result.public_key_file = StrCat(path, ".pub");
+  for (const std::string* p :
+       {&result.private_key_file, &result.public_key_file}) {
+    if (Exists(*p)) {
+      return absl::AlreadyExistsError(
+          StrCat(*p, " already exists; refusing to overwrite a key"));
+    }
+  }
+  crypto::NoteSigner signer(result.name, crypto::NoteSigType::kEd25519,
+                            crypto::Ed25519PrivateKey::Generate());
+  result.key_id = KeyIdOf(signer.key().public_key());
+  result.verifier_key = crypto::FormatVerifierKey(signer.verifier());
+  LEDGER_RETURN_IF_ERROR(crypto::WriteKeyFile(
+      path, StrCat(crypto::FormatSignerKey(signer), "\n"), true));
+  LEDGER_RETURN_IF_ERROR(crypto::WriteKeyFile(
+      result.public_key_file, StrCat(result.verifier_key, "\n"), false));
+  return result;
 }
 
 absl::StatusOr<KeygenResult> Keygen(std::string_view name,
