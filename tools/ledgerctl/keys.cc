@@ -74,9 +74,12 @@ absl::StatusOr<std::string> ParseKeyId(std::string_view key_id_hex) {
   return *key_id;
 }
 
+// `write`: the call appends an entry, so it goes to the cluster's leader
+// (ToLeader); reads stay on the node asked.
 absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> AdminStub(
-    const ConnectionOptions& conn) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(conn);
+    const ConnectionOptions& conn, bool write) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      Connect(write ? ToLeader(conn) : conn);
   if (!channel.ok()) return channel.status();
   return v1::Admin::NewStub(*channel);
 }
@@ -195,7 +198,8 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
     if (!ts.ok()) return ts.status();
     *request.mutable_valid_until() = *ts;
   }
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -214,7 +218,8 @@ absl::Status RunRevokeKey(const ConnectionOptions& conn,
   v1::RevokeEmitterKeyRequest request;
   request.set_key_id(*key_id);
   request.set_reason(std::string(reason));
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -241,7 +246,8 @@ absl::Status RunRotateKey(const ConnectionOptions& conn,
     if (!ts.ok()) return ts.status();
     *request.mutable_new_valid_until() = *ts;
   }
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -253,7 +259,8 @@ absl::Status RunRotateKey(const ConnectionOptions& conn,
 }
 
 absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out) {
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/false);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -273,7 +280,8 @@ absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out) {
 
 absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
                          std::ostream& out) {
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/false);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -327,7 +335,8 @@ absl::Status RunPolicySet(const ConnectionOptions& conn,
   if (!text.ok()) return text.status();
   v1::SetRiskPolicyRequest request;
   request.set_text(*text);
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
