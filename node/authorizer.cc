@@ -15,6 +15,7 @@ constexpr RoleSet kE = Bit(Role::kEmitter);
 constexpr RoleSet kO = Bit(Role::kOfficer);
 constexpr RoleSet kR = Bit(Role::kRegulator);
 constexpr RoleSet kA = Bit(Role::kAdmin);
+constexpr RoleSet kN = Bit(Role::kNode);
 constexpr RoleSet Roles(RoleSet a, RoleSet b = 0, RoleSet c = 0,
                         RoleSet d = 0) {
   return static_cast<RoleSet>(a | b | c | d);
@@ -50,6 +51,9 @@ constexpr MethodRule kRules[] = {
     {"/ledger.v1.Admin/SetRiskPolicy", kA, false},
     {"/ledger.v1.Admin/ListKeys", Roles(kO, kR, kA), true},
     {"/ledger.v1.Admin/GetNodeInfo", kAllRoles, false},
+    // Served on the cluster listener only (node/cluster.h).
+    {"/ledger.v1.Replication/Replicate", kN, false},
+    {"/ledger.v1.Replication/Fetch", kN, false},
     {"/grpc.health.v1.Health/Check", kAllRoles, false},
     {"/grpc.health.v1.Health/Watch", kAllRoles, false},
     {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", kA,

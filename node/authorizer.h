@@ -36,6 +36,8 @@
 //   Admin.EraseSubject                         -       -       -     yes    -
 //   Admin.ListKeys                             -      own*    yes    yes    -
 //   Admin.GetNodeInfo, grpc.health.v1.Health  yes     yes     yes    yes   yes
+//   Replication.Replicate, Fetch (cluster      -       -       -      -    yes
+//     listener only)
 //   reflection (when enabled)                  -       -       -     yes    -
 //   HTTP GET /checkpoint, /tile/<L>/<N>        yes     yes     yes    yes    -
 //   HTTP GET /tile/entries/<N>                 -       -       yes     -     -
@@ -47,8 +49,7 @@
 // for it, which refuses and records like Admit. An append the caller's
 // role and tenant allow may still be refused for its signing key; the
 // ingest service reports that through Refuse, which counts and records it
-// the same way. A node's own future replication methods will be for the
-// node role only.
+// the same way.
 //
 // With insecure_plaintext there is no TLS and no AuthMetadataProcessor:
 // every caller is InsecurePlaintextCaller() (every role, every tenant) and

@@ -189,6 +189,118 @@ absl::Status ParseAccess(std::string_view source, const toml::table& table,
   return absl::OkStatus();
 }
 
+absl::Status ParseClusterPeer(std::string_view source, const toml::node& node,
+                              ClusterConfig* cluster) {
+  std::string where = Where(source, node, "cluster.peers");
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat(where, ": each peer must be a table ([[cluster.peers]])"));
+  }
+  ClusterPeer peer;
+  for (auto&& [key, value] : *table) {
+    std::string_view k = key.str();
+    std::string at = Where(source, value, StrCat("cluster.peers.", k));
+    std::string* field = nullptr;
+    if (k == "name") field = &peer.name;
+    if (k == "address") field = &peer.address;
+    if (k == "cluster_address") field = &peer.cluster_address;
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(
+          StrCat(at, ": unknown key (known: name, address, cluster_address)"));
+    }
+    if (absl::Status s = GetString(at, value, field); !s.ok()) return s;
+  }
+  if (peer.name.empty() || peer.address.empty() ||
+      peer.cluster_address.empty()) {
+    return absl::InvalidArgumentError(
+        StrCat(where, ": a peer needs name, address and cluster_address"));
+  }
+  cluster->peers.push_back(std::move(peer));
+  return absl::OkStatus();
+}
+
+absl::Status ParseCluster(std::string_view source, const toml::table& table,
+                          ClusterConfig* cluster) {
+  for (auto&& [key, node] : table) {
+    std::string_view k = key.str();
+    std::string where = Where(source, node, StrCat("cluster.", k));
+    absl::Status s;
+    if (k == "listen") {
+      s = GetString(where, node, &cluster->listen);
+    } else if (k == "log_key_file") {
+      s = GetPath(where, source, node, &cluster->log_key_file);
+    } else if (k == "lease_ttl") {
+      s = GetDuration(where, node, &cluster->lease_ttl);
+    } else if (k == "commit_timeout") {
+      s = GetDuration(where, node, &cluster->commit_timeout);
+    } else if (k == "etcd_endpoints" || k == "peers") {
+      const toml::array* array = node.as_array();
+      if (array == nullptr) {
+        return absl::InvalidArgumentError(StrCat(where, ": must be an array"));
+      }
+      for (const toml::node& item : *array) {
+        if (k == "peers") {
+          s = ParseClusterPeer(source, item, cluster);
+        } else {
+          std::string endpoint;
+          s = GetString(where, item, &endpoint);
+          cluster->etcd_endpoints.push_back(std::move(endpoint));
+        }
+        if (!s.ok()) return s;
+      }
+    } else {
+      return absl::InvalidArgumentError(
+          StrCat(where,
+                 ": unknown key (known: listen, etcd_endpoints, log_key_file, "
+                 "lease_ttl, commit_timeout, peers)"));
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCluster(const NodeConfig& config) {
+  const ClusterConfig& c = config.cluster;
+  if (!c.enabled()) {
+    if (!c.etcd_endpoints.empty() || !c.peers.empty() ||
+        !c.log_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "[cluster] needs listen (the replication address of this node); "
+          "without [cluster] the node runs alone");
+    }
+    return absl::OkStatus();
+  }
+  if (!SplitHostPort(c.listen).ok() || c.listen == config.listen) {
+    return absl::InvalidArgumentError(
+        StrCat("cluster.listen: \"", c.listen,
+               "\" must be host:port, a port of its own (not listen)"));
+  }
+  if (c.etcd_endpoints.empty()) {
+    return absl::InvalidArgumentError(
+        "cluster.etcd_endpoints: name at least one etcd member "
+        "(\"127.0.0.1:2379\")");
+  }
+  if (c.log_key_file.empty() || config.origin.empty()) {
+    return absl::InvalidArgumentError(
+        "a cluster needs origin and cluster.log_key_file: every node holds "
+        "the same log, signed with the same log key");
+  }
+  if (c.peers.empty()) {
+    return absl::InvalidArgumentError(
+        "cluster.peers: name the other nodes of the cluster "
+        "([[cluster.peers]] with name, address, cluster_address)");
+  }
+  for (const ClusterPeer& p : c.peers) {
+    if (p.name == config.node_name) {
+      return absl::InvalidArgumentError(
+          StrCat("cluster.peers: \"", p.name,
+                 "\" is this node's own name; list the other nodes only"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseKey(std::string_view source, std::string_view k,
                       const toml::node& node, NodeConfig* config) {
   std::string where = Where(source, node, k);
@@ -267,11 +379,12 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
   if (k == "access_denied_interval") {
     return GetDuration(where, node, &config->access_denied_interval);
   }
-  if (k == "limits" || k == "tls" || k == "access") {
+  if (k == "limits" || k == "tls" || k == "access" || k == "cluster") {
     const toml::table* table = node.as_table();
     if (table == nullptr) {
       return absl::InvalidArgumentError(StrCat(where, ": must be a table"));
     }
+    if (k == "cluster") return ParseCluster(source, *table, &config->cluster);
     if (k == "tls") return ParseTls(source, *table, config);
     if (k == "access") return ParseAccess(source, *table, config);
     return ParseLimits(source, *table, &config->limits);
@@ -288,7 +401,7 @@ absl::Status ParseKey(std::string_view source, std::string_view k,
       "idle_timeout, reflection, rate_limit_per_identity, "
       "rate_limit_burst, access_denied_interval, max_future_skew, "
       "max_event_age, provenance_max_depth, provenance_max_nodes, "
-      "provenance_max_edges, [limits], [tls], [access])"));
+      "provenance_max_edges, [limits], [tls], [access], [cluster])"));
 }
 
 }  // namespace
@@ -443,6 +556,7 @@ absl::Status ValidateConfig(const NodeConfig& config) {
         StrCat("block_cache_bytes: must be at least 1048576 (1 MiB), got ",
                config.block_cache_bytes));
   }
+  if (absl::Status s = ValidateCluster(config); !s.ok()) return s;
   bool known = false;
   for (std::string_view level : kLogLevels) known |= config.log_level == level;
   if (!known) {

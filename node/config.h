@@ -40,6 +40,16 @@
 //   key_file = "node.key"         # refused if group/world-readable
 //   [access]
 //   policy_file = "access-policy.toml"  # node/access_policy.h
+//   [cluster]                     # a node of a replicated cluster
+//   listen = "127.0.0.1:7411"     # replication between nodes (own port)
+//   etcd_endpoints = ["127.0.0.1:2379", "127.0.0.1:2479", "127.0.0.1:2579"]
+//   log_key_file = "log.key"      # the log key all nodes share
+//   lease_ttl = "5s"              # a dead leader is replaced after about this
+//   commit_timeout = "10s"        # waiting for a majority, then for etcd
+//   [[cluster.peers]]             # every other node of the cluster
+//   name = "node-2"
+//   address = "127.0.0.1:7500"    # its client API (appends are sent there)
+//   cluster_address = "127.0.0.1:7511"  # its cluster.listen
 //
 // Unknown keys are errors, so a typo never silently falls back to a default.
 
@@ -48,6 +58,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -56,6 +67,23 @@
 #include "ledger/provenance.h"
 
 namespace ledger::node {
+
+// [cluster] (docs/cluster.md). Empty listen: a single node.
+struct ClusterPeer {
+  std::string name;
+  std::string address;          // its client API, for redirected appends
+  std::string cluster_address;  // its replication listener
+};
+
+struct ClusterConfig {
+  std::string listen;
+  std::vector<std::string> etcd_endpoints;  // IPv4 "a.b.c.d:port"
+  std::string log_key_file;
+  absl::Duration lease_ttl = absl::Seconds(5);
+  absl::Duration commit_timeout = absl::Seconds(10);
+  std::vector<ClusterPeer> peers;
+  bool enabled() const { return !listen.empty(); }
+};
 
 struct NodeConfig {
   std::string data_dir;  // required
@@ -142,6 +170,7 @@ struct NodeConfig {
   // Bounds of the provenance graph queries (ledger/provenance.h):
   // provenance_max_depth, provenance_max_nodes, provenance_max_edges.
   ledger::ProvenanceLimits provenance;
+  ClusterConfig cluster;
 };
 
 // Command-line values; each set one replaces the file's value.

@@ -98,7 +98,8 @@ absl::StatusOr<std::string> EnsureOrigin(const DataDirLayout& layout,
 // (a signed checkpoint of the empty tree) are written into keys.new/ and the
 // directory is renamed into place. Only before the ledger exists.
 absl::Status CreateKeys(const DataDirLayout& layout, const std::string& origin,
-                        std::string_view node_name) {
+                        std::string_view node_name,
+                        const std::optional<crypto::NoteSigner>& shared_log) {
   if (Exists(layout.db)) {
     return absl::FailedPreconditionError(
         StrCat(layout.keys, " is missing but the ledger in ", layout.db,
@@ -109,8 +110,11 @@ absl::Status CreateKeys(const DataDirLayout& layout, const std::string& origin,
   fs::remove_all(layout.keys_staging, ec);  // a crash's leftovers
   if (absl::Status s = MakeDir(layout.keys_staging, 0700); !s.ok()) return s;
   const std::string dir = layout.keys_staging;
-  crypto::NoteSigner log_signer(origin, crypto::NoteSigType::kEd25519,
-                                crypto::Ed25519PrivateKey::Generate());
+  crypto::NoteSigner log_signer =
+      shared_log.has_value()
+          ? *shared_log
+          : crypto::NoteSigner(origin, crypto::NoteSigType::kEd25519,
+                               crypto::Ed25519PrivateKey::Generate());
   crypto::NoteSigner cosigner(StrCat(origin, "/", node_name),
                               crypto::NoteSigType::kCosignatureV1,
                               crypto::Ed25519PrivateKey::Generate());
@@ -213,8 +217,27 @@ absl::StatusOr<NodeIdentity> LoadIdentity(const DataDirLayout& layout,
 
 absl::StatusOr<NodeIdentity> OpenDataDir(const std::string& dir,
                                          std::string_view origin,
-                                         std::string_view node_name) {
+                                         std::string_view node_name,
+                                         const std::string& log_key_file) {
   DataDirLayout layout(dir);
+  std::optional<crypto::NoteSigner> shared_log;
+  if (!log_key_file.empty()) {
+    absl::StatusOr<crypto::NoteSigner> key =
+        crypto::ReadSignerKeyFile(log_key_file);
+    if (!key.ok()) {
+      return absl::FailedPreconditionError(StrCat(
+          "cluster log key ", log_key_file, ": ", key.status().message()));
+    }
+    if (key->type() != crypto::NoteSigType::kEd25519 ||
+        (!origin.empty() && key->name() != origin)) {
+      return absl::FailedPreconditionError(
+          StrCat("cluster log key ", log_key_file, " holds key \"", key->name(),
+                 "\" of type ", static_cast<int>(key->type()),
+                 "; the cluster needs an Ed25519 key named after the origin \"",
+                 origin, "\""));
+    }
+    shared_log = *std::move(key);
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -224,13 +247,23 @@ absl::StatusOr<NodeIdentity> OpenDataDir(const std::string& dir,
   absl::StatusOr<std::string> real_origin = EnsureOrigin(layout, origin);
   if (!real_origin.ok()) return real_origin.status();
   if (!Exists(layout.keys)) {
-    if (absl::Status s = CreateKeys(layout, *real_origin, node_name); !s.ok()) {
+    if (absl::Status s =
+            CreateKeys(layout, *real_origin, node_name, shared_log);
+        !s.ok()) {
       return s;
     }
   }
   absl::StatusOr<NodeIdentity> id =
       LoadIdentity(layout, *real_origin, node_name);
   if (!id.ok()) return id.status();
+  if (shared_log.has_value() &&
+      crypto::FormatVerifierKey(shared_log->verifier()) !=
+          crypto::FormatVerifierKey(id->log_signer.verifier())) {
+    return absl::FailedPreconditionError(
+        StrCat(layout.node_key, " is not the cluster's log key ", log_key_file,
+               "; every node of a cluster signs with the same log key (this "
+               "data directory belongs to another ledger)"));
+  }
   if (absl::Status s = EnsurePublicKeys(layout, *id); !s.ok()) return s;
   for (const std::string& d : {layout.keys, layout.root}) {
     if (absl::Status s = SyncDir(d); !s.ok()) return s;

@@ -68,9 +68,14 @@ struct DataDirLayout {
 // FailedPrecondition (the message says what to do) if the stored origin
 // differs from a non-empty `origin`, if key names do not match origin and
 // `node_name`, or if keys are missing beside an existing ledger.
+// `log_key_file` non-empty (a cluster node): the log key is that file's (a
+// key file as keys/node.key, named after the origin), copied into a new
+// directory and required to equal keys/node.key of an existing one; every
+// node of a cluster signs with it (docs/cluster.md).
 absl::StatusOr<NodeIdentity> OpenDataDir(const std::string& dir,
                                          std::string_view origin,
-                                         std::string_view node_name);
+                                         std::string_view node_name,
+                                         const std::string& log_key_file = "");
 
 // Loads an initialised directory without creating anything (NotFound if it
 // was never initialised).

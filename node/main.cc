@@ -45,6 +45,7 @@ namespace {
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitDataLoss = 3;
+constexpr int kExitDeposed = 4;
 
 std::string_view View(const absl::Status& s) { return ToStd(s.message()); }
 
@@ -152,9 +153,13 @@ int Run(const std::optional<std::string>& config_file,
 
   // The scrub's verdict reaches this thread as a signal: damage found in
   // the background ends the process like damage found on start.
-  absl::StatusOr<std::unique_ptr<Node>> node =
-      Node::Start(config, SystemClock::Default(),
-                  [](const absl::Status&) { kill(getpid(), SIGUSR1); });
+  // A cluster leader that stops leading ends the process the same way
+  // (SIGUSR2); its supervisor restarts it as a follower.
+  NodeTestHooks hooks;
+  hooks.on_deposed = [](const absl::Status&) { kill(getpid(), SIGUSR2); };
+  absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(
+      config, SystemClock::Default(),
+      [](const absl::Status&) { kill(getpid(), SIGUSR1); }, hooks);
   if (!node.ok()) {
     if (absl::IsDataLoss(node.status())) {
       spdlog::critical(
@@ -200,6 +205,13 @@ int Run(const std::optional<std::string>& config_file,
     (*node)->Shutdown(absl::ZeroDuration());
     return kExitDataLoss;
   }
+  if (signal_number == SIGUSR2) {
+    spdlog::warn(
+        "this node no longer leads the cluster; exiting so that it restarts "
+        "as a follower");
+    (*node)->Shutdown(absl::ZeroDuration());
+    return kExitDeposed;
+  }
   spdlog::info("received {}, shutting down", strsignal(signal_number));
   (*node)->Shutdown();
   spdlog::info("stopped; ledger size {}", (*node)->ledger().head().size);
@@ -218,6 +230,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGUSR1);  // the scrub found damage
+  sigaddset(&signals, SIGUSR2);  // a cluster leader stepped down
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   spdlog::set_default_logger(spdlog::stderr_color_mt("ledger-node"));
@@ -227,7 +240,8 @@ int main(int argc, char** argv) {
       "into a verifiable Merkle ledger and serves it over gRPC."};
   app.footer(
       "Exit codes: 0 clean shutdown, 1 runtime error, 2 bad usage or "
-      "configuration, 3 the ledger failed verification.");
+      "configuration, 3 the ledger failed verification, 4 a cluster leader "
+      "stepped down (restart it: it follows).");
   std::optional<std::string> config_file;
   ConfigOverrides overrides;
   app.add_option("--config", config_file, "TOML configuration file");

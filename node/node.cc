@@ -156,7 +156,8 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   }
   LEDGER_ASSIGN_OR_RETURN(
       NodeIdentity identity,
-      OpenDataDir(config.data_dir, config.origin, config.node_name));
+      OpenDataDir(config.data_dir, config.origin, config.node_name,
+                  config.cluster.log_key_file));
   identity_ = std::make_unique<NodeIdentity>(std::move(identity));
   const DataDirLayout layout(config.data_dir);
   bool legacy_guard = false;
@@ -187,14 +188,21 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
   spdlog::info("opening and verifying the ledger in {}", layout.db);
   LEDGER_ASSIGN_OR_RETURN(ledger_, ledger::Ledger::Open(layout.db, options));
   if (legacy_guard) LEDGER_RETURN_IF_ERROR(AdoptLegacyGuard(layout));
-  if (ledger_->head().size == 0) {
-    LEDGER_RETURN_IF_ERROR(
-        AppendGenesis(*ledger_, *identity_, config.node_name, clock->NowNs()));
-    spdlog::info("new ledger: genesis entry registers the node key");
+  const bool cluster = config.cluster.enabled();
+  if (cluster) {
+    // The leader writes genesis and registers its cosigner when elected;
+    // a follower takes everything from the leader.
+    on_deposed_ = hooks.on_deposed;
+    LEDGER_RETURN_IF_ERROR(OpenCluster(config, tls));
+  } else {
+    if (ledger_->head().size == 0) {
+      LEDGER_RETURN_IF_ERROR(AppendGenesis(*ledger_, *identity_,
+                                           config.node_name, clock->NowNs()));
+      spdlog::info("new ledger: genesis entry registers the node key");
+    }
+    LEDGER_RETURN_IF_ERROR(RegisterCosigner(config, clock));
+    coordinator_ = std::make_unique<LocalCoordinator>(ledger_->head());
   }
-  LEDGER_RETURN_IF_ERROR(RegisterCosigner(config, clock));
-
-  coordinator_ = std::make_unique<LocalCoordinator>(ledger_->head());
   SequencerOptions sequencer_options;
   sequencer_options.max_group_events = config.max_group_events;
   sequencer_options.max_queued_events = config.max_queued_events;
@@ -215,8 +223,13 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
       [this](SequencerState state, const absl::Status& reason) {
         OnSequencerState(state, reason);
       });
-  LEDGER_RETURN_IF_ERROR(
-      Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
+  if (!cluster) {
+    LEDGER_RETURN_IF_ERROR(
+        Annotate(sequencer_->Start(), "issuing the start-up checkpoint"));
+  } else {
+    sequencer_->SetNotStartedReason(absl::UnavailableError(
+        "this cluster node does not lead (yet); appends go to the leader"));
+  }
 
   if (secure) {
     DenialRecorderOptions denial_options;
@@ -255,6 +268,7 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
       Server::Start(server_options, ctx);
   if (!server.ok()) {
     if (denials_ != nullptr) denials_->Stop();
+    StopCluster();
     sequencer_->Shutdown();
     return server.status();
   }
@@ -281,6 +295,12 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
       [this](const absl::Status& cause) { OnDataLoss(cause); },
       [this] { sequencer_->ReleaseWrites(); });
   scrubber_->Start();
+  if (cluster) {
+    cluster_thread_ = std::thread([this, config, clock] {
+      pthread_setname_np(pthread_self(), "cluster");
+      RunCluster(config, clock);
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -340,6 +360,7 @@ void Node::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) server_->Shutdown(grace);
   if (http_ != nullptr) http_->Shutdown();
   if (sequencer_ != nullptr) sequencer_->Shutdown();
+  StopCluster();
 }
 
 }  // namespace ledger::node

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -18,6 +19,7 @@
 #include "node/access_policy.h"
 #include "node/authorizer.h"
 #include "node/clock.h"
+#include "node/cluster.h"
 #include "node/config.h"
 #include "node/coordinator.h"
 #include "node/data_dir.h"
@@ -41,6 +43,12 @@ struct NodeTestHooks {
   // The clock of the per-identity rate limit and of the access.denied
   // interval (default: the node's clock). Not owned.
   const Clock* access_clock = nullptr;
+  // A cluster node that led and no longer does (its lease expired, another
+  // node was elected, or its commits failed) calls this once, from its
+  // cluster thread; it has stopped accepting appends and must be restarted
+  // to follow (docs/cluster.md, "Stepping down"). nullptr: it only stops
+  // accepting appends.
+  std::function<void(const absl::Status&)> on_deposed;
 };
 
 class Node {
@@ -79,6 +87,10 @@ class Node {
   Sequencer& sequencer() { return *sequencer_; }
   Scrubber& scrubber() { return *scrubber_; }
   const Coordinator& coordinator() const { return *coordinator_; }
+  // The cluster address's port (config.cluster.listen); 0 for a single node.
+  int cluster_port() const { return cluster_port_; }
+  // A cluster node: whether it leads now.
+  bool leading() const;
   Authorizer& authorizer() { return *authorizer_; }
   // Null when the node serves insecure_plaintext (nothing is denied).
   DenialRecorder* denial_recorder() { return denials_.get(); }
@@ -108,6 +120,19 @@ class Node {
   void OnSequencerState(SequencerState state, const absl::Status& reason);
   void OnDataLoss(const absl::Status& cause);
 
+  // The cluster (node_cluster.cc, docs/cluster.md). OpenCluster connects to
+  // etcd and starts the replication listener; the cluster thread
+  // (RunCluster) campaigns, follows, and on winning completes the log
+  // (BecomeLeader) and starts the sequencer.
+  absl::Status OpenCluster(const NodeConfig& config,
+                           const std::optional<TlsMaterial>& tls);
+  void RunCluster(const NodeConfig& config, const Clock* clock);
+  // `*started`: the log was complete and replication began (a failure
+  // after that cannot be undone in-process: the node steps down).
+  absl::Status BecomeLeader(const NodeConfig& config, const Clock* clock,
+                            bool* started);
+  void StopCluster();
+
   std::function<void(const absl::Status&)> on_data_loss_;
   // First: everything below records into it.
   std::unique_ptr<NodeMetrics> metrics_;
@@ -115,7 +140,22 @@ class Node {
   std::unique_ptr<RollbackGuard> guard_;
   std::unique_ptr<FileAckedHead> acked_head_;
   std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<LocalCoordinator> coordinator_;
+  std::unique_ptr<Coordinator> coordinator_;
+  // A cluster node's parts (all null for a single node). Declared before
+  // the sequencer, which uses the coordinator, and destroyed after it.
+  std::unique_ptr<EtcdKv> etcd_client_;
+  std::unique_ptr<EtcdCoordinator> etcd_;
+  std::unique_ptr<Replica> replica_;
+  std::unique_ptr<ReplicationTransport> transport_;
+  ClusterCoordinator* cluster_ = nullptr;  // owned by coordinator_
+  std::unique_ptr<ReplicationService> replication_service_;
+  std::unique_ptr<grpc::Server> cluster_server_;
+  int cluster_port_ = 0;
+  std::function<void(const absl::Status&)> on_deposed_;
+  std::thread cluster_thread_;
+  mutable Mutex cluster_mu_;
+  bool cluster_stop_ ABSL_GUARDED_BY(cluster_mu_) = false;
+  bool leading_ ABSL_GUARDED_BY(cluster_mu_) = false;
   std::unique_ptr<Sequencer> sequencer_;
   // Declared before server_, so destroyed after it: gRPC calls the
   // authorizer until the server is gone.

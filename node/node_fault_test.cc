@@ -34,8 +34,10 @@ class NodeFaultTest : public ::testing::Test {
     config.origin = "ledger.test/fault";
     config.log_level = "off";
     config.insecure_plaintext = true;
-    absl::StatusOr<std::unique_ptr<Node>> node = Node::Start(
-        config, SystemClock::Default(), nullptr, NodeTestHooks{env_.get()});
+    NodeTestHooks hooks;
+    hooks.env = env_.get();
+    absl::StatusOr<std::unique_ptr<Node>> node =
+        Node::Start(config, SystemClock::Default(), nullptr, hooks);
     ASSERT_TRUE(node.ok()) << node.status();
     node_ = *std::move(node);
     channel_ = grpc::CreateChannel(StrCat("127.0.0.1:", node_->port()),

@@ -145,7 +145,7 @@ absl::Status Sequencer::Start() {
   Deferred deferred;
   {
     MutexLock lock(&mu_);
-    if (options_.hold_writes) {
+    if (options_.hold_writes && !released_before_start_) {
       TransitionLocked(
           SequencerState::kVerifying,
           absl::UnavailableError(
@@ -353,10 +353,16 @@ void Sequencer::ReleaseWrites() {
   Deferred deferred;
   {
     MutexLock lock(&mu_);
+    if (state_ == SequencerState::kNew) released_before_start_ = true;
     if (state_ != SequencerState::kVerifying) return;
     TransitionLocked(SequencerState::kRunning, absl::OkStatus(), deferred);
   }
   RunDeferred(deferred);
+}
+
+void Sequencer::SetNotStartedReason(const absl::Status& reason) {
+  MutexLock lock(&mu_);
+  if (state_ == SequencerState::kNew) reason_ = reason;
 }
 
 void Sequencer::StopAccepting() {

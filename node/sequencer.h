@@ -181,8 +181,13 @@ class Sequencer {
   // Enters kFailed with `cause` (DataLoss found by a scrub): no more
   // writes and no more checkpoints.
   void ReportDataLoss(const absl::Status& cause);
-  // kVerifying -> kRunning: the node's indexes are verified.
+  // kVerifying -> kRunning: the node's indexes are verified. Before
+  // Start() (a cluster node that does not lead yet): Start() then goes to
+  // kRunning even with hold_writes.
   void ReleaseWrites();
+  // Before Start(): the status Submit and CheckAdmission answer with (a
+  // cluster follower names the leader). Ignored once started.
+  void SetNotStartedReason(const absl::Status& reason);
 
   // New submissions fail with Unavailable "node is shutting down"; queued
   // batches still complete. Idempotent.
@@ -321,6 +326,7 @@ class Sequencer {
   // The damage reported (kFailed): nothing more is signed.
   absl::Status data_loss_ ABSL_GUARDED_BY(mu_);
   bool stop_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_before_start_ ABSL_GUARDED_BY(mu_) = false;
   int64_t resume_at_ns_ ABSL_GUARDED_BY(mu_) = 0;  // kStorageFull
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;  // events in queue_

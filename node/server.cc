@@ -54,7 +54,9 @@ int IdleMs(const ServerOptions& options) {
                           std::numeric_limits<int>::max()));
 }
 
-std::shared_ptr<grpc::ServerCredentials> Credentials(
+}  // namespace
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
     const ServerOptions& options) {
   if (!options.tls.has_value()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl(
@@ -67,8 +69,6 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(
   credentials->SetAuthMetadataProcessor(options.authorizer);
   return credentials;
 }
-
-}  // namespace
 
 Server::Server(const ServiceContext& ctx)
     : ingest_(ctx), proof_(ctx), query_(ctx), admin_(ctx) {}
@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, IdleMs(options));
   builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
-  builder.AddListeningPort(listen, Credentials(options), &server->port_);
+  builder.AddListeningPort(listen, ServerCredentialsFor(options),
+                           &server->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   // Bounds gRPC's own buffers: past the quota it stops reading from
   // connections (flow control) instead of allocating more.
@@ -146,7 +147,7 @@ absl::Status Server::StartHealth(const ServerOptions& options) {
   // (EnableDefaultHealthCheckService is process-wide), with statuses of its
   // own, set with the main server's by SetServing.
   builder.SetOption(std::make_unique<ReflectionOption>(false));
-  builder.AddListeningPort(options.health_listen, Credentials(options),
+  builder.AddListeningPort(options.health_listen, ServerCredentialsFor(options),
                            &health_port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kHealthMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kHealthMaxMessageBytes));

@@ -56,6 +56,12 @@ struct ServerOptions {
   std::string health_listen;
 };
 
+// The server credentials of `options`: mutual TLS admitting calls through
+// options.authorizer, or plaintext without TLS. The cluster's replication
+// listener uses the same.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentialsFor(
+    const ServerOptions& options);
+
 // The health-only server's fixed settings: requests are a service name.
 inline constexpr size_t kHealthMaxMessageBytes = 4096;
 inline constexpr size_t kHealthMemoryBytes = size_t{8} << 20;

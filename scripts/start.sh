@@ -14,11 +14,15 @@
 #   scripts/start.sh --no-build ...                       use the binaries
 #                    already built in $LEDGER_BUILD_DIR (default build)
 #   scripts/start.sh --stop [--data DIR]                  stop it
-#   scripts/start.sh --cluster                            a local cluster
+#   scripts/start.sh --cluster [--data DIR]               a local cluster:
+#                    three etcd members and three nodes on loopback, over
+#                    mutual TLS, data in DIR (default ledger-cluster);
+#                    scripts/cluster.sh --stop stops it (see its --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA=ledger-data
+DATA_GIVEN=0
 LISTEN=127.0.0.1:7400
 HTTP_LISTEN=127.0.0.1:7402
 ACTION=start
@@ -26,14 +30,14 @@ PLAINTEXT=0
 BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --data) DATA="$2"; shift 2 ;;
+    --data) DATA="$2"; DATA_GIVEN=1; shift 2 ;;
     --listen) LISTEN="$2"; shift 2 ;;
     --http-listen) HTTP_LISTEN="$2"; shift 2 ;;
     --insecure-plaintext) PLAINTEXT=1; shift ;;
     --no-build) BUILD=0; shift ;;
     --stop) ACTION=stop; shift ;;
     --cluster) ACTION=cluster; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "start.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -62,9 +66,12 @@ case "$ACTION" in
     rm -f "$PIDFILE"
     exit 0 ;;
   cluster)
-    echo "start.sh: the replicated cluster (etcd coordinator) is not part of this" \
-         "version yet; run without --cluster for a single node." >&2
-    exit 2 ;;
+    if [ "$BUILD" = 1 ]; then
+      ./scripts/install-deps.sh
+      ./scripts/build.sh
+    fi
+    if [ "$DATA_GIVEN" = 1 ]; then exec ./scripts/cluster.sh --data "$DATA"; fi
+    exec ./scripts/cluster.sh ;;
 esac
 
 if [ "$BUILD" = 1 ]; then

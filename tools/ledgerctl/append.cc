@@ -370,7 +370,8 @@ absl::Status RunAppend(const ConnectionOptions& conn,
   if (!requests.ok()) return requests.status();
   const double prepare_seconds = SecondsSince(start);
 
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(conn);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      Connect(ToLeader(conn));
   if (!channel.ok()) return channel.status();
   std::unique_ptr<v1::Ingest::Stub> stub = v1::Ingest::NewStub(*channel);
   AppendStats stats =

@@ -6,6 +6,7 @@
 
 #include "base/strings.h"
 #include "crypto/bytes.h"
+#include "ledger/v1/admin.grpc.pb.h"
 #include "tools/verify/format.h"
 
 namespace ledger::ctl {
@@ -22,6 +23,30 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   return client_tls::CreateChannel(*endpoint, args);
+}
+
+ConnectionOptions ToLeader(const ConnectionOptions& options) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(options);
+  if (!channel.ok()) return options;
+  std::unique_ptr<v1::Admin::Stub> admin = v1::Admin::NewStub(*channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(options));
+  v1::NodeInfo info;
+  if (!admin->GetNodeInfo(&ctx, v1::GetNodeInfoRequest(), &info).ok()) {
+    return options;
+  }
+  // A cluster follower's refusal: "node N follows; the leader is L at
+  // ADDRESS: send appends there" (node/node_cluster.cc).
+  const std::string& why = info.write_error();
+  const size_t is = why.find("; the leader is ");
+  const size_t at = is == std::string::npos ? is : why.find(" at ", is);
+  const size_t end = why.find(": send appends there");
+  if (at == std::string::npos || end == std::string::npos || end <= at + 4) {
+    return options;
+  }
+  ConnectionOptions leader = options;
+  leader.client.address = why.substr(at + 4, end - at - 4);
+  return leader;
 }
 
 std::string ConnectionHint(const absl::Status& status,

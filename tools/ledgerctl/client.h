@@ -40,6 +40,12 @@ struct ConnectionOptions {
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(
     const ConnectionOptions& options);
 
+// For writes: `options` aimed at the cluster's leader when the node it names
+// is a follower that names the leader (its refusal says "the leader is L
+// at ADDRESS"), else `options` unchanged (a single node, the leader
+// itself, or a node that does not answer: the write's own error says why).
+ConnectionOptions ToLeader(const ConnectionOptions& options);
+
 // A stub of `Service` on a channel to the node (Connect).
 template <typename Service>
 absl::StatusOr<std::unique_ptr<typename Service::Stub>> NewStub(

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "crypto/ed25519.h"
 #include "crypto/key_file.h"
@@ -73,9 +74,12 @@ absl::StatusOr<std::string> ParseKeyId(std::string_view key_id_hex) {
   return *key_id;
 }
 
+// `write`: the call appends an entry, so it goes to the cluster's leader
+// (ToLeader); reads stay on the node asked.
 absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> AdminStub(
-    const ConnectionOptions& conn) {
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(conn);
+    const ConnectionOptions& conn, bool write) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      Connect(write ? ToLeader(conn) : conn);
   if (!channel.ok()) return channel.status();
   return v1::Admin::NewStub(*channel);
 }
@@ -90,6 +94,34 @@ Json KeygenResult::ToJson() const {
   j["private_key_file"] = private_key_file;
   j["public_key_file"] = public_key_file;
   return j;
+}
+
+absl::StatusOr<KeygenResult> ClusterLogKey(std::string_view origin,
+                                           const std::string& path) {
+  if (!crypto::IsValidKeyName(origin)) {
+    return absl::InvalidArgumentError(
+        StrCat("--origin: \"", origin, "\" is not a valid key name"));
+  }
+  KeygenResult result;
+  result.name = std::string(origin);
+  result.private_key_file = path;
+  result.public_key_file = StrCat(path, ".pub");
+  for (const std::string* p :
+       {&result.private_key_file, &result.public_key_file}) {
+    if (Exists(*p)) {
+      return absl::AlreadyExistsError(
+          StrCat(*p, " already exists; refusing to overwrite a key"));
+    }
+  }
+  crypto::NoteSigner signer(result.name, crypto::NoteSigType::kEd25519,
+                            crypto::Ed25519PrivateKey::Generate());
+  result.key_id = KeyIdOf(signer.key().public_key());
+  result.verifier_key = crypto::FormatVerifierKey(signer.verifier());
+  LEDGER_RETURN_IF_ERROR(crypto::WriteKeyFile(
+      path, StrCat(crypto::FormatSignerKey(signer), "\n"), true));
+  LEDGER_RETURN_IF_ERROR(crypto::WriteKeyFile(
+      result.public_key_file, StrCat(result.verifier_key, "\n"), false));
+  return result;
 }
 
 absl::StatusOr<KeygenResult> Keygen(std::string_view name,
@@ -166,7 +198,8 @@ absl::Status RunRegisterKey(const ConnectionOptions& conn,
     if (!ts.ok()) return ts.status();
     *request.mutable_valid_until() = *ts;
   }
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -185,7 +218,8 @@ absl::Status RunRevokeKey(const ConnectionOptions& conn,
   v1::RevokeEmitterKeyRequest request;
   request.set_key_id(*key_id);
   request.set_reason(std::string(reason));
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -212,7 +246,8 @@ absl::Status RunRotateKey(const ConnectionOptions& conn,
     if (!ts.ok()) return ts.status();
     *request.mutable_new_valid_until() = *ts;
   }
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -224,7 +259,8 @@ absl::Status RunRotateKey(const ConnectionOptions& conn,
 }
 
 absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out) {
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/false);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -244,7 +280,8 @@ absl::Status RunListKeys(const ConnectionOptions& conn, std::ostream& out) {
 
 absl::Status RunNodeKeys(const ConnectionOptions& conn, bool note_only,
                          std::ostream& out) {
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/false);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));
@@ -298,7 +335,8 @@ absl::Status RunPolicySet(const ConnectionOptions& conn,
   if (!text.ok()) return text.status();
   v1::SetRiskPolicyRequest request;
   request.set_text(*text);
-  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub = AdminStub(conn);
+  absl::StatusOr<std::unique_ptr<v1::Admin::Stub>> stub =
+      AdminStub(conn, /*write=*/true);
   if (!stub.ok()) return stub.status();
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(conn));

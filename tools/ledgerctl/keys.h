@@ -32,6 +32,13 @@ struct KeygenResult {
 absl::StatusOr<KeygenResult> Keygen(std::string_view name,
                                     const std::string& dir);
 
+// The log key a cluster's nodes share (docs/cluster.md): an Ed25519 signer
+// named `origin`, written to `path` (mode 0600) and its verifier key line to
+// `path` + ".pub". AlreadyExists if either exists; InvalidArgument for an
+// origin that is not a key name.
+absl::StatusOr<KeygenResult> ClusterLogKey(std::string_view origin,
+                                           const std::string& path);
+
 // Reads the single verifier key of a .pub file. InvalidArgument if the file
 // holds none or more than one.
 absl::StatusOr<crypto::NoteVerifier> ReadSingleVerifierKey(

@@ -136,6 +136,12 @@ int main(int argc, char** argv) {
   keygen->add_option("--name", f.name, "key name")->required();
   keygen->add_option("--out", f.out_dir, "directory")->required();
 
+  CLI::App* cluster_key = app.add_subcommand(
+      "cluster-key",
+      "create the log key every node of a cluster shares: FILE and FILE.pub");
+  cluster_key->add_option("--origin", f.name, "the ledger's origin")
+      ->required();
+  cluster_key->add_option("--out", f.out_dir, "the key file")->required();
   CLI::App* reg = app.add_subcommand("register-key",
                                      "register an emitter key for a tenant");
   reg->add_option("--pub", f.register_key.pub_file, ".pub file")->required();
@@ -444,6 +450,11 @@ int main(int argc, char** argv) {
   };
   if (keygen->parsed()) {
     absl::StatusOr<KeygenResult> r = Keygen(f.name, f.out_dir);
+    if (r.ok()) PrintJson(std::cout, r->ToJson());
+    return Finish(r.status());
+  }
+  if (cluster_key->parsed()) {
+    absl::StatusOr<KeygenResult> r = ClusterLogKey(f.name, f.out_dir);
     if (r.ok()) PrintJson(std::cout, r->ToJson());
     return Finish(r.status());
   }
