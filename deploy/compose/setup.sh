@@ -7,10 +7,11 @@
 # published port), the access policy, and the log key the three nodes share
 # (ledgerctl cluster-key). Idempotent: what exists is kept.
 #
-# SECRETS_DIR and DEV_CA (defaults /secrets, /opt/annotation-ledger/dev-ca.sh)
-# let the deploy test run it outside a container.
+# SECRETS_DIR, DEV_CA and LEDGERCTL (defaults /secrets,
+# /opt/annotation-ledger/dev-ca.sh, ledgerctl) let the deploy test run it
+# outside a container.
 set -euo pipefail
-ORIGIN="${LEDGER_ORIGIN:?LEDGER_ORIGIN must name the ledger's origin}"
+ORIGIN="${LEDGER_ORIGIN:?LEDGER_ORIGIN must name the origin of the ledger}"
 SECRETS="${SECRETS_DIR:-/secrets}"
 DEV_CA="${DEV_CA:-/opt/annotation-ledger/dev-ca.sh}"
 bash "$DEV_CA" --out "$SECRETS/tls" \
