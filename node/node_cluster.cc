@@ -130,7 +130,7 @@ absl::Status Node::BecomeLeader(const NodeConfig& config, const Clock* clock,
       "committed head of {}",
       etcd_->epoch(), ledger_->head().size, committed.size);
   LEDGER_RETURN_IF_ERROR(replica_->CatchUp(
-      committed, peers,
+      committed, etcd_->epoch(), peers,
       [this](const std::string& peer, const FetchRequest& request) {
         return transport_->Fetch(peer, request, absl::Seconds(10));
       }));

@@ -208,10 +208,11 @@ absl::StatusOr<FetchResponse> Replica::HandleFetch(
   return response;
 }
 
-absl::Status Replica::CatchUp(const ledger::Head& committed,
+absl::Status Replica::CatchUp(const ledger::Head& committed, int64_t epoch,
                               const std::vector<std::string>& peers,
                               const FetchFn& fetch) {
   MutexLock lock(&mu_);
+  epoch_seen_ = std::max(epoch_seen_, epoch);
   uint32_t chunk = std::max<uint32_t>(1, options_.fetch_entries);
   while (true) {
     const uint64_t size = ledger_->head().size;

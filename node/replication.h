@@ -123,11 +123,13 @@ class Replica {
   // it.
   void ObserveCommitted(const ledger::Head& committed);
 
-  // New leader: completes the log to `committed` (fetching from `peers`
-  // through `fetch`) and discards anything after it. OK: this node's log is
-  // exactly the committed head. Unavailable if no peer holding the head
+  // New leader of `epoch`: completes the log to `committed` (fetching from
+  // `peers` through `fetch`) and discards anything after it. From the start
+  // it refuses requests of older epochs (a deposed leader's entries must
+  // not slip in between the catch-up and SetLeading). OK: this node's log
+  // is exactly the committed head. Unavailable if no peer holding the head
   // answered; DataLoss if this node's committed prefix contradicts it.
-  absl::Status CatchUp(const ledger::Head& committed,
+  absl::Status CatchUp(const ledger::Head& committed, int64_t epoch,
                        const std::vector<std::string>& peers,
                        const FetchFn& fetch);
 

@@ -241,7 +241,7 @@ class Scenario {
     if (!*won) return;
     const ledger::Head committed = node.coordinator->Committed();
     absl::Status caught = node.replica->CatchUp(
-        committed, PeersOf(node.name),
+        committed, node.coordinator->epoch(), PeersOf(node.name),
         [&](const std::string& peer, const FetchRequest& request) {
           return Fetch(node.name, peer, request);
         });
