@@ -7,6 +7,9 @@
 #
 #   deploy/compose/prepare.sh [BUILD_DIR]     (default: build)
 set -euo pipefail
+case "${1:-}" in
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+esac
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD="${1:-$ROOT/build}"

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --namespace) NS="${2:?--namespace needs a name}"; shift 2 ;;
     --origin) ORIGIN="${2:?--origin needs a value}"; shift 2 ;;
     --ledgerctl) CTL="${2:?--ledgerctl needs a path}"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "make-secrets.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
