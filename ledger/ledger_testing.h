@@ -72,6 +72,29 @@ inline Event KeyRegistration(const KeyInfo& info, const char* event_id) {
   return e;
 }
 
+// Signs `events` as one batch with `key` and verifies it.
+inline VerifiedBatch SignedBatch(std::vector<Event> events,
+                                 const crypto::Ed25519PrivateKey& key) {
+  std::vector<std::string> bytes;
+  for (const Event& e : events) bytes.push_back(EncodeEvent(e));
+  absl::StatusOr<VerifiedBatch> b =
+      VerifyBatch(std::move(events), KeyIdOf(key.public_key()),
+                  key.public_key(), SignBatch(key, bytes), EventLimits{});
+  EXPECT_TRUE(b.ok()) << b.status();
+  return *std::move(b);
+}
+
+// The registration of the example emitter key (EmitterKey()) as
+// "labelstudio" of kTenant, as the fixtures append it after genesis.
+inline Event EmitterRegistration() {
+  KeyInfo info;
+  info.public_key = EmitterKey().public_key();
+  info.name = "labelstudio";
+  info.tenant = kTenant;
+  info.role = KeyRole::kEmitter;
+  return KeyRegistration(info, "00000000-0000-4000-8000-0000000000aa");
+}
+
 class LedgerFixture : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,16 +128,9 @@ class LedgerFixture : public ::testing::Test {
     return absl::OkStatus();
   }
 
-  // Signs `events` as one batch with `key` and verifies it.
   static VerifiedBatch Batch(std::vector<Event> events,
                              const crypto::Ed25519PrivateKey& key) {
-    std::vector<std::string> bytes;
-    for (const Event& e : events) bytes.push_back(EncodeEvent(e));
-    absl::StatusOr<VerifiedBatch> b =
-        VerifyBatch(std::move(events), KeyIdOf(key.public_key()),
-                    key.public_key(), SignBatch(key, bytes), EventLimits{});
-    EXPECT_TRUE(b.ok()) << b.status();
-    return *std::move(b);
+    return SignedBatch(std::move(events), key);
   }
 
   // Appends one batch; a group failure comes back as the batch's status.
@@ -131,14 +147,7 @@ class LedgerFixture : public ::testing::Test {
   }
 
   void RegisterEmitter() {
-    KeyInfo info;
-    info.public_key = emitter_key_.public_key();
-    info.name = "labelstudio";
-    info.tenant = kTenant;
-    info.role = KeyRole::kEmitter;
-    AppendResult r = AppendOne(
-        Batch({KeyRegistration(info, "00000000-0000-4000-8000-0000000000aa")},
-              node_key_));
+    AppendResult r = AppendOne(Batch({EmitterRegistration()}, node_key_));
     ASSERT_TRUE(r.status.ok()) << r.status;
   }
 

@@ -91,17 +91,23 @@ GrpcReplicationTransport::GrpcReplicationTransport(
   }
 }
 
-absl::StatusOr<ReplicateResponse> GrpcReplicationTransport::Replicate(
-    const std::string& peer, const ReplicateRequest& request,
-    absl::Duration timeout) {
+absl::StatusOr<v1::Replication::Stub*> GrpcReplicationTransport::Stub(
+    const std::string& peer) const {
   auto it = stubs_.find(peer);
   if (it == stubs_.end()) {
     return absl::NotFoundError(StrCat("unknown peer ", peer));
   }
+  return it->second.get();
+}
+
+absl::StatusOr<ReplicateResponse> GrpcReplicationTransport::Replicate(
+    const std::string& peer, const ReplicateRequest& request,
+    absl::Duration timeout) {
+  LEDGER_ASSIGN_OR_RETURN(v1::Replication::Stub * stub, Stub(peer));
   grpc::ClientContext context;
   context.set_deadline(Deadline(timeout));
   v1::ReplicateResponse reply;
-  grpc::Status s = it->second->Replicate(&context, ToProto(request), &reply);
+  grpc::Status s = stub->Replicate(&context, ToProto(request), &reply);
   if (!s.ok()) return FromGrpcStatus(s);
   ReplicateResponse response;
   response.accepted = reply.accepted();
@@ -112,10 +118,7 @@ absl::StatusOr<ReplicateResponse> GrpcReplicationTransport::Replicate(
 absl::StatusOr<FetchResponse> GrpcReplicationTransport::Fetch(
     const std::string& peer, const FetchRequest& request,
     absl::Duration timeout) {
-  auto it = stubs_.find(peer);
-  if (it == stubs_.end()) {
-    return absl::NotFoundError(StrCat("unknown peer ", peer));
-  }
+  LEDGER_ASSIGN_OR_RETURN(v1::Replication::Stub * stub, Stub(peer));
   grpc::ClientContext context;
   context.set_deadline(Deadline(timeout));
   v1::FetchRequest p;
@@ -123,7 +126,7 @@ absl::StatusOr<FetchResponse> GrpcReplicationTransport::Fetch(
   p.set_max_entries(request.max_entries);
   p.set_committed_size(request.committed_size);
   v1::FetchResponse reply;
-  grpc::Status s = it->second->Fetch(&context, p, &reply);
+  grpc::Status s = stub->Fetch(&context, p, &reply);
   if (!s.ok()) return FromGrpcStatus(s);
   FetchResponse response;
   response.size = reply.size();

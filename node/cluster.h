@@ -54,6 +54,8 @@ class GrpcReplicationTransport : public ReplicationTransport {
                                       absl::Duration timeout) override;
 
  private:
+  // NotFound for a name that is not a peer.
+  absl::StatusOr<v1::Replication::Stub*> Stub(const std::string& peer) const;
   std::map<std::string, std::unique_ptr<v1::Replication::Stub>> stubs_;
 };
 

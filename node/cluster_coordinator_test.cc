@@ -26,21 +26,10 @@ using ledger::format_testing::GenesisEvent;
 using ledger::format_testing::kNewYear2026Ns;
 using ledger::format_testing::NodeKey;
 using ledger::testing::Annotation;
-using ledger::testing::KeyRegistration;
+using ledger::testing::EmitterRegistration;
 using ledger::testing::kOrigin;
-using ledger::testing::kTenant;
+using ledger::testing::SignedBatch;
 using ::testing::HasSubstr;
-
-VerifiedBatch SignedBatch(std::vector<Event> events,
-                          const crypto::Ed25519PrivateKey& key) {
-  std::vector<std::string> bytes;
-  for (const Event& e : events) bytes.push_back(EncodeEvent(e));
-  absl::StatusOr<VerifiedBatch> b =
-      VerifyBatch(std::move(events), KeyIdOf(key.public_key()),
-                  key.public_key(), SignBatch(key, bytes), EventLimits{});
-  EXPECT_TRUE(b.ok()) << b.status();
-  return *std::move(b);
-}
 
 // Calls the peers' Replicas in this process; a peer marked down fails.
 class LocalTransport : public ReplicationTransport {
@@ -108,14 +97,7 @@ class ClusterCoordinatorTest : public ::testing::Test {
         cluster_options);
     cluster_->Lead(etcd_->epoch());
     Append(SignedBatch({GenesisEvent()}, NodeKey()));
-    KeyInfo info;
-    info.public_key = EmitterKey().public_key();
-    info.name = "labelstudio";
-    info.tenant = kTenant;
-    info.role = KeyRole::kEmitter;
-    Append(SignedBatch(
-        {KeyRegistration(info, "00000000-0000-4000-8000-0000000000aa")},
-        NodeKey()));
+    Append(SignedBatch({EmitterRegistration()}, NodeKey()));
   }
 
   void TearDown() override {

@@ -78,9 +78,9 @@ using ledger::format_testing::GenesisEvent;
 using ledger::format_testing::kNewYear2026Ns;
 using ledger::format_testing::NodeKey;
 using ledger::testing::Annotation;
-using ledger::testing::KeyRegistration;
+using ledger::testing::EmitterRegistration;
 using ledger::testing::kOrigin;
-using ledger::testing::kTenant;
+using ledger::testing::SignedBatch;
 
 struct WireRequest {
   ReplicateRequest request;
@@ -107,17 +107,6 @@ struct Node {
   // `resume`), whatever its coordinator has learned meanwhile.
   bool paused = false;
 };
-
-VerifiedBatch SignedBatch(std::vector<Event> events,
-                          const crypto::Ed25519PrivateKey& key) {
-  std::vector<std::string> bytes;
-  for (const Event& e : events) bytes.push_back(EncodeEvent(e));
-  absl::StatusOr<VerifiedBatch> b =
-      VerifyBatch(std::move(events), KeyIdOf(key.public_key()),
-                  key.public_key(), SignBatch(key, bytes), EventLimits{});
-  EXPECT_TRUE(b.ok()) << b.status();
-  return *std::move(b);
-}
 
 class Scenario {
  public:
@@ -261,15 +250,7 @@ class Scenario {
     if (node.ledger->head().size == 0) {
       // A new cluster: the first leader writes genesis and the emitter key.
       AppendBatch(node, SignedBatch({GenesisEvent()}, node_key_));
-      KeyInfo info;
-      info.public_key = emitter_key_.public_key();
-      info.name = "labelstudio";
-      info.tenant = kTenant;
-      info.role = KeyRole::kEmitter;
-      AppendBatch(
-          node, SignedBatch({KeyRegistration(
-                                info, "00000000-0000-4000-8000-0000000000aa")},
-                            node_key_));
+      AppendBatch(node, SignedBatch({EmitterRegistration()}, node_key_));
     }
   }
 
