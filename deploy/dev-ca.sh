@@ -4,11 +4,15 @@
 # that maps them to roles, and a client profile per role. OpenSSL CLI only.
 # Not for production: the CA key sits next to the certificates it signs.
 #
-#   deploy/dev-ca.sh --out DIR [--node NAME]... [--tenant T]
-#                    [--address HOST:PORT] [--days N] [--quiet]
+#   deploy/dev-ca.sh --out DIR [--node NAME]... [--node-dns NAME=HOST]...
+#                    [--tenant T] [--address HOST:PORT] [--days N] [--quiet]
 #
 #   --out DIR          where everything goes (created, mode 0700)
 #   --node NAME        a node certificate (repeatable; default: node-1)
+#   --node-dns NAME=HOST
+#                      also DNS:HOST in node NAME's certificate, the name
+#                      other nodes and clients reach it by (repeatable; a
+#                      compose service name, a Kubernetes pod's DNS name)
 #   --tenant T         the tenant of the emitter and officer (default: demo)
 #   --address H:P      the address written into the profiles
 #                      (default: 127.0.0.1:7400)
@@ -17,7 +21,8 @@
 # Writes into DIR (private keys EC P-256, mode 0600):
 #   ca.pem, ca.key                  the CA (10 years)
 #   node/NAME.pem, node/NAME.key    SAN URI spiffe://annotation-ledger/node/NAME,
-#                                   DNS localhost, IP 127.0.0.1 and ::1
+#                                   DNS localhost and each --node-dns HOST,
+#                                   IP 127.0.0.1 and ::1
 #   ROLE.pem, ROLE.key              ROLE = admin, regulator, emitter, officer;
 #                                   SAN URI spiffe://annotation-ledger/ROLE/NAME
 #                                   (NAME: "local" for admin and regulator,
@@ -26,23 +31,25 @@
 #   access-policy.toml              the node's [access] policy_file
 #
 # Idempotent: an existing CA is kept; an existing certificate is kept while
-# it verifies against the CA and is valid for 30 more days, otherwise it is
-# issued again. The policy and the profiles are written when missing; one
-# that differs from what this script would write is left alone with a
-# warning (delete it to have it written again).
+# it verifies against the CA, is valid for 30 more days and carries every
+# name asked for, otherwise it is issued again. The policy and the profiles
+# are written when missing; one that differs from what this script would
+# write is left alone with a warning (delete it to have it written again).
 set -euo pipefail
 
 OUT=""
 NODES=()
+NODE_DNS=()
 TENANT=demo
 ADDRESS=127.0.0.1:7400
 DAYS=365
 QUIET=0
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT="${2:?--out needs a directory}"; shift 2 ;;
     --node) NODES+=("${2:?--node needs a name}"); shift 2 ;;
+    --node-dns) NODE_DNS+=("${2:?--node-dns needs NAME=HOST}"); shift 2 ;;
     --tenant) TENANT="${2:?--tenant needs a name}"; shift 2 ;;
     --address) ADDRESS="${2:?--address needs HOST:PORT}"; shift 2 ;;
     --days) DAYS="${2:?--days needs a number}"; shift 2 ;;
@@ -60,6 +67,17 @@ for name in "${NODES[@]}" "$TENANT"; do
     echo "dev-ca.sh: \"$name\": names may hold only a-z 0-9 . _ - (and start with a letter or digit)" >&2
     exit 2
   }
+done
+for entry in "${NODE_DNS[@]}"; do
+  name="${entry%%=*}"
+  host="${entry#*=}"
+  [[ "$entry" == *=* && "$host" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || {
+    echo "dev-ca.sh: --node-dns \"$entry\": expected NAME=HOST with a DNS name (letters, digits, . and -)" >&2
+    exit 2
+  }
+  known=0
+  for n in "${NODES[@]}"; do [ "$n" = "$name" ] && known=1; done
+  [ "$known" = 1 ] || { echo "dev-ca.sh: --node-dns \"$entry\": no --node $name" >&2; exit 2; }
 done
 command -v openssl >/dev/null || { echo "dev-ca.sh: the openssl command is missing (Debian package openssl)" >&2; exit 1; }
 
@@ -112,13 +130,25 @@ if [ ! -f "$OUT/ca.pem" ]; then
   say "created the CA $OUT/ca.pem"
 fi
 
+# has_names CERT SAN: CERT carries every URI and DNS name of SAN (as
+# written for subjectAltName: "URI:...,DNS:...,IP:...").
+has_names() {
+  local have want
+  have="$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null |
+    tail -n +2 | tr -d ' ' | tr ',' '\n')"
+  for want in $(tr ',' '\n' <<<"$2" | grep -E '^(URI|DNS):'); do
+    grep -qxF -- "$want" <<<"$have" || return 1
+  done
+}
+
 # issue BASE CN SAN EKU: BASE.pem / BASE.key signed by the CA, unless a
 # good one exists.
 issue() {
   local base="$1" cn="$2" san="$3" eku="$4"
   if [ -f "$base.pem" ] && [ -f "$base.key" ] &&
      openssl verify -CAfile "$OUT/ca.pem" "$base.pem" >/dev/null 2>&1 &&
-     openssl x509 -in "$base.pem" -noout -checkend 2592000 >/dev/null 2>&1; then
+     openssl x509 -in "$base.pem" -noout -checkend 2592000 >/dev/null 2>&1 &&
+     has_names "$base.pem" "$san"; then
     say "kept $base.pem"
     return
   fi
@@ -142,8 +172,12 @@ issue() {
 }
 
 for name in "${NODES[@]}"; do
+  dns="DNS:localhost"
+  for entry in "${NODE_DNS[@]}"; do
+    [ "${entry%%=*}" = "$name" ] && dns="$dns,DNS:${entry#*=}"
+  done
   issue "$OUT/node/$name" "$name" \
-    "URI:$SPIFFE/node/$name,DNS:localhost,IP:127.0.0.1,IP:::1" \
+    "URI:$SPIFFE/node/$name,$dns,IP:127.0.0.1,IP:::1" \
     "serverAuth,clientAuth"
 done
 

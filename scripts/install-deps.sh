@@ -14,6 +14,7 @@ PACKAGES=(
   postgresql postgresql-contrib libpq-dev valgrind
   graphviz curl jq xxd
   python3-grpcio python3-protobuf python3-nacl python3-setuptools python3-pip
+  python3-yaml systemd
 )
 
 missing=()

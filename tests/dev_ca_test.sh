@@ -3,7 +3,8 @@
 # what it promises: every certificate verifies against the CA, with the
 # SAN URIs, DNS and IP names, key usages and validity it documents; private
 # keys are 0600; the policy and profiles name the certificates; a second
-# run keeps every file; a certificate signed by another CA is issued again.
+# run keeps every file; a certificate signed by another CA is issued again;
+# --node-dns adds a node's DNS names (issuing it again when one is missing).
 set -euo pipefail
 SCRIPT="${1:?usage: dev_ca_test.sh path/to/dev-ca.sh}"
 TMP="$(mktemp -d /tmp/dev_ca_test.XXXXXX)"
@@ -105,7 +106,31 @@ expect_contains "third run" "$third" "issued $OUT/admin.pem"
 expect_contains "third run" "$third" "warning: $OUT/admin.profile differs"
 grep -q "# edited" "$OUT/admin.profile" || fail "the edited profile was overwritten"
 
+# --node-dns: the names other nodes reach a node by. A certificate without
+# a name now asked for is issued again; one that has it is kept.
+bash "$SCRIPT" --out "$OUT" --node node-1 --node node-2 --tenant acme \
+  --address 127.0.0.1:7555 --node-dns node-1=n1.example \
+  --node-dns node-1=node-1.ledger.ns.svc.cluster.local --quiet
+san="$(openssl x509 -in "$OUT/node/node-1.pem" -noout -ext subjectAltName)"
+for name in URI:spiffe://annotation-ledger/node/node-1 DNS:localhost \
+            DNS:n1.example DNS:node-1.ledger.ns.svc.cluster.local \
+            "IP Address:127.0.0.1"; do
+  expect_contains "node-1.pem SAN with --node-dns" "$san" "$name"
+done
+san="$(openssl x509 -in "$OUT/node/node-2.pem" -noout -ext subjectAltName)"
+grep -qF "n1.example" <<<"$san" && fail "node-2.pem carries node-1's DNS name"
+fourth="$(bash "$SCRIPT" --out "$OUT" --node node-1 --node node-2 --tenant acme \
+  --address 127.0.0.1:7555 --node-dns node-1=n1.example 2>&1)"
+expect_contains "fourth run" "$fourth" "kept $OUT/node/node-1.pem"
+expect_contains "fourth run" "$fourth" "kept $OUT/node/node-2.pem"
+
 # Usage errors.
+if bash "$SCRIPT" --out "$TMP/bad" --node n1 --node-dns n2=n2 2>/dev/null; then
+  fail "--node-dns for a node that is not issued accepted"
+fi
+if bash "$SCRIPT" --out "$TMP/bad" --node n1 --node-dns n1=bad_name 2>/dev/null; then
+  fail "--node-dns with a host that is no DNS name accepted"
+fi
 if bash "$SCRIPT" --node x 2>/dev/null; then fail "no --out accepted"; fi
 if bash "$SCRIPT" --out "$TMP/bad" --node "Bad Name" 2>/dev/null; then
   fail "a node name with a space accepted"
