@@ -76,9 +76,8 @@ void Replica::ObserveCommitted(const ledger::Head& committed) {
 
 void Replica::ObserveLocked(const ledger::Head& committed) {
   if (committed.size <= verified_.size) return;
-  if (committed.size > ledger_->head().size) return;
-  absl::StatusOr<ledger::Hash> root = ledger_->RootAt(committed.size);
-  if (root.ok() && *root == committed.root) verified_ = committed;
+  absl::StatusOr<bool> holds = HoldsLocked(committed);
+  if (holds.ok() && *holds) verified_ = committed;
 }
 
 absl::StatusOr<bool> Replica::HoldsLocked(const ledger::Head& head) const {
@@ -96,7 +95,7 @@ absl::Status Replica::DiscardToVerified() {
 }
 
 absl::Status Replica::ApplyFrom(uint64_t base,
-                                const std::vector<std::string>& entries,
+                                absl::Span<const std::string> entries,
                                 bool complete, uint64_t* applied) {
   *applied = 0;
   if (entries.empty()) return absl::OkStatus();
@@ -178,10 +177,9 @@ absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
   }
   uint64_t applied = 0;
   if (skip < n) {
-    std::vector<std::string> rest(request.entries.begin() + skip,
-                                  request.entries.end());
-    LEDGER_RETURN_IF_ERROR(
-        ApplyFrom(base + skip, rest, request.complete, &applied));
+    LEDGER_RETURN_IF_ERROR(ApplyFrom(
+        base + skip, absl::MakeConstSpan(request.entries).subspan(skip),
+        request.complete, &applied));
   }
   ObserveLocked(request.committed);
   response.accepted = true;

@@ -40,6 +40,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "base/sync.h"
 #include "ledger/ledger.h"
 
@@ -151,7 +152,7 @@ class Replica {
   // This node's log holds `head` (has its size and its root there).
   absl::StatusOr<bool> HoldsLocked(const ledger::Head& head) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status ApplyFrom(uint64_t base, const std::vector<std::string>& entries,
+  absl::Status ApplyFrom(uint64_t base, absl::Span<const std::string> entries,
                          bool complete, uint64_t* applied)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
