@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "base/status_macros.h"
@@ -378,8 +380,28 @@ grpc::Status AdminService::GetNodeInfo(grpc::ServerContext*,
                                        const v1::GetNodeInfoRequest*,
                                        v1::NodeInfo* response) {
   response->set_origin(ctx_.identity->origin);
+  std::set<std::string> listed;
   for (const crypto::NoteVerifier& v : ctx_.identity->verifiers()) {
-    response->add_note_verifier_keys(crypto::FormatVerifierKey(v));
+    std::string vkey = crypto::FormatVerifierKey(v);
+    listed.insert(vkey);
+    response->add_note_verifier_keys(std::move(vkey));
+  }
+  // In a cluster the other nodes' cosigner keys too (the log registers
+  // them), so that a checkpoint's every signature can be checked.
+  for (const KeyInfo& info : ctx_.ledger->keys().List()) {
+    if (info.role != KeyRole::kCosigner || info.revoked_index != 0 ||
+        !crypto::IsValidKeyName(info.name)) {
+      continue;
+    }
+    crypto::NoteVerifier v;
+    v.name = info.name;
+    v.type = crypto::NoteSigType::kCosignatureV1;
+    v.key = info.public_key;
+    v.key_id = crypto::NoteKeyId(v.name, v.type, v.key);
+    std::string vkey = crypto::FormatVerifierKey(v);
+    if (listed.insert(vkey).second) {
+      response->add_note_verifier_keys(std::move(vkey));
+    }
   }
   response->set_size(ctx_.coordinator->Committed().size);
   response->set_version(LEDGER_NODE_VERSION);

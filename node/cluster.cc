@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "ledger/entry.h"
 #include "node/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -37,6 +38,47 @@ std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
 }
 
+void SetHead(const ledger::Head& head, v1::ReplicationHead* out) {
+  out->set_size(head.size);
+  out->set_root(HashBytes(head.root));
+  out->set_chain_hash(HashBytes(head.chain_hash));
+}
+
+absl::StatusOr<ledger::Head> GetHead(const v1::ReplicationHead& in,
+                                     std::string_view field) {
+  ledger::Head head;
+  head.size = in.size();
+  if (head.size > 0) {
+    LEDGER_ASSIGN_OR_RETURN(head.root, ToHash(in.root(), StrCat(field, ".root")));
+    LEDGER_ASSIGN_OR_RETURN(head.chain_hash,
+                            ToHash(in.chain_hash(), StrCat(field, ".chain_hash")));
+  }
+  return head;
+}
+
+// A follower's cosignature of `text`: the signature of `answer.note` that
+// verifies with the key the follower names, which must be a timestamped
+// cosigner key. Errors say what is wrong with the answer.
+absl::StatusOr<crypto::NoteSignature> CheckCosignature(
+    const CosignResponse& answer, std::string_view text) {
+  LEDGER_ASSIGN_OR_RETURN(crypto::NoteVerifier verifier,
+                          crypto::ParseVerifierKey(answer.cosigner_key));
+  if (verifier.type != crypto::NoteSigType::kCosignatureV1) {
+    return absl::InvalidArgumentError(
+        StrCat("key ", verifier.name, " is not a cosigner key"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(crypto::Note note, crypto::ParseNote(answer.note));
+  if (note.text != text) {
+    return absl::InvalidArgumentError("it signed another checkpoint");
+  }
+  const crypto::NoteVerifier verifiers[] = {verifier};
+  LEDGER_RETURN_IF_ERROR(crypto::VerifyNote(note, verifiers).status());
+  for (const crypto::NoteSignature& sig : note.signatures) {
+    if (sig.name == verifier.name && sig.key_id == verifier.key_id) return sig;
+  }
+  return absl::InternalError("verified signature not found");
+}
+
 }  // namespace
 
 v1::ReplicateRequest ToProto(const ReplicateRequest& r) {
@@ -48,9 +90,8 @@ v1::ReplicateRequest ToProto(const ReplicateRequest& r) {
   p.set_base_root(HashBytes(r.base_root));
   for (const std::string& e : r.entries) p.add_entries(e);
   p.set_complete(r.complete);
-  p.mutable_committed()->set_size(r.committed.size);
-  p.mutable_committed()->set_root(HashBytes(r.committed.root));
-  p.mutable_committed()->set_chain_hash(HashBytes(r.committed.chain_hash));
+  SetHead(r.committed, p.mutable_committed());
+  p.set_checkpoint(r.checkpoint);
   return p;
 }
 
@@ -63,14 +104,8 @@ absl::StatusOr<ReplicateRequest> FromProto(const v1::ReplicateRequest& p) {
   LEDGER_ASSIGN_OR_RETURN(r.base_root, ToHash(p.base_root(), "base_root"));
   r.entries.assign(p.entries().begin(), p.entries().end());
   r.complete = p.complete();
-  r.committed.size = p.committed().size();
-  if (r.committed.size > 0) {
-    LEDGER_ASSIGN_OR_RETURN(r.committed.root,
-                            ToHash(p.committed().root(), "committed.root"));
-    LEDGER_ASSIGN_OR_RETURN(
-        r.committed.chain_hash,
-        ToHash(p.committed().chain_hash(), "committed.chain_hash"));
-  }
+  LEDGER_ASSIGN_OR_RETURN(r.committed, GetHead(p.committed(), "committed"));
+  r.checkpoint = p.checkpoint();
   return r;
 }
 
@@ -112,7 +147,25 @@ absl::StatusOr<ReplicateResponse> GrpcReplicationTransport::Replicate(
   ReplicateResponse response;
   response.accepted = reply.accepted();
   response.size = reply.size();
+  response.cosigner_key = reply.cosigner_key();
   return response;
+}
+
+absl::StatusOr<CosignResponse> GrpcReplicationTransport::Cosign(
+    const std::string& peer, const CosignRequest& request,
+    absl::Duration timeout) {
+  LEDGER_ASSIGN_OR_RETURN(v1::Replication::Stub * stub, Stub(peer));
+  grpc::ClientContext context;
+  context.set_deadline(Deadline(timeout));
+  v1::CosignRequest p;
+  p.set_epoch(request.epoch);
+  p.set_leader(request.leader);
+  SetHead(request.committed, p.mutable_committed());
+  p.set_checkpoint(request.checkpoint);
+  v1::CosignResponse reply;
+  grpc::Status s = stub->Cosign(&context, p, &reply);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return CosignResponse{reply.note(), reply.cosigner_key()};
 }
 
 absl::StatusOr<FetchResponse> GrpcReplicationTransport::Fetch(
@@ -158,6 +211,31 @@ grpc::Status ReplicationService::Replicate(grpc::ServerContext*,
   }
   response->set_accepted(answer->accepted);
   response->set_size(answer->size);
+  response->set_cosigner_key(answer->cosigner_key);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicationService::Cosign(grpc::ServerContext*,
+                                        const v1::CosignRequest* request,
+                                        v1::CosignResponse* response) {
+  CosignRequest r;
+  r.epoch = request->epoch();
+  r.leader = request->leader();
+  absl::StatusOr<ledger::Head> committed =
+      GetHead(request->committed(), "committed");
+  if (!committed.ok()) return ToGrpcStatus(committed.status());
+  r.committed = *committed;
+  r.checkpoint = request->checkpoint();
+  absl::StatusOr<CosignResponse> answer = replica_->HandleCosign(r);
+  if (!answer.ok()) {
+    if (absl::IsDataLoss(answer.status())) {
+      spdlog::error("replication: refused to cosign for {}: {}", r.leader,
+                    ToStd(answer.status().message()));
+    }
+    return ToGrpcStatus(answer.status());
+  }
+  response->set_note(answer->note);
+  response->set_cosigner_key(answer->cosigner_key);
   return grpc::Status::OK;
 }
 
@@ -233,6 +311,7 @@ void ClusterCoordinator::PeerLoop(const std::string& peer) {
   }
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Time next_probe = absl::InfinitePast();
+  absl::Time asked_to_register = absl::InfinitePast();
   while (true) {
     uint64_t seen = 0;
     {
@@ -257,6 +336,9 @@ void ClusterCoordinator::PeerLoop(const std::string& peer) {
     absl::StatusOr<ReplicateResponse> response =
         transport_->Replicate(peer, **request, options_.request_timeout);
     leader->OnResponse(peer, (*request)->id, response);
+    if (response.ok() && !response->cosigner_key.empty()) {
+      NoteCosignerKey(peer, response->cosigner_key, &asked_to_register);
+    }
     next_probe = absl::Now() + options_.heartbeat;
     {
       MutexLock lock(&mu_);
@@ -333,6 +415,103 @@ absl::Status ClusterCoordinator::Commit(const ledger::Head& head) {
 
 ledger::Head ClusterCoordinator::Committed() const {
   return replica_->verified_committed();
+}
+
+bool ClusterCoordinator::WaitForCommitted(uint64_t size,
+                                          absl::Duration timeout) const {
+  return replica_->WaitForCommitted(size, timeout);
+}
+
+void ClusterCoordinator::NoteCosignerKey(const std::string& peer,
+                                         const std::string& vkey,
+                                         absl::Time* last_asked) {
+  if (!options_.register_cosigner) return;
+  const absl::Time now = absl::Now();
+  if (now - *last_asked < absl::Seconds(1)) return;
+  absl::StatusOr<crypto::NoteVerifier> verifier =
+      crypto::ParseVerifierKey(vkey);
+  if (!verifier.ok() ||
+      verifier->type != crypto::NoteSigType::kCosignatureV1) {
+    *last_asked = now;
+    spdlog::warn("replication: {} names a cosigner key that is not one: {}",
+                 peer, vkey);
+    return;
+  }
+  if (ledger_->keys().Find(ledger::KeyIdOf(verifier->key)).has_value()) {
+    return;
+  }
+  *last_asked = now;
+  options_.register_cosigner(peer, *verifier);
+}
+
+absl::StatusOr<std::string> ClusterCoordinator::Cosign(
+    std::string note, const ledger::Checkpoint& checkpoint) {
+  int64_t epoch = 0;
+  size_t quorum = 0;
+  {
+    MutexLock lock(&mu_);
+    if (leader_ == nullptr) {
+      return absl::FailedPreconditionError(
+          StrCat("node ", options_.node_name, " does not lead"));
+    }
+    epoch = leader_->epoch();
+    quorum = leader_->quorum();
+  }
+  LEDGER_ASSIGN_OR_RETURN(crypto::Note signed_note, crypto::ParseNote(note));
+  CosignRequest request;
+  request.epoch = epoch;
+  request.leader = options_.node_name;
+  request.committed = replica_->verified_committed();
+  request.checkpoint = signed_note.text;
+  const size_t n = options_.peers.size();
+  std::vector<absl::StatusOr<CosignResponse>> answers(
+      n, absl::UnavailableError("not asked"));
+  {
+    std::vector<std::thread> calls;
+    calls.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      calls.emplace_back([&, i] {
+        answers[i] = transport_->Cosign(options_.peers[i], request,
+                                        options_.cosign_timeout);
+      });
+    }
+    for (std::thread& t : calls) t.join();
+  }
+  size_t signed_by = 1;  // this node signed `note`
+  std::vector<std::string> refusals;
+  for (size_t i = 0; i < n; ++i) {
+    absl::StatusOr<crypto::NoteSignature> sig =
+        answers[i].ok() ? CheckCosignature(*answers[i], signed_note.text)
+                        : absl::StatusOr<crypto::NoteSignature>(
+                              answers[i].status());
+    bool duplicate = false;
+    if (sig.ok()) {
+      for (const crypto::NoteSignature& have : signed_note.signatures) {
+        duplicate = duplicate || (have.name == sig->name &&
+                                  have.key_id == sig->key_id);
+      }
+    }
+    if (!sig.ok() || duplicate) {
+      refusals.push_back(StrCat(
+          options_.peers[i], ": ",
+          sig.ok() ? "signed with a key already on the note"
+                   : sig.status().message()));
+      continue;
+    }
+    signed_note.signatures.push_back(*std::move(sig));
+    ++signed_by;
+  }
+  if (signed_by < quorum) {
+    return absl::UnavailableError(StrCat(
+        "the checkpoint of size ", checkpoint.size, " has ", signed_by, " of ",
+        n + 1, " nodes' signatures, ", quorum,
+        " needed: ", absl::StrJoin(refusals, "; ")));
+  }
+  if (!refusals.empty()) {
+    spdlog::debug("checkpoint of size {} cosigned without: {}",
+                  checkpoint.size, absl::StrJoin(refusals, "; "));
+  }
+  return crypto::FormatNote(signed_note);
 }
 
 std::map<std::string, uint64_t> ClusterCoordinator::matched() const {

@@ -6,6 +6,7 @@
 // to take) and node/etcd_coordinator.h (who leads, what is committed); this
 // file adds threads, deadlines and the network.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,9 @@ class ReplicationTransport {
   virtual absl::StatusOr<FetchResponse> Fetch(const std::string& peer,
                                               const FetchRequest& request,
                                               absl::Duration timeout) = 0;
+  virtual absl::StatusOr<CosignResponse> Cosign(const std::string& peer,
+                                                const CosignRequest& request,
+                                                absl::Duration timeout) = 0;
 };
 
 // ReplicationTransport over ledger.v1.Replication: one channel per peer.
@@ -52,6 +56,9 @@ class GrpcReplicationTransport : public ReplicationTransport {
   absl::StatusOr<FetchResponse> Fetch(const std::string& peer,
                                       const FetchRequest& request,
                                       absl::Duration timeout) override;
+  absl::StatusOr<CosignResponse> Cosign(const std::string& peer,
+                                        const CosignRequest& request,
+                                        absl::Duration timeout) override;
 
  private:
   // NotFound for a name that is not a peer.
@@ -69,6 +76,9 @@ class ReplicationService final : public v1::Replication::Service {
   grpc::Status Fetch(grpc::ServerContext* context,
                      const v1::FetchRequest* request,
                      v1::FetchResponse* response) override;
+  grpc::Status Cosign(grpc::ServerContext* context,
+                      const v1::CosignRequest* request,
+                      v1::CosignResponse* response) override;
 
  private:
   Replica* const replica_;
@@ -89,6 +99,14 @@ struct ClusterCoordinatorOptions {
   // An idle leader sends each follower an empty request this often (the
   // committed head travels with it).
   absl::Duration heartbeat = absl::Milliseconds(200);
+  // Deadline of one Cosign call (the sequencer's writer waits for them).
+  absl::Duration cosign_timeout = absl::Seconds(2);
+  // Called (on a replication thread, at most once a second per follower)
+  // while a follower's cosigner key is not registered in the log; the node
+  // appends its key.registered entry. Empty: nothing is registered.
+  std::function<void(const std::string& peer,
+                     const crypto::NoteVerifier& cosigner)>
+      register_cosigner;
   ReplicationLeaderOptions leader;
 };
 
@@ -117,6 +135,13 @@ class ClusterCoordinator : public Coordinator {
 
   absl::Status Commit(const ledger::Head& head) override;
   ledger::Head Committed() const override;
+  bool WaitForCommitted(uint64_t size, absl::Duration timeout) const override;
+  // Asks every follower to cosign `checkpoint` (in parallel, within
+  // cosign_timeout) and adds each cosignature that verifies with the key the
+  // follower names; Unavailable, naming each follower's answer, unless a
+  // majority of the nodes (this one included) signed.
+  absl::StatusOr<std::string> Cosign(
+      std::string note, const ledger::Checkpoint& checkpoint) override;
 
   // For logs and metrics: what each follower holds (leading only).
   std::map<std::string, uint64_t> matched() const;
@@ -124,6 +149,10 @@ class ClusterCoordinator : public Coordinator {
  private:
   void PeerLoop(const std::string& peer);
   void Bump();
+  // A follower named its cosigner key: ask for it to be registered if the
+  // log does not know it (rate-limited per follower).
+  void NoteCosignerKey(const std::string& peer, const std::string& vkey,
+                       absl::Time* last_asked);
 
   const ledger::Ledger* const ledger_;
   Replica* const replica_;

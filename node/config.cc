@@ -234,6 +234,14 @@ absl::Status ParseCluster(std::string_view source, const toml::table& table,
       s = GetDuration(where, node, &cluster->lease_ttl);
     } else if (k == "commit_timeout") {
       s = GetDuration(where, node, &cluster->commit_timeout);
+    } else if (k == "etcd_ca_file") {
+      s = GetPath(where, source, node, &cluster->etcd_ca_file);
+    } else if (k == "etcd_cert_file") {
+      s = GetPath(where, source, node, &cluster->etcd_cert_file);
+    } else if (k == "etcd_key_file") {
+      s = GetPath(where, source, node, &cluster->etcd_key_file);
+    } else if (k == "etcd_tls_name") {
+      s = GetString(where, node, &cluster->etcd_tls_name);
     } else if (k == "etcd_endpoints" || k == "peers") {
       const toml::array* array = node.as_array();
       if (array == nullptr) {
@@ -253,7 +261,8 @@ absl::Status ParseCluster(std::string_view source, const toml::table& table,
       return absl::InvalidArgumentError(
           StrCat(where,
                  ": unknown key (known: listen, etcd_endpoints, log_key_file, "
-                 "lease_ttl, commit_timeout, peers)"));
+                 "lease_ttl, commit_timeout, peers, etcd_ca_file, "
+                 "etcd_cert_file, etcd_key_file, etcd_tls_name)"));
     }
     if (!s.ok()) return s;
   }
@@ -290,6 +299,19 @@ absl::Status ValidateCluster(const NodeConfig& config) {
     return absl::InvalidArgumentError(
         "cluster.peers: name the other nodes of the cluster "
         "([[cluster.peers]] with name, address, cluster_address)");
+  }
+  const int etcd_tls_files = !c.etcd_ca_file.empty() +
+                             !c.etcd_cert_file.empty() +
+                             !c.etcd_key_file.empty();
+  if (etcd_tls_files != 0 && etcd_tls_files != 3) {
+    return absl::InvalidArgumentError(
+        "cluster.etcd_ca_file, etcd_cert_file and etcd_key_file: TLS to etcd "
+        "needs all three (or none: plaintext)");
+  }
+  if (etcd_tls_files == 0 && !c.etcd_tls_name.empty()) {
+    return absl::InvalidArgumentError(
+        "cluster.etcd_tls_name is set but TLS to etcd is not (etcd_ca_file, "
+        "etcd_cert_file, etcd_key_file)");
   }
   for (const ClusterPeer& p : c.peers) {
     if (p.name == config.node_name) {

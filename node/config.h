@@ -82,6 +82,15 @@ struct ClusterConfig {
   absl::Duration lease_ttl = absl::Seconds(5);
   absl::Duration commit_timeout = absl::Seconds(10);
   std::vector<ClusterPeer> peers;
+  // TLS to etcd: all three set (PEM files: the CA that signed the members'
+  // certificates, this node's client certificate and key), or none
+  // (plaintext). etcd_tls_name: the name the members' certificates are
+  // checked against (a DNS or IP SAN they all carry); default the first
+  // endpoint's address.
+  std::string etcd_ca_file;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
+  std::string etcd_tls_name;
   bool enabled() const { return !listen.empty(); }
 };
 

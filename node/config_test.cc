@@ -33,6 +33,73 @@ TEST(ConfigTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c->limits.max_event_bytes, EventLimits{}.max_event_bytes);
 }
 
+// A cluster node's [cluster] table, with TLS to etcd; and what is refused.
+TEST(ConfigTest, ClusterTable) {
+  constexpr char kBase[] = R"(
+data_dir = "/d"
+origin = "example.org/log"
+node_name = "n1"
+[cluster]
+listen = "127.0.0.1:7411"
+etcd_endpoints = ["127.0.0.1:2379", "127.0.0.1:2389"]
+log_key_file = "log.key"
+lease_ttl = "3s"
+[[cluster.peers]]
+name = "n2"
+address = "127.0.0.1:7420"
+cluster_address = "127.0.0.1:7421"
+)";
+  absl::StatusOr<NodeConfig> c = ParseConfig(kBase, "/etc/n1.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->cluster.enabled());
+  EXPECT_EQ(c->cluster.etcd_endpoints.size(), 2u);
+  EXPECT_EQ(c->cluster.lease_ttl, absl::Seconds(3));
+  EXPECT_EQ(c->cluster.log_key_file, "/etc/log.key");
+  ASSERT_EQ(c->cluster.peers.size(), 1u);
+  EXPECT_EQ(c->cluster.peers[0].cluster_address, "127.0.0.1:7421");
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+  EXPECT_TRUE(c->cluster.etcd_ca_file.empty());
+
+  c = ParseConfig(StrCat(kBase, R"(
+[cluster]
+)"),
+                  "/etc/n1.toml");
+  EXPECT_FALSE(c.ok());  // a table defined twice is TOML's error
+
+  // TLS to etcd: file paths relative to the config file.
+  std::string tls(kBase);
+  tls.insert(tls.find("lease_ttl"),
+             "etcd_ca_file = \"etcd-ca.pem\"\n"
+             "etcd_cert_file = \"n1-etcd.pem\"\n"
+             "etcd_key_file = \"n1-etcd.key\"\n"
+             "etcd_tls_name = \"etcd.local\"\n");
+  c = ParseConfig(tls, "/etc/n1.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cluster.etcd_ca_file, "/etc/etcd-ca.pem");
+  EXPECT_EQ(c->cluster.etcd_cert_file, "/etc/n1-etcd.pem");
+  EXPECT_EQ(c->cluster.etcd_key_file, "/etc/n1-etcd.key");
+  EXPECT_EQ(c->cluster.etcd_tls_name, "etcd.local");
+  EXPECT_TRUE(ValidateConfig(*c).ok()) << ValidateConfig(*c);
+
+  std::string partial(kBase);
+  partial.insert(partial.find("lease_ttl"), "etcd_ca_file = \"ca.pem\"\n");
+  c = ParseConfig(partial, "/etc/n1.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(Message(ValidateConfig(*c)), HasSubstr("needs all three"));
+
+  std::string name_only(kBase);
+  name_only.insert(name_only.find("lease_ttl"), "etcd_tls_name = \"x\"\n");
+  c = ParseConfig(name_only, "/etc/n1.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(Message(ValidateConfig(*c)),
+              HasSubstr("etcd_tls_name is set but TLS to etcd is not"));
+
+  std::string unknown(kBase);
+  unknown.insert(unknown.find("lease_ttl"), "etcd_tls = true\n");
+  c = ParseConfig(unknown, "/etc/n1.toml");
+  EXPECT_THAT(Message(c.status()), HasSubstr("etcd_tls_name)"));
+}
+
 // The example shipped for operators parses, and states the defaults.
 TEST(ConfigTest, ShippedExampleParsesToTheDefaults) {
   std::ifstream in(LEDGER_DEPLOY_CONFIG);

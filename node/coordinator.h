@@ -7,8 +7,13 @@
 // transaction.
 
 #include "absl/base/thread_annotations.h"
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/sync.h"
+#include "ledger/checkpoint.h"
 #include "ledger/ledger.h"
 
 namespace ledger::node {
@@ -33,6 +38,26 @@ class Coordinator {
   // The latest committed head: reads and proofs never go past it.
   // Thread-safe; cheap enough to call on every read.
   virtual ledger::Head Committed() const = 0;
+
+  // Waits until Committed().size >= size or `timeout` passes; true in the
+  // first case. Thread-safe. (Reads that ask for a minimum size: a
+  // follower may be behind the leader that acknowledged a write.)
+  virtual bool WaitForCommitted(uint64_t size, absl::Duration timeout) const {
+    (void)timeout;
+    return Committed().size >= size;
+  }
+
+  // Called by the sequencer with `note`, the checkpoint `checkpoint` of a
+  // committed head that this node has signed, before it stores it. Returns
+  // the note to store: the same note on a single node; on a cluster node
+  // the note with the other nodes' cosignatures added, or Unavailable if
+  // fewer than a majority of the nodes (this one included) signed (the
+  // sequencer then tries again at its next checkpoint).
+  virtual absl::StatusOr<std::string> Cosign(
+      std::string note, const ledger::Checkpoint& checkpoint) {
+    (void)checkpoint;
+    return note;
+  }
 };
 
 // One node, no replication: a head is committed as soon as the local ledger
@@ -50,6 +75,14 @@ class LocalCoordinator : public Coordinator {
   ledger::Head Committed() const override {
     MutexLock lock(&mu_);
     return head_;
+  }
+
+  bool WaitForCommitted(uint64_t size,
+                        absl::Duration timeout) const override {
+    MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return head_.size >= size; },
+        timeout);
   }
 
  private:

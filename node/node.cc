@@ -254,7 +254,14 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
       coordinator_.get(), clock,
       identity_.get(),    config.node_name,
       authorizer_.get(),  {config.max_future_skew, config.max_event_age},
-      config.provenance,  metrics_.get()};
+      config.provenance,  metrics_.get(),
+      {}};
+  if (config.cluster.enabled()) {
+    ctx.leader_address = [this] {
+      MutexLock lock(&cluster_mu_);
+      return leader_address_;
+    };
+  }
   ServerOptions server_options;
   server_options.listen = config.listen;
   server_options.max_message_bytes = config.max_message_bytes;

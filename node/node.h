@@ -116,6 +116,11 @@ class Node {
   absl::Status AdoptLegacyGuard(const DataDirLayout& layout);
   // Registers this node's cosigner key in the ledger if it is not.
   absl::Status RegisterCosigner(const NodeConfig& config, const Clock* clock);
+  // Leader: appends the key.registered entry of a follower's cosigner key
+  // (signed with the log's node key), without waiting for it.
+  void RegisterPeerCosigner(const std::string& node_name,
+                            const std::string& peer,
+                            const crypto::NoteVerifier& cosigner);
   // Health of the write path, from the sequencer's state.
   void OnSequencerState(SequencerState state, const absl::Status& reason);
   void OnDataLoss(const absl::Status& cause);
@@ -156,6 +161,8 @@ class Node {
   mutable Mutex cluster_mu_;
   bool cluster_stop_ ABSL_GUARDED_BY(cluster_mu_) = false;
   bool leading_ ABSL_GUARDED_BY(cluster_mu_) = false;
+  // The client address of the leader this follower follows ("": none).
+  std::string leader_address_ ABSL_GUARDED_BY(cluster_mu_);
   std::unique_ptr<Sequencer> sequencer_;
   // Declared before server_, so destroyed after it: gRPC calls the
   // authorizer until the server is gone.

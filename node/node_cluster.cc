@@ -10,10 +10,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "ledger/checkpoint.h"
+#include "ledger/key_registry.h"
 #include "node/etcd_client.h"
 #include "node/ledger_events.h"
 #include "node/node.h"
@@ -37,6 +40,32 @@ std::shared_ptr<grpc::ChannelCredentials> PeerCredentials(
 
 }  // namespace
 
+void Node::RegisterPeerCosigner(const std::string& node_name,
+                                const std::string& peer,
+                                const crypto::NoteVerifier& cosigner) {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  KeyInfo info;
+  info.key_id = KeyIdOf(cosigner.key);
+  info.public_key = cosigner.key;
+  info.name = cosigner.name;
+  info.role = KeyRole::kCosigner;
+  info.valid_from_ns = now;
+  Event event = KeyRegisteredEvent(info);
+  StampLedgerEvent(now, node_name, "node", &event);
+  absl::StatusOr<VerifiedBatch> batch =
+      SignWithNodeKey(std::move(event), *identity_, ledger_->limits());
+  if (!batch.ok()) {
+    spdlog::warn("cluster: registering {}'s cosigner key {}: {}", peer,
+                 cosigner.name, ToStd(batch.status().message()));
+    return;
+  }
+  // Not waited for: the replication thread that asks goes on, and asks
+  // again a second later if the key is still unknown then.
+  sequencer_->Submit(*std::move(batch));
+  spdlog::info("cluster: registering {}'s cosigner key {} in the log", peer,
+               cosigner.name);
+}
+
 bool Node::leading() const {
   MutexLock lock(&cluster_mu_);
   return leading_;
@@ -47,6 +76,18 @@ absl::Status Node::OpenCluster(const NodeConfig& config,
   const ClusterConfig& c = config.cluster;
   EtcdClientOptions etcd_options;
   etcd_options.endpoints = c.etcd_endpoints;
+  if (!c.etcd_ca_file.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(
+        TlsMaterial etcd_tls,
+        LoadTlsFiles(c.etcd_ca_file, c.etcd_cert_file, c.etcd_key_file));
+    etcd_options.credentials = PeerCredentials(etcd_tls);
+    etcd_options.tls_target_name = c.etcd_tls_name;
+    if (etcd_options.tls_target_name.empty()) {
+      // The first endpoint's host.
+      etcd_options.tls_target_name =
+          c.etcd_endpoints[0].substr(0, c.etcd_endpoints[0].rfind(':'));
+    }
+  }
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
                           EtcdClient::Create(etcd_options));
   etcd_client_ = std::move(client);
@@ -55,11 +96,26 @@ absl::Status Node::OpenCluster(const NodeConfig& config,
   coordinator_options.node_name = config.node_name;
   coordinator_options.lease_ttl = c.lease_ttl;
   coordinator_options.commit_timeout = c.commit_timeout;
-  spdlog::info("cluster: connecting to etcd ({} members)",
-               c.etcd_endpoints.size());
+  spdlog::info("cluster: connecting to etcd ({} members, {})",
+               c.etcd_endpoints.size(),
+               c.etcd_ca_file.empty() ? "plaintext" : "mutual TLS");
   LEDGER_ASSIGN_OR_RETURN(
       etcd_, EtcdCoordinator::Start(etcd_client_.get(), coordinator_options));
-  replica_ = std::make_unique<Replica>(ledger_.get(), config.node_name);
+  ReplicaOptions replica_options;
+  replica_options.cosigner = &identity_->cosigner;
+  // A follower keeps the leader's checkpoints as its own: in its rollback
+  // guard first (as the sequencer does), then in the ledger.
+  replica_options.store_checkpoint = [this](std::string_view note) {
+    absl::StatusOr<VerifiedCheckpoint> opened = OpenCheckpoint(
+        note, identity_->verifiers(), identity_->origin);
+    if (!opened.ok()) return opened.status();
+    LEDGER_RETURN_IF_ERROR(guard_->Record(note, opened->checkpoint));
+    LEDGER_RETURN_IF_ERROR(ledger_->StoreCheckpoint(note).status());
+    sequencer_->CheckpointStored(opened->checkpoint.size);
+    return absl::OkStatus();
+  };
+  replica_ = std::make_unique<Replica>(ledger_.get(), config.node_name,
+                                       replica_options);
   replica_->ObserveCommitted(etcd_->Committed());
   etcd_->SetHeadListener([replica = replica_.get()](const HeadRecord& record) {
     replica->ObserveCommitted(record.head);
@@ -76,6 +132,11 @@ absl::Status Node::OpenCluster(const NodeConfig& config,
   options.node_name = config.node_name;
   options.peers = peers;
   options.commit_timeout = c.commit_timeout;
+  options.register_cosigner = [this, node_name = config.node_name](
+                                  const std::string& peer,
+                                  const crypto::NoteVerifier& cosigner) {
+    RegisterPeerCosigner(node_name, peer, cosigner);
+  };
   auto cluster = std::make_unique<ClusterCoordinator>(
       ledger_.get(), replica_.get(), etcd_.get(), transport_.get(), options);
   cluster_ = cluster.get();
@@ -177,6 +238,11 @@ void Node::RunCluster(const NodeConfig& config, const Clock* clock) {
       auto it = client_addresses.find(leader.node_name);
       const std::string where =
           it == client_addresses.end() ? "" : StrCat(" at ", it->second);
+      {
+        MutexLock lock(&cluster_mu_);
+        leader_address_ =
+            it == client_addresses.end() ? "" : it->second;
+      }
       spdlog::info("cluster: following {} (epoch {})", leader.node_name,
                    leader.epoch);
       sequencer_->SetNotStartedReason(absl::UnavailableError(
@@ -193,6 +259,7 @@ void Node::RunCluster(const NodeConfig& config, const Clock* clock) {
         if (became.ok()) {
           MutexLock lock(&cluster_mu_);
           leading_ = true;
+          leader_address_.clear();
           break;
         }
         spdlog::error("cluster: cannot lead: {}", ToStd(became.message()));

@@ -15,6 +15,7 @@
 #include "ledger/tlog_proof.h"
 #include "ledger/tlog_proof_extra.h"
 #include "node/grpc_status.h"
+#include "node/read_floor.h"
 
 namespace ledger::node {
 namespace {
@@ -37,17 +38,6 @@ absl::StatusOr<crypto::Hash> ChainHashAt(const ledger::Ledger& ledger,
   absl::StatusOr<Entry> entry = DecodeEntry(*bytes);
   if (!entry.ok()) return Annotate(entry.status(), StrCat("entry ", size - 1));
   return ChainHash(entry->prev_chain_hash, crypto::HashLeaf(*bytes));
-}
-
-// How long a handler may wait: the client's deadline, at most `cap`.
-absl::Duration WaitBudget(const grpc::ServerContext* context,
-                          absl::Duration cap) {
-  auto left = context->deadline() - std::chrono::system_clock::now();
-  absl::Duration budget =
-      absl::FromChrono(std::chrono::duration_cast<std::chrono::microseconds>(
-          std::min<std::chrono::system_clock::duration>(
-              left, absl::ToChronoMicroseconds(cap))));
-  return std::max(budget, absl::ZeroDuration());
 }
 
 constexpr std::string_view kGetInclusionProof =
@@ -179,7 +169,7 @@ absl::StatusOr<ledger::StoredCheckpoint> ProofService::Latest() const {
 
 absl::StatusOr<ledger::StoredCheckpoint> ProofService::AwaitCheckpoint(
     grpc::ServerContext* context, uint64_t size, std::string_view what) {
-  absl::Duration budget = WaitBudget(context, kMaxCheckpointWait);
+  absl::Duration budget = WaitBudget(*context, kMaxCheckpointWait);
   ctx_.sequencer->WaitForCheckpoint(size, budget);
   absl::StatusOr<std::optional<ledger::StoredCheckpoint>> covering =
       ctx_.ledger->CheckpointCovering(size);
@@ -200,17 +190,23 @@ grpc::Status ProofService::GetCheckpoint(grpc::ServerContext* context,
                                          const v1::GetCheckpointRequest* req,
                                          v1::Checkpoint* response) {
   absl::StatusOr<ledger::StoredCheckpoint> checkpoint;
-  if (req->min_size() == 0) {
+  // The metadata ledger-min-size (read_floor.h) asks the same as min_size,
+  // from a node that may still be catching up: it waits for that size.
+  absl::StatusOr<std::optional<uint64_t>> floor = MinSizeOf(*context);
+  if (!floor.ok()) return ToGrpcStatus(floor.status());
+  const uint64_t min_size = std::max(req->min_size(), floor->value_or(0));
+  if (min_size == 0) {
     checkpoint = Latest();
   } else {
-    uint64_t committed = ctx_.coordinator->Committed().size;
-    if (req->min_size() > committed) {
-      return ToGrpcStatus(absl::OutOfRangeError(
-          StrCat("min_size ", req->min_size(), " exceeds the ledger size ",
-                 committed)));
+    absl::StatusOr<uint64_t> committed =
+        CommittedForRead(*context, *ctx_.coordinator);
+    if (!committed.ok()) return ToGrpcStatus(committed.status());
+    if (min_size > *committed) {
+      return ToGrpcStatus(absl::OutOfRangeError(StrCat(
+          "min_size ", min_size, " exceeds the ledger size ", *committed)));
     }
-    checkpoint = AwaitCheckpoint(context, req->min_size(),
-                                 StrCat("size ", req->min_size()));
+    checkpoint =
+        AwaitCheckpoint(context, min_size, StrCat("size ", min_size));
   }
   if (!checkpoint.ok()) return ToGrpcStatus(checkpoint.status());
   absl::StatusOr<v1::Checkpoint> proto = ToProto(*checkpoint);
@@ -306,8 +302,10 @@ absl::Status ProofService::Receipt(grpc::ServerContext* context,
     LEDGER_RETURN_IF_ERROR(CheckTenantAccess(
         ctx_, caller, kGetReceipt, req.event().tenant(), "read receipts"));
   }
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t committed,
+                          CommittedForRead(*context, *ctx_.coordinator));
   absl::StatusOr<uint64_t> index =
-      ResolveEntry(*ctx_.ledger, ctx_.coordinator->Committed().size,
+      ResolveEntry(*ctx_.ledger, committed,
                    req.entry_case() == v1::GetReceiptRequest::kIndex,
                    req.index(), req.has_event() ? &req.event() : nullptr);
   if (!index.ok()) return index.status();

@@ -17,6 +17,7 @@
 #include "ledger/answer_builder.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/read_floor.h"
 #include "node/payloads.h"
 #include "node/proof_service.h"
 #include "node/query_service.h"
@@ -156,11 +157,13 @@ absl::StatusOr<TimeWindow> WindowFromProto(bool has_window,
 // proofs the latest checkpoint's size (so the answer file needs no wait
 // for a checkpoint); else unset: the page token's.
 absl::StatusOr<std::optional<uint64_t>> QueryAsOf(const ServiceContext& ctx,
+                                                  const grpc::ServerContext& context,
                                                   bool has_as_of,
                                                   uint64_t as_of,
                                                   bool with_proofs,
                                                   bool first_page) {
-  const uint64_t committed = ctx.coordinator->Committed().size;
+  LEDGER_ASSIGN_OR_RETURN(const uint64_t committed,
+                          CommittedForRead(context, *ctx.coordinator));
   if (has_as_of) {
     if (as_of > committed) {
       return absl::InvalidArgumentError(
@@ -283,7 +286,7 @@ absl::Status DoHistory(const ServiceContext& ctx, const Provenance& provenance,
                           SubjectFromProto(request.subject()));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       HistoryAnswer answer,
@@ -321,7 +324,7 @@ absl::Status DoLabelHistory(const ServiceContext& ctx,
   }
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       LabelHistoryAnswer answer,
@@ -375,7 +378,7 @@ absl::Status DoWhoTouched(const ServiceContext& ctx,
       WindowFromProto(request.has_window(), request.window()));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       TouchAnswer answer,
@@ -414,7 +417,7 @@ absl::Status DoActorActivity(const ServiceContext& ctx,
       WindowFromProto(request.has_window(), request.window()));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       TouchAnswer answer,
@@ -473,7 +476,7 @@ absl::Status DoLineage(const ServiceContext& ctx, const Provenance& provenance,
   }
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), /*first_page=*/true));
   LEDGER_ASSIGN_OR_RETURN(
       LineageAnswer answer,
@@ -528,7 +531,7 @@ absl::Status DoCrossBorder(const ServiceContext& ctx,
                                      "ask for cross-border transfers"));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(
       CrossBorderAnswer answer,
@@ -579,7 +582,7 @@ absl::Status DoOrphans(const ServiceContext& ctx, const Provenance& provenance,
       CheckTenant(ctx, context, kOrphans, request.tenant(), "ask for orphans"));
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 request.with_proofs(), /*first_page=*/true));
   LEDGER_ASSIGN_OR_RETURN(OrphansAnswer answer,
                           provenance.Orphans(request.tenant(), as_of));
@@ -654,7 +657,7 @@ absl::Status DoRiskFindings(const ServiceContext& ctx, const RiskQueries& risk,
   }
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 /*with_proofs=*/false, request.page_token().empty()));
   LEDGER_ASSIGN_OR_RETURN(FindingsAnswer answer,
                           risk.Findings(request.tenant(), filter, window,
@@ -699,7 +702,7 @@ absl::Status DoGradeExplain(const ServiceContext& ctx, const RiskQueries& risk,
   }
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 /*with_proofs=*/false, /*first_page=*/true));
   LEDGER_ASSIGN_OR_RETURN(ExplainAnswer answer,
                           risk.Explain(request.tenant(), request.dataset_id(),
@@ -745,7 +748,7 @@ absl::Status DoRiskSummary(const ServiceContext& ctx, const RiskQueries& risk,
   }
   LEDGER_ASSIGN_OR_RETURN(
       std::optional<uint64_t> as_of,
-      QueryAsOf(ctx, request.has_as_of(), request.as_of(),
+      QueryAsOf(ctx, *context, request.has_as_of(), request.as_of(),
                 /*with_proofs=*/false, /*first_page=*/true));
   LEDGER_ASSIGN_OR_RETURN(SummaryAnswer answer,
                           risk.Summary(request.tenant(), range, as_of));

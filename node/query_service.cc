@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
+#include "node/read_floor.h"
 #include "node/payloads.h"
 #include "node/proof_service.h"
 
@@ -29,8 +30,11 @@ grpc::Status QueryService::GetEntry(grpc::ServerContext* context,
       return ToGrpcStatus(s);
     }
   }
+  absl::StatusOr<uint64_t> committed =
+      CommittedForRead(*context, *ctx_.coordinator);
+  if (!committed.ok()) return ToGrpcStatus(committed.status());
   absl::StatusOr<uint64_t> index = ResolveEntry(
-      *ctx_.ledger, ctx_.coordinator->Committed().size,
+      *ctx_.ledger, *committed,
       request->entry_case() == v1::GetEntryRequest::kIndex, request->index(),
       request->has_event() ? &request->event() : nullptr);
   if (!index.ok()) return ToGrpcStatus(index.status(), *request);
@@ -60,7 +64,10 @@ grpc::Status QueryService::GetEntries(grpc::ServerContext* context,
     return ToGrpcStatus(absl::UnauthenticatedError(
         "the client certificate is not in this node's access policy"));
   }
-  uint64_t size = ctx_.coordinator->Committed().size;
+  absl::StatusOr<uint64_t> committed =
+      CommittedForRead(*context, *ctx_.coordinator);
+  if (!committed.ok()) return ToGrpcStatus(committed.status());
+  const uint64_t size = *committed;
   uint64_t start = request->start();
   if (request->end() != 0 && request->end() < start) {
     return ToGrpcStatus(absl::InvalidArgumentError(

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/bytes.h"
 #include "crypto/rfc6962.h"
 #include "node/node_testing.h"
+#include "node/read_floor.h"
 
 namespace ledger::node {
 namespace {
@@ -69,6 +71,52 @@ TEST_F(QueryServiceTest, GetEntryByIndexDecodesTheEntry) {
   EXPECT_EQ(entry.batch_index(), 1u);
   EXPECT_EQ(entry.received_at().seconds(), refs[1].received_at().seconds());
   EXPECT_FALSE(entry.back_links().empty());
+}
+
+// Read-your-writes (node/read_floor.h): a read that names a minimum size
+// is answered once the node holds that many committed entries, refused with
+// Unavailable naming both sizes if it does not get there in time, and a
+// malformed size is InvalidArgument.
+TEST_F(QueryServiceTest, MinSizeMetadataWaitsForTheSize) {
+  AppendEvents(1, 2);
+  const uint64_t size = LedgerSize();
+  v1::GetEntryRequest request;
+  request.set_index(size - 1);
+  v1::Entry entry;
+  auto held = Context();
+  held->AddMetadata(kMinSizeHeader, std::to_string(size));
+  grpc::Status s = query_->GetEntry(held.get(), request, &entry);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  // Asked before the entries exist: answered once they do.
+  grpc::Status waited;
+  v1::Entry later;
+  std::thread reader([&] {
+    auto context = Context();
+    context->AddMetadata(kMinSizeHeader, std::to_string(size + 3));
+    v1::GetEntryRequest r;
+    r.set_index(size + 2);
+    waited = query_->GetEntry(context.get(), r, &later);
+  });
+  std::vector<v1::EntryRef> refs = AppendEvents(10, 3);
+  reader.join();
+  EXPECT_TRUE(waited.ok()) << waited.error_message();
+  EXPECT_EQ(later.index(), size + 2);
+
+  auto beyond = Context();
+  beyond->AddMetadata(kMinSizeHeader, std::to_string(LedgerSize() + 10));
+  s = query_->GetEntry(beyond.get(), request, &entry);
+  EXPECT_EQ(s.error_code(), grpc::UNAVAILABLE);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr(StrCat("this node holds ", LedgerSize(),
+                               " committed entries, fewer than the ",
+                               LedgerSize() + 10)));
+
+  auto bad = Context();
+  bad->AddMetadata(kMinSizeHeader, "12x");
+  s = query_->GetEntry(bad.get(), request, &entry);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("ledger-min-size"));
 }
 
 TEST_F(QueryServiceTest, GetEntryByEventKey) {

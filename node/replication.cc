@@ -5,8 +5,11 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "crypto/rfc6962.h"
+#include "ledger/checkpoint.h"
 #include "ledger/entry.h"
 
 namespace ledger::node {
@@ -64,6 +67,15 @@ ledger::Head Replica::verified_committed() const {
   return verified_;
 }
 
+bool Replica::WaitForCommitted(uint64_t size, absl::Duration timeout) const {
+  MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return verified_.size >= size;
+      },
+      timeout);
+}
+
 int64_t Replica::epoch_seen() const {
   MutexLock lock(&mu_);
   return epoch_seen_;
@@ -109,24 +121,97 @@ absl::Status Replica::ApplyFrom(uint64_t base,
   return absl::OkStatus();
 }
 
-absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
-    const ReplicateRequest& request) {
-  MutexLock lock(&mu_);
+absl::Status Replica::AdmitLeaderLocked(int64_t epoch,
+                                        const std::string& leader) {
   if (leading_epoch_ != 0) {
     return absl::FailedPreconditionError(
         StrCat("node ", node_name_, " leads epoch ", leading_epoch_,
-               "; it does not take entries from ", request.leader, " (epoch ",
-               request.epoch, ") until it steps down"));
+               "; it does not take requests from ", leader, " (epoch ",
+               epoch, ") until it steps down"));
   }
-  if (request.epoch < epoch_seen_) {
+  if (epoch < epoch_seen_) {
     return absl::FailedPreconditionError(
-        StrCat("stale leader: ", request.leader, " sent epoch ", request.epoch,
-               ", but node ", node_name_, " has seen epoch ", epoch_seen_));
+        StrCat("stale leader: ", leader, " sent epoch ", epoch, ", but node ",
+               node_name_, " has seen epoch ", epoch_seen_));
   }
-  epoch_seen_ = request.epoch;
+  epoch_seen_ = epoch;
+  return absl::OkStatus();
+}
+
+absl::Status Replica::StoreCheckpointLocked(const std::string& note) {
+  LEDGER_ASSIGN_OR_RETURN(crypto::Note parsed, crypto::ParseNote(note));
+  LEDGER_ASSIGN_OR_RETURN(ledger::Checkpoint body,
+                          ledger::ParseCheckpointBody(parsed.text));
+  std::optional<ledger::StoredCheckpoint> latest = ledger_->LatestCheckpoint();
+  if (latest.has_value() && latest->size >= body.size) {
+    return absl::OkStatus();
+  }
+  // Only what this node holds as committed: a checkpoint signs entries for
+  // good, and an uncommitted tail may still be discarded.
+  if (body.size > verified_.size) return absl::OkStatus();
+  absl::Status stored = options_.store_checkpoint
+                            ? options_.store_checkpoint(note)
+                            : ledger_->StoreCheckpoint(note).status();
+  return Annotate(stored, StrCat("storing the leader's checkpoint of size ",
+                                 body.size));
+}
+
+absl::StatusOr<CosignResponse> Replica::HandleCosign(
+    const CosignRequest& request) {
+  MutexLock lock(&mu_);
+  LEDGER_RETURN_IF_ERROR(AdmitLeaderLocked(request.epoch, request.leader));
+  if (options_.cosigner == nullptr) {
+    return absl::FailedPreconditionError(
+        StrCat("node ", node_name_, " has no cosigner key"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(ledger::Checkpoint body,
+                          ledger::ParseCheckpointBody(request.checkpoint));
+  if (body.origin != ledger_->origin()) {
+    return absl::InvalidArgumentError(
+        StrCat("checkpoint of origin \"", body.origin, "\"; node ", node_name_,
+               " keeps \"", ledger_->origin(), "\""));
+  }
+  if (!body.extensions.empty()) {
+    return absl::InvalidArgumentError(
+        "checkpoint with extension lines: this log signs none");
+  }
+  ObserveLocked(request.committed);
+  if (body.size > verified_.size) {
+    return absl::FailedPreconditionError(
+        StrCat("node ", node_name_, " holds ", verified_.size,
+               " committed entries, not the ", body.size,
+               " of the checkpoint; retry once it has them"));
+  }
+  LEDGER_ASSIGN_OR_RETURN(ledger::Hash root, ledger_->RootAt(body.size));
+  if (root != body.root) {
+    return absl::DataLossError(StrCat(
+        "checkpoint from ", request.leader, " has root ", HexPrefix(body.root),
+        "... at size ", body.size, ", node ", node_name_, " has ",
+        HexPrefix(root), "... there"));
+  }
+  const uint64_t now = options_.unix_seconds
+                           ? options_.unix_seconds()
+                           : static_cast<uint64_t>(absl::ToUnixSeconds(
+                                 absl::Now()));
+  const crypto::NoteSigner* signers[] = {options_.cosigner};
+  CosignResponse response;
+  response.note = crypto::SignNote(request.checkpoint, signers, now);
+  response.cosigner_key =
+      crypto::FormatVerifierKey(options_.cosigner->verifier());
+  return response;
+}
+
+absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
+    const ReplicateRequest& request) {
+  MutexLock lock(&mu_);
+  LEDGER_RETURN_IF_ERROR(AdmitLeaderLocked(request.epoch, request.leader));
   const uint64_t size = ledger_->head().size;
   const uint64_t base = request.base_size;
   ReplicateResponse response;
+  if (options_.cosigner != nullptr) {
+    response.cosigner_key = crypto::FormatVerifierKey(
+        options_.cosigner->verifier());
+  }
   if (base > size) {
     ObserveLocked(request.committed);
     response.size = size;
@@ -182,6 +267,9 @@ absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
         request.complete, &applied));
   }
   ObserveLocked(request.committed);
+  if (!request.checkpoint.empty()) {
+    LEDGER_RETURN_IF_ERROR(StoreCheckpointLocked(request.checkpoint));
+  }
   response.accepted = true;
   response.size = base + skip + applied;
   return response;
@@ -319,6 +407,8 @@ absl::StatusOr<std::optional<ReplicateRequest>> ReplicationLeader::NextRequest(
     const std::string& peer, bool probe) {
   ReplicateRequest request;
   uint64_t end = 0;
+  std::optional<ledger::StoredCheckpoint> checkpoint =
+      ledger_->LatestCheckpoint();
   {
     MutexLock lock(&mu_);
     auto it = state_.find(peer);
@@ -328,8 +418,12 @@ absl::StatusOr<std::optional<ReplicateRequest>> ReplicationLeader::NextRequest(
     Peer& p = it->second;
     if (p.in_flight) return std::nullopt;
     if (p.next > durable_.size) p.next = durable_.size;
+    if (checkpoint.has_value() && p.told_checkpoint.has_value() &&
+        *p.told_checkpoint >= checkpoint->size) {
+      checkpoint.reset();
+    }
     if (!probe && p.next >= durable_.size &&
-        p.told_committed >= committed_.size) {
+        p.told_committed >= committed_.size && !checkpoint.has_value()) {
       return std::nullopt;
     }
     end = std::min<uint64_t>(durable_.size, p.next + p.chunk);
@@ -344,6 +438,11 @@ absl::StatusOr<std::optional<ReplicateRequest>> ReplicationLeader::NextRequest(
     p.in_flight_end = end;
     p.in_flight_complete = request.complete;
     p.told_committed = committed_.size;
+    p.in_flight_checkpoint.reset();
+    if (checkpoint.has_value()) {
+      request.checkpoint = checkpoint->note;
+      p.in_flight_checkpoint = checkpoint->size;
+    }
   }
   absl::Status status;
   absl::StatusOr<ledger::Hash> root = ledger_->RootAt(request.base_size);
@@ -392,6 +491,11 @@ void ReplicationLeader::OnResponse(
     }
     p.matched = std::max(p.matched, response->size);
     p.next = response->size;
+    // It holds the checkpoint's entries, which are committed: it stored it.
+    if (p.in_flight_checkpoint.has_value() &&
+        response->size >= *p.in_flight_checkpoint) {
+      p.told_checkpoint = p.in_flight_checkpoint;
+    }
   } else {
     p.matched = std::min(p.matched, response->size);
     p.next = response->size;

@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "base/sync.h"
+#include "crypto/note.h"
 #include "ledger/ledger.h"
 
 namespace ledger::node {
@@ -62,6 +63,10 @@ struct ReplicateRequest {
   // (Ledger::ApplyEntries) and says how far it got.
   bool complete = true;
   ledger::Head committed;  // the leader's committed head
+  // The leader's latest stored checkpoint (a signed note) while the
+  // follower has not stored it; empty otherwise. The follower stores it once
+  // it holds that size as committed (Replica::HandleReplicate).
+  std::string checkpoint;
 };
 
 // Follower -> leader.
@@ -72,6 +77,21 @@ struct ReplicateResponse {
   // the leader's log down to `size`).
   bool accepted = false;
   uint64_t size = 0;
+  // The follower's cosigner verifier key (empty if it has none).
+  std::string cosigner_key;
+};
+
+// Leader -> follower: cosign the checkpoint of a committed head.
+struct CosignRequest {
+  int64_t epoch = 0;
+  std::string leader;
+  ledger::Head committed;  // the leader's committed head
+  std::string checkpoint;  // the checkpoint body (note text), unsigned
+};
+
+struct CosignResponse {
+  std::string note;          // the body signed by the follower's cosigner
+  std::string cosigner_key;  // its verifier key
 };
 
 // A node completing its log (a new leader) -> a peer.
@@ -97,6 +117,16 @@ struct ReplicaOptions {
   // Entries per fetch when completing the log; doubled while a fetch
   // yields no whole group.
   uint32_t fetch_entries = 2048;
+  // This node's checkpoint cosigner (c2sp.org/tlog-cosignature, timestamped;
+  // not owned). nullptr: it cosigns nothing.
+  const crypto::NoteSigner* cosigner = nullptr;
+  // POSIX seconds for cosignature timestamps. Empty: absl::Now().
+  std::function<uint64_t()> unix_seconds;
+  // Stores a checkpoint note a leader sent, after the Replica checked that
+  // it covers only committed entries this node holds. Empty:
+  // Ledger::StoreCheckpoint (which checks the log signature and the root).
+  // A node also records it in its rollback guard.
+  std::function<absl::Status(std::string_view note)> store_checkpoint;
 };
 
 // One node's side of replication: answers leaders and peers, completes
@@ -118,6 +148,13 @@ class Replica {
       const ReplicateRequest& request);
   // Any node: serves entries of its log.
   absl::StatusOr<FetchResponse> HandleFetch(const FetchRequest& request) const;
+  // Follower: cosigns a leader's checkpoint of a committed head if this node
+  // holds that head as committed (its size and its own root). Refused like
+  // HandleReplicate for a stale leader or while leading; FailedPrecondition
+  // if this node does not hold the size as committed yet, or has no
+  // cosigner; InvalidArgument for a malformed body or another origin;
+  // DataLoss if its root at that size differs.
+  absl::StatusOr<CosignResponse> HandleCosign(const CosignRequest& request);
 
   // A committed head seen (etcd's head watch, or a leader's request): if
   // this node holds it (same root) the verified committed size moves up to
@@ -141,10 +178,22 @@ class Replica {
 
   // The largest committed head this node holds (reads stop there).
   ledger::Head verified_committed() const;
+  // Waits until verified_committed().size >= size or `timeout` passes; true
+  // in the first case.
+  bool WaitForCommitted(uint64_t size, absl::Duration timeout) const;
   // The highest leader epoch seen.
   int64_t epoch_seen() const;
 
  private:
+  // Refuses a leader's request of an older epoch than seen, or any while
+  // this node leads; otherwise remembers the epoch.
+  absl::Status AdmitLeaderLocked(int64_t epoch, const std::string& leader)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a leader's checkpoint note if it is newer than this node's and
+  // covers only its verified committed head; a larger one is left for a
+  // later request.
+  absl::Status StoreCheckpointLocked(const std::string& note)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Discards the uncommitted tail after the verified committed size.
   absl::Status DiscardToVerified() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ObserveLocked(const ledger::Head& committed)
@@ -212,6 +261,10 @@ class ReplicationLeader {
     uint64_t next = 0;            // where the next request starts
     uint64_t matched = 0;         // confirmed identical and durable
     uint64_t told_committed = 0;  // committed size last sent
+    // The size of the leader's checkpoint the follower stored, and of the
+    // one the request in flight carries.
+    std::optional<uint64_t> told_checkpoint;
+    std::optional<uint64_t> in_flight_checkpoint;
     bool in_flight = false;
     uint64_t in_flight_id = 0;
     uint64_t in_flight_end = 0;

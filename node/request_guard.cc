@@ -188,7 +188,59 @@ class RequestGuardFactory
   }
 };
 
+class LeaderHint : public grpc::experimental::Interceptor {
+ public:
+  LeaderHint(grpc::experimental::ServerRpcInfo* info,
+             const std::function<std::string()>* leader_address)
+      : info_(info), leader_address_(leader_address) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* m) override {
+    if (m->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS) &&
+        m->GetSendStatus().error_code() == grpc::StatusCode::UNAVAILABLE &&
+        IsWrite()) {
+      std::string address = (*leader_address_)();
+      if (!address.empty()) {
+        m->GetSendTrailingMetadata()->emplace(kLeaderHeader,
+                                              std::move(address));
+      }
+    }
+    m->Proceed();
+  }
+
+ private:
+  bool IsWrite() const {
+    const char* method = info_->method();
+    if (method == nullptr) return false;
+    const std::string_view m(method);
+    return m.starts_with("/ledger.v1.Ingest/") ||
+           m.starts_with("/ledger.v1.Admin/");
+  }
+
+  grpc::experimental::ServerRpcInfo* const info_;
+  const std::function<std::string()>* const leader_address_;
+};
+
+class LeaderHintFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit LeaderHintFactory(std::function<std::string()> leader_address)
+      : leader_address_(std::move(leader_address)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new LeaderHint(info, &leader_address_);
+  }
+
+ private:
+  const std::function<std::string()> leader_address_;
+};
+
 }  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+NewLeaderHintFactory(std::function<std::string()> leader_address) {
+  return std::make_unique<LeaderHintFactory>(std::move(leader_address));
+}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewRequestGuardFactory() {

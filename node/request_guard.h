@@ -25,6 +25,7 @@
 // Each kind of refusal is logged (warn) at most kLogLinesPerMinute times a
 // minute, with the number of lines left out since the last one.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,14 @@ inline constexpr uint64_t kLogLinesPerMinute = 10;
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewRequestGuardFactory();
+
+// Trailing metadata naming a cluster's leader: an UNAVAILABLE answer to a
+// write (ledger.v1.Ingest, ledger.v1.Admin) gets `ledger-leader: ADDRESS`
+// when `leader_address()` is not empty, so that a client can send the
+// write there without parsing the message (docs/cluster.md, "Clients").
+inline constexpr char kLeaderHeader[] = "ledger-leader";
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+NewLeaderHintFactory(std::function<std::string()> leader_address);
 
 class UnknownMethodService : public grpc::CallbackGenericService {
  public:

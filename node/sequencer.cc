@@ -426,6 +426,12 @@ bool Sequencer::WaitForCheckpoint(uint64_t min_size, absl::Duration timeout) {
   return covered();
 }
 
+void Sequencer::CheckpointStored(uint64_t size) {
+  MutexLock lock(&mu_);
+  if (!have_checkpoint_ || size > checkpoint_size_) checkpoint_size_ = size;
+  have_checkpoint_ = true;
+}
+
 bool Sequencer::WaitForCheckpointsIssued(uint64_t n, absl::Duration timeout) {
   MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -809,14 +815,20 @@ absl::Status Sequencer::IssueCheckpoint() {
       ledger_->origin(), head.size, head.root, {}};
   const crypto::NoteSigner* signers[] = {&identity_->log_signer,
                                          &identity_->cosigner};
-  std::string note = crypto::SignNote(
-      ledger::FormatCheckpointBody(checkpoint), signers,
-      static_cast<uint64_t>(std::max<int64_t>(now, 0)) / kNanosPerSecond);
+  absl::StatusOr<std::string> note = coordinator_->Cosign(
+      crypto::SignNote(
+          ledger::FormatCheckpointBody(checkpoint), signers,
+          static_cast<uint64_t>(std::max<int64_t>(now, 0)) / kNanosPerSecond),
+      checkpoint);
+  if (!note.ok()) {
+    return Annotate(note.status(),
+                    StrCat("cosigning the checkpoint of size ", head.size));
+  }
   // Durable in the guard before anyone can read it.
-  if (absl::Status s = guard_->Record(note, checkpoint); !s.ok()) {
+  if (absl::Status s = guard_->Record(*note, checkpoint); !s.ok()) {
     return Annotate(s, StrCat("signing the checkpoint of size ", head.size));
   }
-  absl::StatusOr<uint64_t> sequence = ledger_->StoreCheckpoint(note);
+  absl::StatusOr<uint64_t> sequence = ledger_->StoreCheckpoint(*note);
   if (!sequence.ok()) {
     return Annotate(sequence.status(),
                     StrCat("storing the checkpoint of size ", head.size));

@@ -199,6 +199,9 @@ class Sequencer {
   // Waits until a checkpoint covering `min_size` entries is stored, the
   // sequencer stops, or `timeout` passes; true in the first case.
   bool WaitForCheckpoint(uint64_t min_size, absl::Duration timeout);
+  // A cluster follower stored a checkpoint of `size` entries that its
+  // leader issued: wakes WaitForCheckpoint's callers.
+  void CheckpointStored(uint64_t size);
 
   // Makes the thread re-read the clock now (tests move a FakeClock).
   void Poke();

@@ -123,6 +123,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(NewRequestGuardFactory());
+  if (ctx.leader_address) {
+    interceptors.push_back(NewLeaderHintFactory(ctx.leader_address));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

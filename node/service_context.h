@@ -3,6 +3,9 @@
 // What the gRPC services share. Everything is borrowed from the Node, which
 // outlives the services.
 
+#include <functional>
+#include <string>
+
 #include "ledger/ledger.h"
 #include "ledger/provenance.h"
 #include "node/authorizer.h"
@@ -32,6 +35,10 @@ struct ServiceContext {
   ledger::ProvenanceLimits provenance;
   // Where the append RPCs count their outcomes; nullptr: not counted.
   NodeMetrics* metrics = nullptr;
+  // A cluster follower: the leader's client address, which refused writes
+  // carry in the trailing metadata `ledger-leader`; "" (or empty function)
+  // while this node leads, runs alone, or knows no leader.
+  std::function<std::string()> leader_address;
 };
 
 }  // namespace ledger::node
