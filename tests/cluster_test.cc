@@ -68,6 +68,7 @@ struct Op {
   std::vector<std::string> event_ids;
   std::vector<uint64_t> indexes;  // kOk: each event's index
   int node = -1;                  // kOk: the node that acknowledged it
+  absl::Status status;            // SendOnce: what the node answered
 };
 
 // The load of RunLoad: `clients` threads, each sending `batches` batches of
@@ -208,6 +209,20 @@ class ClusterTest : public ::testing::Test {
     return restarted;
   }
 
+  // The etcd member that leads etcd, as member `asked` sees it; -1 if it
+  // does not say.
+  int EtcdLeader(int asked) {
+    absl::StatusOr<std::string> out =
+        etcd_->Etcdctl(asked, {"endpoint", "status", "-w", "fields"});
+    if (!out.ok()) return -1;
+    // A line `"Leader" : <member id>`.
+    constexpr std::string_view kLeader = "\"Leader\" : ";
+    const size_t at = out->find(kLeader);
+    if (at == std::string::npos) return -1;
+    return etcd_->MemberIndex(
+        std::strtoull(out->c_str() + at + kLeader.size(), nullptr, 10));
+  }
+
   // The node whose write path runs, within `timeout`; -1 if none. Node
   // `except` is not asked (a paused process would hold each call until
   // its deadline).
@@ -330,15 +345,17 @@ class ClusterTest : public ::testing::Test {
   }
 
   // Sends `request` to node `i` once, whatever it answers.
-  Op SendOnce(const v1::AppendBatchRequest& request, int i) {
+  Op SendOnce(const v1::AppendBatchRequest& request, int i,
+              milliseconds timeout = milliseconds(5000)) {
     Op op;
     for (const v1::Event& e : request.events()) {
       op.event_ids.push_back(e.event_id());
     }
     op.invoked = absl::Now();
-    LedgerClient c(nodes_[i].address, milliseconds(5000));
+    LedgerClient c(nodes_[i].address, timeout);
     absl::StatusOr<std::vector<v1::EntryRef>> refs = c.AppendBatch(request);
     op.returned = absl::Now();
+    op.status = refs.status();
     if (refs.ok()) {
       op.outcome = Op::kOk;
       op.node = i;
@@ -543,17 +560,20 @@ TEST_F(ClusterTest, EtcdMemberKilledUnderLoadLosesNothing) {
 
   const LoadShape shape;
   absl::Time killed_at;
+  bool was_leader = false;
   std::vector<Op> history =
       RunLoad(first_leader, 400, shape, [&](const std::atomic<int>& acked) {
         ASSERT_TRUE(WaitForAcked(acked, shape.total() / 3, absl::Seconds(120)));
+        was_leader = EtcdLeader(1) == 0;
         killed_at = absl::Now();
         ASSERT_TRUE(etcd_->Kill(0).ok());
       });
   ASSERT_FALSE(HasFatalFailure());
   const absl::Duration resumed = FirstAckAfter(history, killed_at);
   std::printf(
-      "etcd member 0 killed: first append invoked after the kill "
-      "acknowledged %s after it\n",
+      "etcd member 0 killed (%s etcd's leader): first append invoked after "
+      "the kill acknowledged %s after it\n",
+      was_leader ? "it was" : "it was not",
       absl::FormatDuration(resumed).c_str());
   EXPECT_LT(resumed, absl::Seconds(30));
   const int stepped_down = RestartDeposedNodes();
@@ -582,6 +602,7 @@ TEST_F(ClusterTest, PausedLeaderCommitsNothingAndStepsDown) {
   const LoadShape shape;
   absl::Time resumed_at;
   Op through_new;          // acknowledged by the new leader
+  Op queued_op;            // sent to the old leader while it was paused
   std::vector<Op> probes;  // sent to the old leader alone once it resumed
   std::optional<int> exit_code;
   std::vector<Op> history =
@@ -590,6 +611,13 @@ TEST_F(ClusterTest, PausedLeaderCommitsNothingAndStepsDown) {
         const pid_t pid = nodes_[old_leader].process->pid();
         ASSERT_EQ(kill(pid, SIGSTOP), 0);
         const absl::Time paused_at = absl::Now();
+        // An append that reaches the old leader while it is paused (the
+        // kernel queues it) and is read when it resumes, before it has
+        // noticed that its lease is gone.
+        std::jthread queued([&] {
+          queued_op = SendOnce(Batch(597, 0, shape.events), old_leader,
+                               milliseconds(30000));
+        });
         // Another node leads once the lease (3 s) has run out: an append
         // is acknowledged through it.
         int target = WaitForLeader(absl::Seconds(30), old_leader);
@@ -612,6 +640,7 @@ TEST_F(ClusterTest, PausedLeaderCommitsNothingAndStepsDown) {
         if (absl::Now() < hold_until) absl::SleepFor(hold_until - absl::Now());
         ASSERT_EQ(kill(pid, SIGCONT), 0);
         resumed_at = absl::Now();
+        queued.join();
         // Appends sent to it alone until it exits (at most 10).
         for (int k = 0; k < 10 && !exit_code.has_value(); ++k) {
           probes.push_back(
@@ -635,6 +664,17 @@ TEST_F(ClusterTest, PausedLeaderCommitsNothingAndStepsDown) {
   ASSERT_FALSE(HasFatalFailure());
   EXPECT_EQ(exit_code, 4) << "a leader that lost its lease exits with 4";
 
+  std::printf("append sent to the old leader while it was paused: %s\n",
+              queued_op.status.ToString().c_str());
+  int answered[3] = {0, 0, 0};  // by outcome
+  for (const Op& op : probes) ++answered[op.outcome];
+  std::printf(
+      "appends sent to the old leader after it resumed: %zu (acknowledged "
+      "%d, refused %d, no answer %d; the first: %s)\n",
+      probes.size(), answered[Op::kOk], answered[Op::kFailed],
+      answered[Op::kUnknown],
+      probes.empty() ? "" : probes.front().status.ToString().c_str());
+  probes.push_back(queued_op);
   // Nothing acknowledged by the old leader after it resumed.
   history.push_back(through_new);
   for (const std::vector<Op>* ops : {&history, &probes}) {
@@ -701,7 +741,8 @@ TEST_F(ClusterTest, WholeClusterStopsAndStartsAgain) {
         << nodes_[i].name;
   }
 
-  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  // The old leader last, so that another node may well lead now.
+  for (int k = 1; k <= kNodes; ++k) StartNode((target + k) % kNodes);
   const int new_leader = WaitForLeader(absl::Seconds(60));
   ASSERT_GE(new_leader, 0);
   ASSERT_TRUE(WaitForSize(size, absl::Seconds(60)));
@@ -709,6 +750,10 @@ TEST_F(ClusterTest, WholeClusterStopsAndStartsAgain) {
   // cosigner key first, which may add one entry after them.
   for (int i = 0; i < kNodes; ++i) {
     const uint64_t served = CommittedSize(i);
+    std::printf("after the restart %s serves %llu entries (%llu before)%s\n",
+                nodes_[i].name.c_str(), static_cast<unsigned long long>(served),
+                static_cast<unsigned long long>(size),
+                i == new_leader ? ", leading" : "");
     EXPECT_EQ(Leaves(i, size), before) << nodes_[i].name;
     for (const v1::Entry& e : Entries(i, size, served)) {
       EXPECT_EQ(e.event().type(), "key.registered")
