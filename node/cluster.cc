@@ -49,9 +49,10 @@ absl::StatusOr<ledger::Head> GetHead(const v1::ReplicationHead& in,
   ledger::Head head;
   head.size = in.size();
   if (head.size > 0) {
-    LEDGER_ASSIGN_OR_RETURN(head.root, ToHash(in.root(), StrCat(field, ".root")));
-    LEDGER_ASSIGN_OR_RETURN(head.chain_hash,
-                            ToHash(in.chain_hash(), StrCat(field, ".chain_hash")));
+    LEDGER_ASSIGN_OR_RETURN(head.root,
+                            ToHash(in.root(), StrCat(field, ".root")));
+    LEDGER_ASSIGN_OR_RETURN(
+        head.chain_hash, ToHash(in.chain_hash(), StrCat(field, ".chain_hash")));
   }
   return head;
 }
@@ -430,8 +431,7 @@ void ClusterCoordinator::NoteCosignerKey(const std::string& peer,
   if (now - *last_asked < absl::Seconds(1)) return;
   absl::StatusOr<crypto::NoteVerifier> verifier =
       crypto::ParseVerifierKey(vkey);
-  if (!verifier.ok() ||
-      verifier->type != crypto::NoteSigType::kCosignatureV1) {
+  if (!verifier.ok() || verifier->type != crypto::NoteSigType::kCosignatureV1) {
     *last_asked = now;
     spdlog::warn("replication: {} names a cosigner key that is not one: {}",
                  peer, vkey);
@@ -481,35 +481,35 @@ absl::StatusOr<std::string> ClusterCoordinator::Cosign(
   std::vector<std::string> refusals;
   for (size_t i = 0; i < n; ++i) {
     absl::StatusOr<crypto::NoteSignature> sig =
-        answers[i].ok() ? CheckCosignature(*answers[i], signed_note.text)
-                        : absl::StatusOr<crypto::NoteSignature>(
-                              answers[i].status());
+        answers[i].ok()
+            ? CheckCosignature(*answers[i], signed_note.text)
+            : absl::StatusOr<crypto::NoteSignature>(answers[i].status());
     bool duplicate = false;
     if (sig.ok()) {
       for (const crypto::NoteSignature& have : signed_note.signatures) {
-        duplicate = duplicate || (have.name == sig->name &&
-                                  have.key_id == sig->key_id);
+        duplicate =
+            duplicate || (have.name == sig->name && have.key_id == sig->key_id);
       }
     }
     if (!sig.ok() || duplicate) {
-      refusals.push_back(StrCat(
-          options_.peers[i], ": ",
-          sig.ok() ? "signed with a key already on the note"
-                   : sig.status().message()));
+      refusals.push_back(StrCat(options_.peers[i], ": ",
+                                sig.ok()
+                                    ? "signed with a key already on the note"
+                                    : sig.status().message()));
       continue;
     }
     signed_note.signatures.push_back(*std::move(sig));
     ++signed_by;
   }
   if (signed_by < quorum) {
-    return absl::UnavailableError(StrCat(
-        "the checkpoint of size ", checkpoint.size, " has ", signed_by, " of ",
-        n + 1, " nodes' signatures, ", quorum,
-        " needed: ", absl::StrJoin(refusals, "; ")));
+    return absl::UnavailableError(
+        StrCat("the checkpoint of size ", checkpoint.size, " has ", signed_by,
+               " of ", n + 1, " nodes' signatures, ", quorum,
+               " needed: ", absl::StrJoin(refusals, "; ")));
   }
   if (!refusals.empty()) {
-    spdlog::debug("checkpoint of size {} cosigned without: {}",
-                  checkpoint.size, absl::StrJoin(refusals, "; "));
+    spdlog::debug("checkpoint of size {} cosigned without: {}", checkpoint.size,
+                  absl::StrJoin(refusals, "; "));
   }
   return crypto::FormatNote(signed_note);
 }

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "gmock/gmock.h"
 #include "base/strings.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ledger/checkpoint.h"
 #include "ledger/ledger_testing.h"
@@ -95,8 +95,8 @@ class ClusterCoordinatorTest : public ::testing::Test {
       ReplicaOptions replica_options;
       replica_options.cosigner = cosigners_.back().get();
       replica_options.unix_seconds = [] { return uint64_t{1767225600}; };
-      replicas_.push_back(std::make_unique<Replica>(
-          ledgers_.back().get(), name, replica_options));
+      replicas_.push_back(std::make_unique<Replica>(ledgers_.back().get(), name,
+                                                    replica_options));
       transport_.Add(name, replicas_.back().get());
     }
     EtcdCoordinatorOptions options;
@@ -114,11 +114,11 @@ class ClusterCoordinatorTest : public ::testing::Test {
     cluster_options.peers = {"n2", "n3"};
     cluster_options.commit_timeout = absl::Seconds(2);
     cluster_options.heartbeat = absl::Milliseconds(20);
-    cluster_options.register_cosigner =
-        [this](const std::string& peer, const crypto::NoteVerifier&) {
-          absl::MutexLock lock(&asked_mu_);
-          asked_.insert(peer);
-        };
+    cluster_options.register_cosigner = [this](const std::string& peer,
+                                               const crypto::NoteVerifier&) {
+      absl::MutexLock lock(&asked_mu_);
+      asked_.insert(peer);
+    };
     cluster_ = std::make_unique<ClusterCoordinator>(
         ledgers_[0].get(), replicas_[0].get(), etcd_.get(), &transport_,
         cluster_options);
@@ -156,9 +156,9 @@ class ClusterCoordinatorTest : public ::testing::Test {
     const ledger::Head head = cluster_->Committed();
     Checkpoint checkpoint{kOrigin, head.size, head.root, {}};
     const crypto::NoteSigner* signers[] = {&log_signer_, cosigners_[0].get()};
-    return {crypto::SignNote(FormatCheckpointBody(checkpoint), signers,
-                             1767225600),
-            checkpoint};
+    return {
+        crypto::SignNote(FormatCheckpointBody(checkpoint), signers, 1767225600),
+        checkpoint};
   }
 
   std::vector<crypto::NoteVerifier> AllVerifiers() const {
@@ -314,8 +314,8 @@ TEST_F(ClusterCoordinatorTest, AFollowerCosignsOnlyWhatItHoldsAsCommitted) {
   ReplicaOptions fresh_options;
   fresh_options.cosigner = cosigners_[1].get();
   Replica fresh(ledgers_[1].get(), "n2-again", fresh_options);
-  request.checkpoint = FormatCheckpointBody(
-      Checkpoint{kOrigin, written.size, written.root, {}});
+  request.checkpoint =
+      FormatCheckpointBody(Checkpoint{kOrigin, written.size, written.root, {}});
   absl::StatusOr<CosignResponse> beyond = fresh.HandleCosign(request);
   EXPECT_EQ(beyond.status().code(), absl::StatusCode::kFailedPrecondition)
       << beyond.status();

@@ -6,9 +6,9 @@
 // Commit replicates to a majority and moves the etcd head with a fenced
 // transaction.
 
-#include "absl/base/thread_annotations.h"
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -77,8 +77,7 @@ class LocalCoordinator : public Coordinator {
     return head_;
   }
 
-  bool WaitForCommitted(uint64_t size,
-                        absl::Duration timeout) const override {
+  bool WaitForCommitted(uint64_t size, absl::Duration timeout) const override {
     MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(
         [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return head_.size >= size; },

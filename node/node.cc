@@ -249,13 +249,17 @@ absl::Status Node::Open(const NodeConfig& config, const Clock* clock,
     authorizer_->SetDenialRecorder(denials_.get());
   }
 
-  ServiceContext ctx{
-      ledger_.get(),      sequencer_.get(),
-      coordinator_.get(), clock,
-      identity_.get(),    config.node_name,
-      authorizer_.get(),  {config.max_future_skew, config.max_event_age},
-      config.provenance,  metrics_.get(),
-      {}};
+  ServiceContext ctx{ledger_.get(),
+                     sequencer_.get(),
+                     coordinator_.get(),
+                     clock,
+                     identity_.get(),
+                     config.node_name,
+                     authorizer_.get(),
+                     {config.max_future_skew, config.max_event_age},
+                     config.provenance,
+                     metrics_.get(),
+                     {}};
   if (config.cluster.enabled()) {
     ctx.leader_address = [this] {
       MutexLock lock(&cluster_mu_);

@@ -106,8 +106,8 @@ absl::Status Node::OpenCluster(const NodeConfig& config,
   // A follower keeps the leader's checkpoints as its own: in its rollback
   // guard first (as the sequencer does), then in the ledger.
   replica_options.store_checkpoint = [this](std::string_view note) {
-    absl::StatusOr<VerifiedCheckpoint> opened = OpenCheckpoint(
-        note, identity_->verifiers(), identity_->origin);
+    absl::StatusOr<VerifiedCheckpoint> opened =
+        OpenCheckpoint(note, identity_->verifiers(), identity_->origin);
     if (!opened.ok()) return opened.status();
     LEDGER_RETURN_IF_ERROR(guard_->Record(note, opened->checkpoint));
     LEDGER_RETURN_IF_ERROR(ledger_->StoreCheckpoint(note).status());
@@ -240,8 +240,7 @@ void Node::RunCluster(const NodeConfig& config, const Clock* clock) {
           it == client_addresses.end() ? "" : StrCat(" at ", it->second);
       {
         MutexLock lock(&cluster_mu_);
-        leader_address_ =
-            it == client_addresses.end() ? "" : it->second;
+        leader_address_ = it == client_addresses.end() ? "" : it->second;
       }
       spdlog::info("cluster: following {} (epoch {})", leader.node_name,
                    leader.epoch);

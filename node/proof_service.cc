@@ -205,8 +205,7 @@ grpc::Status ProofService::GetCheckpoint(grpc::ServerContext* context,
       return ToGrpcStatus(absl::OutOfRangeError(StrCat(
           "min_size ", min_size, " exceeds the ledger size ", *committed)));
     }
-    checkpoint =
-        AwaitCheckpoint(context, min_size, StrCat("size ", min_size));
+    checkpoint = AwaitCheckpoint(context, min_size, StrCat("size ", min_size));
   }
   if (!checkpoint.ok()) return ToGrpcStatus(checkpoint.status());
   absl::StatusOr<v1::Checkpoint> proto = ToProto(*checkpoint);

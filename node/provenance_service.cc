@@ -17,10 +17,10 @@
 #include "ledger/answer_builder.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
-#include "node/read_floor.h"
 #include "node/payloads.h"
 #include "node/proof_service.h"
 #include "node/query_service.h"
+#include "node/read_floor.h"
 
 namespace ledger::node {
 
@@ -156,12 +156,9 @@ absl::StatusOr<TimeWindow> WindowFromProto(bool has_window,
 // else, for a first page (or a graph query), the committed size, or with
 // proofs the latest checkpoint's size (so the answer file needs no wait
 // for a checkpoint); else unset: the page token's.
-absl::StatusOr<std::optional<uint64_t>> QueryAsOf(const ServiceContext& ctx,
-                                                  const grpc::ServerContext& context,
-                                                  bool has_as_of,
-                                                  uint64_t as_of,
-                                                  bool with_proofs,
-                                                  bool first_page) {
+absl::StatusOr<std::optional<uint64_t>> QueryAsOf(
+    const ServiceContext& ctx, const grpc::ServerContext& context,
+    bool has_as_of, uint64_t as_of, bool with_proofs, bool first_page) {
   LEDGER_ASSIGN_OR_RETURN(const uint64_t committed,
                           CommittedForRead(context, *ctx.coordinator));
   if (has_as_of) {

@@ -7,9 +7,9 @@
 #include "base/strings.h"
 #include "node/convert.h"
 #include "node/grpc_status.h"
-#include "node/read_floor.h"
 #include "node/payloads.h"
 #include "node/proof_service.h"
+#include "node/read_floor.h"
 
 namespace ledger::node {
 

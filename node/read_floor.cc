@@ -21,7 +21,8 @@ absl::StatusOr<std::optional<uint64_t>> MinSizeOf(
       value.find_first_not_of("0123456789") != std::string::npos ||
       !absl::SimpleAtoi(value, &size)) {
     return absl::InvalidArgumentError(
-        StrCat("metadata ", kMinSizeHeader, ": \"", absl::CHexEscape(value.substr(0, 40)),
+        StrCat("metadata ", kMinSizeHeader, ": \"",
+               absl::CHexEscape(value.substr(0, 40)),
                "\" is not a size (a decimal number of entries)"));
   }
   return size;
@@ -43,8 +44,7 @@ absl::StatusOr<uint64_t> CommittedForRead(
   if (!min.ok()) return min.status();
   uint64_t committed = coordinator.Committed().size;
   if (!min->has_value() || committed >= **min) return committed;
-  coordinator.WaitForCommitted(**min,
-                               WaitBudget(context, kMaxReadFloorWait));
+  coordinator.WaitForCommitted(**min, WaitBudget(context, kMaxReadFloorWait));
   committed = coordinator.Committed().size;
   if (committed >= **min) return committed;
   return absl::UnavailableError(

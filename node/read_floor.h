@@ -5,8 +5,8 @@
 // the size it needs in the request metadata `ledger-min-size` (decimal): the
 // entry it was acknowledged at plus one. A node whose committed head is
 // smaller waits for it (up to the client's deadline, at most
-// kMaxReadFloorWait, 2 s) and answers Unavailable, naming both sizes, if it does
-// not get there in time. Without the header a read sees whatever the node
+// kMaxReadFloorWait, 2 s) and answers Unavailable, naming both sizes, if it
+// does not get there in time. Without the header a read sees whatever the node
 // holds as committed, as before.
 
 #include <cstdint>

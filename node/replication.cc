@@ -69,11 +69,9 @@ ledger::Head Replica::verified_committed() const {
 
 bool Replica::WaitForCommitted(uint64_t size, absl::Duration timeout) const {
   MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(
-      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return verified_.size >= size;
-      },
-      timeout);
+  return mu_.AwaitWithTimeout([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                  mu_) { return verified_.size >= size; },
+                              timeout);
 }
 
 int64_t Replica::epoch_seen() const {
@@ -126,8 +124,8 @@ absl::Status Replica::AdmitLeaderLocked(int64_t epoch,
   if (leading_epoch_ != 0) {
     return absl::FailedPreconditionError(
         StrCat("node ", node_name_, " leads epoch ", leading_epoch_,
-               "; it does not take requests from ", leader, " (epoch ",
-               epoch, ") until it steps down"));
+               "; it does not take requests from ", leader, " (epoch ", epoch,
+               ") until it steps down"));
   }
   if (epoch < epoch_seen_) {
     return absl::FailedPreconditionError(
@@ -152,8 +150,8 @@ absl::Status Replica::StoreCheckpointLocked(const std::string& note) {
   absl::Status stored = options_.store_checkpoint
                             ? options_.store_checkpoint(note)
                             : ledger_->StoreCheckpoint(note).status();
-  return Annotate(stored, StrCat("storing the leader's checkpoint of size ",
-                                 body.size));
+  return Annotate(
+      stored, StrCat("storing the leader's checkpoint of size ", body.size));
 }
 
 absl::StatusOr<CosignResponse> Replica::HandleCosign(
@@ -184,15 +182,15 @@ absl::StatusOr<CosignResponse> Replica::HandleCosign(
   }
   LEDGER_ASSIGN_OR_RETURN(ledger::Hash root, ledger_->RootAt(body.size));
   if (root != body.root) {
-    return absl::DataLossError(StrCat(
-        "checkpoint from ", request.leader, " has root ", HexPrefix(body.root),
-        "... at size ", body.size, ", node ", node_name_, " has ",
-        HexPrefix(root), "... there"));
+    return absl::DataLossError(
+        StrCat("checkpoint from ", request.leader, " has root ",
+               HexPrefix(body.root), "... at size ", body.size, ", node ",
+               node_name_, " has ", HexPrefix(root), "... there"));
   }
-  const uint64_t now = options_.unix_seconds
-                           ? options_.unix_seconds()
-                           : static_cast<uint64_t>(absl::ToUnixSeconds(
-                                 absl::Now()));
+  const uint64_t now =
+      options_.unix_seconds
+          ? options_.unix_seconds()
+          : static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()));
   const crypto::NoteSigner* signers[] = {options_.cosigner};
   CosignResponse response;
   response.note = crypto::SignNote(request.checkpoint, signers, now);
@@ -209,8 +207,8 @@ absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
   const uint64_t base = request.base_size;
   ReplicateResponse response;
   if (options_.cosigner != nullptr) {
-    response.cosigner_key = crypto::FormatVerifierKey(
-        options_.cosigner->verifier());
+    response.cosigner_key =
+        crypto::FormatVerifierKey(options_.cosigner->verifier());
   }
   if (base > size) {
     ObserveLocked(request.committed);

@@ -225,6 +225,17 @@ absl::StatusOr<int> Process::Stop(int signal,
   return *code;
 }
 
+absl::StatusOr<int> Process::Wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("not running");
+  std::optional<int> code = WaitPid(pid_, Clock::now() + timeout);
+  if (!code.has_value()) {
+    return absl::DeadlineExceededError(StrCat(
+        "process ", pid_, " still running after ", timeout.count(), " ms"));
+  }
+  pid_ = -1;
+  return *code;
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -44,6 +44,10 @@ class Process {
   // Sends `signal` and waits for exit; returns the exit code (-signal if it
   // died of a signal). DeadlineExceeded (after SIGKILL) if it did not exit.
   absl::StatusOr<int> Stop(int signal, std::chrono::milliseconds timeout);
+  // Waits for the child to exit by itself; returns the exit code as Stop
+  // does. DeadlineExceeded if it is still running after `timeout` (it is
+  // left running), FailedPrecondition if it was already waited for.
+  absl::StatusOr<int> Wait(std::chrono::milliseconds timeout);
   pid_t pid() const { return pid_; }
 
  private:
