@@ -136,7 +136,13 @@ absl::Status Replica::AdmitLeaderLocked(int64_t epoch,
   return absl::OkStatus();
 }
 
-absl::Status Replica::StoreCheckpointLocked(const std::string& note) {
+bool Replica::CommittedLocked(uint64_t size,
+                              const ledger::Head& leader_committed) const {
+  return size <= verified_.size || size <= leader_committed.size;
+}
+
+absl::Status Replica::StoreCheckpointLocked(
+    const std::string& note, const ledger::Head& leader_committed) {
   LEDGER_ASSIGN_OR_RETURN(crypto::Note parsed, crypto::ParseNote(note));
   LEDGER_ASSIGN_OR_RETURN(ledger::Checkpoint body,
                           ledger::ParseCheckpointBody(parsed.text));
@@ -144,9 +150,13 @@ absl::Status Replica::StoreCheckpointLocked(const std::string& note) {
   if (latest.has_value() && latest->size >= body.size) {
     return absl::OkStatus();
   }
-  // Only what this node holds as committed: a checkpoint signs entries for
-  // good, and an uncommitted tail may still be discarded.
-  if (body.size > verified_.size) return absl::OkStatus();
+  // Only committed entries this node holds (the store checks the root): a
+  // checkpoint signs entries for good, and an uncommitted tail may still
+  // be discarded. A larger one comes again with a later request.
+  if (body.size > ledger_->head().size ||
+      !CommittedLocked(body.size, leader_committed)) {
+    return absl::OkStatus();
+  }
   absl::Status stored = options_.store_checkpoint
                             ? options_.store_checkpoint(note)
                             : ledger_->StoreCheckpoint(note).status();
@@ -174,11 +184,13 @@ absl::StatusOr<CosignResponse> Replica::HandleCosign(
         "checkpoint with extension lines: this log signs none");
   }
   ObserveLocked(request.committed);
-  if (body.size > verified_.size) {
-    return absl::FailedPreconditionError(
-        StrCat("node ", node_name_, " holds ", verified_.size,
-               " committed entries, not the ", body.size,
-               " of the checkpoint; retry once it has them"));
+  if (body.size > ledger_->head().size ||
+      !CommittedLocked(body.size, request.committed)) {
+    return absl::FailedPreconditionError(StrCat(
+        "node ", node_name_, " holds ", ledger_->head().size,
+        " entries of which ", verified_.size, " are known to be committed (",
+        request.leader, " says ", request.committed.size,
+        "), not the checkpoint's ", body.size, "; retry once it has them"));
   }
   LEDGER_ASSIGN_OR_RETURN(ledger::Hash root, ledger_->RootAt(body.size));
   if (root != body.root) {
@@ -266,7 +278,8 @@ absl::StatusOr<ReplicateResponse> Replica::HandleReplicate(
   }
   ObserveLocked(request.committed);
   if (!request.checkpoint.empty()) {
-    LEDGER_RETURN_IF_ERROR(StoreCheckpointLocked(request.checkpoint));
+    LEDGER_RETURN_IF_ERROR(
+        StoreCheckpointLocked(request.checkpoint, request.committed));
   }
   response.accepted = true;
   response.size = base + skip + applied;

@@ -149,7 +149,9 @@ class Replica {
   // Any node: serves entries of its log.
   absl::StatusOr<FetchResponse> HandleFetch(const FetchRequest& request) const;
   // Follower: cosigns a leader's checkpoint of a committed head if this node
-  // holds that head as committed (its size and its own root). Refused like
+  // holds its entries, they are committed (within its verified committed
+  // head or the head the leader says it committed), and its own root there
+  // is the checkpoint's. Refused like
   // HandleReplicate for a stale leader or while leading; FailedPrecondition
   // if this node does not hold the size as committed yet, or has no
   // cosigner; InvalidArgument for a malformed body or another origin;
@@ -189,10 +191,16 @@ class Replica {
   // this node leads; otherwise remembers the epoch.
   absl::Status AdmitLeaderLocked(int64_t epoch, const std::string& leader)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether entries [0, size) are committed: within the verified committed
+  // head, or within the head an admitted leader says it committed (a
+  // leader claims only heads etcd took; the caller checks the root).
+  bool CommittedLocked(uint64_t size, const ledger::Head& leader_committed)
+      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores a leader's checkpoint note if it is newer than this node's and
-  // covers only its verified committed head; a larger one is left for a
-  // later request.
-  absl::Status StoreCheckpointLocked(const std::string& note)
+  // covers only committed entries this node holds; a larger one is left
+  // for a later request.
+  absl::Status StoreCheckpointLocked(const std::string& note,
+                                     const ledger::Head& leader_committed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Discards the uncommitted tail after the verified committed size.
   absl::Status DiscardToVerified() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
