@@ -740,10 +740,6 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
     if (absl::Status s = ledger_->Publish(head); !s.ok()) {
       failure = Annotate(
           s, StrCat("making entries up to size ", head.size, " durable"));
-    } else if (options_.acked_head != nullptr &&
-               !(s = options_.acked_head->Record(head)).ok()) {
-      failure = Annotate(
-          s, StrCat("recording the acknowledged head at size ", head.size));
     } else if (head.size != committed) {
       if (absl::Status c =
               commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;
@@ -751,6 +747,16 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
         failure = absl::UnavailableError(
             StrCat("entries up to size ", head.size,
                    " could not be committed: ", View(c)));
+      }
+    }
+    // Recorded once committed (and before any append is acknowledged): on
+    // a cluster node a head written but not committed may still be
+    // discarded by the next leader, and a record of it would make this
+    // node refuse its own, correct, log at the next start.
+    if (failure.ok() && options_.acked_head != nullptr) {
+      if (absl::Status s = options_.acked_head->Record(head); !s.ok()) {
+        failure = Annotate(
+            s, StrCat("recording the acknowledged head at size ", head.size));
       }
     }
   }

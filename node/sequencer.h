@@ -82,8 +82,10 @@ struct SequencerOptions {
   int64_t resume_interval_ns = 1'000'000'000;
   // Start() holds appends (kVerifying) until ReleaseWrites().
   bool hold_writes = false;
-  // Each published head is recorded here, synced, before its group is
-  // acknowledged (not owned; nullptr: not recorded).
+  // Each committed head is recorded here, synced, before its group is
+  // acknowledged (after Coordinator::Commit: a cluster may still discard
+  // a head that is written but not committed). Not owned; nullptr: not
+  // recorded.
   AckedHeadRecord* acked_head = nullptr;
   // Group sizes, commit latency, pushback and the checkpoint time are
   // recorded here (not owned; nullptr: not recorded).
