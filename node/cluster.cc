@@ -376,9 +376,15 @@ absl::Status ClusterCoordinator::Commit(const ledger::Head& head) {
         StrCat("node ", options_.node_name, " does not lead"));
   }
   leader->SetDurable(head);
+  // A new leader's log is exactly the committed head (Replica::CatchUp),
+  // which a majority held when it was committed: it re-commits it under its
+  // own epoch without waiting for followers that may be far behind.
+  const ledger::Head etcd_head = etcd_->Committed();
+  const bool already = head.size > 0 && head.size == etcd_head.size &&
+                       head.root == etcd_head.root;
   const absl::Time deadline = absl::Now() + options_.commit_timeout;
-  bool quorum = false;
-  {
+  bool quorum = already;
+  if (!already) {
     MutexLock lock(&mu_);
     ++version_;
     quorum = mu_.AwaitWithDeadline(

@@ -139,8 +139,18 @@ absl::Status Sequencer::Start() {
     if (options_.metrics != nullptr) {
       options_.metrics->SetCheckpointIssued(last_checkpoint_->issued_at_ns);
     }
-  } else if (absl::Status s = IssueCheckpoint(); !s.ok()) {
-    return s;
+  } else {
+    bool not_cosigned = false;
+    if (absl::Status s = IssueCheckpoint(&not_cosigned); !s.ok()) {
+      // A cluster leader whose followers cannot cosign yet (catching up,
+      // or down) leads anyway; the next checkpoint is tried a second
+      // later, and readers keep the last one. Anything else (signing, the
+      // guard, the store) stops the start.
+      if (!not_cosigned) return s;
+      spdlog::warn("no start-up checkpoint yet (retrying in {} ms): {}",
+                   options_.checkpoint.checkpoint_interval_ns / 1'000'000,
+                   View(s));
+    }
   }
   Deferred deferred;
   {
@@ -790,7 +800,7 @@ int64_t Sequencer::CheckpointDue() const {
       checkpoint_retry_at_ns_);
 }
 
-absl::Status Sequencer::IssueCheckpoint() {
+absl::Status Sequencer::IssueCheckpoint(bool* not_cosigned) {
   const ledger::Head head = coordinator_->Committed();
   const int64_t now = clock_->NowNs();
   checkpoint_retry_at_ns_ = now + options_.checkpoint.checkpoint_interval_ns;
@@ -827,6 +837,7 @@ absl::Status Sequencer::IssueCheckpoint() {
           static_cast<uint64_t>(std::max<int64_t>(now, 0)) / kNanosPerSecond),
       checkpoint);
   if (!note.ok()) {
+    if (not_cosigned != nullptr) *not_cosigned = true;
     return Annotate(note.status(),
                     StrCat("cosigning the checkpoint of size ", head.size));
   }

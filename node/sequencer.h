@@ -309,7 +309,10 @@ class Sequencer {
   // When the next checkpoint is due (UTC ns).
   int64_t CheckpointDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Signs, guards and stores a checkpoint of the committed head.
-  absl::Status IssueCheckpoint() ABSL_LOCKS_EXCLUDED(mu_);
+  // `not_cosigned` (if given) is set when the coordinator could not gather
+  // the cosignatures (Coordinator::Cosign).
+  absl::Status IssueCheckpoint(bool* not_cosigned = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // The time a stored checkpoint was signed (its cosignature timestamp).
   int64_t IssuedAt(const ledger::StoredCheckpoint& checkpoint) const;
 

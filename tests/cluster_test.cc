@@ -33,6 +33,18 @@
 //     refusal of a write names the leader in the trailing metadata.
 //
 // The failover times and what each fault did are printed.
+//
+// The soak (ClusterSoakTest) is not part of the default run: it is skipped
+// before anything starts unless LEDGER_SOAK_SECONDS is set (ctest -L soak
+// sets 600). Under continuous load from four clients it kills -9 a random
+// ledger node or a random etcd member every few seconds for that long,
+// then lets the cluster recover and checks the history as above.
+//
+//   LEDGER_SOAK_SECONDS   how long faults are injected
+//   LEDGER_SOAK_INTERVAL  seconds between faults (default 5; each wait is
+//                         drawn from 0.8 to 1.2 times it)
+//   LEDGER_SOAK_SEED      seed of the waits and of what is killed (default:
+//                         from the clock; printed). Timing still varies.
 
 #include <stdlib.h>
 
@@ -47,6 +59,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -102,6 +115,9 @@ struct LoadShape {
   int clients = 3;
   int batches = 30;
   int events = 20;
+  // The clients also stop, after their current batch, once `during` has
+  // returned: load for as long as something happens.
+  bool until_during_returns = false;
   int total() const { return clients * batches; }
 };
 
@@ -278,6 +294,27 @@ class ClusterTest : public ::testing::Test {
     return info.ok() ? info->size() : 0;
   }
 
+  // Waits (60 s at most) until node `i` lists the log key and every node's
+  // cosigner key, and its committed size stays the same for half a second:
+  // the leader registers its followers' keys (key.registered entries) once
+  // it hears from them, which must not land after a size a test reads.
+  void WaitForCosignerKeysAndQuiet(int i) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    uint64_t last = 0;
+    while (absl::Now() < deadline) {
+      LedgerClient c(nodes_[i].address, milliseconds(5000));
+      absl::StatusOr<v1::NodeInfo> info = c.GetNodeInfo();
+      if (info.ok() && info->note_verifier_keys_size() == 1 + kNodes &&
+          info->size() == last) {
+        return;
+      }
+      last = info.ok() ? info->size() : 0;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    ADD_FAILURE() << nodes_[i].name
+                  << " did not list every node's cosigner key within 60 s";
+  }
+
   // Waits until every running node reports at least `size` committed.
   bool WaitForSize(uint64_t size, absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
@@ -403,8 +440,9 @@ class ClusterTest : public ::testing::Test {
   // Appends from `shape.clients` threads at once, each sending its batches
   // (TestEvent(seed + client, n)) one after another through Submit,
   // starting at node `target`. Meanwhile `during` runs on this thread with
-  // the count of acknowledged batches; if it fails fatally the clients stop
-  // after their current batch. Returns every append as the clients saw it.
+  // the count of acknowledged batches; if it fails fatally (or returns, with
+  // `shape.until_during_returns`) the clients stop after their current
+  // batch. Returns every append as the clients saw it.
   std::vector<Op> RunLoad(
       int target, uint64_t seed, const LoadShape& shape,
       const std::function<void(const std::atomic<int>& acked)>& during) {
@@ -426,7 +464,7 @@ class ClusterTest : public ::testing::Test {
       });
     }
     during(acked);
-    if (HasFatalFailure()) stop.store(true);
+    if (HasFatalFailure() || shape.until_during_returns) stop.store(true);
     for (std::thread& t : clients) t.join();
     MutexLock lock(&mu);
     return history;
@@ -747,6 +785,7 @@ TEST_F(ClusterTest, WholeClusterStopsAndStartsAgain) {
         Submit(Batch(700, b * 200, 200), &target, absl::Seconds(30)));
     ASSERT_EQ(history.back().outcome, Op::kOk) << "batch " << b;
   }
+  WaitForCosignerKeysAndQuiet(target);
   const uint64_t size = CommittedSize(target);
   ASSERT_TRUE(WaitForSize(size, absl::Seconds(60)));
   const std::vector<std::string> before = ExpectSameEntries(target, size);
@@ -1034,6 +1073,279 @@ TEST_F(ClusterTest, FollowersServeCosignedCheckpointsAndTheirWrites) {
   // when the checkpoint was made does not sign it).
   EXPECT_GE(cosignatures, 2u) << notes[0];
   EXPECT_TRUE(ledger::OpenCheckpoint(notes[0], verifiers, kOrigin).ok());
+}
+
+// What the soak did, for its summary.
+struct SoakFaults {
+  int node_kills = 0;
+  int etcd_kills = 0;
+  int etcd_leader_kills = 0;
+  int step_downs = 0;      // nodes that exited 4 and were restarted
+  int refused_starts = 0;  // restarts that the node refused (exit 3)
+  std::vector<absl::Time> leader_kills;
+};
+
+// The soak: faults for LEDGER_SOAK_SECONDS under continuous load (see the
+// top of this file). Skipped in SetUp, before etcd or any node starts, so
+// that it costs the default run nothing.
+class ClusterSoakTest : public ClusterTest {
+ protected:
+  void SetUp() override {
+    const char* soak = std::getenv("LEDGER_SOAK_SECONDS");
+    if (soak == nullptr || *soak == '\0') {
+      GTEST_SKIP() << "a soak of minutes: set LEDGER_SOAK_SECONDS, or run "
+                      "ctest --test-dir build -L soak (600 s)";
+    }
+    const std::optional<uint64_t> seconds = EnvNumber("LEDGER_SOAK_SECONDS");
+    ASSERT_TRUE(seconds.has_value() && *seconds > 0)
+        << "LEDGER_SOAK_SECONDS=" << soak
+        << ": expected a whole number of seconds above 0";
+    duration_ = absl::Seconds(*seconds);
+    if (std::getenv("LEDGER_SOAK_INTERVAL") != nullptr) {
+      const std::optional<uint64_t> interval =
+          EnvNumber("LEDGER_SOAK_INTERVAL");
+      ASSERT_TRUE(interval.has_value() && *interval > 0)
+          << "LEDGER_SOAK_INTERVAL=" << std::getenv("LEDGER_SOAK_INTERVAL")
+          << ": expected a whole number of seconds above 0";
+      interval_ = absl::Seconds(*interval);
+    }
+    if (std::getenv("LEDGER_SOAK_SEED") != nullptr) {
+      const std::optional<uint64_t> seed = EnvNumber("LEDGER_SOAK_SEED");
+      ASSERT_TRUE(seed.has_value())
+          << "LEDGER_SOAK_SEED=" << std::getenv("LEDGER_SOAK_SEED")
+          << ": expected a whole number";
+      seed_ = *seed;
+    } else {
+      seed_ = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+    }
+    ClusterTest::SetUp();
+  }
+
+  void TearDown() override {
+    if (!dir_.empty()) ClusterTest::TearDown();  // else skipped before SetUp
+  }
+
+  // The whole number in environment variable `name`; none if unset or
+  // not a number.
+  static std::optional<uint64_t> EnvNumber(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) return std::nullopt;
+    return ParseCanonicalUint64(value);
+  }
+
+  // Whether node `i` says its write path runs (it leads).
+  bool Leads(int i) {
+    LedgerClient c(nodes_[i].address, milliseconds(1000));
+    absl::StatusOr<v1::NodeInfo> info = c.GetNodeInfo();
+    return info.ok() && info->write_state() == "running";
+  }
+
+  // Starts node `i` again, as its supervisor would. A node that refuses
+  // to start is a failure of the soak, reported with the reason its log
+  // gives; so that the soak goes on (and finds what else there is), its
+  // data directory is then set aside (kept, renamed, for inspection) and
+  // it starts afresh, filled from its peers: the operator's remedy.
+  void SuperviseStart(int i) {
+    const std::string log =
+        StrCat(dir_, "/", nodes_[i].name, ".", ++starts_, ".log");
+    absl::StatusOr<Process> p = Process::Start(
+        {BinaryPath("node/ledger-node"), "--config", nodes_[i].config}, log);
+    ASSERT_TRUE(p.ok()) << p.status();
+    if (p->WaitForLine("listening on ", seconds(120)).ok()) {
+      nodes_[i].process = *std::move(p);
+      return;
+    }
+    const absl::StatusOr<int> code = p->Wait(milliseconds(30000));
+    std::ifstream in(log);
+    std::string why;  // the node's last line
+    for (std::string l; std::getline(in, l);) why = l;
+    const std::string kept = StrCat(DataDir(i), ".refused.", starts_);
+    ADD_FAILURE() << nodes_[i].name << " refused to start (exit code "
+                  << (code.ok() ? StrCat(*code) : code.status().ToString())
+                  << "; its log " << log << ", its data directory kept as "
+                  << kept << "): " << why;
+    ++faults_.refused_starts;
+    std::error_code error;
+    std::filesystem::rename(DataDir(i), kept, error);
+    ASSERT_FALSE(error) << DataDir(i) << ": " << error.message();
+    ASSERT_NO_FATAL_FAILURE(StartNode(i));
+  }
+
+  // RestartDeposedNodes through SuperviseStart.
+  void RestartDeposed() {
+    for (int i = 0; i < kNodes; ++i) {
+      if (!nodes_[i].process) continue;
+      absl::StatusOr<int> code = nodes_[i].process->Wait(milliseconds(0));
+      if (!code.ok()) continue;  // still running
+      nodes_[i].process.reset();
+      EXPECT_EQ(*code, 4) << nodes_[i].name << " exited with " << *code
+                          << " (4: a leader stepped down)";
+      std::printf("%s stepped down (exit code %d); restarting it\n",
+                  nodes_[i].name.c_str(), *code);
+      ++faults_.step_downs;
+      ASSERT_NO_FATAL_FAILURE(SuperviseStart(i));
+    }
+  }
+
+  absl::Duration duration_;
+  absl::Duration interval_ = absl::Seconds(5);
+  uint64_t seed_ = 0;
+  SoakFaults faults_;
+};
+
+// Every few seconds a random ledger node or a random etcd member is killed
+// with SIGKILL. The one of the same kind killed before is restarted first,
+// so at most one node and one etcd member are down at once: two of three
+// of each remain, a majority of both. A leader that
+// loses its lease meanwhile exits 4 and is restarted at once, as its
+// supervisor would. Afterwards everything is restarted, an append must be
+// acknowledged, and the clients' history is checked.
+TEST_F(ClusterSoakTest, FaultsUnderContinuousLoadLoseNothing) {
+  const int first_leader = WaitForLeader(absl::Seconds(60));
+  ASSERT_GE(first_leader, 0) << "no leader within 60 s";
+  RegisterEmitter(first_leader);
+  std::printf(
+      "soak: faults for %s, one every %s (0.8 to 1.2 times), seed %llu "
+      "(LEDGER_SOAK_SEED=%llu repeats what is killed; timing still "
+      "varies)\n",
+      absl::FormatDuration(duration_).c_str(),
+      absl::FormatDuration(interval_).c_str(),
+      static_cast<unsigned long long>(seed_),
+      static_cast<unsigned long long>(seed_));
+  std::fflush(stdout);
+
+  std::mt19937_64 rng(seed_);
+  std::uniform_real_distribution<double> jitter(0.8, 1.2);
+  LoadShape shape;
+  shape.clients = 4;
+  shape.batches = 1'000'000;  // a bound only: they stop with the faults
+  shape.events = 20;
+  shape.until_during_returns = true;
+  SoakFaults& faults = faults_;
+  const absl::Time start = absl::Now();
+  absl::Time faults_end = start;
+  std::vector<Op> history =
+      RunLoad(first_leader, 1000, shape, [&](const std::atomic<int>& acked) {
+        const absl::Time end = start + duration_;
+        int node_down = -1;
+        int etcd_down = -1;
+        while (absl::Now() < end) {
+          const absl::Time next =
+              std::min(end, absl::Now() + interval_ * jitter(rng));
+          while (absl::Now() < next) {
+            ASSERT_NO_FATAL_FAILURE(RestartDeposed());
+            absl::SleepFor(absl::Milliseconds(100));
+          }
+          if (absl::Now() >= end) break;
+          ASSERT_NO_FATAL_FAILURE(RestartDeposed());
+          std::string what;
+          if (rng() % 2 == 0) {
+            if (node_down >= 0) {
+              ASSERT_NO_FATAL_FAILURE(SuperviseStart(node_down));
+              node_down = -1;
+            }
+            const int i = static_cast<int>(rng() % kNodes);
+            const bool leader = Leads(i);
+            if (leader) faults.leader_kills.push_back(absl::Now());
+            ASSERT_NO_FATAL_FAILURE(KillNode(i));
+            node_down = i;
+            ++faults.node_kills;
+            what = StrCat("ledger node ", nodes_[i].name,
+                          leader ? " (leading)" : "");
+          } else {
+            if (etcd_down >= 0) {
+              const absl::Status restarted = etcd_->Restart(etcd_down);
+              ASSERT_TRUE(restarted.ok())
+                  << "etcd member " << etcd_down << ": " << restarted;
+              etcd_down = -1;
+            }
+            const int m = static_cast<int>(rng() % 3);
+            const bool leader = EtcdLeader((m + 1) % 3) == m;
+            const absl::Status killed = etcd_->Kill(m);
+            ASSERT_TRUE(killed.ok()) << "etcd member " << m << ": " << killed;
+            etcd_down = m;
+            ++faults.etcd_kills;
+            if (leader) ++faults.etcd_leader_kills;
+            what = StrCat("etcd member ", m, leader ? " (etcd's leader)" : "");
+          }
+          std::printf("[%6.1f s] kill -9 %s; batches acknowledged so far %d\n",
+                      absl::ToDoubleSeconds(absl::Now() - start), what.c_str(),
+                      acked.load());
+          std::fflush(stdout);
+        }
+        faults_end = absl::Now();
+        // The faults stop: whatever is down comes back.
+        if (node_down >= 0) {
+          ASSERT_NO_FATAL_FAILURE(SuperviseStart(node_down));
+        }
+        if (etcd_down >= 0) {
+          const absl::Status restarted = etcd_->Restart(etcd_down);
+          ASSERT_TRUE(restarted.ok())
+              << "etcd member " << etcd_down << ": " << restarted;
+        }
+        ASSERT_NO_FATAL_FAILURE(RestartDeposed());
+      });
+  const absl::Time load_end = absl::Now();
+
+  // Recovered: a leader, and an append acknowledged through it; then the
+  // check. Skipped if the soak could not go on (the summary says how far
+  // it got).
+  FinalLog log;
+  int target = -1;
+  if (!HasFatalFailure()) {
+    RestartDeposed();
+    target = WaitForLeader(absl::Seconds(60));
+    EXPECT_GE(target, 0) << "no leader within 60 s of the last fault";
+  }
+  if (target >= 0) {
+    history.push_back(Submit(Batch(1999, 0, 20), &target, absl::Seconds(30)));
+    EXPECT_EQ(history.back().outcome, Op::kOk)
+        << "no append acknowledged once the faults stopped";
+    CheckFinalLog(history, &log);
+  }
+
+  int outcomes[3] = {0, 0, 0};
+  uint64_t events = 0;
+  for (const Op& op : history) {
+    ++outcomes[op.outcome];
+    if (op.outcome == Op::kOk) events += op.indexes.size();
+  }
+  std::vector<absl::Duration> failovers;
+  for (const absl::Time t : faults.leader_kills) {
+    failovers.push_back(FirstAckAfter(history, t));
+    EXPECT_LT(failovers.back(), absl::Seconds(30))
+        << "no append acknowledged within 30 s of killing the leader at "
+        << absl::FormatDuration(t - start);
+  }
+  std::sort(failovers.begin(), failovers.end());
+  const auto format = [](absl::Duration d) {
+    return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(1)));
+  };
+  std::printf(
+      "soak summary (seed %llu):\n"
+      "  faults for %s, load for %s, %s in all\n"
+      "  faults: %d ledger nodes killed (%zu leading), %d etcd members "
+      "killed (%d etcd's leader); leaders that stepped down (exit 4) and "
+      "were restarted: %d; restarts refused (exit 3): %d\n"
+      "  appends: %d ok, %d failed, %d unknown; %llu events acknowledged\n"
+      "  failover after a leader kill (the first append invoked after it "
+      "acknowledged): %s\n"
+      "  final size: %llu entries\n"
+      "  node logs and data: %s (removed if the soak passed)\n",
+      static_cast<unsigned long long>(seed_),
+      format(faults_end - start).c_str(), format(load_end - start).c_str(),
+      format(absl::Now() - start).c_str(), faults.node_kills,
+      faults.leader_kills.size(), faults.etcd_kills, faults.etcd_leader_kills,
+      faults.step_downs, faults.refused_starts, outcomes[Op::kOk],
+      outcomes[Op::kFailed], outcomes[Op::kUnknown],
+      static_cast<unsigned long long>(events),
+      failovers.empty()
+          ? "no leader was killed"
+          : StrCat("min ", format(failovers.front()), ", median ",
+                   format(failovers[failovers.size() / 2]), ", max ",
+                   format(failovers.back()), " (", failovers.size(), " kills)")
+                .c_str(),
+      static_cast<unsigned long long>(log.size), dir_.c_str());
 }
 
 }  // namespace
