@@ -110,8 +110,8 @@ IngestSpec IngestSpecFor(const ClusterBenchOptions& o, const std::string& name,
 // directory that goes with them.
 class Cluster {
  public:
-  static absl::StatusOr<std::unique_ptr<Cluster>> Start(
-      const BenchEnv& env, const ClusterBenchOptions& options);
+  // Starts the etcd members in a fresh temporary directory.
+  static absl::StatusOr<std::unique_ptr<Cluster>> Start(const BenchEnv& env);
   ~Cluster();
 
   subprocess::EtcdCluster& etcd() { return *etcd_; }
@@ -160,9 +160,7 @@ class Cluster {
   json unplanned_exits_ = json::array();
 };
 
-absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
-    const BenchEnv& env, const ClusterBenchOptions& options) {
-  (void)options;
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(const BenchEnv& env) {
   std::unique_ptr<Cluster> c(new Cluster(env));
   c->dir_ = MakeTempDir(env.work_dir, "ledger-bench-cluster");
   if (c->dir_.empty()) {
@@ -944,7 +942,7 @@ absl::StatusOr<json> RunClusterBench(const BenchEnv& env,
   // 2. etcd's own put rate, on the members the cluster then uses.
   Progress("starting 3 etcd members ...");
   LEDGER_ASSIGN_OR_RETURN(std::unique_ptr<Cluster> cluster,
-                          Cluster::Start(env, o));
+                          Cluster::Start(env));
   Progress(StrCat("etcd: ", o.etcd_clients, " clients putting ",
                   o.etcd_value_bytes, "-byte values ..."));
   LEDGER_ASSIGN_OR_RETURN(summary["etcd"],
