@@ -286,6 +286,13 @@ std::vector<Message> ToMessages(const std::vector<SignedBatch>& batches) {
 LoadResult RunLoad(const client_tls::Endpoint& endpoint,
                    const std::vector<Message>& messages,
                    const LoadOptions& options) {
+  return RunLoad(std::vector<client_tls::Endpoint>{endpoint}, messages,
+                 options);
+}
+
+LoadResult RunLoad(const std::vector<client_tls::Endpoint>& endpoints,
+                   const std::vector<Message>& messages,
+                   const LoadOptions& options) {
   Run run;
   run.messages = &messages;
   run.options = options;
@@ -295,7 +302,7 @@ LoadResult RunLoad(const client_tls::Endpoint& endpoint,
   // Connections (and TLS handshakes) are not part of the measurement.
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int c = 0; c < run.options.clients; ++c) {
-    channels.push_back(NewChannel(endpoint));
+    channels.push_back(NewChannel(endpoints[c % endpoints.size()]));
   }
   const Clock::time_point start = Clock::now();
   run.stop_at = start + std::chrono::duration_cast<Clock::duration>(
@@ -304,7 +311,9 @@ LoadResult RunLoad(const client_tls::Endpoint& endpoint,
     MutexLock lock(&run.mu);
     run.last_ack = start;
   }
-  const char* method = options.rpc == Rpc::kAppend ? kAppend : kAppendBatch;
+  const char* method = !options.method.empty()       ? options.method.c_str()
+                       : options.rpc == Rpc::kAppend ? kAppend
+                                                     : kAppendBatch;
   if (options.rate > 0 && options.rpc != Rpc::kAppendStream) {
     RunOpenLoop(run, channels, method, start);
   } else {

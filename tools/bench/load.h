@@ -54,6 +54,9 @@ struct LoadOptions {
   double max_seconds = 60;
   uint32_t stream_messages = 100;  // batches per stream
   double call_timeout_seconds = 60;
+  // Another unary method ("/package.Service/Method") whose requests are
+  // `messages`, e.g. etcd's KV Put; "" for the ledger's, by `rpc`.
+  std::string method;
 };
 
 struct LoadResult {
@@ -72,6 +75,12 @@ struct LoadResult {
 // Sends `messages` in order (each at most once) to `endpoint` (plaintext
 // or mutual TLS). The clients' channels connect before the clock starts.
 LoadResult RunLoad(const client_tls::Endpoint& endpoint,
+                   const std::vector<Message>& messages,
+                   const LoadOptions& options);
+// The same over several servers: client c connects to
+// endpoints[c % endpoints.size()] (open loop: request i goes through
+// client i % clients). `endpoints` must not be empty.
+LoadResult RunLoad(const std::vector<client_tls::Endpoint>& endpoints,
                    const std::vector<Message>& messages,
                    const LoadOptions& options);
 

@@ -17,6 +17,8 @@
 //   ledger-bench risk [--ingest-events N] [--verify-entries N] [--policy F]
 //   ledger-bench tiles [--entries N] [--connections N] [--requests N]
 //                      [--seconds S] [--path /tile/0/000]
+//   ledger-bench cluster [--events N] [--clients N] [--etcd-puts N]
+//                        [--failovers N] [--lease-ttl S] ...
 //
 // Common: --out FILE (JSON summary; stdout when absent), --markdown FILE,
 // --node-binary, --work-dir, --seed, --keep; --tls: every node started
@@ -32,6 +34,7 @@
 #include "base/strings.h"
 #include "tools/bench/bench_tls.h"
 #include "tools/bench/cleanup.h"
+#include "tools/bench/cluster.h"
 #include "tools/bench/commands.h"
 #include "tools/bench/gateway_bench.h"
 #include "tools/bench/growth.h"
@@ -74,6 +77,7 @@ struct Flags {
   GatewayBenchOptions gateway;
   TileBenchOptions tiles;
   RiskBenchOptions risk;
+  ClusterBenchOptions cluster;
 };
 
 void AddSpecOptions(CLI::App* cmd, Flags& f) {
@@ -381,6 +385,56 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   tiles->add_option("--path", f.tiles.path, "the full tile fetched")
       ->capture_default_str();
+  CLI::App* cluster = app.add_subcommand(
+      "cluster",
+      "the replicated cluster (3 nodes, 3 etcd members) in one run: etcd's "
+      "put rate, cluster and single-node ingest, p99 at half load, leader "
+      "failover, with the targets");
+  ClusterBenchOptions& cl = f.cluster;
+  cluster->add_option("--events", cl.events, "measured events per ingest run")
+      ->capture_default_str();
+  cluster->add_option("--warmup", cl.warmup_events, "warm-up events per run")
+      ->capture_default_str();
+  cluster->add_option("--batch-size", cl.batch_size, "events per AppendBatch")
+      ->capture_default_str();
+  cluster->add_option("--clients", cl.clients, "ingest clients")
+      ->capture_default_str();
+  cluster->add_option("--seconds", cl.max_seconds, "time bound per run")
+      ->capture_default_str();
+  cluster->add_option("--etcd-puts", cl.etcd_puts, "measured etcd puts")
+      ->capture_default_str();
+  cluster->add_option("--etcd-clients", cl.etcd_clients, "etcd put clients")
+      ->capture_default_str();
+  cluster
+      ->add_option("--etcd-value-bytes", cl.etcd_value_bytes,
+                   "bytes of each put value")
+      ->capture_default_str();
+  cluster
+      ->add_option("--etcd-seconds", cl.etcd_seconds, "time bound of the puts")
+      ->capture_default_str();
+  cluster->add_option("--failovers", cl.failovers, "leader kills (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  cluster
+      ->add_option("--lease-ttl", cl.lease_ttl_seconds,
+                   "[cluster] lease_ttl of the nodes, seconds")
+      ->capture_default_str();
+  cluster
+      ->add_option("--failover-rate", cl.failover_rate,
+                   "requests/s of the load during the failovers")
+      ->capture_default_str();
+  cluster
+      ->add_option("--failover-clients", cl.failover_clients,
+                   "clients of the failover load")
+      ->capture_default_str();
+  cluster
+      ->add_option("--failover-timeout", cl.failover_timeout_seconds,
+                   "seconds from a kill to an acknowledgement, at most")
+      ->capture_default_str();
+  cluster
+      ->add_option("--catch-up-timeout", cl.catch_up_timeout_seconds,
+                   "seconds for a restarted node to catch up, at most")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -405,6 +459,17 @@ int Main(int argc, char** argv) {
   if ((ingest->parsed() || peers->parsed())) {
     if (absl::Status s = ValidateSpec(f.spec); !s.ok()) {
       std::cerr << "ledger-bench: " << s.message() << "\n";
+      return 2;
+    }
+  }
+
+  if (cluster->parsed()) {
+    if (absl::Status s = ValidateClusterOptions(f.cluster); !s.ok()) {
+      std::cerr << "ledger-bench: " << s.message() << "\n";
+      return 2;
+    }
+    if (f.tls) {
+      std::cerr << "ledger-bench: cluster runs plaintext only: drop --tls\n";
       return 2;
     }
   }
@@ -445,6 +510,8 @@ int Main(int argc, char** argv) {
     result = RunRiskBench(f.env, f.risk);
   } else if (tiles->parsed()) {
     result = TilesCommand(f.env, f.tiles);
+  } else if (cluster->parsed()) {
+    result = RunClusterBench(f.env, f.cluster);
   } else if (prov->parsed()) {
     result = RunProvenanceBench(f.env, f.provenance);
     if (result.ok()) std::cerr << ProvenanceTable(*result);

@@ -67,10 +67,18 @@ absl::StatusOr<uint64_t> PortOf(const std::string& line) {
 
 absl::StatusOr<std::unique_ptr<NodeProcess>> NodeProcess::Start(
     const NodeOptions& options) {
+  if (!options.config_file.empty() && options.access.tls()) {
+    return absl::InvalidArgumentError(
+        "a node configuration file is for plaintext nodes: with mutual TLS "
+        "the access configuration is the node's configuration");
+  }
   std::vector<std::string> argv = {
       options.binary, "--data",      options.data_dir, "--listen",
-      "127.0.0.1:0",  "--log-level", options.log_level};
-  if (options.access.tls()) {
+      options.listen, "--log-level", options.log_level};
+  if (!options.config_file.empty()) {
+    argv.insert(argv.end(),
+                {"--config", options.config_file, "--insecure-plaintext"});
+  } else if (options.access.tls()) {
     argv.insert(argv.end(), {"--config", options.access.config_file});
   } else {
     argv.push_back("--insecure-plaintext");
@@ -194,11 +202,11 @@ absl::StatusOr<std::vector<v1::KeyInfo>> NodeProcess::ListKeys() {
                                   response.keys().end());
 }
 
-absl::StatusOr<v1::NodeInfo> NodeProcess::GetNodeInfo() {
+absl::StatusOr<v1::NodeInfo> NodeProcess::GetNodeInfo(double timeout_seconds) {
   auto stub = v1::Admin::NewStub(channel_);
   v1::NodeInfo info;
   grpc::ClientContext ctx;
-  SetDeadline(ctx, 30);
+  SetDeadline(ctx, timeout_seconds);
   LEDGER_RETURN_IF_ERROR(FromGrpc(
       stub->GetNodeInfo(&ctx, v1::GetNodeInfoRequest(), &info), "GetNodeInfo"));
   return info;
@@ -233,6 +241,26 @@ absl::StatusOr<int> NodeProcess::Stop(double timeout_seconds) {
   // waits for an idle client to answer its GOAWAY.
   channel_.reset();
   return process_.Stop(SIGTERM, Ms(timeout_seconds));
+}
+
+absl::Status NodeProcess::Kill() {
+  stopped_ = true;
+  channel_.reset();
+  absl::StatusOr<int> code = process_.Stop(SIGKILL, Ms(10));
+  return code.status();
+}
+
+bool NodeProcess::Running() const {
+  if (stopped_) return false;
+  std::ifstream in(StrCat("/proc/", process_.pid(), "/stat"));
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // The state follows the parenthesized name: Z (zombie) or X (dead) once
+  // the process has ended and before it is reaped.
+  const size_t paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size()) return false;
+  const char state = text[paren + 2];
+  return state != 'Z' && state != 'X';
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {

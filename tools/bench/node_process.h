@@ -51,6 +51,13 @@ struct NodeOptions {
   bool health_endpoint = false;
   // Also serve the HTTP port (--http-listen: tlog-tiles, /metrics).
   bool http_endpoint = false;
+  // The client API's address: a port chosen by the node by default; a
+  // cluster node's is fixed, since its peers' configurations name it.
+  std::string listen = "127.0.0.1:0";
+  // A configuration file of the node's own settings (a cluster node's
+  // origin, node_name and [cluster]); plaintext only: with mutual TLS the
+  // access configuration is the node's configuration file.
+  std::string config_file;
 };
 
 class NodeProcess {
@@ -102,7 +109,7 @@ class NodeProcess {
                                             const std::string& subject);
   // Every registered key (node and emitters).
   absl::StatusOr<std::vector<v1::KeyInfo>> ListKeys();
-  absl::StatusOr<v1::NodeInfo> GetNodeInfo();
+  absl::StatusOr<v1::NodeInfo> GetNodeInfo(double timeout_seconds = 30);
   // Waits until a checkpoint covers at least `min_size` entries.
   absl::StatusOr<v1::Checkpoint> WaitForCheckpoint(uint64_t min_size,
                                                    double timeout_seconds);
@@ -114,6 +121,11 @@ class NodeProcess {
 
   // SIGTERM and wait; the node's exit code.
   absl::StatusOr<int> Stop(double timeout_seconds = 60);
+  // SIGKILL (kill -9) and wait until the process is gone.
+  absl::Status Kill();
+  // Whether the process is still alive (not exited, not a zombie): a
+  // deposed cluster leader ends its own process.
+  bool Running() const;
 
  private:
   NodeProcess(NodeOptions options, subprocess::Process process);

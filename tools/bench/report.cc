@@ -51,6 +51,53 @@ std::string Cell(const json& j, const char* key, int digits) {
   return Fixed(j[key].get<double>(), digits);
 }
 
+// `ledger-bench cluster`'s etcd run, failover rounds and cluster notes
+// (cluster.h).
+std::string ClusterSections(const json& summary) {
+  std::ostringstream md;
+  if (summary.contains("etcd")) {
+    const json& e = summary["etcd"];
+    const json lat = e.value("latency", json::object());
+    md << "etcd put: " << Cell(e, "puts_per_second", 0) << " puts/s ("
+       << e.value("members", 0) << " members, " << e.value("clients", 0)
+       << " clients, " << e.value("value_bytes", 0) << "-byte values, "
+       << e.value("puts", uint64_t{0}) << " puts, "
+       << e.value("failed_puts", uint64_t{0}) << " failed; p50 "
+       << Cell(lat, "p50_us", 0) << " us, p99 " << Cell(lat, "p99_us", 0)
+       << " us)\n\n";
+  }
+  if (summary.contains("failover")) {
+    const json& f = summary["failover"];
+    const json load = f.value("load", json::object());
+    md << "Failover (lease_ttl " << Cell(f, "lease_ttl_seconds", 1)
+       << " s; load " << Cell(load, "rate_requests_per_second", 0)
+       << " requests/s of " << load.value("batch_size", 0)
+       << " events): median " << Cell(f, "median_seconds", 3) << " s, worst "
+       << Cell(f, "worst_seconds", 3) << " s over "
+       << f.value("measured_rounds", 0) << " kills\n\n";
+    md << "| round | killed | next leader | failover s | restart s | "
+          "catch-up s |\n|---:|---|---|---:|---:|---:|\n";
+    for (const json& r : f.value("rounds", json::array())) {
+      md << "| " << r.value("round", 0) << " | "
+         << r.value("killed", std::string()) << " | "
+         << r.value("next_leader", std::string("-")) << " | "
+         << Cell(r, "failover_seconds", 3) << " | "
+         << Cell(r, "restart_seconds", 2) << " | "
+         << Cell(r, "catch_up_seconds", 2) << " |\n";
+    }
+    md << "\n";
+    if (f.contains("stopped")) {
+      md << "Stopped early: " << f["stopped"].get<std::string>() << "\n\n";
+    }
+  }
+  if (summary.contains("cluster") &&
+      !summary["cluster"].value("unplanned_exits", json::array()).empty()) {
+    md << "Nodes that ended on their own: "
+       << summary["cluster"]["unplanned_exits"].dump() << "\n\n";
+  }
+  return md.str();
+}
+
 }  // namespace
 
 json HistogramJson(const Histogram& h) {
@@ -159,6 +206,9 @@ std::string MarkdownReport(const json& summary) {
        << ").\n\n";
     return md.str();
   }
+  if (summary.value("command", std::string()) == "cluster") {
+    md << ClusterSections(summary);
+  }
   if (summary.contains("runs")) {
     md << "| run | events/s | p50 us | p90 us | p99 us | p99.9 us | node CPU "
           "s/1k events |\n|---|---:|---:|---:|---:|---:|---:|\n";
@@ -191,6 +241,18 @@ std::string MarkdownReport(const json& summary) {
          << " | " << (t.value("met", false) ? "yes" : "no") << " |\n";
     }
     md << "\n";
+    if (summary.value("command", std::string()) == "cluster") {
+      // The targets once more as sentences, with their notes.
+      for (const json& t : summary["targets"]) {
+        md << "- " << t.value("name", std::string()) << " "
+           << t.value("goal", std::string()) << ": "
+           << (t.value("met", false) ? "met" : "not met");
+        if (t.contains("note"))
+          md << " (" << t["note"].get<std::string>() << ")";
+        md << "\n";
+      }
+      md << "\n";
+    }
   }
   return md.str();
 }

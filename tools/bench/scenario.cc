@@ -17,11 +17,11 @@ namespace {
 
 using nlohmann::json;
 
-WorkloadOptions WorkloadFor(const IngestSpec& spec, const BenchNode& node,
+WorkloadOptions WorkloadFor(const IngestSpec& spec, const PayloadSeal& seal,
                             uint64_t seed, uint64_t first_event,
                             uint64_t events) {
   WorkloadOptions w;
-  w.payload_seal = node.payload_seal();
+  w.payload_seal = seal;
   w.tenant = kTenant;
   w.seed = seed;
   w.first_event = first_event;
@@ -121,8 +121,17 @@ absl::Status ValidateSpec(const IngestSpec& spec) {
 
 absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
                                uint64_t seed, uint64_t first_event) {
+  return RunIngestOn(node.node(), node.emitter().key(), node.payload_seal(),
+                     node.data_dir(), spec, seed, first_event);
+}
+
+absl::StatusOr<json> RunIngestOn(NodeProcess& node,
+                                 const crypto::Ed25519PrivateKey& key,
+                                 const PayloadSeal& seal,
+                                 const std::string& data_dir,
+                                 const IngestSpec& spec, uint64_t seed,
+                                 uint64_t first_event) {
   LEDGER_RETURN_IF_ERROR(ValidateSpec(spec));
-  const crypto::Ed25519PrivateKey& key = node.emitter().key();
   LoadOptions load;
   load.rpc = spec.rpc;
   load.clients = spec.clients;
@@ -133,12 +142,11 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<SignedBatch> warm,
         BuildWorkload(
-            WorkloadFor(spec, node, seed, first_event, spec.warmup_events),
+            WorkloadFor(spec, seal, seed, first_event, spec.warmup_events),
             key));
     LoadOptions closed = load;
     closed.rate = 0;
-    LoadResult r =
-        RunLoad(node.node().emitter_endpoint(), ToMessages(warm), closed);
+    LoadResult r = RunLoad(node.emitter_endpoint(), ToMessages(warm), closed);
     if (r.failed_requests > 0) {
       return absl::InternalError(StrCat("warm-up failed: ", r.first_error));
     }
@@ -148,22 +156,22 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
     LEDGER_ASSIGN_OR_RETURN(
         std::vector<SignedBatch> batches,
         BuildWorkload(
-            WorkloadFor(spec, node, seed, first_event + spec.warmup_events,
+            WorkloadFor(spec, seal, seed, first_event + spec.warmup_events,
                         spec.events),
             key));
     messages = ToMessages(batches);
   }
-  LEDGER_ASSIGN_OR_RETURN(auto times0, node.node().CpuTimes());
-  const auto threads0 = ProcessThreadCpu(node.node().pid());
+  LEDGER_ASSIGN_OR_RETURN(auto times0, node.CpuTimes());
+  const auto threads0 = ProcessThreadCpu(node.pid());
   const double self0 = SelfCpuSeconds();
-  LoadResult r = RunLoad(node.node().emitter_endpoint(), messages, load);
-  LEDGER_ASSIGN_OR_RETURN(auto times1, node.node().CpuTimes());
-  const auto threads1 = ProcessThreadCpu(node.node().pid());
+  LoadResult r = RunLoad(node.emitter_endpoint(), messages, load);
+  LEDGER_ASSIGN_OR_RETURN(auto times1, node.CpuTimes());
+  const auto threads1 = ProcessThreadCpu(node.pid());
   const double cpu0 = times0.first + times0.second;
   const double cpu1 = times1.first + times1.second;
   const double self1 = SelfCpuSeconds();
   json out = SpecJson(spec);
-  out["transport"] = node.node().tls() ? "mtls" : "plaintext";
+  out["transport"] = node.tls() ? "mtls" : "plaintext";
   out["events"] = r.events;
   out["requests"] = r.requests;
   out["streams"] = r.streams;
@@ -187,7 +195,7 @@ absl::StatusOr<json> RunIngest(BenchNode& node, const IngestSpec& spec,
       r.events > 0 ? (cpu1 - cpu0) * 1000.0 / static_cast<double>(r.events)
                    : 0.0;
   out["client_cpu_seconds"] = self1 - self0;
-  out["ledger_disk_bytes"] = DirectoryBytes(node.data_dir());
+  out["ledger_disk_bytes"] = DirectoryBytes(data_dir);
   return out;
 }
 

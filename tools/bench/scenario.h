@@ -96,6 +96,15 @@ absl::Status ValidateSpec(const IngestSpec& spec);
 absl::StatusOr<nlohmann::json> RunIngest(BenchNode& node,
                                          const IngestSpec& spec, uint64_t seed,
                                          uint64_t first_event);
+// The same against any node (a cluster's leader): the load is signed with
+// `key` (registered with the node) and its padding sealed under `seal` (a
+// payload key the node holds); `data_dir` is the node's, for its disk use.
+absl::StatusOr<nlohmann::json> RunIngestOn(NodeProcess& node,
+                                           const crypto::Ed25519PrivateKey& key,
+                                           const PayloadSeal& seal,
+                                           const std::string& data_dir,
+                                           const IngestSpec& spec,
+                                           uint64_t seed, uint64_t first_event);
 
 // Appends `events` batch-signed events (batches of 1000, two streams,
 // generated in chunks so memory stays bounded), numbered from

@@ -1,4 +1,4 @@
-#include "tests/etcd_cluster.h"
+#include "tools/common/etcd_cluster.h"
 
 #include <signal.h>
 
@@ -7,10 +7,13 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
-#include "node/etcd_client.h"
+#include "etcd/etcdserverpb/rpc.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/grpcpp.h"
 
-namespace ledger::testing {
+namespace ledger::subprocess {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
     const std::string& dir, int members, absl::Duration timeout,
@@ -79,27 +82,40 @@ absl::Status EtcdCluster::Launch(int i) {
 
 absl::StatusOr<uint64_t> EtcdCluster::WaitServing(int i,
                                                   absl::Duration timeout) {
-  node::EtcdClientOptions options;
-  options.endpoints = {endpoints_[i]};
-  options.call_timeout = absl::Seconds(1);
-  if (tls_) {
-    options.credentials = tls_->client_credentials;
-    options.tls_target_name = "127.0.0.1";
-  }
-  absl::StatusOr<std::unique_ptr<node::EtcdClient>> client =
-      node::EtcdClient::Create(options);
-  if (!client.ok()) return client.status();
+  grpc::ChannelArguments args;
+  // Retry the connection quickly while the member starts (gRPC's default
+  // backoff grows to minutes).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  if (tls_) args.SetSslTargetNameOverride("127.0.0.1");
+  auto kv = etcdserverpb::KV::NewStub(grpc::CreateCustomChannel(
+      StrCat("ipv4:", endpoints_[i]),
+      tls_ ? tls_->client_credentials : grpc::InsecureChannelCredentials(),
+      args));
   const absl::Time deadline = absl::Now() + timeout;
-  absl::Status last;
-  // Each attempt is bounded by the client's call timeout.
+  grpc::Status last;
+  // Each attempt is bounded by its deadline (1 s); wait_for_ready keeps a
+  // member that is not listening yet from failing the attempt at once.
   while (absl::Now() < deadline) {
-    absl::StatusOr<node::EtcdGetResult> got = (*client)->Get("ready");
-    if (got.ok()) return got->member_id;
-    last = got.status();
+    etcdserverpb::RangeRequest request;
+    request.set_key("ready");  // linearizable: needs the member in a quorum
+    etcdserverpb::RangeResponse response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(1));
+    ctx.set_wait_for_ready(true);
+    last = kv->Range(&ctx, request, &response);
+    if (last.ok()) return response.header().member_id();
+    absl::SleepFor(absl::Milliseconds(20));  // a poll interval
   }
   return absl::DeadlineExceededError(StrCat(
       "etcd member m", i, " not serving after ", absl::FormatDuration(timeout),
-      " (log: ", dir_, "/m", i, ".log): ", last.ToString()));
+      " (log: ", dir_, "/m", i, ".log): ", last.error_message()));
+}
+
+pid_t EtcdCluster::pid(int i) const {
+  return processes_[i] ? processes_[i]->pid() : -1;
 }
 
 int EtcdCluster::MemberIndex(uint64_t id) const {
@@ -173,4 +189,4 @@ absl::StatusOr<std::string> EtcdCluster::Etcdctl(
   return r->out;
 }
 
-}  // namespace ledger::testing
+}  // namespace ledger::subprocess
