@@ -235,6 +235,21 @@ TEST_F(ClusterCoordinatorTest, NoMajorityIsUnavailableAndCommitsNothing) {
   EXPECT_EQ(etcd_->Committed(), before);
 }
 
+// A new leader's first commit stamps its epoch on the committed head it
+// completed its log to; a majority held that head when it was committed,
+// so followers far behind (here: down) do not hold it up.
+TEST_F(ClusterCoordinatorTest,
+       TheCommittedHeadIsCommittedAgainWithoutAMajority) {
+  AppendEvents(2);
+  ASSERT_TRUE(cluster_->Commit(ledgers_[0]->head()).ok());
+  transport_.SetDown("n2", true);
+  transport_.SetDown("n3", true);
+  EXPECT_TRUE(cluster_->Commit(ledgers_[0]->head()).ok());
+  AppendEvents(1);  // anything new still needs a majority
+  EXPECT_EQ(cluster_->Commit(ledgers_[0]->head()).code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ClusterCoordinatorTest, ADeposedLeaderCommitsNothing) {
   AppendEvents(2);
   ASSERT_TRUE(cluster_->Commit(ledgers_[0]->head()).ok());

@@ -50,6 +50,18 @@ class TestCoordinator : public Coordinator {
     return local_.Commit(head);
   }
   ledger::Head Committed() const override { return local_.Committed(); }
+  // As a cluster's coordinator whose followers cannot cosign: Unavailable
+  // while refuse_cosign_ is set.
+  absl::StatusOr<std::string> Cosign(std::string note,
+                                     const ledger::Checkpoint&) override {
+    MutexLock lock(&mu_);
+    if (!refuse_cosign_.ok()) return refuse_cosign_;
+    return note;
+  }
+  void RefuseCosign(absl::Status s) {
+    MutexLock lock(&mu_);
+    refuse_cosign_ = std::move(s);
+  }
 
   void Block() {
     MutexLock lock(&mu_);
@@ -77,6 +89,7 @@ class TestCoordinator : public Coordinator {
   bool blocked_ ABSL_GUARDED_BY(mu_) = false;
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_ ABSL_GUARDED_BY(mu_);
+  absl::Status refuse_cosign_ ABSL_GUARDED_BY(mu_);
 };
 
 // The transitions a state listener saw.
@@ -330,6 +343,25 @@ TEST_F(SequencerTest, StartIssuesACheckpointWhenNoneCoversTheHead) {
     }
   }
   EXPECT_TRUE(timestamped);
+}
+
+// A cluster leader whose followers cannot cosign yet starts anyway, with no
+// checkpoint, and issues one once they can; appends are accepted meanwhile.
+TEST_F(SequencerTest, StartWithoutCosignaturesLeadsAndCheckpointsLater) {
+  MakeSequencer(Options());
+  coordinator_->RefuseCosign(
+      absl::UnavailableError("1 of 3 nodes' signatures, 2 needed"));
+  ASSERT_TRUE(sequencer_->Start().ok());
+  EXPECT_EQ(sequencer_->checkpoints_issued(), 0u);
+  EXPECT_FALSE(ledger_->LatestCheckpoint().has_value());
+  ExpectEntriesHold(sequencer_->Append(Batch(1, 2)),
+                    {EncodeEvent(testing::MakeEvent(kTenant, 1)),
+                     EncodeEvent(testing::MakeEvent(kTenant, 2))});
+  coordinator_->RefuseCosign(absl::OkStatus());
+  clock_.Advance(2 * kSecond);
+  sequencer_->Poke();
+  ASSERT_TRUE(sequencer_->WaitForCheckpoint(ledger_->head().size, kWait));
+  EXPECT_EQ(ledger_->LatestCheckpoint()->size, ledger_->head().size);
 }
 
 TEST_F(SequencerTest, StartDoesNotReissueACoveringCheckpoint) {
