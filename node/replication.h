@@ -194,8 +194,9 @@ class Replica {
   // Whether entries [0, size) are committed: within the verified committed
   // head, or within the head an admitted leader says it committed (a
   // leader claims only heads etcd took; the caller checks the root).
-  bool CommittedLocked(uint64_t size, const ledger::Head& leader_committed)
-      const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool CommittedLocked(uint64_t size,
+                       const ledger::Head& leader_committed) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores a leader's checkpoint note if it is newer than this node's and
   // covers only committed entries this node holds; a larger one is left
   // for a later request.
