@@ -317,14 +317,18 @@ void Sequencer::TransitionLocked(SequencerState state,
   WakeSpaceWaitersLocked(deferred);
 }
 
-void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred) {
+void Sequencer::FailLocked(const absl::Status& cause, Deferred& deferred,
+                           bool commit_failed) {
   if (state_ == SequencerState::kFailed &&
       (!data_loss_.ok() || !absl::IsDataLoss(cause))) {
     return;  // keep the first cause, unless this one is corruption
   }
-  const std::string what = absl::IsDataLoss(cause)
-                               ? "the node found corrupt data"
-                               : "a storage failure";
+  // A failed commit is the coordinator's refusal (in a cluster: this node
+  // no longer leads, or no majority answered), not the disk's.
+  const std::string what =
+      absl::IsDataLoss(cause) ? "the node found corrupt data"
+      : commit_failed         ? "its entries could not be committed"
+                              : "a storage failure";
   spdlog::error("this node stops accepting writes after {}: {}", what,
                 View(cause));
   TransitionLocked(SequencerState::kFailed,
@@ -734,6 +738,7 @@ void Sequencer::RunPublisher() {
 void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   const ledger::Head head = groups.back().head;
   absl::Status failure;
+  bool commit_failed = false;
   absl::Status commit_failure;  // test hook
   uint64_t committed = 0;
   {
@@ -754,6 +759,7 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
       if (absl::Status c =
               commit_failure.ok() ? coordinator_->Commit(head) : commit_failure;
           !c.ok()) {
+        commit_failed = true;
         failure = absl::UnavailableError(
             StrCat("entries up to size ", head.size,
                    " could not be committed: ", View(c)));
@@ -773,7 +779,7 @@ void Sequencer::PublishGroups(std::vector<WrittenGroup>& groups) {
   Deferred deferred;
   {
     MutexLock lock(&mu_);
-    if (!failure.ok()) FailLocked(failure, deferred);
+    if (!failure.ok()) FailLocked(failure, deferred, commit_failed);
     for (WrittenGroup& g : groups) {
       for (size_t i = 0; i < g.items.size(); ++i) {
         ledger::AppendResult& r = g.results[i];

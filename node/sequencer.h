@@ -295,8 +295,10 @@ class Sequencer {
   // unless the new state still accepts it.
   void TransitionLocked(SequencerState state, const absl::Status& reason,
                         Deferred& deferred) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Enters kFailed (keeps the first cause).
-  void FailLocked(const absl::Status& cause, Deferred& deferred)
+  // Enters kFailed (keeps the first cause). `commit_failed`: the cause is
+  // the coordinator's refusal of a commit, which the message says.
+  void FailLocked(const absl::Status& cause, Deferred& deferred,
+                  bool commit_failed = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a batch of this size fits now (kRunning aside).
   bool FitsLocked(size_t events, size_t bytes) const

@@ -605,6 +605,11 @@ TEST_F(SequencerTest, CommitFailureFailsWaitersAndStopsWrites) {
   EXPECT_EQ(later.status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(Message(later.status), HasSubstr("stopped accepting writes"));
   EXPECT_THAT(Message(later.status), HasSubstr("see the node log"));
+  // The coordinator refused, not the disk.
+  EXPECT_THAT(Message(later.status),
+              HasSubstr("its entries could not be committed"));
+  EXPECT_THAT(Message(later.status),
+              ::testing::Not(HasSubstr("storage failure")));
 }
 
 // ---- Pushback ----
