@@ -73,6 +73,20 @@ absl::Status Node::AdoptLegacyGuard(const DataDirLayout& layout) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<VerifiedBatch> Node::CosignerRegistration(
+    const std::string& name, const crypto::Ed25519PublicKey& public_key,
+    const std::string& node_name, int64_t now_ns) const {
+  KeyInfo info;
+  info.key_id = KeyIdOf(public_key);
+  info.public_key = public_key;
+  info.name = name;
+  info.role = KeyRole::kCosigner;
+  info.valid_from_ns = now_ns;
+  Event event = KeyRegisteredEvent(info);
+  StampLedgerEvent(now_ns, node_name, "node", &event);
+  return SignWithNodeKey(std::move(event), *identity_, ledger_->limits());
+}
+
 absl::Status Node::RegisterCosigner(const NodeConfig& config,
                                     const Clock* clock) {
   const crypto::Ed25519PublicKey& public_key =
@@ -80,23 +94,17 @@ absl::Status Node::RegisterCosigner(const NodeConfig& config,
   if (ledger_->keys().Find(KeyIdOf(public_key)).has_value()) {
     return absl::OkStatus();
   }
-  KeyInfo info;
-  info.key_id = KeyIdOf(public_key);
-  info.public_key = public_key;
-  info.name = identity_->cosigner.name();
-  info.role = KeyRole::kCosigner;
-  info.valid_from_ns = clock->NowNs();
-  Event event = KeyRegisteredEvent(info);
-  StampLedgerEvent(clock->NowNs(), config.node_name, "node", &event);
   LEDGER_ASSIGN_OR_RETURN(
       VerifiedBatch batch,
-      SignWithNodeKey(std::move(event), *identity_, ledger_->limits()));
+      CosignerRegistration(identity_->cosigner.name(), public_key,
+                           config.node_name, clock->NowNs()));
   const VerifiedBatch* batches[] = {&batch};
   ledger::GroupResult result = ledger_->Append(batches, clock->NowNs());
   LEDGER_RETURN_IF_ERROR(result.status);
   LEDGER_RETURN_IF_ERROR(
       Annotate(result.batches[0].status, "registering the cosigner key"));
-  spdlog::info("registered the cosigner key {} in the ledger", info.name);
+  spdlog::info("registered the cosigner key {} in the ledger",
+               identity_->cosigner.name());
   return absl::OkStatus();
 }
 

@@ -116,6 +116,11 @@ class Node {
   absl::Status AdoptLegacyGuard(const DataDirLayout& layout);
   // Registers this node's cosigner key in the ledger if it is not.
   absl::Status RegisterCosigner(const NodeConfig& config, const Clock* clock);
+  // The key.registered batch of a cosigner key (role cosigner, valid from
+  // `now_ns`), signed with the log's node key.
+  absl::StatusOr<VerifiedBatch> CosignerRegistration(
+      const std::string& name, const crypto::Ed25519PublicKey& public_key,
+      const std::string& node_name, int64_t now_ns) const;
   // Leader: appends the key.registered entry of a follower's cosigner key
   // (signed with the log's node key), without waiting for it.
   void RegisterPeerCosigner(const std::string& node_name,

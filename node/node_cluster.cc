@@ -43,17 +43,8 @@ std::shared_ptr<grpc::ChannelCredentials> PeerCredentials(
 void Node::RegisterPeerCosigner(const std::string& node_name,
                                 const std::string& peer,
                                 const crypto::NoteVerifier& cosigner) {
-  const int64_t now = absl::ToUnixNanos(absl::Now());
-  KeyInfo info;
-  info.key_id = KeyIdOf(cosigner.key);
-  info.public_key = cosigner.key;
-  info.name = cosigner.name;
-  info.role = KeyRole::kCosigner;
-  info.valid_from_ns = now;
-  Event event = KeyRegisteredEvent(info);
-  StampLedgerEvent(now, node_name, "node", &event);
-  absl::StatusOr<VerifiedBatch> batch =
-      SignWithNodeKey(std::move(event), *identity_, ledger_->limits());
+  absl::StatusOr<VerifiedBatch> batch = CosignerRegistration(
+      cosigner.name, cosigner.key, node_name, absl::ToUnixNanos(absl::Now()));
   if (!batch.ok()) {
     spdlog::warn("cluster: registering {}'s cosigner key {}: {}", peer,
                  cosigner.name, ToStd(batch.status().message()));
